@@ -1,0 +1,1 @@
+//! rusreg api.

@@ -1,0 +1,17 @@
+//! rusreg domain: the register's types and rules, with no I/O, no diesel and no actix.
+//!
+//! Every rule of DESIGN.md and DOMAIN.md lives in the module named for it; `persistence`,
+//! `api` and `reporting` only call into these.
+
+pub mod access;
+pub mod audit;
+pub mod error;
+pub mod forms;
+pub mod national_id;
+pub mod organisations;
+pub mod pathways;
+pub mod patients;
+pub mod users;
+pub mod worklist;
+
+pub use error::{DomainError, FieldError};

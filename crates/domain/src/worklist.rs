@@ -1,0 +1,1 @@
+//! (filled in by the registration work: see issue 3)

@@ -1,0 +1,1 @@
+//! Table model, primary and secondary suppression, and the independent disclosure auditor.

@@ -1,0 +1,2 @@
+//! The rusreg binary.
+fn main() {}
