@@ -58,7 +58,11 @@ impl DomainError {
 
     /// Turn a list of field errors into `Ok(())` when empty, else `Invalid`.
     pub fn check(errors: Vec<FieldError>) -> Result<(), Self> {
-        if errors.is_empty() { Ok(()) } else { Err(Self::Invalid(errors)) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Self::Invalid(errors))
+        }
     }
 
     pub fn unexpected(e: impl std::error::Error + Send + Sync + 'static) -> Self {

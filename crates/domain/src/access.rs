@@ -1,0 +1,237 @@
+//! Roles, grants and the access rules of DESIGN §3, as pure functions of (grants, target).
+//!
+//! A target is described by its *path*: the node ids from the target node up to the nation, as
+//! valid on the day that matters. A grant covers a target when the grant's node is on that path.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::organisations::{NodeId, NodeKind};
+use crate::{DomainError, FieldError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Registrar,
+    UnitContact,
+    RegisterContact,
+    RegisterStaff,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] =
+        [Self::Registrar, Self::UnitContact, Self::RegisterContact, Self::RegisterStaff, Self::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Registrar => "registrar",
+            Self::UnitContact => "unit_contact",
+            Self::RegisterContact => "register_contact",
+            Self::RegisterStaff => "register_staff",
+            Self::Admin => "admin",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == raw)
+    }
+
+    /// The node kinds at which this role may be granted (DESIGN §3).
+    pub fn grantable_at(self) -> &'static [NodeKind] {
+        match self {
+            Self::Registrar => &[NodeKind::Unit, NodeKind::LegalEntity],
+            Self::UnitContact => &[NodeKind::Unit],
+            Self::RegisterContact => &[NodeKind::LegalEntity],
+            Self::RegisterStaff | Self::Admin => &[NodeKind::Nation],
+        }
+    }
+}
+
+/// Checks that `role` may be granted at a node of kind `kind`.
+pub fn validate_grant(role: &str, kind: NodeKind) -> Result<Role, DomainError> {
+    let role = Role::parse(role).ok_or_else(|| {
+        DomainError::invalid(
+            "role",
+            "code_list",
+            "role is one of registrar, unit_contact, register_contact, register_staff, admin",
+        )
+    })?;
+    if !role.grantable_at().contains(&kind) {
+        let allowed: Vec<_> = role.grantable_at().iter().map(|k| k.as_str()).collect();
+        return Err(DomainError::Invalid(vec![FieldError::new(
+            "node_id",
+            "hierarchy",
+            format!("{} is granted at a node of kind {}", role.as_str(), allowed.join(" or ")),
+        )]));
+    }
+    Ok(role)
+}
+
+/// A role held at a node of the organisation tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Grant {
+    pub id: i64,
+    pub role: Role,
+    pub node: NodeId,
+}
+
+/// What a request wants to do. Each permission lists the roles that may hold it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// Register patients, pathways and forms at a unit; read identifiable data there.
+    Register,
+    /// The unit's worklist.
+    Worklist,
+    /// Reopen a completed form (with a reason).
+    ReopenForm,
+    /// Completeness figures of a unit or legal entity (counts only).
+    Completeness,
+    /// Downloads of published results for a legal entity.
+    EntityDownloads,
+    /// National reports unsuppressed, reservations, releases, the audit log (register staff).
+    Oversight,
+    /// Users, grants and organisation units.
+    Administer,
+}
+
+impl Permission {
+    fn roles(self) -> &'static [Role] {
+        use Role::*;
+        match self {
+            Self::Register | Self::Worklist => &[Registrar, UnitContact],
+            Self::ReopenForm => &[UnitContact, RegisterStaff],
+            Self::Completeness => &[UnitContact, RegisterContact, RegisterStaff],
+            Self::EntityDownloads => &[RegisterContact, RegisterStaff],
+            Self::Oversight => &[RegisterStaff],
+            Self::Administer => &[Admin],
+        }
+    }
+}
+
+/// Whether any grant allows `permission` on the target whose path (target node up to the nation)
+/// is `target_path`. An empty path means a target without a place in the tree: only grants at
+/// the nation can cover it.
+pub fn allows(grants: &[Grant], permission: Permission, target_path: &[NodeId]) -> bool {
+    grants.iter().any(|g| permission.roles().contains(&g.role) && target_path.contains(&g.node))
+}
+
+/// The authenticated caller of a request, with the grants read from the database.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user_id: Uuid,
+    pub username: String,
+    pub grants: Vec<Grant>,
+    /// The id of the nation node, so nation-wide permissions can be checked without a target.
+    pub nation: NodeId,
+}
+
+impl Actor {
+    /// `Ok` when a grant covers the target, else `Forbidden`.
+    pub fn require(&self, permission: Permission, target_path: &[NodeId]) -> Result<(), DomainError> {
+        if allows(&self.grants, permission, target_path) {
+            Ok(())
+        } else {
+            Err(DomainError::Forbidden)
+        }
+    }
+
+    /// A permission that is only ever held at the nation (register staff, admin).
+    pub fn require_national(&self, permission: Permission) -> Result<(), DomainError> {
+        self.require(permission, &[self.nation])
+    }
+
+    pub fn has_role(&self, role: Role) -> bool {
+        self.grants.iter().any(|g| g.role == role)
+    }
+
+    /// The role of the first grant that allows `permission` on the target, for the audit log.
+    pub fn role_for(&self, permission: Permission, target_path: &[NodeId]) -> Option<Role> {
+        self.grants
+            .iter()
+            .find(|g| permission.roles().contains(&g.role) && target_path.contains(&g.node))
+            .map(|g| g.role)
+    }
+
+    /// Nodes where the actor holds a role allowing `permission` (used to scope list queries).
+    pub fn nodes_for(&self, permission: Permission) -> Vec<NodeId> {
+        self.grants.iter().filter(|g| permission.roles().contains(&g.role)).map(|g| g.node).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NATION: NodeId = NodeId(1);
+    const REGION: NodeId = NodeId(2);
+    const ENTITY: NodeId = NodeId(3);
+    const UNIT: NodeId = NodeId(4);
+    const OTHER_ENTITY: NodeId = NodeId(5);
+    const OTHER_UNIT: NodeId = NodeId(6);
+    const UNIT_PATH: [NodeId; 4] = [UNIT, ENTITY, REGION, NATION];
+    const OTHER_UNIT_PATH: [NodeId; 4] = [OTHER_UNIT, OTHER_ENTITY, REGION, NATION];
+    const ENTITY_PATH: [NodeId; 3] = [ENTITY, REGION, NATION];
+
+    fn grant(role: Role, node: NodeId) -> Vec<Grant> {
+        vec![Grant { id: 1, role, node }]
+    }
+
+    /// The full matrix: every permission × every role × in and out of scope.
+    #[test]
+    fn access_matrix_matches_design_section_3() {
+        use Permission::*;
+        use Role::*;
+        let home = |role: Role| match role {
+            Registrar | UnitContact => UNIT,
+            RegisterContact => ENTITY,
+            RegisterStaff | Admin => NATION,
+        };
+        let expected_in_scope = |p: Permission, r: Role| match p {
+            Register | Worklist => matches!(r, Registrar | UnitContact),
+            ReopenForm => matches!(r, UnitContact | RegisterStaff),
+            Completeness => matches!(r, UnitContact | RegisterContact | RegisterStaff),
+            EntityDownloads => matches!(r, RegisterContact | RegisterStaff),
+            Oversight => r == Role::RegisterStaff,
+            Administer => r == Admin,
+        };
+        for p in [Register, Worklist, ReopenForm, Completeness, EntityDownloads, Oversight, Administer] {
+            for r in Role::ALL {
+                let g = grant(r, home(r));
+                let target: &[NodeId] = if r == RegisterContact { &ENTITY_PATH } else { &UNIT_PATH };
+                assert_eq!(allows(&g, p, target), expected_in_scope(p, r), "{p:?} {r:?} in scope");
+                // Out of scope: a unit under another entity. Nation-wide roles still cover it.
+                let nationwide = matches!(r, Role::RegisterStaff | Admin);
+                assert_eq!(
+                    allows(&g, p, &OTHER_UNIT_PATH),
+                    expected_in_scope(p, r) && nationwide,
+                    "{p:?} {r:?} out of scope"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn registrar_granted_at_an_entity_covers_all_its_units() {
+        let g = grant(Role::Registrar, ENTITY);
+        assert!(allows(&g, Permission::Register, &UNIT_PATH));
+        assert!(!allows(&g, Permission::Register, &OTHER_UNIT_PATH));
+    }
+
+    #[test]
+    fn no_grants_allow_nothing() {
+        assert!(!allows(&[], Permission::Register, &UNIT_PATH));
+    }
+
+    #[test]
+    fn grants_only_at_the_right_kind_of_node() {
+        assert!(validate_grant("registrar", NodeKind::Unit).is_ok());
+        assert!(validate_grant("registrar", NodeKind::LegalEntity).is_ok());
+        assert!(validate_grant("registrar", NodeKind::Nation).is_err());
+        assert!(validate_grant("unit_contact", NodeKind::LegalEntity).is_err());
+        assert!(validate_grant("register_contact", NodeKind::LegalEntity).is_ok());
+        assert!(validate_grant("register_staff", NodeKind::Unit).is_err());
+        assert!(validate_grant("admin", NodeKind::Nation).is_ok());
+        assert!(validate_grant("root", NodeKind::Nation).is_err());
+    }
+}
