@@ -464,7 +464,7 @@ pub fn validate_transfer(facts: &TransferFacts, input: &TransferInput, today: Na
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#[expect(clippy::unwrap_used, reason = "tests")]
 mod tests {
     use super::*;
 

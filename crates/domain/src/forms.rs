@@ -1,1 +1,0 @@
-//! (filled in by the registration work: see issue 3)
