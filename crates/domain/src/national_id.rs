@@ -578,6 +578,17 @@ mod tests {
         x[9] == k1 && x[10] == k2
     }
 
+    /// The 2032 rule from DOMAIN.md: the first weighted sum (with k1) mod 11 is 0, 1, 2 or 3;
+    /// the second (with k1 and k2) is 0.
+    fn reference_2032(n: &[u8; 11]) -> bool {
+        let x: Vec<i64> = n.iter().map(|c| i64::from(*c)).collect();
+        let w1 = [3, 7, 6, 1, 8, 9, 4, 5, 2, 1];
+        let w2 = [5, 4, 3, 2, 7, 6, 5, 4, 3, 2, 1];
+        let s1: i64 = x.iter().zip(w1).map(|(a, b)| a * b).sum();
+        let s2: i64 = x.iter().zip(w2).map(|(a, b)| a * b).sum();
+        (0..=3).contains(&s1.rem_euclid(11)) && s2.rem_euclid(11) == 0
+    }
+
     proptest! {
         #[test]
         fn check_digits_agree_with_an_independent_implementation(
@@ -591,6 +602,19 @@ mod tests {
             let raw: String = n.iter().map(|d| char::from(b'0' + d)).collect();
             let ours = NationalId::parse(&raw, &IdRules::CLASSIC).is_ok();
             prop_assert_eq!(ours, reference_check_digits(&n));
+        }
+
+        #[test]
+        fn the_2032_rule_agrees_with_an_independent_implementation(
+            first in 8u8..=9,
+            rest in proptest::array::uniform10(0u8..=9),
+        ) {
+            let mut n = [0u8; 11];
+            n[0] = first;
+            n[1..].copy_from_slice(&rest);
+            let raw: String = n.iter().map(|d| char::from(b'0' + d)).collect();
+            let ours = NationalId::parse(&raw, &IdRules::WITH_2032).is_ok();
+            prop_assert_eq!(ours, reference_2032(&n));
         }
 
         #[test]

@@ -426,6 +426,44 @@ mod tests {
         assert!(serde_json::from_str::<WorklistConfig>(r#"{"typo": 1}"#).is_err());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn items_are_consistent_with_their_due_dates(
+            level in 1i16..=6, baseline in proptest::option::of(0u64..200), measured in proptest::collection::vec(0u64..200, 0..3),
+            discharge in proptest::option::of((0u64..200, 2i16..=4, proptest::bool::ANY)), today in 0u64..900,
+        ) {
+            let day = |n: u64| d(2025, 1, 1).checked_add_days(Days::new(n)).unwrap();
+            let discharge = discharge.map(|(n, e, c)| CompletedDischarge {
+                date: day(n),
+                ending: DischargeEnding::from_code(e).unwrap(),
+                contact_consent_1y: c,
+            });
+            let f = PathwayFacts {
+                treatment_level: TreatmentLevel::from_code(level).unwrap(),
+                status: discharge.map_or(TreatmentStatus::Active, |x| x.ending.status()),
+                baseline_completed: baseline.map(day),
+                measurements_completed: measured.iter().copied().map(day).collect(),
+                last_form_date: measured.iter().copied().chain(baseline).max().map(day),
+                discharge,
+                ..facts(TreatmentLevel::Outpatient)
+            };
+            let today = day(today);
+            let items = worklist_items(&f, today, &WorklistConfig::default());
+            let mut forms: Vec<FormKind> = items.iter().map(|i| i.kind.form()).collect();
+            forms.dedup();
+            proptest::prop_assert_eq!(forms.len(), items.len(), "one item per form: {:?}", items);
+            for i in &items {
+                match i.kind {
+                    K::BaselineDue | K::MeasurementDue | K::FollowUpWindowOpen => proptest::prop_assert!(today <= i.due_date),
+                    _ => proptest::prop_assert!(today >= i.due_date),
+                }
+                if discharge.is_some() {
+                    proptest::prop_assert_eq!(i.kind.form(), FormKind::FollowUp);
+                }
+            }
+        }
+    }
+
     #[test]
     fn item_kinds_name_their_form_and_overdueness() {
         assert_eq!(K::FollowUpDue.form(), FormKind::FollowUp);

@@ -738,3 +738,34 @@ fn data_dictionary_doc_equals_the_generated_text() {
         "docs/data-dictionary.md is out of date: run `UPDATE_DATA_DICTIONARY=1 cargo test -p domain data_dictionary`"
     );
 }
+
+// ---------- property: the date rules of a measurement ----------
+
+proptest::proptest! {
+    #[test]
+    fn measurement_date_order_holds_exactly_when_start_baseline_date_discharge_today_are_ordered(
+        start in 0u64..400, baseline in proptest::option::of(0u64..400), date in 0u64..400,
+        discharge in proptest::option::of(0u64..400), today in 0u64..400,
+    ) {
+        let day = |n: u64| d(2024, 1, 1).checked_add_days(chrono::Days::new(n)).unwrap();
+        let ctx = FormContext {
+            today: day(today),
+            pathway_start: day(start),
+            baseline_date: baseline.map(day),
+            measurement_dates: vec![],
+            discharge: discharge.map(|n| CompletedDischarge {
+                date: day(n),
+                ending: DischargeEnding::BrokenOff,
+                contact_consent_1y: true,
+            }),
+        };
+        let m = Measurement { event_date: Some(day(date)), ..measurement() };
+        let ordered = start <= date
+            && baseline.is_none_or(|b| b <= date)
+            && discharge.is_none_or(|x| date <= x)
+            && date <= today;
+        let errs = m.validate_complete(&ctx);
+        proptest::prop_assert_eq!(errs.is_empty(), ordered, "{:?}", pairs(&errs));
+        proptest::prop_assert!(errs.iter().all(|e| e.field == "event_date" && e.code == "date_order"));
+    }
+}
