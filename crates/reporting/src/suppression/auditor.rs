@@ -1,0 +1,562 @@
+//! Independent disclosure auditor (SUPPRESSION §4.1): given a model and a suppression
+//! pattern it propagates what non-negativity reveals, builds its own exact echelon basis of the
+//! published cells and reports (a) primaries that can be computed, (b) derivable sums of
+//! primary siblings below k and (c) what an insider who knows a singleton can compute. It
+//! shares no elimination code with the engine (different vector type, pivot rule and
+//! arithmetic: `i128` throughout, the whole audit repeated with big integers on overflow).
+
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::cmp::Reverse;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use num_bigint::BigInt;
+use num_integer::Integer;
+use num_traits::{Signed, Zero};
+
+use super::primary::PrimaryRule;
+use super::secondary::Pattern;
+use super::table::{CellRole, Model};
+
+/// Settings of an audit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditOptions {
+    /// The primary rule the release used (which cells must be protected, which inner cells
+    /// are singletons, which sums are too small).
+    pub rule: PrimaryRule,
+    /// Strict policy: group disclosures (level b) are failures.
+    pub strict: bool,
+    /// Run the insider check (level c).
+    pub insider: bool,
+    /// Cells that are primary whatever their count.
+    pub extra_primary: Vec<usize>,
+}
+
+impl Default for AuditOptions {
+    fn default() -> Self {
+        AuditOptions {
+            rule: PrimaryRule::default(),
+            strict: false,
+            insider: true,
+            extra_primary: Vec::new(),
+        }
+    }
+}
+
+impl From<PrimaryRule> for AuditOptions {
+    fn from(rule: PrimaryRule) -> Self {
+        AuditOptions { rule, ..Default::default() }
+    }
+}
+
+impl From<u32> for AuditOptions {
+    fn from(k: u32) -> Self {
+        AuditOptions::from(PrimaryRule::new(k))
+    }
+}
+
+/// How a primary cell is disclosed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisclosureKind {
+    /// The primary cell itself is published.
+    Published,
+    /// It can be computed from the published cells (after zero propagation).
+    Derivable,
+}
+
+/// Level (a): a primary cell whose value an outsider can compute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disclosure {
+    /// The cell.
+    pub cell: usize,
+    /// Its value.
+    pub value: i64,
+    /// How.
+    pub kind: DisclosureKind,
+}
+
+/// Level (b): a derivable sum of two or more primary siblings that is itself below k.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupDisclosure {
+    /// The parent of the relation.
+    pub parent: usize,
+    /// The dimension of the breakdown.
+    pub dim: usize,
+    /// The primary children summed.
+    pub cells: Vec<usize>,
+    /// The sum.
+    pub sum: i64,
+}
+
+/// Level (c): an insider who knows singleton inner cell `inner_cell` can compute `cell`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InsiderFinding {
+    /// The singleton inner cell.
+    pub inner_cell: usize,
+    /// The primary cell it reveals.
+    pub cell: usize,
+}
+
+/// Result of an audit.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AuditReport {
+    /// Output cells.
+    pub cells: usize,
+    /// Published cells.
+    pub published: usize,
+    /// Primary cells by the rule.
+    pub primary: usize,
+    /// Suppressed cells that are not primary.
+    pub secondary: usize,
+    /// Inner cells whose value follows from the published cells by zero propagation.
+    pub known_inner_cells: usize,
+    /// Rank of the published cells on the unknown inner cells.
+    pub rank: usize,
+    /// Level (a): always a failure.
+    pub disclosures: Vec<Disclosure>,
+    /// Level (b): a failure under the strict policy.
+    pub group_disclosures: Vec<GroupDisclosure>,
+    /// Level (c): for information.
+    pub insider: Vec<InsiderFinding>,
+    /// Secondary cells that can be computed (allowed; for information).
+    pub derivable_secondary: usize,
+    /// Whether group disclosures count as failures.
+    pub strict: bool,
+    /// Whether big integers were needed.
+    pub used_bigint: bool,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+impl AuditReport {
+    /// No level (a) disclosure, and no level (b) under the strict policy.
+    pub fn passes(&self) -> bool {
+        self.disclosures.is_empty() && (!self.strict || self.group_disclosures.is_empty())
+    }
+}
+
+impl fmt::Display for AuditReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "audit {}: {} cells, {} primary, {} secondary; disclosures {}, group disclosures {}{}, insider findings {}",
+            if self.passes() { "passed" } else { "FAILED" },
+            self.cells,
+            self.primary,
+            self.secondary,
+            self.disclosures.len(),
+            self.group_disclosures.len(),
+            if self.strict { " (strict)" } else { " (reported)" },
+            self.insider.len()
+        )
+    }
+}
+
+/// Audits an engine result with the rule it was made with.
+pub fn audit(model: &Model, pattern: &Pattern, opts: impl Into<AuditOptions>) -> AuditReport {
+    let suppressed: Vec<bool> = (0..model.ncells()).map(|j| pattern.is_suppressed(j)).collect();
+    audit_flags(model, &suppressed, &opts.into())
+}
+
+/// Audits a pattern given as one `suppressed` flag per output cell. Protected cells count as
+/// suppressed whatever their flag.
+pub fn audit_flags(model: &Model, suppressed: &[bool], opts: &AuditOptions) -> AuditReport {
+    let start = Instant::now();
+    let mut report = match Auditor::<i128>::run(model, suppressed, opts) {
+        Some(r) => r,
+        None => {
+            let mut r = Auditor::<BigInt>::run(model, suppressed, opts).unwrap_or_default();
+            r.used_bigint = true;
+            r
+        }
+    };
+    report.elapsed = start.elapsed();
+    report
+}
+
+/// Exact integers for the auditor; `None` = overflow.
+trait Num: Clone + Eq + std::hash::Hash + Sized {
+    fn from_i64(v: i64) -> Self;
+    fn is_zero_(&self) -> bool;
+    fn is_negative_(&self) -> bool;
+    fn mul_(&self, o: &Self) -> Option<Self>;
+    fn sub_(&self, o: &Self) -> Option<Self>;
+    fn add_(&self, o: &Self) -> Option<Self>;
+    fn neg_(&self) -> Option<Self>;
+    fn gcd_(&self, o: &Self) -> Option<Self>;
+    fn div_(&self, o: &Self) -> Self;
+}
+
+impl Num for i128 {
+    fn from_i64(v: i64) -> Self {
+        i128::from(v)
+    }
+    fn is_zero_(&self) -> bool {
+        *self == 0
+    }
+    fn is_negative_(&self) -> bool {
+        *self < 0
+    }
+    fn mul_(&self, o: &Self) -> Option<Self> {
+        self.checked_mul(*o)
+    }
+    fn sub_(&self, o: &Self) -> Option<Self> {
+        self.checked_sub(*o)
+    }
+    fn add_(&self, o: &Self) -> Option<Self> {
+        self.checked_add(*o)
+    }
+    fn neg_(&self) -> Option<Self> {
+        self.checked_neg()
+    }
+    fn gcd_(&self, o: &Self) -> Option<Self> {
+        let g = self.unsigned_abs().gcd(&o.unsigned_abs());
+        i128::try_from(g).ok()
+    }
+    fn div_(&self, o: &Self) -> Self {
+        self / o
+    }
+}
+
+impl Num for BigInt {
+    fn from_i64(v: i64) -> Self {
+        BigInt::from(v)
+    }
+    fn is_zero_(&self) -> bool {
+        self.is_zero()
+    }
+    fn is_negative_(&self) -> bool {
+        self.is_negative()
+    }
+    fn mul_(&self, o: &Self) -> Option<Self> {
+        Some(self * o)
+    }
+    fn sub_(&self, o: &Self) -> Option<Self> {
+        Some(self - o)
+    }
+    fn add_(&self, o: &Self) -> Option<Self> {
+        Some(self + o)
+    }
+    fn neg_(&self) -> Option<Self> {
+        Some(-self)
+    }
+    fn gcd_(&self, o: &Self) -> Option<Self> {
+        Some(self.gcd(o))
+    }
+    fn div_(&self, o: &Self) -> Self {
+        self / o
+    }
+}
+
+/// A sparse vector as a sorted map from inner cell to coefficient.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Vector<T: Num> {
+    entries: Vec<(u32, T)>,
+}
+
+impl<T: Num> Vector<T> {
+    /// The pivot of an auditor vector is its *last* entry.
+    fn pivot(&self) -> Option<(u32, &T)> {
+        self.entries.last().map(|(r, v)| (*r, v))
+    }
+
+    fn get(&self, r: u32) -> Option<&T> {
+        self.entries
+            .binary_search_by_key(&r, |e| e.0)
+            .ok()
+            .map(|i| &self.entries[i].1)
+    }
+
+    /// `self := p·self − s·b` with `p`, `s` chosen so the pivot row of `b` cancels.
+    fn cancel(&mut self, b: &Vector<T>, new_rows: &mut Vec<u32>) -> Option<()> {
+        let (r, bv) = b.pivot()?;
+        let sv = self.get(r)?.clone();
+        let g = bv.gcd_(&sv)?;
+        let p = bv.div_(&g);
+        let s = sv.div_(&g);
+        let mut out: Vec<(u32, T)> = Vec::with_capacity(self.entries.len() + b.entries.len());
+        let mut it_a = self.entries.iter().peekable();
+        let mut it_b = b.entries.iter().peekable();
+        loop {
+            match (it_a.peek(), it_b.peek()) {
+                (None, None) => break,
+                (Some(&(ra, va)), Some(&(rb, vb))) if ra == rb => {
+                    let v = va.mul_(&p)?.sub_(&vb.mul_(&s)?)?;
+                    if !v.is_zero_() {
+                        out.push((*ra, v));
+                    }
+                    it_a.next();
+                    it_b.next();
+                }
+                (Some(&(ra, va)), Some(&(rb, _))) if ra < rb => {
+                    out.push((*ra, va.mul_(&p)?));
+                    it_a.next();
+                }
+                (Some(&(ra, va)), None) => {
+                    out.push((*ra, va.mul_(&p)?));
+                    it_a.next();
+                }
+                (_, Some(&(rb, vb))) => {
+                    let v = vb.mul_(&s)?.neg_()?;
+                    if !v.is_zero_() {
+                        out.push((*rb, v));
+                        new_rows.push(*rb);
+                    }
+                    it_b.next();
+                }
+            }
+        }
+        self.entries = out;
+        self.normalize()
+    }
+
+    fn normalize(&mut self) -> Option<()> {
+        let Some(first) = self.entries.first().map(|e| e.1.clone()) else { return Some(()) };
+        let mut g = first.gcd_(&first)?;
+        for (_, v) in &self.entries {
+            g = g.gcd_(v)?;
+        }
+        if first.is_negative_() {
+            g = g.neg_()?;
+        }
+        for (_, v) in &mut self.entries {
+            *v = v.div_(&g);
+        }
+        Some(())
+    }
+}
+
+struct Auditor<'m, T: Num> {
+    model: &'m Model,
+    basis: Vec<Vector<T>>,
+    pivot_at: HashMap<u32, u32>,
+    known: Vec<bool>,
+}
+
+impl<'m, T: Num> Auditor<'m, T> {
+    fn run(model: &'m Model, suppressed: &[bool], opts: &AuditOptions) -> Option<AuditReport> {
+        let n = model.ncells();
+        let x = model.matrix();
+        let y = model.inner().freq();
+        let freq = model.freq();
+        let rule = opts.rule;
+        let mut primary: Vec<bool> = freq.iter().map(|&f| rule.is_primary(f)).collect();
+        for &j in &opts.extra_primary {
+            if j < n {
+                primary[j] = true;
+            }
+        }
+        let published: Vec<bool> = (0..n)
+            .map(|j| model.role(j) == CellRole::Published && !suppressed.get(j).copied().unwrap_or(true))
+            .collect();
+        let mut report = AuditReport {
+            cells: n,
+            published: published.iter().filter(|&&p| p).count(),
+            primary: primary.iter().filter(|&&p| p).count(),
+            secondary: (0..n).filter(|&j| !published[j] && !primary[j] && model.role(j) == CellRole::Published).count(),
+            strict: opts.strict,
+            ..Default::default()
+        };
+
+        // Step 1: zero propagation over the published cells.
+        let m = x.nrows();
+        let mut known = vec![false; m];
+        {
+            let mut cells_of_row: Vec<Vec<u32>> = vec![Vec::new(); m];
+            let mut unknown = vec![0usize; n];
+            let mut rest = vec![0i64; n];
+            let mut work: Vec<usize> = Vec::new();
+            for j in 0..n {
+                if published[j] {
+                    for &r in x.col(j) {
+                        cells_of_row[r as usize].push(j as u32);
+                    }
+                    unknown[j] = x.col(j).len();
+                    rest[j] = freq[j];
+                    work.push(j);
+                }
+            }
+            while let Some(j) = work.pop() {
+                if unknown[j] == 0 || (unknown[j] > 1 && rest[j] != 0) {
+                    continue;
+                }
+                // All unknown inner cells of j are determined (zero, or the single one).
+                let rows: Vec<u32> =
+                    x.col(j).iter().copied().filter(|&r| !known[r as usize]).collect();
+                for r in rows {
+                    known[r as usize] = true;
+                    for &c in &cells_of_row[r as usize] {
+                        let c = c as usize;
+                        unknown[c] -= 1;
+                        rest[c] -= y[r as usize];
+                        if unknown[c] <= 1 || rest[c] == 0 {
+                            work.push(c);
+                        }
+                    }
+                }
+            }
+        }
+        report.known_inner_cells = known.iter().filter(|&&k| k).count();
+        let unknown_rows = m - report.known_inner_cells;
+
+        let mut aud = Auditor::<T> { model, basis: Vec::new(), pivot_at: HashMap::new(), known };
+
+        // Step 2: echelon basis of the published cells on the unknown inner cells.
+        for j in 0..n {
+            if !published[j] {
+                continue;
+            }
+            if aud.basis.len() == unknown_rows {
+                break;
+            }
+            let v = aud.reduce(aud.restrict(x.col(j).iter().map(|&r| (r, 1))))?;
+            if let Some((r, _)) = v.pivot() {
+                aud.pivot_at.insert(r, aud.basis.len() as u32);
+                aud.basis.push(v);
+            }
+        }
+        report.rank = aud.basis.len();
+
+        // Step 3: suppressed cells.
+        let mut reduced_primary: HashMap<Vector<T>, Vec<usize>> = HashMap::new();
+        for j in 0..n {
+            if published[j] {
+                if primary[j] {
+                    report.disclosures.push(Disclosure {
+                        cell: j,
+                        value: freq[j],
+                        kind: DisclosureKind::Published,
+                    });
+                }
+                continue;
+            }
+            if !primary[j] && model.role(j) == CellRole::Protected {
+                continue;
+            }
+            let v = aud.reduce(aud.restrict(x.col(j).iter().map(|&r| (r, 1))))?;
+            if v.entries.is_empty() {
+                if primary[j] {
+                    report.disclosures.push(Disclosure {
+                        cell: j,
+                        value: freq[j],
+                        kind: DisclosureKind::Derivable,
+                    });
+                } else {
+                    report.derivable_secondary += 1;
+                }
+            } else if primary[j] {
+                reduced_primary.entry(v).or_default().push(j);
+            }
+        }
+
+        // Level (b): derivable sums of primary siblings below k.
+        let mut seen: HashSet<Vec<usize>> = HashSet::new();
+        for rel in model.relations() {
+            let prim: Vec<usize> = rel.children.iter().copied().filter(|&c| primary[c]).collect();
+            if prim.len() < 2 || prim.len() == rel.children.len() {
+                continue;
+            }
+            let sum: i64 = prim.iter().map(|&c| freq[c]).sum();
+            if !rule.is_primary(sum) || !seen.insert(prim.clone()) {
+                continue;
+            }
+            let mut acc: HashMap<u32, i64> = HashMap::new();
+            for &c in &prim {
+                for &r in x.col(c) {
+                    *acc.entry(r).or_insert(0) += 1;
+                }
+            }
+            let mut entries: Vec<(u32, i64)> = acc.into_iter().collect();
+            entries.sort_unstable();
+            let v = aud.reduce(aud.restrict(entries.into_iter()))?;
+            if v.entries.is_empty() {
+                report.group_disclosures.push(GroupDisclosure {
+                    parent: rel.parent,
+                    dim: rel.dim,
+                    cells: prim,
+                    sum,
+                });
+            }
+        }
+
+        // Level (c): an insider knows one singleton inner cell of a suppressed cell.
+        if opts.insider {
+            let mut in_suppressed = vec![false; m];
+            for j in 0..n {
+                if !published[j] {
+                    for &r in x.col(j) {
+                        in_suppressed[r as usize] = true;
+                    }
+                }
+            }
+            for r in 0..m {
+                if !in_suppressed[r] || aud.known[r] || !rule.is_singleton(y[r]) {
+                    continue;
+                }
+                let w = aud.reduce(Vector { entries: vec![(r as u32, T::from_i64(1))] })?;
+                if w.entries.is_empty() {
+                    continue;
+                }
+                if let Some(cells) = reduced_primary.get(&w) {
+                    for &p in cells {
+                        if x.col(p) != [r as u32] {
+                            report.insider.push(InsiderFinding { inner_cell: r, cell: p });
+                        }
+                    }
+                }
+            }
+        }
+        Some(report)
+    }
+
+    /// Keeps the unknown inner cells of a column.
+    fn restrict(&self, entries: impl Iterator<Item = (u32, i64)>) -> Vector<T> {
+        let mut v = Vector {
+            entries: entries
+                .filter(|(r, _)| !self.known[*r as usize])
+                .map(|(r, c)| (r, T::from_i64(c)))
+                .collect(),
+        };
+        let _ = v.normalize();
+        v
+    }
+
+    /// Reduces a vector by the basis (pivots processed in insertion order). `None` on
+    /// overflow.
+    fn reduce(&self, mut v: Vector<T>) -> Option<Vector<T>> {
+        let _ = self.model;
+        let mut heap: BinaryHeap<Reverse<u32>> =
+            v.entries.iter().filter_map(|(r, _)| self.pivot_at.get(r).map(|&b| Reverse(b))).collect();
+        let mut new_rows = Vec::new();
+        while let Some(Reverse(b)) = heap.pop() {
+            let bv = &self.basis[b as usize];
+            let Some((pr, _)) = bv.pivot() else { continue };
+            if v.get(pr).is_none() {
+                continue;
+            }
+            new_rows.clear();
+            v.cancel(bv, &mut new_rows)?;
+            for r in &new_rows {
+                if let Some(&b2) = self.pivot_at.get(r) {
+                    heap.push(Reverse(b2));
+                }
+            }
+        }
+        Some(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cancel_removes_the_pivot_entry() {
+        let mut a: Vector<i128> = Vector { entries: vec![(0, 1), (2, 1)] };
+        let b: Vector<i128> = Vector { entries: vec![(1, 1), (2, 1)] };
+        let mut rows = Vec::new();
+        a.cancel(&b, &mut rows).unwrap();
+        assert_eq!(a.entries, vec![(0, 1), (1, -1)]);
+        assert_eq!(rows, vec![1]);
+    }
+}

@@ -1,0 +1,465 @@
+//! Exact sparse integer columns for the elimination engine: `i64` entries with checked
+//! arithmetic, promoted per column to `i128` and then to `BigInt` on overflow, always kept in
+//! canonical form (entries divided by their gcd, first entry positive).
+
+use std::hash::{Hash, Hasher};
+
+use num_bigint::BigInt;
+use num_integer::Integer;
+use num_traits::{One, Signed, ToPrimitive, Zero};
+
+/// Integer operations the kernel needs; `None` means overflow.
+trait Int: Clone + PartialEq + Sized {
+    fn is_zero_(&self) -> bool;
+    fn is_neg(&self) -> bool;
+    fn is_one_(&self) -> bool;
+    fn neg_(&self) -> Option<Self>;
+    fn mul_(&self, o: &Self) -> Option<Self>;
+    fn sub_(&self, o: &Self) -> Option<Self>;
+    fn gcd_(&self, o: &Self) -> Option<Self>;
+    fn div_(&self, o: &Self) -> Self;
+}
+
+macro_rules! prim_int {
+    ($t:ty, $u:ty) => {
+        impl Int for $t {
+            fn is_zero_(&self) -> bool {
+                *self == 0
+            }
+            fn is_neg(&self) -> bool {
+                *self < 0
+            }
+            fn is_one_(&self) -> bool {
+                *self == 1
+            }
+            fn neg_(&self) -> Option<Self> {
+                self.checked_neg()
+            }
+            fn mul_(&self, o: &Self) -> Option<Self> {
+                self.checked_mul(*o)
+            }
+            fn sub_(&self, o: &Self) -> Option<Self> {
+                self.checked_sub(*o)
+            }
+            fn gcd_(&self, o: &Self) -> Option<Self> {
+                let (mut a, mut b): ($u, $u) = (self.unsigned_abs(), o.unsigned_abs());
+                while b != 0 {
+                    let t = a % b;
+                    a = b;
+                    b = t;
+                }
+                <$t>::try_from(a).ok()
+            }
+            fn div_(&self, o: &Self) -> Self {
+                self / o
+            }
+        }
+    };
+}
+prim_int!(i64, u64);
+prim_int!(i128, u128);
+
+impl Int for BigInt {
+    fn is_zero_(&self) -> bool {
+        self.is_zero()
+    }
+    fn is_neg(&self) -> bool {
+        self.is_negative()
+    }
+    fn is_one_(&self) -> bool {
+        self.is_one()
+    }
+    fn neg_(&self) -> Option<Self> {
+        Some(-self)
+    }
+    fn mul_(&self, o: &Self) -> Option<Self> {
+        Some(self * o)
+    }
+    fn sub_(&self, o: &Self) -> Option<Self> {
+        Some(self - o)
+    }
+    fn gcd_(&self, o: &Self) -> Option<Self> {
+        Some(self.gcd(o))
+    }
+    fn div_(&self, o: &Self) -> Self {
+        self / o
+    }
+}
+
+/// Entries of a column at the narrowest width that holds them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum Vals {
+    Small(Vec<i64>),
+    Wide(Vec<i128>),
+    Big(Vec<BigInt>),
+}
+
+/// A sparse column: strictly increasing rows, non-zero entries, canonical form.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Col {
+    pub(crate) rows: Vec<u32>,
+    pub(crate) vals: Vals,
+}
+
+/// Counts of promotions, for statistics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Promotions {
+    /// Columns that needed 128-bit entries.
+    pub to_i128: u64,
+    /// Columns that needed big integers.
+    pub to_bigint: u64,
+}
+
+impl Col {
+    pub(crate) fn empty() -> Self {
+        Col { rows: Vec::new(), vals: Vals::Small(Vec::new()) }
+    }
+
+    /// Builds a canonical column from sorted unique rows and non-zero values.
+    pub(crate) fn from_parts(rows: Vec<u32>, vals: Vec<i64>) -> Self {
+        let mut c = Col { rows, vals: Vals::Small(vals) };
+        c.canonicalize();
+        c
+    }
+
+    /// A 0/1 column.
+    pub(crate) fn ones(rows: Vec<u32>) -> Self {
+        let n = rows.len();
+        Col { rows, vals: Vals::Small(vec![1; n]) }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub(crate) fn first_row(&self) -> Option<u32> {
+        self.rows.first().copied()
+    }
+
+    pub(crate) fn contains(&self, r: u32) -> bool {
+        self.rows.binary_search(&r).is_ok()
+    }
+
+    /// In canonical form, all entries equal means all entries are 1.
+    pub(crate) fn all_ones(&self) -> bool {
+        match &self.vals {
+            Vals::Small(v) => v.iter().all(|&x| x == 1),
+            Vals::Wide(v) => v.iter().all(|&x| x == 1),
+            Vals::Big(v) => v.iter().all(One::is_one),
+        }
+    }
+
+    /// Whether every entry is positive.
+    pub(crate) fn all_positive(&self) -> bool {
+        match &self.vals {
+            Vals::Small(v) => v.iter().all(|&x| x > 0),
+            Vals::Wide(v) => v.iter().all(|&x| x > 0),
+            Vals::Big(v) => v.iter().all(Signed::is_positive),
+        }
+    }
+
+    /// A 64-bit fingerprint of the canonical form.
+    pub(crate) fn fingerprint(&self) -> u64 {
+        let mut h = Fx(0x51_7c_c1_b7_27_22_0a_95);
+        self.rows.hash(&mut h);
+        self.vals.hash(&mut h);
+        h.finish()
+    }
+
+    /// Removes the given rows (sorted) and re-canonicalizes.
+    pub(crate) fn remove_rows(&mut self, drop: &[u32]) {
+        let keep: Vec<bool> = self.rows.iter().map(|r| drop.binary_search(r).is_err()).collect();
+        let mut i = 0;
+        self.rows.retain(|_| {
+            i += 1;
+            keep[i - 1]
+        });
+        macro_rules! filter {
+            ($v:expr) => {{
+                let mut i = 0;
+                $v.retain(|_| {
+                    i += 1;
+                    keep[i - 1]
+                });
+            }};
+        }
+        match &mut self.vals {
+            Vals::Small(v) => filter!(v),
+            Vals::Wide(v) => filter!(v),
+            Vals::Big(v) => filter!(v),
+        }
+        self.canonicalize();
+    }
+
+    fn level(&self) -> u8 {
+        match self.vals {
+            Vals::Small(_) => 0,
+            Vals::Wide(_) => 1,
+            Vals::Big(_) => 2,
+        }
+    }
+
+    fn wide(&self) -> Vec<i128> {
+        match &self.vals {
+            Vals::Small(v) => v.iter().map(|&x| i128::from(x)).collect(),
+            Vals::Wide(v) => v.clone(),
+            Vals::Big(v) => v.iter().map(|x| x.to_i128().unwrap_or(0)).collect(),
+        }
+    }
+
+    fn big(&self) -> Vec<BigInt> {
+        match &self.vals {
+            Vals::Small(v) => v.iter().map(|&x| BigInt::from(x)).collect(),
+            Vals::Wide(v) => v.iter().map(|&x| BigInt::from(x)).collect(),
+            Vals::Big(v) => v.clone(),
+        }
+    }
+
+    /// Brings the entries to canonical form and the narrowest width.
+    pub(crate) fn canonicalize(&mut self) {
+        let vals = std::mem::replace(&mut self.vals, Vals::Small(Vec::new()));
+        self.vals = match vals {
+            Vals::Small(mut v) => {
+                if canon(&mut v) {
+                    Vals::Small(v)
+                } else {
+                    let mut w: Vec<i128> = v.iter().map(|&x| i128::from(x)).collect();
+                    canon(&mut w);
+                    narrow_wide(w)
+                }
+            }
+            Vals::Wide(mut v) => {
+                if canon(&mut v) {
+                    narrow_wide(v)
+                } else {
+                    let mut b: Vec<BigInt> = v.iter().map(|&x| BigInt::from(x)).collect();
+                    canon(&mut b);
+                    narrow_big(b)
+                }
+            }
+            Vals::Big(mut v) => {
+                canon(&mut v);
+                narrow_big(v)
+            }
+        };
+    }
+
+    /// `self := (a/g)·self − (b/g)·pivot`, where the pivot's first row `r` is in `self`,
+    /// `a` is the pivot's entry and `b` ours at `r`, `g = gcd(a, b)`. Row `r` cancels. New
+    /// rows (fill-in) are appended to `fill`. Promotes on overflow.
+    pub(crate) fn eliminate(&mut self, pivot: &Col, fill: &mut Vec<u32>, promo: &mut Promotions) {
+        let mut level = self.level().max(pivot.level());
+        loop {
+            let done = match level {
+                0 => match (&self.vals, &pivot.vals) {
+                    (Vals::Small(a), Vals::Small(p)) => {
+                        elim(&self.rows, a, &pivot.rows, p, fill).map(|(r, v)| (r, Vals::Small(v)))
+                    }
+                    _ => None,
+                },
+                1 => {
+                    let a = self.wide();
+                    let p = pivot.wide();
+                    elim(&self.rows, &a, &pivot.rows, &p, fill).map(|(r, v)| (r, Vals::Wide(v)))
+                }
+                _ => {
+                    let a = self.big();
+                    let p = pivot.big();
+                    elim(&self.rows, &a, &pivot.rows, &p, fill).map(|(r, v)| (r, Vals::Big(v)))
+                }
+            };
+            match done {
+                Some((rows, vals)) => {
+                    if level > self.level() {
+                        if level == 1 {
+                            promo.to_i128 += 1;
+                        } else {
+                            promo.to_bigint += 1;
+                        }
+                    }
+                    self.rows = rows;
+                    self.vals = vals;
+                    self.canonicalize();
+                    return;
+                }
+                None => {
+                    fill.clear();
+                    level += 1;
+                }
+            }
+        }
+    }
+}
+
+fn narrow_wide(v: Vec<i128>) -> Vals {
+    if v.iter().all(|&x| i64::try_from(x).is_ok()) {
+        Vals::Small(v.iter().map(|&x| x as i64).collect())
+    } else {
+        Vals::Wide(v)
+    }
+}
+
+fn narrow_big(v: Vec<BigInt>) -> Vals {
+    if v.iter().all(|x| x.to_i64().is_some()) {
+        Vals::Small(v.iter().map(|x| x.to_i64().unwrap_or(0)).collect())
+    } else if v.iter().all(|x| x.to_i128().is_some()) {
+        Vals::Wide(v.iter().map(|x| x.to_i128().unwrap_or(0)).collect())
+    } else {
+        Vals::Big(v)
+    }
+}
+
+/// Divides by the gcd and makes the first entry positive; false on overflow (untouched).
+fn canon<T: Int>(v: &mut [T]) -> bool {
+    let Some(first) = v.first() else { return true };
+    let mut g = first.clone();
+    for x in v.iter().skip(1) {
+        if g.is_one_() {
+            break;
+        }
+        match g.gcd_(x) {
+            Some(n) => g = n,
+            None => return false,
+        }
+    }
+    let Some(mut g) = g.gcd_(&g.clone()) else { return false };
+    if first.is_neg() {
+        match g.neg_() {
+            Some(n) => g = n,
+            None => return false,
+        }
+    }
+    if g.is_one_() {
+        return true;
+    }
+    // Check that negation cannot overflow: dividing by ±g with |g| ≥ 1 never overflows
+    // except MIN / -1, which g = -1 excludes after the is_one check only for positive g.
+    if g.neg_().is_none() {
+        return false;
+    }
+    for x in v.iter_mut() {
+        *x = x.div_(&g);
+    }
+    true
+}
+
+type Elim<T> = Option<(Vec<u32>, Vec<T>)>;
+
+fn elim<T: Int>(cr: &[u32], cv: &[T], pr: &[u32], pv: &[T], fill: &mut Vec<u32>) -> Elim<T> {
+    let r = *pr.first()?;
+    let pos = cr.binary_search(&r).ok()?;
+    let a = &pv[0];
+    let b = &cv[pos];
+    let g = a.gcd_(b)?;
+    let mut fa = a.div_(&g);
+    let mut fb = b.div_(&g);
+    if fa.is_neg() {
+        fa = fa.neg_()?;
+        fb = fb.neg_()?;
+    }
+    let fa_one = fa.is_one_();
+    let mut rows = Vec::with_capacity(cr.len() + pr.len());
+    let mut vals = Vec::with_capacity(cr.len() + pr.len());
+    let (mut i, mut k) = (0usize, 0usize);
+    let scale = |x: &T| -> Option<T> {
+        if fa_one {
+            Some(x.clone())
+        } else {
+            x.mul_(&fa)
+        }
+    };
+    while i < cr.len() || k < pr.len() {
+        let ci = cr.get(i).copied().unwrap_or(u32::MAX);
+        let pk = pr.get(k).copied().unwrap_or(u32::MAX);
+        if ci < pk {
+            rows.push(ci);
+            vals.push(scale(&cv[i])?);
+            i += 1;
+        } else if pk < ci {
+            let v = fb.mul_(&pv[k])?.neg_()?;
+            if !v.is_zero_() {
+                rows.push(pk);
+                vals.push(v);
+                fill.push(pk);
+            }
+            k += 1;
+        } else {
+            let v = scale(&cv[i])?.sub_(&fb.mul_(&pv[k])?)?;
+            if !v.is_zero_() {
+                rows.push(ci);
+                vals.push(v);
+            }
+            i += 1;
+            k += 1;
+        }
+    }
+    Some((rows, vals))
+}
+
+/// A small fast hasher (FxHash-like), deterministic across runs.
+pub(crate) struct Fx(pub(crate) u64);
+
+impl Hasher for Fx {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(b));
+        }
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.add(u64::from(i));
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    fn write_i64(&mut self, i: i64) {
+        self.add(i as u64);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+}
+
+impl Fx {
+    fn add(&mut self, x: u64) {
+        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eliminate_cancels_the_pivot_row_and_canonicalizes() {
+        let mut c = Col::from_parts(vec![0, 2, 3], vec![2, 4, 6]); // -> 1,2,3
+        let p = Col::from_parts(vec![0, 1], vec![1, 1]);
+        let mut fill = Vec::new();
+        let mut pr = Promotions::default();
+        c.eliminate(&p, &mut fill, &mut pr);
+        assert_eq!(c.rows, vec![1, 2, 3]);
+        assert_eq!(c.vals, Vals::Small(vec![1, -2, -3])); // -1,2,3 → sign flipped
+        assert_eq!(fill, vec![1]);
+    }
+
+    #[test]
+    fn overflow_promotes_to_wider_integers() {
+        let big = i64::MAX / 2 + 1;
+        let mut c = Col { rows: vec![0, 1], vals: Vals::Small(vec![3, big]) };
+        let p = Col { rows: vec![0, 1], vals: Vals::Small(vec![big - 1, 1]) };
+        let mut fill = Vec::new();
+        let mut pr = Promotions::default();
+        c.eliminate(&p, &mut fill, &mut pr);
+        assert_eq!(c.rows, vec![1]);
+        assert_eq!(c.vals, Vals::Small(vec![1]));
+        assert!(pr.to_i128 + pr.to_bigint >= 1);
+    }
+}

@@ -1,0 +1,147 @@
+//! Primary suppression: the frequency rule `0 < n < k` (zeros optional), singleton marks of
+//! inner cells, and the extra primaries of the strict policy (sums of primary siblings below k).
+
+use std::collections::HashSet;
+
+use super::table::{CellRole, Model};
+use super::SuppressionError;
+
+/// The minimum-frequency rule: a count is primary when `0 < n < k`, and also when `n == 0`
+/// if zeros are protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrimaryRule {
+    /// k: the smallest count that is published (`RUSREG_MIN_CELL`).
+    pub min_cell: u32,
+    /// Whether zeros are primary too.
+    pub protect_zeros: bool,
+}
+
+impl Default for PrimaryRule {
+    fn default() -> Self {
+        PrimaryRule { min_cell: Self::DEFAULT_MIN_CELL, protect_zeros: false }
+    }
+}
+
+impl From<u32> for PrimaryRule {
+    fn from(k: u32) -> Self {
+        PrimaryRule::new(k)
+    }
+}
+
+impl PrimaryRule {
+    /// Default k.
+    pub const DEFAULT_MIN_CELL: u32 = 5;
+    /// The smallest k a release may use.
+    pub const RELEASE_FLOOR: u32 = 3;
+
+    /// `0 < n < k`, zeros published. Any k (the reference files use k = 2).
+    pub fn new(min_cell: u32) -> Self {
+        PrimaryRule { min_cell, protect_zeros: false }
+    }
+
+    /// The rule for a release: fails when `k` is below [`PrimaryRule::RELEASE_FLOOR`].
+    pub fn for_release(min_cell: u32, protect_zeros: bool) -> Result<Self, SuppressionError> {
+        if min_cell < Self::RELEASE_FLOOR {
+            return Err(SuppressionError::invalid(format!(
+                "minimum cell size {min_cell} is below the floor of {}",
+                Self::RELEASE_FLOOR
+            )));
+        }
+        Ok(PrimaryRule { min_cell, protect_zeros })
+    }
+
+    /// The R parameterisation: primary iff `n <= max_n` (and `n > 0` unless zeros protected).
+    pub fn from_max_n(max_n: u32, protect_zeros: bool) -> Self {
+        PrimaryRule { min_cell: max_n.saturating_add(1), protect_zeros }
+    }
+
+    /// Whether a count is primary.
+    pub fn is_primary(&self, n: i64) -> bool {
+        (n > 0 && n < i64::from(self.min_cell)) || (self.protect_zeros && n == 0)
+    }
+
+    /// SingletonDefault: inner cells with count 1, or count 0 when zeros are protected.
+    pub fn is_singleton(&self, n: i64) -> bool {
+        if self.protect_zeros {
+            n == 0
+        } else {
+            n == 1
+        }
+    }
+}
+
+/// Primary flags of every output cell by the rule (published and protected cells alike).
+pub fn primary_cells(model: &Model, rule: &PrimaryRule) -> Vec<bool> {
+    model.freq().iter().map(|&n| rule.is_primary(n)).collect()
+}
+
+/// An extra primary that is not an output cell: a sum of cells that must not be derivable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtraPrimary {
+    /// Inner cells (sorted) with their coefficients.
+    pub rows: Vec<u32>,
+    /// Coefficients (positive; 2 where children overlap in a non-tree hierarchy).
+    pub vals: Vec<i64>,
+    /// The value of the sum.
+    pub freq: i64,
+    /// The cells summed.
+    pub cells: Vec<usize>,
+}
+
+/// Strict policy: for every additivity relation `parent = Σ children`, the sum of the
+/// primary children when there are at least two, not all children are primary, and the sum
+/// is itself primary by the rule. Deduplicated; sums equal to an existing cell are skipped.
+pub fn strict_extra_primaries(
+    model: &Model,
+    primary: &[bool],
+    rule: &PrimaryRule,
+) -> Vec<ExtraPrimary> {
+    let x = model.matrix();
+    let mut seen: HashSet<Vec<u32>> = HashSet::new();
+    // Existing columns (as 0/1 sets) are never added again.
+    let existing: HashSet<&[u32]> = (0..model.ncells()).map(|j| x.col(j)).collect();
+    let mut out = Vec::new();
+    for rel in model.relations() {
+        let prim: Vec<usize> =
+            rel.children.iter().copied().filter(|&c| primary[c]).collect();
+        if prim.len() < 2 || prim.len() == rel.children.len() {
+            continue;
+        }
+        let sum: i64 = prim.iter().map(|&c| model.freq()[c]).sum();
+        if !rule.is_primary(sum) {
+            continue;
+        }
+        let mut entries: Vec<u32> = prim.iter().flat_map(|&c| x.col(c).iter().copied()).collect();
+        entries.sort_unstable();
+        let mut rows = Vec::with_capacity(entries.len());
+        let mut vals: Vec<i64> = Vec::with_capacity(entries.len());
+        for r in entries {
+            if rows.last() == Some(&r) {
+                if let Some(v) = vals.last_mut() {
+                    *v += 1;
+                }
+            } else {
+                rows.push(r);
+                vals.push(1);
+            }
+        }
+        if rows.is_empty() {
+            continue;
+        }
+        if vals.iter().all(|&v| v == 1) && existing.contains(rows.as_slice()) {
+            continue;
+        }
+        let mut key = rows.clone();
+        key.extend(vals.iter().map(|&v| v as u32 | 0x8000_0000));
+        if seen.insert(key) {
+            out.push(ExtraPrimary { rows, vals, freq: sum, cells: prim });
+        }
+    }
+    out
+}
+
+/// Whether a cell takes part as a candidate by default (published cells do; protected
+/// cells are never candidates).
+pub fn is_candidate_role(role: CellRole) -> bool {
+    role == CellRole::Published
+}
