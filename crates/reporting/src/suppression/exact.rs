@@ -162,6 +162,23 @@ impl Col {
         }
     }
 
+    /// A cheap key of the canonical form (length, first and last entry): equal columns have
+    /// equal keys; callers compare the columns on a match.
+    pub(crate) fn quick_key(&self) -> u64 {
+        let (Some(&f), Some(&l)) = (self.rows.first(), self.rows.last()) else { return 0 };
+        let (vf, vl) = match &self.vals {
+            Vals::Small(v) => (v[0], v[v.len() - 1]),
+            Vals::Wide(v) => (v[0] as i64, v[v.len() - 1] as i64),
+            Vals::Big(v) => (v[0].to_i64().unwrap_or(-7), v[v.len() - 1].to_i64().unwrap_or(-7)),
+        };
+        let mut h = Fx(self.rows.len() as u64);
+        h.write_u32(f);
+        h.write_u32(l);
+        h.write_i64(vf);
+        h.write_i64(vl);
+        h.finish()
+    }
+
     /// A 64-bit fingerprint of the canonical form.
     pub(crate) fn fingerprint(&self) -> u64 {
         let mut h = Fx(0x51_7c_c1_b7_27_22_0a_95);

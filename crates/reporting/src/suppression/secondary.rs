@@ -581,7 +581,7 @@ impl Engine {
         if c.is_empty() {
             return;
         }
-        let fp = c.fingerprint();
+        let fp = c.quick_key();
         self.b_fp[id - self.n_a] = fp;
         self.b_hash.entry(fp).or_default().push(id as u32);
     }
@@ -601,7 +601,7 @@ impl Engine {
 
     /// Whether a (non-empty) primary column equals this canonical column.
     fn proportional(&self, a: &Col) -> bool {
-        match self.b_hash.get(&a.fingerprint()) {
+        match self.b_hash.get(&a.quick_key()) {
             Some(list) => list.iter().any(|&b| self.cols[b as usize] == *a),
             None => false,
         }

@@ -96,7 +96,7 @@ impl RegisterShape {
             years: 10,
             age5: 18,
             age_broad: 6,
-            meanlog: 4.0,
+            meanlog: 6.3,
             sdlog: 1.0,
             seed: 2024,
         }
