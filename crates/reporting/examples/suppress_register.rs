@@ -2,7 +2,8 @@
 //!
 //! `cargo run --release -p reporting --example suppress_register -- UNITS REGIONS ENTITIES
 //! YEARS FORMULA [engine|audit|both] [strict]`, FORMULA `full` or `linked` or a crossing
-//! formula. Run it under `/usr/bin/time -v` for peak memory.
+//! formula; a 7th argument `strict`, or `write=PATH` to write the table as a case file
+//! instead. Run it under `/usr/bin/time -v` for peak memory.
 
 use std::time::Instant;
 
@@ -31,8 +32,20 @@ fn main() {
         }
     };
     let build = t.elapsed();
+    if let Some(path) = args.get(6).and_then(|a| a.strip_prefix("write=")) {
+        let case =
+            reporting::suppression::format::Case::from_model("register", &model, PrimaryRule::from_max_n(4, false));
+        let text = case.to_json(&model, None, None, serde_json::Value::Null);
+        if let Err(e) = std::fs::write(path, text) {
+            eprintln!("{path}: {e}");
+            std::process::exit(2);
+        }
+        println!("wrote {path}: {} inner cells, {} published cells", model.inner().len(), model.ncells());
+        return;
+    }
     let rule = PrimaryRule::from_max_n(4, false);
-    let opts = SuppressOptions { rule, strict, ..Default::default() };
+    let zero_propagation = std::env::var("SUPP_NO_ZP").is_err();
+    let opts = SuppressOptions { rule, strict, zero_propagation, ..Default::default() };
     let t = Instant::now();
     let pattern = match suppress(&model, &opts) {
         Ok(p) => p,
@@ -43,7 +56,7 @@ fn main() {
     };
     let engine = t.elapsed();
     let mut line = format!(
-        "units {} regions {} entities {} years {} formula '{}': inner {} published {} nnz {} | build {:.2} s | primary {} secondary {} | engine {:.2} s (rows {}, columns {}, pivots {}, zero rows {}, promotions {}/{})",
+        "units {} regions {} entities {} years {} formula '{}': inner {} published {} nnz {} | build {:.2} s | primary {} secondary {} | engine {:.2} s (rows {}, columns {}, pivots {}, zero rows {}, promotions {}/{}, basis entries {}, primary entries {})",
         shape.units,
         shape.regions,
         shape.entities,
@@ -62,6 +75,8 @@ fn main() {
         pattern.stats.zero_rows,
         pattern.stats.promotions.to_i128,
         pattern.stats.promotions.to_bigint,
+        pattern.stats.basis_entries,
+        pattern.stats.primary_entries,
     );
     if what != "engine" {
         let report = audit(&model, &pattern, AuditOptions { rule, strict, ..Default::default() });

@@ -1,10 +1,11 @@
 //! Property tests of the suppression engine and the auditor on random hierarchical tables.
+#![expect(clippy::unwrap_used, reason = "tests fail loudly on bad input")]
 
 use proptest::prelude::*;
 use reporting::suppression::auditor::DisclosureKind;
 use reporting::suppression::{
-    audit, audit_flags, suppress, AuditOptions, CellStatus, Dimension, Model, PrimaryRule,
-    SuppressOptions, TableBuilder,
+    audit, audit_flags, suppress, AuditOptions, CellStatus, Dimension, Model, PrimaryRule, SuppressOptions,
+    TableBuilder,
 };
 
 #[derive(Debug, Clone)]
@@ -271,9 +272,7 @@ fn protected_no_cells_are_protected_but_not_published() {
     assert!(a.passes(), "{a:?}");
     assert!(p.n_secondary() >= 2);
     let idx = m.cell_index();
-    let code = |u: &str, o: &str| {
-        vec![m.dims()[0].code(u).unwrap(), m.dims()[1].code(o).unwrap()]
-    };
+    let code = |u: &str, o: &str| vec![m.dims()[0].code(u).unwrap(), m.dims()[1].code(o).unwrap()];
     let no_u1 = idx[code("u1", "no").as_slice()];
     assert_eq!(p.status[no_u1], CellStatus::Primary);
 }

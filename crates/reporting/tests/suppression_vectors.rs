@@ -1,12 +1,12 @@
 //! Reference results of `shared/suppression-vectors`: one test per case, default policy.
+#![expect(clippy::unwrap_used, reason = "tests fail loudly on bad input")]
 
 use std::path::PathBuf;
 
 use reporting::suppression::format::Case;
 use reporting::suppression::order::default_order;
 use reporting::suppression::{
-    audit, audit_flags, suppress, AuditOptions, CandidateOrder, CellStatus, Model, Pattern,
-    Singletons, SuppressOptions,
+    audit, audit_flags, suppress, AuditOptions, CandidateOrder, CellStatus, Model, Pattern, Singletons, SuppressOptions,
 };
 
 fn vectors_dir() -> PathBuf {
@@ -31,10 +31,7 @@ fn ref_primary(case: &Case) -> Vec<usize> {
 }
 
 fn ref_secondary(case: &Case) -> Vec<usize> {
-    set(case
-        .published
-        .iter()
-        .map(|c| c.suppressed.unwrap_or(false) && !c.primary.unwrap_or(false)))
+    set(case.published.iter().map(|c| c.suppressed.unwrap_or(false) && !c.primary.unwrap_or(false)))
 }
 
 fn our_secondary(p: &Pattern) -> Vec<usize> {
@@ -126,12 +123,7 @@ fn check(name: &str, same_order: bool) {
     let ps = our_secondary(&p);
     let a = audit(&model, &p, rule);
     assert!(a.disclosures.is_empty(), "{name}: level (a) disclosure {a:?}");
-    assert!(
-        ps.len() * 10 <= rs.len() * 11,
-        "{name}: {} secondaries, reference {}",
-        ps.len(),
-        rs.len()
-    );
+    assert!(ps.len() * 10 <= rs.len() * 11, "{name}: {} secondaries, reference {}", ps.len(), rs.len());
     if pipeline_matches_reference {
         assert_eq!(ps, rs, "{name}: secondary");
         if same_order {
@@ -215,4 +207,39 @@ fn case06_three_singletons_in_a_row() {
 #[test]
 fn case06z_three_singletons_in_a_row_protect_zeros() {
     check("case06z_three_singletons_in_a_row_protectZeros", true);
+}
+
+#[test]
+fn cli_suppresses_and_audits_every_reference_file() {
+    use reporting::suppression::cli::{audit_file, suppress_file};
+    let dir = std::env::temp_dir().join(format!("rusreg-supp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut names: Vec<PathBuf> = std::fs::read_dir(vectors_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 11);
+    for input in names {
+        let out = dir.join(input.file_name().unwrap());
+        let s = suppress_file(&input, None, Some(&out), false).unwrap();
+        assert!(s.json.is_none());
+        assert!(s.audit.passes(), "{s}");
+        let line = s.to_string();
+        assert!(line.contains("cells") && line.contains("primary") && line.contains("ms"));
+        // The output is the same format: it parses and audits clean.
+        let a = audit_file(&out, None).unwrap();
+        assert!(!a.has_disclosure(), "{a}");
+        assert_eq!(a.suppressed, s.primary + s.secondary);
+        // The reference file itself: only variant A discloses.
+        let r = audit_file(&input, None).unwrap();
+        let is_a = input.to_string_lossy().contains("variant_A");
+        assert_eq!(r.has_disclosure(), is_a, "{r}");
+        // --min-cell overrides the file's rule; without --output the JSON is returned.
+        let s3 = suppress_file(&input, Some(3), None, true).unwrap();
+        assert_eq!(s3.rule.min_cell, 3);
+        assert!(s3.json.as_deref().is_some_and(|j| j.contains("\"published_cells\"")));
+    }
+    std::fs::remove_dir_all(&dir).ok();
 }

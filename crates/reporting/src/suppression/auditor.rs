@@ -5,8 +5,8 @@
 //! shares no elimination code with the engine (different vector type, pivot rule and
 //! arithmetic: `i128` throughout, the whole audit repeated with big integers on overflow).
 
-use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -34,12 +34,7 @@ pub struct AuditOptions {
 
 impl Default for AuditOptions {
     fn default() -> Self {
-        AuditOptions {
-            rule: PrimaryRule::default(),
-            strict: false,
-            insider: true,
-            extra_primary: Vec::new(),
-        }
+        AuditOptions { rule: PrimaryRule::default(), strict: false, insider: true, extra_primary: Vec::new() }
     }
 }
 
@@ -181,7 +176,6 @@ trait Num: Clone + Eq + std::hash::Hash + Sized {
     fn is_negative_(&self) -> bool;
     fn mul_(&self, o: &Self) -> Option<Self>;
     fn sub_(&self, o: &Self) -> Option<Self>;
-    fn add_(&self, o: &Self) -> Option<Self>;
     fn neg_(&self) -> Option<Self>;
     fn gcd_(&self, o: &Self) -> Option<Self>;
     fn div_(&self, o: &Self) -> Self;
@@ -202,9 +196,6 @@ impl Num for i128 {
     }
     fn sub_(&self, o: &Self) -> Option<Self> {
         self.checked_sub(*o)
-    }
-    fn add_(&self, o: &Self) -> Option<Self> {
-        self.checked_add(*o)
     }
     fn neg_(&self) -> Option<Self> {
         self.checked_neg()
@@ -234,9 +225,6 @@ impl Num for BigInt {
     fn sub_(&self, o: &Self) -> Option<Self> {
         Some(self - o)
     }
-    fn add_(&self, o: &Self) -> Option<Self> {
-        Some(self + o)
-    }
     fn neg_(&self) -> Option<Self> {
         Some(-self)
     }
@@ -261,10 +249,7 @@ impl<T: Num> Vector<T> {
     }
 
     fn get(&self, r: u32) -> Option<&T> {
-        self.entries
-            .binary_search_by_key(&r, |e| e.0)
-            .ok()
-            .map(|i| &self.entries[i].1)
+        self.entries.binary_search_by_key(&r, |e| e.0).ok().map(|i| &self.entries[i].1)
     }
 
     /// `self := p·self − s·b` with `p`, `s` chosen so the pivot row of `b` cancels.
@@ -381,8 +366,7 @@ impl<'m, T: Num> Auditor<'m, T> {
                     continue;
                 }
                 // All unknown inner cells of j are determined (zero, or the single one).
-                let rows: Vec<u32> =
-                    x.col(j).iter().copied().filter(|&r| !known[r as usize]).collect();
+                let rows: Vec<u32> = x.col(j).iter().copied().filter(|&r| !known[r as usize]).collect();
                 for r in rows {
                     known[r as usize] = true;
                     for &c in &cells_of_row[r as usize] {
@@ -402,8 +386,8 @@ impl<'m, T: Num> Auditor<'m, T> {
         let mut aud = Auditor::<T> { model, basis: Vec::new(), pivot_at: HashMap::new(), known };
 
         // Step 2: echelon basis of the published cells on the unknown inner cells.
-        for j in 0..n {
-            if !published[j] {
+        for (j, &is_published) in published.iter().enumerate() {
+            if !is_published {
                 continue;
             }
             if aud.basis.len() == unknown_rows {
@@ -422,11 +406,7 @@ impl<'m, T: Num> Auditor<'m, T> {
         for j in 0..n {
             if published[j] {
                 if primary[j] {
-                    report.disclosures.push(Disclosure {
-                        cell: j,
-                        value: freq[j],
-                        kind: DisclosureKind::Published,
-                    });
+                    report.disclosures.push(Disclosure { cell: j, value: freq[j], kind: DisclosureKind::Published });
                 }
                 continue;
             }
@@ -436,11 +416,7 @@ impl<'m, T: Num> Auditor<'m, T> {
             let v = aud.reduce(aud.restrict(x.col(j).iter().map(|&r| (r, 1))))?;
             if v.entries.is_empty() {
                 if primary[j] {
-                    report.disclosures.push(Disclosure {
-                        cell: j,
-                        value: freq[j],
-                        kind: DisclosureKind::Derivable,
-                    });
+                    report.disclosures.push(Disclosure { cell: j, value: freq[j], kind: DisclosureKind::Derivable });
                 } else {
                     report.derivable_secondary += 1;
                 }
@@ -470,20 +446,15 @@ impl<'m, T: Num> Auditor<'m, T> {
             entries.sort_unstable();
             let v = aud.reduce(aud.restrict(entries.into_iter()))?;
             if v.entries.is_empty() {
-                report.group_disclosures.push(GroupDisclosure {
-                    parent: rel.parent,
-                    dim: rel.dim,
-                    cells: prim,
-                    sum,
-                });
+                report.group_disclosures.push(GroupDisclosure { parent: rel.parent, dim: rel.dim, cells: prim, sum });
             }
         }
 
         // Level (c): an insider knows one singleton inner cell of a suppressed cell.
         if opts.insider {
             let mut in_suppressed = vec![false; m];
-            for j in 0..n {
-                if !published[j] {
+            for (j, &is_published) in published.iter().enumerate() {
+                if !is_published {
                     for &r in x.col(j) {
                         in_suppressed[r as usize] = true;
                     }
@@ -512,10 +483,7 @@ impl<'m, T: Num> Auditor<'m, T> {
     /// Keeps the unknown inner cells of a column.
     fn restrict(&self, entries: impl Iterator<Item = (u32, i64)>) -> Vector<T> {
         let mut v = Vector {
-            entries: entries
-                .filter(|(r, _)| !self.known[*r as usize])
-                .map(|(r, c)| (r, T::from_i64(c)))
-                .collect(),
+            entries: entries.filter(|(r, _)| !self.known[*r as usize]).map(|(r, c)| (r, T::from_i64(c))).collect(),
         };
         let _ = v.normalize();
         v
@@ -555,7 +523,7 @@ mod tests {
         let mut a: Vector<i128> = Vector { entries: vec![(0, 1), (2, 1)] };
         let b: Vector<i128> = Vector { entries: vec![(1, 1), (2, 1)] };
         let mut rows = Vec::new();
-        a.cancel(&b, &mut rows).unwrap();
+        assert!(a.cancel(&b, &mut rows).is_some());
         assert_eq!(a.entries, vec![(0, 1), (1, -1)]);
         assert_eq!(rows, vec![1]);
     }

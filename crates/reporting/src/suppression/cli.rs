@@ -31,8 +31,7 @@ pub enum CliError {
 }
 
 fn read(input: &Path) -> Result<Case, CliError> {
-    let text = std::fs::read_to_string(input)
-        .map_err(|source| CliError::Io { path: input.to_owned(), source })?;
+    let text = std::fs::read_to_string(input).map_err(|source| CliError::Io { path: input.to_owned(), source })?;
     Ok(Case::from_json(&text)?)
 }
 
@@ -126,8 +125,7 @@ pub fn suppress_file(
     let text = case.to_json(&model, Some(&pattern), Some(&report), Value::Object(settings));
     let json = match output {
         Some(path) => {
-            std::fs::write(path, &text)
-                .map_err(|source| CliError::Io { path: path.to_owned(), source })?;
+            std::fs::write(path, &text).map_err(|source| CliError::Io { path: path.to_owned(), source })?;
             None
         }
         None => Some(text),
@@ -194,10 +192,5 @@ pub fn audit_file(input: &Path, min_cell: Option<u32>) -> Result<AuditSummary, C
     let rule = rule_for(&case, min_cell);
     let flags = case.suppressed_flags();
     let report = audit_flags(&model, &flags, &AuditOptions { rule, ..Default::default() });
-    Ok(AuditSummary {
-        name: case.name.clone(),
-        rule,
-        suppressed: flags.iter().filter(|&&s| s).count(),
-        report,
-    })
+    Ok(AuditSummary { name: case.name.clone(), rule, suppressed: flags.iter().filter(|&&s| s).count(), report })
 }

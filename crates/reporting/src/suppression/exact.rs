@@ -187,31 +187,6 @@ impl Col {
         h.finish()
     }
 
-    /// Removes the given rows (sorted) and re-canonicalizes.
-    pub(crate) fn remove_rows(&mut self, drop: &[u32]) {
-        let keep: Vec<bool> = self.rows.iter().map(|r| drop.binary_search(r).is_err()).collect();
-        let mut i = 0;
-        self.rows.retain(|_| {
-            i += 1;
-            keep[i - 1]
-        });
-        macro_rules! filter {
-            ($v:expr) => {{
-                let mut i = 0;
-                $v.retain(|_| {
-                    i += 1;
-                    keep[i - 1]
-                });
-            }};
-        }
-        match &mut self.vals {
-            Vals::Small(v) => filter!(v),
-            Vals::Wide(v) => filter!(v),
-            Vals::Big(v) => filter!(v),
-        }
-        self.canonicalize();
-    }
-
     fn level(&self) -> u8 {
         match self.vals {
             Vals::Small(_) => 0,

@@ -101,8 +101,7 @@ impl Case {
         let v: Value = serde_json::from_str(text).map_err(|e| err(format!("malformed JSON: {e}")))?;
         let Value::Object(top) = v else { return Err(err("the case must be a JSON object")) };
         let name = top.get("name").and_then(Value::as_str).unwrap_or("case").to_owned();
-        let description =
-            top.get("description").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let description = top.get("description").and_then(Value::as_str).unwrap_or_default().to_owned();
         let parameters = top.get("parameters").cloned().unwrap_or(Value::Object(Map::new()));
         let mut extra = Vec::new();
         for k in ["r_setup", "r_call", "summary"] {
@@ -140,7 +139,10 @@ impl Case {
                 let Value::Object(o) = c else { return Err(err("inner cell must be an object")) };
                 inner.push(InnerSpec {
                     codes: codes_of(o)?,
-                    freq: o.get("freq").and_then(Value::as_i64).ok_or_else(|| err("inner cell without integer freq"))?,
+                    freq: o
+                        .get("freq")
+                        .and_then(Value::as_i64)
+                        .ok_or_else(|| err("inner cell without integer freq"))?,
                     singleton: o.get("singleton").and_then(Value::as_bool),
                 });
             }
@@ -156,16 +158,63 @@ impl Case {
                     freq: o.get("freq").and_then(Value::as_i64),
                     primary: o.get("primary").and_then(Value::as_bool),
                     suppressed: o.get("suppressed").and_then(Value::as_bool),
-                    candidate_rank: o
-                        .get("candidate_rank")
-                        .and_then(Value::as_u64)
-                        .and_then(|r| u32::try_from(r).ok()),
+                    candidate_rank: o.get("candidate_rank").and_then(Value::as_u64).and_then(|r| u32::try_from(r).ok()),
                 });
             }
         } else {
             return Err(err("missing published_cells"));
         }
         Ok(Case { name, description, parameters, extra, dims, inner, published })
+    }
+
+    /// A case from a model (published cells only; protected cells have no place in the
+    /// format), with the rule written as `maxN` / `protectZeros`. For large test files.
+    pub fn from_model(name: &str, model: &Model, rule: PrimaryRule) -> Case {
+        let dims: Vec<DimensionSpec> = model
+            .dims()
+            .iter()
+            .map(|d| DimensionSpec {
+                name: d.name().to_owned(),
+                total: d.code_name(d.total()).to_owned(),
+                codes: d.codes().to_vec(),
+                leaves: d.leaves().iter().map(|&c| d.code_name(c).to_owned()).collect(),
+                hierarchy: d
+                    .hierarchy()
+                    .iter()
+                    .map(|(p, kids)| {
+                        (d.code_name(*p).to_owned(), kids.iter().map(|&k| d.code_name(k).to_owned()).collect())
+                    })
+                    .collect(),
+            })
+            .collect();
+        let names = |codes: &[u32]| -> Vec<String> {
+            model.dims().iter().zip(codes).map(|(d, &c)| d.code_name(c).to_owned()).collect()
+        };
+        let inner = (0..model.inner().len())
+            .map(|i| InnerSpec { codes: names(model.inner().codes(i)), freq: model.inner().freq()[i], singleton: None })
+            .collect();
+        let published = (0..model.ncells())
+            .filter(|&j| model.role(j) == CellRole::Published)
+            .map(|j| CellSpec {
+                codes: names(model.cell(j)),
+                freq: Some(model.freq()[j]),
+                primary: None,
+                suppressed: None,
+                candidate_rank: None,
+            })
+            .collect();
+        let mut params = Map::new();
+        params.insert("maxN".into(), Value::from(rule.min_cell.saturating_sub(1)));
+        params.insert("protectZeros".into(), Value::from(rule.protect_zeros));
+        Case {
+            name: name.to_owned(),
+            description: "synthetic register-shaped table (rusreg generator)".to_owned(),
+            parameters: Value::Object(params),
+            extra: Vec::new(),
+            dims,
+            inner,
+            published,
+        }
     }
 
     /// The rule of the file: `maxN` (primary iff n ≤ maxN) and `protectZeros`.
@@ -210,11 +259,7 @@ impl Case {
         let inner = InnerCells::new(nd, codes, freq)?;
         let mut cells = Vec::with_capacity(self.published.len());
         for c in &self.published {
-            let ids = dims
-                .iter()
-                .zip(&c.codes)
-                .map(|(d, code)| d.code(code))
-                .collect::<Result<Vec<_>, _>>()?;
+            let ids = dims.iter().zip(&c.codes).map(|(d, code)| d.code(code)).collect::<Result<Vec<_>, _>>()?;
             cells.push((ids, CellRole::Published));
         }
         let model = Model::new(dims, inner, cells)?;
@@ -326,17 +371,15 @@ impl Case {
                 .dims
                 .iter()
                 .zip(&c.codes)
-                .map(|(d, code)| format!("{}: {}", json(&Value::from(d.name.clone())), json(&Value::from(code.clone()))))
+                .map(|(d, code)| {
+                    format!("{}: {}", json(&Value::from(d.name.clone())), json(&Value::from(code.clone())))
+                })
                 .collect();
             parts.push(format!("\"freq\": {}", c.freq));
             if let Some(s) = c.singleton {
                 parts.push(format!("\"singleton\": {s}"));
             }
-            out.push_str(&format!(
-                "    {{{}}}{}\n",
-                parts.join(", "),
-                if i + 1 < self.inner.len() { "," } else { "" }
-            ));
+            out.push_str(&format!("    {{{}}}{}\n", parts.join(", "), if i + 1 < self.inner.len() { "," } else { "" }));
         }
         out.push_str("  ],\n  \"published_cells\": [\n");
         for (j, c) in self.published.iter().enumerate() {
@@ -344,7 +387,9 @@ impl Case {
                 .dims
                 .iter()
                 .zip(&c.codes)
-                .map(|(d, code)| format!("{}: {}", json(&Value::from(d.name.clone())), json(&Value::from(code.clone()))))
+                .map(|(d, code)| {
+                    format!("{}: {}", json(&Value::from(d.name.clone())), json(&Value::from(code.clone())))
+                })
                 .collect();
             let (prim, sup, sec) = flags[j];
             parts.push(format!("\"freq\": {}", model.freq()[j]));
@@ -374,10 +419,7 @@ fn json(v: &Value) -> String {
 }
 
 fn ordered(_name: &str, o: &Map<String, Value>, keys: &[&str]) -> String {
-    let parts: Vec<String> = keys
-        .iter()
-        .filter_map(|k| o.get(*k).map(|v| format!("\"{k}\": {}", json(v))))
-        .collect();
+    let parts: Vec<String> = keys.iter().filter_map(|k| o.get(*k).map(|v| format!("\"{k}\": {}", json(v)))).collect();
     format!("{{{}}}", parts.join(", "))
 }
 

@@ -16,10 +16,8 @@ pub mod table;
 
 pub use auditor::{audit, audit_flags, AuditOptions, AuditReport};
 pub use exact::Promotions;
-pub use primary::{PrimaryRule, ExtraPrimary};
-pub use secondary::{
-    suppress, CandidateOrder, CellStatus, EngineStats, Pattern, Singletons, SuppressOptions,
-};
+pub use primary::{ExtraPrimary, PrimaryRule};
+pub use secondary::{suppress, CandidateOrder, CellStatus, EngineStats, Pattern, Singletons, SuppressOptions};
 pub use table::{CellRole, Dimension, Model, ModelMatrix, TableBuilder};
 
 /// Errors of the suppression module.

@@ -11,8 +11,7 @@ use super::table::{CellRole, Model};
 pub fn default_order(model: &Model, secondary_zeros: bool) -> Vec<usize> {
     let x = model.matrix();
     let freq = model.freq();
-    let cells: Vec<usize> =
-        (0..model.ncells()).filter(|&j| model.role(j) == CellRole::Published).collect();
+    let cells: Vec<usize> = (0..model.ncells()).filter(|&j| model.role(j) == CellRole::Published).collect();
     let f1 = |j: usize| -> i128 {
         let f = i128::from(freq[j]) + 1;
         if f <= 0 {
@@ -29,10 +28,8 @@ pub fn default_order(model: &Model, secondary_zeros: bool) -> Vec<usize> {
             xf[r as usize] += v;
         }
     }
-    let tie: Vec<f64> = cells
-        .iter()
-        .map(|&j| x.col(j).iter().map(|&r| xf[r as usize]).sum::<i128>().abs() as f64)
-        .collect();
+    let tie: Vec<f64> =
+        cells.iter().map(|&j| x.col(j).iter().map(|&r| xf[r as usize]).sum::<i128>().abs() as f64).collect();
     let max_tie = tie.iter().copied().fold(0.0f64, f64::max);
     let mut key: Vec<f64> = cells
         .iter()
@@ -46,7 +43,7 @@ pub fn default_order(model: &Model, secondary_zeros: bool) -> Vec<usize> {
         let max_key = key.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         for (k, &j) in key.iter_mut().zip(&cells) {
             if freq[j] == 0 {
-                *k = 0.01 + max_key + *k;
+                *k += 0.01 + max_key; // = (0.01 + max) + key, as in R (addition commutes)
             }
         }
     }

@@ -91,19 +91,14 @@ pub struct ExtraPrimary {
 /// Strict policy: for every additivity relation `parent = Σ children`, the sum of the
 /// primary children when there are at least two, not all children are primary, and the sum
 /// is itself primary by the rule. Deduplicated; sums equal to an existing cell are skipped.
-pub fn strict_extra_primaries(
-    model: &Model,
-    primary: &[bool],
-    rule: &PrimaryRule,
-) -> Vec<ExtraPrimary> {
+pub fn strict_extra_primaries(model: &Model, primary: &[bool], rule: &PrimaryRule) -> Vec<ExtraPrimary> {
     let x = model.matrix();
     let mut seen: HashSet<Vec<u32>> = HashSet::new();
     // Existing columns (as 0/1 sets) are never added again.
     let existing: HashSet<&[u32]> = (0..model.ncells()).map(|j| x.col(j)).collect();
     let mut out = Vec::new();
     for rel in model.relations() {
-        let prim: Vec<usize> =
-            rel.children.iter().copied().filter(|&c| primary[c]).collect();
+        let prim: Vec<usize> = rel.children.iter().copied().filter(|&c| primary[c]).collect();
         if prim.len() < 2 || prim.len() == rel.children.len() {
             continue;
         }

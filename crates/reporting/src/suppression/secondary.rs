@@ -4,8 +4,8 @@
 //! forced cells, the early stop at full rank, and zero propagation (published zeros and other
 //! non-negativity consequences are known to the attacker, so they are taken into account).
 
-use std::collections::{BinaryHeap, HashMap};
 use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::time::{Duration, Instant};
 
 use super::exact::{Col, Promotions};
@@ -125,6 +125,10 @@ pub struct EngineStats {
     pub zero_rows: usize,
     /// Candidates suppressed because of zero propagation.
     pub zero_secondaries: usize,
+    /// Entries of the stored pivot vectors (kept for zero propagation).
+    pub basis_entries: usize,
+    /// Entries of the primary columns at the end (fill-in).
+    pub primary_entries: usize,
     /// Column promotions on overflow.
     pub promotions: Promotions,
     /// Wall time of the elimination (after the model was built).
@@ -194,11 +198,7 @@ pub fn suppress(model: &Model, opts: &SuppressOptions) -> Result<Pattern, Suppre
     for &j in &opts.hidden {
         hidden[j] = true;
     }
-    let extras = if opts.strict {
-        strict_extra_primaries(model, &primary, &opts.rule)
-    } else {
-        Vec::new()
-    };
+    let extras = if opts.strict { strict_extra_primaries(model, &primary, &opts.rule) } else { Vec::new() };
 
     let order: Vec<usize> = match &opts.order {
         CandidateOrder::Default => default_order(model, opts.secondary_zeros),
@@ -261,8 +261,7 @@ pub fn suppress(model: &Model, opts: &SuppressOptions) -> Result<Pattern, Suppre
         let base = contents.len();
         let mut seen: HashMap<Vec<u32>, ()> = HashMap::new();
         for c in 0..base {
-            let rows: Vec<u32> =
-                contents[c].rows.iter().copied().filter(|&r| singleton[r as usize]).collect();
+            let rows: Vec<u32> = contents[c].rows.iter().copied().filter(|&r| singleton[r as usize]).collect();
             if rows.len() > 1 && contents[c].all_positive() && seen.insert(rows.clone(), ()).is_none() {
                 contents.push(Col::ones(rows));
                 col_primary.push(true);
@@ -352,7 +351,7 @@ pub fn suppress(model: &Model, opts: &SuppressOptions) -> Result<Pattern, Suppre
     let mut row_single: Vec<bool> = Vec::new();
     let mut row_first: Vec<usize> = Vec::new();
     {
-        let mut seen: HashMap<(bool, &[(u32, i64)]), u32> = HashMap::new();
+        let mut seen: HashMap<RowKey<'_>, u32> = HashMap::new();
         for r in 0..m0 {
             if row_cols[r].is_empty() {
                 continue;
@@ -387,12 +386,8 @@ pub fn suppress(model: &Model, opts: &SuppressOptions) -> Result<Pattern, Suppre
     let n_ns = row_single.iter().filter(|&&s| !s).count() as u32;
     let eng_y: Vec<i64> = perm.iter().map(|&i| row_y[i]).collect();
     let map_col = |c: &Col| -> Col {
-        let mut pairs: Vec<(u32, i64)> = c
-            .rows
-            .iter()
-            .enumerate()
-            .map(|(i, &r)| (pos_of[new_row[r as usize] as usize], col_val(c, i)))
-            .collect();
+        let mut pairs: Vec<(u32, i64)> =
+            c.rows.iter().enumerate().map(|(i, &r)| (pos_of[new_row[r as usize] as usize], col_val(c, i))).collect();
         pairs.sort_unstable_by_key(|p| p.0);
         pairs.dedup_by_key(|p| p.0);
         let (rows, vals): (Vec<u32>, Vec<i64>) = pairs.into_iter().unzip();
@@ -447,6 +442,8 @@ pub fn suppress(model: &Model, opts: &SuppressOptions) -> Result<Pattern, Suppre
         stats.zero_rows = eng.zero_rows;
         stats.zero_secondaries = eng.zero_secondaries;
         stats.promotions = eng.promo;
+        stats.basis_entries = eng.basis.iter().map(Col::len).sum();
+        stats.primary_entries = eng.cols[eng.n_a..].iter().map(Col::len).sum();
     }
 
     // Back to cells.
@@ -473,16 +470,11 @@ pub fn suppress(model: &Model, opts: &SuppressOptions) -> Result<Pattern, Suppre
     }
     let unsafe_extra = (n..ncol).filter(|&c| unsafe_group[group_of[c] as usize]).count();
     stats.elapsed = start.elapsed();
-    Ok(Pattern {
-        status,
-        primary,
-        unsafe_cells,
-        unsafe_extra,
-        extra_primaries: extras,
-        candidate_rank,
-        stats,
-    })
+    Ok(Pattern { status, primary, unsafe_cells, unsafe_extra, extra_primaries: extras, candidate_rank, stats })
 }
+
+/// A row's singleton mark and its (column, coefficient) list.
+type RowKey<'a> = (bool, &'a [(u32, i64)]);
 
 fn col_val(c: &Col, i: usize) -> i64 {
     match &c.vals {
@@ -529,15 +521,7 @@ struct Engine {
 }
 
 impl Engine {
-    fn new(
-        cols: Vec<Col>,
-        n_a: usize,
-        m: usize,
-        n_ns: u32,
-        y: Vec<i64>,
-        zp: bool,
-        orig: Vec<Col>,
-    ) -> Self {
+    fn new(cols: Vec<Col>, n_a: usize, m: usize, n_ns: u32, y: Vec<i64>, zp: bool, orig: Vec<Col>) -> Self {
         let mut row_index: Vec<Vec<u32>> = vec![Vec::new(); m];
         for (id, c) in cols.iter().enumerate() {
             for &r in &c.rows {
@@ -645,6 +629,7 @@ impl Engine {
 
     /// Runs the elimination; returns the secondary flags of the candidates and the primary
     /// columns made derivable by forced cells.
+    #[expect(clippy::needless_range_loop, reason = "j indexes the columns and the flags")]
     fn run(&mut self, n_forced: usize, any_singleton: bool) -> (Vec<bool>, Vec<u32>) {
         let n_a = self.n_a;
         let mut secondary = vec![false; n_a];
@@ -663,8 +648,7 @@ impl Engine {
             } else {
                 None
             };
-            let new_info =
-                singleton_zero || w.as_ref().is_some_and(|w| w.len() > usize::from(!a.is_empty()));
+            let new_info = singleton_zero || w.as_ref().is_some_and(|w| w.len() > usize::from(!a.is_empty()));
             if j < n_forced {
                 match w {
                     Some(w) => {
@@ -713,9 +697,7 @@ impl Engine {
                 // Publishing would also reveal zeros that are no linear consequence: accept
                 // only if no primary becomes derivable and no pure singleton sum appears.
                 let w = w.unwrap_or_default();
-                let is_sec = singleton_zero
-                    || w.iter().any(|p| p.rows[0] >= self.n_ns)
-                    || self.w_discloses(&w);
+                let is_sec = singleton_zero || w.iter().any(|p| p.rows[0] >= self.n_ns) || self.w_discloses(&w);
                 if is_sec {
                     secondary[j] = true;
                     self.zero_secondaries += 1;
@@ -857,15 +839,7 @@ impl Engine {
         out
     }
 
-    fn fire(
-        &self,
-        u: u32,
-        cnt: u32,
-        res: i64,
-        newly: &mut HashMap<u32, ()>,
-        queue: &mut Vec<u32>,
-        out: &mut Cascade,
-    ) {
+    fn fire(&self, u: u32, cnt: u32, res: i64, newly: &mut HashMap<u32, ()>, queue: &mut Vec<u32>, out: &mut Cascade) {
         if cnt == 0 || (cnt > 1 && res != 0) {
             return;
         }
@@ -873,12 +847,8 @@ impl Engine {
         if cnt > 1 && !col.all_positive() {
             return;
         }
-        let unknown: Vec<u32> = col
-            .rows
-            .iter()
-            .copied()
-            .filter(|&r| !self.known[r as usize] && !newly.contains_key(&r))
-            .collect();
+        let unknown: Vec<u32> =
+            col.rows.iter().copied().filter(|&r| !self.known[r as usize] && !newly.contains_key(&r)).collect();
         let linear = unknown.len() <= 1;
         for r in unknown {
             newly.insert(r, ());

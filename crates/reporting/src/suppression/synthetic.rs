@@ -144,9 +144,7 @@ pub fn register_table(shape: &RegisterShape, formula: &str) -> Result<Model, Sup
             .collect();
         org.push((par.clone(), kids));
     }
-    let org_dim = Dimension::new("org", "Nation", &org)?
-        .level("unit", &units)?
-        .level("region", &regions)?;
+    let org_dim = Dimension::new("org", "Nation", &org)?.level("unit", &units)?.level("region", &regions)?;
     let org_dim = if entities.is_empty() { org_dim } else { org_dim.level("entity", &entities)? };
     let years: Vec<String> = (0..shape.years).map(|y| format!("{}", 2015 + y)).collect();
     let year_dim = Dimension::flat("year", "Total", &years)?;
@@ -163,9 +161,7 @@ pub fn register_table(shape: &RegisterShape, formula: &str) -> Result<Model, Sup
             .collect();
         age_h.push((name.clone(), kids));
     }
-    let age_dim = Dimension::new("age", "Total", &age_h)?
-        .level("age5", &age5)?
-        .level("ageBroad", &broad)?;
+    let age_dim = Dimension::new("age", "Total", &age_h)?.level("age5", &age5)?.level("ageBroad", &broad)?;
 
     let mut b = TableBuilder::new();
     b.dimension(org_dim).dimension(year_dim).dimension(sex_dim).dimension(age_dim);

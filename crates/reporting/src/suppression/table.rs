@@ -32,11 +32,7 @@ impl Dimension {
     /// Builds a dimension from its total code and its `(parent, children)` lists. Every code
     /// named in the lists is added; leaves are the codes that are no parent. Fails on a
     /// cycle, an empty code or a code that cannot reach the total.
-    pub fn new<S: AsRef<str>>(
-        name: &str,
-        total: &str,
-        hierarchy: &[(S, Vec<S>)],
-    ) -> Result<Self, SuppressionError> {
+    pub fn new<S: AsRef<str>>(name: &str, total: &str, hierarchy: &[(S, Vec<S>)]) -> Result<Self, SuppressionError> {
         let mut dim = Dimension {
             name: name.to_owned(),
             codes: Vec::new(),
@@ -101,21 +97,14 @@ impl Dimension {
     }
 
     /// A flat dimension: `total` with the given leaves as children.
-    pub fn flat<S: AsRef<str>>(
-        name: &str,
-        total: &str,
-        leaves: &[S],
-    ) -> Result<Self, SuppressionError> {
+    pub fn flat<S: AsRef<str>>(name: &str, total: &str, leaves: &[S]) -> Result<Self, SuppressionError> {
         let kids: Vec<&str> = leaves.iter().map(AsRef::as_ref).collect();
         Dimension::new(name, total, &[(total, kids)])
     }
 
     /// Declares a named group of codes (a level such as `region` or `unit`) for crossings.
     pub fn level<S: AsRef<str>>(mut self, name: &str, codes: &[S]) -> Result<Self, SuppressionError> {
-        let ids = codes
-            .iter()
-            .map(|c| self.code(c.as_ref()))
-            .collect::<Result<Vec<_>, _>>()?;
+        let ids = codes.iter().map(|c| self.code(c.as_ref())).collect::<Result<Vec<_>, _>>()?;
         self.levels.push((name.to_owned(), ids));
         Ok(self)
     }
@@ -127,8 +116,7 @@ impl Dimension {
         if let Some(&id) = self.index.get(code) {
             return Ok(id);
         }
-        let id = CodeId::try_from(self.codes.len())
-            .map_err(|_| SuppressionError::invalid("too many codes"))?;
+        let id = CodeId::try_from(self.codes.len()).map_err(|_| SuppressionError::invalid("too many codes"))?;
         self.codes.push(code.to_owned());
         self.index.insert(code.to_owned(), id);
         Ok(id)
@@ -237,9 +225,10 @@ impl Dimension {
     }
     /// Looks a code up by name.
     pub fn code(&self, code: &str) -> Result<CodeId, SuppressionError> {
-        self.index.get(code).copied().ok_or_else(|| {
-            SuppressionError::invalid(format!("unknown code {code} in dimension {}", self.name))
-        })
+        self.index
+            .get(code)
+            .copied()
+            .ok_or_else(|| SuppressionError::invalid(format!("unknown code {code} in dimension {}", self.name)))
     }
     /// The code's name.
     pub fn code_name(&self, code: CodeId) -> &str {
@@ -289,11 +278,7 @@ impl TableBuilder {
 
     fn resolve(&self, codes: &[&str]) -> Result<Vec<CodeId>, SuppressionError> {
         if codes.len() != self.dims.len() {
-            return Err(SuppressionError::invalid(format!(
-                "expected {} codes, got {}",
-                self.dims.len(),
-                codes.len()
-            )));
+            return Err(SuppressionError::invalid(format!("expected {} codes, got {}", self.dims.len(), codes.len())));
         }
         self.dims.iter().zip(codes).map(|(d, c)| d.code(c)).collect()
     }
@@ -365,8 +350,7 @@ impl TableBuilder {
     pub fn publish(&mut self, formula: &str) -> Result<&mut Self, SuppressionError> {
         for term in formula.split('+') {
             let term = term.trim();
-            let mut sets: Vec<Vec<CodeId>> =
-                self.dims.iter().map(|d| vec![d.total]).collect();
+            let mut sets: Vec<Vec<CodeId>> = self.dims.iter().map(|d| vec![d.total]).collect();
             let mut seen = vec![false; self.dims.len()];
             if term != "1" && !term.is_empty() {
                 for factor in term.split(['*', ':']) {
@@ -448,9 +432,7 @@ impl TableBuilder {
             }
             for ids in self.counts.keys() {
                 if self.is_structural(ids) && self.counts.get(ids).copied().unwrap_or(0) > 0 {
-                    return Err(SuppressionError::invalid(
-                        "a structural zero has a non-zero count",
-                    ));
+                    return Err(SuppressionError::invalid("a structural zero has a non-zero count"));
                 }
             }
         } else {
@@ -637,9 +619,7 @@ impl Model {
             fill[j as usize] += 1;
         });
         let x = ModelMatrix { nrows, ptr, rows };
-        let freq = (0..ncols)
-            .map(|j| x.col(j).iter().map(|&r| inner.freq[r as usize]).sum())
-            .collect();
+        let freq = (0..ncols).map(|j| x.col(j).iter().map(|&r| inner.freq[r as usize]).sum()).collect();
         Ok(Model { dims, inner, cell_codes, roles, x, freq })
     }
 
@@ -759,8 +739,7 @@ fn for_each_containing(
     let mut idx = vec![0usize; nd];
     let mut ids = vec![0 as CodeId; nd];
     for r in 0..inner.len() {
-        let anc: Vec<&[CodeId]> =
-            dims.iter().zip(inner.codes(r)).map(|(d, &c)| d.ancestors(c)).collect();
+        let anc: Vec<&[CodeId]> = dims.iter().zip(inner.codes(r)).map(|(d, &c)| d.ancestors(c)).collect();
         idx.iter_mut().for_each(|i| *i = 0);
         loop {
             for d in 0..nd {
