@@ -296,16 +296,24 @@ impl<T: Num> Vector<T> {
     }
 
     fn normalize(&mut self) -> Option<()> {
-        let Some(first) = self.entries.first().map(|e| e.1.clone()) else { return Some(()) };
+        let Some(first) = self.entries.first().map(|e| e.1.clone()) else {
+            return Some(());
+        };
+        let one = T::from_i64(1);
         let mut g = first.gcd_(&first)?;
         for (_, v) in &self.entries {
+            if g == one {
+                break;
+            }
             g = g.gcd_(v)?;
         }
         if first.is_negative_() {
             g = g.neg_()?;
         }
-        for (_, v) in &mut self.entries {
-            *v = v.div_(&g);
+        if g != one {
+            for (_, v) in &mut self.entries {
+                *v = v.div_(&g);
+            }
         }
         Some(())
     }
@@ -314,7 +322,8 @@ impl<T: Num> Vector<T> {
 struct Auditor<'m, T: Num> {
     model: &'m Model,
     basis: Vec<Vector<T>>,
-    pivot_at: HashMap<u32, u32>,
+    /// Basis index of the vector pivoting on each inner cell (`u32::MAX`: none).
+    pivot_at: Vec<u32>,
     known: Vec<bool>,
 }
 
@@ -383,7 +392,7 @@ impl<'m, T: Num> Auditor<'m, T> {
         report.known_inner_cells = known.iter().filter(|&&k| k).count();
         let unknown_rows = m - report.known_inner_cells;
 
-        let mut aud = Auditor::<T> { model, basis: Vec::new(), pivot_at: HashMap::new(), known };
+        let mut aud = Auditor::<T> { model, basis: Vec::new(), pivot_at: vec![u32::MAX; m], known };
 
         // Step 2: echelon basis of the published cells on the unknown inner cells.
         for (j, &is_published) in published.iter().enumerate() {
@@ -395,7 +404,7 @@ impl<'m, T: Num> Auditor<'m, T> {
             }
             let v = aud.reduce(aud.restrict(x.col(j).iter().map(|&r| (r, 1))))?;
             if let Some((r, _)) = v.pivot() {
-                aud.pivot_at.insert(r, aud.basis.len() as u32);
+                aud.pivot_at[r as usize] = aud.basis.len() as u32;
                 aud.basis.push(v);
             }
         }
@@ -480,6 +489,11 @@ impl<'m, T: Num> Auditor<'m, T> {
         Some(report)
     }
 
+    fn pivot_of(&self, r: u32) -> Option<u32> {
+        let b = self.pivot_at[r as usize];
+        (b != u32::MAX).then_some(b)
+    }
+
     /// Keeps the unknown inner cells of a column.
     fn restrict(&self, entries: impl Iterator<Item = (u32, i64)>) -> Vector<T> {
         let mut v = Vector {
@@ -494,7 +508,7 @@ impl<'m, T: Num> Auditor<'m, T> {
     fn reduce(&self, mut v: Vector<T>) -> Option<Vector<T>> {
         let _ = self.model;
         let mut heap: BinaryHeap<Reverse<u32>> =
-            v.entries.iter().filter_map(|(r, _)| self.pivot_at.get(r).map(|&b| Reverse(b))).collect();
+            v.entries.iter().filter_map(|(r, _)| self.pivot_of(*r).map(Reverse)).collect();
         let mut new_rows = Vec::new();
         while let Some(Reverse(b)) = heap.pop() {
             let bv = &self.basis[b as usize];
@@ -505,7 +519,7 @@ impl<'m, T: Num> Auditor<'m, T> {
             new_rows.clear();
             v.cancel(bv, &mut new_rows)?;
             for r in &new_rows {
-                if let Some(&b2) = self.pivot_at.get(r) {
+                if let Some(b2) = self.pivot_of(*r) {
                     heap.push(Reverse(b2));
                 }
             }
