@@ -1,1 +1,269 @@
 //! Test harness: a real PostgreSQL database per test and the real app on a free port.
+//!
+//! `TestDb::new()` uses `TEST_DATABASE_URL` (or `DATABASE_URL`) when set, otherwise starts the
+//! managed local cluster once per test process (a watchdog stops it and removes its folder when
+//! the process ends). A template database is migrated and loaded with the reference data once;
+//! each test gets `CREATE DATABASE test_<random> TEMPLATE ...`, dropped again on `Drop`.
+
+#![expect(clippy::unwrap_used, clippy::expect_used, reason = "test harness: a failure here is a failed test")]
+
+use std::net::TcpListener;
+use std::sync::{Mutex, OnceLock};
+
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use domain::access::Role;
+use domain::organisations::NodeId;
+use persistence::local_cluster::{Durability, LocalCluster};
+use serde_json::Value;
+
+pub use reqwest;
+pub use serde_json::json;
+
+/// The JWT secret of test apps (tests forge tokens with it to test signature checks).
+pub const TEST_JWT_SECRET: &[u8] = b"test-secret-0123456789-abcdefghijklmnopqrstuvwxyz";
+/// The password of every user made by `TestApp::user_with`.
+pub const TEST_PASSWORD: &str = "correct horse battery staple";
+/// RESH-ids of demo units in seeds/ (two under Helse Møre og Romsdal, one under St. Olavs).
+pub const UNIT_MOLDE: i64 = 9_000_008;
+pub const UNIT_ALESUND: i64 = 9_000_009;
+pub const UNIT_ST_OLAV: i64 = 9_000_007;
+
+struct Server {
+    /// URL of the maintenance database (`postgres`), used to create and drop test databases.
+    admin_url: String,
+    template: String,
+    base: String,
+    _cluster: Option<LocalCluster>,
+}
+
+static SERVER: OnceLock<Server> = OnceLock::new();
+static CREATE_LOCK: Mutex<()> = Mutex::new(());
+
+fn replace_db(url: &str, db: &str) -> String {
+    let (base, _) = url.rsplit_once('/').expect("database URL has a path");
+    let query = url.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
+    format!("{base}/{db}{query}")
+}
+
+fn server() -> &'static Server {
+    SERVER.get_or_init(|| {
+        let (base, cluster) = match std::env::var("TEST_DATABASE_URL").or_else(|_| std::env::var("DATABASE_URL")) {
+            Ok(url) => (url, None),
+            Err(_) => {
+                let dir =
+                    std::env::temp_dir().join(format!("rusreg-test-{}-{}", std::process::id(), uuid::Uuid::new_v4()));
+                let mut cluster =
+                    LocalCluster::start(&dir, Durability::Throwaway).expect("start the managed test cluster");
+                // The watchdog outlives this process: it stops the cluster and removes its folder.
+                let script = format!(
+                    "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {stop} >/dev/null 2>&1; rm -rf '{dir}'",
+                    pid = std::process::id(),
+                    stop = cluster.stop_command(),
+                    dir = dir.display()
+                );
+                // Deliberately not waited for: it must outlive this process.
+                #[expect(clippy::zombie_processes, reason = "the watchdog outlives the test process")]
+                let _watchdog = std::process::Command::new("sh")
+                    .args(["-c", &script])
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .expect("start the cluster watchdog");
+                cluster.detach();
+                (cluster.url(), Some(cluster))
+            }
+        };
+        let admin_url = replace_db(&base, "postgres");
+        let template = format!("rusreg_template_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::establish(&admin_url).expect("connect to the maintenance database");
+        diesel::sql_query(format!("CREATE DATABASE {template}")).execute(&mut admin).expect("create the template");
+        {
+            let mut conn = PgConnection::establish(&replace_db(&base, &template)).expect("connect to the template");
+            persistence::migrations::run_pending(&mut conn).expect("migrate the template");
+            persistence::seeds::load_reference(&mut conn).expect("load reference data into the template");
+        }
+        Server { admin_url, template, base, _cluster: cluster }
+    })
+}
+
+/// A fresh database for one test, dropped at the end.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    pub fn new() -> Self {
+        let server = server();
+        let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+        {
+            let _guard = CREATE_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+            let mut admin = PgConnection::establish(&server.admin_url).expect("connect to the maintenance database");
+            diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE {}", server.template))
+                .execute(&mut admin)
+                .expect("create the test database");
+        }
+        let url = replace_db(&server.base, &name);
+        Self { name, url }
+    }
+
+    pub fn conn(&self) -> PgConnection {
+        PgConnection::establish(&self.url).expect("connect to the test database")
+    }
+}
+
+impl Default for TestDb {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(server) = SERVER.get() {
+            if let Ok(mut admin) = PgConnection::establish(&server.admin_url) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
+                    .execute(&mut admin);
+            }
+        }
+    }
+}
+
+/// The real app served on a free port of 127.0.0.1 over a fresh `TestDb`.
+pub struct TestApp {
+    pub db: TestDb,
+    pub addr: String,
+    pub client: reqwest::Client,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Spawns with settings changed by `f` (for example the body limit).
+    pub async fn spawn_with(f: impl FnOnce(&mut api::config::Settings)) -> Self {
+        let db = TestDb::new();
+        let mut settings = api::config::Settings::defaults();
+        settings.jwt_secret = Some(TEST_JWT_SECRET.to_vec());
+        f(&mut settings);
+        let pool = persistence::build_pool(&db.url, 4).expect("pool");
+        let reports_url = settings.reports_database_url.clone().unwrap_or_else(|| db.url.clone());
+        let reports_pool = persistence::build_pool(&reports_url, 2).expect("reports pool");
+        let state = api::build_state(settings, pool, reports_pool, TEST_JWT_SECRET).expect("state");
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = format!("http://{}", listener.local_addr().expect("addr"));
+        let server = api::serve(state, listener, Some(2)).expect("serve");
+        actix_web::rt::spawn(server);
+        Self { db, addr, client: reqwest::Client::new() }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.addr, path)
+    }
+
+    pub fn conn(&self) -> PgConnection {
+        self.db.conn()
+    }
+
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.get(self.url(path))
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> reqwest::RequestBuilder {
+        self.client.post(self.url(path)).json(body)
+    }
+
+    pub fn patch(&self, path: &str, body: &Value) -> reqwest::RequestBuilder {
+        self.client.patch(self.url(path)).json(body)
+    }
+
+    pub fn delete(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.delete(self.url(path))
+    }
+
+    /// The node id of the unit with this RESH-id.
+    pub fn unit(&self, resh: i64) -> NodeId {
+        let mut conn = self.conn();
+        NodeId(persistence::organisations::find_by_resh_id(&mut conn, resh).unwrap().expect("unit in seeds").id)
+    }
+
+    /// The legal entity a unit belongs to today.
+    pub fn entity_of(&self, unit: NodeId) -> NodeId {
+        let mut conn = self.conn();
+        let today = chrono::Utc::now().date_naive();
+        NodeId(persistence::organisations::find_node(&mut conn, unit.0, today).unwrap().parent_id.expect("parent"))
+    }
+
+    pub fn nation(&self) -> NodeId {
+        persistence::organisations::nation_id(&mut self.conn()).unwrap()
+    }
+
+    /// Creates a user holding `role` at `node` (password `TEST_PASSWORD`); returns its id.
+    pub fn user_with(&self, username: &str, role: Role, node: NodeId) -> uuid::Uuid {
+        let mut conn = self.conn();
+        api::users::ensure_user_with_grant(&mut conn, username, username, TEST_PASSWORD, role, node).expect("user")
+    }
+
+    /// Logs in over HTTP and returns the access token.
+    pub async fn login(&self, username: &str, password: &str) -> String {
+        let res = self
+            .post("/api/v1/auth/token", &json!({"username": username, "password": password}))
+            .send()
+            .await
+            .expect("login request");
+        assert_eq!(res.status(), 200, "login of {username} failed");
+        res.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// A token of a new user holding `role` at `node`.
+    pub async fn token_for(&self, role: Role, node: NodeId) -> String {
+        let username =
+            format!("u-{}-{}", role.as_str().replace('_', "-"), &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        self.user_with(&username, role, node);
+        self.login(&username, TEST_PASSWORD).await
+    }
+
+    /// Tokens for every role at its home node around `unit`: (role, token).
+    pub async fn tokens_around(&self, unit: NodeId) -> Vec<(Role, String)> {
+        let entity = self.entity_of(unit);
+        let nation = self.nation();
+        let mut out = Vec::new();
+        for role in Role::ALL {
+            let node = match role {
+                Role::Registrar | Role::UnitContact => unit,
+                Role::RegisterContact => entity,
+                Role::RegisterStaff | Role::Admin => nation,
+            };
+            out.push((role, self.token_for(role, node).await));
+        }
+        out
+    }
+
+    /// Number of rows in a table of the test database.
+    pub fn count(&self, table: &str) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let n: N =
+            diesel::sql_query(format!("SELECT count(*) AS n FROM {table}")).get_result(&mut self.conn()).unwrap();
+        n.n
+    }
+
+    /// Number of audit rows with this action.
+    pub fn audit_count(&self, action: &str) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let n: N = diesel::sql_query("SELECT count(*) AS n FROM audit_log WHERE action = $1")
+            .bind::<diesel::sql_types::Text, _>(action)
+            .get_result(&mut self.conn())
+            .unwrap();
+        n.n
+    }
+}

@@ -1,1 +1,102 @@
-//! rusreg api.
+//! rusreg HTTP API: routes, extractors (the authenticated user), access checks, DTOs, the
+//! OpenAPI document and Swagger UI, and the mapping of every error to a problem document.
+//!
+//! `app_config` mounts every feature; `serve` runs it on a listener. The binary and the tests
+//! start the same app.
+
+pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod openapi;
+pub mod org_units;
+pub mod pagination;
+pub mod state;
+pub mod users;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::{from_fn, Next};
+use actix_web::{web, App, HttpMessage, HttpServer};
+use persistence::DbPool;
+use tracing_actix_web::{RequestId, TracingLogger};
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::auth::Tokens;
+use crate::config::Settings;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Builds the shared state: pools, settings, token keys and the dummy hash.
+pub fn build_state(
+    settings: Settings,
+    pool: DbPool,
+    reports_pool: DbPool,
+    jwt_secret: &[u8],
+) -> Result<AppState, ApiError> {
+    let dummy_hash = auth::hash_password(&uuid::Uuid::new_v4().to_string())?;
+    let tokens = Tokens::new(jwt_secret, settings.token_minutes);
+    let metrics = health::Metrics::new().map_err(ApiError::internal)?;
+    Ok(AppState { pool, reports_pool, settings: Arc::new(settings), tokens, dummy_hash, metrics })
+}
+
+/// Sends the request id (from TracingLogger) back as `x-request-id`.
+async fn request_id_header(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let id = req.extensions().get::<RequestId>().map(|r| r.to_string());
+    let mut res = next.call(req).await?;
+    if let Some(v) = id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+        res.headers_mut().insert(HeaderName::from_static("x-request-id"), v);
+    }
+    Ok(res)
+}
+
+async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
+}
+
+/// Mounts every route of the API under /api/v1, plus health, metrics and the docs.
+pub fn app_config(cfg: &mut web::ServiceConfig, body_limit: usize) {
+    extract::configure(cfg, body_limit);
+    // The docs first: their /api/v1/openapi.json route must match before the /api/v1 scope.
+    cfg.service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", openapi::ApiDoc::openapi()))
+        .service(web::redirect("/docs", "/docs/"))
+        .configure(health::configure)
+        .service(
+            web::scope("/api/v1")
+                .configure(auth::configure)
+                .configure(org_units::configure)
+                .configure(users::configure)
+                .configure(audit::configure),
+        )
+        .default_service(web::to(not_found));
+}
+
+/// Runs the app on `listener` with `workers` threads (None: one per core).
+pub fn serve(state: AppState, listener: TcpListener, workers: Option<usize>) -> std::io::Result<Server> {
+    let body_limit = state.settings.body_limit;
+    let state = web::Data::new(state);
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(from_fn(audit::record_refusals))
+            .wrap(from_fn(health::measure))
+            .wrap(from_fn(request_id_header))
+            .wrap(TracingLogger::default())
+            .configure(|cfg| app_config(cfg, body_limit))
+    })
+    .listen(listener)?;
+    if let Some(w) = workers {
+        server = server.workers(w);
+    }
+    Ok(server.run())
+}

@@ -1,2 +1,71 @@
-//! The rusreg binary.
-fn main() {}
+//! The `rusreg` binary: parses the command line, loads `Settings`, starts logging, and calls
+//! into the libraries. Commands: serve, demo, migrate, seed-reference, user add.
+
+mod commands;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "rusreg", version, about = "National medical quality register for substance-use treatment (TSB)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API in production: needs DATABASE_URL and a strong RUSREG_JWT_SECRET.
+    Serve,
+    /// Run the register on its managed local PostgreSQL (RUSREG_DATA_DIR) with reference data
+    /// and one demo user per role; Ctrl-C stops the server and the cluster.
+    Demo,
+    /// Apply pending database migrations (DATABASE_URL, or the managed cluster when unset).
+    Migrate {
+        /// Revert every migration instead (runs each down.sql, newest first).
+        #[arg(long)]
+        revert_all: bool,
+    },
+    /// Load the reference data of seeds/ (regions, health trusts, demo units); idempotent.
+    SeedReference,
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user with one grant (bootstraps the first admin). The password is read from
+    /// RUSREG_NEW_PASSWORD, or from standard input with --password-stdin, or generated and printed.
+    Add {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        /// registrar, unit_contact, register_contact, register_staff or admin.
+        #[arg(long)]
+        role: String,
+        /// Where the role is held: an organisation number, a RESH-id, or `nation` (default for
+        /// register_staff and admin).
+        #[arg(long)]
+        node: Option<String>,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let settings = api::config::Settings::from_env()?;
+    commands::init_logging(&settings);
+    match cli.command {
+        Command::Serve => commands::serve(settings),
+        Command::Demo => commands::demo(settings),
+        Command::Migrate { revert_all } => commands::migrate(&settings, revert_all),
+        Command::SeedReference => commands::seed_reference(&settings),
+        Command::User { command: UserCommand::Add { username, display_name, role, node, password_stdin } } => {
+            commands::user_add(&settings, &username, display_name.as_deref(), &role, node.as_deref(), password_stdin)
+        }
+    }
+}

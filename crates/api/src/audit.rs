@@ -1,0 +1,152 @@
+//! The audit log over HTTP (`GET /audit`, register staff) and the middleware that writes a row
+//! for every refused request (401 for a bad token, 403, and 404s that hide an out-of-scope target).
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{web, HttpMessage, HttpResponse};
+use chrono::{DateTime, Utc};
+use domain::access::Permission;
+use domain::audit::{Action, Outcome};
+use persistence::audit::{self as audit_repo, AuditEntry, AuditFilter, AuditRow};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::{AuthInfo, AuthUser};
+use crate::error::{ApiError, Refused};
+use crate::pagination::{Page, PageParams};
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEntryResponse {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub user_id: Option<Uuid>,
+    pub username: Option<String>,
+    pub role: Option<String>,
+    pub unit_id: Option<i64>,
+    pub action: String,
+    pub target_kind: Option<String>,
+    pub target_id: Option<String>,
+    /// The internal patient id, when the action concerned a patient.
+    pub patient_id: Option<Uuid>,
+    /// success, denied or failed.
+    pub outcome: String,
+    pub request_id: Option<String>,
+    pub detail: serde_json::Value,
+}
+
+impl From<AuditRow> for AuditEntryResponse {
+    fn from(r: AuditRow) -> Self {
+        Self {
+            id: r.id,
+            at: r.at,
+            user_id: r.user_id,
+            username: r.username,
+            role: r.role,
+            unit_id: r.unit_id,
+            action: r.action,
+            target_kind: r.target_kind,
+            target_id: r.target_id,
+            patient_id: r.patient_id,
+            outcome: r.outcome,
+            request_id: r.request_id,
+            detail: r.detail,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// Only entries by this user.
+    pub user: Option<Uuid>,
+    /// Only entries about this patient (internal id).
+    pub patient: Option<Uuid>,
+    /// Only this action, e.g. `auth.login`.
+    pub action: Option<String>,
+    /// From this moment (inclusive), RFC 3339.
+    pub from: Option<DateTime<Utc>>,
+    /// Until this moment (exclusive), RFC 3339.
+    pub to: Option<DateTime<Utc>>,
+    pub page: Option<i64>,
+    pub per_page: Option<i64>,
+}
+
+/// Lists audit entries, newest first (register staff). Reading the log is itself audited.
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", security(("bearer" = [])), params(AuditQuery),
+    responses((status = 200, body = Page<AuditEntryResponse>), (status = 401, body = crate::error::Problem),
+              (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn list_audit(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: web::Query<AuditQuery>,
+) -> Result<HttpResponse, ApiError> {
+    user.actor.require_national(Permission::Oversight)?;
+    let q = query.into_inner();
+    if let (Some(from), Some(to)) = (q.from, q.to) {
+        if to <= from {
+            return Err(ApiError::invalid("to", "date_order", "to must be after from"));
+        }
+    }
+    let paging = PageParams { page: q.page, per_page: q.per_page }.limit_offset()?;
+    let filter = AuditFilter {
+        user: q.user,
+        patient: q.patient,
+        pseudonym: None,
+        action: q.action,
+        from: q.from,
+        to: q.to,
+        limit: paging.0,
+        offset: paging.1,
+    };
+    let entry =
+        user.audit(Action::ReadAuditLog, Outcome::Success).role(Some("register_staff")).detail(serde_json::json!({
+            "user": filter.user, "patient": filter.patient, "from": filter.from, "to": filter.to
+        }));
+    let (rows, total) = state
+        .run_db(move |conn| {
+            let page = audit_repo::list(conn, &filter)?;
+            audit_repo::record(conn, &entry)?;
+            Ok(page)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(Page::new(rows.into_iter().map(AuditEntryResponse::from).collect(), paging, total)))
+}
+
+/// Middleware: after the response is built, a refusal (marked by `Refused`) is written to the
+/// audit log with the user (if the token was good), the route pattern and the status.
+pub async fn record_refusals(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let res = next.call(req).await?;
+    if res.response().extensions().get::<Refused>().is_none() {
+        return Ok(res);
+    }
+    let request = res.request();
+    let Some(state) = request.app_data::<web::Data<AppState>>().cloned() else {
+        return Ok(res);
+    };
+    let info = request.extensions().get::<AuthInfo>().cloned();
+    let mut entry = AuditEntry::new(Action::Refusal, Outcome::Denied).request(crate::auth::request_id(request)).detail(
+        serde_json::json!({
+            "method": request.method().as_str(),
+            "route": request.match_pattern().unwrap_or_else(|| "(unmatched)".into()),
+            "status": res.status().as_u16(),
+        }),
+    );
+    if let Some(info) = info {
+        entry = entry.by(info.user_id, &info.username);
+    }
+    // Writing the refusal must not turn the refusal into a 500: a failure is logged instead.
+    if let Err(e) = state.run_db(move |conn| Ok(audit_repo::record(conn, &entry)?)).await {
+        tracing::error!(error = %e, "could not write the audit row of a refusal");
+    }
+    Ok(res)
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/audit", web::get().to(list_audit));
+}

@@ -1,0 +1,357 @@
+//! Authentication: argon2id passwords, short-lived HS256 tokens with a token generation, the
+//! `AuthUser` extractor, and the endpoints `POST /auth/token`, `GET /me`, `POST /me/password`.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use chrono::{DateTime, Utc};
+use domain::access::Actor;
+use domain::audit::{Action, Outcome};
+use domain::organisations::NodeId;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use persistence::audit::AuditEntry;
+use persistence::{audit, in_transaction, organisations, users, PgConnection, RepoError};
+use serde::{Deserialize, Serialize};
+use tracing_actix_web::RequestId;
+use utoipa::ToSchema;
+use uuid::Uuid;
+use validator::Validate;
+
+use crate::error::ApiError;
+use crate::extract::JsonBody;
+use crate::state::AppState;
+
+/// Hashes a password with argon2id (a random salt, the crate's default cost).
+pub fn hash_password(password: &str) -> Result<String, ApiError> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| ApiError::Internal(e.to_string().into()))
+}
+
+/// Verifies `password` against a PHC string; any parse failure counts as a mismatch.
+pub fn verify_password(hash: &str, password: &str) -> bool {
+    PasswordHash::new(hash).map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok()).unwrap_or(false)
+}
+
+/// The claims of an access token.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user id.
+    pub sub: Uuid,
+    pub iat: i64,
+    pub exp: i64,
+    /// The user's token generation when the token was issued.
+    pub gen: i32,
+    pub jti: Uuid,
+}
+
+/// Issues and checks tokens. The algorithm is pinned to HS256.
+pub struct Tokens {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    ttl_minutes: i64,
+}
+
+impl Tokens {
+    pub fn new(secret: &[u8], ttl_minutes: i64) -> Self {
+        Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), ttl_minutes }
+    }
+
+    pub fn ttl_seconds(&self) -> i64 {
+        self.ttl_minutes * 60
+    }
+
+    pub fn issue(&self, user: Uuid, generation: i32, now: DateTime<Utc>) -> Result<String, ApiError> {
+        let claims = Claims {
+            sub: user,
+            iat: now.timestamp(),
+            exp: now.timestamp() + self.ttl_seconds(),
+            gen: generation,
+            jti: Uuid::new_v4(),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(ApiError::internal)
+    }
+
+    /// Checks signature, algorithm (HS256 only) and expiry.
+    pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
+            .map(|d| d.claims)
+            .map_err(|_| ApiError::Unauthenticated("the token is malformed, expired or not signed by this server"))
+    }
+}
+
+/// Who made the request, for the audit middleware.
+#[derive(Debug, Clone)]
+pub struct AuthInfo {
+    pub user_id: Uuid,
+    pub username: String,
+}
+
+/// The authenticated caller. Grants are read from the database on every request, never trusted
+/// from the token; a disabled user or a token of an older generation is refused.
+pub struct AuthUser {
+    pub actor: Actor,
+    pub request_id: Option<String>,
+}
+
+impl AuthUser {
+    pub fn actor(&self) -> Actor {
+        self.actor.clone()
+    }
+
+    /// An audit entry by this user.
+    pub fn audit(&self, action: Action, outcome: Outcome) -> AuditEntry {
+        AuditEntry::new(action, outcome).by(self.actor.user_id, &self.actor.username).request(self.request_id.clone())
+    }
+}
+
+pub fn request_id(req: &HttpRequest) -> Option<String> {
+    req.extensions().get::<RequestId>().map(|r| r.to_string())
+}
+
+impl FromRequest for AuthUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .cloned()
+                .ok_or_else(|| ApiError::Internal("application state missing".into()))?;
+            let header = req
+                .headers()
+                .get(actix_web::http::header::AUTHORIZATION)
+                .ok_or(ApiError::Unauthenticated("no bearer token"))?;
+            let token = header
+                .to_str()
+                .ok()
+                .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .ok_or(ApiError::Unauthenticated("the Authorization header is not a bearer token"))?;
+            let claims = state.tokens.verify(token)?;
+            let actor = state.run_db(move |conn| load_actor(conn, claims.sub, claims.gen)).await?;
+            req.extensions_mut().insert(AuthInfo { user_id: actor.user_id, username: actor.username.clone() });
+            Ok(AuthUser { actor, request_id: request_id(&req) })
+        })
+    }
+}
+
+/// Loads the user and grants; refuses disabled users and revoked tokens.
+pub fn load_actor(conn: &mut PgConnection, user_id: Uuid, generation: i32) -> Result<Actor, ApiError> {
+    let user = match users::find(conn, user_id) {
+        Ok(u) => u,
+        Err(RepoError::NotFound) => return Err(ApiError::Unauthenticated("unknown user")),
+        Err(e) => return Err(e.into()),
+    };
+    if user.disabled || user.token_generation != generation {
+        return Err(ApiError::Unauthenticated("the token has been revoked"));
+    }
+    let grants = users::grants_of(conn, user_id)?.iter().map(|g| g.to_domain()).collect::<Result<Vec<_>, _>>()?;
+    let nation = match organisations::nation_id(conn) {
+        Ok(n) => n,
+        Err(RepoError::NotFound) => NodeId(0),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(Actor { user_id, username: user.username, grants, nation })
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    #[validate(length(min = 1, max = 64))]
+    pub username: String,
+    #[validate(length(min = 1, max = 256))]
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the token expires.
+    pub expires_in: i64,
+}
+
+enum LoginOutcome {
+    Success { user: Uuid, generation: i32 },
+    Failure,
+}
+
+/// Exchanges username and password for an access token.
+#[utoipa::path(post, path = "/api/v1/auth/token", tag = "auth", request_body = TokenRequest,
+    responses((status = 200, body = TokenResponse), (status = 401, body = crate::error::Problem),
+              (status = 422, body = crate::error::Problem)))]
+pub async fn issue_token(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: JsonBody<TokenRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    body.validate()?;
+    let request_id = request_id(&req);
+    let dummy = state.dummy_hash.clone();
+    let outcome = state
+        .run_db(move |conn| {
+            in_transaction(conn, |conn| {
+                let now = Utc::now();
+                let failed = |reason: &str, user: Option<Uuid>| {
+                    let mut entry = AuditEntry::new(Action::Login, Outcome::Failed)
+                        .request(request_id.clone())
+                        .detail(serde_json::json!({"attempted_username": body.username, "reason": reason}));
+                    entry.user_id = user;
+                    entry
+                };
+                let Some(user) = users::find_by_username_for_update(conn, &body.username)? else {
+                    let _ = verify_password(&dummy, &body.password); // same work as a real user
+                    audit::record(conn, &failed("unknown_user", None))?;
+                    return Ok::<_, ApiError>(LoginOutcome::Failure);
+                };
+                let password_ok = verify_password(&user.password_hash, &body.password);
+                let state = user.login_state();
+                if state.is_locked(now) {
+                    audit::record(conn, &failed("locked", Some(user.id)))?;
+                    return Ok(LoginOutcome::Failure);
+                }
+                if user.disabled {
+                    audit::record(conn, &failed("disabled", Some(user.id)))?;
+                    return Ok(LoginOutcome::Failure);
+                }
+                if !password_ok {
+                    let next = state.after_failure(now);
+                    users::save_login_state(conn, user.id, &next)?;
+                    let reason = if next.is_locked(now) { "wrong_password_now_locked" } else { "wrong_password" };
+                    audit::record(conn, &failed(reason, Some(user.id)))?;
+                    return Ok(LoginOutcome::Failure);
+                }
+                users::save_login_state(conn, user.id, &state.after_success())?;
+                audit::record(
+                    conn,
+                    &AuditEntry::new(Action::Login, Outcome::Success)
+                        .by(user.id, &user.username)
+                        .request(request_id.clone()),
+                )?;
+                Ok(LoginOutcome::Success { user: user.id, generation: user.token_generation })
+            })
+        })
+        .await?;
+    match outcome {
+        LoginOutcome::Success { user, generation } => {
+            let token = state.tokens.issue(user, generation, Utc::now())?;
+            Ok(HttpResponse::Ok().json(TokenResponse {
+                access_token: token,
+                token_type: "Bearer".into(),
+                expires_in: state.tokens.ttl_seconds(),
+            }))
+        }
+        LoginOutcome::Failure => Err(ApiError::InvalidCredentials),
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GrantResponse {
+    pub id: i64,
+    pub role: String,
+    pub node_id: i64,
+    pub node_kind: String,
+    pub node_name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeResponse {
+    pub id: Uuid,
+    pub username: String,
+    pub display_name: String,
+    pub grants: Vec<GrantResponse>,
+}
+
+/// Describes grants with their node's kind and name.
+pub fn describe_grants(conn: &mut PgConnection, rows: &[users::GrantRow]) -> Result<Vec<GrantResponse>, ApiError> {
+    let today = Utc::now().date_naive();
+    rows.iter()
+        .map(|g| {
+            let node = organisations::find_node(conn, g.node_id, today)?;
+            Ok(GrantResponse {
+                id: g.id,
+                role: g.role.clone(),
+                node_id: g.node_id,
+                node_kind: node.node.kind,
+                node_name: node.node.name,
+            })
+        })
+        .collect()
+}
+
+/// The caller and their grants.
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = MeResponse), (status = 401, body = crate::error::Problem)))]
+pub async fn get_me(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
+    let id = user.actor.user_id;
+    let me = state
+        .run_db(move |conn| {
+            let row = users::find(conn, id)?;
+            let rows = users::grants_of(conn, id)?;
+            let grants = describe_grants(conn, &rows)?;
+            Ok(MeResponse { id, username: row.username, display_name: row.display_name, grants })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(me))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// Changes the caller's own password; every token issued before stops working.
+#[utoipa::path(post, path = "/api/v1/me/password", tag = "auth", security(("bearer" = [])), request_body = ChangePasswordRequest,
+    responses((status = 204), (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn change_own_password(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: JsonBody<ChangePasswordRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    domain::users::validate_password("new_password", &body.new_password, &user.actor.username)
+        .map_err(|e| ApiError::Invalid(vec![e]))?;
+    let entry = user.audit(Action::ChangePassword, Outcome::Success).target("user", user.actor.user_id);
+    let id = user.actor.user_id;
+    state
+        .run_db(move |conn| {
+            in_transaction(conn, |conn| {
+                let row = users::find(conn, id)?;
+                if !verify_password(&row.password_hash, &body.current_password) {
+                    return Err(ApiError::invalid("current_password", "mismatch", "the current password is wrong"));
+                }
+                let changes = users::UserChanges {
+                    password_hash: Some(hash_password(&body.new_password)?),
+                    ..Default::default()
+                };
+                users::update(conn, id, &changes)?;
+                audit::record(conn, &entry)?;
+                Ok(())
+            })
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/auth/token", web::post().to(issue_token))
+        .route("/me", web::get().to(get_me))
+        .route("/me/password", web::post().to(change_own_password));
+}

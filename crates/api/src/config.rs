@@ -1,0 +1,225 @@
+//! Configuration: every environment variable rusreg reads, in one place (docs/operations.md
+//! lists the same).
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `DATABASE_URL` | — (demo: the managed cluster) | PostgreSQL connection URL of the primary |
+//! | `RUSREG_REPORTS_DATABASE_URL` | `DATABASE_URL` | where reports read (a streaming replica) |
+//! | `RUSREG_BIND` | `127.0.0.1:8080` | address the HTTP server listens on |
+//! | `RUSREG_DATA_DIR` | `.rusreg` | data folder of the managed cluster (demo) |
+//! | `RUSREG_JWT_SECRET` | — (demo: generated) | HS256 signing secret, at least 32 bytes |
+//! | `RUSREG_JWT_SECRET_FILE` | — | file holding the secret (instead of the variable) |
+//! | `RUSREG_TOKEN_MINUTES` | `15` | lifetime of an access token |
+//! | `RUSREG_ID_KEY` | — (demo: generated) | 32-byte key (base64 or hex) for national-id pseudonyms and encryption |
+//! | `RUSREG_ID_KEY_FILE` | — | file holding that key |
+//! | `RUSREG_MIN_CELL` | `5` | suppression threshold k (never below 3) |
+//! | `RUSREG_DB_POOL_SIZE` | `16` | connections in the primary pool |
+//! | `RUSREG_REPORTS_POOL_SIZE` | `4` | connections in the reports pool |
+//! | `RUSREG_BODY_LIMIT` | `1048576` | largest request body in bytes |
+//! | `RUSREG_LOG_FORMAT` | `pretty` | `pretty` or `json` |
+//! | `RUSREG_LOG` | `info` | log filter (tracing EnvFilter syntax) |
+//! | `RUSREG_DEMO_PASSWORD` | — (generated) | password of the demo users (`rusreg demo`) |
+//! | `RUSREG_WORKERS` | number of cores | HTTP worker threads |
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// Raw values as read from the environment (envy maps `FOO_BAR` to `foo_bar`).
+#[derive(Debug, Default, Deserialize)]
+struct RawEnv {
+    database_url: Option<String>,
+    rusreg_reports_database_url: Option<String>,
+    rusreg_bind: Option<String>,
+    rusreg_data_dir: Option<PathBuf>,
+    rusreg_jwt_secret: Option<String>,
+    rusreg_jwt_secret_file: Option<PathBuf>,
+    rusreg_token_minutes: Option<i64>,
+    rusreg_id_key: Option<String>,
+    rusreg_id_key_file: Option<PathBuf>,
+    rusreg_min_cell: Option<u32>,
+    rusreg_db_pool_size: Option<u32>,
+    rusreg_reports_pool_size: Option<u32>,
+    rusreg_body_limit: Option<usize>,
+    rusreg_log_format: Option<String>,
+    rusreg_log: Option<String>,
+    rusreg_demo_password: Option<String>,
+    rusreg_workers: Option<usize>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// The validated settings. `Debug` never prints the secrets.
+#[derive(Clone)]
+pub struct Settings {
+    pub database_url: Option<String>,
+    pub reports_database_url: Option<String>,
+    pub bind: String,
+    pub data_dir: PathBuf,
+    pub jwt_secret: Option<Vec<u8>>,
+    pub token_minutes: i64,
+    pub id_key: Option<String>,
+    pub min_cell: u32,
+    pub pool_size: u32,
+    pub reports_pool_size: u32,
+    pub body_limit: usize,
+    pub log_format: LogFormat,
+    pub log_filter: String,
+    pub demo_password: Option<String>,
+    pub workers: Option<usize>,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("bind", &self.bind)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &self.database_url.as_ref().map(|_| "<set>"))
+            .field("reports_database_url", &self.reports_database_url.as_ref().map(|_| "<set>"))
+            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<set>"))
+            .field("id_key", &self.id_key.as_ref().map(|_| "<set>"))
+            .field("min_cell", &self.min_cell)
+            .field("pool_size", &self.pool_size)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The smallest JWT secret accepted outside demo mode.
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+/// The suppression threshold is never below this.
+pub const MIN_CELL_FLOOR: u32 = 3;
+
+impl Settings {
+    /// Reads and validates the environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let raw: RawEnv = envy::from_env().map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        Self::from_raw(raw)
+    }
+
+    fn from_raw(raw: RawEnv) -> Result<Self, ConfigError> {
+        let read_file = |p: &PathBuf, what: &str| {
+            std::fs::read_to_string(p)
+                .map(|s| s.trim().to_owned())
+                .map_err(|e| ConfigError::Invalid(format!("cannot read {what} file {}: {e}", p.display())))
+        };
+        let jwt_secret = match (&raw.rusreg_jwt_secret, &raw.rusreg_jwt_secret_file) {
+            (Some(s), _) => Some(s.clone()),
+            (None, Some(p)) => Some(read_file(p, "RUSREG_JWT_SECRET_FILE")?),
+            (None, None) => None,
+        };
+        let id_key = match (&raw.rusreg_id_key, &raw.rusreg_id_key_file) {
+            (Some(s), _) => Some(s.clone()),
+            (None, Some(p)) => Some(read_file(p, "RUSREG_ID_KEY_FILE")?),
+            (None, None) => None,
+        };
+        let min_cell = raw.rusreg_min_cell.unwrap_or(5);
+        if min_cell < MIN_CELL_FLOOR {
+            return Err(ConfigError::Invalid(format!("RUSREG_MIN_CELL must be at least {MIN_CELL_FLOOR}")));
+        }
+        let log_format = match raw.rusreg_log_format.as_deref() {
+            None | Some("pretty") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(ConfigError::Invalid(format!("RUSREG_LOG_FORMAT must be pretty or json, not {other}")))
+            }
+        };
+        let token_minutes = raw.rusreg_token_minutes.unwrap_or(15);
+        if !(1..=60).contains(&token_minutes) {
+            return Err(ConfigError::Invalid("RUSREG_TOKEN_MINUTES must be 1 to 60".into()));
+        }
+        Ok(Self {
+            database_url: raw.database_url,
+            reports_database_url: raw.rusreg_reports_database_url,
+            bind: raw.rusreg_bind.unwrap_or_else(|| "127.0.0.1:8080".into()),
+            data_dir: raw.rusreg_data_dir.unwrap_or_else(|| PathBuf::from(".rusreg")),
+            jwt_secret: jwt_secret.map(String::into_bytes),
+            token_minutes,
+            id_key,
+            min_cell,
+            pool_size: raw.rusreg_db_pool_size.unwrap_or(16).max(1),
+            reports_pool_size: raw.rusreg_reports_pool_size.unwrap_or(4).max(1),
+            body_limit: raw.rusreg_body_limit.unwrap_or(1024 * 1024),
+            log_format,
+            log_filter: raw.rusreg_log.unwrap_or_else(|| "info".into()),
+            demo_password: raw.rusreg_demo_password,
+            workers: raw.rusreg_workers,
+        })
+    }
+
+    /// Production rule: a JWT secret of at least 32 bytes that is not one repeated character.
+    pub fn require_strong_jwt_secret(&self) -> Result<&[u8], ConfigError> {
+        let secret = self.jwt_secret.as_deref().ok_or_else(|| {
+            ConfigError::Invalid("RUSREG_JWT_SECRET (or RUSREG_JWT_SECRET_FILE) is required for `rusreg serve`".into())
+        })?;
+        check_secret_strength(secret)?;
+        Ok(secret)
+    }
+
+    /// Defaults for tests and the demo: everything default, nothing from the environment.
+    pub fn defaults() -> Self {
+        Settings {
+            database_url: None,
+            reports_database_url: None,
+            bind: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from(".rusreg"),
+            jwt_secret: None,
+            token_minutes: 15,
+            id_key: None,
+            min_cell: 5,
+            pool_size: 16,
+            reports_pool_size: 4,
+            body_limit: 1024 * 1024,
+            log_format: LogFormat::Pretty,
+            log_filter: "info".into(),
+            demo_password: None,
+            workers: None,
+        }
+    }
+}
+
+/// A secret is weak when it is shorter than 32 bytes or has fewer than 8 distinct bytes.
+pub fn check_secret_strength(secret: &[u8]) -> Result<(), ConfigError> {
+    if secret.len() < MIN_JWT_SECRET_BYTES {
+        return Err(ConfigError::Invalid(format!(
+            "RUSREG_JWT_SECRET is weak: at least {MIN_JWT_SECRET_BYTES} bytes are required"
+        )));
+    }
+    let distinct: std::collections::BTreeSet<u8> = secret.iter().copied().collect();
+    if distinct.len() < 8 {
+        return Err(ConfigError::Invalid("RUSREG_JWT_SECRET is weak: too few distinct characters".into()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weak_and_missing_secrets_are_refused() {
+        let mut s = Settings::defaults();
+        assert!(s.require_strong_jwt_secret().is_err());
+        s.jwt_secret = Some(b"short".to_vec());
+        assert!(s.require_strong_jwt_secret().is_err());
+        s.jwt_secret = Some(vec![b'a'; 64]);
+        assert!(s.require_strong_jwt_secret().is_err());
+        s.jwt_secret = Some(b"0123456789abcdefghijklmnopqrstuvwxyz".to_vec());
+        assert!(s.require_strong_jwt_secret().is_ok());
+    }
+
+    #[test]
+    fn min_cell_below_three_is_refused() {
+        let raw = RawEnv { rusreg_min_cell: Some(2), ..Default::default() };
+        assert!(Settings::from_raw(raw).is_err());
+    }
+}

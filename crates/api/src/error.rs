@@ -1,0 +1,244 @@
+//! `ApiError`: every failure mapped in one place to an RFC 7807 `application/problem+json` body
+//! with a stable `code`. A 500 always says "internal error"; its cause is logged, never sent.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use domain::{DomainError, FieldError};
+use persistence::RepoError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Marks a response as a refusal, so the audit middleware records it (also for 404s that hide
+/// an out-of-scope target).
+#[derive(Debug, Clone, Copy)]
+pub struct Refused;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No token, or a token that is malformed, expired, wrongly signed or revoked (401).
+    #[error("unauthenticated: {0}")]
+    Unauthenticated(&'static str),
+    /// Wrong username or password, unknown user or locked account: all look the same (401).
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("forbidden")]
+    Forbidden,
+    /// Out of scope where even existence must not leak: looks exactly like a missing target.
+    #[error("not found (hidden)")]
+    Hidden,
+    #[error("not found")]
+    NotFound,
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// Field-level validation failure (422).
+    #[error("validation failed")]
+    Invalid(Vec<FieldError>),
+    /// A body or query that could not be read at all (400).
+    #[error("{code}: {message}")]
+    BadRequest { code: &'static str, message: String },
+    #[error("request body too large")]
+    PayloadTooLarge,
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("precondition required")]
+    PreconditionRequired,
+    #[error("service unavailable")]
+    Unavailable,
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// The problem document (RFC 7807).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub title: String,
+    pub status: u16,
+    /// Stable machine-readable code.
+    pub code: String,
+    pub detail: String,
+    /// One entry per failing field (422 only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldErrorDoc>>,
+}
+
+/// One failing field.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FieldErrorDoc {
+    pub field: String,
+    pub code: String,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn internal(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Internal(Box::new(e))
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::BadRequest { code, message: message.into() }
+    }
+
+    pub fn invalid(field: &str, code: &str, message: impl Into<String>) -> Self {
+        Self::Invalid(vec![FieldError::new(field, code, message)])
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated(_) => "unauthenticated",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::Forbidden => "forbidden",
+            Self::Hidden | Self::NotFound => "not_found",
+            Self::Conflict { code, .. } => code,
+            Self::Invalid(_) => "validation_failed",
+            Self::BadRequest { code, .. } => code,
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::PreconditionRequired => "precondition_required",
+            Self::Unavailable => "unavailable",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            Self::Unauthenticated(why) => format!("authentication required: {why}"),
+            Self::InvalidCredentials => "wrong username or password, or the account is locked".into(),
+            Self::Forbidden => "your grants do not allow this".into(),
+            Self::Hidden | Self::NotFound => "no such resource".into(),
+            Self::Conflict { message, .. } => message.clone(),
+            Self::Invalid(errors) => format!("{} field(s) failed validation", errors.len()),
+            Self::BadRequest { message, .. } => message.clone(),
+            Self::PayloadTooLarge => "the request body is larger than allowed".into(),
+            Self::UnsupportedMediaType => "send the body as application/json".into(),
+            Self::PreconditionRequired => "send If-Match with the version you read".into(),
+            Self::Unavailable => "the database is not available".into(),
+            Self::Internal(_) => "internal error".into(),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Unauthenticated(_) | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Hidden | Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if let Self::Internal(e) = self {
+            let mut chain = e.to_string();
+            let mut source = e.source();
+            while let Some(s) = source {
+                chain.push_str(": ");
+                chain.push_str(&s.to_string());
+                source = s.source();
+            }
+            tracing::error!(error = %chain, "internal error");
+        }
+        let problem = Problem {
+            type_: format!("https://rusreg.example/problems/{}", self.code()),
+            title: status.canonical_reason().unwrap_or("error").to_owned(),
+            status: status.as_u16(),
+            code: self.code().to_owned(),
+            detail: self.detail(),
+            errors: match self {
+                Self::Invalid(errors) => Some(
+                    errors
+                        .iter()
+                        .map(|e| FieldErrorDoc {
+                            field: e.field.clone(),
+                            code: e.code.clone(),
+                            message: e.message.clone(),
+                        })
+                        .collect(),
+                ),
+                _ => None,
+            },
+        };
+        let mut res = HttpResponse::build(status).content_type("application/problem+json").json(problem);
+        if matches!(self, Self::Forbidden | Self::Hidden | Self::Unauthenticated(_)) {
+            res.extensions_mut().insert(Refused);
+        }
+        res
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::Invalid(errors) => Self::Invalid(errors),
+            DomainError::NotFound => Self::NotFound,
+            DomainError::Conflict { code, message } => Self::Conflict { code, message },
+            DomainError::Forbidden => Self::Forbidden,
+            DomainError::Unexpected(e) => Self::Internal(e),
+        }
+    }
+}
+
+impl From<RepoError> for ApiError {
+    fn from(e: RepoError) -> Self {
+        match e {
+            RepoError::NotFound => Self::NotFound,
+            RepoError::Pool(_) => Self::Unavailable,
+            other => Self::from(DomainError::from(other)),
+        }
+    }
+}
+
+impl From<validator::ValidationErrors> for ApiError {
+    fn from(e: validator::ValidationErrors) -> Self {
+        let mut out = Vec::new();
+        collect_validation(&e, "", &mut out);
+        out.sort_by(|a, b| a.field.cmp(&b.field));
+        Self::Invalid(out)
+    }
+}
+
+fn collect_validation(e: &validator::ValidationErrors, prefix: &str, out: &mut Vec<FieldError>) {
+    use validator::ValidationErrorsKind;
+    for (field, kind) in e.errors() {
+        let name = if prefix.is_empty() { field.to_string() } else { format!("{prefix}.{field}") };
+        match kind {
+            ValidationErrorsKind::Field(errs) => {
+                for err in errs {
+                    let message = err.message.as_ref().map(|m| m.to_string()).unwrap_or_else(|| describe(err));
+                    out.push(FieldError::new(&name, err.code.as_ref(), message));
+                }
+            }
+            ValidationErrorsKind::Struct(inner) => collect_validation(inner, &name, out),
+            ValidationErrorsKind::List(items) => {
+                for (i, inner) in items {
+                    collect_validation(inner, &format!("{name}[{i}]"), out);
+                }
+            }
+        }
+    }
+}
+
+fn describe(err: &validator::ValidationError) -> String {
+    let param = |k: &str| err.params.get(k).map(|v| v.to_string());
+    match err.code.as_ref() {
+        "range" => {
+            format!("must be between {} and {}", param("min").unwrap_or_default(), param("max").unwrap_or_default())
+        }
+        "length" => format!(
+            "length must be between {} and {}",
+            param("min").unwrap_or_else(|| "0".into()),
+            param("max").unwrap_or_else(|| "any".into())
+        ),
+        other => format!("failed the {other} rule"),
+    }
+}

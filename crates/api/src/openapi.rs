@@ -1,0 +1,41 @@
+//! The OpenAPI 3 document (served at /api/v1/openapi.json) and Swagger UI (at /docs), both from
+//! the binary: utoipa-swagger-ui's `vendored` feature builds the UI in, so no internet is needed.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "rusreg", description = "National medical quality register for substance-use treatment (TSB): API v1."),
+    paths(
+        crate::auth::issue_token, crate::auth::get_me, crate::auth::change_own_password,
+        crate::org_units::list_org_units, crate::org_units::get_org_unit, crate::org_units::create_org_unit,
+        crate::org_units::update_org_unit, crate::org_units::create_org_link,
+        crate::users::list_users, crate::users::create_user, crate::users::update_user,
+        crate::users::add_grant, crate::users::remove_grant,
+        crate::audit::list_audit,
+        crate::health::live, crate::health::ready, crate::health::metrics,
+    ),
+    components(schemas(crate::error::Problem, crate::error::FieldErrorDoc)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Tokens and the caller"),
+        (name = "org-units", description = "The organisation tree"),
+        (name = "users", description = "Users and grants (admin)"),
+        (name = "audit", description = "The audit log (register staff)"),
+        (name = "health", description = "Liveness, readiness, metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}

@@ -1,0 +1,44 @@
+//! Paginated lists: `?page=` (from 1) and `?per_page=` (1–500, default 50).
+
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::ApiError;
+
+#[derive(Debug, Clone, Copy, Deserialize, IntoParams)]
+pub struct PageParams {
+    /// Page number, from 1.
+    pub page: Option<i64>,
+    /// Items per page, 1 to 500 (default 50).
+    pub per_page: Option<i64>,
+}
+
+impl PageParams {
+    /// (limit, offset), or 422 naming the bad parameter.
+    pub fn limit_offset(&self) -> Result<(i64, i64), ApiError> {
+        let page = self.page.unwrap_or(1);
+        let per_page = self.per_page.unwrap_or(50);
+        if page < 1 {
+            return Err(ApiError::invalid("page", "range", "page starts at 1"));
+        }
+        if !(1..=500).contains(&per_page) {
+            return Err(ApiError::invalid("per_page", "range", "per_page must be between 1 and 500"));
+        }
+        Ok((per_page, (page - 1) * per_page))
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub page: i64,
+    pub per_page: i64,
+    pub total: i64,
+}
+
+impl<T> Page<T> {
+    pub fn new(items: Vec<T>, (limit, offset): (i64, i64), total: i64) -> Self {
+        Self { items, page: offset / limit + 1, per_page: limit, total }
+    }
+}

@@ -1,0 +1,61 @@
+//! `AppState`: the pools, settings and keys every handler shares, and `run_db`, which runs
+//! blocking database work off the async executor.
+
+use std::sync::Arc;
+
+use actix_web::web;
+use chrono::NaiveDate;
+use persistence::{DbPool, PgConnection};
+
+use crate::auth::Tokens;
+use crate::config::Settings;
+use crate::error::ApiError;
+
+pub struct AppState {
+    /// The primary: registration, administration, audit.
+    pub pool: DbPool,
+    /// Reports and downloads read here (a streaming replica when configured).
+    pub reports_pool: DbPool,
+    pub settings: Arc<Settings>,
+    pub tokens: Tokens,
+    /// An argon2id hash of a random password, verified against when the user is unknown so
+    /// that an unknown user costs the same work as a wrong password.
+    pub dummy_hash: String,
+    pub metrics: crate::health::Metrics,
+}
+
+impl AppState {
+    /// Runs `f` with a connection of the primary pool on the blocking thread pool.
+    pub async fn run_db<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        web::block(move || {
+            let mut conn = pool.get().map_err(|_| ApiError::Unavailable)?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(ApiError::internal)?
+    }
+
+    /// Runs `f` with a connection of the reports pool.
+    pub async fn run_reports<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.reports_pool.clone();
+        web::block(move || {
+            let mut conn = pool.get().map_err(|_| ApiError::Unavailable)?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(ApiError::internal)?
+    }
+
+    pub fn today(&self) -> NaiveDate {
+        chrono::Utc::now().date_naive()
+    }
+}

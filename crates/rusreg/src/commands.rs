@@ -1,0 +1,213 @@
+//! The commands of the binary. Each loads what it needs and calls into the libraries.
+
+use std::io::Read;
+use std::net::TcpListener;
+
+use anyhow::{bail, Context};
+use api::config::{LogFormat, Settings};
+use domain::access::Role;
+use domain::organisations::NodeId;
+use persistence::local_cluster::{Durability, LocalCluster};
+use persistence::{organisations, PgConnection};
+use rand::distributions::Alphanumeric;
+use rand::Rng;
+
+/// The demo unit the demo registrar and unit contact work at (made-up RESH-id, see seeds/).
+pub const DEMO_UNIT_RESH: i64 = 9_000_008;
+
+pub fn init_logging(settings: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log_filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    match settings.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Pretty => builder.init(),
+    }
+}
+
+fn random_secret(len: usize) -> String {
+    rand::thread_rng().sample_iter(&Alphanumeric).take(len).map(char::from).collect()
+}
+
+/// The database to use: DATABASE_URL, or the managed cluster under RUSREG_DATA_DIR.
+fn database(settings: &Settings) -> anyhow::Result<(String, Option<LocalCluster>)> {
+    match &settings.database_url {
+        Some(url) => Ok((url.clone(), None)),
+        None => {
+            let cluster = LocalCluster::start(&settings.data_dir, Durability::Durable)?;
+            Ok((cluster.url(), Some(cluster)))
+        }
+    }
+}
+
+fn connect(url: &str) -> anyhow::Result<PgConnection> {
+    use diesel::Connection;
+    PgConnection::establish(url).context("cannot connect to the database")
+}
+
+pub fn migrate(settings: &Settings, revert_all: bool) -> anyhow::Result<()> {
+    let (url, _cluster) = database(settings)?;
+    let mut conn = connect(&url)?;
+    let done = if revert_all {
+        persistence::migrations::revert_all(&mut conn)?
+    } else {
+        persistence::migrations::run_pending(&mut conn)?
+    };
+    println!("{} migration(s) {}: {}", done.len(), if revert_all { "reverted" } else { "applied" }, done.join(", "));
+    Ok(())
+}
+
+pub fn seed_reference(settings: &Settings) -> anyhow::Result<()> {
+    let (url, _cluster) = database(settings)?;
+    let mut conn = connect(&url)?;
+    let s = persistence::seeds::load_reference(&mut conn)?;
+    println!("reference data: {} inserted, {} already present", s.inserted, s.existing);
+    Ok(())
+}
+
+/// Resolves `nation`, an organisation number (9 digits) or a RESH-id to a node.
+fn resolve_node(conn: &mut PgConnection, node: Option<&str>, role: Role) -> anyhow::Result<NodeId> {
+    match node {
+        None | Some("nation") => {
+            if !matches!(role, Role::RegisterStaff | Role::Admin) && node.is_none() {
+                bail!("--node is required for {}", role.as_str());
+            }
+            Ok(organisations::nation_id(conn).context("no nation node: run `rusreg seed-reference` first")?)
+        }
+        Some(raw) if raw.len() == 9 => organisations::find_by_org_number(conn, raw)?
+            .map(|n| NodeId(n.id))
+            .with_context(|| format!("no organisation with number {raw}")),
+        Some(raw) => {
+            let resh: i64 = raw.parse().context("--node is `nation`, an organisation number or a RESH-id")?;
+            organisations::find_by_resh_id(conn, resh)?
+                .map(|n| NodeId(n.id))
+                .with_context(|| format!("no unit with RESH-id {resh}"))
+        }
+    }
+}
+
+pub fn user_add(
+    settings: &Settings,
+    username: &str,
+    display_name: Option<&str>,
+    role: &str,
+    node: Option<&str>,
+    password_stdin: bool,
+) -> anyhow::Result<()> {
+    let role = Role::parse(role)
+        .context("--role is one of registrar, unit_contact, register_contact, register_staff, admin")?;
+    let (password, generated) = if password_stdin {
+        let mut buf = String::new();
+        std::io::stdin().read_to_string(&mut buf)?;
+        (buf.trim_end_matches(['\r', '\n']).to_owned(), false)
+    } else if let Ok(p) = std::env::var("RUSREG_NEW_PASSWORD") {
+        (p, false)
+    } else {
+        (random_secret(20), true)
+    };
+    let (url, _cluster) = database(settings)?;
+    let mut conn = connect(&url)?;
+    let node = resolve_node(&mut conn, node, role)?;
+    let id = api::users::ensure_user_with_grant(
+        &mut conn,
+        username,
+        display_name.unwrap_or(username),
+        &password,
+        role,
+        node,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}: {}", describe_api_error(&e)))?;
+    println!("user {username} ({id}) holds {} at node {}", role.as_str(), node.0);
+    if generated {
+        println!("generated password: {password}");
+    }
+    Ok(())
+}
+
+fn describe_api_error(e: &api::error::ApiError) -> String {
+    match e {
+        api::error::ApiError::Invalid(fields) => fields.iter().map(|f| f.to_string()).collect::<Vec<_>>().join("; "),
+        other => other.to_string(),
+    }
+}
+
+fn run_server(settings: Settings, url: &str, jwt_secret: &[u8]) -> anyhow::Result<()> {
+    let pool = persistence::build_pool(url, settings.pool_size)?;
+    let reports_url = settings.reports_database_url.clone().unwrap_or_else(|| url.to_owned());
+    let reports_pool = persistence::build_pool(&reports_url, settings.reports_pool_size)?;
+    let listener = TcpListener::bind(&settings.bind).with_context(|| format!("cannot listen on {}", settings.bind))?;
+    let workers = settings.workers;
+    let state = api::build_state(settings, pool, reports_pool, jwt_secret).map_err(|e| anyhow::anyhow!("{e}"))?;
+    actix_web::rt::System::new().block_on(async move { api::serve(state, listener, workers)?.await })?;
+    Ok(())
+}
+
+pub fn serve(settings: Settings) -> anyhow::Result<()> {
+    let url = settings
+        .database_url
+        .clone()
+        .context("DATABASE_URL is required for `rusreg serve` (use `rusreg demo` to try it)")?;
+    let secret = settings.require_strong_jwt_secret()?.to_vec();
+    tracing::info!(bind = %settings.bind, "rusreg serving");
+    run_server(settings, &url, &secret)
+}
+
+/// The five demo users, one per role, with where they hold it.
+const DEMO_USERS: [(&str, &str, Role); 5] = [
+    ("demo-registrar", "Demo registrar (Molde behandlingssenter)", Role::Registrar),
+    ("demo-unit-contact", "Demo unit contact (Molde behandlingssenter)", Role::UnitContact),
+    ("demo-register-contact", "Demo register contact (Helse Møre og Romsdal)", Role::RegisterContact),
+    ("demo-register-staff", "Demo register staff", Role::RegisterStaff),
+    ("demo-admin", "Demo administrator", Role::Admin),
+];
+
+pub fn demo(mut settings: Settings) -> anyhow::Result<()> {
+    let (url, cluster) = database(&settings)?;
+    let mut conn = connect(&url)?;
+    let applied = persistence::migrations::run_pending(&mut conn)?;
+    let seeded = persistence::seeds::load_reference(&mut conn)?;
+    let unit =
+        organisations::find_by_resh_id(&mut conn, DEMO_UNIT_RESH)?.context("the demo unit is missing from seeds/")?;
+    let today = chrono::Utc::now().date_naive();
+    let entity =
+        organisations::find_node(&mut conn, unit.id, today)?.parent_id.context("the demo unit has no legal entity")?;
+    let nation = organisations::nation_id(&mut conn)?;
+    let (password, generated) = match settings.demo_password.clone() {
+        Some(p) => (p, false),
+        None => (random_secret(16), true),
+    };
+    for (username, display, role) in DEMO_USERS {
+        let node = match role {
+            Role::Registrar | Role::UnitContact => NodeId(unit.id),
+            Role::RegisterContact => NodeId(entity),
+            Role::RegisterStaff | Role::Admin => nation,
+        };
+        api::users::ensure_user_with_grant(&mut conn, username, display, &password, role, node)
+            .map_err(|e| anyhow::anyhow!("demo user {username}: {e}: {}", describe_api_error(&e)))?;
+    }
+    drop(conn);
+    let secret = match settings.jwt_secret.clone() {
+        Some(s) => s,
+        None => random_secret(48).into_bytes(),
+    };
+    settings.jwt_secret = Some(secret.clone());
+    println!("rusreg demo");
+    println!("  database: {}", if cluster.is_some() { "managed local cluster" } else { "DATABASE_URL" });
+    if cluster.is_some() {
+        println!("  data folder: {}", settings.data_dir.display());
+    }
+    println!("  migrations applied now: {}; reference nodes added now: {}", applied.len(), seeded.inserted);
+    println!("  users: {}", DEMO_USERS.map(|u| u.0).join(", "));
+    if generated {
+        println!("  password (generated; set RUSREG_DEMO_PASSWORD to choose one): {password}");
+    } else {
+        println!("  password: from RUSREG_DEMO_PASSWORD");
+    }
+    println!(
+        "  API: http://{}/api/v1   docs: http://{}/docs   Ctrl-C stops the server and the database",
+        settings.bind, settings.bind
+    );
+    let result = run_server(settings, &url, &secret);
+    drop(cluster); // stops the managed cluster
+    result
+}

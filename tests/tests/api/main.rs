@@ -1,0 +1,10 @@
+//! End-to-end tests of the HTTP API: the real app on a real PostgreSQL.
+
+#![expect(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+mod access;
+mod auth;
+mod conventions;
+mod migrations;
+mod org_units;
+mod users;
