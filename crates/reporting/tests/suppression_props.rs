@@ -4,8 +4,8 @@
 use proptest::prelude::*;
 use reporting::suppression::auditor::DisclosureKind;
 use reporting::suppression::{
-    audit, audit_flags, suppress, AuditOptions, CellStatus, Dimension, Model, PrimaryRule, SuppressOptions,
-    TableBuilder,
+    audit, audit_flags, suppress, AuditOptions, CellStatus, Dimension, Model, PivotRule, PrimaryRule, Singletons,
+    SuppressOptions, TableBuilder,
 };
 
 #[derive(Debug, Clone)]
@@ -155,6 +155,15 @@ proptest! {
         let a = suppress(&model, &opts).unwrap();
         let b = suppress(&build(&spec), &opts).unwrap();
         prop_assert_eq!(a.status, b.status);
+    }
+
+    #[test]
+    fn the_pivot_choice_does_not_change_the_pattern_without_singletons(spec in spec()) {
+        let model = build(&spec);
+        let base = SuppressOptions { singletons: Singletons::None, ..SuppressOptions::with_rule(rule(&spec)) };
+        let first = suppress(&model, &SuppressOptions { pivot: PivotRule::First, ..base.clone() }).unwrap();
+        let sparse = suppress(&model, &SuppressOptions { pivot: PivotRule::Sparse, ..base }).unwrap();
+        prop_assert_eq!(first.status, sparse.status);
     }
 
     #[test]

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use reporting::suppression::format::Case;
 use reporting::suppression::order::default_order;
 use reporting::suppression::{
-    audit, audit_flags, suppress, AuditOptions, CandidateOrder, CellStatus, Model, Pattern, Singletons, SuppressOptions,
+    audit, audit_flags, suppress, AuditOptions, CandidateOrder, CellStatus, Model, Pattern, PivotRule, Singletons,
+    SuppressOptions,
 };
 
 fn vectors_dir() -> PathBuf {
@@ -48,6 +49,7 @@ fn kernel(case: &Case, model: &Model) -> Pattern {
         rule: case.rule(),
         order: CandidateOrder::Given(case.candidate_order().unwrap()),
         singletons: Singletons::Given(case.singleton_flags().unwrap()),
+        pivot: PivotRule::First,
         ..Default::default()
     };
     suppress(model, &opts).unwrap()
@@ -77,6 +79,7 @@ fn check_kernel_variant(name: &str) {
         order: CandidateOrder::Given(case.candidate_order().unwrap()),
         singletons: Singletons::Given(case.singleton_flags().unwrap()),
         zero_propagation: false,
+        pivot: PivotRule::First,
         ..Default::default()
     };
     let k = suppress(&model, &opts).unwrap();

@@ -244,24 +244,30 @@ impl Col {
     /// `a` is the pivot's entry and `b` ours at `r`, `g = gcd(a, b)`. Row `r` cancels. New
     /// rows (fill-in) are appended to `fill`. Promotes on overflow.
     pub(crate) fn eliminate(&mut self, pivot: &Col, fill: &mut Vec<u32>, promo: &mut Promotions) {
+        let r = pivot.rows.first().copied().unwrap_or(0);
+        self.eliminate_at(pivot, r, fill, promo);
+    }
+
+    /// As [`Col::eliminate`] with pivot row `r` (a row of both columns).
+    pub(crate) fn eliminate_at(&mut self, pivot: &Col, r: u32, fill: &mut Vec<u32>, promo: &mut Promotions) {
         let mut level = self.level().max(pivot.level());
         loop {
             let done = match level {
                 0 => match (&self.vals, &pivot.vals) {
                     (Vals::Small(a), Vals::Small(p)) => {
-                        elim(&self.rows, a, &pivot.rows, p, fill).map(|(r, v)| (r, Vals::Small(v)))
+                        elim(&self.rows, a, &pivot.rows, p, r, fill).map(|(r, v)| (r, Vals::Small(v)))
                     }
                     _ => None,
                 },
                 1 => {
                     let a = self.wide();
                     let p = pivot.wide();
-                    elim(&self.rows, &a, &pivot.rows, &p, fill).map(|(r, v)| (r, Vals::Wide(v)))
+                    elim(&self.rows, &a, &pivot.rows, &p, r, fill).map(|(r, v)| (r, Vals::Wide(v)))
                 }
                 _ => {
                     let a = self.big();
                     let p = pivot.big();
-                    elim(&self.rows, &a, &pivot.rows, &p, fill).map(|(r, v)| (r, Vals::Big(v)))
+                    elim(&self.rows, &a, &pivot.rows, &p, r, fill).map(|(r, v)| (r, Vals::Big(v)))
                 }
             };
             match done {
@@ -341,10 +347,9 @@ fn canon<T: Int>(v: &mut [T]) -> bool {
 
 type Elim<T> = Option<(Vec<u32>, Vec<T>)>;
 
-fn elim<T: Int>(cr: &[u32], cv: &[T], pr: &[u32], pv: &[T], fill: &mut Vec<u32>) -> Elim<T> {
-    let r = *pr.first()?;
+fn elim<T: Int>(cr: &[u32], cv: &[T], pr: &[u32], pv: &[T], r: u32, fill: &mut Vec<u32>) -> Elim<T> {
     let pos = cr.binary_search(&r).ok()?;
-    let a = &pv[0];
+    let a = &pv[pr.binary_search(&r).ok()?];
     let b = &cv[pos];
     let g = a.gcd_(b)?;
     let mut fa = a.div_(&g);

@@ -17,7 +17,9 @@ pub mod table;
 pub use auditor::{audit, audit_flags, AuditOptions, AuditReport};
 pub use exact::Promotions;
 pub use primary::{ExtraPrimary, PrimaryRule};
-pub use secondary::{suppress, CandidateOrder, CellStatus, EngineStats, Pattern, Singletons, SuppressOptions};
+pub use secondary::{
+    suppress, CandidateOrder, CellStatus, EngineStats, Pattern, PivotRule, Singletons, SuppressOptions,
+};
 pub use table::{CellRole, Dimension, Model, ModelMatrix, TableBuilder};
 
 /// Errors of the suppression module.

@@ -59,6 +59,22 @@ pub struct SuppressOptions {
     pub zero_propagation: bool,
     /// Merge identical inner cells before elimination.
     pub dedup_rows: bool,
+    /// Pivot row choice.
+    pub pivot: PivotRule,
+}
+
+/// Which row of a published candidate is eliminated from the other columns. The pattern does
+/// not depend on it (publication decisions depend only on spans), except for R's one-time
+/// allowance of a non-constant combination of singletons (`subUsed`), which looks at the
+/// reduced representation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PivotRule {
+    /// The first row, as GaussSuppression (reproduces R's representation exactly).
+    First,
+    /// The row contained in the fewest live columns (non-singleton rows first): less work and
+    /// less fill-in.
+    #[default]
+    Sparse,
 }
 
 impl Default for SuppressOptions {
@@ -74,6 +90,7 @@ impl Default for SuppressOptions {
             secondary_zeros: false,
             zero_propagation: true,
             dedup_rows: true,
+            pivot: PivotRule::default(),
         }
     }
 }
@@ -428,6 +445,7 @@ pub fn suppress(model: &Model, opts: &SuppressOptions) -> Result<Pattern, Suppre
         let mut cols = std::mem::take(&mut a_cols);
         cols.append(&mut b_cols);
         let mut eng = Engine::new(cols, n_a, m, n_ns, eng_y, opts.zero_propagation, orig_a);
+        eng.sparse = opts.pivot == PivotRule::Sparse;
         let (sec, unsafe_b) = eng.run(n_forced, any_singleton);
         for (k, s) in sec.iter().enumerate() {
             if *s {
@@ -509,6 +527,8 @@ struct Engine {
     fill: Vec<u32>,
     // zero propagation
     zp: bool,
+    sparse: bool,
+    basis_row: Vec<u32>,
     y: Vec<i64>,
     orig: Vec<Col>,
     basis: Vec<Col>,
@@ -544,6 +564,8 @@ impl Engine {
             emptied: Vec::new(),
             fill: Vec::new(),
             zp,
+            sparse: false,
+            basis_row: Vec::new(),
             y,
             orig,
             basis: Vec::new(),
@@ -593,7 +615,23 @@ impl Engine {
 
     /// Publishes the pivot vector `p`: eliminates its first row from every live column.
     fn pivot(&mut self, p: Col, j: usize) {
-        let Some(r) = p.first_row() else { return };
+        let Some(first) = p.first_row() else { return };
+        let r = if self.sparse {
+            // Non-singleton rows are a prefix of the rows; use them when there are any.
+            let limit = if first < self.n_ns { self.n_ns } else { u32::MAX };
+            let mut best = first;
+            let mut best_len = usize::MAX;
+            for &row in p.rows.iter().take_while(|&&row| row < limit) {
+                let len = self.row_index[row as usize].len();
+                if len < best_len {
+                    best = row;
+                    best_len = len;
+                }
+            }
+            best
+        } else {
+            first
+        };
         let ids = std::mem::take(&mut self.row_index[r as usize]);
         for id in ids {
             let id = id as usize;
@@ -608,7 +646,7 @@ impl Engine {
                 self.unhash_b(id);
             }
             self.fill.clear();
-            self.cols[id].eliminate(&p, &mut self.fill, &mut self.promo);
+            self.cols[id].eliminate_at(&p, r, &mut self.fill, &mut self.promo);
             for &f in &self.fill {
                 self.row_index[f as usize].push(id as u32);
             }
@@ -623,6 +661,7 @@ impl Engine {
         self.pivots += 1;
         if self.zp {
             self.pivot_of_row[r as usize] = self.basis.len() as u32;
+            self.basis_row.push(r);
             self.basis.push(p);
         }
     }
@@ -651,11 +690,7 @@ impl Engine {
             let new_info = singleton_zero || w.as_ref().is_some_and(|w| w.len() > usize::from(!a.is_empty()));
             if j < n_forced {
                 match w {
-                    Some(w) => {
-                        for p in w {
-                            self.pivot(p, j);
-                        }
-                    }
+                    Some(w) => self.pivot_all(w, j),
                     None => self.pivot(a, j),
                 }
                 if new_info {
@@ -702,9 +737,7 @@ impl Engine {
                     secondary[j] = true;
                     self.zero_secondaries += 1;
                 } else {
-                    for p in w {
-                        self.pivot(p, j);
-                    }
+                    self.pivot_all(w, j);
                     self.zero_rows += zero_rows.len();
                     if let Some(c) = cascade {
                         self.commit(j, c);
@@ -718,6 +751,14 @@ impl Engine {
         unsafe_b.sort_unstable();
         unsafe_b.dedup();
         (secondary, unsafe_b)
+    }
+
+    /// Publishes a set of new span vectors, each reduced by the pivots before it.
+    fn pivot_all(&mut self, w: Vec<Col>, j: usize) {
+        for p in w {
+            let p = self.reduce_by_basis(p);
+            self.pivot(p, j);
+        }
     }
 
     /// The new span vectors: the candidate, then each zero row reduced by the basis and by
@@ -755,12 +796,12 @@ impl Engine {
             .collect();
         while let Some(Reverse(b)) = heap.pop() {
             let p = &self.basis[b as usize];
-            let Some(pr) = p.first_row() else { continue };
+            let pr = self.basis_row[b as usize];
             if !v.contains(pr) {
                 continue;
             }
             self.fill.clear();
-            v.eliminate(p, &mut self.fill, &mut self.promo);
+            v.eliminate_at(p, pr, &mut self.fill, &mut self.promo);
             for &f in &self.fill {
                 let b2 = self.pivot_of_row[f as usize];
                 if b2 != u32::MAX {
