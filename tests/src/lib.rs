@@ -21,6 +21,8 @@ pub use serde_json::json;
 
 /// The JWT secret of test apps (tests forge tokens with it to test signature checks).
 pub const TEST_JWT_SECRET: &[u8] = b"test-secret-0123456789-abcdefghijklmnopqrstuvwxyz";
+/// The national-id key of test apps.
+pub const TEST_ID_KEY: [u8; 32] = *b"rusreg-test-id-key-0123456789abc";
 /// The password of every user made by `TestApp::user_with`.
 pub const TEST_PASSWORD: &str = "correct horse battery staple";
 /// RESH-ids of demo units in seeds/ (two under Helse Møre og Romsdal, one under St. Olavs).
@@ -151,7 +153,8 @@ impl TestApp {
         let pool = persistence::build_pool(&db.url, 4).expect("pool");
         let reports_url = settings.reports_database_url.clone().unwrap_or_else(|| db.url.clone());
         let reports_pool = persistence::build_pool(&reports_url, 2).expect("reports pool");
-        let state = api::build_state(settings, pool, reports_pool, TEST_JWT_SECRET).expect("state");
+        let id_key = domain::national_id::IdKey::from_bytes(&TEST_ID_KEY);
+        let state = api::build_state(settings, pool, reports_pool, TEST_JWT_SECRET, id_key).expect("state");
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = format!("http://{}", listener.local_addr().expect("addr"));
         let server = api::serve(state, listener, Some(2)).expect("serve");

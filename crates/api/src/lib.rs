@@ -40,11 +40,20 @@ pub fn build_state(
     pool: DbPool,
     reports_pool: DbPool,
     jwt_secret: &[u8],
+    id_key: domain::national_id::IdKey,
 ) -> Result<AppState, ApiError> {
     let dummy_hash = auth::hash_password(&uuid::Uuid::new_v4().to_string())?;
     let tokens = Tokens::new(jwt_secret, settings.token_minutes);
     let metrics = health::Metrics::new().map_err(ApiError::internal)?;
-    Ok(AppState { pool, reports_pool, settings: Arc::new(settings), tokens, dummy_hash, metrics })
+    Ok(AppState {
+        pool,
+        reports_pool,
+        settings: Arc::new(settings),
+        tokens,
+        dummy_hash,
+        metrics,
+        id_key: Arc::new(id_key),
+    })
 }
 
 /// Sends the request id (from TracingLogger) back as `x-request-id`.

@@ -22,6 +22,8 @@ pub struct AppState {
     /// that an unknown user costs the same work as a wrong password.
     pub dummy_hash: String,
     pub metrics: crate::health::Metrics,
+    /// Key of the national-id pseudonym (HMAC) and encryption (AES-GCM).
+    pub id_key: Arc<domain::national_id::IdKey>,
 }
 
 impl AppState {

@@ -6,6 +6,7 @@ use std::net::TcpListener;
 use anyhow::{bail, Context};
 use api::config::{LogFormat, Settings};
 use domain::access::Role;
+use domain::national_id::IdKey;
 use domain::organisations::NodeId;
 use persistence::local_cluster::{Durability, LocalCluster};
 use persistence::{organisations, PgConnection};
@@ -131,13 +132,14 @@ fn describe_api_error(e: &api::error::ApiError) -> String {
     }
 }
 
-fn run_server(settings: Settings, url: &str, jwt_secret: &[u8]) -> anyhow::Result<()> {
+fn run_server(settings: Settings, url: &str, jwt_secret: &[u8], id_key: IdKey) -> anyhow::Result<()> {
     let pool = persistence::build_pool(url, settings.pool_size)?;
     let reports_url = settings.reports_database_url.clone().unwrap_or_else(|| url.to_owned());
     let reports_pool = persistence::build_pool(&reports_url, settings.reports_pool_size)?;
     let listener = TcpListener::bind(&settings.bind).with_context(|| format!("cannot listen on {}", settings.bind))?;
     let workers = settings.workers;
-    let state = api::build_state(settings, pool, reports_pool, jwt_secret).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let state =
+        api::build_state(settings, pool, reports_pool, jwt_secret, id_key).map_err(|e| anyhow::anyhow!("{e}"))?;
     actix_web::rt::System::new().block_on(async move { api::serve(state, listener, workers)?.await })?;
     Ok(())
 }
@@ -148,8 +150,12 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
         .clone()
         .context("DATABASE_URL is required for `rusreg serve` (use `rusreg demo` to try it)")?;
     let secret = settings.require_strong_jwt_secret()?.to_vec();
+    let raw_key =
+        settings.id_key.clone().context("RUSREG_ID_KEY (or RUSREG_ID_KEY_FILE) is required for `rusreg serve`")?;
+    let id_key =
+        IdKey::parse(&raw_key).map_err(|_| anyhow::anyhow!("RUSREG_ID_KEY must be 32 bytes in hex or base64"))?;
     tracing::info!(bind = %settings.bind, "rusreg serving");
-    run_server(settings, &url, &secret)
+    run_server(settings, &url, &secret, id_key)
 }
 
 /// The five demo users, one per role, with where they hold it.
@@ -207,7 +213,27 @@ pub fn demo(mut settings: Settings) -> anyhow::Result<()> {
         "  API: http://{}/api/v1   docs: http://{}/docs   Ctrl-C stops the server and the database",
         settings.bind, settings.bind
     );
-    let result = run_server(settings, &url, &secret);
+    let id_key = demo_id_key(&settings)?;
+    let result = run_server(settings, &url, &secret, id_key);
     drop(cluster); // stops the managed cluster
     result
+}
+
+/// The demo's national-id key: RUSREG_ID_KEY, else one generated once and kept in the data
+/// folder (`id.key`, mode 0600) so that a second run can still read the first run's patients.
+fn demo_id_key(settings: &Settings) -> anyhow::Result<IdKey> {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(raw) = &settings.id_key {
+        return IdKey::parse(raw).map_err(|_| anyhow::anyhow!("RUSREG_ID_KEY must be 32 bytes in hex or base64"));
+    }
+    let path = settings.data_dir.join("id.key");
+    if !path.exists() {
+        std::fs::create_dir_all(&settings.data_dir)?;
+        let bytes: [u8; 32] = rand::random();
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        std::fs::write(&path, hex)?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    let raw = std::fs::read_to_string(&path)?;
+    IdKey::parse(raw.trim()).map_err(|_| anyhow::anyhow!("{} does not hold a valid key", path.display()))
 }
