@@ -237,3 +237,29 @@ fn demo_id_key(settings: &Settings) -> anyhow::Result<IdKey> {
     let raw = std::fs::read_to_string(&path)?;
     IdKey::parse(raw.trim()).map_err(|_| anyhow::anyhow!("{} does not hold a valid key", path.display()))
 }
+
+/// `rusreg suppress`: the output JSON goes to --output or standard output, the summary line to
+/// standard error (so the JSON can be piped).
+pub fn suppress(
+    input: &std::path::Path,
+    min_cell: Option<u32>,
+    output: Option<&std::path::Path>,
+    strict: bool,
+) -> anyhow::Result<()> {
+    let summary = reporting::suppression::cli::suppress_file(input, min_cell, output, strict)?;
+    if let Some(json) = &summary.json {
+        println!("{json}");
+    }
+    eprintln!("{summary}");
+    Ok(())
+}
+
+/// `rusreg audit`: prints the summary; exits with status 1 when a disclosure is found.
+pub fn audit(input: &std::path::Path, min_cell: Option<u32>) -> anyhow::Result<()> {
+    let summary = reporting::suppression::cli::audit_file(input, min_cell)?;
+    println!("{summary}");
+    if summary.has_disclosure() {
+        std::process::exit(1);
+    }
+    Ok(())
+}

@@ -1,5 +1,5 @@
 //! The `rusreg` binary: parses the command line, loads `Settings`, starts logging, and calls
-//! into the libraries. Commands: serve, demo, migrate, seed-reference, user add.
+//! into the libraries. Commands: serve, demo, migrate, seed-reference, suppress, audit, user add.
 
 mod commands;
 
@@ -27,6 +27,27 @@ enum Command {
     },
     /// Load the reference data of seeds/ (regions, health trusts, demo units); idempotent.
     SeedReference,
+    /// Suppress a table in the JSON case format of the suppression vectors, audit the result,
+    /// and write it (to --output or standard output). Prints a one-line summary to stderr.
+    Suppress {
+        #[arg(long)]
+        input: std::path::PathBuf,
+        /// Primary iff 0 < n < K (overrides the file's parameters).
+        #[arg(long)]
+        min_cell: Option<u32>,
+        #[arg(long)]
+        output: Option<std::path::PathBuf>,
+        /// The strict policy of releases (no group disclosure).
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Audit the suppression pattern given in a case file; exits non-zero on a disclosure.
+    Audit {
+        #[arg(long)]
+        input: std::path::PathBuf,
+        #[arg(long)]
+        min_cell: Option<u32>,
+    },
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -64,6 +85,10 @@ fn main() -> anyhow::Result<()> {
         Command::Demo => commands::demo(settings),
         Command::Migrate { revert_all } => commands::migrate(&settings, revert_all),
         Command::SeedReference => commands::seed_reference(&settings),
+        Command::Suppress { input, min_cell, output, strict } => {
+            commands::suppress(&input, min_cell, output.as_deref(), strict)
+        }
+        Command::Audit { input, min_cell } => commands::audit(&input, min_cell),
         Command::User { command: UserCommand::Add { username, display_name, role, node, password_stdin } } => {
             commands::user_add(&settings, &username, display_name.as_deref(), &role, node.as_deref(), password_stdin)
         }
