@@ -330,24 +330,35 @@ fn free_port() -> Result<u16, ClusterError> {
 /// Finds the folder with initdb and pg_ctl: PATH, then `pg_config --bindir`, then the newest
 /// /usr/lib/postgresql/*/bin.
 pub fn find_bin_dir() -> Result<PathBuf, ClusterError> {
+    let pg_config_dir = Command::new("pg_config")
+        .arg("--bindir")
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
+    find_bin_dir_in(std::env::var_os("PATH").as_deref(), pg_config_dir.as_deref(), Path::new("/usr/lib/postgresql"))
+}
+
+/// The search of `find_bin_dir` over explicit places (so it can be tested).
+pub fn find_bin_dir_in(
+    path_var: Option<&std::ffi::OsStr>,
+    pg_config_dir: Option<&Path>,
+    versions_root: &Path,
+) -> Result<PathBuf, ClusterError> {
     let has_both = |d: &Path| d.join("initdb").is_file() && d.join("pg_ctl").is_file();
-    if let Some(path) = std::env::var_os("PATH") {
-        for dir in std::env::split_paths(&path) {
+    if let Some(path) = path_var {
+        for dir in std::env::split_paths(path) {
             if has_both(&dir) {
-                // Resolve symlinks so the sibling binaries (postgres, psql) are found too.
-                let resolved =
-                    fs::canonicalize(dir.join("initdb")).ok().and_then(|p| p.parent().map(Path::to_path_buf));
+                // Resolve symlinks so the sibling binaries (postgres) are found too.
+                let resolved = fs::canonicalize(dir.join("initdb")).ok().and_then(|p| p.parent().map(Path::to_path_buf));
                 return Ok(resolved.filter(|d| has_both(d)).unwrap_or(dir));
             }
         }
     }
-    if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
-        let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        if out.status.success() && has_both(&dir) {
-            return Ok(dir);
-        }
+    if let Some(dir) = pg_config_dir.filter(|d| has_both(d)) {
+        return Ok(dir.to_path_buf());
     }
-    let mut candidates: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
+    let mut candidates: Vec<(u32, PathBuf)> = fs::read_dir(versions_root)
         .into_iter()
         .flatten()
         .flatten()
@@ -359,4 +370,33 @@ pub fn find_bin_dir() -> Result<PathBuf, ClusterError> {
         .collect();
     candidates.sort();
     candidates.pop().map(|(_, d)| d).ok_or(ClusterError::BinariesMissing)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_binaries_give_a_one_line_error_that_says_how_to_install_them() {
+        let empty = std::env::temp_dir().join(format!("rusreg-no-pg-{}", std::process::id()));
+        let err = find_bin_dir_in(Some(std::ffi::OsStr::new("/nonexistent")), None, &empty).err();
+        let message = err.map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("apt-get install postgresql"), "{message}");
+        assert_eq!(message.lines().count(), 1);
+    }
+
+    #[test]
+    fn the_newest_version_under_the_versions_root_is_found() -> Result<(), ClusterError> {
+        let root = std::env::temp_dir().join(format!("rusreg-pg-versions-{}", std::process::id()));
+        for v in ["13", "16"] {
+            let bin = root.join(v).join("bin");
+            fs::create_dir_all(&bin)?;
+            fs::write(bin.join("initdb"), "")?;
+            fs::write(bin.join("pg_ctl"), "")?;
+        }
+        let found = find_bin_dir_in(None, None, &root)?;
+        fs::remove_dir_all(&root)?;
+        assert_eq!(found, root.join("16").join("bin"));
+        Ok(())
+    }
 }

@@ -1,0 +1,207 @@
+//! The real `rusreg` binary: `demo` on its managed cluster (Ctrl-C stops everything, a second
+//! run reuses the data folder, a cluster left behind by a killed run is recovered), and `serve`
+//! refusing a missing or weak secret.
+
+#![expect(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PASSWORD: &str = "demo-password-for-tests";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn http(port: u16, request: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut out = String::new();
+    stream.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
+fn get(port: u16, path: &str) -> Option<String> {
+    http(port, &format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"))
+}
+
+fn login(port: u16, user: &str) -> Option<String> {
+    let body = format!(r#"{{"username":"{user}","password":"{PASSWORD}"}}"#);
+    http(
+        port,
+        &format!(
+            "POST /api/v1/auth/token HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+}
+
+fn start_demo(dir: &Path, port: u16) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_rusreg"))
+        .arg("demo")
+        .env_remove("DATABASE_URL")
+        .env("RUSREG_DATA_DIR", dir)
+        .env("RUSREG_BIND", format!("127.0.0.1:{port}"))
+        .env("RUSREG_DEMO_PASSWORD", PASSWORD)
+        .env("RUSREG_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn wait_ready(port: u16, child: &mut Child) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(120) {
+        if let Some(res) = get(port, "/health/ready") {
+            if res.starts_with("HTTP/1.1 200") {
+                return;
+            }
+        }
+        assert!(child.try_wait().unwrap().is_none(), "rusreg demo exited early");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("rusreg demo did not become ready");
+}
+
+fn signal(pid: u32, sig: &str) {
+    assert!(Command::new("kill").args([sig, &pid.to_string()]).status().unwrap().success());
+}
+
+fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "rusreg did not exit");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn postmaster_pid(dir: &Path) -> Option<u32> {
+    std::fs::read_to_string(dir.join("pgdata/postmaster.pid")).ok()?.lines().next()?.trim().parse().ok()
+}
+
+fn process_alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rusreg-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn demo_serves_stops_on_ctrl_c_reuses_its_data_and_recovers_a_killed_run() {
+    let dir = temp_dir("demo");
+    // First run: serves, every demo user can log in, Ctrl-C stops server and cluster.
+    let port = free_port();
+    let mut demo = start_demo(&dir, port);
+    wait_ready(port, &mut demo);
+    for user in ["demo-registrar", "demo-unit-contact", "demo-register-contact", "demo-register-staff", "demo-admin"] {
+        assert!(login(port, user).unwrap().starts_with("HTTP/1.1 200"), "{user} logs in");
+    }
+    let docs = get(port, "/docs/").unwrap();
+    assert!(docs.starts_with("HTTP/1.1 200"));
+    let pg = postmaster_pid(&dir).expect("the cluster runs");
+    signal(demo.id(), "-INT");
+    wait_exit(&mut demo);
+    let start = Instant::now();
+    while process_alive(pg) && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!process_alive(pg), "Ctrl-C stops the cluster");
+    assert!(postmaster_pid(&dir).is_none(), "a clean stop leaves no postmaster.pid");
+
+    // Second run reuses the data folder; then it is killed hard (the cluster is left running).
+    let port = free_port();
+    let mut demo = start_demo(&dir, port);
+    wait_ready(port, &mut demo);
+    assert!(login(port, "demo-admin").unwrap().starts_with("HTTP/1.1 200"));
+    signal(demo.id(), "-KILL");
+    wait_exit(&mut demo);
+
+    // Third run: the cluster left behind is reused. Then kill both, leaving a stale postmaster.pid.
+    let port = free_port();
+    let mut demo = start_demo(&dir, port);
+    wait_ready(port, &mut demo);
+    let pg = postmaster_pid(&dir).unwrap();
+    signal(demo.id(), "-KILL");
+    wait_exit(&mut demo);
+    signal(pg, "-KILL");
+    let start = Instant::now();
+    while process_alive(pg) && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Other server processes of the killed cluster exit on their own once the postmaster is gone.
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(postmaster_pid(&dir).is_some(), "the stale postmaster.pid is there");
+
+    // Fourth run recovers the stale cluster.
+    let port = free_port();
+    let mut demo = start_demo(&dir, port);
+    wait_ready(port, &mut demo);
+    assert!(login(port, "demo-registrar").unwrap().starts_with("HTTP/1.1 200"));
+    signal(demo.id(), "-INT");
+    wait_exit(&mut demo);
+    assert!(postmaster_pid(&dir).is_none());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn serve_with(secret: Option<&str>) -> (bool, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rusreg"));
+    cmd.arg("serve")
+        .env("DATABASE_URL", "postgres://nobody:nothing@127.0.0.1:1/none")
+        .env("RUSREG_ID_KEY", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff")
+        .env_remove("RUSREG_JWT_SECRET")
+        .env_remove("RUSREG_JWT_SECRET_FILE");
+    if let Some(s) = secret {
+        cmd.env("RUSREG_JWT_SECRET", s);
+    }
+    let out = cmd.output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn serve_refuses_to_start_without_a_strong_jwt_secret() {
+    let (ok, err) = serve_with(None);
+    assert!(!ok);
+    assert!(err.contains("RUSREG_JWT_SECRET"), "{err}");
+    let (ok, err) = serve_with(Some("short-secret"));
+    assert!(!ok);
+    assert!(err.contains("weak"), "{err}");
+    let (ok, err) = serve_with(Some(&"x".repeat(64)));
+    assert!(!ok);
+    assert!(err.contains("weak"), "{err}");
+}
+
+#[test]
+fn suppress_and_audit_run_on_a_reference_case() {
+    let case =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/suppression-vectors/case01_ssbtools_example.json");
+    if !case.exists() {
+        eprintln!("shared/suppression-vectors not beside the project: skipped");
+        return;
+    }
+    let out = temp_dir("suppress").with_extension("json");
+    let res = Command::new(env!("CARGO_BIN_EXE_rusreg"))
+        .args(["suppress", "--input"])
+        .arg(&case)
+        .arg("--output")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(res.status.success());
+    let summary = String::from_utf8_lossy(&res.stderr);
+    assert!(summary.contains("3 primary") && summary.contains("audit passed"), "{summary}");
+    let res = Command::new(env!("CARGO_BIN_EXE_rusreg")).args(["audit", "--input"]).arg(&out).output().unwrap();
+    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stdout));
+    let _ = std::fs::remove_file(&out);
+}
