@@ -23,6 +23,29 @@
 
 use std::path::PathBuf;
 
+/// Every environment variable rusreg reads (the binary's `RUSREG_NEW_PASSWORD` for `user add`
+/// included). docs/operations.md and deploy/rusreg.env.example are checked against this list.
+pub const VARIABLES: &[&str] = &[
+    "DATABASE_URL",
+    "RUSREG_REPORTS_DATABASE_URL",
+    "RUSREG_BIND",
+    "RUSREG_DATA_DIR",
+    "RUSREG_JWT_SECRET",
+    "RUSREG_JWT_SECRET_FILE",
+    "RUSREG_TOKEN_MINUTES",
+    "RUSREG_ID_KEY",
+    "RUSREG_ID_KEY_FILE",
+    "RUSREG_MIN_CELL",
+    "RUSREG_DB_POOL_SIZE",
+    "RUSREG_REPORTS_POOL_SIZE",
+    "RUSREG_BODY_LIMIT",
+    "RUSREG_LOG_FORMAT",
+    "RUSREG_LOG",
+    "RUSREG_DEMO_PASSWORD",
+    "RUSREG_WORKERS",
+    "RUSREG_NEW_PASSWORD",
+];
+
 use serde::Deserialize;
 
 /// Raw values as read from the environment (envy maps `FOO_BAR` to `foo_bar`).
@@ -215,6 +238,31 @@ mod tests {
         assert!(s.require_strong_jwt_secret().is_err());
         s.jwt_secret = Some(b"0123456789abcdefghijklmnopqrstuvwxyz".to_vec());
         assert!(s.require_strong_jwt_secret().is_ok());
+    }
+
+    fn variables_in(text: &str) -> std::collections::BTreeSet<String> {
+        text.split(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+            .filter(|w| (w.starts_with("RUSREG_") && w.len() > 7) || *w == "DATABASE_URL")
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn docs_and_deploy_files_name_exactly_the_variables_of_this_module() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../");
+        let known: std::collections::BTreeSet<String> = VARIABLES.iter().map(|v| v.to_string()).collect();
+        let read = |p: &str| std::fs::read_to_string(format!("{root}{p}")).unwrap_or_default();
+        let operations = variables_in(&read("docs/operations.md"));
+        assert_eq!(operations, known, "docs/operations.md lists every variable and no other");
+        for file in
+            ["deploy/rusreg.env.example", "deploy/docker-compose.yml", "deploy/rusreg.service", "deploy/Dockerfile"]
+        {
+            let used = variables_in(&read(file));
+            assert!(used.is_subset(&known), "{file} uses unknown variables: {:?}", used.difference(&known));
+        }
+        // This module's own table documents every variable too.
+        let own = variables_in(include_str!("config.rs"));
+        assert!(known.is_subset(&own));
     }
 
     #[test]
