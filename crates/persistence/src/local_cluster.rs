@@ -350,7 +350,8 @@ pub fn find_bin_dir_in(
         for dir in std::env::split_paths(path) {
             if has_both(&dir) {
                 // Resolve symlinks so the sibling binaries (postgres) are found too.
-                let resolved = fs::canonicalize(dir.join("initdb")).ok().and_then(|p| p.parent().map(Path::to_path_buf));
+                let resolved =
+                    fs::canonicalize(dir.join("initdb")).ok().and_then(|p| p.parent().map(Path::to_path_buf));
                 return Ok(resolved.filter(|d| has_both(d)).unwrap_or(dir));
             }
         }
