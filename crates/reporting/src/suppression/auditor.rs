@@ -248,53 +248,6 @@ impl<T: Num> Vector<T> {
         self.entries.last().map(|(r, v)| (*r, v))
     }
 
-    fn get(&self, r: u32) -> Option<&T> {
-        self.entries.binary_search_by_key(&r, |e| e.0).ok().map(|i| &self.entries[i].1)
-    }
-
-    /// `self := p·self − s·b` with `p`, `s` chosen so the pivot row of `b` cancels.
-    fn cancel(&mut self, b: &Vector<T>, new_rows: &mut Vec<u32>) -> Option<()> {
-        let (r, bv) = b.pivot()?;
-        let sv = self.get(r)?.clone();
-        let g = bv.gcd_(&sv)?;
-        let p = bv.div_(&g);
-        let s = sv.div_(&g);
-        let mut out: Vec<(u32, T)> = Vec::with_capacity(self.entries.len() + b.entries.len());
-        let mut it_a = self.entries.iter().peekable();
-        let mut it_b = b.entries.iter().peekable();
-        loop {
-            match (it_a.peek(), it_b.peek()) {
-                (None, None) => break,
-                (Some(&(ra, va)), Some(&(rb, vb))) if ra == rb => {
-                    let v = va.mul_(&p)?.sub_(&vb.mul_(&s)?)?;
-                    if !v.is_zero_() {
-                        out.push((*ra, v));
-                    }
-                    it_a.next();
-                    it_b.next();
-                }
-                (Some(&(ra, va)), Some(&(rb, _))) if ra < rb => {
-                    out.push((*ra, va.mul_(&p)?));
-                    it_a.next();
-                }
-                (Some(&(ra, va)), None) => {
-                    out.push((*ra, va.mul_(&p)?));
-                    it_a.next();
-                }
-                (_, Some(&(rb, vb))) => {
-                    let v = vb.mul_(&s)?.neg_()?;
-                    if !v.is_zero_() {
-                        out.push((*rb, v));
-                        new_rows.push(*rb);
-                    }
-                    it_b.next();
-                }
-            }
-        }
-        self.entries = out;
-        self.normalize()
-    }
-
     fn normalize(&mut self) -> Option<()> {
         let Some(first) = self.entries.first().map(|e| e.1.clone()) else {
             return Some(());
@@ -320,7 +273,8 @@ impl<T: Num> Vector<T> {
 }
 
 struct Auditor<'m, T: Num> {
-    model: &'m Model,
+    #[expect(dead_code, reason = "kept for diagnostics")]
+    model: Option<&'m Model>,
     basis: Vec<Vector<T>>,
     /// Basis index of the vector pivoting on each inner cell (`u32::MAX`: none).
     pivot_at: Vec<u32>,
@@ -392,17 +346,18 @@ impl<'m, T: Num> Auditor<'m, T> {
         report.known_inner_cells = known.iter().filter(|&&k| k).count();
         let unknown_rows = m - report.known_inner_cells;
 
-        let mut aud = Auditor::<T> { model, basis: Vec::new(), pivot_at: vec![u32::MAX; m], known };
+        let mut aud = Auditor::<T> { model: Some(model), basis: Vec::new(), pivot_at: vec![u32::MAX; m], known };
 
-        // Step 2: echelon basis of the published cells on the unknown inner cells.
-        for (j, &is_published) in published.iter().enumerate() {
-            if !is_published {
-                continue;
-            }
+        // Step 2: echelon basis of the published cells on the unknown inner cells, sparsest
+        // cells first (less fill-in).
+        let mut acc = Dense::<T>::new(m);
+        let mut by_size: Vec<usize> = (0..n).filter(|&j| published[j]).collect();
+        by_size.sort_by_key(|&j| x.col(j).len());
+        for j in by_size {
             if aud.basis.len() == unknown_rows {
                 break;
             }
-            let v = aud.reduce(aud.restrict(x.col(j).iter().map(|&r| (r, 1))))?;
+            let v = aud.reduce(aud.restrict(x.col(j).iter().map(|&r| (r, 1))), &mut acc)?;
             if let Some((r, _)) = v.pivot() {
                 aud.pivot_at[r as usize] = aud.basis.len() as u32;
                 aud.basis.push(v);
@@ -422,7 +377,7 @@ impl<'m, T: Num> Auditor<'m, T> {
             if !primary[j] && model.role(j) == CellRole::Protected {
                 continue;
             }
-            let v = aud.reduce(aud.restrict(x.col(j).iter().map(|&r| (r, 1))))?;
+            let v = aud.reduce(aud.restrict(x.col(j).iter().map(|&r| (r, 1))), &mut acc)?;
             if v.entries.is_empty() {
                 if primary[j] {
                     report.disclosures.push(Disclosure { cell: j, value: freq[j], kind: DisclosureKind::Derivable });
@@ -445,15 +400,15 @@ impl<'m, T: Num> Auditor<'m, T> {
             if !rule.is_primary(sum) || !seen.insert(prim.clone()) {
                 continue;
             }
-            let mut acc: HashMap<u32, i64> = HashMap::new();
+            let mut sum_rows: HashMap<u32, i64> = HashMap::new();
             for &c in &prim {
                 for &r in x.col(c) {
-                    *acc.entry(r).or_insert(0) += 1;
+                    *sum_rows.entry(r).or_insert(0) += 1;
                 }
             }
-            let mut entries: Vec<(u32, i64)> = acc.into_iter().collect();
+            let mut entries: Vec<(u32, i64)> = sum_rows.into_iter().collect();
             entries.sort_unstable();
-            let v = aud.reduce(aud.restrict(entries.into_iter()))?;
+            let v = aud.reduce(aud.restrict(entries.into_iter()), &mut acc)?;
             if v.entries.is_empty() {
                 report.group_disclosures.push(GroupDisclosure { parent: rel.parent, dim: rel.dim, cells: prim, sum });
             }
@@ -473,7 +428,7 @@ impl<'m, T: Num> Auditor<'m, T> {
                 if !in_suppressed[r] || aud.known[r] || !rule.is_singleton(y[r]) {
                     continue;
                 }
-                let w = aud.reduce(Vector { entries: vec![(r as u32, T::from_i64(1))] })?;
+                let w = aud.reduce(Vector { entries: vec![(r as u32, T::from_i64(1))] }, &mut acc)?;
                 if w.entries.is_empty() {
                     continue;
                 }
@@ -503,28 +458,91 @@ impl<'m, T: Num> Auditor<'m, T> {
         v
     }
 
-    /// Reduces a vector by the basis (pivots processed in insertion order). `None` on
-    /// overflow.
-    fn reduce(&self, mut v: Vector<T>) -> Option<Vector<T>> {
-        let _ = self.model;
-        let mut heap: BinaryHeap<Reverse<u32>> =
-            v.entries.iter().filter_map(|(r, _)| self.pivot_of(*r).map(Reverse)).collect();
-        let mut new_rows = Vec::new();
+    /// Reduces a vector by the basis (pivots processed in insertion order) in a dense
+    /// accumulator, so one step costs the length of the basis vector. `None` on overflow.
+    fn reduce(&self, v: Vector<T>, acc: &mut Dense<T>) -> Option<Vector<T>> {
+        let out = self.reduce_into(v, acc);
+        let mut entries: Vec<(u32, T)> = Vec::new();
+        for &r in &acc.touched {
+            let val = std::mem::replace(&mut acc.vals[r as usize], acc.zero.clone());
+            acc.present[r as usize] = false;
+            if out.is_some() && !val.is_zero_() {
+                entries.push((r, val));
+            }
+        }
+        acc.touched.clear();
+        out?;
+        entries.sort_unstable_by_key(|e| e.0);
+        let mut v = Vector { entries };
+        v.normalize()?;
+        Some(v)
+    }
+
+    fn reduce_into(&self, v: Vector<T>, acc: &mut Dense<T>) -> Option<()> {
+        let mut heap: BinaryHeap<Reverse<u32>> = BinaryHeap::new();
+        for (r, val) in v.entries {
+            acc.add(r, &val)?;
+            if let Some(b) = self.pivot_of(r) {
+                heap.push(Reverse(b));
+            }
+        }
         while let Some(Reverse(b)) = heap.pop() {
             let bv = &self.basis[b as usize];
-            let Some((pr, _)) = bv.pivot() else { continue };
-            if v.get(pr).is_none() {
+            let Some((pr, pval)) = bv.pivot() else { continue };
+            let a = acc.vals[pr as usize].clone();
+            if a.is_zero_() {
                 continue;
             }
-            new_rows.clear();
-            v.cancel(bv, &mut new_rows)?;
-            for r in &new_rows {
-                if let Some(b2) = self.pivot_of(*r) {
-                    heap.push(Reverse(b2));
+            let q = a.div_(pval);
+            let factor = if q.mul_(pval)? == a {
+                q
+            } else {
+                // Scale the accumulator so that the pivot entry becomes divisible.
+                let g = pval.gcd_(&a)?;
+                let p = pval.div_(&g);
+                for &t in &acc.touched {
+                    let x = acc.vals[t as usize].mul_(&p)?;
+                    acc.vals[t as usize] = x;
+                }
+                a.div_(&g)
+            };
+            for (row, val) in &bv.entries {
+                let delta = factor.mul_(val)?.neg_()?;
+                acc.add(*row, &delta)?;
+                if *row != pr && !acc.vals[*row as usize].is_zero_() {
+                    if let Some(b2) = self.pivot_of(*row) {
+                        heap.push(Reverse(b2));
+                    }
                 }
             }
         }
-        Some(v)
+        Some(())
+    }
+}
+
+/// A dense accumulator over the inner cells with the list of touched ones.
+struct Dense<T: Num> {
+    vals: Vec<T>,
+    present: Vec<bool>,
+    touched: Vec<u32>,
+    zero: T,
+}
+
+impl<T: Num> Dense<T> {
+    fn new(m: usize) -> Self {
+        let zero = T::from_i64(0);
+        Dense { vals: vec![zero.clone(); m], present: vec![false; m], touched: Vec::new(), zero }
+    }
+
+    fn add(&mut self, r: u32, delta: &T) -> Option<()> {
+        let i = r as usize;
+        if !self.present[i] {
+            self.present[i] = true;
+            self.touched.push(r);
+        }
+        let x = self.vals[i].sub_(&delta.neg_()?)?;
+        self.vals[i] = x;
+        Some(())
     }
 }
 
@@ -533,12 +551,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cancel_removes_the_pivot_entry() {
-        let mut a: Vector<i128> = Vector { entries: vec![(0, 1), (2, 1)] };
-        let b: Vector<i128> = Vector { entries: vec![(1, 1), (2, 1)] };
-        let mut rows = Vec::new();
-        assert!(a.cancel(&b, &mut rows).is_some());
-        assert_eq!(a.entries, vec![(0, 1), (1, -1)]);
-        assert_eq!(rows, vec![1]);
+    fn reduce_eliminates_pivots_in_insertion_order() {
+        let m = 3;
+        let mut aud =
+            Auditor::<i128> { model: None, basis: Vec::new(), pivot_at: vec![u32::MAX; m], known: vec![false; m] };
+        let mut acc = Dense::new(m);
+        // basis: a + c (pivot c), then b + a - ... : add b + c reduced.
+        for v in [vec![(0u32, 1i128), (2, 1)], vec![(1, 1), (2, 1)]] {
+            let v = aud.reduce(Vector { entries: v }, &mut acc).unwrap_or(Vector { entries: vec![] });
+            if let Some((r, _)) = v.pivot() {
+                aud.pivot_at[r as usize] = aud.basis.len() as u32;
+                aud.basis.push(v);
+            }
+        }
+        assert_eq!(aud.basis.len(), 2);
+        // a − b is in the span; a is not.
+        let d = aud.reduce(Vector { entries: vec![(0, 1), (1, -1)] }, &mut acc);
+        assert!(d.is_some_and(|d| d.entries.is_empty()));
+        let e = aud.reduce(Vector { entries: vec![(0, 1)] }, &mut acc);
+        assert!(e.is_some_and(|e| !e.entries.is_empty()));
     }
 }

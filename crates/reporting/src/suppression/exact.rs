@@ -179,14 +179,6 @@ impl Col {
         h.finish()
     }
 
-    /// A 64-bit fingerprint of the canonical form.
-    pub(crate) fn fingerprint(&self) -> u64 {
-        let mut h = Fx(0x51_7c_c1_b7_27_22_0a_95);
-        self.rows.hash(&mut h);
-        self.vals.hash(&mut h);
-        h.finish()
-    }
-
     fn level(&self) -> u8 {
         match self.vals {
             Vals::Small(_) => 0,

@@ -6,6 +6,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
+use std::hash::Hasher;
 use std::time::{Duration, Instant};
 
 use super::exact::{Col, Promotions};
@@ -264,30 +265,31 @@ pub fn suppress(model: &Model, opts: &SuppressOptions) -> Result<Pattern, Suppre
     }
     let any_singleton = singleton.iter().any(|&s| s);
 
-    // Columns: output cells, strict extras, and (with forced cells) subSum virtual primaries.
-    let mut contents: Vec<Col> = (0..n).map(|j| Col::ones(x.col(j).to_vec())).collect();
+    // Columns: output cells (read from X, not copied), strict extras, and (with forced cells)
+    // subSum virtual primaries.
+    let mut cols = Columns { x, n, extra: Vec::new() };
     let mut col_primary: Vec<bool> = primary.clone();
     let mut col_forced = forced.clone();
     for e in &extras {
-        contents.push(Col::from_parts(e.rows.clone(), e.vals.clone()));
+        cols.extra.push(Col::from_parts(e.rows.clone(), e.vals.clone()));
         col_primary.push(true);
         col_forced.push(false);
     }
     let mut n_virtual = 0;
     if any_forced && any_singleton {
-        let base = contents.len();
+        let base = cols.len();
         let mut seen: HashMap<Vec<u32>, ()> = HashMap::new();
         for c in 0..base {
-            let rows: Vec<u32> = contents[c].rows.iter().copied().filter(|&r| singleton[r as usize]).collect();
-            if rows.len() > 1 && contents[c].all_positive() && seen.insert(rows.clone(), ()).is_none() {
-                contents.push(Col::ones(rows));
+            let rows: Vec<u32> = cols.rows(c).iter().copied().filter(|&r| singleton[r as usize]).collect();
+            if rows.len() > 1 && cols.all_positive(c) && seen.insert(rows.clone(), ()).is_none() {
+                cols.extra.push(Col::ones(rows));
                 col_primary.push(true);
                 col_forced.push(false);
                 n_virtual += 1;
             }
         }
     }
-    let ncol = contents.len();
+    let ncol = cols.len();
 
     // Merge duplicate columns (canonical forms; empty columns are never merged).
     let mut group_of = vec![0u32; ncol];
@@ -295,14 +297,13 @@ pub fn suppress(model: &Model, opts: &SuppressOptions) -> Result<Pattern, Suppre
     {
         let mut by_fp: HashMap<u64, Vec<u32>> = HashMap::new();
         for c in 0..ncol {
-            if contents[c].is_empty() {
+            if cols.rows(c).is_empty() {
                 group_of[c] = groups.len() as u32;
                 groups.push(c);
                 continue;
             }
-            let fp = contents[c].fingerprint();
-            let list = by_fp.entry(fp).or_default();
-            match list.iter().find(|&&g| contents[groups[g as usize]] == contents[c]) {
+            let list = by_fp.entry(cols.hash(c)).or_default();
+            match list.iter().find(|&&g| cols.same(groups[g as usize], c)) {
                 Some(&g) => group_of[c] = g,
                 None => {
                     let g = groups.len() as u32;
@@ -352,28 +353,44 @@ pub fn suppress(model: &Model, opts: &SuppressOptions) -> Result<Pattern, Suppre
     }
     let prim_groups: Vec<usize> = (0..ng).filter(|&g| g_primary[g] && !g_forced[g]).collect();
 
-    // Rows: keep rows used by a participating column; merge duplicates; singletons last.
+    // Rows: keep rows used by a participating column; merge duplicates; singletons last. The
+    // (column, coefficient) lists of the rows are built in compressed form.
     let mut participating: Vec<usize> = cand_groups.clone();
     participating.extend_from_slice(&prim_groups);
     let m0 = y.len();
-    let mut row_cols: Vec<Vec<(u32, i64)>> = vec![Vec::new(); m0];
-    for (k, &g) in participating.iter().enumerate() {
-        let c = &contents[groups[g]];
-        for (i, &r) in c.rows.iter().enumerate() {
-            row_cols[r as usize].push((k as u32, col_val(c, i)));
+    let mut rc_ptr = vec![0usize; m0 + 1];
+    for &g in &participating {
+        for &r in cols.rows(groups[g]) {
+            rc_ptr[r as usize + 1] += 1;
         }
     }
+    for r in 0..m0 {
+        rc_ptr[r + 1] += rc_ptr[r];
+    }
+    let mut rc_fill = rc_ptr.clone();
+    let mut rc_col = vec![0u32; rc_ptr[m0]];
+    let mut rc_val = vec![0i64; rc_ptr[m0]];
+    for (k, &g) in participating.iter().enumerate() {
+        let c = groups[g];
+        for (i, &r) in cols.rows(c).iter().enumerate() {
+            let at = rc_fill[r as usize];
+            rc_col[at] = k as u32;
+            rc_val[at] = cols.val(c, i);
+            rc_fill[r as usize] += 1;
+        }
+    }
+    drop(rc_fill);
     let mut new_row = vec![u32::MAX; m0];
     let mut row_y: Vec<i64> = Vec::new();
     let mut row_single: Vec<bool> = Vec::new();
-    let mut row_first: Vec<usize> = Vec::new();
     {
         let mut seen: HashMap<RowKey<'_>, u32> = HashMap::new();
         for r in 0..m0 {
-            if row_cols[r].is_empty() {
+            let range = rc_ptr[r]..rc_ptr[r + 1];
+            if range.is_empty() {
                 continue;
             }
-            let key = (singleton[r], row_cols[r].as_slice());
+            let key = (singleton[r], &rc_col[range.clone()], &rc_val[range]);
             if opts.dedup_rows {
                 if let Some(&nr) = seen.get(&key) {
                     new_row[r] = nr;
@@ -388,10 +405,9 @@ pub fn suppress(model: &Model, opts: &SuppressOptions) -> Result<Pattern, Suppre
             new_row[r] = nr;
             row_y.push(y[r]);
             row_single.push(singleton[r]);
-            row_first.push(r);
         }
     }
-    drop(row_cols);
+    drop((rc_ptr, rc_col, rc_val));
     // Stable: non-singleton rows first.
     let m = row_y.len();
     let mut perm: Vec<usize> = (0..m).collect();
@@ -402,29 +418,40 @@ pub fn suppress(model: &Model, opts: &SuppressOptions) -> Result<Pattern, Suppre
     }
     let n_ns = row_single.iter().filter(|&&s| !s).count() as u32;
     let eng_y: Vec<i64> = perm.iter().map(|&i| row_y[i]).collect();
-    let map_col = |c: &Col| -> Col {
-        let mut pairs: Vec<(u32, i64)> =
-            c.rows.iter().enumerate().map(|(i, &r)| (pos_of[new_row[r as usize] as usize], col_val(c, i))).collect();
+    let map_col = |c: usize| -> Col {
+        let mut pairs: Vec<(u32, i64)> = cols
+            .rows(c)
+            .iter()
+            .enumerate()
+            .map(|(i, &r)| (pos_of[new_row[r as usize] as usize], cols.val(c, i)))
+            .collect();
         pairs.sort_unstable_by_key(|p| p.0);
         pairs.dedup_by_key(|p| p.0);
         let (rows, vals): (Vec<u32>, Vec<i64>) = pairs.into_iter().unzip();
         Col::from_parts(rows, vals)
     };
 
-    let mut a_cols: Vec<Col> = cand_groups.iter().map(|&g| map_col(&contents[groups[g]])).collect();
+    let mut a_cols: Vec<Col> = cand_groups.iter().map(|&g| map_col(groups[g])).collect();
     let mut b_groups: Vec<usize> = Vec::new();
     let mut b_cols: Vec<Col> = Vec::new();
     let filter_singleton_only = any_singleton && !any_forced;
     for &g in &prim_groups {
-        let c = map_col(&contents[groups[g]]);
+        let c = map_col(groups[g]);
         if filter_singleton_only && c.rows.iter().all(|&r| r >= n_ns) && !c.is_empty() {
             continue; // handled by anySum
         }
         b_groups.push(g);
         b_cols.push(c);
     }
-    drop(contents);
-    let orig_a: Vec<Col> = if opts.zero_propagation { a_cols.clone() } else { Vec::new() };
+    drop(cols);
+    // Candidates are output cells (0/1), so their original rows are all the cascade needs.
+    let mut orig_a = RowLists { ptr: vec![0], rows: Vec::new() };
+    if opts.zero_propagation {
+        for c in &a_cols {
+            orig_a.rows.extend_from_slice(&c.rows);
+            orig_a.ptr.push(orig_a.rows.len());
+        }
+    }
 
     let mut stats = EngineStats {
         inner_cells: m0,
@@ -491,8 +518,61 @@ pub fn suppress(model: &Model, opts: &SuppressOptions) -> Result<Pattern, Suppre
     Ok(Pattern { status, primary, unsafe_cells, unsafe_extra, extra_primaries: extras, candidate_rank, stats })
 }
 
-/// A row's singleton mark and its (column, coefficient) list.
-type RowKey<'a> = (bool, &'a [(u32, i64)]);
+/// A row's singleton mark, its columns and their coefficients.
+type RowKey<'a> = (bool, &'a [u32], &'a [i64]);
+
+/// The columns of the problem: output cells read from X (all entries 1) and extra columns.
+struct Columns<'a> {
+    x: &'a super::table::ModelMatrix,
+    n: usize,
+    extra: Vec<Col>,
+}
+
+impl Columns<'_> {
+    fn len(&self) -> usize {
+        self.n + self.extra.len()
+    }
+    fn rows(&self, c: usize) -> &[u32] {
+        if c < self.n {
+            self.x.col(c)
+        } else {
+            &self.extra[c - self.n].rows
+        }
+    }
+    fn val(&self, c: usize, i: usize) -> i64 {
+        if c < self.n {
+            1
+        } else {
+            col_val(&self.extra[c - self.n], i)
+        }
+    }
+    fn all_positive(&self, c: usize) -> bool {
+        c < self.n || self.extra[c - self.n].all_positive()
+    }
+    fn hash(&self, c: usize) -> u64 {
+        let mut h = super::exact::Fx(0x2545_f491_4f6c_dd1d);
+        for (i, &r) in self.rows(c).iter().enumerate() {
+            h.write_u32(r);
+            h.write_i64(self.val(c, i));
+        }
+        h.finish()
+    }
+    fn same(&self, a: usize, b: usize) -> bool {
+        self.rows(a) == self.rows(b) && (0..self.rows(a).len()).all(|i| self.val(a, i) == self.val(b, i))
+    }
+}
+
+/// Sorted row lists in compressed form.
+struct RowLists {
+    ptr: Vec<usize>,
+    rows: Vec<u32>,
+}
+
+impl RowLists {
+    fn col(&self, j: usize) -> &[u32] {
+        &self.rows[self.ptr[j]..self.ptr[j + 1]]
+    }
+}
 
 fn col_val(c: &Col, i: usize) -> i64 {
     match &c.vals {
@@ -530,7 +610,7 @@ struct Engine {
     sparse: bool,
     basis_row: Vec<u32>,
     y: Vec<i64>,
-    orig: Vec<Col>,
+    orig: RowLists,
     basis: Vec<Col>,
     pivot_of_row: Vec<u32>,
     known: Vec<bool>,
@@ -541,7 +621,7 @@ struct Engine {
 }
 
 impl Engine {
-    fn new(cols: Vec<Col>, n_a: usize, m: usize, n_ns: u32, y: Vec<i64>, zp: bool, orig: Vec<Col>) -> Self {
+    fn new(cols: Vec<Col>, n_a: usize, m: usize, n_ns: u32, y: Vec<i64>, zp: bool, orig: RowLists) -> Self {
         let mut row_index: Vec<Vec<u32>> = vec![Vec::new(); m];
         for (id, c) in cols.iter().enumerate() {
             for &r in &c.rows {
@@ -850,9 +930,9 @@ impl Engine {
         let mut out = Cascade { known: Vec::new(), zero_rows: Vec::new(), updates: Vec::new() };
         let mut overlay: HashMap<u32, (u32, i64)> = HashMap::new();
         let mut newly: HashMap<u32, ()> = HashMap::new();
-        let oj = &self.orig[j];
+        let oj = self.orig.col(j);
         let (mut cnt, mut res) = (0u32, 0i64);
-        for &r in &oj.rows {
+        for &r in oj {
             if !self.known[r as usize] {
                 cnt += 1;
                 res += self.y[r as usize];
@@ -864,7 +944,7 @@ impl Engine {
         while let Some(r) = queue.pop() {
             let vr = self.y[r as usize];
             let mut touch: Vec<u32> = self.row_pub[r as usize].clone();
-            if oj.contains(r) {
+            if oj.binary_search(&r).is_ok() {
                 touch.push(j as u32);
             }
             for u in touch {
@@ -884,12 +964,14 @@ impl Engine {
         if cnt == 0 || (cnt > 1 && res != 0) {
             return;
         }
-        let col = &self.orig[u as usize];
-        if cnt > 1 && !col.all_positive() {
-            return;
-        }
-        let unknown: Vec<u32> =
-            col.rows.iter().copied().filter(|&r| !self.known[r as usize] && !newly.contains_key(&r)).collect();
+        // Candidates are output cells: all coefficients are 1, so the zero rule applies.
+        let unknown: Vec<u32> = self
+            .orig
+            .col(u as usize)
+            .iter()
+            .copied()
+            .filter(|&r| !self.known[r as usize] && !newly.contains_key(&r))
+            .collect();
         let linear = unknown.len() <= 1;
         for r in unknown {
             newly.insert(r, ());
@@ -909,7 +991,7 @@ impl Engine {
         for (u, cnt, res) in c.updates {
             self.state[u as usize] = (cnt, res);
         }
-        for &r in &self.orig[j].rows {
+        for &r in self.orig.col(j) {
             if !self.known[r as usize] {
                 self.row_pub[r as usize].push(j as u32);
             }
