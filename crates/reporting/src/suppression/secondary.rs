@@ -296,19 +296,19 @@ pub fn suppress(model: &Model, opts: &SuppressOptions) -> Result<Pattern, Suppre
     let mut groups: Vec<usize> = Vec::new(); // representative column
     {
         let mut by_fp: HashMap<u64, Vec<u32>> = HashMap::new();
-        for c in 0..ncol {
+        for (c, group) in group_of.iter_mut().enumerate() {
             if cols.rows(c).is_empty() {
-                group_of[c] = groups.len() as u32;
+                *group = groups.len() as u32;
                 groups.push(c);
                 continue;
             }
             let list = by_fp.entry(cols.hash(c)).or_default();
             match list.iter().find(|&&g| cols.same(groups[g as usize], c)) {
-                Some(&g) => group_of[c] = g,
+                Some(&g) => *group = g,
                 None => {
                     let g = groups.len() as u32;
                     list.push(g);
-                    group_of[c] = g;
+                    *group = g;
                     groups.push(c);
                 }
             }
