@@ -13,6 +13,8 @@ pub mod health;
 pub mod openapi;
 pub mod org_units;
 pub mod pagination;
+pub mod pathways;
+pub mod patients;
 pub mod state;
 pub mod users;
 
@@ -85,7 +87,9 @@ pub fn app_config(cfg: &mut web::ServiceConfig, body_limit: usize) {
                 .configure(auth::configure)
                 .configure(org_units::configure)
                 .configure(users::configure)
-                .configure(audit::configure),
+                .configure(audit::configure)
+                .configure(patients::configure)
+                .configure(pathways::configure),
         )
         .default_service(web::to(not_found));
 }

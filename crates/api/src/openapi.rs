@@ -14,6 +14,9 @@ use utoipa::{Modify, OpenApi};
         crate::users::list_users, crate::users::create_user, crate::users::update_user,
         crate::users::add_grant, crate::users::remove_grant,
         crate::audit::list_audit,
+        crate::patients::register_patient, crate::patients::get_patient,
+        crate::pathways::open_pathway, crate::pathways::list_pathways, crate::pathways::get_pathway,
+        crate::pathways::create_transfer,
         crate::health::live, crate::health::ready, crate::health::metrics,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldErrorDoc)),
@@ -23,6 +26,8 @@ use utoipa::{Modify, OpenApi};
         (name = "org-units", description = "The organisation tree"),
         (name = "users", description = "Users and grants (admin)"),
         (name = "audit", description = "The audit log (register staff)"),
+        (name = "patients", description = "Patients (registrars and unit contacts)"),
+        (name = "pathways", description = "Pathways and transfers"),
         (name = "health", description = "Liveness, readiness, metrics"),
     )
 )]

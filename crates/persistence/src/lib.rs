@@ -4,10 +4,14 @@
 
 pub mod audit;
 pub mod error;
+pub mod forms;
 pub mod local_cluster;
 pub mod migrations;
 pub mod organisations;
+pub mod pathways;
+pub mod patients;
 pub mod pool;
+pub mod reservations;
 pub mod schema;
 pub mod seeds;
 pub mod users;

@@ -20,12 +20,136 @@ diesel::table! {
 }
 
 diesel::table! {
+    baseline_forms (form_id) {
+        form_id -> Uuid,
+        referral_diagnosis -> Nullable<Text>,
+        substance_diagnoses -> Nullable<Array<Nullable<Text>>>,
+        psychiatric_diagnoses -> Nullable<Array<Nullable<Text>>>,
+        somatic_diagnoses -> Nullable<Array<Nullable<Text>>>,
+        somatic_health_assessed -> Nullable<Int2>,
+        mental_health_assessed -> Nullable<Int2>,
+        in_lar -> Nullable<Int2>,
+        lar_medication -> Nullable<Int2>,
+        individual_plan -> Nullable<Int2>,
+        responsibility_group -> Nullable<Int2>,
+        substances_given -> Bool,
+        main_substance -> Nullable<Int2>,
+        injected_30d -> Nullable<Int2>,
+        overdose_12m -> Nullable<Int2>,
+        injected_ever -> Nullable<Int2>,
+        audit_score -> Nullable<Int2>,
+        dudit_score -> Nullable<Int2>,
+        self_rated_severity -> Nullable<Int2>,
+        self_rated_life_situation -> Nullable<Int2>,
+        housing -> Nullable<Int2>,
+        lives_with -> Nullable<Int2>,
+        children_under_18 -> Nullable<Int2>,
+        occupation -> Nullable<Int2>,
+    }
+}
+
+diesel::table! {
+    discharge_forms (form_id) {
+        form_id -> Uuid,
+        ending -> Nullable<Int2>,
+        agreed_follow_up -> Nullable<Array<Nullable<Int2>>>,
+        municipality_informed -> Nullable<Int2>,
+        substances_given -> Bool,
+        main_substance -> Nullable<Int2>,
+        injected_30d -> Nullable<Int2>,
+        overdose_12m -> Nullable<Int2>,
+        housing -> Nullable<Int2>,
+        occupation -> Nullable<Int2>,
+        satisfaction -> Nullable<Int2>,
+        contact_consent_1y -> Nullable<Int2>,
+    }
+}
+
+diesel::table! {
+    follow_up_forms (form_id) {
+        form_id -> Uuid,
+        outcome -> Nullable<Int2>,
+        substances_given -> Bool,
+        main_substance -> Nullable<Int2>,
+        injected_30d -> Nullable<Int2>,
+        overdose_12m -> Nullable<Int2>,
+        housing -> Nullable<Int2>,
+        occupation -> Nullable<Int2>,
+        received_follow_up -> Nullable<Array<Nullable<Int2>>>,
+        self_rated_life_situation -> Nullable<Int2>,
+    }
+}
+
+diesel::table! {
+    form_history (id) {
+        id -> Int8,
+        form_id -> Uuid,
+        version -> Int4,
+        action -> Text,
+        changed_by -> Uuid,
+        changed_at -> Timestamptz,
+        changes -> Jsonb,
+        reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    form_substances (form_id, position) {
+        form_id -> Uuid,
+        position -> Int2,
+        substance -> Nullable<Int2>,
+        frequency_30d -> Nullable<Int2>,
+        route -> Nullable<Int2>,
+        debut_age -> Nullable<Int2>,
+    }
+}
+
+diesel::table! {
+    forms (id) {
+        id -> Uuid,
+        pathway_id -> Uuid,
+        kind -> Text,
+        unit_id -> Int8,
+        event_date -> Nullable<Date>,
+        status -> Text,
+        version -> Int4,
+        created_by -> Uuid,
+        created_at -> Timestamptz,
+        updated_by -> Uuid,
+        updated_at -> Timestamptz,
+        completed_by -> Nullable<Uuid>,
+        completed_at -> Nullable<Timestamptz>,
+        reopened_by -> Nullable<Uuid>,
+        reopened_at -> Nullable<Timestamptz>,
+        reopen_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     grants (id) {
         id -> Int8,
         user_id -> Uuid,
         role -> Text,
         node_id -> Int8,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    measurement_forms (form_id) {
+        form_id -> Uuid,
+        treatment_level -> Nullable<Int2>,
+        treatment_plan -> Nullable<Int2>,
+        crisis_plan -> Nullable<Int2>,
+        benefit -> Nullable<Int2>,
+        feedback_tool_used -> Nullable<Int2>,
+        needs_followed_up -> Nullable<Int2>,
+        substances_given -> Bool,
+        main_substance -> Nullable<Int2>,
+        injected_30d -> Nullable<Int2>,
+        overdose_12m -> Nullable<Int2>,
+        housing -> Nullable<Int2>,
+        occupation -> Nullable<Int2>,
     }
 }
 
@@ -54,6 +178,70 @@ diesel::table! {
 }
 
 diesel::table! {
+    pathway_status_history (id) {
+        id -> Int8,
+        pathway_id -> Uuid,
+        from_status -> Nullable<Int2>,
+        to_status -> Int2,
+        event -> Text,
+        form_id -> Nullable<Uuid>,
+        changed_by -> Uuid,
+        changed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    pathway_transfers (id) {
+        id -> Int8,
+        pathway_id -> Uuid,
+        from_unit_id -> Int8,
+        to_unit_id -> Int8,
+        transfer_date -> Date,
+        created_by -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    pathways (id) {
+        id -> Uuid,
+        patient_id -> Uuid,
+        unit_id -> Int8,
+        opened_unit_id -> Int8,
+        start_date -> Date,
+        treatment_level -> Int2,
+        status -> Int2,
+        created_by -> Uuid,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    patients (id) {
+        id -> Uuid,
+        pseudonym -> Bytea,
+        national_id_enc -> Bytea,
+        sex -> Int2,
+        birth_year -> Int2,
+        registered_by -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    reservations (id) {
+        id -> Uuid,
+        pseudonym -> Bytea,
+        received_date -> Date,
+        letter_sent_at -> Nullable<Timestamptz>,
+        letter_sent_by -> Nullable<Uuid>,
+        created_by -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Uuid,
         username -> Text,
@@ -69,7 +257,41 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(baseline_forms -> forms (form_id));
+diesel::joinable!(discharge_forms -> forms (form_id));
+diesel::joinable!(follow_up_forms -> forms (form_id));
+diesel::joinable!(form_history -> forms (form_id));
+diesel::joinable!(form_history -> users (changed_by));
+diesel::joinable!(form_substances -> forms (form_id));
+diesel::joinable!(forms -> org_nodes (unit_id));
+diesel::joinable!(forms -> pathways (pathway_id));
 diesel::joinable!(grants -> org_nodes (node_id));
 diesel::joinable!(grants -> users (user_id));
+diesel::joinable!(measurement_forms -> forms (form_id));
+diesel::joinable!(pathway_status_history -> pathways (pathway_id));
+diesel::joinable!(pathway_status_history -> users (changed_by));
+diesel::joinable!(pathway_transfers -> pathways (pathway_id));
+diesel::joinable!(pathway_transfers -> users (created_by));
+diesel::joinable!(pathways -> patients (patient_id));
+diesel::joinable!(pathways -> users (created_by));
+diesel::joinable!(patients -> users (registered_by));
 
-diesel::allow_tables_to_appear_in_same_query!(audit_log, grants, org_links, org_nodes, users,);
+diesel::allow_tables_to_appear_in_same_query!(
+    audit_log,
+    baseline_forms,
+    discharge_forms,
+    follow_up_forms,
+    form_history,
+    form_substances,
+    forms,
+    grants,
+    measurement_forms,
+    org_links,
+    org_nodes,
+    pathway_status_history,
+    pathway_transfers,
+    pathways,
+    patients,
+    reservations,
+    users,
+);

@@ -7,4 +7,6 @@ mod auth;
 mod conventions;
 mod migrations;
 mod org_units;
+mod pathways;
+mod patients;
 mod users;

@@ -1,0 +1,110 @@
+//! Patients: stored by pseudonym (keyed hash) with the national id encrypted; sex and birth year
+//! for reporting. Also the scope query (which patients a set of units may see) and a batch
+//! writer for audit rows about many patients.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use crate::audit::AuditEntry;
+use crate::schema::{audit_log, pathway_transfers, pathways, patients};
+use crate::RepoError;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = patients, check_for_backend(diesel::pg::Pg))]
+pub struct PatientRow {
+    pub id: Uuid,
+    pub pseudonym: Vec<u8>,
+    pub national_id_enc: Vec<u8>,
+    pub sex: i16,
+    pub birth_year: i16,
+    pub registered_by: Uuid,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A new patient row: the caller computes the pseudonym and the ciphertext with
+/// `domain::national_id::IdKey` (never store the clear id).
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = patients)]
+pub struct NewPatientRow {
+    pub id: Uuid,
+    pub pseudonym: Vec<u8>,
+    pub national_id_enc: Vec<u8>,
+    pub sex: i16,
+    pub birth_year: i16,
+    pub registered_by: Uuid,
+}
+
+/// Inserts the patient unless one with the same pseudonym exists. Returns the stored row and
+/// whether it was created now (`false`: the existing patient, unchanged). Safe under concurrent
+/// registration of the same id.
+pub fn insert_or_find(conn: &mut PgConnection, new: &NewPatientRow) -> Result<(PatientRow, bool), RepoError> {
+    let inserted: Option<PatientRow> = diesel::insert_into(patients::table)
+        .values(new)
+        .on_conflict(patients::pseudonym)
+        .do_nothing()
+        .returning(PatientRow::as_returning())
+        .get_result(conn)
+        .optional()?;
+    match inserted {
+        Some(row) => Ok((row, true)),
+        None => Ok((find_by_pseudonym(conn, &new.pseudonym)?.ok_or(RepoError::NotFound)?, false)),
+    }
+}
+
+/// Inserts many patients at once (bulk loaders); fails on a duplicate pseudonym.
+pub fn insert_many(conn: &mut PgConnection, rows: &[NewPatientRow]) -> Result<usize, RepoError> {
+    Ok(diesel::insert_into(patients::table).values(rows).execute(conn)?)
+}
+
+pub fn find(conn: &mut PgConnection, id: Uuid) -> Result<PatientRow, RepoError> {
+    Ok(patients::table.find(id).select(PatientRow::as_select()).first(conn)?)
+}
+
+pub fn find_by_pseudonym(conn: &mut PgConnection, pseudonym: &[u8]) -> Result<Option<PatientRow>, RepoError> {
+    Ok(patients::table
+        .filter(patients::pseudonym.eq(pseudonym))
+        .select(PatientRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// The pseudonym of a patient (for audit rows).
+pub fn pseudonym_of(conn: &mut PgConnection, id: Uuid) -> Result<Vec<u8>, RepoError> {
+    Ok(patients::table.find(id).select(patients::pseudonym).first(conn)?)
+}
+
+/// Whether the patient is in the scope of a caller who registered at `units` (user `user`): the
+/// caller registered the patient, or the patient has a pathway that one of `units` owns or
+/// transferred away.
+pub fn in_scope(conn: &mut PgConnection, id: Uuid, user: Uuid, units: &[i64]) -> Result<bool, RepoError> {
+    let registered: bool = diesel::select(diesel::dsl::exists(
+        patients::table.filter(patients::id.eq(id)).filter(patients::registered_by.eq(user)),
+    ))
+    .get_result(conn)?;
+    if registered {
+        return Ok(true);
+    }
+    let owns: bool = diesel::select(diesel::dsl::exists(
+        pathways::table.filter(pathways::patient_id.eq(id)).filter(pathways::unit_id.eq_any(units)),
+    ))
+    .get_result(conn)?;
+    if owns {
+        return Ok(true);
+    }
+    Ok(diesel::select(diesel::dsl::exists(
+        pathway_transfers::table
+            .inner_join(pathways::table)
+            .filter(pathways::patient_id.eq(id))
+            .filter(pathway_transfers::from_unit_id.eq_any(units)),
+    ))
+    .get_result(conn)?)
+}
+
+/// Writes many audit rows in one statement (for example one per patient of a listed page).
+pub fn record_audit_batch(conn: &mut PgConnection, entries: &[AuditEntry]) -> Result<(), RepoError> {
+    if !entries.is_empty() {
+        diesel::insert_into(audit_log::table).values(entries).execute(conn)?;
+    }
+    Ok(())
+}

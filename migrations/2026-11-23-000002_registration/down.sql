@@ -1,0 +1,13 @@
+DROP TABLE form_history;
+DROP TABLE form_substances;
+DROP TABLE follow_up_forms;
+DROP TABLE discharge_forms;
+DROP TABLE measurement_forms;
+DROP TABLE baseline_forms;
+DROP TABLE forms;
+DROP TABLE pathway_status_history;
+DROP TABLE pathway_transfers;
+DROP TABLE pathways;
+DROP TABLE reservations;
+DROP TABLE patients;
+DROP FUNCTION rusreg_icd10_all(text[], text);

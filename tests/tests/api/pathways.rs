@@ -1,0 +1,170 @@
+//! Pathways: opening (one active per patient), the scoped list, one pathway with its forms and
+//! history, transfers (the sending unit keeps read access), access and bad input.
+
+use domain::access::Role;
+use integration_tests::{json, TestApp, UNIT_MOLDE, UNIT_ST_OLAV};
+use serde_json::Value;
+
+use crate::patients::{call, open, register, IDS};
+
+#[actix_web::test]
+async fn a_second_active_pathway_is_refused_with_409() {
+    let app = TestApp::spawn().await;
+    let unit = app.unit(UNIT_MOLDE);
+    let token = app.token_for(Role::Registrar, unit).await;
+    let patient = register(&app, &token, IDS[0]).await;
+    open(&app, &token, &patient, unit.0, "2026-01-05", 1).await;
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/api/v1/pathways",
+        Some(&json!({"patient_id": patient, "unit_id": unit.0, "start_date": "2026-02-01", "treatment_level": 3})),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(status, 409);
+    assert_eq!(body["code"], "conflict");
+    assert_eq!(app.count("pathways"), 1);
+    assert_eq!(app.audit_count("pathway.open"), 1);
+}
+
+#[actix_web::test]
+async fn bad_pathway_input_gets_field_errors_and_stores_nothing() {
+    let app = TestApp::spawn().await;
+    let unit = app.unit(UNIT_MOLDE);
+    let token = app.token_for(Role::Registrar, unit).await;
+    let patient = register(&app, &token, IDS[0]).await;
+    let entity = app.entity_of(unit);
+    let cases: Vec<(Value, Vec<&str>)> = vec![
+        (
+            json!({"patient_id": patient, "unit_id": unit.0, "start_date": "2099-01-01", "treatment_level": 9}),
+            vec!["start_date", "treatment_level"],
+        ),
+        (
+            json!({"patient_id": uuid::Uuid::nil(), "unit_id": 999_999, "start_date": "2026-01-01", "treatment_level": 1}),
+            vec!["unit_id", "patient_id"],
+        ),
+        (
+            json!({"patient_id": patient, "unit_id": entity.0, "start_date": "2026-01-01", "treatment_level": 1}),
+            vec!["unit_id"],
+        ),
+        (
+            json!({"patient_id": patient, "unit_id": unit.0, "start_date": "1999-12-31", "treatment_level": 1}),
+            vec!["start_date"],
+        ),
+        (
+            json!({"patient_id": "nope", "unit_id": unit.0, "start_date": "2026-01-01", "treatment_level": 1}),
+            vec!["patient_id"],
+        ),
+        (json!({"patient_id": patient, "unit_id": unit.0, "start_date": "2026-01-01"}), vec!["treatment_level"]),
+    ];
+    for (body, fields) in cases {
+        let (status, problem) = call(&app, "POST", "/api/v1/pathways", Some(&body), Some(&token)).await;
+        assert_eq!(status, 422, "{body}: {problem}");
+        let got: Vec<&str> =
+            problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+        assert_eq!(got, fields, "{body}");
+    }
+    assert_eq!(app.count("pathways"), 0);
+    assert_eq!(app.count("pathway_status_history"), 0);
+    // Bad list filters.
+    let (status, problem) =
+        call(&app, "GET", "/api/v1/pathways?status=9&from=2026-02-01&to=2026-01-01&per_page=0", None, Some(&token))
+            .await;
+    assert_eq!(status, 422);
+    assert_eq!(problem["errors"].as_array().unwrap().len(), 3);
+    assert_eq!(call(&app, "GET", "/api/v1/pathways?colour=red", None, Some(&token)).await.0, 400);
+    // Bad transfers.
+    let pathway = open(&app, &token, &patient, unit.0, "2026-01-05", 1).await;
+    let path = format!("/api/v1/pathways/{pathway}/transfers");
+    let (status, problem) =
+        call(&app, "POST", &path, Some(&json!({"to_unit_id": unit.0, "date": "2025-12-01"})), Some(&token)).await;
+    assert_eq!(status, 422);
+    let got: Vec<&str> = problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(got, ["date", "to_unit_id"]);
+    let (status, _) =
+        call(&app, "POST", &path, Some(&json!({"to_unit_id": 999_999, "date": "2026-01-06"})), Some(&token)).await;
+    assert_eq!(status, 422);
+    assert_eq!(app.count("pathway_transfers"), 0);
+}
+
+#[actix_web::test]
+async fn pathway_endpoints_follow_the_access_matrix() {
+    let app = TestApp::spawn().await;
+    let unit = app.unit(UNIT_MOLDE);
+    let other = app.unit(UNIT_ST_OLAV);
+    let tokens = app.tokens_around(unit).await;
+    let registrar = tokens[0].1.clone();
+    let outsiders = vec![
+        (Role::Registrar, app.token_for(Role::Registrar, other).await),
+        (Role::UnitContact, app.token_for(Role::UnitContact, other).await),
+    ];
+    let mut patients = Vec::new();
+    for id in &IDS[..4] {
+        patients.push(register(&app, &registrar, *id).await);
+    }
+    let pathway = open(&app, &registrar, &patients[0], unit.0, "2026-01-05", 1).await;
+    let open_body = |i: usize| json!({"patient_id": patients[i], "unit_id": unit.0, "start_date": "2026-01-05", "treatment_level": 1});
+    for path in ["/api/v1/pathways".to_owned(), format!("/api/v1/pathways/{pathway}")] {
+        assert_eq!(call(&app, "GET", &path, None, None).await.0, 401);
+    }
+    assert_eq!(call(&app, "POST", "/api/v1/pathways", Some(&open_body(1)), None).await.0, 401);
+    let mut next = 1;
+    for (role, token) in &tokens {
+        let unit_role = matches!(role, Role::Registrar | Role::UnitContact);
+        let (status, list) = call(&app, "GET", "/api/v1/pathways", None, Some(token)).await;
+        assert_eq!(status, if unit_role { 200 } else { 403 }, "list as {role:?}");
+        if unit_role {
+            assert!(list["total"].as_i64().unwrap() >= 1);
+        }
+        let (status, _) = call(&app, "GET", &format!("/api/v1/pathways/{pathway}"), None, Some(token)).await;
+        assert_eq!(status, if unit_role { 200 } else { 404 }, "get as {role:?}");
+        let (status, _) = call(&app, "POST", "/api/v1/pathways", Some(&open_body(next)), Some(token)).await;
+        assert_eq!(status, if unit_role { 201 } else { 403 }, "open as {role:?}");
+        if unit_role {
+            next += 1;
+        }
+    }
+    for (role, token) in &outsiders {
+        let (_, list) = call(&app, "GET", "/api/v1/pathways", None, Some(token)).await;
+        assert_eq!(list["total"], 0, "list as outside {role:?}");
+        assert_eq!(call(&app, "GET", &format!("/api/v1/pathways/{pathway}"), None, Some(token)).await.0, 404);
+        assert_eq!(call(&app, "GET", &format!("/api/v1/pathways?unit={}", unit.0), None, Some(token)).await.0, 403);
+        assert_eq!(call(&app, "POST", "/api/v1/pathways", Some(&open_body(next)), Some(token)).await.0, 403);
+        let (status, _) = call(
+            &app,
+            "POST",
+            &format!("/api/v1/pathways/{pathway}/transfers"),
+            Some(&json!({"to_unit_id": other.0, "date": "2026-01-06"})),
+            Some(token),
+        )
+        .await;
+        assert_eq!(status, 404, "transfer as outside {role:?}");
+    }
+    for (role, token) in &tokens {
+        if !matches!(role, Role::Registrar | Role::UnitContact) {
+            let (status, _) = call(
+                &app,
+                "POST",
+                &format!("/api/v1/pathways/{pathway}/transfers"),
+                Some(&json!({"to_unit_id": other.0, "date": "2026-01-06"})),
+                Some(token),
+            )
+            .await;
+            assert_eq!(status, 404, "transfer as {role:?}");
+        }
+    }
+    assert_eq!(
+        call(
+            &app,
+            "POST",
+            &format!("/api/v1/pathways/{pathway}/transfers"),
+            Some(&json!({"to_unit_id": other.0, "date": "2026-01-06"})),
+            None
+        )
+        .await
+        .0,
+        401
+    );
+    crate::patients::assert_no_national_id_in_audit(&app);
+}

@@ -1,0 +1,220 @@
+//! Patients: registering (the same id twice gives the same patient), reading in scope only,
+//! field-level errors, and no national id in any response body nor in the audit log.
+
+use domain::access::Role;
+use integration_tests::{json, TestApp, UNIT_MOLDE, UNIT_ST_OLAV};
+use serde_json::Value;
+
+/// Valid national ids (fødselsnummer) with their birth years, from the check-digit rules.
+pub const IDS: &[(&str, i32)] = &[
+    ("02029404855", 1994),
+    ("12106346508", 1963),
+    ("17046204441", 1962),
+    ("14076412317", 1964),
+    ("03098703046", 1987),
+    ("27106748549", 1967),
+    ("08119748500", 1997),
+    ("02109720375", 1997),
+    ("02046228513", 1962),
+    ("28037821464", 1978),
+];
+
+/// Sends a request and returns (status, body as JSON or Null).
+pub async fn call(app: &TestApp, method: &str, path: &str, body: Option<&Value>, token: Option<&str>) -> (u16, Value) {
+    let mut req = match method {
+        "GET" => app.get(path),
+        "POST" => app.client.post(app.url(path)),
+        "PUT" => app.client.put(app.url(path)),
+        other => panic!("method {other}"),
+    };
+    if let Some(b) = body {
+        req = req.json(b);
+    }
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Registers a patient and returns the id.
+pub async fn register(app: &TestApp, token: &str, (id, year): (&str, i32)) -> String {
+    let (status, body) = call(
+        app,
+        "POST",
+        "/api/v1/patients",
+        Some(&json!({"national_id": id, "sex": 2, "birth_year": year})),
+        Some(token),
+    )
+    .await;
+    assert!(status == 201 || status == 200, "register: {status} {body}");
+    body["id"].as_str().unwrap().to_owned()
+}
+
+/// Opens a pathway and returns its id.
+pub async fn open(app: &TestApp, token: &str, patient: &str, unit: i64, start: &str, level: i16) -> String {
+    let (status, body) = call(
+        app,
+        "POST",
+        "/api/v1/pathways",
+        Some(&json!({"patient_id": patient, "unit_id": unit, "start_date": start, "treatment_level": level})),
+        Some(token),
+    )
+    .await;
+    assert_eq!(status, 201, "open pathway: {body}");
+    body["id"].as_str().unwrap().to_owned()
+}
+
+/// No national id of `IDS` (nor the DOMAIN examples) appears anywhere in the audit table.
+pub fn assert_no_national_id_in_audit(app: &TestApp) {
+    #[derive(diesel::QueryableByName)]
+    struct T {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        t: String,
+    }
+    use diesel::RunQueryDsl;
+    let rows: Vec<T> =
+        diesel::sql_query("SELECT row_to_json(a)::text AS t FROM audit_log a").load(&mut app.conn()).unwrap();
+    for r in rows {
+        for (id, _) in IDS.iter().chain(&[("15076500565", 1965), ("70019950032", 1999), ("01410199935", 1999)]) {
+            assert!(!r.t.contains(id), "a national id in the audit log: {}", r.t);
+        }
+    }
+}
+
+#[actix_web::test]
+async fn registering_the_same_id_twice_returns_the_same_patient_and_never_echoes_the_id() {
+    let app = TestApp::spawn().await;
+    let token = app.token_for(Role::Registrar, app.unit(UNIT_MOLDE)).await;
+    let body = json!({"national_id": "15076500565", "sex": 2, "birth_year": 1965});
+    let res = app.post("/api/v1/patients", &body).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(res.status(), 201);
+    let text = res.text().await.unwrap();
+    assert!(!text.contains("15076500565"));
+    let first: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(first["created"], true);
+    let res = app.post("/api/v1/patients", &body).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let second: Value = res.json().await.unwrap();
+    assert_eq!(second["id"], first["id"]);
+    assert_eq!(second["created"], false);
+    assert_eq!(app.count("patients"), 1);
+    assert_eq!(app.audit_count("patient.register"), 2);
+    // H-numbers are accepted too.
+    register(&app, &token, ("01410199935", 2001)).await;
+    // The registering user reads the patient (no pathway yet); the read is audited with the pseudonym.
+    let (status, got) =
+        call(&app, "GET", &format!("/api/v1/patients/{}", first["id"].as_str().unwrap()), None, Some(&token)).await;
+    assert_eq!(status, 200);
+    assert_eq!(got["sex"], 2);
+    assert_eq!(got["birth_year"], 1965);
+    assert!(!got.to_string().contains("15076500565"));
+    assert_eq!(app.audit_count("patient.read"), 1);
+    let (status, log) = call(
+        &app,
+        "GET",
+        &format!("/api/v1/audit?patient={}", first["id"].as_str().unwrap()),
+        None,
+        Some(&app.token_for(Role::RegisterStaff, app.nation()).await),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(log["total"], 3);
+    assert_no_national_id_in_audit(&app);
+}
+
+#[actix_web::test]
+async fn bad_patient_input_gets_field_errors_and_stores_nothing() {
+    let app = TestApp::spawn().await;
+    let token = app.token_for(Role::Registrar, app.unit(UNIT_MOLDE)).await;
+    let cases: Vec<(Value, Vec<&str>)> = vec![
+        (json!({"national_id": "15076500575", "sex": 4, "birth_year": 1850}), vec!["national_id", "sex", "birth_year"]),
+        (json!({"national_id": "15076500565", "sex": 1, "birth_year": 1966}), vec!["birth_year"]),
+        (json!({"national_id": "1507650056", "sex": 1, "birth_year": 1965}), vec!["national_id"]),
+        (json!({"national_id": "15076500565", "sex": 1}), vec!["birth_year"]),
+        (json!({"national_id": "15076500565", "sex": "x", "birth_year": 1965}), vec!["sex"]),
+        (json!({"national_id": "15076500565", "sex": 1, "birth_year": 1965, "name": "Kari"}), vec!["name"]),
+    ];
+    for (body, fields) in cases {
+        let (status, problem) = call(&app, "POST", "/api/v1/patients", Some(&body), Some(&token)).await;
+        assert_eq!(status, 422, "{body}");
+        let got: Vec<&str> =
+            problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+        assert_eq!(got, fields, "{body}");
+        assert!(!problem.to_string().contains("1507650056"), "the id is not echoed: {problem}");
+    }
+    let res = app
+        .client
+        .post(app.url("/api/v1/patients"))
+        .bearer_auth(&token)
+        .body("{")
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert_eq!(app.count("patients"), 0);
+    assert_eq!(app.audit_count("patient.register"), 0);
+}
+
+#[actix_web::test]
+async fn patient_endpoints_follow_the_access_matrix() {
+    let app = TestApp::spawn().await;
+    let unit = app.unit(UNIT_MOLDE);
+    let other = app.unit(UNIT_ST_OLAV);
+    let tokens = app.tokens_around(unit).await;
+    let registrar = &tokens[0].1;
+    let patient = register(&app, registrar, IDS[0]).await;
+    open(&app, registrar, &patient, unit.0, "2026-01-05", 1).await;
+    let outsiders = vec![
+        (Role::Registrar, app.token_for(Role::Registrar, other).await),
+        (Role::UnitContact, app.token_for(Role::UnitContact, other).await),
+    ];
+    let path = format!("/api/v1/patients/{patient}");
+    assert_eq!(call(&app, "GET", &path, None, None).await.0, 401);
+    assert_eq!(
+        call(
+            &app,
+            "POST",
+            "/api/v1/patients",
+            Some(&json!({"national_id": IDS[1].0, "sex": 1, "birth_year": IDS[1].1})),
+            None
+        )
+        .await
+        .0,
+        401
+    );
+    for (role, token) in &tokens {
+        let in_scope = matches!(role, Role::Registrar | Role::UnitContact);
+        let before = app.audit_count("access.refused");
+        let (status, _) = call(&app, "GET", &path, None, Some(token)).await;
+        assert_eq!(status, if in_scope { 200 } else { 404 }, "GET patient as {role:?}");
+        assert_eq!(app.audit_count("access.refused"), before + i64::from(!in_scope));
+        let (status, _) = call(
+            &app,
+            "POST",
+            "/api/v1/patients",
+            Some(&json!({"national_id": IDS[1].0, "sex": 1, "birth_year": IDS[1].1})),
+            Some(token),
+        )
+        .await;
+        let expected = if !in_scope {
+            403
+        } else if *role == Role::Registrar {
+            201
+        } else {
+            200
+        };
+        assert_eq!(status, expected, "POST patient as {role:?}");
+    }
+    for (role, token) in &outsiders {
+        assert_eq!(call(&app, "GET", &path, None, Some(token)).await.0, 404, "GET patient as outside {role:?}");
+    }
+    assert_eq!(
+        call(&app, "GET", &format!("/api/v1/patients/{}", uuid::Uuid::nil()), None, Some(registrar)).await.0,
+        404
+    );
+    assert_no_national_id_in_audit(&app);
+}
