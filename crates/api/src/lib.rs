@@ -9,6 +9,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod forms;
 pub mod health;
 pub mod openapi;
 pub mod org_units;
@@ -89,7 +90,8 @@ pub fn app_config(cfg: &mut web::ServiceConfig, body_limit: usize) {
                 .configure(users::configure)
                 .configure(audit::configure)
                 .configure(patients::configure)
-                .configure(pathways::configure),
+                .configure(pathways::configure)
+                .configure(forms::configure),
         )
         .default_service(web::to(not_found));
 }

@@ -17,6 +17,8 @@ use utoipa::{Modify, OpenApi};
         crate::patients::register_patient, crate::patients::get_patient,
         crate::pathways::open_pathway, crate::pathways::list_pathways, crate::pathways::get_pathway,
         crate::pathways::create_transfer,
+        crate::forms::create_form, crate::forms::get_form, crate::forms::update_form, crate::forms::complete_form,
+        crate::forms::reopen_form, crate::forms::get_form_history,
         crate::health::live, crate::health::ready, crate::health::metrics,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldErrorDoc)),
@@ -28,6 +30,7 @@ use utoipa::{Modify, OpenApi};
         (name = "audit", description = "The audit log (register staff)"),
         (name = "patients", description = "Patients (registrars and unit contacts)"),
         (name = "pathways", description = "Pathways and transfers"),
+        (name = "forms", description = "Forms: drafts, completion, reopening, history"),
         (name = "health", description = "Liveness, readiness, metrics"),
     )
 )]
