@@ -16,6 +16,7 @@ pub mod org_units;
 pub mod pagination;
 pub mod pathways;
 pub mod patients;
+pub mod reservations;
 pub mod state;
 pub mod users;
 
@@ -91,7 +92,8 @@ pub fn app_config(cfg: &mut web::ServiceConfig, body_limit: usize) {
                 .configure(audit::configure)
                 .configure(patients::configure)
                 .configure(pathways::configure)
-                .configure(forms::configure),
+                .configure(forms::configure)
+                .configure(reservations::configure),
         )
         .default_service(web::to(not_found));
 }

@@ -19,6 +19,8 @@ use utoipa::{Modify, OpenApi};
         crate::pathways::create_transfer,
         crate::forms::create_form, crate::forms::get_form, crate::forms::update_form, crate::forms::complete_form,
         crate::forms::reopen_form, crate::forms::get_form_history,
+        crate::reservations::create_reservation, crate::reservations::list_reservations,
+        crate::reservations::mark_letter_sent,
         crate::health::live, crate::health::ready, crate::health::metrics,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldErrorDoc)),
@@ -31,6 +33,7 @@ use utoipa::{Modify, OpenApi};
         (name = "patients", description = "Patients (registrars and unit contacts)"),
         (name = "pathways", description = "Pathways and transfers"),
         (name = "forms", description = "Forms: drafts, completion, reopening, history"),
+        (name = "reservations", description = "The reservation list (register staff)"),
         (name = "health", description = "Liveness, readiness, metrics"),
     )
 )]

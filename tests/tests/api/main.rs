@@ -10,4 +10,5 @@ mod migrations;
 mod org_units;
 mod pathways;
 mod patients;
+mod reservations;
 mod users;
