@@ -115,6 +115,47 @@ pub async fn list_audit(
     Ok(HttpResponse::Ok().json(Page::new(rows.into_iter().map(AuditEntryResponse::from).collect(), paging, total)))
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatientLogRequest {
+    /// The patient's national id (in the body: national ids never go in a URL). Never returned.
+    pub national_id: String,
+    pub page: Option<i64>,
+    pub per_page: Option<i64>,
+}
+
+/// A patient's full access log, newest first (register staff), found by the pseudonym of the
+/// national id, so it also covers a patient deleted by a reservation. Reading it is audited.
+#[utoipa::path(post, path = "/api/v1/audit/patient-log", tag = "audit", security(("bearer" = [])),
+    request_body = PatientLogRequest,
+    responses((status = 200, body = Page<AuditEntryResponse>), (status = 401, body = crate::error::Problem),
+              (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn get_patient_log(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: crate::extract::JsonBody<PatientLogRequest>,
+) -> Result<HttpResponse, ApiError> {
+    user.actor.require_national(Permission::Oversight)?;
+    let body = body.into_inner();
+    let id = domain::national_id::NationalId::parse(&body.national_id, &crate::patients::ID_RULES)?;
+    let pseudonym = state.id_key.pseudonym(&id).to_vec();
+    let paging = PageParams { page: body.page, per_page: body.per_page }.limit_offset()?;
+    let filter =
+        AuditFilter { pseudonym: Some(pseudonym.clone()), limit: paging.0, offset: paging.1, ..Default::default() };
+    let entry = user
+        .audit(Action::Other("audit.patient_log"), Outcome::Success)
+        .role(Some("register_staff"))
+        .patient(None, Some(pseudonym));
+    let (rows, total) = state
+        .run_db(move |conn| {
+            let page = audit_repo::list(conn, &filter)?;
+            audit_repo::record(conn, &entry)?;
+            Ok(page)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(Page::new(rows.into_iter().map(AuditEntryResponse::from).collect(), paging, total)))
+}
+
 /// Middleware: after the response is built, a refusal (marked by `Refused`) is written to the
 /// audit log with the user (if the token was good), the route pattern and the status.
 pub async fn record_refusals(
@@ -149,4 +190,5 @@ pub async fn record_refusals(
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/audit", web::get().to(list_audit));
+    cfg.route("/audit/patient-log", web::post().to(get_patient_log));
 }

@@ -97,6 +97,22 @@ async fn a_reservation_deletes_every_row_about_the_patient_and_blocks_registrati
     assert_eq!(sent["overdue"], false);
     let (_, list) = call(&app, "GET", "/api/v1/reservations?pending=true", None, Some(&staff)).await;
     assert_eq!(list["total"], 0);
+    // The patient's access log, by national id in the body, still covers everything.
+    let (status, log) =
+        call(&app, "POST", "/api/v1/audit/patient-log", Some(&json!({"national_id": IDS[0].0})), Some(&staff)).await;
+    assert_eq!(status, 200);
+    let actions: Vec<&str> = log["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    for a in ["patient.register", "pathway.open", "form.create", "reservation.create", "reservation.letter_sent"] {
+        assert!(actions.contains(&a), "{a} in {actions:?}");
+    }
+    assert!(!log.to_string().contains(IDS[0].0));
+    let (status, _) =
+        call(&app, "POST", "/api/v1/audit/patient-log", Some(&json!({"national_id": IDS[0].0})), Some(&registrar))
+            .await;
+    assert_eq!(status, 403);
+    let (status, _) =
+        call(&app, "POST", "/api/v1/audit/patient-log", Some(&json!({"national_id": "123"})), Some(&staff)).await;
+    assert_eq!(status, 422);
     assert_no_national_id_in_audit(&app);
 }
 
