@@ -14,6 +14,7 @@ pub mod pool;
 pub mod reservations;
 pub mod schema;
 pub mod seeds;
+pub mod synthetic;
 pub mod users;
 
 pub use diesel::PgConnection;

@@ -13,6 +13,9 @@ use persistence::{organisations, PgConnection};
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 
+/// Size of the demo's synthetic population, loaded on the first run.
+pub const DEMO_PATHWAYS: usize = 20_000;
+
 /// The demo unit the demo registrar and unit contact work at (made-up RESH-id, see seeds/).
 pub const DEMO_UNIT_RESH: i64 = 9_000_008;
 
@@ -63,6 +66,52 @@ pub fn seed_reference(settings: &Settings) -> anyhow::Result<()> {
     let mut conn = connect(&url)?;
     let s = persistence::seeds::load_reference(&mut conn)?;
     println!("reference data: {} inserted, {} already present", s.inserted, s.existing);
+    Ok(())
+}
+
+/// The national-id key for commands that write patients: RUSREG_ID_KEY, or (with the managed
+/// cluster) the demo's key in the data folder.
+fn id_key_for(settings: &Settings) -> anyhow::Result<IdKey> {
+    match (&settings.id_key, &settings.database_url) {
+        (Some(raw), _) => {
+            IdKey::parse(raw).map_err(|_| anyhow::anyhow!("RUSREG_ID_KEY must be 32 bytes in hex or base64"))
+        }
+        (None, None) => demo_id_key(settings),
+        (None, Some(_)) => bail!("RUSREG_ID_KEY (or RUSREG_ID_KEY_FILE) is required with DATABASE_URL"),
+    }
+}
+
+/// Loads `pathways` synthetic pathways with a progress bar; prints what was loaded and how fast.
+fn load_synthetic(conn: &mut PgConnection, key: &IdKey, pathways: usize, seed: u64) -> anyhow::Result<()> {
+    let settings = persistence::synthetic::SyntheticSettings::builtin()?;
+    let bar = indicatif::ProgressBar::new(pathways as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} pathways ({per_sec}, {eta} left)")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let s = persistence::synthetic::load(conn, key, pathways, seed, &settings, |n| bar.set_position(n as u64))?;
+    bar.finish_and_clear();
+    println!(
+        "synthetic data: {} patients, {} pathways, {} forms ({} completed), {} substance rows, {} transfers in {:.1} s ({:.0} pathways/s)",
+        s.patients,
+        s.pathways,
+        s.forms,
+        s.completed_forms,
+        s.substances,
+        s.transfers,
+        s.elapsed.as_secs_f64(),
+        s.pathways as f64 / s.elapsed.as_secs_f64().max(1e-9)
+    );
+    Ok(())
+}
+
+pub fn seed(settings: &Settings, pathways: usize, seed: u64) -> anyhow::Result<()> {
+    let key = id_key_for(settings)?;
+    let (url, _cluster) = database(settings)?;
+    let mut conn = connect(&url)?;
+    load_synthetic(&mut conn, &key, pathways, seed)?;
+    use diesel::RunQueryDsl;
+    diesel::sql_query("ANALYZE").execute(&mut conn)?;
     Ok(())
 }
 
@@ -191,6 +240,11 @@ pub fn demo(mut settings: Settings) -> anyhow::Result<()> {
         api::users::ensure_user_with_grant(&mut conn, username, display, &password, role, node)
             .map_err(|e| anyhow::anyhow!("demo user {username}: {e}: {}", describe_api_error(&e)))?;
     }
+    let id_key = demo_id_key(&settings)?;
+    if persistence::synthetic::pathway_count(&mut conn)? == 0 {
+        println!("loading the demo population ({DEMO_PATHWAYS} synthetic pathways) ...");
+        load_synthetic(&mut conn, &id_key, DEMO_PATHWAYS, 1)?;
+    }
     drop(conn);
     let secret = match settings.jwt_secret.clone() {
         Some(s) => s,
@@ -213,7 +267,6 @@ pub fn demo(mut settings: Settings) -> anyhow::Result<()> {
         "  API: http://{}/api/v1   docs: http://{}/docs   Ctrl-C stops the server and the database",
         settings.bind, settings.bind
     );
-    let id_key = demo_id_key(&settings)?;
     let result = run_server(settings, &url, &secret, id_key);
     drop(cluster); // stops the managed cluster
     result

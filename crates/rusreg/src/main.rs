@@ -1,5 +1,5 @@
 //! The `rusreg` binary: parses the command line, loads `Settings`, starts logging, and calls
-//! into the libraries. Commands: serve, demo, migrate, seed-reference, suppress, audit, user add.
+//! into the libraries. Commands: serve, demo, migrate, seed-reference, seed, suppress, audit, user add.
 
 mod commands;
 
@@ -27,6 +27,16 @@ enum Command {
     },
     /// Load the reference data of seeds/ (regions, health trusts, demo units); idempotent.
     SeedReference,
+    /// Generate and load a synthetic population (made-up patients, pathways and forms) in bulk;
+    /// the same --seed gives the same population. Needs the reference data.
+    Seed {
+        /// Number of pathways to generate.
+        #[arg(long, default_value_t = 20_000)]
+        pathways: usize,
+        /// Seed of the random generator.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Suppress a table in the JSON case format of the suppression vectors, audit the result,
     /// and write it (to --output or standard output). Prints a one-line summary to stderr.
     Suppress {
@@ -85,6 +95,7 @@ fn main() -> anyhow::Result<()> {
         Command::Demo => commands::demo(settings),
         Command::Migrate { revert_all } => commands::migrate(&settings, revert_all),
         Command::SeedReference => commands::seed_reference(&settings),
+        Command::Seed { pathways, seed } => commands::seed(&settings, pathways, seed),
         Command::Suppress { input, min_cell, output, strict } => {
             commands::suppress(&input, min_cell, output.as_deref(), strict)
         }

@@ -11,4 +11,5 @@ mod org_units;
 mod pathways;
 mod patients;
 mod reservations;
+mod synthetic;
 mod users;

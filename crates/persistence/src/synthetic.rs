@@ -1,0 +1,779 @@
+//! The synthetic-data generator: a realistic, reproducible population of patients, pathways and
+//! forms (`rusreg seed --pathways N --seed S`, and a small one for `rusreg demo`), loaded in bulk
+//! with PostgreSQL COPY.
+//!
+//! Everything is made up. National ids are random fødselsnumre valid by both check digits; they
+//! are stored like real ones (keyed pseudonym + AES-GCM). Every generated form goes through the
+//! domain's validation (`validate_complete` with the pathway's context for completed forms,
+//! `validate_draft` for drafts) before it is written: a form the rules refuse stops the load.
+//!
+//! The shape (seeds/synthetic.json): units of skewed size (weight 1/rank^skew), pathway starts
+//! spread evenly from `first_start` to today, treatment levels by weight, a late baseline for a
+//! share of pathways, measurement points every 6–10 weeks while active with some missing,
+//! pathway length exponential with a mean of `mean_pathway_days`, discharge endings and
+//! follow-up outcomes by weight, drafts left unfinished, some transfers and second pathways.
+
+use std::collections::HashSet;
+use std::io::Write as _;
+use std::time::{Duration, Instant};
+
+use chrono::{Datelike, NaiveDate, Utc};
+use diesel::prelude::*;
+use domain::forms::{
+    Baseline, CompletedDischarge, Discharge, FollowUp, FormContext, FormData, Measurement, SubstanceEntry, SubstanceUse,
+};
+use domain::national_id::{IdKey, IdRules, NationalId};
+use domain::pathways::DischargeEnding;
+use rand::distributions::{Distribution, WeightedIndex};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::RepoError;
+
+/// The generator's settings, built into the binary from seeds/synthetic.json.
+pub const SETTINGS_JSON: &str = include_str!("../../../seeds/synthetic.json");
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SyntheticSettings {
+    pub first_start: NaiveDate,
+    pub unit_size_skew: f64,
+    pub second_pathway_share: f64,
+    pub transfer_share: f64,
+    pub treatment_level_weights: [u32; 6],
+    pub baseline_registered: f64,
+    pub baseline_completed: f64,
+    pub baseline_late_share: f64,
+    pub measurement_registered: f64,
+    pub measurement_completed: f64,
+    pub mean_pathway_days: f64,
+    pub discharge_registered: f64,
+    pub discharge_completed: f64,
+    /// Weights of endings 2, 3, 4.
+    pub ending_weights: [u32; 3],
+    pub contact_consent_yes: f64,
+    pub follow_up_registered: f64,
+    /// Weights of outcomes 5, 6, 7.
+    pub outcome_weights: [u32; 3],
+}
+
+impl SyntheticSettings {
+    pub fn builtin() -> Result<Self, RepoError> {
+        serde_json::from_str(SETTINGS_JSON).map_err(|e| RepoError::Other(format!("seeds/synthetic.json: {e}")))
+    }
+}
+
+/// What a load wrote, and how long it took.
+#[derive(Debug, Clone, Default)]
+pub struct LoadSummary {
+    pub patients: usize,
+    pub pathways: usize,
+    pub forms: usize,
+    pub completed_forms: usize,
+    pub substances: usize,
+    pub transfers: usize,
+    pub elapsed: Duration,
+}
+
+/// Rows waiting to be copied, as PostgreSQL COPY text (tab-separated, `\N` for NULL).
+#[derive(Default)]
+struct Buffers {
+    patients: Vec<u8>,
+    pathways: Vec<u8>,
+    transfers: Vec<u8>,
+    status_history: Vec<u8>,
+    forms: Vec<u8>,
+    baseline: Vec<u8>,
+    measurement: Vec<u8>,
+    discharge: Vec<u8>,
+    follow_up: Vec<u8>,
+    substances: Vec<u8>,
+}
+
+/// A COPY text field.
+trait CopyField {
+    fn write_field(&self, out: &mut Vec<u8>);
+}
+
+macro_rules! display_field {
+    ($($t:ty),*) => {$(
+        impl CopyField for $t {
+            fn write_field(&self, out: &mut Vec<u8>) {
+                let _ = write!(out, "{self}");
+            }
+        }
+    )*};
+}
+display_field!(i16, i32, i64, usize, Uuid, NaiveDate, bool, &str);
+
+impl<T: CopyField> CopyField for Option<T> {
+    fn write_field(&self, out: &mut Vec<u8>) {
+        match self {
+            Some(v) => v.write_field(out),
+            None => out.extend_from_slice(b"\\N"),
+        }
+    }
+}
+
+/// bytea as `\\x<hex>` (the backslash escaped for the text format).
+struct Bytes<'a>(&'a [u8]);
+impl CopyField for Bytes<'_> {
+    fn write_field(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"\\\\x");
+        for b in self.0 {
+            let _ = write!(out, "{b:02x}");
+        }
+    }
+}
+
+/// An array literal `{a,b}`; elements never contain commas, quotes or braces here.
+struct Array<'a, T>(&'a Option<Vec<T>>);
+impl<T: std::fmt::Display> CopyField for Array<'_, T> {
+    fn write_field(&self, out: &mut Vec<u8>) {
+        match self.0 {
+            None => out.extend_from_slice(b"\\N"),
+            Some(items) => {
+                out.push(b'{');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    let _ = write!(out, "{item}");
+                }
+                out.push(b'}');
+            }
+        }
+    }
+}
+
+macro_rules! row {
+    ($out:expr; $first:expr $(, $rest:expr)* $(,)?) => {{
+        let out: &mut Vec<u8> = $out;
+        $first.write_field(out);
+        $( out.push(b'\t'); $rest.write_field(out); )*
+        out.push(b'\n');
+    }};
+}
+
+struct Unit {
+    id: i64,
+    weight: f64,
+}
+
+/// A random fødselsnummer valid by both check digits, born on `birth`.
+fn random_national_id(rng: &mut ChaCha8Rng, birth: NaiveDate) -> Option<NationalId> {
+    let year = birth.year();
+    // Individual numbers by century (the standard table): 1900–1999 → 000–499, 2000–2039 → 500–999.
+    let individual = if year < 2000 { rng.gen_range(0..500) } else { rng.gen_range(500..1000) };
+    let digits = format!("{:02}{:02}{:02}{:03}", birth.day(), birth.month(), year % 100, individual);
+    let d: Vec<u32> = digits.chars().filter_map(|c| c.to_digit(10)).collect();
+    let check = |weights: &[u32], d: &[u32]| -> Option<u32> {
+        let sum: u32 = weights.iter().zip(d).map(|(w, x)| w * x).sum();
+        match 11 - sum % 11 {
+            11 => Some(0),
+            10 => None,
+            k => Some(k),
+        }
+    };
+    let k1 = check(&[3, 7, 6, 1, 8, 9, 4, 5, 2], &d)?;
+    let mut d2 = d.clone();
+    d2.push(k1);
+    let k2 = check(&[5, 4, 3, 2, 7, 6, 5, 4, 3, 2], &d2)?;
+    NationalId::parse(&format!("{digits}{k1}{k2}"), &IdRules::default()).ok()
+}
+
+fn chance(rng: &mut ChaCha8Rng, p: f64) -> bool {
+    rng.gen_bool(p.clamp(0.0, 1.0))
+}
+
+fn days(d: NaiveDate, n: i64) -> NaiveDate {
+    d + chrono::Duration::days(n)
+}
+
+/// A substance-use block: 1–3 substances, a main one among them, consistent injection answers.
+fn substance_block(rng: &mut ChaCha8Rng, with_debut: bool, used_now: bool) -> (SubstanceUse, bool) {
+    const COMMON: [i16; 8] = [1, 1, 1, 2, 2, 6, 3, 5];
+    let n = rng.gen_range(1..=3);
+    let mut seen = HashSet::new();
+    let mut list = Vec::new();
+    let mut injected = false;
+    while list.len() < n {
+        let s = if rng.gen_bool(0.8) { COMMON[rng.gen_range(0..COMMON.len())] } else { rng.gen_range(1..=12) };
+        if !seen.insert(s) {
+            continue;
+        }
+        let frequency: i16 = if used_now { rng.gen_range(0..=4) } else { rng.gen_range(0..=2) };
+        let route = if frequency == 0 {
+            None
+        } else {
+            let r = match s {
+                1 | 5 | 9 => 3,
+                2 => 2,
+                3 | 4 | 6 if rng.gen_bool(0.4) => 1,
+                _ => rng.gen_range(2..=4),
+            };
+            injected |= r == 1;
+            Some(r)
+        };
+        list.push(SubstanceEntry {
+            substance: Some(s),
+            frequency_30d: Some(frequency),
+            route,
+            debut_age: with_debut.then(|| rng.gen_range(12..=30)),
+        });
+    }
+    let main = list[0].substance;
+    let block = SubstanceUse {
+        substances: Some(list),
+        main_substance: main,
+        injected_30d: Some(if injected { 1 } else { 2 }),
+        overdose_12m: Some(if rng.gen_bool(0.85) { 0 } else { rng.gen_range(1..=4) }),
+    };
+    (block, injected)
+}
+
+const SUBSTANCE_DIAGNOSES: [&str; 8] = ["F10.2", "F10.1", "F12.2", "F11.2", "F15.2", "F13.2", "F12.1", "F19.2"];
+
+fn baseline(rng: &mut ChaCha8Rng, date: NaiveDate) -> Baseline {
+    let (substance_use, injected) = substance_block(rng, true, true);
+    let in_lar = if rng.gen_bool(0.12) { 1 } else { 2 };
+    Baseline {
+        event_date: Some(date),
+        referral_diagnosis: Some(SUBSTANCE_DIAGNOSES[rng.gen_range(0..SUBSTANCE_DIAGNOSES.len())].to_owned()),
+        substance_diagnoses: Some(vec![SUBSTANCE_DIAGNOSES[rng.gen_range(0..SUBSTANCE_DIAGNOSES.len())].to_owned()]),
+        psychiatric_diagnoses: Some(if rng.gen_bool(0.4) { vec!["F32.1".into()] } else { vec![] }),
+        somatic_diagnoses: Some(if rng.gen_bool(0.2) { vec!["K70.3".into()] } else { vec![] }),
+        somatic_health_assessed: Some(if rng.gen_bool(0.8) { 1 } else { rng.gen_range(2..=3) }),
+        mental_health_assessed: Some(if rng.gen_bool(0.85) { 1 } else { rng.gen_range(2..=3) }),
+        in_lar: Some(in_lar),
+        lar_medication: (in_lar == 1).then(|| rng.gen_range(1..=5)),
+        individual_plan: Some(rng.gen_range(1..=3)),
+        responsibility_group: Some(rng.gen_range(1..=3)),
+        substance_use,
+        injected_ever: Some(if injected || rng.gen_bool(0.2) { 1 } else { 2 }),
+        audit_score: rng.gen_bool(0.6).then(|| rng.gen_range(0..=40)),
+        dudit_score: rng.gen_bool(0.6).then(|| rng.gen_range(0..=44)),
+        self_rated_severity: Some(rng.gen_range(1..=5)),
+        self_rated_life_situation: Some(rng.gen_range(1..=5)),
+        housing: Some(rng.gen_range(1..=10)),
+        lives_with: Some(rng.gen_range(1..=7)),
+        children_under_18: Some(rng.gen_range(1..=3)),
+        occupation: Some(rng.gen_range(1..=8)),
+    }
+}
+
+fn measurement(rng: &mut ChaCha8Rng, date: NaiveDate, level: i16) -> Measurement {
+    Measurement {
+        event_date: Some(date),
+        treatment_level: Some(level),
+        treatment_plan: Some(if rng.gen_bool(0.75) { 1 } else { rng.gen_range(2..=3) }),
+        crisis_plan: Some(if rng.gen_bool(0.5) { 1 } else { rng.gen_range(2..=3) }),
+        benefit: Some(rng.gen_range(1..=5).max(rng.gen_range(1..=5))),
+        feedback_tool_used: Some(rng.gen_range(1..=2)),
+        needs_followed_up: Some(rng.gen_range(1..=3)),
+        substance_use: substance_block(rng, false, true).0,
+        housing: Some(rng.gen_range(1..=10)),
+        occupation: Some(rng.gen_range(1..=8)),
+    }
+}
+
+fn follow_up_set(rng: &mut ChaCha8Rng) -> Vec<i16> {
+    if rng.gen_bool(0.1) {
+        return vec![7];
+    }
+    let mut set: Vec<i16> = (1..=6).filter(|_| rng.gen_bool(0.35)).collect();
+    if set.is_empty() {
+        set.push(rng.gen_range(1..=6));
+    }
+    set
+}
+
+/// One form to write: its data, status and the unit that registered it.
+struct PlannedForm {
+    id: Uuid,
+    data: FormData,
+    completed: bool,
+}
+
+/// Loads `pathways` synthetic pathways generated from `seed` (same seed, same data), in
+/// batches of COPY statements, one transaction per batch. `progress` is told the number of
+/// pathways written so far.
+pub fn load(
+    conn: &mut PgConnection,
+    key: &IdKey,
+    pathways: usize,
+    seed: u64,
+    settings: &SyntheticSettings,
+    mut progress: impl FnMut(usize),
+) -> Result<LoadSummary, RepoError> {
+    let started = Instant::now();
+    let today = Utc::now().date_naive();
+    let loader = loader_user(conn)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let units = units(conn, &mut rng, settings)?;
+    if units.is_empty() {
+        return Err(RepoError::Other("no units: load the reference data first (rusreg seed-reference)".into()));
+    }
+    let unit_pick = WeightedIndex::new(units.iter().map(|u| u.weight)).map_err(|e| RepoError::Other(e.to_string()))?;
+    let level_pick =
+        WeightedIndex::new(settings.treatment_level_weights).map_err(|e| RepoError::Other(e.to_string()))?;
+    let ending_pick = WeightedIndex::new(settings.ending_weights).map_err(|e| RepoError::Other(e.to_string()))?;
+    let outcome_pick = WeightedIndex::new(settings.outcome_weights).map_err(|e| RepoError::Other(e.to_string()))?;
+    let span_days = (today - settings.first_start).num_days().max(1);
+    let mut used_pseudonyms: HashSet<[u8; 32]> = existing_pseudonyms(conn)?;
+    let mut summary = LoadSummary::default();
+    let mut buffers = Buffers::default();
+    let mut in_batch = 0usize;
+    const BATCH: usize = 20_000;
+
+    while summary.pathways < pathways {
+        // A patient, with one pathway or (sometimes) two in a row.
+        let start = days(settings.first_start, rng.gen_range(0..span_days));
+        let birth = days(start, -rng.gen_range(16 * 365..75 * 365));
+        let Some(id) = random_national_id(&mut rng, birth) else { continue };
+        let pseudonym = key.pseudonym(&id);
+        if !used_pseudonyms.insert(pseudonym) {
+            continue;
+        }
+        let patient = Uuid::new_v4();
+        let sex: i16 = if rng.gen_bool(0.68) { 1 } else { 2 };
+        let encrypted = key.encrypt(&id).map_err(|e| RepoError::Other(e.to_string()))?;
+        row!(&mut buffers.patients; patient, Bytes(&pseudonym), Bytes(&encrypted), sex, birth.year() as i16, loader);
+        summary.patients += 1;
+
+        let mut next_start = Some(start);
+        let mut first = true;
+        while let Some(start) = next_start.take() {
+            if summary.pathways >= pathways || start > today {
+                break;
+            }
+            let unit = units[unit_pick.sample(&mut rng)].id;
+            let level = (level_pick.sample(&mut rng) + 1) as i16;
+            let inpatient = matches!(level, 2 | 3 | 5);
+            let pathway = Uuid::new_v4();
+            row!(&mut buffers.status_history; pathway, None::<i16>, 1i16, "opened", None::<Uuid>, loader);
+            let mut ctx = FormContext::new(start, today);
+            let mut forms: Vec<PlannedForm> = Vec::new();
+            let mut status: i16 = 1;
+            let mut owning_unit = unit;
+
+            // Baseline: on time, late, or missing.
+            let limit = if inpatient { 7 } else { 21 };
+            let baseline_day = if chance(&mut rng, settings.baseline_late_share) {
+                rng.gen_range(limit + 1..limit + 60)
+            } else {
+                rng.gen_range(0..=limit)
+            };
+            let baseline_date = days(start, baseline_day);
+            let length = (-settings.mean_pathway_days * (1.0 - rng.gen::<f64>()).ln()).round() as i64 + 14;
+            let end = days(start, length);
+            if baseline_date <= today && chance(&mut rng, settings.baseline_registered) {
+                let completed = chance(&mut rng, settings.baseline_completed);
+                let data = FormData::Baseline(baseline(&mut rng, baseline_date));
+                if completed {
+                    ctx.baseline_date = Some(baseline_date);
+                }
+                forms.push(PlannedForm { id: Uuid::new_v4(), data, completed });
+            }
+            // Measurement points every 6–10 weeks until the end (or today).
+            let mut at = days(baseline_date.max(start), rng.gen_range(35..75));
+            while at <= end.min(today) {
+                if chance(&mut rng, settings.measurement_registered) {
+                    let completed = chance(&mut rng, settings.measurement_completed);
+                    if completed {
+                        ctx.measurement_dates.push(at);
+                    }
+                    forms.push(PlannedForm {
+                        id: Uuid::new_v4(),
+                        data: FormData::Measurement(measurement(&mut rng, at, level)),
+                        completed,
+                    });
+                }
+                at = days(at, rng.gen_range(42..75));
+            }
+            // Transfer within the register, rarely.
+            if chance(&mut rng, settings.transfer_share) && end > days(start, 30) {
+                let to = units[unit_pick.sample(&mut rng)].id;
+                if to != unit {
+                    let date = days(start, rng.gen_range(10..30)).min(today);
+                    row!(&mut buffers.transfers; pathway, unit, to, date, loader);
+                    owning_unit = to;
+                    summary.transfers += 1;
+                }
+            }
+            // Discharge, when the pathway has ended and a form exists to discharge from.
+            let has_completed = ctx.baseline_date.is_some() || !ctx.measurement_dates.is_empty();
+            let last_completed = ctx.measurement_dates.iter().copied().chain(ctx.baseline_date).max();
+            let discharge_date = end.max(last_completed.unwrap_or(start));
+            if discharge_date <= today && has_completed && chance(&mut rng, settings.discharge_registered) {
+                let ending = (ending_pick.sample(&mut rng) + 2) as i16;
+                let consent = if ending == 2 {
+                    None
+                } else {
+                    Some(if chance(&mut rng, settings.contact_consent_yes) { 1 } else { 2 })
+                };
+                let discharge = Discharge {
+                    event_date: Some(discharge_date),
+                    ending: Some(ending),
+                    agreed_follow_up: Some(follow_up_set(&mut rng)),
+                    municipality_informed: (ending == 3).then(|| rng.gen_range(1..=3)),
+                    substance_use: substance_block(&mut rng, false, false).0,
+                    housing: Some(rng.gen_range(1..=10)),
+                    occupation: Some(rng.gen_range(1..=8)),
+                    satisfaction: (ending != 3).then(|| rng.gen_range(1..=5)),
+                    contact_consent_1y: consent,
+                };
+                let completed = chance(&mut rng, settings.discharge_completed);
+                let discharge_id = Uuid::new_v4();
+                forms.push(PlannedForm { id: discharge_id, data: FormData::Discharge(discharge), completed });
+                if completed {
+                    status = ending;
+                    row!(&mut buffers.status_history; pathway, Some(1i16), ending, "discharge_completed", Some(discharge_id), loader);
+                    let ending = DischargeEnding::from_code(ending).ok_or_else(|| RepoError::Other("ending".into()))?;
+                    ctx.discharge = Some(CompletedDischarge {
+                        date: discharge_date,
+                        ending,
+                        contact_consent_1y: consent == Some(1),
+                    });
+                    // The one-year follow-up, once its window has opened.
+                    let follow_date = days(discharge_date, rng.gen_range(330..420));
+                    if ending.gets_follow_up()
+                        && consent == Some(1)
+                        && follow_date <= today
+                        && chance(&mut rng, settings.follow_up_registered)
+                    {
+                        let outcome = (outcome_pick.sample(&mut rng) + 5) as i16;
+                        let reached = outcome == 5;
+                        let follow_up = FollowUp {
+                            event_date: Some(follow_date),
+                            outcome: Some(outcome),
+                            substance_use: if reached {
+                                substance_block(&mut rng, false, true).0
+                            } else {
+                                SubstanceUse::default()
+                            },
+                            housing: reached.then(|| rng.gen_range(1..=10)),
+                            occupation: reached.then(|| rng.gen_range(1..=8)),
+                            received_follow_up: reached.then(|| follow_up_set(&mut rng)),
+                            self_rated_life_situation: reached.then(|| rng.gen_range(1..=5)),
+                        };
+                        let id = Uuid::new_v4();
+                        forms.push(PlannedForm { id, data: FormData::FollowUp(follow_up), completed: true });
+                        row!(&mut buffers.status_history; pathway, Some(status), outcome, "follow_up_completed", Some(id), loader);
+                        status = outcome;
+                    }
+                    if first && chance(&mut rng, settings.second_pathway_share) {
+                        next_start = Some(days(discharge_date, rng.gen_range(30..400)));
+                    }
+                }
+            }
+            row!(&mut buffers.pathways; pathway, patient, owning_unit, unit, start, level, status, loader);
+            for form in &forms {
+                write_form(&mut buffers, &mut summary, form, pathway, unit, loader, &ctx)?;
+            }
+            summary.pathways += 1;
+            in_batch += 1;
+            first = false;
+        }
+        if in_batch >= BATCH {
+            flush(conn, &mut buffers)?;
+            in_batch = 0;
+            progress(summary.pathways);
+        }
+    }
+    flush(conn, &mut buffers)?;
+    progress(summary.pathways);
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+/// Validates a planned form with the domain rules and appends its rows.
+fn write_form(
+    b: &mut Buffers,
+    summary: &mut LoadSummary,
+    form: &PlannedForm,
+    pathway: Uuid,
+    unit: i64,
+    loader: Uuid,
+    ctx: &FormContext,
+) -> Result<(), RepoError> {
+    let errors = if form.completed {
+        // The context holds the other completed forms: take this one out of it.
+        let mut own = ctx.clone();
+        match &form.data {
+            FormData::Baseline(_) => own.baseline_date = None,
+            FormData::Measurement(m) => {
+                if let Some(pos) = own.measurement_dates.iter().position(|d| Some(*d) == m.event_date) {
+                    own.measurement_dates.remove(pos);
+                }
+            }
+            FormData::Discharge(_) => own.discharge = None,
+            FormData::FollowUp(_) => {}
+        }
+        form.data.validate_complete(&own)
+    } else {
+        form.data.validate_draft()
+    };
+    if let Some(e) = errors.first() {
+        return Err(RepoError::Other(format!(
+            "synthetic {} form failed the domain rules: {} ({})",
+            form.data.kind().as_str(),
+            e.field,
+            e.code
+        )));
+    }
+    let status = if form.completed { "completed" } else { "draft" };
+    let event_date = form.data.event_date();
+    let completed_at = form.completed.then(|| event_date.map(|d| format!("{d} 12:00:00+00"))).flatten();
+    let created_at = event_date.map(|d| format!("{d} 10:00:00+00")).unwrap_or_else(|| "now".into());
+    row!(&mut b.forms; form.id, pathway, form.data.kind().as_str(), unit, event_date, status, 1i32, loader, loader,
+        form.completed.then_some(loader), completed_at.as_deref(), created_at.as_str(), created_at.as_str());
+    summary.forms += 1;
+    summary.completed_forms += usize::from(form.completed);
+    let block = match &form.data {
+        FormData::Baseline(f) => {
+            row!(&mut b.baseline; form.id, f.referral_diagnosis.as_deref(), Array(&f.substance_diagnoses),
+                Array(&f.psychiatric_diagnoses), Array(&f.somatic_diagnoses), f.somatic_health_assessed,
+                f.mental_health_assessed, f.in_lar, f.lar_medication, f.individual_plan, f.responsibility_group,
+                f.substance_use.substances.is_some(), f.substance_use.main_substance, f.substance_use.injected_30d,
+                f.substance_use.overdose_12m, f.injected_ever, f.audit_score, f.dudit_score, f.self_rated_severity,
+                f.self_rated_life_situation, f.housing, f.lives_with, f.children_under_18, f.occupation);
+            &f.substance_use
+        }
+        FormData::Measurement(f) => {
+            row!(&mut b.measurement; form.id, f.treatment_level, f.treatment_plan, f.crisis_plan, f.benefit,
+                f.feedback_tool_used, f.needs_followed_up, f.substance_use.substances.is_some(),
+                f.substance_use.main_substance, f.substance_use.injected_30d, f.substance_use.overdose_12m,
+                f.housing, f.occupation);
+            &f.substance_use
+        }
+        FormData::Discharge(f) => {
+            row!(&mut b.discharge; form.id, f.ending, Array(&f.agreed_follow_up), f.municipality_informed,
+                f.substance_use.substances.is_some(), f.substance_use.main_substance, f.substance_use.injected_30d,
+                f.substance_use.overdose_12m, f.housing, f.occupation, f.satisfaction, f.contact_consent_1y);
+            &f.substance_use
+        }
+        FormData::FollowUp(f) => {
+            row!(&mut b.follow_up; form.id, f.outcome, f.substance_use.substances.is_some(),
+                f.substance_use.main_substance, f.substance_use.injected_30d, f.substance_use.overdose_12m,
+                f.housing, f.occupation, Array(&f.received_follow_up), f.self_rated_life_situation);
+            &f.substance_use
+        }
+    };
+    for (position, s) in block.substances.iter().flatten().enumerate() {
+        row!(&mut b.substances; form.id, position as i16, s.substance, s.frequency_30d, s.route, s.debut_age);
+        summary.substances += 1;
+    }
+    Ok(())
+}
+
+/// Copies every buffer in one transaction, parents before children, and empties them.
+fn flush(conn: &mut PgConnection, b: &mut Buffers) -> Result<(), RepoError> {
+    use crate::schema::*;
+    let copy =
+        |conn: &mut PgConnection, buf: &mut Vec<u8>, f: &dyn Fn(&mut PgConnection, &[u8]) -> QueryResult<usize>| {
+            if !buf.is_empty() {
+                f(conn, buf)?;
+                buf.clear();
+            }
+            Ok::<_, diesel::result::Error>(())
+        };
+    macro_rules! copy_into {
+        ($conn:expr, $buf:expr, $table:ident, ($($col:ident),+)) => {
+            copy($conn, &mut $buf, &|conn, data| {
+                diesel::copy_from($table::table)
+                    .from_raw_data(($($table::$col),+), |w| {
+                        w.write_all(data).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))
+                    })
+                    .execute(conn)
+            })?
+        };
+    }
+    conn.transaction::<_, diesel::result::Error, _>(|conn| {
+        copy_into!(conn, b.patients, patients, (id, pseudonym, national_id_enc, sex, birth_year, registered_by));
+        copy_into!(
+            conn,
+            b.pathways,
+            pathways,
+            (id, patient_id, unit_id, opened_unit_id, start_date, treatment_level, status, created_by)
+        );
+        copy_into!(
+            conn,
+            b.transfers,
+            pathway_transfers,
+            (pathway_id, from_unit_id, to_unit_id, transfer_date, created_by)
+        );
+        copy_into!(
+            conn,
+            b.status_history,
+            pathway_status_history,
+            (pathway_id, from_status, to_status, event, form_id, changed_by)
+        );
+        copy_into!(
+            conn,
+            b.forms,
+            forms,
+            (
+                id,
+                pathway_id,
+                kind,
+                unit_id,
+                event_date,
+                status,
+                version,
+                created_by,
+                updated_by,
+                completed_by,
+                completed_at,
+                created_at,
+                updated_at
+            )
+        );
+        copy_into!(
+            conn,
+            b.baseline,
+            baseline_forms,
+            (
+                form_id,
+                referral_diagnosis,
+                substance_diagnoses,
+                psychiatric_diagnoses,
+                somatic_diagnoses,
+                somatic_health_assessed,
+                mental_health_assessed,
+                in_lar,
+                lar_medication,
+                individual_plan,
+                responsibility_group,
+                substances_given,
+                main_substance,
+                injected_30d,
+                overdose_12m,
+                injected_ever,
+                audit_score,
+                dudit_score,
+                self_rated_severity,
+                self_rated_life_situation,
+                housing,
+                lives_with,
+                children_under_18,
+                occupation
+            )
+        );
+        copy_into!(
+            conn,
+            b.measurement,
+            measurement_forms,
+            (
+                form_id,
+                treatment_level,
+                treatment_plan,
+                crisis_plan,
+                benefit,
+                feedback_tool_used,
+                needs_followed_up,
+                substances_given,
+                main_substance,
+                injected_30d,
+                overdose_12m,
+                housing,
+                occupation
+            )
+        );
+        copy_into!(
+            conn,
+            b.discharge,
+            discharge_forms,
+            (
+                form_id,
+                ending,
+                agreed_follow_up,
+                municipality_informed,
+                substances_given,
+                main_substance,
+                injected_30d,
+                overdose_12m,
+                housing,
+                occupation,
+                satisfaction,
+                contact_consent_1y
+            )
+        );
+        copy_into!(
+            conn,
+            b.follow_up,
+            follow_up_forms,
+            (
+                form_id,
+                outcome,
+                substances_given,
+                main_substance,
+                injected_30d,
+                overdose_12m,
+                housing,
+                occupation,
+                received_follow_up,
+                self_rated_life_situation
+            )
+        );
+        copy_into!(
+            conn,
+            b.substances,
+            form_substances,
+            (form_id, position, substance, frequency_30d, route, debut_age)
+        );
+        Ok(())
+    })?;
+    Ok(())
+}
+
+/// The disabled system user that owns synthetic rows (`created_by`).
+fn loader_user(conn: &mut PgConnection) -> Result<Uuid, RepoError> {
+    use crate::schema::users;
+    const NAME: &str = "synthetic-loader";
+    if let Some(id) = users::table.filter(users::username.eq(NAME)).select(users::id).first(conn).optional()? {
+        return Ok(id);
+    }
+    let id = Uuid::new_v4();
+    diesel::insert_into(users::table)
+        .values((
+            users::id.eq(id),
+            users::username.eq(NAME),
+            users::display_name.eq("Synthetic data loader (no login)"),
+            users::password_hash.eq("!disabled"),
+            users::disabled.eq(true),
+        ))
+        .execute(conn)?;
+    Ok(id)
+}
+
+/// The units with skewed weights: rank r (in a seeded shuffle) gets weight 1/r^skew.
+fn units(conn: &mut PgConnection, rng: &mut ChaCha8Rng, settings: &SyntheticSettings) -> Result<Vec<Unit>, RepoError> {
+    use crate::schema::org_nodes;
+    use rand::seq::SliceRandom;
+    let mut ids: Vec<i64> = org_nodes::table
+        .filter(org_nodes::kind.eq("unit"))
+        .order(org_nodes::id.asc())
+        .select(org_nodes::id)
+        .load(conn)?;
+    ids.shuffle(rng);
+    Ok(ids
+        .into_iter()
+        .enumerate()
+        .map(|(rank, id)| Unit { id, weight: 1.0 / ((rank + 1) as f64).powf(settings.unit_size_skew) })
+        .collect())
+}
+
+fn existing_pseudonyms(conn: &mut PgConnection) -> Result<HashSet<[u8; 32]>, RepoError> {
+    use crate::schema::{patients, reservations};
+    let mut all: Vec<Vec<u8>> = patients::table.select(patients::pseudonym).load(conn)?;
+    all.extend(reservations::table.select(reservations::pseudonym).load::<Vec<u8>>(conn)?);
+    Ok(all.into_iter().filter_map(|p| <[u8; 32]>::try_from(p.as_slice()).ok()).collect())
+}
+
+/// Number of pathways in the register (the demo loads its population only into an empty one).
+pub fn pathway_count(conn: &mut PgConnection) -> Result<i64, RepoError> {
+    use crate::schema::pathways;
+    Ok(pathways::table.count().get_result(conn)?)
+}

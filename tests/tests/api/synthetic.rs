@@ -1,0 +1,83 @@
+//! The synthetic-data generator: reproducible, valid by the domain rules, and consistent with
+//! the register's invariants.
+
+use diesel::RunQueryDsl;
+use integration_tests::{TestDb, TEST_ID_KEY};
+
+#[derive(diesel::QueryableByName, Debug, PartialEq)]
+struct Shape {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+fn scalar(conn: &mut diesel::PgConnection, sql: &str) -> i64 {
+    diesel::sql_query(sql).get_result::<Shape>(conn).unwrap().n
+}
+
+fn load(seed: u64) -> (TestDb, persistence::synthetic::LoadSummary) {
+    let db = TestDb::new();
+    let key = domain::national_id::IdKey::from_bytes(&TEST_ID_KEY);
+    let settings = persistence::synthetic::SyntheticSettings::builtin().unwrap();
+    let summary = persistence::synthetic::load(&mut db.conn(), &key, 3_000, seed, &settings, |_| {}).unwrap();
+    (db, summary)
+}
+
+#[test]
+fn the_same_seed_gives_the_same_population_and_it_keeps_the_invariants() {
+    let (db, a) = load(42);
+    let (_db2, b) = load(42);
+    let (_db3, c) = load(43);
+    assert_eq!(a.pathways, 3_000);
+    assert_eq!(
+        (a.patients, a.forms, a.completed_forms, a.substances, a.transfers),
+        (b.patients, b.forms, b.completed_forms, b.substances, b.transfers)
+    );
+    assert_ne!((a.forms, a.substances), (c.forms, c.substances), "another seed, another population");
+    let mut conn = db.conn();
+    assert_eq!(scalar(&mut conn, "SELECT count(*) AS n FROM pathways"), 3_000);
+    assert_eq!(scalar(&mut conn, "SELECT count(*) AS n FROM patients"), a.patients as i64);
+    // At most one active pathway per patient (also a unique index), every status has history.
+    assert_eq!(scalar(&mut conn, "SELECT count(*) AS n FROM (SELECT patient_id FROM pathways WHERE status = 1 GROUP BY 1 HAVING count(*) > 1) x"), 0);
+    assert_eq!(
+        scalar(&mut conn, "SELECT count(*) AS n FROM pathways p WHERE p.status <> (SELECT h.to_status FROM pathway_status_history h WHERE h.pathway_id = p.id ORDER BY h.id DESC LIMIT 1)"),
+        0
+    );
+    // Every kind of form is there, with drafts and completed ones, and late and missing ones.
+    for kind in ["baseline", "measurement", "discharge", "follow-up"] {
+        assert!(
+            scalar(
+                &mut conn,
+                &format!("SELECT count(*) AS n FROM forms WHERE kind = '{kind}' AND status = 'completed'")
+            ) > 0,
+            "{kind}"
+        );
+    }
+    assert!(scalar(&mut conn, "SELECT count(*) AS n FROM forms WHERE status = 'draft'") > 0);
+    assert!(scalar(&mut conn, "SELECT count(*) AS n FROM pathways p WHERE NOT EXISTS (SELECT 1 FROM forms f WHERE f.pathway_id = p.id AND f.kind = 'baseline')") > 0);
+    // Completed discharges set the status; follow-ups only after a completed discharge 3 or 4.
+    assert_eq!(
+        scalar(&mut conn, "SELECT count(*) AS n FROM forms f JOIN discharge_forms d ON d.form_id = f.id JOIN pathways p ON p.id = f.pathway_id \
+                          WHERE f.status = 'completed' AND p.status NOT IN (d.ending, 5, 6, 7)"),
+        0
+    );
+    // Unit sizes are skewed: the largest unit has several times the pathways of the median one.
+    let largest =
+        scalar(&mut conn, "SELECT max(c) AS n FROM (SELECT count(*) AS c FROM pathways GROUP BY opened_unit_id) x");
+    let median = scalar(&mut conn, "SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY c)::bigint AS n FROM (SELECT count(*) AS c FROM pathways GROUP BY opened_unit_id) x");
+    assert!(largest >= 3 * median, "largest {largest}, median {median}");
+    // The stored ids decrypt to valid national ids whose pseudonym matches.
+    let key = domain::national_id::IdKey::from_bytes(&TEST_ID_KEY);
+    #[derive(diesel::QueryableByName)]
+    struct Enc {
+        #[diesel(sql_type = diesel::sql_types::Bytea)]
+        national_id_enc: Vec<u8>,
+        #[diesel(sql_type = diesel::sql_types::Bytea)]
+        pseudonym: Vec<u8>,
+    }
+    let rows: Vec<Enc> =
+        diesel::sql_query("SELECT national_id_enc, pseudonym FROM patients LIMIT 50").load(&mut conn).unwrap();
+    for r in rows {
+        let id = key.decrypt(&r.national_id_enc).unwrap();
+        assert_eq!(key.pseudonym(&id).to_vec(), r.pseudonym);
+    }
+}
