@@ -4,8 +4,8 @@
 use proptest::prelude::*;
 use reporting::suppression::auditor::DisclosureKind;
 use reporting::suppression::{
-    audit, audit_flags, suppress, AuditOptions, CellStatus, Dimension, Model, PivotRule, PrimaryRule, Singletons,
-    SuppressOptions, TableBuilder,
+    audit, audit_flags, suppress, AuditOptions, CandidateOrder, CellStatus, Dimension, Model, PivotRule, PrimaryRule,
+    Singletons, SuppressOptions, TableBuilder,
 };
 
 #[derive(Debug, Clone)]
@@ -135,6 +135,22 @@ proptest! {
                 prop_assert_eq!(p.status[j], CellStatus::Primary);
             }
         }
+    }
+
+    #[test]
+    fn zero_propagation_protects_even_with_zeros_late_and_no_singletons(spec in spec()) {
+        // Kernel variant A settings (published-cell order, no singleton handling), under
+        // which R's kernel can leak through published zeros (case01a).
+        let model = build(&spec);
+        let rule = rule(&spec);
+        let opts = SuppressOptions {
+            order: CandidateOrder::Given((0..model.ncells()).collect()),
+            singletons: Singletons::None,
+            ..SuppressOptions::with_rule(rule)
+        };
+        let p = suppress(&model, &opts).unwrap();
+        let a = audit(&model, &p, AuditOptions { rule, insider: false, ..Default::default() });
+        prop_assert!(a.disclosures.is_empty(), "{:?}", a.disclosures);
     }
 
     #[test]
