@@ -20,6 +20,8 @@
 //! | `RUSREG_LOG` | `info` | log filter (tracing EnvFilter syntax) |
 //! | `RUSREG_DEMO_PASSWORD` | — (generated) | password of the demo users (`rusreg demo`) |
 //! | `RUSREG_WORKERS` | number of cores | HTTP worker threads |
+//! | `RUSREG_WORKLIST` | DOMAIN §6 limits | JSON object overriding worklist time limits |
+//! | `RUSREG_DEMO_PATHWAYS` | `20000` | size of the demo's synthetic population (first run) |
 
 use std::path::PathBuf;
 
@@ -44,6 +46,8 @@ pub const VARIABLES: &[&str] = &[
     "RUSREG_DEMO_PASSWORD",
     "RUSREG_WORKERS",
     "RUSREG_NEW_PASSWORD",
+    "RUSREG_WORKLIST",
+    "RUSREG_DEMO_PATHWAYS",
 ];
 
 use serde::Deserialize;
@@ -68,6 +72,8 @@ struct RawEnv {
     rusreg_log: Option<String>,
     rusreg_demo_password: Option<String>,
     rusreg_workers: Option<usize>,
+    rusreg_worklist: Option<String>,
+    rusreg_demo_pathways: Option<usize>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +106,9 @@ pub struct Settings {
     pub log_filter: String,
     pub demo_password: Option<String>,
     pub workers: Option<usize>,
+    /// The worklist's time limits (DOMAIN §6 defaults).
+    pub worklist: domain::worklist::WorklistConfig,
+    pub demo_pathways: usize,
 }
 
 impl std::fmt::Debug for Settings {
@@ -160,7 +169,15 @@ impl Settings {
         if !(1..=60).contains(&token_minutes) {
             return Err(ConfigError::Invalid("RUSREG_TOKEN_MINUTES must be 1 to 60".into()));
         }
+        let worklist = match &raw.rusreg_worklist {
+            None => domain::worklist::WorklistConfig::default(),
+            Some(json) => serde_json::from_str(json).map_err(|e| {
+                ConfigError::Invalid(format!("RUSREG_WORKLIST is not a valid worklist configuration: {e}"))
+            })?,
+        };
         Ok(Self {
+            worklist,
+            demo_pathways: raw.rusreg_demo_pathways.unwrap_or(20_000),
             database_url: raw.database_url,
             reports_database_url: raw.rusreg_reports_database_url,
             bind: raw.rusreg_bind.unwrap_or_else(|| "127.0.0.1:8080".into()),
@@ -206,6 +223,8 @@ impl Settings {
             log_filter: "info".into(),
             demo_password: None,
             workers: None,
+            worklist: domain::worklist::WorklistConfig::default(),
+            demo_pathways: 20_000,
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod patients;
 pub mod reservations;
 pub mod state;
 pub mod users;
+pub mod worklist;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -93,7 +94,8 @@ pub fn app_config(cfg: &mut web::ServiceConfig, body_limit: usize) {
                 .configure(patients::configure)
                 .configure(pathways::configure)
                 .configure(forms::configure)
-                .configure(reservations::configure),
+                .configure(reservations::configure)
+                .configure(worklist::configure),
         )
         .default_service(web::to(not_found));
 }

@@ -21,6 +21,7 @@ use utoipa::{Modify, OpenApi};
         crate::forms::reopen_form, crate::forms::get_form_history,
         crate::reservations::create_reservation, crate::reservations::list_reservations,
         crate::reservations::mark_letter_sent,
+        crate::worklist::get_worklist,
         crate::health::live, crate::health::ready, crate::health::metrics,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldErrorDoc)),
@@ -34,6 +35,7 @@ use utoipa::{Modify, OpenApi};
         (name = "pathways", description = "Pathways and transfers"),
         (name = "forms", description = "Forms: drafts, completion, reopening, history"),
         (name = "reservations", description = "The reservation list (register staff)"),
+        (name = "worklist", description = "Forms due and overdue at a unit"),
         (name = "health", description = "Liveness, readiness, metrics"),
     )
 )]

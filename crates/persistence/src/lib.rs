@@ -16,6 +16,7 @@ pub mod schema;
 pub mod seeds;
 pub mod synthetic;
 pub mod users;
+pub mod worklist;
 
 pub use diesel::PgConnection;
 pub use error::RepoError;

@@ -13,9 +13,6 @@ use persistence::{organisations, PgConnection};
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 
-/// Size of the demo's synthetic population, loaded on the first run.
-pub const DEMO_PATHWAYS: usize = 20_000;
-
 /// The demo unit the demo registrar and unit contact work at (made-up RESH-id, see seeds/).
 pub const DEMO_UNIT_RESH: i64 = 9_000_008;
 
@@ -241,9 +238,9 @@ pub fn demo(mut settings: Settings) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("demo user {username}: {e}: {}", describe_api_error(&e)))?;
     }
     let id_key = demo_id_key(&settings)?;
-    if persistence::synthetic::pathway_count(&mut conn)? == 0 {
-        println!("loading the demo population ({DEMO_PATHWAYS} synthetic pathways) ...");
-        load_synthetic(&mut conn, &id_key, DEMO_PATHWAYS, 1)?;
+    if persistence::synthetic::pathway_count(&mut conn)? == 0 && settings.demo_pathways > 0 {
+        println!("loading the demo population ({} synthetic pathways) ...", settings.demo_pathways);
+        load_synthetic(&mut conn, &id_key, settings.demo_pathways, 1)?;
     }
     drop(conn);
     let secret = match settings.jwt_secret.clone() {

@@ -48,6 +48,7 @@ fn start_demo(dir: &Path, port: u16) -> Child {
         .env("RUSREG_BIND", format!("127.0.0.1:{port}"))
         .env("RUSREG_DEMO_PASSWORD", PASSWORD)
         .env("RUSREG_LOG", "warn")
+        .env("RUSREG_DEMO_PATHWAYS", "300")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -160,10 +160,7 @@ async fn updates_need_the_current_version_and_two_concurrent_writers_cannot_both
     assert_eq!(status, 400);
     let v = v.to_string();
     let (three, five) = (json!({"benefit": 3}), json!({"benefit": 5}));
-    let (a, b) = tokio::join!(
-        put(&app, &token, &m, Some(&v), &three),
-        put(&app, &token, &m, Some(&v), &five)
-    );
+    let (a, b) = tokio::join!(put(&app, &token, &m, Some(&v), &three), put(&app, &token, &m, Some(&v), &five));
     let mut statuses = [a.0, b.0];
     statuses.sort();
     assert_eq!(statuses, [200, 409]);

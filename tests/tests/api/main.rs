@@ -13,3 +13,4 @@ mod patients;
 mod reservations;
 mod synthetic;
 mod users;
+mod worklist;
