@@ -91,7 +91,7 @@ pub async fn get_worklist(
                 })
                 .filter(|i| q.kind.is_none_or(|k| k == i.kind) && q.overdue.is_none_or(|o| o == i.overdue))
                 .collect();
-            items.sort_by(|a, b| (a.due_date, a.pathway_id, a.kind).cmp(&(b.due_date, b.pathway_id, b.kind)));
+            items.sort_by_key(|i| (i.due_date, i.pathway_id, i.kind));
             let total = items.len() as i64;
             audit::record(conn, &entry.role(role).detail(serde_json::json!({"items": total})))?;
             let page: Vec<_> = items.into_iter().skip(paging.1 as usize).take(paging.0 as usize).collect();
