@@ -71,7 +71,12 @@ async fn main() {
     let mut items = 0;
     for _ in 0..worklist_requests {
         let t = Instant::now();
-        let res = client.get(format!("{url}/api/v1/units/{unit}/worklist?per_page=500")).bearer_auth(&token).send().await.unwrap();
+        let res = client
+            .get(format!("{url}/api/v1/units/{unit}/worklist?per_page=500"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 200);
         let body: Value = res.json().await.unwrap();
         latencies.push(t.elapsed());
@@ -102,7 +107,11 @@ async fn main() {
         .iter()
         .map(|p| (p["id"].as_str().unwrap().to_owned(), p["treatment_level"].as_i64().unwrap_or(1)))
         .collect();
-    assert!(pathways.len() >= concurrency, "the unit has {} active pathways, fewer than the {concurrency} clients", pathways.len());
+    assert!(
+        pathways.len() >= concurrency,
+        "the unit has {} active pathways, fewer than the {concurrency} clients",
+        pathways.len()
+    );
     let mut forms = Vec::new();
     for (pathway, level) in pathways.iter().take(concurrency) {
         let res = client
