@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 SECONDS_RUN=${1:-30}
 CLIENTS=${2:-16}
 : "${RUSREG_DATA_DIR:?set RUSREG_DATA_DIR to the data folder of a seeded managed cluster}"
-BIN=target/release
+BIN=${BIN:-target/release}
 PW=bench-password-$$-long
 PORT=18080
 

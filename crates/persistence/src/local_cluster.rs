@@ -253,6 +253,8 @@ fn init_cluster(
     writeln!(conf, "work_mem = 16MB")?;
     writeln!(conf, "maintenance_work_mem = 256MB")?;
     writeln!(conf, "max_wal_size = 4GB")?;
+    // The planner overestimates the worklist's joins and JIT then costs more than it saves.
+    writeln!(conf, "jit = off")?;
     if durability == Durability::Throwaway {
         writeln!(conf, "fsync = off\nsynchronous_commit = off\nfull_page_writes = off")?;
     }
