@@ -33,13 +33,7 @@ impl AppState {
         F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        let pool = self.pool.clone();
-        web::block(move || {
-            let mut conn = pool.get().map_err(|_| ApiError::Unavailable)?;
-            f(&mut conn)
-        })
-        .await
-        .map_err(ApiError::internal)?
+        run_on(self.pool.clone(), f).await
     }
 
     /// Runs `f` with a connection of the reports pool.
@@ -48,16 +42,24 @@ impl AppState {
         F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        let pool = self.reports_pool.clone();
-        web::block(move || {
-            let mut conn = pool.get().map_err(|_| ApiError::Unavailable)?;
-            f(&mut conn)
-        })
-        .await
-        .map_err(ApiError::internal)?
+        run_on(self.reports_pool.clone(), f).await
     }
 
     pub fn today(&self) -> NaiveDate {
         chrono::Utc::now().date_naive()
     }
+}
+
+/// The r2d2 checkout and every diesel call block: both run inside `web::block`.
+async fn run_on<T, F>(pool: DbPool, f: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    web::block(move || {
+        let mut conn = pool.get().map_err(|_| ApiError::Unavailable)?;
+        f(&mut conn)
+    })
+    .await
+    .map_err(ApiError::internal)?
 }
