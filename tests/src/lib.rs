@@ -270,3 +270,41 @@ impl TestApp {
         n.n
     }
 }
+
+/// Pathways whose worklist facts (the columns of migration worklist_facts) differ from a
+/// recomputation from their forms, written here independently of the database's own function.
+pub fn worklist_facts_mismatches(conn: &mut PgConnection) -> Vec<String> {
+    #[derive(diesel::QueryableByName)]
+    struct Mismatch {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        line: String,
+    }
+    diesel::sql_query(
+        "SELECT format('%s: stored %s, from forms %s', p.id, \
+                (p.anchor_date, p.last_form_date, p.discharge_date, p.discharge_ending, \
+                 p.discharge_contact_consent_1y, p.follow_up_done), x) AS line \
+         FROM pathways p \
+         CROSS JOIN LATERAL ( \
+             SELECT (SELECT max(f.event_date) FROM forms f WHERE f.pathway_id = p.id AND f.status = 'completed' \
+                       AND f.kind IN ('baseline', 'measurement')) AS anchor_date, \
+                    (SELECT max(f.event_date) FROM forms f WHERE f.pathway_id = p.id) AS last_form_date, \
+                    d.event_date AS discharge_date, dd.ending AS discharge_ending, \
+                    dd.contact_consent_1y AS discharge_contact_consent_1y, \
+                    EXISTS (SELECT 1 FROM forms f WHERE f.pathway_id = p.id AND f.kind = 'follow-up' \
+                              AND f.status = 'completed') AS follow_up_done \
+             FROM (SELECT 1) one \
+             LEFT JOIN forms d ON d.pathway_id = p.id AND d.kind = 'discharge' AND d.status = 'completed' \
+             LEFT JOIN discharge_forms dd ON dd.form_id = d.id \
+         ) x \
+         WHERE (p.anchor_date, p.last_form_date, p.discharge_date, p.discharge_ending, \
+                p.discharge_contact_consent_1y, p.follow_up_done) \
+               IS DISTINCT FROM (x.anchor_date, x.last_form_date, x.discharge_date, x.discharge_ending, \
+                                 x.discharge_contact_consent_1y, x.follow_up_done) \
+         ORDER BY 1",
+    )
+    .load::<Mismatch>(conn)
+    .unwrap()
+    .into_iter()
+    .map(|m| m.line)
+    .collect()
+}

@@ -310,7 +310,10 @@ pub async fn update_form(
     let res = state
         .run_db(move |conn| {
             in_transaction(conn, |conn| {
-                let (f, p, writable) = load_form(conn, &actor, id, false)?;
+                // Locks the pathway, then the form, like completing and reopening do: a changed
+                // date makes the worklist-facts trigger update the pathway row, and one lock
+                // order keeps two saves on one pathway from deadlocking.
+                let (f, p, writable) = load_form(conn, &actor, id, true)?;
                 if !writable {
                     return Err(ApiError::Forbidden);
                 }

@@ -13,7 +13,8 @@
 //! | `follow_up_due` | the same, due ≤ today ≤ closes | the same |
 //! | `follow_up_overdue` | the same, today > closes | the same |
 //!
-//! The anchor of a measurement is the latest completed baseline or measurement. All limits are in
+//! The anchor of a measurement is the latest completed baseline or measurement; it is the only
+//! fact of those forms the rules need (kept on the pathway row, see docs/architecture.md). All limits are in
 //! [`WorklistConfig`]. Choices where DOMAIN.md is silent:
 //!
 //! - "active" means status 1 and no completed discharge.
@@ -107,10 +108,10 @@ pub struct PathwayFacts {
     /// The current treatment level (see the module docs).
     pub treatment_level: TreatmentLevel,
     pub status: TreatmentStatus,
-    /// The completed baseline's date.
-    pub baseline_completed: Option<NaiveDate>,
-    /// The dates of the completed measurement points.
-    pub measurements_completed: Vec<NaiveDate>,
+    /// The anchor: the latest date of a completed baseline or measurement point (`None` while
+    /// neither is completed). The rules need nothing else of those forms: the baseline is asked
+    /// for exactly while there is no anchor, and the next measurement counts from it.
+    pub anchor: Option<NaiveDate>,
     /// The latest `event_date` of any form of the pathway, draft or completed.
     pub last_form_date: Option<NaiveDate>,
     /// The completed discharge.
@@ -199,14 +200,13 @@ pub fn worklist_items(facts: &PathwayFacts, today: NaiveDate, config: &WorklistC
     if active {
         use WorklistItemKind as K;
         // Baseline.
-        if facts.baseline_completed.is_none() && facts.measurements_completed.is_empty() {
+        if facts.anchor.is_none() {
             if let Some(due) = plus_days(facts.start_date, config.baseline_due_days(facts.treatment_level)) {
                 push(if today <= due { K::BaselineDue } else { K::BaselineOverdue }, due);
             }
         }
         // Measurement, from the latest completed baseline or measurement.
-        let anchor = facts.measurements_completed.iter().copied().chain(facts.baseline_completed).max();
-        if let Some(anchor) = anchor {
+        if let Some(anchor) = facts.anchor {
             let due = plus_days(anchor, config.measurement_interval_days(facts.treatment_level));
             let missing = plus_days(anchor, config.measurement_missing_after_days);
             if let (Some(due), Some(missing)) = (due, missing) {
@@ -265,8 +265,7 @@ mod tests {
             start_date: d(2025, 1, 1),
             treatment_level: level,
             status: TreatmentStatus::Active,
-            baseline_completed: None,
-            measurements_completed: vec![],
+            anchor: None,
             last_form_date: None,
             discharge: None,
             follow_up_done: false,
@@ -298,16 +297,14 @@ mod tests {
 
     #[test]
     fn a_completed_baseline_or_measurement_clears_the_baseline_item() {
-        let f = PathwayFacts { baseline_completed: Some(d(2025, 1, 5)), ..facts(TreatmentLevel::Outpatient) };
-        assert!(kinds(&f, d(2025, 1, 30)).is_empty());
-        let f = PathwayFacts { measurements_completed: vec![d(2025, 1, 5)], ..facts(TreatmentLevel::Outpatient) };
+        let f = PathwayFacts { anchor: Some(d(2025, 1, 5)), ..facts(TreatmentLevel::Outpatient) };
         assert!(kinds(&f, d(2025, 1, 30)).is_empty());
     }
 
     #[test]
     fn measurement_is_due_56_days_after_the_anchor_for_outpatients() {
         let f = PathwayFacts {
-            baseline_completed: Some(d(2025, 1, 10)),
+            anchor: Some(d(2025, 1, 10)),
             last_form_date: Some(d(2025, 1, 10)),
             ..facts(TreatmentLevel::Ambulant)
         };
@@ -324,8 +321,7 @@ mod tests {
     #[test]
     fn measurement_is_due_42_days_after_the_latest_anchor_for_inpatients() {
         let f = PathwayFacts {
-            baseline_completed: Some(d(2025, 1, 5)),
-            measurements_completed: vec![d(2025, 2, 1), d(2025, 1, 20)],
+            anchor: Some(d(2025, 2, 1)), // baseline 5 Jan, measurements 20 Jan and 1 Feb
             last_form_date: Some(d(2025, 2, 1)),
             ..facts(TreatmentLevel::Inpatient)
         };
@@ -337,7 +333,7 @@ mod tests {
     #[test]
     fn the_notice_period_is_configurable() {
         let f = PathwayFacts {
-            baseline_completed: Some(d(2025, 1, 10)),
+            anchor: Some(d(2025, 1, 10)),
             last_form_date: Some(d(2025, 1, 10)),
             ..facts(TreatmentLevel::Outpatient)
         };
@@ -349,7 +345,7 @@ mod tests {
     #[test]
     fn no_form_for_120_days_is_possibly_ended() {
         let f = PathwayFacts {
-            baseline_completed: Some(d(2025, 1, 10)),
+            anchor: Some(d(2025, 1, 10)),
             last_form_date: Some(d(2025, 2, 1)),
             ..facts(TreatmentLevel::Outpatient)
         };
@@ -368,7 +364,7 @@ mod tests {
     fn discharged(ending: DischargeEnding, consent: bool) -> PathwayFacts {
         PathwayFacts {
             status: ending.status(),
-            baseline_completed: Some(d(2025, 1, 10)),
+            anchor: Some(d(2025, 1, 10)),
             last_form_date: Some(d(2025, 3, 31)),
             discharge: Some(CompletedDischarge { date: d(2025, 3, 31), ending, contact_consent_1y: consent }),
             ..facts(TreatmentLevel::Outpatient)
@@ -377,7 +373,7 @@ mod tests {
 
     #[test]
     fn a_discharged_pathway_gets_no_baseline_measurement_or_ended_items() {
-        let f = PathwayFacts { baseline_completed: None, ..discharged(DischargeEnding::TransferredOutside, true) };
+        let f = PathwayFacts { anchor: None, ..discharged(DischargeEnding::TransferredOutside, true) };
         assert!(kinds(&f, d(2026, 12, 1)).is_empty());
     }
 
@@ -441,8 +437,7 @@ mod tests {
             let f = PathwayFacts {
                 treatment_level: TreatmentLevel::from_code(level).unwrap(),
                 status: discharge.map_or(TreatmentStatus::Active, |x| x.ending.status()),
-                baseline_completed: baseline.map(day),
-                measurements_completed: measured.iter().copied().map(day).collect(),
+                anchor: measured.iter().copied().chain(baseline).max().map(day),
                 last_form_date: measured.iter().copied().chain(baseline).max().map(day),
                 discharge,
                 ..facts(TreatmentLevel::Outpatient)

@@ -214,6 +214,12 @@ diesel::table! {
         created_by -> Uuid,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        anchor_date -> Nullable<Date>,
+        last_form_date -> Nullable<Date>,
+        discharge_date -> Nullable<Date>,
+        discharge_ending -> Nullable<Int2>,
+        discharge_contact_consent_1y -> Nullable<Int2>,
+        follow_up_done -> Bool,
     }
 }
 

@@ -1,6 +1,6 @@
 //! The synthetic-data generator: a realistic, reproducible population of patients, pathways and
 //! forms (`rusreg seed --pathways N --seed S`, and a small one for `rusreg demo`), loaded in bulk
-//! with PostgreSQL COPY.
+//! with PostgreSQL COPY over parallel connections ([`LoadOptions`]).
 //!
 //! Everything is made up. National ids are random fødselsnumre valid by both check digits; they
 //! are stored like real ones (keyed pseudonym + AES-GCM). Every generated form goes through the
@@ -296,18 +296,185 @@ struct PlannedForm {
     completed: bool,
 }
 
-/// Loads `pathways` synthetic pathways generated from `seed` (same seed, same data), in
-/// batches of COPY statements, one transaction per batch. `progress` is told the number of
-/// pathways written so far.
+/// How a load writes: over how many COPY connections, in batches of how many pathways.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Connections that COPY batches in parallel (each batch is one transaction on one of them).
+    pub writers: usize,
+    /// Pathways per batch (with their patients, forms and history).
+    pub batch_pathways: usize,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self { writers: 2, batch_pathways: 10_000 }
+    }
+}
+
+/// Reproducible ids for synthetic rows: the UUIDv7 layout with a running millisecond counter,
+/// so ids grow in the order rows are generated (index inserts append instead of landing on
+/// random pages), and the random bits from their own seeded stream. The stream also depends on
+/// the number of pathways already in the register, so a second load never repeats an id.
+struct Ids {
+    rng: ChaCha8Rng,
+    millis: u64,
+}
+
+impl Ids {
+    fn new(seed: u64, existing_pathways: u64, first_start: NaiveDate) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(existing_pathways.wrapping_add(1));
+        let millis = first_start.and_hms_opt(0, 0, 0).map_or(0, |t| t.and_utc().timestamp_millis().max(0) as u64);
+        Self { rng, millis }
+    }
+
+    fn next(&mut self) -> Uuid {
+        self.millis += 1;
+        let random: [u8; 10] = self.rng.gen();
+        uuid::Builder::from_unix_timestamp_millis(self.millis, &random).into_uuid()
+    }
+}
+
+/// One batch of rows: whole pathways with their patients, so a batch's foreign keys hold
+/// within its own transaction.
+#[derive(Default)]
+struct Batch {
+    buffers: Buffers,
+    pathways: usize,
+}
+
+/// The worklist facts of a pathway (the `pathways` columns of migration worklist_facts),
+/// computed from its planned forms as the database triggers would compute them.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Facts {
+    anchor_date: Option<NaiveDate>,
+    last_form_date: Option<NaiveDate>,
+    discharge_date: Option<NaiveDate>,
+    discharge_ending: Option<i16>,
+    discharge_contact_consent_1y: Option<i16>,
+    follow_up_done: bool,
+}
+
+fn facts_of(forms: &[PlannedForm]) -> Facts {
+    let mut f = Facts::default();
+    for form in forms {
+        let date = form.data.event_date();
+        f.last_form_date = f.last_form_date.max(date);
+        if !form.completed {
+            continue;
+        }
+        match &form.data {
+            FormData::Baseline(_) | FormData::Measurement(_) => f.anchor_date = f.anchor_date.max(date),
+            FormData::Discharge(d) => {
+                f.discharge_date = date;
+                f.discharge_ending = d.ending;
+                f.discharge_contact_consent_1y = d.contact_consent_1y;
+            }
+            FormData::FollowUp(_) => f.follow_up_done = true,
+        }
+    }
+    f
+}
+
+fn connect(url: &str) -> Result<PgConnection, RepoError> {
+    PgConnection::establish(url).map_err(|e| RepoError::Other(format!("cannot connect to the database: {e}")))
+}
+
+/// Loads `pathways` synthetic pathways generated from `seed` into the database at `url`. One
+/// thread generates (and validates) the rows from the seeded generator, in batches of whole
+/// pathways; `options.writers` connections COPY the batches in parallel, one transaction per
+/// batch. The rows depend only on the seed and the register's contents before the load, never
+/// on which connection wrote which batch. `progress` is told the number of pathways committed.
 pub fn load(
+    url: &str,
+    key: &IdKey,
+    pathways: usize,
+    seed: u64,
+    settings: &SyntheticSettings,
+    options: &LoadOptions,
+    mut progress: impl FnMut(usize),
+) -> Result<LoadSummary, RepoError> {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::{mpsc, Arc, Mutex};
+
+    let started = Instant::now();
+    let mut conn = connect(url)?;
+    let writers = options.writers.max(1);
+    let (tx, rx) = mpsc::sync_channel::<Batch>(writers);
+    let rx = Arc::new(Mutex::new(rx));
+    let failed = AtomicBool::new(false);
+    let written = AtomicUsize::new(0);
+    let (generated, results) = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..writers)
+            .map(|_| {
+                let rx = Arc::clone(&rx);
+                let (failed, written) = (&failed, &written);
+                scope.spawn(move || {
+                    let result = write_batches(url, &rx, written);
+                    if result.is_err() {
+                        failed.store(true, Ordering::SeqCst);
+                    }
+                    result
+                })
+            })
+            .collect();
+        drop(rx); // the writers hold the receiver: when they all stop, sending fails
+        let generated = generate(&mut conn, key, pathways, seed, settings, options.batch_pathways, |batch| {
+            if failed.load(Ordering::SeqCst) {
+                return Err(RepoError::Other("a writer failed".into()));
+            }
+            tx.send(batch).map_err(|_| RepoError::Other("every writer stopped".into()))?;
+            progress(written.load(Ordering::SeqCst));
+            Ok(())
+        });
+        drop(tx); // no more batches: the writers finish what is queued and stop
+        let results: Vec<Result<(), RepoError>> = handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(RepoError::Other("a writer panicked".into()))))
+            .collect();
+        (generated, results)
+    });
+    // A writer's own error says more than the generator's "a writer failed".
+    for r in results {
+        r?;
+    }
+    let mut summary = generated?;
+    progress(written.load(Ordering::SeqCst));
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+/// One writer: its own connection (asynchronous commit, worklist-facts triggers off because the
+/// rows carry their facts), COPYing batches until the channel closes.
+fn write_batches(
+    url: &str,
+    rx: &std::sync::Mutex<std::sync::mpsc::Receiver<Batch>>,
+    written: &std::sync::atomic::AtomicUsize,
+) -> Result<(), RepoError> {
+    let mut conn = connect(url)?;
+    // A crash can lose the last batches committed (never corrupt the database); the load is
+    // rerun from scratch anyway.
+    diesel::sql_query("SET synchronous_commit = off").execute(&mut conn)?;
+    diesel::sql_query("SET rusreg.bulk_load = 'on'").execute(&mut conn)?;
+    loop {
+        let next = rx.lock().map_err(|_| RepoError::Other("a writer panicked".into()))?.recv();
+        let Ok(mut batch) = next else { return Ok(()) };
+        flush(&mut conn, &mut batch.buffers)?;
+        written.fetch_add(batch.pathways, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Generates the rows, validating every form with the domain rules, and hands them to `send`
+/// in batches of about `batch_pathways` pathways.
+fn generate(
     conn: &mut PgConnection,
     key: &IdKey,
     pathways: usize,
     seed: u64,
     settings: &SyntheticSettings,
-    mut progress: impl FnMut(usize),
+    batch_pathways: usize,
+    mut send: impl FnMut(Batch) -> Result<(), RepoError>,
 ) -> Result<LoadSummary, RepoError> {
-    let started = Instant::now();
     let today = Utc::now().date_naive();
     let loader = loader_user(conn)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -322,10 +489,10 @@ pub fn load(
     let outcome_pick = WeightedIndex::new(settings.outcome_weights).map_err(|e| RepoError::Other(e.to_string()))?;
     let span_days = (today - settings.first_start).num_days().max(1);
     let mut used_pseudonyms: HashSet<[u8; 32]> = existing_pseudonyms(conn)?;
+    let mut ids = Ids::new(seed, pathway_count(conn)?.max(0) as u64, settings.first_start);
     let mut summary = LoadSummary::default();
-    let mut buffers = Buffers::default();
-    let mut in_batch = 0usize;
-    const BATCH: usize = 20_000;
+    let mut batch = Batch::default();
+    let batch_pathways = batch_pathways.max(1);
 
     while summary.pathways < pathways {
         // A patient, with one pathway or (sometimes) two in a row.
@@ -336,10 +503,10 @@ pub fn load(
         if !used_pseudonyms.insert(pseudonym) {
             continue;
         }
-        let patient = Uuid::new_v4();
+        let patient = ids.next();
         let sex: i16 = if rng.gen_bool(0.68) { 1 } else { 2 };
         let encrypted = key.encrypt(&id).map_err(|e| RepoError::Other(e.to_string()))?;
-        row!(&mut buffers.patients; patient, Bytes(&pseudonym), Bytes(&encrypted), sex, birth.year() as i16, loader);
+        row!(&mut batch.buffers.patients; patient, Bytes(&pseudonym), Bytes(&encrypted), sex, birth.year() as i16, loader);
         summary.patients += 1;
 
         let mut next_start = Some(start);
@@ -351,8 +518,8 @@ pub fn load(
             let unit = units[unit_pick.sample(&mut rng)].id;
             let level = (level_pick.sample(&mut rng) + 1) as i16;
             let inpatient = matches!(level, 2 | 3 | 5);
-            let pathway = Uuid::new_v4();
-            row!(&mut buffers.status_history; pathway, None::<i16>, 1i16, "opened", None::<Uuid>, loader);
+            let pathway = ids.next();
+            row!(&mut batch.buffers.status_history; pathway, None::<i16>, 1i16, "opened", None::<Uuid>, loader);
             let mut ctx = FormContext::new(start, today);
             let mut forms: Vec<PlannedForm> = Vec::new();
             let mut status: i16 = 1;
@@ -374,7 +541,7 @@ pub fn load(
                 if completed {
                     ctx.baseline_date = Some(baseline_date);
                 }
-                forms.push(PlannedForm { id: Uuid::new_v4(), data, completed });
+                forms.push(PlannedForm { id: ids.next(), data, completed });
             }
             // Measurement points every 6–10 weeks until the end (or today).
             let mut at = days(baseline_date.max(start), rng.gen_range(35..75));
@@ -385,7 +552,7 @@ pub fn load(
                         ctx.measurement_dates.push(at);
                     }
                     forms.push(PlannedForm {
-                        id: Uuid::new_v4(),
+                        id: ids.next(),
                         data: FormData::Measurement(measurement(&mut rng, at, level)),
                         completed,
                     });
@@ -397,7 +564,7 @@ pub fn load(
                 let to = units[unit_pick.sample(&mut rng)].id;
                 if to != unit {
                     let date = days(start, rng.gen_range(10..30)).min(today);
-                    row!(&mut buffers.transfers; pathway, unit, to, date, loader);
+                    row!(&mut batch.buffers.transfers; pathway, unit, to, date, loader);
                     owning_unit = to;
                     summary.transfers += 1;
                 }
@@ -425,11 +592,11 @@ pub fn load(
                     contact_consent_1y: consent,
                 };
                 let completed = chance(&mut rng, settings.discharge_completed);
-                let discharge_id = Uuid::new_v4();
+                let discharge_id = ids.next();
                 forms.push(PlannedForm { id: discharge_id, data: FormData::Discharge(discharge), completed });
                 if completed {
                     status = ending;
-                    row!(&mut buffers.status_history; pathway, Some(1i16), ending, "discharge_completed", Some(discharge_id), loader);
+                    row!(&mut batch.buffers.status_history; pathway, Some(1i16), ending, "discharge_completed", Some(discharge_id), loader);
                     let ending = DischargeEnding::from_code(ending).ok_or_else(|| RepoError::Other("ending".into()))?;
                     ctx.discharge = Some(CompletedDischarge {
                         date: discharge_date,
@@ -458,9 +625,9 @@ pub fn load(
                             received_follow_up: reached.then(|| follow_up_set(&mut rng)),
                             self_rated_life_situation: reached.then(|| rng.gen_range(1..=5)),
                         };
-                        let id = Uuid::new_v4();
+                        let id = ids.next();
                         forms.push(PlannedForm { id, data: FormData::FollowUp(follow_up), completed: true });
-                        row!(&mut buffers.status_history; pathway, Some(status), outcome, "follow_up_completed", Some(id), loader);
+                        row!(&mut batch.buffers.status_history; pathway, Some(status), outcome, "follow_up_completed", Some(id), loader);
                         status = outcome;
                     }
                     if first && chance(&mut rng, settings.second_pathway_share) {
@@ -468,23 +635,24 @@ pub fn load(
                     }
                 }
             }
-            row!(&mut buffers.pathways; pathway, patient, owning_unit, unit, start, level, status, loader);
+            let f = facts_of(&forms);
+            row!(&mut batch.buffers.pathways; pathway, patient, owning_unit, unit, start, level, status, loader,
+                f.anchor_date, f.last_form_date, f.discharge_date, f.discharge_ending, f.discharge_contact_consent_1y,
+                f.follow_up_done);
             for form in &forms {
-                write_form(&mut buffers, &mut summary, form, pathway, unit, loader, &ctx)?;
+                write_form(&mut batch.buffers, &mut summary, form, pathway, unit, loader, &ctx)?;
             }
             summary.pathways += 1;
-            in_batch += 1;
+            batch.pathways += 1;
             first = false;
         }
-        if in_batch >= BATCH {
-            flush(conn, &mut buffers)?;
-            in_batch = 0;
-            progress(summary.pathways);
+        if batch.pathways >= batch_pathways {
+            send(std::mem::take(&mut batch))?;
         }
     }
-    flush(conn, &mut buffers)?;
-    progress(summary.pathways);
-    summary.elapsed = started.elapsed();
+    if batch.pathways > 0 {
+        send(batch)?;
+    }
     Ok(summary)
 }
 
@@ -596,7 +764,22 @@ fn flush(conn: &mut PgConnection, b: &mut Buffers) -> Result<(), RepoError> {
             conn,
             b.pathways,
             pathways,
-            (id, patient_id, unit_id, opened_unit_id, start_date, treatment_level, status, created_by)
+            (
+                id,
+                patient_id,
+                unit_id,
+                opened_unit_id,
+                start_date,
+                treatment_level,
+                status,
+                created_by,
+                anchor_date,
+                last_form_date,
+                discharge_date,
+                discharge_ending,
+                discharge_contact_consent_1y,
+                follow_up_done
+            )
         );
         copy_into!(
             conn,

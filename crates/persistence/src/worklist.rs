@@ -1,10 +1,12 @@
 //! The facts the worklist needs, for every pathway of a unit that can have a form due: active
 //! pathways owned by the unit, and pathways it discharged (ending 3 or 4) recently enough for
-//! the one-year follow-up. One set-based query (no query per pathway).
+//! the one-year follow-up. The facts are columns of `pathways`, kept right by database triggers
+//! on `forms` and `discharge_forms` (migration worklist_facts), so this reads only the unit's
+//! pathways: one index-only scan of `pathways_worklist`.
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Bool, Date, Integer, Nullable, SmallInt};
+use diesel::sql_types::{BigInt, Bool, Date, Integer, Nullable, SmallInt};
 use domain::forms::CompletedDischarge;
 use domain::pathways::{DischargeEnding, TreatmentLevel, TreatmentStatus};
 use domain::worklist::PathwayFacts;
@@ -25,9 +27,7 @@ struct FactsRow {
     #[diesel(sql_type = SmallInt)]
     status: i16,
     #[diesel(sql_type = Nullable<Date>)]
-    baseline_completed: Option<NaiveDate>,
-    #[diesel(sql_type = Nullable<Array<Date>>)]
-    measurements: Option<Vec<NaiveDate>>,
+    anchor_date: Option<NaiveDate>,
     #[diesel(sql_type = Nullable<Date>)]
     last_form_date: Option<NaiveDate>,
     #[diesel(sql_type = Nullable<Date>)]
@@ -81,8 +81,7 @@ fn to_facts(r: FactsRow) -> Result<PathwayWorkFacts, RepoError> {
             start_date: r.start_date,
             treatment_level: TreatmentLevel::from_code(r.treatment_level).ok_or_else(|| bad("treatment level"))?,
             status: TreatmentStatus::from_code(r.status).ok_or_else(|| bad("status"))?,
-            baseline_completed: r.baseline_completed,
-            measurements_completed: r.measurements.unwrap_or_default(),
+            anchor: r.anchor_date,
             last_form_date: r.last_form_date,
             discharge,
             follow_up_done: r.follow_up_done,

@@ -79,17 +79,23 @@ fn id_key_for(settings: &Settings) -> anyhow::Result<IdKey> {
 }
 
 /// Loads `pathways` synthetic pathways with a progress bar; prints what was loaded and how fast.
-fn load_synthetic(conn: &mut PgConnection, key: &IdKey, pathways: usize, seed: u64) -> anyhow::Result<()> {
+fn load_synthetic(
+    url: &str,
+    key: &IdKey,
+    pathways: usize,
+    seed: u64,
+    options: &persistence::synthetic::LoadOptions,
+) -> anyhow::Result<()> {
     let settings = persistence::synthetic::SyntheticSettings::builtin()?;
     let bar = indicatif::ProgressBar::new(pathways as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} pathways ({per_sec}, {eta} left)")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let s = persistence::synthetic::load(conn, key, pathways, seed, &settings, |n| bar.set_position(n as u64))?;
+    let s = persistence::synthetic::load(url, key, pathways, seed, &settings, options, |n| bar.set_position(n as u64))?;
     bar.finish_and_clear();
     println!(
-        "synthetic data: {} patients, {} pathways, {} forms ({} completed), {} substance rows, {} transfers in {:.1} s ({:.0} pathways/s)",
+        "synthetic data: {} patients, {} pathways, {} forms ({} completed), {} substance rows, {} transfers in {:.1} s ({:.0} pathways/s, {} writers)",
         s.patients,
         s.pathways,
         s.forms,
@@ -97,17 +103,26 @@ fn load_synthetic(conn: &mut PgConnection, key: &IdKey, pathways: usize, seed: u
         s.substances,
         s.transfers,
         s.elapsed.as_secs_f64(),
-        s.pathways as f64 / s.elapsed.as_secs_f64().max(1e-9)
+        s.pathways as f64 / s.elapsed.as_secs_f64().max(1e-9),
+        options.writers.max(1)
     );
     Ok(())
 }
 
-pub fn seed(settings: &Settings, pathways: usize, seed: u64) -> anyhow::Result<()> {
+pub fn seed(
+    settings: &Settings,
+    pathways: usize,
+    seed: u64,
+    options: &persistence::synthetic::LoadOptions,
+) -> anyhow::Result<()> {
     let key = id_key_for(settings)?;
     let (url, _cluster) = database(settings)?;
+    load_synthetic(&url, &key, pathways, seed, options)?;
     let mut conn = connect(&url)?;
-    load_synthetic(&mut conn, &key, pathways, seed)?;
     use diesel::RunQueryDsl;
+    // VACUUM sets the visibility map of the new pathway pages, so the worklist's index-only
+    // scan needs no heap visits from the start; the rest only needs statistics.
+    diesel::sql_query("VACUUM (ANALYZE) pathways").execute(&mut conn)?;
     diesel::sql_query("ANALYZE").execute(&mut conn)?;
     Ok(())
 }
@@ -240,7 +255,7 @@ pub fn demo(mut settings: Settings) -> anyhow::Result<()> {
     let id_key = demo_id_key(&settings)?;
     if persistence::synthetic::pathway_count(&mut conn)? == 0 && settings.demo_pathways > 0 {
         println!("loading the demo population ({} synthetic pathways) ...", settings.demo_pathways);
-        load_synthetic(&mut conn, &id_key, settings.demo_pathways, 1)?;
+        load_synthetic(&url, &id_key, settings.demo_pathways, 1, &Default::default())?;
     }
     drop(conn);
     let secret = match settings.jwt_secret.clone() {

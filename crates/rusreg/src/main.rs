@@ -36,6 +36,12 @@ enum Command {
         /// Seed of the random generator.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Database connections that COPY batches in parallel (the data does not depend on it).
+        #[arg(long, default_value_t = 2)]
+        writers: usize,
+        /// Pathways per batch (one transaction each).
+        #[arg(long, default_value_t = 10_000)]
+        batch: usize,
     },
     /// Suppress a table in the JSON case format of the suppression vectors, audit the result,
     /// and write it (to --output or standard output). Prints a one-line summary to stderr.
@@ -95,7 +101,10 @@ fn main() -> anyhow::Result<()> {
         Command::Demo => commands::demo(settings),
         Command::Migrate { revert_all } => commands::migrate(&settings, revert_all),
         Command::SeedReference => commands::seed_reference(&settings),
-        Command::Seed { pathways, seed } => commands::seed(&settings, pathways, seed),
+        Command::Seed { pathways, seed, writers, batch } => {
+            let options = persistence::synthetic::LoadOptions { writers, batch_pathways: batch };
+            commands::seed(&settings, pathways, seed, &options)
+        }
         Command::Suppress { input, min_cell, output, strict } => {
             commands::suppress(&input, min_cell, output.as_deref(), strict)
         }

@@ -3,8 +3,11 @@
 
 use chrono::{Duration, Utc};
 use domain::access::Role;
-use integration_tests::{json, TestApp, UNIT_MOLDE, UNIT_ST_OLAV};
+use integration_tests::{json, TestApp, UNIT_ALESUND, UNIT_MOLDE, UNIT_ST_OLAV};
 use serde_json::Value;
+
+use crate::forms::{baseline, complete, create, discharge, follow_up, measurement, put};
+use crate::patients::{call, IDS};
 
 /// Opens a pathway started `days_ago` days ago at `unit` for a new patient; returns its id.
 async fn open_pathway(
@@ -122,4 +125,172 @@ async fn the_worklist_follows_the_access_matrix() {
     ] {
         assert_eq!(app.get(&p).bearer_auth(&registrar).send().await.unwrap().status(), status, "{p}");
     }
+}
+
+/// The items of one pathway on a unit's worklist, as (kind, due date).
+async fn items_of(app: &TestApp, token: &str, unit: i64, pathway: &str) -> Vec<(String, String)> {
+    let page: Value = app
+        .get(&format!("/api/v1/units/{unit}/worklist?per_page=500"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["pathway_id"] == pathway)
+        .map(|i| (i["kind"].as_str().unwrap().to_owned(), i["due_date"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+fn item(kind: &str, due: &str) -> (String, String) {
+    (kind.to_owned(), due.to_owned())
+}
+
+/// The worklist facts stored on a pathway row, as text.
+fn stored_facts(app: &TestApp, pathway: &str) -> String {
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        facts: String,
+    }
+    let sql = format!(
+        "SELECT (anchor_date, last_form_date, discharge_date, discharge_ending, discharge_contact_consent_1y, \
+                 follow_up_done)::text AS facts FROM pathways WHERE id = '{pathway}'"
+    );
+    diesel::RunQueryDsl::get_result::<Row>(diesel::sql_query(sql), &mut app.conn()).unwrap().facts
+}
+
+fn assert_facts_match_the_forms(app: &TestApp) {
+    let mismatches = integration_tests::worklist_facts_mismatches(&mut app.conn());
+    assert!(mismatches.is_empty(), "{mismatches:#?}");
+}
+
+#[actix_web::test]
+async fn worklist_items_follow_a_form_through_complete_reopen_update_and_complete_again() {
+    let app = TestApp::spawn().await;
+    let unit = app.unit(UNIT_MOLDE);
+    let token = app.token_for(Role::UnitContact, unit).await;
+    let today = Utc::now().date_naive();
+    let ago = |n: i64| (today - Duration::days(n)).to_string();
+    // Outpatient, started 100 days ago: the baseline was due at start + 21.
+    let pathway = open_pathway(&app, &token, unit.0, IDS[0], 100, 1).await;
+    assert_eq!(items_of(&app, &token, unit.0, &pathway).await, [item("baseline_overdue", &ago(79))]);
+    // A baseline completed 90 days ago: the measurement (anchor + 56) is late.
+    let (b, _) = create(&app, &token, &pathway, "baseline", &baseline(&ago(90))).await;
+    assert_eq!(items_of(&app, &token, unit.0, &pathway).await, [item("baseline_overdue", &ago(79))], "a draft");
+    complete(&app, &token, &b).await;
+    assert_eq!(items_of(&app, &token, unit.0, &pathway).await, [item("measurement_late", &ago(34))]);
+    assert_facts_match_the_forms(&app);
+    // Reopened: the baseline is asked for again.
+    let reopen = json!({"reason": "wrong date"});
+    let (status, reopened) =
+        call(&app, "POST", &format!("/api/v1/forms/{b}/reopen"), Some(&reopen), Some(&token)).await;
+    assert_eq!(status, 200, "{reopened}");
+    assert_eq!(items_of(&app, &token, unit.0, &pathway).await, [item("baseline_overdue", &ago(79))]);
+    assert_facts_match_the_forms(&app);
+    // Moved to 20 days ago, still a draft: only the latest form date moves.
+    let version = format!("\"{}\"", reopened["version"]);
+    let (status, body) = put(&app, &token, &b, Some(&version), &baseline(&ago(20))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(items_of(&app, &token, unit.0, &pathway).await, [item("baseline_overdue", &ago(79))]);
+    assert_eq!(stored_facts(&app, &pathway), format!("(,{},,,,f)", ago(20)));
+    // Completed again: the next measurement is due at the new anchor + 56, not listed yet.
+    complete(&app, &token, &b).await;
+    assert!(items_of(&app, &token, unit.0, &pathway).await.is_empty());
+    assert_eq!(stored_facts(&app, &pathway), format!("({},{},,,,f)", ago(20), ago(20)));
+    // A completed discharge and its reopening set and clear the discharge facts.
+    let (d, _) = create(&app, &token, &pathway, "discharge", &discharge(&ago(2))).await;
+    complete(&app, &token, &d).await;
+    assert_eq!(stored_facts(&app, &pathway), format!("({},{},{},4,1,f)", ago(20), ago(2), ago(2)));
+    let (status, _) = call(&app, "POST", &format!("/api/v1/forms/{d}/reopen"), Some(&reopen), Some(&token)).await;
+    assert_eq!(status, 200);
+    assert_eq!(stored_facts(&app, &pathway), format!("({},{},,,,f)", ago(20), ago(2)));
+    assert_facts_match_the_forms(&app);
+}
+
+#[actix_web::test]
+async fn the_facts_columns_match_a_recomputation_from_the_forms_after_a_mixed_scenario() {
+    let app = TestApp::spawn().await;
+    let molde = app.unit(UNIT_MOLDE);
+    let alesund = app.unit(UNIT_ALESUND);
+    let token = app.token_for(Role::UnitContact, molde).await;
+    let alesund_token = app.token_for(Role::UnitContact, alesund).await;
+    let today = Utc::now().date_naive();
+    let ago = |n: i64| (today - Duration::days(n)).to_string();
+    let due = |n: i64| ago(n);
+
+    // A whole pathway: discharged 400 days ago by mutual agreement with consent, so the
+    // follow-up is due (discharge + 12 months) until a follow-up is completed.
+    let a = open_pathway(&app, &token, molde.0, IDS[1], 730, 1).await;
+    let (b, _) = create(&app, &token, &a, "baseline", &baseline(&ago(725))).await;
+    complete(&app, &token, &b).await;
+    let (m, _) = create(&app, &token, &a, "measurement", &measurement(&ago(600))).await;
+    complete(&app, &token, &m).await;
+    create(&app, &token, &a, "measurement", &measurement(&ago(500))).await; // left a draft
+    let discharged = today - Duration::days(400);
+    let (d, _) = create(&app, &token, &a, "discharge", &discharge(&discharged.to_string())).await;
+    complete(&app, &token, &d).await;
+    let follow_up_due = (discharged + chrono::Months::new(12)).to_string();
+    assert_eq!(items_of(&app, &token, molde.0, &a).await, [item("follow_up_due", &follow_up_due)]);
+    let (f, _) = create(&app, &token, &a, "follow-up", &follow_up(&ago(10))).await;
+    complete(&app, &token, &f).await;
+    assert!(items_of(&app, &token, molde.0, &a).await.is_empty());
+    let reopen = json!({"reason": "entered on the wrong patient"});
+    let (status, _) = call(&app, "POST", &format!("/api/v1/forms/{f}/reopen"), Some(&reopen), Some(&token)).await;
+    assert_eq!(status, 200);
+    assert_eq!(items_of(&app, &token, molde.0, &a).await, [item("follow_up_due", &follow_up_due)]);
+    assert_facts_match_the_forms(&app);
+
+    // A pathway transferred with a completed measurement: the receiving unit's worklist lists it.
+    let t = open_pathway(&app, &token, molde.0, IDS[2], 80, 3).await;
+    let (m, _) = create(&app, &token, &t, "measurement", &measurement(&ago(70))).await;
+    complete(&app, &token, &m).await;
+    let (status, moved) = call(
+        &app,
+        "POST",
+        &format!("/api/v1/pathways/{t}/transfers"),
+        Some(&json!({"to_unit_id": alesund.0, "date": ago(5)})),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(status, 201, "{moved}");
+    // Inpatient limits: anchor 70 days ago + 42 = 28 days ago, late until anchor + 90.
+    assert!(items_of(&app, &token, molde.0, &t).await.is_empty());
+    assert_eq!(items_of(&app, &alesund_token, alesund.0, &t).await, [item("measurement_late", &due(28))]);
+
+    // Forms written the way a loader would (a completed discharge before its typed row), with
+    // the triggers on: the discharge_forms trigger fills in the ending and the consent.
+    let l = open_pathway(&app, &token, molde.0, IDS[3], 50, 1).await;
+    let mut conn = app.conn();
+    diesel::RunQueryDsl::execute(
+        diesel::sql_query(format!(
+            "WITH u AS (SELECT id FROM users LIMIT 1), \
+             b AS (INSERT INTO forms (id, pathway_id, kind, unit_id, event_date, status, created_by, updated_by, \
+                                      completed_by, completed_at) \
+                   SELECT gen_random_uuid(), '{l}', 'baseline', {unit}, CURRENT_DATE - 40, 'completed', u.id, u.id, \
+                          u.id, now() FROM u RETURNING id) \
+             INSERT INTO forms (id, pathway_id, kind, unit_id, event_date, status, created_by, updated_by, \
+                                completed_by, completed_at) \
+             SELECT 'a0000000-0000-4000-8000-000000000001', '{l}', 'discharge', {unit}, CURRENT_DATE - 30, \
+                    'completed', u.id, u.id, u.id, now() FROM u",
+            unit = molde.0
+        )),
+        &mut conn,
+    )
+    .unwrap();
+    diesel::RunQueryDsl::execute(
+        diesel::sql_query(
+            "INSERT INTO discharge_forms (form_id, ending, contact_consent_1y) \
+             VALUES ('a0000000-0000-4000-8000-000000000001', 3, 1)",
+        ),
+        &mut conn,
+    )
+    .unwrap();
+    assert_eq!(stored_facts(&app, &l), format!("({},{},{},3,1,f)", ago(40), ago(30), ago(30)));
+    assert_facts_match_the_forms(&app);
 }
