@@ -34,7 +34,7 @@ pub struct RegisterPatientRequest {
     pub national_id: String,
     /// 1 male, 2 female, 9 unknown.
     pub sex: i16,
-    /// 1900 to this year; must match the id's birth date when it has one.
+    /// 1854 to this year; must match the year in the id when it has a date.
     pub birth_year: i32,
 }
 

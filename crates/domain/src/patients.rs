@@ -71,23 +71,26 @@ impl TryFrom<i16> for Sex {
     }
 }
 
-/// The first accepted birth year.
-pub const MIN_BIRTH_YEAR: i32 = 1900;
+/// The first accepted birth year: the first year a national id can encode (individual numbers
+/// 500–749 with years 54–99 are 1854–1899 by the standard century table), so every valid
+/// dated id — the D-number example of DOMAIN.md §2, `70019950032`, is born in 1899 — can be
+/// registered with the year it carries. It was 1900, which refused that example.
+pub const MIN_BIRTH_YEAR: i32 = 1854;
 
-/// `birth_year` (fødselsår): from 1900 to the current year.
+/// `birth_year` (fødselsår): from 1854 to the current year.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
 pub struct BirthYear(i32);
 
 impl BirthYear {
-    /// `today` is passed in so the rule stays pure; the year must be in `1900..=today.year()`.
+    /// `today` is passed in so the rule stays pure; the year must be in `1854..=today.year()`.
     pub fn parse(raw: i32, today: NaiveDate) -> Result<Self, DomainError> {
         Self::parse_field(raw, today).map_err(|e| DomainError::Invalid(vec![e]))
     }
 
     pub fn parse_field(raw: i32, today: NaiveDate) -> Result<Self, FieldError> {
         if !(MIN_BIRTH_YEAR..=today.year()).contains(&raw) {
-            return Err(FieldError::new("birth_year", "range", "must be from 1900 to the current year"));
+            return Err(FieldError::new("birth_year", "range", "must be from 1854 to the current year"));
         }
         Ok(Self(raw))
     }
@@ -132,7 +135,7 @@ pub struct NewPatient {
 
 impl NewPatient {
     /// Validate every field, reporting all failing fields at once: the national id
-    /// ([`NationalId::parse`]), `sex` (1, 2 or 9), `birth_year` (1900 to this year), and — our
+    /// ([`NationalId::parse`]), `sex` (1, 2 or 9), `birth_year` (1854 to this year), and — our
     /// choice where DOMAIN.md is silent — when the id carries a birth date (all kinds but FH),
     /// `birth_year` must equal its year (code `conflict_rule`), so reports never disagree with
     /// the id. Reservations are checked by the service (by pseudonym).
@@ -195,14 +198,15 @@ mod tests {
     }
 
     #[test]
-    fn birth_year_accepts_1900_to_this_year() {
-        assert_eq!(BirthYear::parse(1900, today()).unwrap().get(), 1900);
+    fn birth_year_accepts_1854_to_this_year() {
+        assert_eq!(BirthYear::parse(1854, today()).unwrap().get(), 1854);
+        assert_eq!(BirthYear::parse(1899, today()).unwrap().get(), 1899);
         assert_eq!(BirthYear::parse(2026, today()).unwrap().get(), 2026);
     }
 
     #[test]
-    fn birth_year_rejects_before_1900_and_the_future() {
-        assert!(BirthYear::parse(1899, today()).is_err());
+    fn birth_year_rejects_before_1854_and_the_future() {
+        assert!(BirthYear::parse(1853, today()).is_err());
         assert_eq!(fields(BirthYear::parse(2027, today()).unwrap_err())[0].1, "range");
     }
 
@@ -230,6 +234,34 @@ mod tests {
                 ("birth_year".into(), "range".into())
             ]
         );
+    }
+
+    /// Every valid example of DOMAIN.md §2 registers with the birth year it carries (by the
+    /// standard century table), and only with that year; the FH-number carries none.
+    #[test]
+    fn every_domain_example_registers_with_the_year_in_the_id() {
+        let examples = [
+            ("15076500565", Some(1965)), // fødselsnummer, individual number 005
+            ("70019950032", Some(1899)), // D-number, 30.01.99 with individual number 500
+            ("01410199935", Some(2001)), // H-number, 01.01.01 with individual number 999
+            ("88888888831", None),       // FH-number, no date
+        ];
+        for (id, year) in examples {
+            for rules in [IdRules::CLASSIC, IdRules::WITH_2032] {
+                let p = NewPatient::parse(&input(id, 9, year.unwrap_or(1980)), &rules, today()).unwrap();
+                assert_eq!(p.national_id.birth_year(), year, "{id}");
+            }
+        }
+        // The H-number says 2001, so 1999 contradicts it (the 422 reported for it is right).
+        let err = NewPatient::parse(&input("01410199935", 1, 1999), &IdRules::CLASSIC, today()).unwrap_err();
+        assert_eq!(fields(err), [("birth_year".to_string(), "conflict_rule".to_string())]);
+        let err = NewPatient::parse(&input("70019950032", 1, 1999), &IdRules::CLASSIC, today()).unwrap_err();
+        assert_eq!(fields(err), [("birth_year".to_string(), "conflict_rule".to_string())]);
+        // The invalid examples stay invalid.
+        for id in ["15076500575", "98019800546"] {
+            let err = NewPatient::parse(&input(id, 1, 1965), &IdRules::WITH_2032, today()).unwrap_err();
+            assert_eq!(fields(err)[0], ("national_id".to_string(), "check_digit".to_string()), "{id}");
+        }
     }
 
     #[test]

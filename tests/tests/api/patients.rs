@@ -126,6 +126,24 @@ async fn registering_the_same_id_twice_returns_the_same_patient_and_never_echoes
 }
 
 #[actix_web::test]
+async fn every_valid_domain_example_registers_with_the_year_in_the_id() {
+    let app = TestApp::spawn().await;
+    let token = app.token_for(Role::Registrar, app.unit(UNIT_MOLDE)).await;
+    // DOMAIN.md §2; the century from the individual number by the standard table.
+    for (id, year) in [("15076500565", 1965), ("70019950032", 1899), ("01410199935", 2001), ("88888888831", 1980)] {
+        let body = json!({"national_id": id, "sex": 9, "birth_year": year});
+        let (status, res) = call(&app, "POST", "/api/v1/patients", Some(&body), Some(&token)).await;
+        assert_eq!(status, 201, "{id}: {res}");
+    }
+    // The H-number is born in 2001: 1999 contradicts it.
+    let body = json!({"national_id": "01410199935", "sex": 9, "birth_year": 1999});
+    let (status, problem) = call(&app, "POST", "/api/v1/patients", Some(&body), Some(&token)).await;
+    assert_eq!(status, 422);
+    assert_eq!(problem["errors"][0]["field"], "birth_year");
+    assert_eq!(app.count("patients"), 4);
+}
+
+#[actix_web::test]
 async fn bad_patient_input_gets_field_errors_and_stores_nothing() {
     let app = TestApp::spawn().await;
     let token = app.token_for(Role::Registrar, app.unit(UNIT_MOLDE)).await;

@@ -156,7 +156,8 @@ pub fn header_fields() -> Vec<FieldSpec> {
             K::Year,
             NONE,
             Always,
-            "from 1900 to the current year; equal to the year in the national id when the id has a date",
+            "from 1854 (the first year a national id can encode) to the current year; equal to the year in the \
+             national id when the id has a date",
         ),
         spec(
             w,
@@ -532,7 +533,10 @@ pub fn catalogue() -> Vec<FieldSpec> {
 const CHOICES: &[&str] = &[
     "`sex` codes are 1 male, 2 female, 9 unknown / not stated; 0 is refused. Sex is given by the registrar and \
      never derived from the national id.",
-    "`birth_year` must equal the year in the national id when the id carries a date (all kinds but FH).",
+    "`birth_year` must equal the year in the national id when the id carries a date (all kinds but FH), with \
+     the century from the individual number by the standard table for D- and H-numbers too (DOMAIN.md §2: \
+     `01410199935` is born in 2001, `70019950032` in 1899). Birth years go back to 1854, the first year a \
+     national id can encode, so every valid dated id can be registered.",
     "The national id must be exactly 11 digits with no spaces. A number that is both a D- and an H-number, and \
      synthetic test numbers, are refused. Under the 2032 rule (a setting) the first weighted sum including k1 \
      may leave remainder 0, 1, 2 or 3; k2 is checked as before.",
