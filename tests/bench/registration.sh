@@ -31,10 +31,16 @@ RUSREG_NEW_PASSWORD=$PW $BIN/rusreg user add --username bench-registrar --role r
 $BIN/rusreg-load --url http://127.0.0.1:$PORT --username bench-registrar --password "$PW" --unit "$UNIT" \
   --concurrency "$CLIENTS" --seconds "$SECONDS_RUN" --worklist-requests 200
 
-# Baseline 1: the worklist's SQL alone, one client.
-sed -e "s/\$1/$UNIT/; s/\$2/CURRENT_DATE/; s/\$3/526/" crates/persistence/src/worklist.sql | grep -v '^--' | tr '\n' ' ' > /tmp/worklist.pgbench
-echo ";" >> /tmp/worklist.pgbench
-$PGBENCH -h 127.0.0.1 -p "$PGPORT" -U rusreg -n -c 1 -T 20 -f /tmp/worklist.pgbench rusreg 2>/dev/null | grep -E "latency average|tps"
+# Baseline 1: the worklist's SQL alone, one client; then the query it replaced (aggregating the
+# unit's forms, tests/bench/worklist_before.sql) on the same database.
+for sql in crates/persistence/src/worklist.sql tests/bench/worklist_before.sql; do
+  sed -e "s/\$1/$UNIT/; s/\$2/CURRENT_DATE/; s/\$3/526/" "$sql" | grep -v '^--' | tr '\n' ' ' > /tmp/worklist.pgbench
+  echo ";" >> /tmp/worklist.pgbench
+  echo "pgbench $sql:"
+  $PGBENCH -h 127.0.0.1 -p "$PGPORT" -U rusreg -n -c 1 -T 20 -f /tmp/worklist.pgbench rusreg 2>/dev/null | grep -E "latency average|tps"
+done
+sed -e "s/\$1/$UNIT/; s/\$2/CURRENT_DATE/; s/\$3/526/" crates/persistence/src/worklist.sql | grep -v '^--' > /tmp/worklist.explain
+$PSQL -c "EXPLAIN (ANALYZE, BUFFERS) $(cat /tmp/worklist.explain)" | grep -E "Scan|Heap Fetches|Buffers|Execution Time" | head -8
 
 # Baseline 2: the form save as one SQL transaction, on other draft measurement forms of the unit.
 $PSQL -c "DROP TABLE IF EXISTS bench_forms; CREATE TABLE bench_forms AS SELECT row_number() OVER () AS n, f.id FROM forms f JOIN pathways p ON p.id = f.pathway_id WHERE f.kind = 'measurement' AND f.status = 'draft' AND p.unit_id <> $UNIT LIMIT 16" > /dev/null
