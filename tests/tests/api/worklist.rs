@@ -294,3 +294,36 @@ async fn the_facts_columns_match_a_recomputation_from_the_forms_after_a_mixed_sc
     assert_eq!(stored_facts(&app, &l), format!("({},{},{},3,1,f)", ago(40), ago(30), ago(30)));
     assert_facts_match_the_forms(&app);
 }
+
+#[actix_web::test]
+async fn concurrent_changes_to_two_forms_of_one_pathway_leave_the_right_facts() {
+    use diesel::RunQueryDsl;
+    let app = TestApp::spawn().await;
+    let unit = app.unit(UNIT_MOLDE);
+    let token = app.token_for(Role::UnitContact, unit).await;
+    let today = Utc::now().date_naive();
+    let ago = |n: i64| (today - Duration::days(n)).to_string();
+    let pathway = open_pathway(&app, &token, unit.0, IDS[4], 60, 1).await;
+    let (a, _) = create(&app, &token, &pathway, "measurement", &measurement(&ago(50))).await;
+    let (b, _) = create(&app, &token, &pathway, "measurement", &measurement(&ago(40))).await;
+    // Two transactions move the two drafts' dates at the same time, straight in SQL: the second
+    // one's trigger waits for the pathway lock and must then see the first one's change.
+    let mut first = app.conn();
+    diesel::sql_query("BEGIN").execute(&mut first).unwrap();
+    diesel::sql_query(format!("UPDATE forms SET event_date = CURRENT_DATE - 5 WHERE id = '{a}'"))
+        .execute(&mut first)
+        .unwrap();
+    let mut second = app.conn();
+    let b2 = b.clone();
+    let waiter = std::thread::spawn(move || {
+        diesel::sql_query(format!("UPDATE forms SET event_date = CURRENT_DATE - 10 WHERE id = '{b2}'"))
+            .execute(&mut second)
+            .unwrap();
+    });
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(!waiter.is_finished(), "the second change waits for the pathway lock");
+    diesel::sql_query("COMMIT").execute(&mut first).unwrap();
+    waiter.join().unwrap();
+    assert_eq!(stored_facts(&app, &pathway), format!("(,{},,,,f)", ago(5)));
+    assert_facts_match_the_forms(&app);
+}
