@@ -1,4 +1,3 @@
-DROP INDEX pathways_worklist;
 DROP TRIGGER discharge_forms_worklist_facts ON discharge_forms;
 DROP TRIGGER forms_worklist_facts_update ON forms;
 DROP TRIGGER forms_worklist_facts_insert_delete ON forms;

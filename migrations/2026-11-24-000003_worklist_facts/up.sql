@@ -1,6 +1,7 @@
 -- Worklist facts on the pathway row (docs/architecture.md, "Worklist facts"): what the due-date
 -- rules of domain::worklist need from a pathway's forms, kept on `pathways` so that the worklist
--- is one index-only scan of the unit's pathways instead of an aggregate over their forms.
+-- is one index-only scan of the unit's pathways instead of an aggregate over their forms (the
+-- index, pathways_worklist, is built concurrently by the next migration but one).
 --
 -- * `anchor_date`: the latest event_date of a completed baseline or measurement (the anchor of
 --   the next measurement; NULL = the baseline is still asked for). The rules need no more of the
@@ -130,10 +131,3 @@ FROM (
     GROUP BY f.pathway_id
 ) f
 WHERE f.pathway_id = p.id;
-
--- The worklist reads active pathways (status 1) and discharged ones that can still get a
--- follow-up (3, 4) of one unit: everything it needs is in this index (index-only scan).
-CREATE INDEX pathways_worklist ON pathways (unit_id, status, discharge_date)
-    INCLUDE (id, patient_id, start_date, treatment_level, anchor_date, last_form_date, discharge_ending,
-             discharge_contact_consent_1y, follow_up_done)
-    WHERE status IN (1, 3, 4);

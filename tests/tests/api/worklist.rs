@@ -327,3 +327,23 @@ async fn concurrent_changes_to_two_forms_of_one_pathway_leave_the_right_facts() 
     assert_eq!(stored_facts(&app, &pathway), format!("(,{},,,,f)", ago(5)));
     assert_facts_match_the_forms(&app);
 }
+
+#[test]
+fn the_worklist_index_is_built_and_valid() {
+    #[derive(diesel::QueryableByName)]
+    struct Valid {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        valid: bool,
+    }
+    let db = integration_tests::TestDb::new();
+    let rows: Vec<Valid> = diesel::RunQueryDsl::load(
+        diesel::sql_query(
+            "SELECT i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+             WHERE c.relname = 'pathways_worklist'",
+        ),
+        &mut db.conn(),
+    )
+    .unwrap();
+    assert_eq!(rows.len(), 1, "pathways_worklist exists");
+    assert!(rows[0].valid);
+}
