@@ -16,6 +16,7 @@ pub mod org_units;
 pub mod pagination;
 pub mod pathways;
 pub mod patients;
+pub mod reports;
 pub mod reservations;
 pub mod state;
 pub mod users;
@@ -95,7 +96,8 @@ pub fn app_config(cfg: &mut web::ServiceConfig, body_limit: usize) {
                 .configure(pathways::configure)
                 .configure(forms::configure)
                 .configure(reservations::configure)
-                .configure(worklist::configure),
+                .configure(worklist::configure)
+                .configure(reports::configure),
         )
         .default_service(web::to(not_found));
 }

@@ -22,6 +22,10 @@ use utoipa::{Modify, OpenApi};
         crate::reservations::create_reservation, crate::reservations::list_reservations,
         crate::reservations::mark_letter_sent,
         crate::worklist::get_worklist,
+        crate::reports::get_indicators, crate::reports::get_completeness, crate::reports::get_variable_completeness,
+        crate::reports::import_reference_counts, crate::reports::create_release, crate::reports::list_releases,
+        crate::reports::get_release, crate::reports::publish_release, crate::reports::download_release,
+        crate::reports::public_indicators,
         crate::health::live, crate::health::ready, crate::health::metrics,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldErrorDoc)),
@@ -36,6 +40,9 @@ use utoipa::{Modify, OpenApi};
         (name = "forms", description = "Forms: drafts, completion, reopening, history"),
         (name = "reservations", description = "The reservation list (register staff)"),
         (name = "worklist", description = "Forms due and overdue at a unit"),
+        (name = "reports", description = "Indicators, completeness, coverage"),
+        (name = "releases", description = "Releases and downloads (suppressed)"),
+        (name = "public", description = "Published results, no login"),
         (name = "health", description = "Liveness, readiness, metrics"),
     )
 )]

@@ -11,6 +11,7 @@ pub mod organisations;
 pub mod pathways;
 pub mod patients;
 pub mod pool;
+pub mod reports;
 pub mod reservations;
 pub mod schema;
 pub mod seeds;

@@ -154,6 +154,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    npr_counts (unit_id, year) {
+        unit_id -> Int8,
+        year -> Int2,
+        pathways -> Int4,
+        imported_by -> Uuid,
+        imported_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     org_links (id) {
         id -> Int8,
         child_id -> Int8,
@@ -236,6 +246,39 @@ diesel::table! {
 }
 
 diesel::table! {
+    release_cells (release_id, measure, node_id, sex, age_group, outcome) {
+        release_id -> Int8,
+        measure -> Text,
+        node_id -> Int8,
+        sex -> Int2,
+        age_group -> Int2,
+        outcome -> Text,
+        value -> Int4,
+        status -> Text,
+    }
+}
+
+diesel::table! {
+    releases (id) {
+        id -> Int8,
+        year -> Int2,
+        min_cell -> Int2,
+        status -> Text,
+        previous_release_id -> Nullable<Int8>,
+        cells -> Int4,
+        published_cells -> Int4,
+        primary_cells -> Int4,
+        secondary_cells -> Int4,
+        audit -> Jsonb,
+        stats -> Jsonb,
+        created_by -> Uuid,
+        created_at -> Timestamptz,
+        published_by -> Nullable<Uuid>,
+        published_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     reservations (id) {
         id -> Uuid,
         pseudonym -> Bytea,
@@ -274,6 +317,8 @@ diesel::joinable!(forms -> pathways (pathway_id));
 diesel::joinable!(grants -> org_nodes (node_id));
 diesel::joinable!(grants -> users (user_id));
 diesel::joinable!(measurement_forms -> forms (form_id));
+diesel::joinable!(npr_counts -> org_nodes (unit_id));
+diesel::joinable!(npr_counts -> users (imported_by));
 diesel::joinable!(pathway_status_history -> pathways (pathway_id));
 diesel::joinable!(pathway_status_history -> users (changed_by));
 diesel::joinable!(pathway_transfers -> pathways (pathway_id));
@@ -281,6 +326,8 @@ diesel::joinable!(pathway_transfers -> users (created_by));
 diesel::joinable!(pathways -> patients (patient_id));
 diesel::joinable!(pathways -> users (created_by));
 diesel::joinable!(patients -> users (registered_by));
+diesel::joinable!(release_cells -> org_nodes (node_id));
+diesel::joinable!(release_cells -> releases (release_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
@@ -292,12 +339,15 @@ diesel::allow_tables_to_appear_in_same_query!(
     forms,
     grants,
     measurement_forms,
+    npr_counts,
     org_links,
     org_nodes,
     pathway_status_history,
     pathway_transfers,
     pathways,
     patients,
+    release_cells,
+    releases,
     reservations,
     users,
 );

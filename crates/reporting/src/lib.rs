@@ -1,4 +1,10 @@
 //! rusreg reporting: indicators, completeness and coverage, the table model, primary and
 //! secondary suppression, the independent disclosure auditor, releases and exports.
 
+pub mod completeness;
+pub mod coverage;
+pub mod exports;
+pub mod indicators;
+pub mod releases;
 pub mod suppression;
+pub mod tree;

@@ -10,6 +10,7 @@ mod migrations;
 mod org_units;
 mod pathways;
 mod patients;
+mod reports;
 mod reservations;
 mod synthetic;
 mod users;

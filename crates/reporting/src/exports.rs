@@ -1,0 +1,403 @@
+//! Downloads and public results: slices of a stored release, rendered as CSV (UTF-8), XLSX
+//! (a sheet per table and a sheet that explains the columns and the suppression) or JSON.
+//!
+//! Suppressed cells all look the same: empty in JSON (`null`), [`SUPPRESSED`] in CSV and XLSX,
+//! whatever the reason (primary or secondary); a share, interval or complement is shown only
+//! when both its numerator and its denominator are published. Nothing is re-suppressed here:
+//! every value comes from the release as stored.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::indicators::{IndicatorId, ReportLevel, TargetLevel, AGE_GROUPS, INDICATORS, SEXES};
+use rust_xlsxwriter::{Format, Workbook, XlsxError};
+use serde::Serialize;
+
+use crate::indicators::{IndicatorResult, ACTIVITY};
+use crate::releases::{AuditSummary, ReleaseView};
+use crate::tree::OrgTree;
+
+/// How a suppressed cell is written in CSV and XLSX.
+pub const SUPPRESSED: &str = "*";
+
+/// What every download says about its release.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReleaseMeta {
+    pub release_id: i64,
+    pub year: i32,
+    pub status: String,
+    pub published_at: Option<DateTime<Utc>>,
+    /// The suppression threshold k: counts from 1 to k − 1 are never shown.
+    pub min_cell: i32,
+    pub audit: AuditSummary,
+    /// The legal entity the download is for (`None` for public results).
+    pub entity_id: Option<i64>,
+    pub suppressed_marker: &'static str,
+}
+
+/// A node in a slice.
+#[derive(Debug, Clone, Serialize)]
+pub struct SliceNode {
+    pub level: ReportLevel,
+    pub node_id: i64,
+    pub name: String,
+}
+
+/// One indicator result in a download: the level, the complement (when derivable from
+/// published counts) and the result.
+#[derive(Debug, Clone, Serialize)]
+pub struct DownloadRow {
+    pub level: ReportLevel,
+    pub complement: Option<i64>,
+    #[serde(flatten)]
+    pub result: IndicatorResult,
+}
+
+/// One indicator table of a download.
+#[derive(Debug, Clone, Serialize)]
+pub struct DownloadTable {
+    pub id: IndicatorId,
+    pub title_no: &'static str,
+    pub title_en: &'static str,
+    pub high: f64,
+    pub moderate: f64,
+    pub rows: Vec<DownloadRow>,
+}
+
+/// Pathways started at a node by sex and age group (`all` for the totals).
+#[derive(Debug, Clone, Serialize)]
+pub struct ActivityRow {
+    pub level: ReportLevel,
+    pub node_id: i64,
+    pub name: String,
+    pub sex: &'static str,
+    pub age_group: &'static str,
+    pub pathways_started: Option<i64>,
+}
+
+/// A slice of a release.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReleaseSlice {
+    pub metadata: ReleaseMeta,
+    pub indicators: Vec<DownloadTable>,
+    /// Empty in public results (indicators only).
+    pub activity: Vec<ActivityRow>,
+}
+
+/// The nodes a legal entity's download covers: its units in the release, itself, its region
+/// and the nation, placed as on `day` (the last day of the release's year, or today).
+pub fn entity_nodes(tree: &OrgTree, view: &ReleaseView, entity: i64, year: i32, day: NaiveDate) -> Vec<SliceNode> {
+    let node = |level, id: i64| SliceNode { level, node_id: id, name: tree.name(id).to_owned() };
+    let mut out: Vec<SliceNode> = tree
+        .units_in_year(year, day)
+        .into_iter()
+        .filter(|p| p.entity == Some(entity) && view.has_node(p.unit))
+        .map(|p| node(ReportLevel::Unit, p.unit))
+        .collect();
+    out.push(node(ReportLevel::LegalEntity, entity));
+    if let Some(region) = tree.parent_on(entity, day) {
+        out.push(node(ReportLevel::Region, region));
+    }
+    out.push(node(ReportLevel::Nation, tree.nation()));
+    out
+}
+
+/// The nodes of public results: every legal entity and region in the release, and the nation.
+pub fn public_nodes(tree: &OrgTree, view: &ReleaseView, year: i32, day: NaiveDate) -> Vec<SliceNode> {
+    let mut entities = std::collections::BTreeSet::new();
+    let mut regions = std::collections::BTreeSet::new();
+    for p in tree.units_in_year(year, day) {
+        if let Some(e) = p.entity.filter(|e| view.has_node(*e)) {
+            entities.insert(e);
+        }
+        if let Some(r) = p.region.filter(|r| view.has_node(*r)) {
+            regions.insert(r);
+        }
+    }
+    let node = |level, id: i64| SliceNode { level, node_id: id, name: tree.name(id).to_owned() };
+    let mut out: Vec<SliceNode> = entities.into_iter().map(|e| node(ReportLevel::LegalEntity, e)).collect();
+    out.extend(regions.into_iter().map(|r| node(ReportLevel::Region, r)));
+    out.push(node(ReportLevel::Nation, tree.nation()));
+    out
+}
+
+/// Cuts a slice out of a release. `previous` is the latest published release of the year
+/// before, for the trend (its published counts only).
+pub fn slice(
+    view: &ReleaseView,
+    previous: Option<&ReleaseView>,
+    metadata: ReleaseMeta,
+    nodes: &[SliceNode],
+    with_activity: bool,
+) -> ReleaseSlice {
+    let indicators = INDICATORS
+        .iter()
+        .map(|d| DownloadTable {
+            id: d.id,
+            title_no: d.title_no,
+            title_en: d.title_en,
+            high: d.high,
+            moderate: d.moderate,
+            rows: nodes
+                .iter()
+                .map(|n| {
+                    let now = view.indicator(d.id, n.node_id);
+                    let before = previous.map_or((None, None), |p| p.indicator(d.id, n.node_id));
+                    let complement = match now {
+                        (Some(y), Some(t)) => Some(t - y),
+                        _ => None,
+                    };
+                    DownloadRow {
+                        level: n.level,
+                        complement,
+                        result: IndicatorResult::new(d.id, n.node_id, &n.name, now, before),
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    let mut activity = Vec::new();
+    if with_activity {
+        for n in nodes {
+            for (s, sex) in std::iter::once((0i16, "all")).chain(SEXES.iter().copied()) {
+                for (a, age) in std::iter::once("all").chain(AGE_GROUPS.iter().copied()).enumerate() {
+                    activity.push(ActivityRow {
+                        level: n.level,
+                        node_id: n.node_id,
+                        name: n.name.clone(),
+                        sex,
+                        age_group: age,
+                        pathways_started: view.published(ACTIVITY, n.node_id, s, a as i16, "total"),
+                    });
+                }
+            }
+        }
+    }
+    ReleaseSlice { metadata, indicators, activity }
+}
+
+fn opt_int(v: Option<i64>) -> String {
+    v.map_or_else(|| SUPPRESSED.to_owned(), |v| v.to_string())
+}
+
+fn opt_share(v: Option<f64>) -> String {
+    v.map_or_else(String::new, |v| format!("{:.1}", v * 100.0))
+}
+
+fn level_str(l: Option<TargetLevel>) -> &'static str {
+    match l {
+        Some(TargetLevel::High) => "high",
+        Some(TargetLevel::Moderate) => "moderate",
+        Some(TargetLevel::Low) => "low",
+        None => "",
+    }
+}
+
+/// CSV (UTF-8, comma separated, one header row): one row per published figure, long format,
+/// with the release's metadata in the first columns of every row.
+pub fn to_csv(s: &ReleaseSlice) -> Result<Vec<u8>, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "release_id",
+        "year",
+        "min_cell",
+        "audit",
+        "table",
+        "level",
+        "node_id",
+        "name",
+        "sex",
+        "age_group",
+        "numerator",
+        "complement",
+        "denominator",
+        "percent",
+        "ci_low_percent",
+        "ci_high_percent",
+        "target_level",
+    ])?;
+    let m = &s.metadata;
+    let head = [m.release_id.to_string(), m.year.to_string(), m.min_cell.to_string(), m.audit.line()];
+    for t in &s.indicators {
+        for r in &t.rows {
+            let mut rec: Vec<String> = head.to_vec();
+            rec.extend([
+                t.id.as_str().to_owned(),
+                r.level.as_str().to_owned(),
+                r.result.node_id.to_string(),
+                r.result.name.clone(),
+                "all".into(),
+                "all".into(),
+                opt_int(r.result.numerator),
+                opt_int(r.complement),
+                opt_int(r.result.denominator),
+                opt_share(r.result.share),
+                opt_share(r.result.ci_low),
+                opt_share(r.result.ci_high),
+                level_str(r.result.target_level).to_owned(),
+            ]);
+            w.write_record(&rec)?;
+        }
+    }
+    for a in &s.activity {
+        let mut rec: Vec<String> = head.to_vec();
+        rec.extend([
+            ACTIVITY.to_owned(),
+            a.level.as_str().to_owned(),
+            a.node_id.to_string(),
+            a.name.clone(),
+            a.sex.to_owned(),
+            a.age_group.to_owned(),
+            String::new(),
+            String::new(),
+            opt_int(a.pathways_started),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ]);
+        w.write_record(&rec)?;
+    }
+    w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+}
+
+/// JSON: the slice as it is.
+pub fn to_json(s: &ReleaseSlice) -> Result<Vec<u8>, serde_json::Error> {
+    serde_json::to_vec_pretty(s)
+}
+
+/// XLSX: an "Om tallene" (about) sheet, one sheet per indicator and one for activity.
+pub fn to_xlsx(s: &ReleaseSlice) -> Result<Vec<u8>, XlsxError> {
+    let mut wb = Workbook::new();
+    let bold = Format::new().set_bold();
+    let m = &s.metadata;
+    {
+        let ws = wb.add_worksheet();
+        ws.set_name("Om tallene")?;
+        ws.set_column_width(0, 28)?;
+        ws.set_column_width(1, 110)?;
+        let about: Vec<(String, String)> = vec![
+            ("release_id".into(), m.release_id.to_string()),
+            ("year".into(), m.year.to_string()),
+            ("status".into(), m.status.clone()),
+            ("published_at".into(), m.published_at.map(|t| t.to_rfc3339()).unwrap_or_default()),
+            ("min_cell (k)".into(), m.min_cell.to_string()),
+            ("audit".into(), m.audit.line()),
+            (
+                "suppression".into(),
+                format!(
+                    "Counts from 1 to {} are never shown, nor any count from which one can be worked out; such cells \
+                     show \"{SUPPRESSED}\". All suppressed cells look the same. Zeros are shown. The tables of the \
+                     release were suppressed together as one linked table and checked by an independent auditor; \
+                     every download is a slice of the same stored release.",
+                    m.min_cell - 1
+                ),
+            ),
+            ("level".into(), "unit, legal_entity, region or nation; a level sums the counts below it".into()),
+            ("numerator".into(), "cases meeting the indicator (see the sheet of each indicator)".into()),
+            ("complement".into(), "denominator − numerator, shown only when both are published".into()),
+            ("denominator".into(), "cases in the indicator's population in the year".into()),
+            ("percent, ci_low, ci_high".into(), "share in percent with its Wilson 95 % interval".into()),
+            ("target_level".into(), "high / moderate / low against the indicator's target levels".into()),
+            ("previous_percent, trend".into(), "last year's share (from its latest published release) and the change: better / unchanged / worse (at least one percentage point)".into()),
+            ("activity".into(), "pathways started in the year, by sex and age group at the start".into()),
+        ];
+        ws.write_string_with_format(0, 0, "field", &bold)?;
+        ws.write_string_with_format(0, 1, "meaning / value", &bold)?;
+        for (i, (k, v)) in about.iter().enumerate() {
+            ws.write_string(i as u32 + 1, 0, k)?;
+            ws.write_string(i as u32 + 1, 1, v)?;
+        }
+        for (i, t) in s.indicators.iter().enumerate() {
+            let row = about.len() as u32 + 2 + i as u32;
+            let d = t.id.definition();
+            ws.write_string(row, 0, t.id.as_str())?;
+            ws.write_string(
+                row,
+                1,
+                format!(
+                    "{} / {}: {} — numerator: {}; high ≥ {:.0} %, moderate ≥ {:.0} %",
+                    d.title_no,
+                    d.title_en,
+                    d.population,
+                    d.numerator,
+                    d.high * 100.0,
+                    d.moderate * 100.0
+                ),
+            )?;
+        }
+    }
+    let header = [
+        "level",
+        "node_id",
+        "name",
+        "numerator",
+        "complement",
+        "denominator",
+        "percent",
+        "ci_low",
+        "ci_high",
+        "target_level",
+        "previous_percent",
+        "trend",
+    ];
+    for t in &s.indicators {
+        let ws = wb.add_worksheet();
+        ws.set_name(sheet_name(t.id.as_str()))?;
+        ws.set_column_width(2, 40)?;
+        for (c, h) in header.iter().enumerate() {
+            ws.write_string_with_format(0, c as u16, *h, &bold)?;
+        }
+        for (i, r) in t.rows.iter().enumerate() {
+            let row = i as u32 + 1;
+            ws.write_string(row, 0, r.level.as_str())?;
+            ws.write_number(row, 1, r.result.node_id as f64)?;
+            ws.write_string(row, 2, &r.result.name)?;
+            for (c, v) in [(3u16, r.result.numerator), (4, r.complement), (5, r.result.denominator)] {
+                match v {
+                    Some(v) => ws.write_number(row, c, v as f64)?,
+                    None => ws.write_string(row, c, SUPPRESSED)?,
+                };
+            }
+            for (c, v) in
+                [(6u16, r.result.share), (7, r.result.ci_low), (8, r.result.ci_high), (10, r.result.previous_share)]
+            {
+                if let Some(v) = v {
+                    ws.write_number(row, c, (v * 1000.0).round() / 10.0)?;
+                }
+            }
+            ws.write_string(row, 9, level_str(r.result.target_level))?;
+            if let Some(trend) = r.result.trend {
+                ws.write_string(
+                    row,
+                    11,
+                    serde_json::to_value(trend).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+                )?;
+            }
+        }
+    }
+    if !s.activity.is_empty() {
+        let ws = wb.add_worksheet();
+        ws.set_name(ACTIVITY)?;
+        ws.set_column_width(2, 40)?;
+        for (c, h) in ["level", "node_id", "name", "sex", "age_group", "pathways_started"].iter().enumerate() {
+            ws.write_string_with_format(0, c as u16, *h, &bold)?;
+        }
+        for (i, a) in s.activity.iter().enumerate() {
+            let row = i as u32 + 1;
+            ws.write_string(row, 0, a.level.as_str())?;
+            ws.write_number(row, 1, a.node_id as f64)?;
+            ws.write_string(row, 2, &a.name)?;
+            ws.write_string(row, 3, a.sex)?;
+            ws.write_string(row, 4, a.age_group)?;
+            match a.pathways_started {
+                Some(v) => ws.write_number(row, 5, v as f64)?,
+                None => ws.write_string(row, 5, SUPPRESSED)?,
+            };
+        }
+    }
+    wb.save_to_buffer()
+}
+
+/// Sheet names are at most 31 characters.
+fn sheet_name(id: &str) -> String {
+    id.chars().take(31).collect()
+}

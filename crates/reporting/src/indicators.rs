@@ -1,0 +1,187 @@
+//! Indicator results (DOMAIN.md §7–8): numerators and denominators summed at unit, legal
+//! entity, region and nation, with the Wilson interval, the level against the targets and the
+//! trend against the year before. The counts come from one grouped query
+//! (`persistence::reports::indicator_counts`); the definitions from `domain::indicators`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use domain::indicators::{IndicatorId, Ratio, ReportLevel, TargetLevel, Trend, YearOf, INDICATORS};
+use persistence::reports::{CountRow, CountSettings};
+use persistence::{PgConnection, RepoError};
+use serde::Serialize;
+
+use crate::tree::{OrgTree, Placement};
+
+/// A grouped count placed in the tree.
+#[derive(Debug, Clone)]
+pub struct PlacedCount {
+    pub measure: String,
+    pub year: i32,
+    pub place: Placement,
+    pub sex: i16,
+    /// Index into `domain::indicators::AGE_GROUPS`.
+    pub age_group: i16,
+    pub yes: i64,
+    pub total: i64,
+}
+
+/// The measure name of pathways started (the activity table of a release).
+pub const ACTIVITY: &str = "activity";
+
+/// Reads indicator and activity counts of the years `first..=last`, placed in the tree.
+pub fn load_counts(
+    conn: &mut PgConnection,
+    tree: &OrgTree,
+    first: i32,
+    last: i32,
+    settings: &CountSettings,
+) -> Result<Vec<PlacedCount>, RepoError> {
+    let rows = persistence::reports::indicator_counts(conn, first, last, settings)?;
+    Ok(rows.into_iter().map(|r| place(tree, r, settings)).collect())
+}
+
+fn place(tree: &OrgTree, r: CountRow, s: &CountSettings) -> PlacedCount {
+    let place = tree.complete(Placement { unit: r.unit_id, entity: r.entity_id, region: r.region_id }, s.today);
+    PlacedCount {
+        measure: r.measure,
+        year: r.year,
+        place,
+        sex: r.sex,
+        age_group: r.age_group,
+        yes: r.yes,
+        total: r.total,
+    }
+}
+
+/// One node's result for one indicator. Counts are `None` where a release suppressed them;
+/// the share, interval and level need both counts.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct IndicatorResult {
+    pub node_id: i64,
+    pub name: String,
+    pub numerator: Option<i64>,
+    pub denominator: Option<i64>,
+    pub share: Option<f64>,
+    pub ci_low: Option<f64>,
+    pub ci_high: Option<f64>,
+    pub target_level: Option<TargetLevel>,
+    /// The share of the year before (when both its counts are known).
+    pub previous_share: Option<f64>,
+    pub trend: Option<Trend>,
+}
+
+impl IndicatorResult {
+    /// A result from counts that may be suppressed, with last year's (also maybe suppressed).
+    pub fn new(
+        id: IndicatorId,
+        node_id: i64,
+        name: &str,
+        now: (Option<i64>, Option<i64>),
+        before: (Option<i64>, Option<i64>),
+    ) -> Self {
+        let def = id.definition();
+        let ratio = match now {
+            (Some(n), Some(d)) => Some(Ratio::new(n, d)),
+            _ => None,
+        };
+        let previous = match before {
+            (Some(n), Some(d)) => Some(Ratio::new(n, d)),
+            _ => None,
+        };
+        let ci = ratio.and_then(Ratio::wilson);
+        IndicatorResult {
+            node_id,
+            name: name.to_owned(),
+            numerator: now.0,
+            denominator: now.1,
+            share: ratio.and_then(Ratio::share),
+            ci_low: ci.map(|c| c.0),
+            ci_high: ci.map(|c| c.1),
+            target_level: ratio.and_then(|r| def.level(r)),
+            previous_share: previous.and_then(Ratio::share),
+            trend: ratio.zip(previous).and_then(|(r, p)| def.trend(r, p)),
+        }
+    }
+}
+
+/// One indicator's results at one level.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct IndicatorTable {
+    pub id: IndicatorId,
+    pub title_no: &'static str,
+    pub title_en: &'static str,
+    pub year_of: YearOf,
+    pub high: f64,
+    pub moderate: f64,
+    pub rows: Vec<IndicatorResult>,
+}
+
+impl IndicatorTable {
+    pub fn new(id: IndicatorId, rows: Vec<IndicatorResult>) -> Self {
+        let d = id.definition();
+        IndicatorTable {
+            id,
+            title_no: d.title_no,
+            title_en: d.title_en,
+            year_of: d.year_of,
+            high: d.high,
+            moderate: d.moderate,
+            rows,
+        }
+    }
+}
+
+/// Sums of one measure by node at one level and year.
+pub fn sums_by_node(
+    counts: &[PlacedCount],
+    tree: &OrgTree,
+    measure: &str,
+    year: i32,
+    level: ReportLevel,
+) -> BTreeMap<i64, Ratio> {
+    let mut out: BTreeMap<i64, Ratio> = BTreeMap::new();
+    for c in counts.iter().filter(|c| c.year == year && c.measure == measure) {
+        if let Some(node) = tree.node_at(&c.place, level) {
+            out.entry(node).or_default().add(Ratio::new(c.yes, c.total));
+        }
+    }
+    out
+}
+
+/// Every indicator's results for `year` at `level`, for the nodes `keep` accepts: every node of
+/// the level with a unit linked in the year or a count in either year.
+pub fn results(
+    counts: &[PlacedCount],
+    tree: &OrgTree,
+    year: i32,
+    level: ReportLevel,
+    today: chrono::NaiveDate,
+    keep: impl Fn(i64) -> bool,
+) -> Vec<IndicatorTable> {
+    let mut nodes: BTreeSet<i64> =
+        tree.units_in_year(year, today).iter().filter_map(|p| tree.node_at(p, level)).collect();
+    nodes.extend(counts.iter().filter(|c| c.year >= year - 1).filter_map(|c| tree.node_at(&c.place, level)));
+    nodes.retain(|n| keep(*n));
+    INDICATORS
+        .iter()
+        .map(|def| {
+            let now = sums_by_node(counts, tree, def.id.as_str(), year, level);
+            let before = sums_by_node(counts, tree, def.id.as_str(), year - 1, level);
+            let rows = nodes
+                .iter()
+                .map(|&n| {
+                    let r = now.get(&n).copied().unwrap_or_default();
+                    let b = before.get(&n).copied().unwrap_or_default();
+                    IndicatorResult::new(
+                        def.id,
+                        n,
+                        tree.name(n),
+                        (Some(r.numerator), Some(r.denominator)),
+                        (Some(b.numerator), Some(b.denominator)),
+                    )
+                })
+                .collect();
+            IndicatorTable::new(def.id, rows)
+        })
+        .collect()
+}

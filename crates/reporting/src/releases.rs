@@ -1,0 +1,406 @@
+//! Releases (DESIGN.md §6, SUPPRESSION.md §1): every table of a year — indicator numerators,
+//! complements and denominators at every level, pathways started by sex and age group at every
+//! level — built as ONE linked table over shared inner cells, suppressed together by the
+//! engine, checked by the independent auditor (a release with any disclosure is refused) and
+//! stored unchanged. Downloads and public results are slices of a stored release.
+//!
+//! The linked table has five dimensions: measure (`activity` and the indicators), org (inner
+//! codes are the placements unit / legal entity / region of the counts; units, entities,
+//! regions and the nation are published), sex, age group and outcome (`yes`, `no`; `total`).
+//! Indicator cells publish `yes` (numerator) and `total` (denominator); `no` (complement) is
+//! protected when small but not itself published. Activity cells use `total` only.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Instant;
+
+use domain::indicators::{IndicatorId, AGE_GROUPS, SEXES};
+use persistence::reports::ReleaseCellRow;
+use serde::Serialize;
+
+use crate::indicators::{PlacedCount, ACTIVITY};
+use crate::suppression::Model;
+use crate::suppression::{
+    audit_flags, suppress, AuditOptions, AuditReport, CellRole, CellStatus, Dimension, PrimaryRule, SuppressOptions,
+    SuppressionError, TableBuilder,
+};
+use crate::tree::{OrgTree, Placement};
+
+/// Why a release was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum ReleaseError {
+    #[error("{0}")]
+    Invalid(String),
+    /// The auditor found a disclosure (or forced cells made the pattern unsafe): nothing stored.
+    #[error("the release failed the disclosure audit")]
+    Refused(AuditSummary),
+}
+
+impl From<SuppressionError> for ReleaseError {
+    fn from(e: SuppressionError) -> Self {
+        ReleaseError::Invalid(e.to_string())
+    }
+}
+
+/// The audit result stored with a release and printed in every download.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct AuditSummary {
+    pub passed: bool,
+    pub strict: bool,
+    pub cells: usize,
+    pub published: usize,
+    pub primary: usize,
+    pub secondary: usize,
+    /// Suppressed primary cells an outsider can compute: 0 in every stored release.
+    pub disclosures: usize,
+    /// Derivable sums of suppressed primaries below k (strict policy: 0 in a stored release).
+    pub group_disclosures: usize,
+    /// For information (SUPPRESSION.md §1): cells an insider knowing a singleton could compute.
+    pub insider_findings: usize,
+    /// Primary cells that cells forced by an earlier release would disclose.
+    pub unsafe_forced: usize,
+}
+
+impl AuditSummary {
+    fn new(report: &AuditReport, unsafe_forced: usize) -> Self {
+        AuditSummary {
+            passed: report.passes() && unsafe_forced == 0,
+            strict: report.strict,
+            cells: report.cells,
+            published: report.published,
+            primary: report.primary,
+            secondary: report.secondary,
+            disclosures: report.disclosures.len(),
+            group_disclosures: report.group_disclosures.len(),
+            insider_findings: report.insider.len(),
+            unsafe_forced,
+        }
+    }
+
+    /// One line for CSV metadata and logs.
+    pub fn line(&self) -> String {
+        format!(
+            "{}: {} cells, {} published, {} primary, {} secondary suppressions; {} disclosures, {} group disclosures",
+            if self.passed { "passed" } else { "FAILED" },
+            self.cells,
+            self.published,
+            self.primary,
+            self.secondary,
+            self.disclosures,
+            self.group_disclosures
+        )
+    }
+}
+
+/// The key of a release cell: measure, node, sex (0 = all), age group (0 = all), outcome.
+pub type CellKey = (String, i64, i16, i16, &'static str);
+
+/// A built release, ready to store.
+#[derive(Debug, Clone)]
+pub struct BuiltRelease {
+    pub cells: Vec<ReleaseCellRow>,
+    pub audit: AuditSummary,
+    pub published: usize,
+    pub primary: usize,
+    pub secondary: usize,
+    pub stats: serde_json::Value,
+}
+
+/// What an earlier published release of the same year fixes (SUPPRESSION.md §1).
+#[derive(Debug, Clone, Default)]
+pub struct Previous {
+    pub release_id: Option<i64>,
+    pub cells: Vec<ReleaseCellRow>,
+}
+
+const OUTCOMES: [&str; 3] = ["total", "yes", "no"];
+
+fn outcome_str(raw: &str) -> &'static str {
+    OUTCOMES.into_iter().find(|o| *o == raw).unwrap_or("total")
+}
+
+/// Org codes of the linked table.
+struct OrgCodes {
+    dim: Dimension,
+    /// (code, node id) of every published node: nation, regions, entities, units.
+    published: Vec<(String, i64)>,
+    /// Leaf code of each placement.
+    leaf: HashMap<Placement, String>,
+}
+
+fn org_dimension(tree: &OrgTree, places: &BTreeSet<Placement>) -> Result<OrgCodes, SuppressionError> {
+    let leaf: HashMap<Placement, String> = places.iter().enumerate().map(|(i, p)| (*p, format!("t{i}"))).collect();
+    let mut units: BTreeMap<i64, BTreeSet<Placement>> = BTreeMap::new();
+    let mut entities: BTreeMap<i64, BTreeSet<Placement>> = BTreeMap::new();
+    let mut regions: BTreeMap<i64, BTreeSet<Placement>> = BTreeMap::new();
+    for p in places {
+        units.entry(p.unit).or_default().insert(*p);
+        if let Some(e) = p.entity {
+            entities.entry(e).or_default().insert(*p);
+        }
+        if let Some(r) = p.region {
+            regions.entry(r).or_default().insert(*p);
+        }
+    }
+    let mut hierarchy: Vec<(String, Vec<String>)> = Vec::new();
+    let mut listed: BTreeSet<String> = BTreeSet::new();
+    // A parent lists a child node when all of the child's placements are under it, else the
+    // child's placements under it one by one (a unit that moved during the year).
+    let mut children = |parent: String,
+                        mine: &BTreeSet<Placement>,
+                        kids: &BTreeMap<i64, BTreeSet<Placement>>,
+                        prefix: &str,
+                        hierarchy: &mut Vec<(String, Vec<String>)>| {
+        let mut list = Vec::new();
+        let mut covered: BTreeSet<Placement> = BTreeSet::new();
+        for (id, theirs) in kids {
+            if theirs.is_subset(mine) {
+                let code = format!("{prefix}{id}");
+                listed.insert(code.clone());
+                list.push(code);
+                covered.extend(theirs.iter().copied());
+            }
+        }
+        list.extend(mine.difference(&covered).map(|p| leaf[p].clone()));
+        hierarchy.push((parent, list));
+    };
+    for (u, mine) in &units {
+        hierarchy.push((format!("u{u}"), mine.iter().map(|p| leaf[p].clone()).collect()));
+    }
+    for (e, mine) in &entities {
+        children(format!("e{e}"), mine, &units, "u", &mut hierarchy);
+    }
+    for (r, mine) in &regions {
+        children(format!("r{r}"), mine, &entities, "e", &mut hierarchy);
+    }
+    let all: BTreeSet<Placement> = places.iter().copied().collect();
+    children("n".to_owned(), &all, &regions, "r", &mut hierarchy);
+    let orphans: Vec<String> = units
+        .keys()
+        .map(|u| format!("u{u}"))
+        .chain(entities.keys().map(|e| format!("e{e}")))
+        .filter(|c| !listed.contains(c))
+        .collect();
+    if !orphans.is_empty() {
+        hierarchy.push(("n".to_owned(), orphans));
+    }
+    let dim = Dimension::new("org", "n", &hierarchy)?;
+    let mut published = vec![("n".to_owned(), tree.nation())];
+    published.extend(regions.keys().map(|r| (format!("r{r}"), *r)));
+    published.extend(entities.keys().map(|e| (format!("e{e}"), *e)));
+    published.extend(units.keys().map(|u| (format!("u{u}"), *u)));
+    Ok(OrgCodes { dim, published, leaf })
+}
+
+/// The measures of a release: activity, then the indicators.
+pub fn measures() -> Vec<&'static str> {
+    std::iter::once(ACTIVITY).chain(IndicatorId::ALL.iter().map(|i| i.as_str())).collect()
+}
+
+/// The linked table of a year: the model, and for each release cell its key and its column.
+pub struct LinkedTable {
+    pub model: Model,
+    pub keys: Vec<(CellKey, CellRole)>,
+    /// Column of the model of each key.
+    pub index: Vec<usize>,
+    pub placements: usize,
+}
+
+/// Builds the linked table of `year` from its counts (`counts` may hold other years; they are
+/// ignored). Units linked in the year without counts get zero cells.
+pub fn linked_table(
+    counts: &[PlacedCount],
+    tree: &OrgTree,
+    year: i32,
+    today: chrono::NaiveDate,
+) -> Result<LinkedTable, SuppressionError> {
+    let counts: Vec<&PlacedCount> = counts.iter().filter(|c| c.year == year).collect();
+    let mut places: BTreeSet<Placement> = tree.units_in_year(year, today).into_iter().collect();
+    places.extend(counts.iter().map(|c| c.place));
+    let org = org_dimension(tree, &places)?;
+
+    let sex_codes: Vec<String> = SEXES.iter().map(|(c, _)| c.to_string()).collect();
+    let age_codes: Vec<String> = (1..=AGE_GROUPS.len()).map(|a| a.to_string()).collect();
+    let mut b = TableBuilder::new();
+    b.dimension(Dimension::flat("measure", "all", &measures())?)
+        .dimension(org.dim.clone())
+        .dimension(Dimension::flat("sex", "0", &sex_codes)?)
+        .dimension(Dimension::flat("age", "0", &age_codes)?)
+        .dimension(Dimension::flat("outcome", "total", &["yes", "no"])?);
+    b.structural_zero(&[Some(ACTIVITY), None, None, None, Some("no")])?;
+    for c in &counts {
+        let sex = c.sex.to_string();
+        let age = (c.age_group.clamp(0, AGE_GROUPS.len() as i16 - 1) + 1).to_string();
+        let leaf = org.leaf[&c.place].as_str();
+        if c.measure == ACTIVITY {
+            b.count(&[ACTIVITY, leaf, &sex, &age, "yes"], c.total)?;
+        } else if IndicatorId::parse(&c.measure).is_some() {
+            b.count(&[&c.measure, leaf, &sex, &age, "yes"], c.yes)?;
+            b.count(&[&c.measure, leaf, &sex, &age, "no"], c.total - c.yes)?;
+        }
+    }
+    let mut keys: Vec<(CellKey, Vec<&str>, CellRole)> = Vec::new();
+    for (code, node) in &org.published {
+        for s in std::iter::once("0").chain(sex_codes.iter().map(String::as_str)) {
+            for a in std::iter::once("0").chain(age_codes.iter().map(String::as_str)) {
+                let key = (ACTIVITY.to_owned(), *node, s.parse().unwrap_or(0), a.parse().unwrap_or(0), "total");
+                keys.push((key, vec![ACTIVITY, code, s, a, "total"], CellRole::Published));
+            }
+        }
+        for id in IndicatorId::ALL {
+            let m = id.as_str();
+            for (outcome, role) in
+                [("total", CellRole::Published), ("yes", CellRole::Published), ("no", CellRole::Protected)]
+            {
+                keys.push(((m.to_owned(), *node, 0, 0, outcome), vec![m, code, "0", "0", outcome], role));
+            }
+        }
+    }
+    for (_, codes, role) in &keys {
+        match role {
+            CellRole::Published => b.publish_cell(codes)?,
+            CellRole::Protected => b.protect_cell(codes)?,
+        };
+    }
+    let model = b.build()?;
+    let index: Vec<usize> = keys
+        .iter()
+        .map(|(_, codes, _)| {
+            let ids: Vec<u32> =
+                model.dims().iter().zip(codes).map(|(d, c)| d.code(c)).collect::<Result<_, SuppressionError>>()?;
+            model.find_cell(&ids).ok_or_else(|| SuppressionError::invalid("a release cell is missing from the model"))
+        })
+        .collect::<Result<_, SuppressionError>>()?;
+    Ok(LinkedTable { model, keys: keys.into_iter().map(|(k, _, r)| (k, r)).collect(), index, placements: places.len() })
+}
+
+/// Builds, suppresses and audits the release of `year` from its counts.
+pub fn build_release(
+    counts: &[PlacedCount],
+    tree: &OrgTree,
+    year: i32,
+    today: chrono::NaiveDate,
+    min_cell: u32,
+    previous: &Previous,
+) -> Result<BuiltRelease, ReleaseError> {
+    let started = Instant::now();
+    let rule = PrimaryRule::for_release(min_cell, false)?;
+    let LinkedTable { model, keys, index, placements } = linked_table(counts, tree, year, today)?;
+    let built_in = started.elapsed();
+
+    // Cells of an earlier published release of the year: published ones are forced, suppressed
+    // ones kept primary.
+    let before: HashMap<CellKey, &str> = previous
+        .cells
+        .iter()
+        .map(|c| ((c.measure.clone(), c.node_id, c.sex, c.age_group, outcome_str(&c.outcome)), c.status.as_str()))
+        .collect();
+    let mut forced = Vec::new();
+    let mut extra_primary = Vec::new();
+    for ((key, role), &j) in keys.iter().zip(&index) {
+        match before.get(key) {
+            Some(&"published") if *role == CellRole::Published => forced.push(j),
+            Some(&"primary") | Some(&"secondary") => extra_primary.push(j),
+            _ => {}
+        }
+    }
+    let opts = SuppressOptions {
+        strict: true,
+        forced: forced.clone(),
+        extra_primary: extra_primary.clone(),
+        ..SuppressOptions::with_rule(rule)
+    };
+    let t = Instant::now();
+    let pattern = suppress(&model, &opts)?;
+    let suppress_time = t.elapsed();
+    let t = Instant::now();
+    let suppressed: Vec<bool> = (0..model.ncells()).map(|j| pattern.is_suppressed(j)).collect();
+    let report = audit_flags(
+        &model,
+        &suppressed,
+        &AuditOptions { rule, strict: true, insider: true, extra_primary: extra_primary.clone() },
+    );
+    let audit_time = t.elapsed();
+    let summary = AuditSummary::new(&report, pattern.unsafe_cells.len() + pattern.unsafe_extra);
+    if !summary.passed {
+        return Err(ReleaseError::Refused(summary));
+    }
+    let freq = model.freq();
+    let mut cells = Vec::with_capacity(keys.len());
+    for ((key, _), &j) in keys.iter().zip(&index) {
+        let status = match pattern.status[j] {
+            CellStatus::Published => "published",
+            CellStatus::Primary => "primary",
+            CellStatus::Secondary => "secondary",
+            CellStatus::Hidden => "protected",
+        };
+        cells.push(ReleaseCellRow {
+            release_id: 0,
+            measure: key.0.clone(),
+            node_id: key.1,
+            sex: key.2,
+            age_group: key.3,
+            outcome: key.4.to_owned(),
+            value: i32::try_from(freq[j]).map_err(|_| ReleaseError::Invalid("a count above i32".into()))?,
+            status: status.to_owned(),
+        });
+    }
+    let count = |s: &str| cells.iter().filter(|c| c.status == s).count();
+    let stats = serde_json::json!({
+        "inner_cells": model.inner().len(),
+        "model_cells": model.ncells(),
+        "nonzeros": model.matrix().nnz(),
+        "placements": placements,
+        "forced_from_previous": forced.len(),
+        "kept_primary_from_previous": extra_primary.len(),
+        "pivots": pattern.stats.pivots,
+        "build_ms": built_in.as_millis() as u64,
+        "suppress_ms": suppress_time.as_millis() as u64,
+        "audit_ms": audit_time.as_millis() as u64,
+    });
+    Ok(BuiltRelease {
+        published: count("published"),
+        primary: count("primary"),
+        secondary: count("secondary"),
+        cells,
+        audit: summary,
+        stats,
+    })
+}
+
+/// A stored release's cells by key; only published values are ever handed out.
+#[derive(Debug, Clone, Default)]
+pub struct ReleaseView {
+    cells: HashMap<CellKey, (i64, bool)>,
+}
+
+impl ReleaseView {
+    pub fn new(cells: &[ReleaseCellRow]) -> Self {
+        ReleaseView {
+            cells: cells
+                .iter()
+                .map(|c| {
+                    (
+                        (c.measure.clone(), c.node_id, c.sex, c.age_group, outcome_str(&c.outcome)),
+                        (i64::from(c.value), c.status == "published"),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// The published value of a cell; `None` when it is suppressed (whatever the reason) or
+    /// not in the release.
+    pub fn published(&self, measure: &str, node: i64, sex: i16, age: i16, outcome: &'static str) -> Option<i64> {
+        self.cells.get(&(measure.to_owned(), node, sex, age, outcome)).and_then(|(v, p)| p.then_some(*v))
+    }
+
+    /// Whether the release has cells for this node.
+    pub fn has_node(&self, node: i64) -> bool {
+        self.cells.contains_key(&(ACTIVITY.to_owned(), node, 0, 0, "total"))
+    }
+
+    /// Numerator and denominator of an indicator at a node, as published.
+    pub fn indicator(&self, id: IndicatorId, node: i64) -> (Option<i64>, Option<i64>) {
+        (self.published(id.as_str(), node, 0, 0, "yes"), self.published(id.as_str(), node, 0, 0, "total"))
+    }
+}

@@ -1,0 +1,5 @@
+DROP TABLE release_cells;
+DROP FUNCTION rusreg_release_cells_append_only();
+DROP TABLE releases;
+DROP FUNCTION rusreg_releases_frozen();
+DROP TABLE npr_counts;

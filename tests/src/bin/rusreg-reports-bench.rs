@@ -1,0 +1,179 @@
+//! Reports benchmark (docs/benchmarks.md): times what the report endpoints run — indicators for
+//! a year (with the year before, for the trend), completeness for a year, a full release (build,
+//! suppress, audit, store) — next to a plain SQL GROUP BY over the same rows, on the same
+//! database in the same run. Prints what it measured; memory is measured from outside
+//! (`/usr/bin/time -v`, one process per task, see tests/bench/reports.sh).
+//!
+//! rusreg-reports-bench --database-url postgres://... --year 2025 --task indicators|completeness|
+//!                      release|baseline-indicators|baseline-completeness [--repeat 5]
+
+#![expect(clippy::unwrap_used, clippy::expect_used, reason = "a benchmark tool: a failure aborts the run")]
+
+use std::time::{Duration, Instant};
+
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use domain::indicators::ReportLevel;
+use persistence::reports::CountSettings;
+use reporting::tree::OrgTree;
+
+fn arg(name: &str, default: Option<&str>) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+        .or_else(|| default.map(str::to_owned))
+        .unwrap_or_else(|| panic!("missing {name}"))
+}
+
+#[derive(diesel::QueryableByName)]
+struct Row {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    _n: i64,
+}
+
+/// The rows the indicator query reads, grouped plainly: completed forms of the years (and the
+/// discharges whose follow-up window closes in them) with their typed rows, by unit and kind;
+/// pathways started with their patients, by unit.
+const BASELINE_INDICATORS: &str = "
+SELECT count(*) AS _n FROM (
+    SELECT f.unit_id, f.kind,
+           count(*) FILTER (WHERE coalesce(m.treatment_plan, b.somatic_health_assessed, d.ending, u.outcome) = 1),
+           count(*)
+    FROM forms f
+    LEFT JOIN measurement_forms m ON m.form_id = f.id
+    LEFT JOIN baseline_forms b ON b.form_id = f.id
+    LEFT JOIN discharge_forms d ON d.form_id = f.id
+    LEFT JOIN follow_up_forms u ON u.form_id = f.id
+    WHERE f.status = 'completed'
+      AND f.event_date >= make_date($1, 1, 1) - interval '14 months' AND f.event_date < make_date($2 + 1, 1, 1)
+    GROUP BY 1, 2
+    UNION ALL
+    SELECT p.opened_unit_id, 'start', count(*) FILTER (WHERE pt.sex = 1), count(*)
+    FROM pathways p JOIN patients pt ON pt.id = p.patient_id
+    WHERE p.start_date >= make_date($1, 1, 1) AND p.start_date < make_date($2 + 1, 1, 1)
+    GROUP BY 1
+) x";
+
+fn settings() -> CountSettings {
+    CountSettings { today: chrono::Utc::now().date_naive(), as_of_today: false, limits: Default::default() }
+}
+
+fn time<T>(repeat: usize, mut f: impl FnMut() -> T) -> (Vec<Duration>, T) {
+    let mut times = Vec::new();
+    let mut last = None;
+    for _ in 0..repeat {
+        let t = Instant::now();
+        last = Some(f());
+        times.push(t.elapsed());
+    }
+    times.sort();
+    (times, last.unwrap())
+}
+
+fn report(task: &str, times: &[Duration], what: &str) {
+    let ms = |d: &Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "{task}: {} runs, min {:.0} ms, median {:.0} ms, max {:.0} ms; {what}",
+        times.len(),
+        ms(&times[0]),
+        ms(&times[times.len() / 2]),
+        ms(&times[times.len() - 1])
+    );
+}
+
+fn main() {
+    let url = arg("--database-url", None);
+    let year: i32 = arg("--year", None).parse().unwrap();
+    let task = arg("--task", None);
+    let repeat: usize = arg("--repeat", Some("5")).parse().unwrap();
+    let mut conn = PgConnection::establish(&url).expect("connect");
+    let s = settings();
+    match task.as_str() {
+        "indicators" => {
+            let (t, tables) = time(repeat, || {
+                let tree = OrgTree::load(&mut conn).unwrap();
+                let counts = reporting::indicators::load_counts(&mut conn, &tree, year - 1, year, &s).unwrap();
+                reporting::indicators::results(&counts, &tree, year, ReportLevel::Unit, s.today, |_| true)
+            });
+            let rows: usize = tables.iter().map(|t| t.rows.len()).sum();
+            let den: i64 = tables.iter().flat_map(|t| &t.rows).filter_map(|r| r.denominator).sum();
+            report(&task, &t, &format!("{rows} unit rows, denominators summing to {den}"));
+        }
+        "completeness" => {
+            let (t, rows) = time(repeat, || {
+                let tree = OrgTree::load(&mut conn).unwrap();
+                reporting::completeness::completeness(&mut conn, &tree, year, ReportLevel::Unit, &s, |_| true).unwrap()
+            });
+            let started: i64 = rows.iter().map(|r| r.pathways_started).sum();
+            report(&task, &t, &format!("{} unit rows, {started} pathways started", rows.len()));
+        }
+        "baseline-indicators" | "baseline-completeness" => {
+            let first = if task == "baseline-indicators" { year - 1 } else { year };
+            let (t, n) = time(repeat, || {
+                diesel::sql_query(BASELINE_INDICATORS)
+                    .bind::<diesel::sql_types::Integer, _>(first)
+                    .bind::<diesel::sql_types::Integer, _>(year)
+                    .get_result::<Row>(&mut conn)
+                    .unwrap()
+                    ._n
+            });
+            report(&task, &t, &format!("{n} groups"));
+        }
+        "release" => {
+            let user = uuid::Uuid::new_v4();
+            diesel::sql_query(format!(
+                "INSERT INTO users (id, username, display_name, password_hash) VALUES ('{user}', 'bench-{}', 'Benchmark', '-')",
+                user.simple()
+            ))
+            .execute(&mut conn)
+            .unwrap();
+            let t0 = Instant::now();
+            let tree = OrgTree::load(&mut conn).unwrap();
+            let counts = reporting::indicators::load_counts(&mut conn, &tree, year, year, &s).unwrap();
+            let t_counts = t0.elapsed();
+            let built = reporting::releases::build_release(
+                &counts,
+                &tree,
+                year,
+                s.today,
+                5,
+                &reporting::releases::Previous::default(),
+            )
+            .unwrap();
+            let t_built = t0.elapsed();
+            let new = persistence::reports::NewRelease {
+                year: year as i16,
+                min_cell: 5,
+                previous_release_id: None,
+                cells: built.cells.len() as i32,
+                published_cells: built.published as i32,
+                primary_cells: built.primary as i32,
+                secondary_cells: built.secondary as i32,
+                audit: serde_json::to_value(&built.audit).unwrap(),
+                stats: built.stats.clone(),
+                created_by: user,
+            };
+            let row = conn
+                .transaction::<_, diesel::result::Error, _>(|conn| {
+                    Ok(persistence::reports::insert_release(conn, &new, &built.cells).unwrap())
+                })
+                .unwrap();
+            let total = t0.elapsed();
+            println!(
+                "release: total {:.2} s (counts {:.2} s, build+suppress+audit {:.2} s, store {:.2} s); release {} with {} cells: {} published, {} primary, {} secondary; audit {}; stats {}",
+                total.as_secs_f64(),
+                t_counts.as_secs_f64(),
+                (t_built - t_counts).as_secs_f64(),
+                (total - t_built).as_secs_f64(),
+                row.id,
+                built.cells.len(),
+                built.published,
+                built.primary,
+                built.secondary,
+                built.audit.line(),
+                built.stats
+            );
+        }
+        other => panic!("unknown task {other}"),
+    }
+}

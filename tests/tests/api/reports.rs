@@ -1,0 +1,919 @@
+//! Reports: indicators, completeness, variable completeness and coverage on a small hand-made
+//! data set whose every figure is computed by hand below; releases, downloads and public
+//! results, with a disclosure check of everything a release hands out (by the auditor, and by
+//! brute force on the indicator tables); the access matrix; bad input; the reports pool.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{Datelike, Duration, Months, Utc};
+use diesel::{PgConnection, RunQueryDsl};
+use domain::access::Role;
+use domain::indicators::IndicatorId;
+use integration_tests::{json, TestApp, TestDb, UNIT_ALESUND, UNIT_MOLDE, UNIT_ST_OLAV};
+use reporting::suppression::{audit_flags, AuditOptions, PrimaryRule};
+use reporting::tree::OrgTree;
+use serde_json::Value;
+use uuid::Uuid;
+
+/// Inserts rows directly (the rules of registration are tested elsewhere; here the data must be
+/// exactly what the hand computation below assumes).
+struct Fixture {
+    conn: PgConnection,
+    user: Uuid,
+    n: u128,
+}
+
+impl Fixture {
+    /// A fixture writing through `conn`, with a user of its own there (no grants, no login).
+    fn new(conn: PgConnection) -> Self {
+        let user = Uuid::new_v4();
+        let mut fx = Fixture { conn, user, n: 0 };
+        fx.exec(&format!(
+            "INSERT INTO users (id, username, display_name, password_hash) VALUES ('{user}', 'fixture-{}', 'Fixture', '-')",
+            user.simple()
+        ));
+        fx
+    }
+
+    fn exec(&mut self, sql: &str) {
+        diesel::sql_query(sql).execute(&mut self.conn).unwrap_or_else(|e| panic!("{e}: {sql}"));
+    }
+
+    fn next(&mut self) -> Uuid {
+        self.n += 1;
+        Uuid::from_u128(0x7e57_0000_0000 + self.n)
+    }
+
+    /// A patient and a pathway opened at `unit`.
+    fn pathway(&mut self, unit: i64, sex: i16, birth_year: i32, start: &str, level: i16, status: i16) -> Uuid {
+        let (patient, pathway, user) = (self.next(), self.next(), self.user);
+        self.exec(&format!(
+            "INSERT INTO patients (id, pseudonym, national_id_enc, sex, birth_year, registered_by) \
+             VALUES ('{patient}', sha256('{patient}'::bytea), decode(repeat('00', 39), 'hex'), {sex}, {birth_year}, '{user}')"
+        ));
+        self.exec(&format!(
+            "INSERT INTO pathways (id, patient_id, unit_id, opened_unit_id, start_date, treatment_level, status, created_by) \
+             VALUES ('{pathway}', '{patient}', {unit}, {unit}, '{start}', {level}, {status}, '{user}')"
+        ));
+        pathway
+    }
+
+    /// A form of `kind` with the typed fields `set` (SQL assignments, may be empty).
+    fn form(&mut self, pathway: Uuid, kind: &str, unit: i64, date: &str, completed: bool, set: &str) -> Uuid {
+        let (form, user) = (self.next(), self.user);
+        let (status, at, by) = if completed {
+            ("completed", "now()".to_owned(), format!("'{user}'"))
+        } else {
+            ("draft", "NULL".into(), "NULL".into())
+        };
+        self.exec(&format!(
+            "INSERT INTO forms (id, pathway_id, kind, unit_id, event_date, status, created_by, updated_by, completed_by, completed_at) \
+             VALUES ('{form}', '{pathway}', '{kind}', {unit}, '{date}', '{status}', '{user}', '{user}', {by}, {at})"
+        ));
+        let table = match kind {
+            "baseline" => "baseline_forms",
+            "measurement" => "measurement_forms",
+            "discharge" => "discharge_forms",
+            _ => "follow_up_forms",
+        };
+        self.exec(&format!("INSERT INTO {table} (form_id) VALUES ('{form}')"));
+        if !set.is_empty() {
+            self.exec(&format!("UPDATE {table} SET {set} WHERE form_id = '{form}'"));
+        }
+        form
+    }
+}
+
+/// Node ids of the hand-made data set.
+struct Nodes {
+    molde: i64,
+    alesund: i64,
+    st_olav: i64,
+    hmr: i64,
+    st_olavs_hf: i64,
+    region: i64,
+    nation: i64,
+}
+
+fn nodes(app: &TestApp) -> Nodes {
+    let molde = app.unit(UNIT_MOLDE);
+    let st_olav = app.unit(UNIT_ST_OLAV);
+    let hmr = app.entity_of(molde);
+    let mut conn = app.conn();
+    let region = persistence::organisations::path_of(&mut conn, hmr.0, Utc::now().date_naive()).unwrap()[1];
+    Nodes {
+        molde: molde.0,
+        alesund: app.unit(UNIT_ALESUND).0,
+        st_olav: st_olav.0,
+        hmr: hmr.0,
+        st_olavs_hf: app.entity_of(st_olav).0,
+        region: region.0,
+        nation: app.nation().0,
+    }
+}
+
+/// The data set of 2025 (and 2024 for trends), described pathway by pathway in the comments;
+/// the expected figures are computed by hand in the tests.
+fn hand_made(mut fx: Fixture, n: &Nodes) {
+    let (m, a, s) = (n.molde, n.alesund, n.st_olav);
+    // p1, Molde, man born 1990, outpatient, started 2025-01-01: baseline on time (01-10,
+    // somatic yes), measurements 03-01 (plan yes, crisis no, benefit 5) and 05-01 (plan no,
+    // crisis missing; 61 days after the last: late), discharge 08-01 ending 4, agreed GP.
+    let p1 = fx.pathway(m, 1, 1990, "2025-01-01", 1, 4);
+    fx.form(p1, "baseline", m, "2025-01-10", true, "somatic_health_assessed = 1");
+    fx.form(p1, "measurement", m, "2025-03-01", true, "treatment_plan = 1, crisis_plan = 2, benefit = 5");
+    fx.form(p1, "measurement", m, "2025-05-01", true, "treatment_plan = 2, benefit = 3");
+    fx.form(p1, "discharge", m, "2025-08-01", true, "ending = 4, agreed_follow_up = '{1,2}', contact_consent_1y = 1");
+    // p2, Molde, woman born 2000, inpatient, started 2025-01-01: baseline late (01-20 > start + 7,
+    // somatic unknown), measurement 04-01 (plan unknown, crisis yes, benefit 4; 71 days after the
+    // baseline: late for inpatient), discharge 09-01 ending 3, agreed none.
+    let p2 = fx.pathway(m, 2, 2000, "2025-01-01", 3, 3);
+    fx.form(p2, "baseline", m, "2025-01-20", true, "somatic_health_assessed = 3");
+    fx.form(p2, "measurement", m, "2025-04-01", true, "treatment_plan = 3, crisis_plan = 1, benefit = 4");
+    fx.form(
+        p2,
+        "discharge",
+        m,
+        "2025-09-01",
+        true,
+        "ending = 3, agreed_follow_up = '{7}', municipality_informed = 1, contact_consent_1y = 1",
+    );
+    // p3, Ålesund, started 2024-11-01: first measurement 2024-12-01 (plan yes), another 2025-02-01
+    // (62 days later: late) — its first measurement counts in 2024, not 2025.
+    let p3 = fx.pathway(a, 1, 1970, "2024-11-01", 1, 1);
+    fx.form(p3, "measurement", a, "2024-12-01", true, "treatment_plan = 1, crisis_plan = 1, benefit = 5");
+    fx.form(p3, "measurement", a, "2025-02-01", true, "treatment_plan = 1, crisis_plan = 1, benefit = 5");
+    // p4, Ålesund, man born 1960, outpatient, started 2025-04-01: baseline late (05-01 > 04-22,
+    // somatic missing), measurement 06-01 (plan yes, crisis yes, benefit 2), discharge 10-01
+    // ending 2 (transferred: outside the discharge indicators).
+    let p4 = fx.pathway(a, 1, 1960, "2025-04-01", 1, 2);
+    fx.form(p4, "baseline", a, "2025-05-01", true, "");
+    fx.form(p4, "measurement", a, "2025-06-01", true, "treatment_plan = 1, crisis_plan = 1, benefit = 2");
+    fx.form(p4, "discharge", a, "2025-10-01", true, "ending = 2, contact_consent_1y = 2");
+    // p5, St. Olav, woman born 2005, started 2025-01-15: baseline on time (02-01, somatic yes),
+    // a draft measurement and a draft discharge (neither counts as completed).
+    let p5 = fx.pathway(s, 2, 2005, "2025-01-15", 1, 1);
+    fx.form(p5, "baseline", s, "2025-02-01", true, "somatic_health_assessed = 1");
+    fx.form(p5, "measurement", s, "2025-06-01", false, "treatment_plan = 1");
+    fx.form(p5, "discharge", s, "2025-07-01", false, "");
+    // p6, St. Olav, man born 1985, started 2025-01-05, no baseline (overdue); discharge 03-01
+    // ending 4 with no agreed follow-up answered and no consent.
+    let p6 = fx.pathway(s, 1, 1985, "2025-01-05", 1, 4);
+    fx.form(p6, "discharge", s, "2025-03-01", true, "ending = 4, contact_consent_1y = 2");
+    // Follow-up windows closing in 2025 (discharge + 14 months): p7 Molde (followed up),
+    // p8 Molde (no follow-up: missing), p9 Ålesund (no consent: not due), p10 Ålesund (declined).
+    let p7 = fx.pathway(m, 1, 1980, "2023-10-01", 1, 5);
+    fx.form(p7, "discharge", m, "2024-01-15", true, "ending = 4, agreed_follow_up = '{2}', contact_consent_1y = 1");
+    fx.form(p7, "follow-up", m, "2025-01-20", true, "outcome = 5");
+    let p8 = fx.pathway(m, 2, 1981, "2023-10-01", 1, 3);
+    fx.form(
+        p8,
+        "discharge",
+        m,
+        "2024-02-10",
+        true,
+        "ending = 3, agreed_follow_up = '{2}', municipality_informed = 1, contact_consent_1y = 1",
+    );
+    let p9 = fx.pathway(a, 1, 1982, "2023-10-01", 1, 4);
+    fx.form(p9, "discharge", a, "2024-03-01", true, "ending = 4, agreed_follow_up = '{2}', contact_consent_1y = 2");
+    let p10 = fx.pathway(a, 2, 1983, "2023-10-01", 1, 7);
+    fx.form(p10, "discharge", a, "2024-05-01", true, "ending = 4, agreed_follow_up = '{2}', contact_consent_1y = 1");
+    fx.form(p10, "follow-up", a, "2025-04-01", true, "outcome = 7");
+}
+
+fn staff_and_data(app: &TestApp) -> Nodes {
+    let n = nodes(app);
+    hand_made(Fixture::new(app.conn()), &n);
+    n
+}
+
+async fn get_json(app: &TestApp, token: &str, path: &str) -> Value {
+    let res = app.get(path).bearer_auth(token).send().await.unwrap();
+    assert_eq!(res.status(), 200, "{path}: {}", res.text().await.unwrap_or_default());
+    res.json().await.unwrap()
+}
+
+/// (numerator, denominator) of an indicator at a node in an indicators or download response.
+fn ratio(doc: &Value, id: &str, node: i64) -> (Value, Value) {
+    let table = doc["indicators"].as_array().unwrap().iter().find(|t| t["id"] == id).unwrap();
+    let row = table["rows"].as_array().unwrap().iter().find(|r| r["node_id"] == node);
+    row.map_or((Value::Null, Value::Null), |r| (r["numerator"].clone(), r["denominator"].clone()))
+}
+
+fn row(doc: &Value, node: i64) -> &Value {
+    doc["rows"].as_array().unwrap().iter().find(|r| r["node_id"] == node).unwrap_or(&Value::Null)
+}
+
+#[actix_web::test]
+async fn indicators_match_the_hand_computed_figures_at_every_level() {
+    let app = TestApp::spawn().await;
+    let n = staff_and_data(&app);
+    let staff = app.token_for(Role::RegisterStaff, app.nation()).await;
+    let at = |level: &str| format!("/api/v1/reports/indicators?year=2025&level={level}");
+    let unit = get_json(&app, &staff, &at("unit")).await;
+    let entity = get_json(&app, &staff, &at("legal_entity")).await;
+    let region = get_json(&app, &staff, &at("region")).await;
+    let nation = get_json(&app, &staff, &at("nation")).await;
+    assert_eq!(unit["source"], "internal");
+    // (indicator, Molde, Ålesund, St. Olav, HMR, St. Olavs HF, region = nation), as (num, den).
+    #[rustfmt::skip]
+    let expected: [(&str, [(i64, i64); 6]); 8] = [
+        ("treatment_plan_early", [(1, 2), (1, 1), (0, 0), (2, 3), (0, 0), (2, 3)]),
+        ("crisis_plan_early",    [(1, 2), (1, 1), (0, 0), (2, 3), (0, 0), (2, 3)]),
+        ("large_benefit",        [(2, 2), (0, 1), (0, 0), (2, 3), (0, 0), (2, 3)]),
+        ("mutual_ending",        [(1, 2), (0, 0), (1, 1), (1, 2), (1, 1), (2, 3)]),
+        ("follow_up_agreed",     [(1, 2), (0, 0), (0, 1), (1, 2), (0, 1), (1, 3)]),
+        ("follow_up_reached",    [(1, 2), (0, 1), (0, 0), (1, 3), (0, 0), (1, 3)]),
+        ("somatic_assessed",     [(1, 2), (0, 1), (1, 1), (1, 3), (1, 1), (2, 4)]),
+        ("baseline_on_time",     [(1, 2), (0, 1), (1, 2), (1, 3), (1, 2), (2, 5)]),
+    ];
+    for (id, v) in expected {
+        let pair = |(a, b): (i64, i64)| (json!(a), json!(b));
+        assert_eq!(ratio(&unit, id, n.molde), pair(v[0]), "{id} Molde");
+        assert_eq!(ratio(&unit, id, n.alesund), pair(v[1]), "{id} Ålesund");
+        assert_eq!(ratio(&unit, id, n.st_olav), pair(v[2]), "{id} St. Olav");
+        assert_eq!(ratio(&entity, id, n.hmr), pair(v[3]), "{id} HMR");
+        assert_eq!(ratio(&entity, id, n.st_olavs_hf), pair(v[4]), "{id} St. Olavs HF");
+        assert_eq!(ratio(&region, id, n.region), pair(v[5]), "{id} region");
+        assert_eq!(ratio(&nation, id, n.nation), pair(v[5]), "{id} nation");
+    }
+    // Wilson interval, level and trend of one result: somatic_assessed nation 2/4 = 50 %:
+    // z = 1.96: centre 0.5, half-width 0.4004 ... → [0.1500, 0.8500]; target 90/70 → low.
+    let table = nation["indicators"].as_array().unwrap().iter().find(|t| t["id"] == "somatic_assessed").unwrap();
+    let r = &table["rows"][0];
+    assert!((r["share"].as_f64().unwrap() - 0.5).abs() < 1e-12);
+    assert!((r["ci_low"].as_f64().unwrap() - 0.1500).abs() < 1e-4, "{r}");
+    assert!((r["ci_high"].as_f64().unwrap() - 0.8500).abs() < 1e-4, "{r}");
+    assert_eq!(r["target_level"], "low");
+    // Trends against 2024: Ålesund's treatment plan 1/1 both years → unchanged; Molde's mutual
+    // ending 1/2 in 2025 against 2024 (p7 ending 4, p8 ending 3: 1/2) → unchanged; HMR's
+    // mutual ending 1/2 against 2024's 3/4 (p7, p9, p10 ending 4, p8 ending 3) → worse.
+    let trend = |doc: &Value, id: &str, node: i64| {
+        let t = doc["indicators"].as_array().unwrap().iter().find(|t| t["id"] == id).unwrap().clone();
+        t["rows"].as_array().unwrap().iter().find(|r| r["node_id"] == node).unwrap()["trend"].clone()
+    };
+    assert_eq!(trend(&unit, "treatment_plan_early", n.alesund), "unchanged");
+    assert_eq!(trend(&unit, "mutual_ending", n.molde), "unchanged");
+    assert_eq!(trend(&entity, "mutual_ending", n.hmr), "worse");
+    assert_eq!(trend(&unit, "mutual_ending", n.alesund), Value::Null, "no discharges 3/4 in 2025 at Ålesund");
+    // Reads are audited.
+    assert!(app.audit_count("report.indicators") >= 4);
+}
+
+#[actix_web::test]
+async fn completeness_variables_and_coverage_match_the_hand_computed_figures() {
+    let app = TestApp::spawn().await;
+    let n = staff_and_data(&app);
+    let staff = app.token_for(Role::RegisterStaff, app.nation()).await;
+    // NPR counts: Molde 4 (coverage 2/4 = 50 %: low), Ålesund 1 (1/1); St. Olav none.
+    let csv = "resh_id,year,pathways\n9000008,2025,4\n9000009,2025,1\n";
+    let res = app
+        .client
+        .post(app.url("/api/v1/coverage/reference-counts"))
+        .bearer_auth(&staff)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap()["imported"], 2);
+    assert_eq!(app.count("npr_counts"), 2);
+
+    let c = |level: &str| format!("/api/v1/reports/completeness?year=2025&level={level}");
+    let units = get_json(&app, &staff, &c("unit")).await;
+    let m = row(&units, n.molde);
+    assert_eq!(m["pathways_started"], 2);
+    assert_eq!(m["baseline"], json!({"expected": 2, "completed": 2}));
+    assert_eq!(m["measurements"], json!({"completed": 3, "late": 2, "missing": 0}));
+    assert_eq!(m["discharge"], json!({"expected": 2, "completed": 2}));
+    assert_eq!(
+        m["follow_up"],
+        json!({"due": 2, "done": 1, "followed_up": 1, "not_reached": 0, "declined": 0, "missing": 1})
+    );
+    assert_eq!(m["npr_pathways"], 4);
+    assert_eq!(m["coverage"], 0.5);
+    assert_eq!(m["low_coverage"], true);
+    let a = row(&units, n.alesund);
+    assert_eq!(a["pathways_started"], 1);
+    assert_eq!(a["baseline"], json!({"expected": 1, "completed": 1}));
+    assert_eq!(a["measurements"], json!({"completed": 2, "late": 1, "missing": 0}));
+    assert_eq!(a["discharge"], json!({"expected": 1, "completed": 1}));
+    assert_eq!(
+        a["follow_up"],
+        json!({"due": 1, "done": 1, "followed_up": 0, "not_reached": 0, "declined": 1, "missing": 0})
+    );
+    assert_eq!((a["coverage"].as_f64(), a["low_coverage"].as_bool()), (Some(1.0), Some(false)));
+    let s = row(&units, n.st_olav);
+    assert_eq!(s["pathways_started"], 2);
+    assert_eq!(s["baseline"], json!({"expected": 2, "completed": 1}));
+    assert_eq!(s["measurements"], json!({"completed": 0, "late": 0, "missing": 0}));
+    assert_eq!(s["discharge"], json!({"expected": 2, "completed": 1}));
+    assert_eq!((s["npr_pathways"].clone(), s["coverage"].clone()), (Value::Null, Value::Null));
+
+    let entities = get_json(&app, &staff, &c("legal_entity")).await;
+    let hmr = row(&entities, n.hmr);
+    assert_eq!(hmr["units"], 2, "Molde and Ålesund");
+    assert_eq!(hmr["units_reporting"], 2);
+    assert_eq!(hmr["pathways_started"], 3);
+    assert_eq!(hmr["measurements"], json!({"completed": 5, "late": 3, "missing": 0}));
+    assert_eq!(hmr["follow_up"]["due"], 3);
+    assert_eq!(hmr["npr_pathways"], 5);
+    // (2 + 1) / (4 + 1) = 60 %: not low (the flag is below 60 %).
+    assert!((hmr["coverage"].as_f64().unwrap() - 0.6).abs() < 1e-12);
+    assert_eq!(hmr["low_coverage"], false);
+    let nation = get_json(&app, &staff, &c("nation")).await;
+    let all = row(&nation, n.nation);
+    assert_eq!(all["pathways_started"], 5);
+    assert_eq!(all["baseline"], json!({"expected": 5, "completed": 4}));
+    assert_eq!(all["units_reporting"], 3);
+    assert_eq!(all["units"].as_i64(), Some(count_units(&app)));
+    assert!((all["coverage"].as_f64().unwrap() - 0.6).abs() < 1e-12, "St. Olav has no NPR count: left out");
+
+    // Variable completeness: measurements at Molde: treatment_plan unknown 1 of 3 (p2),
+    // crisis_plan missing 1 of 3 (p1's second); baselines at Ålesund: somatic missing 1 of 1.
+    let v = get_json(&app, &staff, "/api/v1/reports/variable-completeness?year=2025&level=unit&form=measurement").await;
+    let var = |doc: &Value, node: i64, name: &str| {
+        doc["rows"].as_array().unwrap().iter().find(|r| r["node_id"] == node && r["variable"] == name).cloned().unwrap()
+    };
+    let tp = var(&v, n.molde, "treatment_plan");
+    assert_eq!((tp["forms"].clone(), tp["missing"].clone(), tp["unknown"].clone()), (json!(3), json!(0), json!(1)));
+    let cp = var(&v, n.molde, "crisis_plan");
+    assert_eq!((cp["forms"].clone(), cp["missing"].clone()), (json!(3), json!(1)));
+    assert!(v["rows"].as_array().unwrap().iter().all(|r| r["form"] == "measurement"));
+    let b = get_json(&app, &staff, "/api/v1/reports/variable-completeness?year=2025&level=unit&form=baseline").await;
+    let so = var(&b, n.alesund, "somatic_health_assessed");
+    assert_eq!(
+        (so["forms"].clone(), so["missing"].clone(), so["missing_share"].clone()),
+        (json!(1), json!(1), json!(1.0))
+    );
+}
+
+fn count_units(app: &TestApp) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    diesel::sql_query("SELECT count(*) AS n FROM org_nodes WHERE kind = 'unit'")
+        .get_result::<N>(&mut app.conn())
+        .unwrap()
+        .n
+}
+
+#[actix_web::test]
+async fn follow_ups_and_baselines_not_yet_due_are_never_missing() {
+    let app = TestApp::spawn().await;
+    let n = nodes(&app);
+    let today = Utc::now().date_naive();
+    let mut fx = Fixture::new(app.conn());
+    // Started today without a baseline: not due yet, so outside baseline_on_time.
+    fx.pathway(n.molde, 1, 1990, &today.to_string(), 1, 1);
+    // A discharge whose follow-up window closes tomorrow, with no follow-up: not yet missing.
+    let discharge = today.checked_sub_months(Months::new(14)).unwrap() + Duration::days(1);
+    let p = fx.pathway(n.molde, 2, 1990, &(discharge - Duration::days(60)).to_string(), 1, 4);
+    fx.form(
+        p,
+        "discharge",
+        n.molde,
+        &discharge.to_string(),
+        true,
+        "ending = 4, agreed_follow_up = '{1}', contact_consent_1y = 1",
+    );
+    let staff = app.token_for(Role::RegisterStaff, app.nation()).await;
+    let doc = get_json(&app, &staff, &format!("/api/v1/reports/indicators?year={}&level=unit", today.year())).await;
+    assert_eq!(ratio(&doc, "baseline_on_time", n.molde), (json!(0), json!(0)));
+    let close = discharge.checked_add_months(Months::new(14)).unwrap();
+    if close.year() == today.year() {
+        assert_eq!(ratio(&doc, "follow_up_reached", n.molde), (json!(0), json!(0)));
+        let c = get_json(&app, &staff, &format!("/api/v1/reports/completeness?year={}&level=unit", today.year())).await;
+        assert_eq!(row(&c, n.molde)["follow_up"]["due"], 0);
+        assert_eq!(row(&c, n.molde)["baseline"]["expected"], 0);
+    }
+}
+
+/// Published values of every download and of the public results, by cell key.
+type Seen = BTreeMap<(String, i64, String, String, String), i64>;
+
+fn collect_json(doc: &Value, seen: &mut Seen) {
+    for t in doc["indicators"].as_array().unwrap() {
+        let id = t["id"].as_str().unwrap().to_owned();
+        for r in t["rows"].as_array().unwrap() {
+            let node = r["node_id"].as_i64().unwrap();
+            for (field, outcome) in [("numerator", "yes"), ("denominator", "total")] {
+                if let Some(v) = r[field].as_i64() {
+                    let key = (id.clone(), node, "all".to_owned(), "all".to_owned(), outcome.to_owned());
+                    assert_eq!(*seen.entry(key).or_insert(v), v, "two downloads disagree");
+                }
+            }
+        }
+    }
+    for r in doc["activity"].as_array().into_iter().flatten() {
+        if let Some(v) = r["pathways_started"].as_i64() {
+            let key = (
+                "activity".to_owned(),
+                r["node_id"].as_i64().unwrap(),
+                r["sex"].as_str().unwrap().to_owned(),
+                r["age_group"].as_str().unwrap().to_owned(),
+                "total".to_owned(),
+            );
+            assert_eq!(*seen.entry(key).or_insert(v), v, "two downloads disagree");
+        }
+    }
+}
+
+fn collect_csv(body: &str, seen: &mut Seen) {
+    let mut lines = body.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(&header[..5], &["release_id", "year", "min_cell", "audit", "table"]);
+    let mut reader = csv_reader(body);
+    for rec in reader.records() {
+        let rec = rec.unwrap();
+        let (table, node, sex, age) = (&rec[4], rec[6].parse::<i64>().unwrap(), &rec[8], &rec[9]);
+        for (col, outcome) in [(10, "yes"), (12, "total")] {
+            if rec[col].is_empty() {
+                continue;
+            }
+            if &rec[col] == "*" {
+                continue;
+            }
+            let v: i64 = rec[col].parse().unwrap();
+            let key = (table.to_owned(), node, sex.to_owned(), age.to_owned(), outcome.to_owned());
+            assert_eq!(seen.get(&key), Some(&v), "CSV and JSON disagree on {key:?}");
+        }
+    }
+}
+
+fn csv_reader(body: &str) -> csv::Reader<&[u8]> {
+    csv::Reader::from_reader(body.as_bytes())
+}
+
+const SEXES: [&str; 4] = ["all", "male", "female", "unknown"];
+const AGES: [&str; 6] = ["all", "0-24", "25-34", "35-44", "45-54", "55+"];
+
+fn key_of(c: &persistence::reports::ReleaseCellRow) -> (String, i64, String, String, String) {
+    (
+        c.measure.clone(),
+        c.node_id,
+        SEXES[match c.sex {
+            0 => 0,
+            1 => 1,
+            2 => 2,
+            _ => 3,
+        }]
+        .to_owned(),
+        AGES[c.age_group as usize].to_owned(),
+        c.outcome.clone(),
+    )
+}
+
+#[actix_web::test]
+async fn a_release_is_suppressed_audited_published_and_downloaded_without_disclosure() {
+    let app = TestApp::spawn().await;
+    let n = staff_and_data(&app);
+    let staff = app.token_for(Role::RegisterStaff, app.nation()).await;
+    let res =
+        app.post("/api/v1/releases", &json!({"year": 2025, "min_cell": 3})).bearer_auth(&staff).send().await.unwrap();
+    assert_eq!(res.status(), 201);
+    let release: Value = res.json().await.unwrap();
+    let id = release["id"].as_i64().unwrap();
+    assert_eq!(release["status"], "draft");
+    assert_eq!(release["audit"]["passed"], true);
+    assert_eq!(release["audit"]["disclosures"], 0);
+    assert!(release["primary_cells"].as_i64().unwrap() > 0, "the small counts are primary");
+    assert_eq!(app.count("release_cells"), release["cells"].as_i64().unwrap());
+    // Register contacts cannot download a draft (it does not exist for them); the public sees nothing yet.
+    let contact = app.token_for(Role::RegisterContact, domain::organisations::NodeId(n.hmr)).await;
+    let url = |e: i64, f: &str| format!("/api/v1/releases/{id}/download?entity={e}&format={f}");
+    assert_eq!(app.get(&url(n.hmr, "json")).bearer_auth(&contact).send().await.unwrap().status(), 404);
+    assert_eq!(app.get("/api/v1/public/indicators?year=2025").send().await.unwrap().status(), 404);
+    let res = app.post(&format!("/api/v1/releases/{id}/publish"), &json!({})).bearer_auth(&staff).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let res = app.post(&format!("/api/v1/releases/{id}/publish"), &json!({})).bearer_auth(&staff).send().await.unwrap();
+    assert_eq!(res.status(), 409);
+
+    // Every legal entity's download in JSON and CSV, the XLSX of one, and the public results.
+    let mut conn = app.conn();
+    let tree = OrgTree::load(&mut conn).unwrap();
+    let today = Utc::now().date_naive();
+    let entities: BTreeSet<i64> = tree.units_in_year(2025, today).iter().filter_map(|p| p.entity).collect();
+    let mut seen = Seen::new();
+    for e in &entities {
+        let doc = get_json(&app, &staff, &url(*e, "json")).await;
+        assert_eq!(doc["metadata"]["release_id"], id);
+        assert_eq!(doc["metadata"]["min_cell"], 3);
+        assert_eq!(doc["metadata"]["audit"]["disclosures"], 0);
+        collect_json(&doc, &mut seen);
+    }
+    for e in &entities {
+        let res = app.get(&url(*e, "csv")).bearer_auth(&staff).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+        collect_csv(&res.text().await.unwrap(), &mut seen);
+    }
+    let public: Value = app.get("/api/v1/public/indicators?year=2025").send().await.unwrap().json().await.unwrap();
+    assert_eq!(public["metadata"]["release_id"], id);
+    assert!(public["indicators"][0]["rows"].as_array().unwrap().iter().all(|r| r["level"] != "unit"));
+    collect_json(&public, &mut seen);
+    // The register contact of HMR gets the same slice in all three formats.
+    let mine = get_json(&app, &contact, &url(n.hmr, "json")).await;
+    let levels: BTreeSet<&str> =
+        mine["indicators"][0]["rows"].as_array().unwrap().iter().map(|r| r["level"].as_str().unwrap()).collect();
+    assert_eq!(levels, BTreeSet::from(["unit", "legal_entity", "region", "nation"]));
+    let xlsx = app.get(&url(n.hmr, "xlsx")).bearer_auth(&contact).send().await.unwrap();
+    assert_eq!(xlsx.status(), 200);
+    assert_eq!(
+        xlsx.headers()["content-type"].to_str().unwrap(),
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
+    assert_eq!(&xlsx.bytes().await.unwrap()[..2], b"PK", "an XLSX is a zip file");
+    assert!(app.audit_count("release.download") >= 2 * entities.len() as i64 + 2);
+
+    // What was handed out is exactly the release's published cells, unchanged.
+    let cells = persistence::reports::release_cells(&mut conn, id, None).unwrap();
+    let stored: HashMap<_, _> = cells.iter().map(|c| (key_of(c), c)).collect();
+    for (key, v) in &seen {
+        let c = stored.get(key).unwrap_or_else(|| panic!("{key:?} not in the release"));
+        assert_eq!(c.status, "published", "{key:?} was handed out but is {}", c.status);
+        assert_eq!(i64::from(c.value), *v);
+    }
+    let handed_out: BTreeSet<_> = seen.keys().cloned().collect();
+    for c in cells.iter().filter(|c| c.status == "published") {
+        assert!(handed_out.contains(&key_of(c)), "published cell {:?} is in no download", key_of(c));
+    }
+
+    // The auditor, on the linked table rebuilt from the database, with every cell not handed
+    // out counted as suppressed: nothing primary can be computed from all downloads together.
+    let settings = persistence::reports::CountSettings { today, as_of_today: false, limits: Default::default() };
+    let counts = reporting::indicators::load_counts(&mut conn, &tree, 2025, 2025, &settings).unwrap();
+    let table = reporting::releases::linked_table(&counts, &tree, 2025, today).unwrap();
+    let mut suppressed = vec![true; table.model.ncells()];
+    for ((key, _), &j) in table.keys.iter().zip(&table.index) {
+        let k = (
+            key.0.clone(),
+            key.1,
+            SEXES[match key.2 {
+                0 => 0,
+                1 => 1,
+                2 => 2,
+                _ => 3,
+            }]
+            .to_owned(),
+            AGES[key.3 as usize].to_owned(),
+            key.4.to_owned(),
+        );
+        assert_eq!(table.model.freq()[j], i64::from(stored[&k].value), "the release stored {k:?} unchanged");
+        suppressed[j] = !handed_out.contains(&k);
+    }
+    let rule = PrimaryRule::for_release(3, false).unwrap();
+    let report = audit_flags(
+        &table.model,
+        &suppressed,
+        &AuditOptions { rule, strict: true, insider: true, extra_primary: vec![] },
+    );
+    assert!(report.primary > 0);
+    assert!(report.passes(), "{report}");
+    assert!(report.disclosures.is_empty());
+
+    // Brute force, independent of the algebra: for each indicator, every non-negative integer
+    // table (numerator and complement per unit) that agrees with all published cells; every
+    // suppressed primary must take at least two values over those tables.
+    let units: Vec<(i64, i64, i64)> =
+        tree.units_in_year(2025, today).iter().map(|p| (p.unit, p.entity.unwrap(), p.region.unwrap())).collect();
+    let checked: usize = IndicatorId::ALL.iter().map(|id| brute_force(id.as_str(), &units, n.nation, &stored)).sum();
+    assert!(checked >= 8, "every indicator has small cells in this data set: {checked} checked");
+    assert!(handed_out.len() > 100, "zeros and larger counts are published: {}", handed_out.len());
+}
+
+/// Enumerates numerator/complement tables per unit consistent with the published cells of one
+/// indicator, and checks that no suppressed primary cell has a single possible value.
+fn brute_force(
+    measure: &str,
+    units: &[(i64, i64, i64)],
+    nation: i64,
+    stored: &HashMap<(String, i64, String, String, String), &persistence::reports::ReleaseCellRow>,
+) -> usize {
+    let cell = |node: i64, outcome: &str| {
+        stored.get(&(measure.to_owned(), node, "all".into(), "all".into(), outcome.to_owned())).copied()
+    };
+    let published =
+        |node: i64, outcome: &str| cell(node, outcome).filter(|c| c.status == "published").map(|c| i64::from(c.value));
+    // Variables: (unit, yes) and (unit, no); a unit whose published denominator is 0 is known.
+    let mut vars: Vec<(i64, &str)> = Vec::new();
+    for &(u, _, _) in units {
+        if published(u, "total") != Some(0) {
+            vars.push((u, "yes"));
+            vars.push((u, "no"));
+        }
+    }
+    let bound = cell(nation, "total").map_or(0, |c| i64::from(c.value)) + 5;
+    // Constraints: every published cell of every node is a sum of variables.
+    let under = |node: i64, u: &(i64, i64, i64)| node == nation || node == u.0 || node == u.1 || node == u.2;
+    let mut nodes: BTreeSet<i64> = BTreeSet::from([nation]);
+    for u in units {
+        nodes.extend([u.0, u.1, u.2]);
+    }
+    let mut constraints: Vec<(Vec<usize>, i64)> = Vec::new();
+    for &node in &nodes {
+        let in_node: Vec<&(i64, i64, i64)> = units.iter().filter(|u| under(node, u)).collect();
+        for outcome in ["yes", "total"] {
+            if let Some(v) = published(node, outcome) {
+                let idx = vars
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, (u, o))| in_node.iter().any(|x| x.0 == *u) && (outcome == "total" || *o == "yes"))
+                    .map(|(i, _)| i)
+                    .collect();
+                constraints.push((idx, v));
+            }
+        }
+    }
+    let mut solutions: Vec<Vec<i64>> = Vec::new();
+    let mut assign = vec![0i64; vars.len()];
+    enumerate(0, &mut assign, bound, &constraints, &mut solutions);
+    assert!(!solutions.is_empty(), "{measure}: the true table must be a solution");
+    // Every suppressed primary cell (including protected complements) of every node.
+    let mut checked = 0;
+    for &node in &nodes {
+        for outcome in ["yes", "total", "no"] {
+            let Some(c) = cell(node, outcome).filter(|c| c.status == "primary") else { continue };
+            let values: BTreeSet<i64> = solutions
+                .iter()
+                .map(|s| {
+                    vars.iter()
+                        .zip(s)
+                        .filter(|((u, o), _)| {
+                            units.iter().any(|x| x.0 == *u && under(node, x)) && (outcome == "total" || *o == outcome)
+                        })
+                        .map(|(_, v)| v)
+                        .sum()
+                })
+                .collect();
+            assert!(values.contains(&i64::from(c.value)), "{measure} {node} {outcome}: the true value is possible");
+            assert!(values.len() >= 2, "{measure}: suppressed {outcome} of node {node} is disclosed: only {values:?}");
+            checked += 1;
+        }
+    }
+    checked
+}
+
+fn enumerate(i: usize, assign: &mut Vec<i64>, bound: i64, constraints: &[(Vec<usize>, i64)], out: &mut Vec<Vec<i64>>) {
+    // Prune: a constraint whose variables are all assigned must hold; a partial sum must not
+    // exceed its value.
+    for (idx, v) in constraints {
+        let sum: i64 = idx.iter().filter(|&&k| k < i).map(|&k| assign[k]).sum();
+        let complete = idx.iter().all(|&k| k < i);
+        if sum > *v || (complete && sum != *v) {
+            return;
+        }
+    }
+    if i == assign.len() {
+        out.push(assign.clone());
+        return;
+    }
+    for value in 0..=bound {
+        assign[i] = value;
+        enumerate(i + 1, assign, bound, constraints, out);
+    }
+    assign[i] = 0;
+}
+
+#[actix_web::test]
+async fn a_later_release_of_the_year_keeps_what_the_first_published() {
+    let app = TestApp::spawn().await;
+    staff_and_data(&app);
+    let staff = app.token_for(Role::RegisterStaff, app.nation()).await;
+    let first: Value = app
+        .post("/api/v1/releases", &json!({"year": 2025, "min_cell": 3}))
+        .bearer_auth(&staff)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id1 = first["id"].as_i64().unwrap();
+    app.post(&format!("/api/v1/releases/{id1}/publish"), &json!({})).bearer_auth(&staff).send().await.unwrap();
+    let res =
+        app.post("/api/v1/releases", &json!({"year": 2025, "min_cell": 3})).bearer_auth(&staff).send().await.unwrap();
+    assert_eq!(res.status(), 201);
+    let second: Value = res.json().await.unwrap();
+    let id2 = second["id"].as_i64().unwrap();
+    assert_eq!(second["previous_release_id"], id1);
+    let mut conn = app.conn();
+    let a: HashMap<_, _> = persistence::reports::release_cells(&mut conn, id1, None)
+        .unwrap()
+        .into_iter()
+        .map(|c| (key_of(&c), c.status))
+        .collect();
+    let b: HashMap<_, _> = persistence::reports::release_cells(&mut conn, id2, None)
+        .unwrap()
+        .into_iter()
+        .map(|c| (key_of(&c), c.status))
+        .collect();
+    for (k, s) in &a {
+        match s.as_str() {
+            "published" => assert_eq!(b[k], "published", "{k:?}"),
+            "primary" | "secondary" => assert_eq!(b[k], "primary", "{k:?} stays suppressed, as a primary"),
+            _ => {}
+        }
+    }
+    // Stored releases never change.
+    let err = diesel::sql_query(format!("UPDATE release_cells SET value = value + 1 WHERE release_id = {id1}"))
+        .execute(&mut conn);
+    assert!(err.is_err());
+    let err = diesel::sql_query(format!("DELETE FROM releases WHERE id = {id1}")).execute(&mut conn);
+    assert!(err.is_err());
+}
+
+#[actix_web::test]
+async fn access_matrix_of_the_report_endpoints() {
+    let app = TestApp::spawn().await;
+    let n = staff_and_data(&app);
+    let molde = domain::organisations::NodeId(n.molde);
+    let tokens = app.tokens_around(molde).await;
+    let token = |r: Role| tokens.iter().find(|(x, _)| *x == r).unwrap().1.clone();
+    let other_contact = app.token_for(Role::RegisterContact, domain::organisations::NodeId(n.st_olavs_hf)).await;
+    let status = |t: String, path: String| {
+        let req = app.get(&path).bearer_auth(t);
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    let ind_unit = "/api/v1/reports/indicators?year=2025&level=unit".to_owned();
+    let ind_nation = "/api/v1/reports/indicators?year=2025&level=nation".to_owned();
+    // Indicators: staff and unit roles internal; others need a published release (none yet).
+    assert_eq!(status(token(Role::RegisterStaff), ind_nation.clone()).await, 200);
+    for r in [Role::Registrar, Role::UnitContact] {
+        let doc = get_json(&app, &token(r), &ind_unit).await;
+        assert_eq!(doc["source"], "internal");
+        let nodes: BTreeSet<i64> =
+            doc["indicators"][0]["rows"].as_array().unwrap().iter().map(|x| x["node_id"].as_i64().unwrap()).collect();
+        assert_eq!(nodes, BTreeSet::from([n.molde]), "{r:?} sees only its own unit");
+        assert_eq!(status(token(r), ind_nation.clone()).await, 404, "no published release yet");
+    }
+    for r in [Role::RegisterContact, Role::Admin] {
+        assert_eq!(status(token(r), ind_unit.clone()).await, 404, "{r:?}: no published release yet");
+    }
+    assert_eq!(app.get(&ind_nation).send().await.unwrap().status(), 401);
+    // Completeness: unit contact its unit, register contact its entity, staff all.
+    let comp = |level: &str, unit: Option<i64>| {
+        format!(
+            "/api/v1/reports/completeness?year=2025&level={level}{}",
+            unit.map(|u| format!("&unit={u}")).unwrap_or_default()
+        )
+    };
+    assert_eq!(status(token(Role::RegisterStaff), comp("nation", None)).await, 200);
+    assert_eq!(status(token(Role::Registrar), comp("unit", None)).await, 403);
+    assert_eq!(status(token(Role::Admin), comp("unit", None)).await, 403);
+    let uc = get_json(&app, &token(Role::UnitContact), &comp("unit", None)).await;
+    assert_eq!(uc["rows"].as_array().unwrap().len(), 1);
+    assert_eq!(uc["rows"][0]["node_id"], n.molde);
+    assert_eq!(status(token(Role::UnitContact), comp("legal_entity", None)).await, 403);
+    assert_eq!(status(token(Role::UnitContact), comp("unit", Some(n.alesund))).await, 403);
+    let rc = get_json(&app, &token(Role::RegisterContact), &comp("legal_entity", None)).await;
+    assert_eq!(
+        rc["rows"].as_array().unwrap().iter().map(|r| r["node_id"].as_i64().unwrap()).collect::<Vec<_>>(),
+        vec![n.hmr]
+    );
+    assert_eq!(status(token(Role::RegisterContact), comp("unit", Some(n.alesund))).await, 200);
+    assert_eq!(status(other_contact.clone(), comp("unit", Some(n.molde))).await, 403);
+    assert_eq!(status(token(Role::RegisterContact), comp("region", None)).await, 403);
+    let vc = "/api/v1/reports/variable-completeness?year=2025&level=unit".to_owned();
+    assert_eq!(status(token(Role::UnitContact), vc.clone()).await, 200);
+    assert_eq!(status(token(Role::Registrar), vc.clone()).await, 403);
+    // Coverage import and releases: register staff only.
+    let mut id = 0;
+    for (r, t) in &tokens {
+        let res = app
+            .client
+            .post(app.url("/api/v1/coverage/reference-counts"))
+            .bearer_auth(t)
+            .header("content-type", "text/csv")
+            .body("resh_id,year,pathways\n9000008,2025,4\n")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), if *r == Role::RegisterStaff { 200 } else { 403 }, "{r:?}");
+        let res = app.post("/api/v1/releases", &json!({"year": 2025})).bearer_auth(t).send().await.unwrap();
+        assert_eq!(res.status(), if *r == Role::RegisterStaff { 201 } else { 403 }, "{r:?}");
+        if *r == Role::RegisterStaff {
+            id = res.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+        }
+        assert_eq!(
+            status(t.clone(), "/api/v1/releases".into()).await,
+            if *r == Role::RegisterStaff { 200 } else { 403 }
+        );
+    }
+    let rel = |path: &str| format!("/api/v1/releases/{id}{path}");
+    assert_eq!(status(token(Role::RegisterStaff), rel("")).await, 200);
+    assert_eq!(status(token(Role::RegisterContact), rel("")).await, 403);
+    let res = app.post(&rel("/publish"), &json!({})).bearer_auth(token(Role::UnitContact)).send().await.unwrap();
+    assert_eq!(res.status(), 403);
+    let res = app.post(&rel("/publish"), &json!({})).bearer_auth(token(Role::RegisterStaff)).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    // Downloads: the register contact of the entity and register staff; nobody else.
+    let dl = |e: i64| rel(&format!("/download?entity={e}&format=json"));
+    assert_eq!(status(token(Role::RegisterContact), dl(n.hmr)).await, 200);
+    assert_eq!(status(token(Role::RegisterStaff), dl(n.hmr)).await, 200);
+    assert_eq!(status(other_contact.clone(), dl(n.hmr)).await, 403);
+    assert_eq!(status(other_contact, dl(n.st_olavs_hf)).await, 200);
+    for r in [Role::Registrar, Role::UnitContact, Role::Admin] {
+        assert_eq!(status(token(r), dl(n.hmr)).await, 403, "{r:?}");
+    }
+    assert_eq!(app.get(&dl(n.hmr)).send().await.unwrap().status(), 401);
+    // After publishing, everyone logged in reads indicators from the release; the public too.
+    let doc = get_json(&app, &token(Role::Admin), &ind_nation).await;
+    assert_eq!(doc["source"], "release");
+    assert_eq!(app.get("/api/v1/public/indicators").send().await.unwrap().status(), 200);
+    // Refusals are audited.
+    assert!(app.audit_count("access.refused") > 0);
+}
+
+#[actix_web::test]
+async fn bad_input_gets_a_clear_4xx_and_stores_nothing() {
+    let app = TestApp::spawn().await;
+    let n = staff_and_data(&app);
+    let staff = app.token_for(Role::RegisterStaff, app.nation()).await;
+    let problem = |path: String, expected: u16, field: Option<&'static str>| {
+        let req = app.get(&path).bearer_auth(staff.clone());
+        async move {
+            let res = req.send().await.unwrap();
+            assert_eq!(res.status().as_u16(), expected, "{path}");
+            let doc: Value = res.json().await.unwrap();
+            if let Some(f) = field {
+                assert!(doc["errors"].as_array().unwrap().iter().any(|e| e["field"] == f), "{path}: {doc}");
+            }
+        }
+    };
+    let next_year = Utc::now().year() + 1;
+    problem("/api/v1/reports/indicators?year=1999".into(), 422, Some("year")).await;
+    problem(format!("/api/v1/reports/indicators?year={next_year}"), 422, Some("year")).await;
+    problem("/api/v1/reports/indicators?year=2025&level=county".into(), 422, Some("level")).await;
+    problem("/api/v1/reports/indicators?year=abc".into(), 400, None).await;
+    problem("/api/v1/reports/indicators".into(), 400, None).await;
+    problem("/api/v1/reports/completeness?year=2025&colour=red".into(), 400, None).await;
+    problem("/api/v1/reports/completeness?year=2025&unit=999999999".into(), 404, None).await;
+    problem("/api/v1/reports/variable-completeness?year=2025&form=intake".into(), 422, Some("form")).await;
+    problem("/api/v1/public/indicators?year=1999".into(), 422, Some("year")).await;
+    // Releases: k below 3, a future year, unknown fields, wrong types: 422, nothing stored.
+    for (body, field) in [
+        (json!({"year": 2025, "min_cell": 2}), "min_cell"),
+        (json!({"year": next_year}), "year"),
+        (json!({"year": 2025, "k": 5}), "k"),
+        (json!({"year": "2025"}), "year"),
+    ] {
+        let res = app.post("/api/v1/releases", &body).bearer_auth(&staff).send().await.unwrap();
+        assert_eq!(res.status(), 422, "{body}");
+        let doc: Value = res.json().await.unwrap();
+        assert!(doc["errors"].as_array().unwrap().iter().any(|e| e["field"] == field), "{doc}");
+    }
+    assert_eq!(app.count("releases"), 0);
+    assert_eq!(
+        app.post("/api/v1/releases/12345/publish", &json!({})).bearer_auth(&staff).send().await.unwrap().status(),
+        404
+    );
+    // NPR counts: every bad row named by its line, nothing stored; not CSV: 415.
+    let bad = "resh_id,year,pathways\n9000008,2025,4\n123,2025,1\n9000009,1999,x\n9000008,2025,5\n";
+    let res = app
+        .client
+        .post(app.url("/api/v1/coverage/reference-counts"))
+        .bearer_auth(&staff)
+        .header("content-type", "text/csv")
+        .body(bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let doc: Value = res.json().await.unwrap();
+    let fields: Vec<&str> = doc["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, vec!["rows[3].resh_id", "rows[4].year", "rows[4].pathways", "rows[5].resh_id"]);
+    assert_eq!(app.count("npr_counts"), 0);
+    let res =
+        app.post("/api/v1/coverage/reference-counts", &json!({"resh_id": 1})).bearer_auth(&staff).send().await.unwrap();
+    assert_eq!(res.status(), 415);
+    assert_eq!(app.count("npr_counts"), 0);
+    // Downloads: bad format, an entity that is a unit, an unknown release.
+    let res = app.post("/api/v1/releases", &json!({"year": 2025})).bearer_auth(&staff).send().await.unwrap();
+    let id = res.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    problem(format!("/api/v1/releases/{id}/download?entity={}&format=pdf", n.hmr), 422, Some("format")).await;
+    problem(format!("/api/v1/releases/{id}/download?entity={}&format=csv", n.molde), 422, Some("entity")).await;
+    problem(format!("/api/v1/releases/{}/download?entity={}", id + 100, n.hmr), 404, None).await;
+    assert_eq!(app.audit_count("release.download"), 0, "no download happened");
+}
+
+#[actix_web::test]
+async fn reports_read_through_the_reports_pool() {
+    // The reports pool points at a second database holding the data; the primary has none.
+    let replica = TestDb::new();
+    let url = replica.url.clone();
+    let app = TestApp::spawn_with(move |s| s.reports_database_url = Some(url)).await;
+    let n = nodes(&app);
+    hand_made(Fixture::new(replica.conn()), &n);
+    assert_eq!(app.count("pathways"), 0);
+    let staff = app.token_for(Role::RegisterStaff, app.nation()).await;
+    let doc = get_json(&app, &staff, "/api/v1/reports/completeness?year=2025&level=nation").await;
+    assert_eq!(row(&doc, n.nation)["pathways_started"], 5, "counted on the reports database");
+    let doc = get_json(&app, &staff, "/api/v1/reports/indicators?year=2025&level=nation").await;
+    assert_eq!(ratio(&doc, "baseline_on_time", n.nation), (json!(2), json!(5)));
+    // The audit row of the read went to the primary.
+    assert_eq!(app.audit_count("report.completeness"), 1);
+}
