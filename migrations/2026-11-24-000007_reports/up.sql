@@ -84,5 +84,16 @@ BEGIN
 END $$;
 CREATE TRIGGER release_cells_append_only BEFORE UPDATE OR DELETE ON release_cells
     FOR EACH ROW EXECUTE FUNCTION rusreg_release_cells_append_only();
+-- Cells are written with their release, in the transaction that creates it; a release that is
+-- already committed (draft or published) never gains cells.
+CREATE FUNCTION rusreg_release_cells_with_release() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM releases r WHERE r.id = NEW.release_id AND r.xmin = pg_current_xact_id()::xid) THEN
+        RAISE EXCEPTION 'release cells are written only with their release' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER release_cells_with_release BEFORE INSERT ON release_cells
+    FOR EACH ROW EXECUTE FUNCTION rusreg_release_cells_with_release();
 CREATE TRIGGER release_cells_no_truncate BEFORE TRUNCATE ON release_cells
     FOR EACH STATEMENT EXECUTE FUNCTION rusreg_release_cells_append_only();

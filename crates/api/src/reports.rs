@@ -24,7 +24,7 @@ use domain::organisations::NodeKind;
 use domain::FieldError;
 use persistence::reports::{self as repo, CountSettings, NewRelease, ReleaseRow};
 use persistence::{audit, in_transaction, PgConnection, RepoError};
-use reporting::completeness::{CompletenessRow, VariableCompleteness};
+use reporting::completeness::VariableCompleteness;
 use reporting::exports::{self, ReleaseMeta, ReleaseSlice, SliceNode};
 use reporting::indicators::{IndicatorResult, IndicatorTable};
 use reporting::releases::{self, AuditSummary, Previous, ReleaseError, ReleaseView};
@@ -136,6 +136,7 @@ pub async fn get_indicators(
             indicators: tables,
         }
     } else {
+        let who = actor.clone();
         let (release, tables) = state
             .run_reports(move |conn| {
                 let tree = OrgTree::load(conn)?;
@@ -143,7 +144,15 @@ pub async fn get_indicators(
                 let view = ReleaseView::new(&repo::release_cells(conn, release.id, None)?);
                 let previous = previous_year_view(conn, year)?;
                 let day = tree_day(year, today);
-                let nodes = level_nodes(&tree, &view, year, day, level);
+                let mut nodes = level_nodes(&tree, &view, year, day, level);
+                // Published unit results go to the units' legal entities (as downloads do);
+                // everyone else reads entity, region and nation results, as the public does.
+                if level == ReportLevel::Unit {
+                    nodes.retain(|n| in_scope(&who, &tree, Permission::EntityDownloads, n.node_id, today));
+                    if nodes.is_empty() {
+                        return Err(ApiError::Forbidden);
+                    }
+                }
                 let slice = exports::slice(&view, previous.as_ref(), meta(&release, None), &nodes, false);
                 Ok((release.id, tables_of(slice)))
             })
@@ -237,7 +246,7 @@ pub struct CompletenessResponse {
     /// completed, measurements completed / late / missing, discharges, follow-ups due / done /
     /// followed up / not reached / declined / missing, NPR pathways, coverage and low_coverage.
     #[schema(value_type = Vec<Object>)]
-    pub rows: Vec<CompletenessRow>,
+    pub rows: Vec<serde_json::Value>,
 }
 
 /// Resolves the scope of a completeness request: the `keep` test of nodes. 403 without any
@@ -266,6 +275,15 @@ fn completeness_scope<'t>(
     })
 }
 
+/// Whether any node of `level` (units linked in the year, placed at its end) is in the caller's
+/// completeness scope.
+fn tree_has_scope(actor: &Actor, tree: &OrgTree, level: ReportLevel, year: i32, today: NaiveDate) -> bool {
+    tree.units_in_year(year, tree_day(year, today))
+        .iter()
+        .filter_map(|p| tree.node_at(p, level))
+        .any(|n| in_scope(actor, tree, Permission::Completeness, n, today))
+}
+
 /// Completeness per node of a level for a year.
 #[utoipa::path(get, path = "/api/v1/reports/completeness", tag = "reports", security(("bearer" = [])),
     params(CompletenessQuery),
@@ -282,6 +300,7 @@ pub async fn get_completeness(
     let level = level_of(q.level.as_deref(), ReportLevel::Unit)?;
     let actor = user.actor();
     let s = settings(&state, q.grouping);
+    let k = i64::from(state.settings.min_cell);
     let rows = state
         .run_reports(move |conn| {
             let tree = OrgTree::load(conn)?;
@@ -290,7 +309,7 @@ pub async fn get_completeness(
             if rows.is_empty() && !allows(&actor.grants, Permission::Oversight, &[actor.nation]) {
                 return Err(ApiError::Forbidden);
             }
-            Ok(rows)
+            mask_for(&actor, &tree, s.today, k, rows.iter().map(|r| r.node_id).collect(), &rows)
         })
         .await?;
     record(
@@ -301,6 +320,66 @@ pub async fn get_completeness(
     )
     .await?;
     Ok(HttpResponse::Ok().json(CompletenessResponse { year, level: level.as_str().into(), rows }))
+}
+
+/// Counts a caller sees unsuppressed: register staff everything, a unit its own rows (it sees
+/// its patients anyway). Any other row — a register contact's legal entity and its units — has
+/// every count from 1 to k−1 blanked (null), and when anything in a row is blanked, its derived
+/// figures (shares, coverage, due − done) are blanked too. Unit and NPR counts are not counts of
+/// patients and stay.
+fn mask_for<T: Serialize>(
+    actor: &Actor,
+    tree: &OrgTree,
+    today: NaiveDate,
+    k: i64,
+    nodes: Vec<i64>,
+    rows: &[T],
+) -> Result<Vec<serde_json::Value>, ApiError> {
+    let national = allows(&actor.grants, Permission::Oversight, &[actor.nation]);
+    rows.iter()
+        .zip(nodes)
+        .map(|(row, node)| {
+            let mut v = serde_json::to_value(row).map_err(ApiError::internal)?;
+            if !national && !in_scope(actor, tree, Permission::Register, node, today) && blank_small(&mut v, k) {
+                blank_derived(&mut v);
+            }
+            Ok(v)
+        })
+        .collect()
+}
+
+const NOT_PATIENT_COUNTS: [&str; 4] = ["node_id", "units", "units_reporting", "npr_pathways"];
+const DERIVED: [&str; 6] =
+    ["missing", "coverage", "units_reporting_share", "missing_share", "unknown_share", "low_coverage"];
+
+fn blank_small(v: &mut serde_json::Value, k: i64) -> bool {
+    let mut blanked = false;
+    if let Some(map) = v.as_object_mut() {
+        for (key, val) in map.iter_mut() {
+            if NOT_PATIENT_COUNTS.contains(&key.as_str()) {
+                continue;
+            }
+            if val.as_i64().is_some_and(|n| n > 0 && n < k) {
+                *val = serde_json::Value::Null;
+                blanked = true;
+            } else if val.is_object() {
+                blanked |= blank_small(val, k);
+            }
+        }
+    }
+    blanked
+}
+
+fn blank_derived(v: &mut serde_json::Value) {
+    if let Some(map) = v.as_object_mut() {
+        for (key, val) in map.iter_mut() {
+            if DERIVED.contains(&key.as_str()) && !val.is_object() {
+                *val = serde_json::Value::Null;
+            } else if val.is_object() {
+                blank_derived(val);
+            }
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -321,7 +400,7 @@ pub struct VariableResponse {
     /// One row per node, form and variable: completed forms, missing and unknown values and
     /// their shares.
     #[schema(value_type = Vec<Object>)]
-    pub rows: Vec<VariableCompleteness>,
+    pub rows: Vec<serde_json::Value>,
 }
 
 /// The share of missing values of every variable an indicator uses.
@@ -349,13 +428,18 @@ pub async fn get_variable_completeness(
     let actor = user.actor();
     let s = settings(&state, None);
     let form = q.form.clone();
+    let k = i64::from(state.settings.min_cell);
     let rows = state
         .run_reports(move |conn| {
             let tree = OrgTree::load(conn)?;
             let keep = completeness_scope(&actor, &tree, q.unit, s.today)?;
-            let rows =
+            let national = allows(&actor.grants, Permission::Oversight, &[actor.nation]);
+            if !national && !tree_has_scope(&actor, &tree, level, year, s.today) {
+                return Err(ApiError::Forbidden);
+            }
+            let rows: Vec<VariableCompleteness> =
                 reporting::completeness::variable_completeness(conn, &tree, year, level, form.as_deref(), &s, keep)?;
-            Ok(rows)
+            mask_for(&actor, &tree, s.today, k, rows.iter().map(|r| r.node_id).collect(), &rows)
         })
         .await?;
     record(
@@ -512,14 +596,19 @@ pub async fn create_release(
     let year = body.year;
     let min_cell = body.min_cell.unwrap_or(state.settings.min_cell);
     let s = settings(&state, None);
+    // The release published last is read on the primary (a replica may lag behind it).
+    let previous = state
+        .run_db(move |conn| {
+            Ok(match repo::latest_published(conn, i16::try_from(year).ok())? {
+                Some(r) => Previous { release_id: Some(r.id), cells: repo::release_cells(conn, r.id, None)? },
+                None => Previous::default(),
+            })
+        })
+        .await?;
     let built = state
         .run_reports(move |conn| {
             let tree = OrgTree::load(conn)?;
             let counts = reporting::indicators::load_counts(conn, &tree, year, year, &s)?;
-            let previous = match repo::latest_published(conn, i16::try_from(year).ok())? {
-                Some(r) => Previous { release_id: Some(r.id), cells: repo::release_cells(conn, r.id, None)? },
-                None => Previous::default(),
-            };
             let built = releases::build_release(&counts, &tree, year, s.today, min_cell, &previous);
             Ok((built, previous.release_id))
         })
@@ -620,10 +709,21 @@ pub async fn publish_release(
         .run_db(move |conn| {
             in_transaction(conn, |conn| {
                 let current = repo::lock_release(conn, id)?;
+                repo::lock_year(conn, current.year)?;
                 if current.status == "published" {
                     return Err(ApiError::Conflict {
                         code: "already_published",
                         message: "the release is already published".into(),
+                    });
+                }
+                // It must build on the release of the year published last, or two independently
+                // suppressed releases of one year could be differenced against each other.
+                let latest = repo::latest_published(conn, Some(current.year))?.map(|r| r.id);
+                if latest != current.previous_release_id {
+                    return Err(ApiError::Conflict {
+                        code: "stale_release",
+                        message: "another release of the year was published after this one was built; build a new one"
+                            .into(),
                     });
                 }
                 let row = repo::publish_release(conn, id, by)?;

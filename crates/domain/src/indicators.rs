@@ -199,6 +199,66 @@ impl IndicatorId {
     pub fn definition(self) -> &'static Indicator {
         &INDICATORS[self as usize]
     }
+
+    /// Where the indicator is counted: its population, the outcome (0..3) that is its numerator,
+    /// and the outcome that must hold to be in its denominator (`None`: the whole population).
+    /// Indicators with the same population share its counts (and, in a release, its cells).
+    pub fn counted_in(self) -> (Population, usize, Option<usize>) {
+        match self {
+            Self::TreatmentPlanEarly => (Population::FirstMeasurement, 0, None),
+            Self::CrisisPlanEarly => (Population::FirstMeasurement, 1, None),
+            Self::LargeBenefit => (Population::FirstMeasurement, 2, None),
+            Self::MutualEnding => (Population::Discharge, 0, None),
+            Self::FollowUpAgreed => (Population::Discharge, 1, None),
+            Self::FollowUpReached => (Population::Window, 0, None),
+            Self::SomaticAssessed => (Population::Baseline, 0, None),
+            Self::BaselineOnTime => (Population::Started, 0, Some(1)),
+        }
+    }
+}
+
+/// The populations the indicators and the activity table are counted in (facts.sql), each with
+/// up to three yes/no outcomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Population {
+    /// Pathways started: o1 baseline on time, o2 baseline due (or done). The activity table.
+    Started,
+    /// First completed measurement points: o1 treatment plan, o2 crisis plan, o3 benefit 4–5.
+    FirstMeasurement,
+    /// Completed discharges with ending 3 or 4: o1 mutual agreement, o2 agreed follow-up.
+    Discharge,
+    /// Follow-up windows closing: o1 followed up.
+    Window,
+    /// Completed baselines: o1 somatic health assessed.
+    Baseline,
+}
+
+impl Population {
+    pub const ALL: [Population; 5] =
+        [Self::Started, Self::FirstMeasurement, Self::Discharge, Self::Window, Self::Baseline];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Started => "started",
+            Self::FirstMeasurement => "first_measurement",
+            Self::Discharge => "discharge",
+            Self::Window => "window",
+            Self::Baseline => "baseline",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == raw)
+    }
+
+    /// How many of the three outcomes mean something (the rest are always yes).
+    pub fn outcomes(self) -> usize {
+        match self {
+            Self::FirstMeasurement => 3,
+            Self::Started | Self::Discharge => 2,
+            Self::Window | Self::Baseline => 1,
+        }
+    }
 }
 
 /// A result's standing against the indicator's targets.
@@ -266,18 +326,18 @@ impl Indicator {
         })
     }
 
-    /// The trend against the year before: better or worse when the shares differ by at least
-    /// one percentage point (rounded to tenths, as published), else unchanged. `None` when
-    /// either year has no denominator.
+    /// The trend against the year before: better or worse when the shares, each rounded to
+    /// tenths of a percent as published, differ by at least one percentage point, else
+    /// unchanged. `None` when either year has no denominator.
     pub fn trend(&self, now: Ratio, before: Ratio) -> Option<Trend> {
-        let (now, before) = (now.share()?, before.share()?);
-        let diff = ((now - before) * 1000.0).round() / 10.0;
+        let tenths = |p: f64| (p * 1000.0).round() as i64;
+        let diff = tenths(now.share()?) - tenths(before.share()?);
         let better = match self.direction {
             Direction::HigherIsBetter => diff,
         };
-        Some(if better >= 1.0 {
+        Some(if better >= 10 {
             Trend::Better
-        } else if better <= -1.0 {
+        } else if better <= -10 {
             Trend::Worse
         } else {
             Trend::Unchanged

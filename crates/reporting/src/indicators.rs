@@ -5,24 +5,36 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use domain::indicators::{IndicatorId, Ratio, ReportLevel, TargetLevel, Trend, YearOf, INDICATORS};
+use domain::indicators::{IndicatorId, Population, Ratio, ReportLevel, TargetLevel, Trend, YearOf, INDICATORS};
 use persistence::reports::{CountRow, CountSettings};
 use persistence::{PgConnection, RepoError};
 use serde::Serialize;
 
 use crate::tree::{OrgTree, Placement};
 
-/// A grouped count placed in the tree.
+/// A grouped count of a population placed in the tree.
 #[derive(Debug, Clone)]
 pub struct PlacedCount {
-    pub measure: String,
+    pub population: Population,
     pub year: i32,
     pub place: Placement,
     pub sex: i16,
     /// Index into `domain::indicators::AGE_GROUPS`.
     pub age_group: i16,
-    pub yes: i64,
-    pub total: i64,
+    /// The outcomes of the indicators sharing the population ([`IndicatorId::counted_in`]).
+    pub outcomes: [bool; 3],
+    pub n: i64,
+}
+
+impl PlacedCount {
+    /// This count's contribution to an indicator: (numerator, denominator).
+    pub fn ratio(&self, id: IndicatorId) -> Ratio {
+        let (population, outcome, filter) = id.counted_in();
+        if population != self.population || filter.is_some_and(|f| !self.outcomes[f]) {
+            return Ratio::default();
+        }
+        Ratio::new(if self.outcomes[outcome] { self.n } else { 0 }, self.n)
+    }
 }
 
 /// The measure name of pathways started (the activity table of a release).
@@ -37,20 +49,21 @@ pub fn load_counts(
     settings: &CountSettings,
 ) -> Result<Vec<PlacedCount>, RepoError> {
     let rows = persistence::reports::indicator_counts(conn, first, last, settings)?;
-    Ok(rows.into_iter().map(|r| place(tree, r, settings)).collect())
+    rows.into_iter().map(|r| place(tree, r, settings)).collect()
 }
 
-fn place(tree: &OrgTree, r: CountRow, s: &CountSettings) -> PlacedCount {
+fn place(tree: &OrgTree, r: CountRow, s: &CountSettings) -> Result<PlacedCount, RepoError> {
     let place = tree.complete(Placement { unit: r.unit_id, entity: r.entity_id, region: r.region_id }, s.today);
-    PlacedCount {
-        measure: r.measure,
+    let population = Population::parse(&r.population).ok_or_else(|| RepoError::Other("unknown population".into()))?;
+    Ok(PlacedCount {
+        population,
         year: r.year,
         place,
         sex: r.sex,
         age_group: r.age_group,
-        yes: r.yes,
-        total: r.total,
-    }
+        outcomes: [r.o1, r.o2, r.o3],
+        n: r.n,
+    })
 }
 
 /// One node's result for one indicator. Counts are `None` where a release suppressed them;
@@ -131,18 +144,21 @@ impl IndicatorTable {
     }
 }
 
-/// Sums of one measure by node at one level and year.
+/// Sums of one indicator by node at one level and year.
 pub fn sums_by_node(
     counts: &[PlacedCount],
     tree: &OrgTree,
-    measure: &str,
+    id: IndicatorId,
     year: i32,
     level: ReportLevel,
 ) -> BTreeMap<i64, Ratio> {
     let mut out: BTreeMap<i64, Ratio> = BTreeMap::new();
-    for c in counts.iter().filter(|c| c.year == year && c.measure == measure) {
-        if let Some(node) = tree.node_at(&c.place, level) {
-            out.entry(node).or_default().add(Ratio::new(c.yes, c.total));
+    for c in counts.iter().filter(|c| c.year == year) {
+        let r = c.ratio(id);
+        if r.denominator > 0 {
+            if let Some(node) = tree.node_at(&c.place, level) {
+                out.entry(node).or_default().add(r);
+            }
         }
     }
     out
@@ -165,8 +181,8 @@ pub fn results(
     INDICATORS
         .iter()
         .map(|def| {
-            let now = sums_by_node(counts, tree, def.id.as_str(), year, level);
-            let before = sums_by_node(counts, tree, def.id.as_str(), year - 1, level);
+            let now = sums_by_node(counts, tree, def.id, year, level);
+            let before = sums_by_node(counts, tree, def.id, year - 1, level);
             let rows = nodes
                 .iter()
                 .map(|&n| {

@@ -4,16 +4,20 @@
 //! engine, checked by the independent auditor (a release with any disclosure is refused) and
 //! stored unchanged. Downloads and public results are slices of a stored release.
 //!
-//! The linked table has five dimensions: measure (`activity` and the indicators), org (inner
-//! codes are the placements unit / legal entity / region of the counts; units, entities,
-//! regions and the nation are published), sex, age group and outcome (`yes`, `no`; `total`).
-//! Indicator cells publish `yes` (numerator) and `total` (denominator); `no` (complement) is
-//! protected when small but not itself published. Activity cells use `total` only.
+//! The linked table has seven dimensions: population (pathways started, first measurements,
+//! discharges with ending 3 or 4, follow-up windows, baselines), org (inner codes are the
+//! placements unit / legal entity / region of the counts; units, entities, regions and the
+//! nation are published), sex, age group, and three yes/no outcomes whose meaning depends on the
+//! population (`IndicatorId::counted_in`). Indicators of the same population share its inner
+//! cells, so a shared denominator is one cell of the model and the engine and the auditor see
+//! every relation between the tables. Indicator cells publish `yes` (numerator) and `total`
+//! (denominator); `no` (complement) is protected when small but not itself published. The
+//! activity table is the `started` population by sex and age group.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Instant;
 
-use domain::indicators::{IndicatorId, AGE_GROUPS, SEXES};
+use domain::indicators::{IndicatorId, Population, AGE_GROUPS, SEXES};
 use persistence::reports::ReleaseCellRow;
 use serde::Serialize;
 
@@ -56,7 +60,8 @@ pub struct AuditSummary {
     pub group_disclosures: usize,
     /// For information (SUPPRESSION.md §1): cells an insider knowing a singleton could compute.
     pub insider_findings: usize,
-    /// Primary cells that cells forced by an earlier release would disclose.
+    /// Primary cells that cells forced by an earlier release would disclose, and forced cells
+    /// whose value changed by 1..k-1 since that release (the change would be a small count).
     pub unsafe_forced: usize,
 }
 
@@ -113,6 +118,9 @@ pub struct Previous {
 }
 
 const OUTCOMES: [&str; 3] = ["total", "yes", "no"];
+
+/// The outcome dimensions of the linked table (see [`IndicatorId::counted_in`]).
+const OUTCOME_DIMS: [&str; 3] = ["o1", "o2", "o3"];
 
 fn outcome_str(raw: &str) -> &'static str {
     OUTCOMES.into_iter().find(|o| *o == raw).unwrap_or("total")
@@ -191,11 +199,6 @@ fn org_dimension(tree: &OrgTree, places: &BTreeSet<Placement>) -> Result<OrgCode
     Ok(OrgCodes { dim, published, leaf })
 }
 
-/// The measures of a release: activity, then the indicators.
-pub fn measures() -> Vec<&'static str> {
-    std::iter::once(ACTIVITY).chain(IndicatorId::ALL.iter().map(|i| i.as_str())).collect()
-}
-
 /// The linked table of a year: the model, and for each release cell its key and its column.
 pub struct LinkedTable {
     pub model: Model,
@@ -220,38 +223,55 @@ pub fn linked_table(
 
     let sex_codes: Vec<String> = SEXES.iter().map(|(c, _)| c.to_string()).collect();
     let age_codes: Vec<String> = (1..=AGE_GROUPS.len()).map(|a| a.to_string()).collect();
+    let populations: Vec<&str> = Population::ALL.iter().map(|p| p.as_str()).collect();
     let mut b = TableBuilder::new();
-    b.dimension(Dimension::flat("measure", "all", &measures())?)
+    b.dimension(Dimension::flat("population", "all", &populations)?)
         .dimension(org.dim.clone())
         .dimension(Dimension::flat("sex", "0", &sex_codes)?)
-        .dimension(Dimension::flat("age", "0", &age_codes)?)
-        .dimension(Dimension::flat("outcome", "total", &["yes", "no"])?);
-    b.structural_zero(&[Some(ACTIVITY), None, None, None, Some("no")])?;
+        .dimension(Dimension::flat("age", "0", &age_codes)?);
+    for o in OUTCOME_DIMS {
+        b.dimension(Dimension::flat(o, "all", &["yes", "no"])?);
+    }
+    // Outcomes a population does not have are always yes; a baseline not yet due is not on time.
+    for p in Population::ALL {
+        for o in p.outcomes()..3 {
+            let mut pattern = vec![Some(p.as_str()), None, None, None, None, None, None];
+            pattern[4 + o] = Some("no");
+            b.structural_zero(&pattern)?;
+        }
+    }
+    b.structural_zero(&[Some(Population::Started.as_str()), None, None, None, Some("yes"), Some("no"), None])?;
+    let yn = |v: bool| if v { "yes" } else { "no" };
     for c in &counts {
         let sex = c.sex.to_string();
         let age = (c.age_group.clamp(0, AGE_GROUPS.len() as i16 - 1) + 1).to_string();
         let leaf = org.leaf[&c.place].as_str();
-        if c.measure == ACTIVITY {
-            b.count(&[ACTIVITY, leaf, &sex, &age, "yes"], c.total)?;
-        } else if IndicatorId::parse(&c.measure).is_some() {
-            b.count(&[&c.measure, leaf, &sex, &age, "yes"], c.yes)?;
-            b.count(&[&c.measure, leaf, &sex, &age, "no"], c.total - c.yes)?;
-        }
+        let [o1, o2, o3] = c.outcomes;
+        b.count(&[c.population.as_str(), leaf, &sex, &age, yn(o1), yn(o2), yn(o3)], c.n)?;
     }
+    // Every cell of the release, by key, with its codes; indicators sharing a population share
+    // its denominator cell (one column of the model).
     let mut keys: Vec<(CellKey, Vec<&str>, CellRole)> = Vec::new();
+    let started = Population::Started.as_str();
     for (code, node) in &org.published {
         for s in std::iter::once("0").chain(sex_codes.iter().map(String::as_str)) {
             for a in std::iter::once("0").chain(age_codes.iter().map(String::as_str)) {
                 let key = (ACTIVITY.to_owned(), *node, s.parse().unwrap_or(0), a.parse().unwrap_or(0), "total");
-                keys.push((key, vec![ACTIVITY, code, s, a, "total"], CellRole::Published));
+                keys.push((key, vec![started, code, s, a, "all", "all", "all"], CellRole::Published));
             }
         }
         for id in IndicatorId::ALL {
-            let m = id.as_str();
-            for (outcome, role) in
-                [("total", CellRole::Published), ("yes", CellRole::Published), ("no", CellRole::Protected)]
+            let (population, outcome, filter) = id.counted_in();
+            for (o, role) in [("total", CellRole::Published), ("yes", CellRole::Published), ("no", CellRole::Protected)]
             {
-                keys.push(((m.to_owned(), *node, 0, 0, outcome), vec![m, code, "0", "0", outcome], role));
+                let mut codes = vec![population.as_str(), code, "0", "0", "all", "all", "all"];
+                if let Some(f) = filter {
+                    codes[4 + f] = "yes";
+                }
+                if o != "total" {
+                    codes[4 + outcome] = o;
+                }
+                keys.push(((id.as_str().to_owned(), *node, 0, 0, o), codes, role));
             }
         }
     }
@@ -289,17 +309,31 @@ pub fn build_release(
 
     // Cells of an earlier published release of the year: published ones are forced, suppressed
     // ones kept primary.
-    let before: HashMap<CellKey, &str> = previous
+    let before: HashMap<CellKey, (&str, i64)> = previous
         .cells
         .iter()
-        .map(|c| ((c.measure.clone(), c.node_id, c.sex, c.age_group, outcome_str(&c.outcome)), c.status.as_str()))
+        .map(|c| {
+            (
+                (c.measure.clone(), c.node_id, c.sex, c.age_group, outcome_str(&c.outcome)),
+                (c.status.as_str(), i64::from(c.value)),
+            )
+        })
         .collect();
     let mut forced = Vec::new();
     let mut extra_primary = Vec::new();
+    // A forced cell whose value moved by 1..k-1 since the earlier release discloses that small
+    // change by differencing the two releases: such a release is refused.
+    let mut changed_small = BTreeSet::new();
     for ((key, role), &j) in keys.iter().zip(&index) {
         match before.get(key) {
-            Some(&"published") if *role == CellRole::Published => forced.push(j),
-            Some(&"primary") | Some(&"secondary") => extra_primary.push(j),
+            Some(&("published", old)) if *role == CellRole::Published => {
+                forced.push(j);
+                let change = (model.freq()[j] - old).abs();
+                if change > 0 && change < i64::from(min_cell) {
+                    changed_small.insert(j);
+                }
+            }
+            Some(&("primary", _)) | Some(&("secondary", _)) => extra_primary.push(j),
             _ => {}
         }
     }
@@ -320,7 +354,7 @@ pub fn build_release(
         &AuditOptions { rule, strict: true, insider: true, extra_primary: extra_primary.clone() },
     );
     let audit_time = t.elapsed();
-    let summary = AuditSummary::new(&report, pattern.unsafe_cells.len() + pattern.unsafe_extra);
+    let summary = AuditSummary::new(&report, pattern.unsafe_cells.len() + pattern.unsafe_extra + changed_small.len());
     if !summary.passed {
         return Err(ReleaseError::Refused(summary));
     }

@@ -109,12 +109,12 @@ impl OrgTree {
     }
 
     /// Completes a placement from the database: a unit without a link on the event's day is
-    /// placed as it is on `fallback` (today).
+    /// placed as it is on `fallback` (today); an entity without a region link then gets today's.
     pub fn complete(&self, p: Placement, fallback: NaiveDate) -> Placement {
-        if p.entity.is_some() && p.region.is_some() {
-            p
-        } else {
-            self.place_on(p.unit, fallback)
+        match (p.entity, p.region) {
+            (Some(_), Some(_)) => p,
+            (Some(e), None) => Placement { region: self.parent_on(e, fallback), ..p },
+            (None, _) => self.place_on(p.unit, fallback),
         }
     }
 
@@ -126,7 +126,8 @@ impl OrgTree {
             return Vec::new();
         };
         let end = if today.year() == year { today.min(end) } else { end };
-        let mut out: BTreeMap<i64, Placement> = BTreeMap::new();
+        // The unit's last link in the year (latest valid_from) decides its placement.
+        let mut out: BTreeMap<i64, (NaiveDate, Placement)> = BTreeMap::new();
         for l in &self.links {
             let unit = l.child;
             if self.nodes.get(&unit).is_none_or(|n| n.kind != NodeKind::Unit) {
@@ -136,9 +137,11 @@ impl OrgTree {
                 continue;
             }
             let day = l.to.map_or(end, |to| (to - chrono::Duration::days(1)).min(end));
-            out.insert(unit, self.place_on(unit, day.max(l.from)));
+            if out.get(&unit).is_none_or(|(from, _)| *from <= l.from) {
+                out.insert(unit, (l.from, self.place_on(unit, day.max(l.from))));
+            }
         }
-        out.into_values().collect()
+        out.into_values().map(|(_, p)| p).collect()
     }
 
     /// The node of `level` above a placement (`None` when the placement lacks it).

@@ -823,6 +823,12 @@ async fn access_matrix_of_the_report_endpoints() {
     // After publishing, everyone logged in reads indicators from the release; the public too.
     let doc = get_json(&app, &token(Role::Admin), &ind_nation).await;
     assert_eq!(doc["source"], "release");
+    // Published unit results only for the units of one's own legal entity.
+    let doc = get_json(&app, &token(Role::RegisterContact), &ind_unit).await;
+    let units: BTreeSet<i64> =
+        doc["indicators"][0]["rows"].as_array().unwrap().iter().map(|x| x["node_id"].as_i64().unwrap()).collect();
+    assert_eq!(units, BTreeSet::from([n.molde, n.alesund]));
+    assert_eq!(status(token(Role::Admin), ind_unit.clone()).await, 403);
     assert_eq!(app.get("/api/v1/public/indicators").send().await.unwrap().status(), 200);
     // Refusals are audited.
     assert!(app.audit_count("access.refused") > 0);

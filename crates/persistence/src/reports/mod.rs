@@ -35,12 +35,13 @@ fn days(v: u32) -> i32 {
     i32::try_from(v).unwrap_or(i32::MAX)
 }
 
-/// One grouped count: `yes` out of `total` for a measure at a unit, with the unit's legal entity
-/// and region as placed (NULL when the unit had no link on the day).
+/// One grouped count of a population (facts.sql): `n` events at a unit with the outcomes
+/// `o1..o3` of the indicators sharing the population, with the unit's legal entity and region as
+/// placed (NULL when the unit had no link on the day).
 #[derive(Debug, Clone, QueryableByName)]
 pub struct CountRow {
     #[diesel(sql_type = Text)]
-    pub measure: String,
+    pub population: String,
     #[diesel(sql_type = Integer)]
     pub year: i32,
     #[diesel(sql_type = BigInt)]
@@ -53,17 +54,21 @@ pub struct CountRow {
     pub sex: i16,
     #[diesel(sql_type = SmallInt)]
     pub age_group: i16,
+    #[diesel(sql_type = Bool)]
+    pub o1: bool,
+    #[diesel(sql_type = Bool)]
+    pub o2: bool,
+    #[diesel(sql_type = Bool)]
+    pub o3: bool,
     #[diesel(sql_type = BigInt)]
-    pub yes: i64,
-    #[diesel(sql_type = BigInt)]
-    pub total: i64,
+    pub n: i64,
 }
 
 const FACTS_SQL: &str = include_str!("facts.sql");
 const COMPLETENESS_SQL: &str = include_str!("completeness.sql");
 const VARIABLES_SQL: &str = include_str!("variables.sql");
 
-/// Indicator numerators and denominators, and pathways started (`activity`), for the years
+/// The indicator populations with their outcomes, and pathways started, for the years
 /// `first..=last`, by unit, sex and age group.
 pub fn indicator_counts(
     conn: &mut PgConnection,
@@ -288,17 +293,23 @@ pub fn lock_release(conn: &mut PgConnection, id: i64) -> Result<ReleaseRow, Repo
     Ok(releases::table.find(id).select(ReleaseRow::as_select()).for_update().first(conn)?)
 }
 
-/// The latest published release of a year (or of any year), by publication time.
+/// The latest published release of a year (or of the latest year with one), by publication time.
 pub fn latest_published(conn: &mut PgConnection, year: Option<i16>) -> Result<Option<ReleaseRow>, RepoError> {
     let mut q = releases::table
         .filter(releases::status.eq("published"))
         .select(ReleaseRow::as_select())
-        .order((releases::published_at.desc(), releases::id.desc()))
+        .order((releases::year.desc(), releases::published_at.desc(), releases::id.desc()))
         .into_boxed();
     if let Some(y) = year {
         q = q.filter(releases::year.eq(y));
     }
     Ok(q.first(conn).optional()?)
+}
+
+/// Serialises release building and publishing of one year until the transaction ends.
+pub fn lock_year(conn: &mut PgConnection, year: i16) -> Result<(), RepoError> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock(7365, $1::int)").bind::<SmallInt, _>(year).execute(conn)?;
+    Ok(())
 }
 
 /// Marks a draft release published.
