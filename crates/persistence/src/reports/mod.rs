@@ -64,6 +64,19 @@ pub struct CountRow {
     pub n: i64,
 }
 
+/// Runs a report query with room to hash its groups in memory (PostgreSQL's default work_mem of
+/// 4 MB makes the grouping sort on disk: measured 17.0 s against 11.7 s for the indicator counts
+/// on 1,000,000 pathways).
+fn with_report_memory<T>(
+    conn: &mut PgConnection,
+    f: impl FnOnce(&mut PgConnection) -> Result<T, diesel::result::Error>,
+) -> Result<T, RepoError> {
+    Ok(conn.transaction(|conn| {
+        diesel::sql_query("SET LOCAL work_mem = '256MB'").execute(conn)?;
+        f(conn)
+    })?)
+}
+
 const FACTS_SQL: &str = include_str!("facts.sql");
 const COMPLETENESS_SQL: &str = include_str!("completeness.sql");
 const VARIABLES_SQL: &str = include_str!("variables.sql");
@@ -76,17 +89,19 @@ pub fn indicator_counts(
     last: i32,
     s: &CountSettings,
 ) -> Result<Vec<CountRow>, RepoError> {
-    Ok(diesel::sql_query(FACTS_SQL)
-        .bind::<Integer, _>(first)
-        .bind::<Integer, _>(last)
-        .bind::<Date, _>(s.today)
-        .bind::<Bool, _>(s.as_of_today)
-        .bind::<Integer, _>(days(s.limits.baseline_due_days_outpatient))
-        .bind::<Integer, _>(days(s.limits.baseline_due_days_inpatient))
-        .bind::<Array<SmallInt>, _>(CountSettings::inpatient_levels())
-        .bind::<Integer, _>(days(s.limits.follow_up_closes_months))
-        .bind::<Array<Integer>, _>(domain::indicators::AGE_GROUP_BOUNDS.to_vec())
-        .load(conn)?)
+    with_report_memory(conn, |conn| {
+        diesel::sql_query(FACTS_SQL)
+            .bind::<Integer, _>(first)
+            .bind::<Integer, _>(last)
+            .bind::<Date, _>(s.today)
+            .bind::<Bool, _>(s.as_of_today)
+            .bind::<Integer, _>(days(s.limits.baseline_due_days_outpatient))
+            .bind::<Integer, _>(days(s.limits.baseline_due_days_inpatient))
+            .bind::<Array<SmallInt>, _>(CountSettings::inpatient_levels())
+            .bind::<Integer, _>(days(s.limits.follow_up_closes_months))
+            .bind::<Array<Integer>, _>(domain::indicators::AGE_GROUP_BOUNDS.to_vec())
+            .load(conn)
+    })
 }
 
 /// A completeness count (see completeness.sql for the measures).
@@ -112,18 +127,20 @@ pub fn completeness_counts(
     year: i32,
     s: &CountSettings,
 ) -> Result<Vec<CompletenessRow>, RepoError> {
-    Ok(diesel::sql_query(COMPLETENESS_SQL)
-        .bind::<Integer, _>(year)
-        .bind::<Date, _>(s.today)
-        .bind::<Bool, _>(s.as_of_today)
-        .bind::<Integer, _>(days(s.limits.baseline_due_days_outpatient))
-        .bind::<Integer, _>(days(s.limits.baseline_due_days_inpatient))
-        .bind::<Array<SmallInt>, _>(CountSettings::inpatient_levels())
-        .bind::<Integer, _>(days(s.limits.measurement_interval_days_outpatient))
-        .bind::<Integer, _>(days(s.limits.measurement_interval_days_inpatient))
-        .bind::<Integer, _>(days(s.limits.measurement_missing_after_days))
-        .bind::<Integer, _>(days(s.limits.follow_up_closes_months))
-        .load(conn)?)
+    with_report_memory(conn, |conn| {
+        diesel::sql_query(COMPLETENESS_SQL)
+            .bind::<Integer, _>(year)
+            .bind::<Date, _>(s.today)
+            .bind::<Bool, _>(s.as_of_today)
+            .bind::<Integer, _>(days(s.limits.baseline_due_days_outpatient))
+            .bind::<Integer, _>(days(s.limits.baseline_due_days_inpatient))
+            .bind::<Array<SmallInt>, _>(CountSettings::inpatient_levels())
+            .bind::<Integer, _>(days(s.limits.measurement_interval_days_outpatient))
+            .bind::<Integer, _>(days(s.limits.measurement_interval_days_inpatient))
+            .bind::<Integer, _>(days(s.limits.measurement_missing_after_days))
+            .bind::<Integer, _>(days(s.limits.follow_up_closes_months))
+            .load(conn)
+    })
 }
 
 /// Missing and unknown values of one variable at one unit.
@@ -154,12 +171,14 @@ pub fn variable_counts(
     s: &CountSettings,
     form: Option<&str>,
 ) -> Result<Vec<VariableRow>, RepoError> {
-    Ok(diesel::sql_query(VARIABLES_SQL)
-        .bind::<Integer, _>(year)
-        .bind::<Date, _>(s.today)
-        .bind::<Bool, _>(s.as_of_today)
-        .bind::<Nullable<Text>, _>(form)
-        .load(conn)?)
+    with_report_memory(conn, |conn| {
+        diesel::sql_query(VARIABLES_SQL)
+            .bind::<Integer, _>(year)
+            .bind::<Date, _>(s.today)
+            .bind::<Bool, _>(s.as_of_today)
+            .bind::<Nullable<Text>, _>(form)
+            .load(conn)
+    })
 }
 
 /// Every node and link of the organisation tree (a few hundred rows).
