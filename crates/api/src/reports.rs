@@ -22,7 +22,7 @@ use domain::audit::{Action, Outcome};
 use domain::indicators::{parse_year, Grouping, ReportLevel};
 use domain::organisations::NodeKind;
 use domain::FieldError;
-use persistence::reports::{self as repo, CountSettings, NewRelease, ReleaseRow};
+use persistence::reports::{self as repo, CountSettings, ReleaseRow};
 use persistence::{audit, in_transaction, PgConnection, RepoError};
 use reporting::completeness::VariableCompleteness;
 use reporting::exports::{self, ReleaseMeta, ReleaseSlice, SliceNode};
@@ -634,18 +634,9 @@ pub async fn create_release(
     let row = state
         .run_db(move |conn| {
             in_transaction(conn, |conn| {
-                let new = NewRelease {
-                    year: i16::try_from(year).map_err(|_| ApiError::invalid("year", "range", "year out of range"))?,
-                    min_cell: i16::try_from(min_cell).unwrap_or(i16::MAX),
-                    previous_release_id,
-                    cells: built.cells.len() as i32,
-                    published_cells: built.published as i32,
-                    primary_cells: built.primary as i32,
-                    secondary_cells: built.secondary as i32,
-                    audit: serde_json::to_value(&built.audit).map_err(ApiError::internal)?,
-                    stats: built.stats.clone(),
-                    created_by: by,
-                };
+                let new = built
+                    .new_release(year, min_cell, previous_release_id, by)
+                    .map_err(|e| ApiError::invalid("year", "range", e.to_string()))?;
                 let row = repo::insert_release(conn, &new, &built.cells)?;
                 audit::record(conn, &entry.target("release", row.id).detail(serde_json::json!({"year": year})))?;
                 Ok::<_, ApiError>(row)

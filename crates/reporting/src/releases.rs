@@ -110,6 +110,31 @@ pub struct BuiltRelease {
     pub stats: serde_json::Value,
 }
 
+impl BuiltRelease {
+    /// The release row to store for this build.
+    pub fn new_release(
+        &self,
+        year: i32,
+        min_cell: u32,
+        previous_release_id: Option<i64>,
+        created_by: uuid::Uuid,
+    ) -> Result<persistence::reports::NewRelease, ReleaseError> {
+        let small = |v: usize| i32::try_from(v).map_err(|_| ReleaseError::Invalid("too many cells".into()));
+        Ok(persistence::reports::NewRelease {
+            year: i16::try_from(year).map_err(|_| ReleaseError::Invalid("year out of range".into()))?,
+            min_cell: i16::try_from(min_cell).map_err(|_| ReleaseError::Invalid("min_cell out of range".into()))?,
+            previous_release_id,
+            cells: small(self.cells.len())?,
+            published_cells: small(self.published)?,
+            primary_cells: small(self.primary)?,
+            secondary_cells: small(self.secondary)?,
+            audit: serde_json::to_value(&self.audit).map_err(|e| ReleaseError::Invalid(e.to_string()))?,
+            stats: self.stats.clone(),
+            created_by,
+        })
+    }
+}
+
 /// What an earlier published release of the same year fixes (SUPPRESSION.md §1).
 #[derive(Debug, Clone, Default)]
 pub struct Previous {

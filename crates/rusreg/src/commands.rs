@@ -243,19 +243,30 @@ pub fn demo(mut settings: Settings) -> anyhow::Result<()> {
         Some(p) => (p, false),
         None => (random_secret(16), true),
     };
+    let mut staff = None;
     for (username, display, role) in DEMO_USERS {
         let node = match role {
             Role::Registrar | Role::UnitContact => NodeId(unit.id),
             Role::RegisterContact => NodeId(entity),
             Role::RegisterStaff | Role::Admin => nation,
         };
-        api::users::ensure_user_with_grant(&mut conn, username, display, &password, role, node)
+        let id = api::users::ensure_user_with_grant(&mut conn, username, display, &password, role, node)
             .map_err(|e| anyhow::anyhow!("demo user {username}: {e}: {}", describe_api_error(&e)))?;
+        if role == Role::RegisterStaff {
+            staff = Some((id, username));
+        }
     }
     let id_key = demo_id_key(&settings)?;
     if persistence::synthetic::pathway_count(&mut conn)? == 0 && settings.demo_pathways > 0 {
         println!("loading the demo population ({} synthetic pathways) ...", settings.demo_pathways);
         load_synthetic(&url, &id_key, settings.demo_pathways, 1, &Default::default())?;
+        if let Some((id, username)) = staff {
+            let year = chrono::Datelike::year(&today) - 1;
+            match publish_demo_release(&mut conn, &settings, year, (id, username)) {
+                Ok(release) => println!("published demo release {release} of {year} (public results and downloads)"),
+                Err(e) => println!("no demo release of {year}: {e}"),
+            }
+        }
     }
     drop(conn);
     let secret = match settings.jwt_secret.clone() {
@@ -282,6 +293,38 @@ pub fn demo(mut settings: Settings) -> anyhow::Result<()> {
     let result = run_server(settings, &url, &secret, id_key);
     drop(cluster); // stops the managed cluster
     result
+}
+
+/// Builds and publishes a release of `year` as demo register staff, so the public results and
+/// the downloads have data from the first run. Audited like a release made over the API.
+fn publish_demo_release(
+    conn: &mut diesel::PgConnection,
+    settings: &Settings,
+    year: i32,
+    (staff, username): (uuid::Uuid, &str),
+) -> anyhow::Result<i64> {
+    use diesel::Connection;
+    use domain::audit::{Action, Outcome};
+    let today = chrono::Utc::now().date_naive();
+    let counts_settings = persistence::reports::CountSettings { today, as_of_today: false, limits: settings.worklist };
+    let tree = reporting::tree::OrgTree::load(conn)?;
+    let counts = reporting::indicators::load_counts(conn, &tree, year, year, &counts_settings)?;
+    let previous = reporting::releases::Previous::default();
+    let built = reporting::releases::build_release(&counts, &tree, year, today, settings.min_cell, &previous)?;
+    let new = built.new_release(year, settings.min_cell, None, staff)?;
+    conn.transaction::<_, anyhow::Error, _>(|conn| {
+        let row = persistence::reports::insert_release(conn, &new, &built.cells)?;
+        persistence::reports::publish_release(conn, row.id, staff)?;
+        for action in ["release.create", "release.publish"] {
+            let entry = persistence::audit::AuditEntry::new(Action::Other(action), Outcome::Success)
+                .by(staff, username)
+                .role(Some("register_staff"))
+                .target("release", row.id)
+                .detail(serde_json::json!({"year": year, "demo": true}));
+            persistence::audit::record(conn, &entry)?;
+        }
+        Ok(row.id)
+    })
 }
 
 /// The demo's national-id key: RUSREG_ID_KEY, else one generated once and kept in the data

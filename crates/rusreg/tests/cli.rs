@@ -111,6 +111,10 @@ fn demo_serves_stops_on_ctrl_c_reuses_its_data_and_recovers_a_killed_run() {
     }
     let docs = get(port, "/docs/").unwrap();
     assert!(docs.starts_with("HTTP/1.1 200"));
+    // The first run publishes a demo release of last year: the public results have data.
+    let public = get(port, "/api/v1/public/indicators").unwrap();
+    assert!(public.starts_with("HTTP/1.1 200"), "{public}");
+    assert!(public.contains("\"release_id\""), "{public}");
     let pg = postmaster_pid(&dir).expect("the cluster runs");
     signal(demo.id(), "-INT");
     wait_exit(&mut demo);

@@ -143,18 +143,7 @@ fn main() {
             )
             .unwrap();
             let t_built = t0.elapsed();
-            let new = persistence::reports::NewRelease {
-                year: year as i16,
-                min_cell: 5,
-                previous_release_id: None,
-                cells: built.cells.len() as i32,
-                published_cells: built.published as i32,
-                primary_cells: built.primary as i32,
-                secondary_cells: built.secondary as i32,
-                audit: serde_json::to_value(&built.audit).unwrap(),
-                stats: built.stats.clone(),
-                created_by: user,
-            };
+            let new = built.new_release(year, 5, None, user).unwrap();
             let row = conn
                 .transaction::<_, diesel::result::Error, _>(|conn| {
                     Ok(persistence::reports::insert_release(conn, &new, &built.cells).unwrap())
