@@ -25,9 +25,9 @@ use domain::FieldError;
 use persistence::reports::{self as repo, CountSettings, ReleaseRow};
 use persistence::{audit, in_transaction, PgConnection, RepoError};
 use reporting::completeness::VariableCompleteness;
-use reporting::exports::{self, ReleaseMeta, ReleaseSlice, SliceNode};
+use reporting::exports::{self, ReleaseMeta, ReleaseSlice};
 use reporting::indicators::{IndicatorResult, IndicatorTable};
-use reporting::releases::{self, AuditSummary, Previous, ReleaseError, ReleaseView};
+use reporting::releases::{self, Previous, ReleaseError, ReleaseView};
 use reporting::tree::OrgTree;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -144,7 +144,7 @@ pub async fn get_indicators(
                 let view = ReleaseView::new(&repo::release_cells(conn, release.id, None)?);
                 let previous = previous_year_view(conn, year)?;
                 let day = tree_day(year, today);
-                let mut nodes = level_nodes(&tree, &view, year, day, level);
+                let mut nodes = exports::level_nodes(&tree, &view, year, day, level);
                 // Published unit results go to the units' legal entities (as downloads do);
                 // everyone else reads entity, region and nation results, as the public does.
                 if level == ReportLevel::Unit {
@@ -183,17 +183,6 @@ fn tables_of(slice: ReleaseSlice) -> Vec<IndicatorTable> {
         .collect()
 }
 
-/// The nodes of a level that a release has cells for.
-fn level_nodes(tree: &OrgTree, view: &ReleaseView, year: i32, day: NaiveDate, level: ReportLevel) -> Vec<SliceNode> {
-    let ids: BTreeSet<i64> = tree
-        .units_in_year(year, day)
-        .iter()
-        .filter_map(|p| tree.node_at(p, level))
-        .filter(|n| view.has_node(*n))
-        .collect();
-    ids.into_iter().map(|id| SliceNode { level, node_id: id, name: tree.name(id).to_owned() }).collect()
-}
-
 fn previous_year_view(conn: &mut PgConnection, year: i32) -> Result<Option<ReleaseView>, ApiError> {
     let Some(prev) = repo::latest_published(conn, i16::try_from(year - 1).ok())? else { return Ok(None) };
     Ok(Some(ReleaseView::new(&repo::release_cells(conn, prev.id, None)?)))
@@ -206,18 +195,7 @@ fn meta(r: &ReleaseRow, entity: Option<i64>) -> ReleaseMeta {
         status: r.status.clone(),
         published_at: r.published_at,
         min_cell: i32::from(r.min_cell),
-        audit: serde_json::from_value(r.audit.clone()).unwrap_or(AuditSummary {
-            passed: false,
-            strict: true,
-            cells: 0,
-            published: 0,
-            primary: 0,
-            secondary: 0,
-            disclosures: 0,
-            group_disclosures: 0,
-            insider_findings: 0,
-            unsafe_forced: 0,
-        }),
+        audit: serde_json::from_value(r.audit.clone()).unwrap_or_default(),
         entity_id: entity,
         suppressed_marker: exports::SUPPRESSED,
     }
@@ -278,9 +256,8 @@ fn completeness_scope<'t>(
 /// Whether any node of `level` (units linked in the year, placed at its end) is in the caller's
 /// completeness scope.
 fn tree_has_scope(actor: &Actor, tree: &OrgTree, level: ReportLevel, year: i32, today: NaiveDate) -> bool {
-    tree.units_in_year(year, tree_day(year, today))
-        .iter()
-        .filter_map(|p| tree.node_at(p, level))
+    tree.nodes_at(year, tree_day(year, today), level)
+        .into_iter()
         .any(|n| in_scope(actor, tree, Permission::Completeness, n, today))
 }
 
@@ -802,7 +779,7 @@ pub async fn download_release(
                 None => {
                     let mut all = Vec::new();
                     for level in ReportLevel::ALL {
-                        all.extend(level_nodes(&tree, &view, year, day, level));
+                        all.extend(exports::level_nodes(&tree, &view, year, day, level));
                     }
                     all
                 }

@@ -100,23 +100,27 @@ pub fn entity_nodes(tree: &OrgTree, view: &ReleaseView, entity: i64, year: i32, 
     out
 }
 
+/// The nodes of a level that a release has cells for.
+pub fn level_nodes(
+    tree: &OrgTree,
+    view: &ReleaseView,
+    year: i32,
+    day: NaiveDate,
+    level: ReportLevel,
+) -> Vec<SliceNode> {
+    tree.nodes_at(year, day, level)
+        .into_iter()
+        .filter(|n| view.has_node(*n))
+        .map(|id| SliceNode { level, node_id: id, name: tree.name(id).to_owned() })
+        .collect()
+}
+
 /// The nodes of public results: every legal entity and region in the release, and the nation.
 pub fn public_nodes(tree: &OrgTree, view: &ReleaseView, year: i32, day: NaiveDate) -> Vec<SliceNode> {
-    let mut entities = std::collections::BTreeSet::new();
-    let mut regions = std::collections::BTreeSet::new();
-    for p in tree.units_in_year(year, day) {
-        if let Some(e) = p.entity.filter(|e| view.has_node(*e)) {
-            entities.insert(e);
-        }
-        if let Some(r) = p.region.filter(|r| view.has_node(*r)) {
-            regions.insert(r);
-        }
-    }
-    let node = |level, id: i64| SliceNode { level, node_id: id, name: tree.name(id).to_owned() };
-    let mut out: Vec<SliceNode> = entities.into_iter().map(|e| node(ReportLevel::LegalEntity, e)).collect();
-    out.extend(regions.into_iter().map(|r| node(ReportLevel::Region, r)));
-    out.push(node(ReportLevel::Nation, tree.nation()));
-    out
+    [ReportLevel::LegalEntity, ReportLevel::Region, ReportLevel::Nation]
+        .into_iter()
+        .flat_map(|level| level_nodes(tree, view, year, day, level))
+        .collect()
 }
 
 /// Cuts a slice out of a release. `previous` is the latest published release of the year

@@ -174,8 +174,7 @@ pub fn results(
     today: chrono::NaiveDate,
     keep: impl Fn(i64) -> bool,
 ) -> Vec<IndicatorTable> {
-    let mut nodes: BTreeSet<i64> =
-        tree.units_in_year(year, today).iter().filter_map(|p| tree.node_at(p, level)).collect();
+    let mut nodes: BTreeSet<i64> = tree.nodes_at(year, today, level);
     nodes.extend(counts.iter().filter(|c| c.year >= year - 1).filter_map(|c| tree.node_at(&c.place, level)));
     nodes.retain(|n| keep(*n));
     INDICATORS

@@ -45,8 +45,9 @@ impl From<SuppressionError> for ReleaseError {
     }
 }
 
-/// The audit result stored with a release and printed in every download.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+/// The audit result stored with a release and printed in every download (the default, for a
+/// stored result that cannot be read, is a failed audit).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct AuditSummary {
     pub passed: bool,
     pub strict: bool,

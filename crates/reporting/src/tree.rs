@@ -1,7 +1,7 @@
 //! The organisation tree as reports use it: where a counted event sits (its unit, legal entity
 //! and region, as registered or as of today) and the node of each report level above it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Datelike, NaiveDate};
 use domain::indicators::ReportLevel;
@@ -142,6 +142,11 @@ impl OrgTree {
             }
         }
         out.into_values().map(|(_, p)| p).collect()
+    }
+
+    /// The nodes of `level` above the units linked in `year` (placed as by [`Self::units_in_year`]).
+    pub fn nodes_at(&self, year: i32, day: NaiveDate, level: ReportLevel) -> BTreeSet<i64> {
+        self.units_in_year(year, day).iter().filter_map(|p| self.node_at(p, level)).collect()
     }
 
     /// The node of `level` above a placement (`None` when the placement lacks it).
