@@ -122,6 +122,7 @@ diesel::table! {
         reopened_by -> Nullable<Uuid>,
         reopened_at -> Nullable<Timestamptz>,
         reopen_reason -> Nullable<Text>,
+        previous_date -> Nullable<Date>,
     }
 }
 
@@ -230,6 +231,19 @@ diesel::table! {
         discharge_ending -> Nullable<Int2>,
         discharge_contact_consent_1y -> Nullable<Int2>,
         follow_up_done -> Bool,
+        patient_sex -> Int2,
+        patient_birth_year -> Int2,
+        baseline_unit_id -> Nullable<Int8>,
+        baseline_date -> Nullable<Date>,
+        baseline_somatic_health_assessed -> Nullable<Int2>,
+        first_measurement_unit_id -> Nullable<Int8>,
+        first_measurement_date -> Nullable<Date>,
+        first_measurement_treatment_plan -> Nullable<Int2>,
+        first_measurement_crisis_plan -> Nullable<Int2>,
+        first_measurement_benefit -> Nullable<Int2>,
+        discharge_unit_id -> Nullable<Int8>,
+        discharge_agreed_follow_up -> Nullable<Array<Nullable<Int2>>>,
+        follow_up_outcome -> Nullable<Int2>,
     }
 }
 

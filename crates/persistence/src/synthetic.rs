@@ -343,8 +343,9 @@ struct Batch {
     pathways: usize,
 }
 
-/// The worklist facts of a pathway (the `pathways` columns of migration worklist_facts),
-/// computed from its planned forms as the database triggers would compute them.
+/// The facts of a pathway (the `pathways` columns of migrations worklist_facts and report_facts),
+/// computed from its planned forms (all registered by `unit`) as the database triggers would
+/// compute them.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Facts {
     anchor_date: Option<NaiveDate>,
@@ -353,9 +354,20 @@ struct Facts {
     discharge_ending: Option<i16>,
     discharge_contact_consent_1y: Option<i16>,
     follow_up_done: bool,
+    baseline_unit_id: Option<i64>,
+    baseline_date: Option<NaiveDate>,
+    baseline_somatic_health_assessed: Option<i16>,
+    first_measurement: Option<(NaiveDate, Uuid)>,
+    first_measurement_unit_id: Option<i64>,
+    first_measurement_treatment_plan: Option<i16>,
+    first_measurement_crisis_plan: Option<i16>,
+    first_measurement_benefit: Option<i16>,
+    discharge_unit_id: Option<i64>,
+    discharge_agreed_follow_up: Option<Vec<i16>>,
+    follow_up_outcome: Option<i16>,
 }
 
-fn facts_of(forms: &[PlannedForm]) -> Facts {
+fn facts_of(forms: &[PlannedForm], unit: i64) -> Facts {
     let mut f = Facts::default();
     for form in forms {
         let date = form.data.event_date();
@@ -364,16 +376,51 @@ fn facts_of(forms: &[PlannedForm]) -> Facts {
             continue;
         }
         match &form.data {
-            FormData::Baseline(_) | FormData::Measurement(_) => f.anchor_date = f.anchor_date.max(date),
+            FormData::Baseline(b) => {
+                f.anchor_date = f.anchor_date.max(date);
+                f.baseline_unit_id = Some(unit);
+                f.baseline_date = date;
+                f.baseline_somatic_health_assessed = b.somatic_health_assessed;
+            }
+            FormData::Measurement(m) => {
+                f.anchor_date = f.anchor_date.max(date);
+                let key = date.map(|d| (d, form.id));
+                if key.is_some() && (f.first_measurement.is_none() || key < f.first_measurement) {
+                    f.first_measurement = key;
+                    f.first_measurement_unit_id = Some(unit);
+                    f.first_measurement_treatment_plan = m.treatment_plan;
+                    f.first_measurement_crisis_plan = m.crisis_plan;
+                    f.first_measurement_benefit = m.benefit;
+                }
+            }
             FormData::Discharge(d) => {
                 f.discharge_date = date;
                 f.discharge_ending = d.ending;
                 f.discharge_contact_consent_1y = d.contact_consent_1y;
+                f.discharge_unit_id = Some(unit);
+                f.discharge_agreed_follow_up = d.agreed_follow_up.clone();
             }
-            FormData::FollowUp(_) => f.follow_up_done = true,
+            FormData::FollowUp(u) => {
+                f.follow_up_done = true;
+                f.follow_up_outcome = u.outcome;
+            }
         }
     }
     f
+}
+
+/// A measurement's `forms.previous_date`: the latest event date of another completed baseline or
+/// measurement of the pathway on or before its own (None for other kinds and undated drafts).
+fn previous_date_of(form: &PlannedForm, forms: &[PlannedForm]) -> Option<NaiveDate> {
+    let FormData::Measurement(_) = form.data else { return None };
+    let own = form.data.event_date()?;
+    forms
+        .iter()
+        .filter(|a| a.id != form.id && a.completed)
+        .filter(|a| matches!(a.data, FormData::Baseline(_) | FormData::Measurement(_)))
+        .filter_map(|a| a.data.event_date())
+        .filter(|d| *d <= own)
+        .max()
 }
 
 fn connect(url: &str) -> Result<PgConnection, RepoError> {
@@ -506,7 +553,8 @@ fn generate(
         let patient = ids.next();
         let sex: i16 = if rng.gen_bool(0.68) { 1 } else { 2 };
         let encrypted = key.encrypt(&id).map_err(|e| RepoError::Other(e.to_string()))?;
-        row!(&mut batch.buffers.patients; patient, Bytes(&pseudonym), Bytes(&encrypted), sex, birth.year() as i16, loader);
+        let birth_year = birth.year() as i16;
+        row!(&mut batch.buffers.patients; patient, Bytes(&pseudonym), Bytes(&encrypted), sex, birth_year, loader);
         summary.patients += 1;
 
         let mut next_start = Some(start);
@@ -635,12 +683,16 @@ fn generate(
                     }
                 }
             }
-            let f = facts_of(&forms);
+            let f = facts_of(&forms, unit);
             row!(&mut batch.buffers.pathways; pathway, patient, owning_unit, unit, start, level, status, loader,
                 f.anchor_date, f.last_form_date, f.discharge_date, f.discharge_ending, f.discharge_contact_consent_1y,
-                f.follow_up_done);
+                f.follow_up_done, sex, birth_year, f.baseline_unit_id, f.baseline_date,
+                f.baseline_somatic_health_assessed, f.first_measurement_unit_id, f.first_measurement.map(|(d, _)| d),
+                f.first_measurement_treatment_plan, f.first_measurement_crisis_plan, f.first_measurement_benefit,
+                f.discharge_unit_id, Array(&f.discharge_agreed_follow_up), f.follow_up_outcome);
             for form in &forms {
-                write_form(&mut batch.buffers, &mut summary, form, pathway, unit, loader, &ctx)?;
+                let previous = previous_date_of(form, &forms);
+                write_form(&mut batch.buffers, &mut summary, form, (pathway, unit, previous), loader, &ctx)?;
             }
             summary.pathways += 1;
             batch.pathways += 1;
@@ -661,8 +713,7 @@ fn write_form(
     b: &mut Buffers,
     summary: &mut LoadSummary,
     form: &PlannedForm,
-    pathway: Uuid,
-    unit: i64,
+    (pathway, unit, previous_date): (Uuid, i64, Option<NaiveDate>),
     loader: Uuid,
     ctx: &FormContext,
 ) -> Result<(), RepoError> {
@@ -696,7 +747,8 @@ fn write_form(
     let completed_at = form.completed.then(|| event_date.map(|d| format!("{d} 12:00:00+00"))).flatten();
     let created_at = event_date.map(|d| format!("{d} 10:00:00+00")).unwrap_or_else(|| "now".into());
     row!(&mut b.forms; form.id, pathway, form.data.kind().as_str(), unit, event_date, status, 1i32, loader, loader,
-        form.completed.then_some(loader), completed_at.as_deref(), created_at.as_str(), created_at.as_str());
+        form.completed.then_some(loader), completed_at.as_deref(), created_at.as_str(), created_at.as_str(),
+        previous_date);
     summary.forms += 1;
     summary.completed_forms += usize::from(form.completed);
     let block = match &form.data {
@@ -778,7 +830,20 @@ fn flush(conn: &mut PgConnection, b: &mut Buffers) -> Result<(), RepoError> {
                 discharge_date,
                 discharge_ending,
                 discharge_contact_consent_1y,
-                follow_up_done
+                follow_up_done,
+                patient_sex,
+                patient_birth_year,
+                baseline_unit_id,
+                baseline_date,
+                baseline_somatic_health_assessed,
+                first_measurement_unit_id,
+                first_measurement_date,
+                first_measurement_treatment_plan,
+                first_measurement_crisis_plan,
+                first_measurement_benefit,
+                discharge_unit_id,
+                discharge_agreed_follow_up,
+                follow_up_outcome
             )
         );
         copy_into!(
@@ -810,7 +875,8 @@ fn flush(conn: &mut PgConnection, b: &mut Buffers) -> Result<(), RepoError> {
                 completed_by,
                 completed_at,
                 created_at,
-                updated_at
+                updated_at,
+                previous_date
             )
         );
         copy_into!(

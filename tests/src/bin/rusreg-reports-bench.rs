@@ -87,8 +87,6 @@ fn main() {
     let task = arg("--task", None);
     let repeat: usize = arg("--repeat", Some("5")).parse().unwrap();
     let mut conn = PgConnection::establish(&url).expect("connect");
-    // The report queries raise work_mem for themselves; the baselines get the same.
-    diesel::sql_query("SET work_mem = '256MB'").execute(&mut conn).unwrap();
     let s = settings();
     match task.as_str() {
         "indicators" => {
@@ -111,13 +109,19 @@ fn main() {
         }
         "baseline-indicators" | "baseline-completeness" => {
             let first = if task == "baseline-indicators" { year - 1 } else { year };
+            // The report queries' session settings (work_mem, parallel plans), the same here.
             let (t, n) = time(repeat, || {
-                diesel::sql_query(BASELINE_INDICATORS)
-                    .bind::<diesel::sql_types::Integer, _>(first)
-                    .bind::<diesel::sql_types::Integer, _>(year)
-                    .get_result::<Row>(&mut conn)
-                    .unwrap()
-                    ._n
+                conn.transaction::<_, diesel::result::Error, _>(|conn| {
+                    for setting in persistence::reports::REPORT_SETTINGS {
+                        diesel::sql_query(setting).execute(conn)?;
+                    }
+                    diesel::sql_query(BASELINE_INDICATORS)
+                        .bind::<diesel::sql_types::Integer, _>(first)
+                        .bind::<diesel::sql_types::Integer, _>(year)
+                        .get_result::<Row>(conn)
+                })
+                .unwrap()
+                ._n
             });
             report(&task, &t, &format!("{n} groups"));
         }

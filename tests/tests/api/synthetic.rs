@@ -67,9 +67,15 @@ fn the_same_seed_gives_the_same_population_and_it_keeps_the_invariants() {
     assert_ne!((a.forms, a.substances), (c.forms, c.substances), "another seed, another population");
     let mut conn = db.conn();
     assert_eq!(fingerprint(&mut conn), fingerprint(&mut db2.conn()));
-    // The loader writes the worklist facts itself (its triggers are off): they match the forms.
+    // The loader writes the worklist and report facts itself (its triggers are off): they match
+    // the forms.
     let mismatches = integration_tests::worklist_facts_mismatches(&mut conn);
     assert!(mismatches.is_empty(), "{} pathways, e.g. {:?}", mismatches.len(), mismatches.first());
+    let mismatches = integration_tests::report_facts_mismatches(&mut conn);
+    assert!(mismatches.is_empty(), "{} mismatches, e.g. {:?}", mismatches.len(), mismatches.first());
+    let measurements_with_a_previous_point =
+        scalar(&mut conn, "SELECT count(*) AS n FROM forms WHERE previous_date IS NOT NULL");
+    assert!(measurements_with_a_previous_point > 0, "the check compared something");
     assert_eq!(scalar(&mut conn, "SELECT count(*) AS n FROM pathways"), 3_000);
     assert_eq!(scalar(&mut conn, "SELECT count(*) AS n FROM patients"), a.patients as i64);
     // At most one active pathway per patient (also a unique index), every status has history.

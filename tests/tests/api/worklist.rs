@@ -168,6 +168,8 @@ fn stored_facts(app: &TestApp, pathway: &str) -> String {
 fn assert_facts_match_the_forms(app: &TestApp) {
     let mismatches = integration_tests::worklist_facts_mismatches(&mut app.conn());
     assert!(mismatches.is_empty(), "{mismatches:#?}");
+    let mismatches = integration_tests::report_facts_mismatches(&mut app.conn());
+    assert!(mismatches.is_empty(), "{mismatches:#?}");
 }
 
 #[actix_web::test]

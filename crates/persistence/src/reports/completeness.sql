@@ -14,67 +14,76 @@
 --   discharge             discharge forms dated (drafts: created) in the year; completed = yes
 --   follow_up             follow-ups due in the year (window closed, or done); completed = yes
 --   follow_up_reached, follow_up_not_reached, follow_up_declined: the same, by outcome 5 / 6 / 7
-WITH started AS (
-    SELECT p.id, p.opened_unit_id AS unit_id, p.start_date AS event_date,
-           p.start_date + CASE WHEN p.treatment_level = ANY ($6) THEN $5 ELSE $4 END AS due,
-           EXISTS (SELECT 1 FROM forms b WHERE b.pathway_id = p.id AND b.kind = 'baseline'
-                     AND b.status = 'completed') AS baseline_done
+-- The pathways' facts (migration report_facts) give the started pathways and the follow-ups;
+-- the measurements come from an index-only scan of the completed ones with their previous
+-- point (`forms.previous_date`). The items are summed per unit and day before the tree
+-- placement, which then places a few thousand rows instead of every event.
+WITH items (unit_id, event_date, started, baseline_due, baseline_done, measurements, late, missing, discharges,
+            discharges_completed, follow_ups, follow_ups_done, reached, not_reached, declined) AS (
+    -- pathways started in the year; the baseline is expected once due (or done)
+    SELECT p.opened_unit_id, p.start_date, 1,
+           (p.start_date + CASE WHEN p.treatment_level = ANY ($6) THEN $5 ELSE $4 END < $2
+            OR p.baseline_date IS NOT NULL)::int,
+           (p.baseline_date IS NOT NULL)::int, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
     FROM pathways p
     WHERE p.start_date >= make_date($1, 1, 1) AND p.start_date < make_date($1 + 1, 1, 1)
-), measurement AS (
-    SELECT f.unit_id, f.event_date,
-           f.event_date - coalesce((
-               SELECT max(a.event_date) FROM forms a
-               WHERE a.pathway_id = f.pathway_id AND a.status = 'completed'
-                 AND a.kind IN ('baseline', 'measurement') AND a.id <> f.id
-                 AND a.event_date <= f.event_date), p.start_date) AS gap,
-           CASE WHEN p.treatment_level = ANY ($6) THEN $8 ELSE $7 END AS interval_days
+    UNION ALL
+    -- completed measurements in the year, by their gap from the previous point
+    SELECT f.unit_id, f.event_date, 0, 0, 0, 1, (g.gap > g.interval_days)::int, (g.gap > $9)::int, 0, 0, 0, 0, 0, 0, 0
     FROM forms f
     JOIN pathways p ON p.id = f.pathway_id
+    CROSS JOIN LATERAL (
+        SELECT f.event_date - coalesce(f.previous_date, p.start_date) AS gap,
+               CASE WHEN p.treatment_level = ANY ($6) THEN $8 ELSE $7 END AS interval_days) g
     WHERE f.kind = 'measurement' AND f.status = 'completed'
       AND f.event_date >= make_date($1, 1, 1) AND f.event_date < make_date($1 + 1, 1, 1)
-), follow_up AS (
-    SELECT f.unit_id, (f.event_date + make_interval(months => $10))::date AS event_date, u.outcome,
-           fu.id IS NOT NULL AS done
-    FROM forms f
-    JOIN discharge_forms d ON d.form_id = f.id
-    LEFT JOIN forms fu ON fu.pathway_id = f.pathway_id AND fu.kind = 'follow-up' AND fu.status = 'completed'
-    LEFT JOIN follow_up_forms u ON u.form_id = fu.id
-    WHERE f.kind = 'discharge' AND f.status = 'completed' AND d.ending IN (3, 4) AND d.contact_consent_1y = 1
-      AND f.event_date >= make_date($1, 1, 1) - make_interval(months => $10)
-      AND f.event_date < make_date($1 + 1, 1, 1) - make_interval(months => $10)
-      AND ((f.event_date + make_interval(months => $10))::date <= $2 OR fu.id IS NOT NULL)
-), events (measure, unit_id, event_date, yes) AS (
-    SELECT 'pathways_started', unit_id, event_date, true FROM started
     UNION ALL
-    SELECT 'baseline', unit_id, event_date, baseline_done FROM started WHERE due < $2 OR baseline_done
-    UNION ALL
-    SELECT 'measurement_late', unit_id, event_date, gap > interval_days FROM measurement
-    UNION ALL
-    SELECT 'measurement_missing', unit_id, event_date, gap > $9 FROM measurement
-    UNION ALL
-    SELECT 'discharge', f.unit_id, coalesce(f.event_date, f.created_at::date), f.status = 'completed'
+    -- discharge forms dated (drafts: created) in the year
+    SELECT f.unit_id, coalesce(f.event_date, f.created_at::date), 0, 0, 0, 0, 0, 0, 1, (f.status = 'completed')::int,
+           0, 0, 0, 0, 0
     FROM forms f
     WHERE f.kind = 'discharge'
       AND coalesce(f.event_date, f.created_at::date) >= make_date($1, 1, 1)
       AND coalesce(f.event_date, f.created_at::date) < make_date($1 + 1, 1, 1)
     UNION ALL
-    SELECT 'follow_up', unit_id, event_date, done FROM follow_up
-    UNION ALL
-    SELECT 'follow_up_reached', unit_id, event_date, coalesce(outcome = 5, false) FROM follow_up
-    UNION ALL
-    SELECT 'follow_up_not_reached', unit_id, event_date, coalesce(outcome = 6, false) FROM follow_up
-    UNION ALL
-    SELECT 'follow_up_declined', unit_id, event_date, coalesce(outcome = 7, false) FROM follow_up
-), placed AS (
-    SELECT e.measure, e.unit_id, e.yes, CASE WHEN $3 THEN $2 ELSE e.event_date END AS tree_date
-    FROM events e
+    -- follow-ups due in the year (window closed, or done), by outcome
+    SELECT p.discharge_unit_id, w.close, 0, 0, 0, 0, 0, 0, 0, 0, 1, p.follow_up_done::int,
+           (p.follow_up_outcome IS NOT DISTINCT FROM 5)::int, (p.follow_up_outcome IS NOT DISTINCT FROM 6)::int,
+           (p.follow_up_outcome IS NOT DISTINCT FROM 7)::int
+    FROM pathways p
+    CROSS JOIN LATERAL (SELECT (p.discharge_date + make_interval(months => $10))::date AS close) w
+    WHERE p.discharge_ending IN (3, 4) AND p.discharge_contact_consent_1y = 1
+      AND p.discharge_date >= make_date($1, 1, 1) - make_interval(months => $10)
+      AND p.discharge_date < make_date($1 + 1, 1, 1) - make_interval(months => $10)
+      AND (w.close <= $2 OR p.follow_up_done)
+), by_day AS (
+    -- summed per unit and day before the tree placement: a few thousand rows
+    SELECT i.unit_id, CASE WHEN $3 THEN $2 ELSE i.event_date END AS tree_date,
+           sum(started) AS started, sum(baseline_due) AS baseline_due, sum(baseline_done) AS baseline_done,
+           sum(measurements) AS measurements, sum(late) AS late, sum(missing) AS missing,
+           sum(discharges) AS discharges, sum(discharges_completed) AS discharges_completed,
+           sum(follow_ups) AS follow_ups, sum(follow_ups_done) AS follow_ups_done, sum(reached) AS reached,
+           sum(not_reached) AS not_reached, sum(declined) AS declined
+    FROM items i
+    GROUP BY 1, 2
 )
-SELECT x.measure, x.unit_id, le.parent_id AS entity_id, lr.parent_id AS region_id,
-       count(*) FILTER (WHERE x.yes) AS yes, count(*) AS total
-FROM placed x
+SELECT m.measure, x.unit_id, le.parent_id AS entity_id, lr.parent_id AS region_id,
+       sum(m.yes)::bigint AS yes, sum(m.total)::bigint AS total
+FROM by_day x
 LEFT JOIN org_links le ON le.child_id = x.unit_id
      AND le.valid_from <= x.tree_date AND (le.valid_to IS NULL OR le.valid_to > x.tree_date)
 LEFT JOIN org_links lr ON lr.child_id = le.parent_id
      AND lr.valid_from <= x.tree_date AND (lr.valid_to IS NULL OR lr.valid_to > x.tree_date)
+CROSS JOIN LATERAL (VALUES
+    ('pathways_started', x.started, x.started),
+    ('baseline', x.baseline_done, x.baseline_due),
+    ('measurement_late', x.late, x.measurements),
+    ('measurement_missing', x.missing, x.measurements),
+    ('discharge', x.discharges_completed, x.discharges),
+    ('follow_up', x.follow_ups_done, x.follow_ups),
+    ('follow_up_reached', x.reached, x.follow_ups),
+    ('follow_up_not_reached', x.not_reached, x.follow_ups),
+    ('follow_up_declined', x.declined, x.follow_ups)
+) m (measure, yes, total)
 GROUP BY 1, 2, 3, 4
+HAVING sum(m.total) > 0
