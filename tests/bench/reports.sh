@@ -32,6 +32,7 @@ for task in baseline-indicators indicators baseline-indicators indicators baseli
   run --task $task --repeat "$REPEAT"
 done
 run --task release
+run --task protected-completeness --repeat "$REPEAT"
 
 # The endpoint over HTTP: register staff, level=unit (computing, serialising, auditing).
 TOKEN=$(curl -sf -H 'content-type: application/json' \

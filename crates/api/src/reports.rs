@@ -24,10 +24,11 @@ use domain::organisations::NodeKind;
 use domain::FieldError;
 use persistence::reports::{self as repo, CountSettings, ReleaseRow};
 use persistence::{audit, in_transaction, PgConnection, RepoError};
-use reporting::completeness::VariableCompleteness;
+use reporting::completeness::{CompletenessCounts, CompletenessRow, VariableCompleteness, VariableCounts};
 use reporting::exports::{self, ReleaseMeta, ReleaseSlice};
 use reporting::indicators::{IndicatorResult, IndicatorTable};
 use reporting::releases::{self, Previous, ReleaseError, ReleaseView};
+use reporting::small_counts::Withheld;
 use reporting::tree::OrgTree;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -223,8 +224,9 @@ pub struct CompletenessResponse {
     /// One row per node: units and units reporting, pathways started, baselines expected and
     /// completed, measurements completed / late / missing, discharges, follow-ups due / done /
     /// followed up / not reached / declined / missing, NPR pathways, coverage and low_coverage.
+    /// A count the caller may not see is null (docs/indicators.md, "Small counts").
     #[schema(value_type = Vec<Object>)]
-    pub rows: Vec<serde_json::Value>,
+    pub rows: Vec<CompletenessRow>,
 }
 
 /// Resolves the scope of a completeness request: the `keep` test of nodes. 403 without any
@@ -277,16 +279,24 @@ pub async fn get_completeness(
     let level = level_of(q.level.as_deref(), ReportLevel::Unit)?;
     let actor = user.actor();
     let s = settings(&state, q.grouping);
-    let k = i64::from(state.settings.min_cell);
+    let k = state.settings.min_cell;
     let rows = state
         .run_reports(move |conn| {
             let tree = OrgTree::load(conn)?;
             let keep = completeness_scope(&actor, &tree, q.unit, s.today)?;
-            let rows = reporting::completeness::completeness(conn, &tree, year, level, &s, keep)?;
+            let counts = CompletenessCounts::load(conn, &tree, year, &s)?;
+            let mut rows = counts.rows(&tree, level, keep);
             if rows.is_empty() && !allows(&actor.grants, Permission::Oversight, &[actor.nation]) {
                 return Err(ApiError::Forbidden);
             }
-            mask_for(&actor, &tree, s.today, k, rows.iter().map(|r| r.node_id).collect(), &rows)
+            let nodes: Vec<i64> = rows.iter().map(|r| r.node_id).collect();
+            let small = SmallCounts { actor: &actor, tree: &tree, year, settings: &s, k };
+            if let Some((withheld, sees)) = small.withheld(conn, &nodes, Some(&counts), None)? {
+                for r in rows.iter_mut().filter(|r| !sees(r.node_id)) {
+                    withheld.apply(r);
+                }
+            }
+            Ok(rows)
         })
         .await?;
     record(
@@ -299,63 +309,53 @@ pub async fn get_completeness(
     Ok(HttpResponse::Ok().json(CompletenessResponse { year, level: level.as_str().into(), rows }))
 }
 
-/// Counts a caller sees unsuppressed: register staff everything, a unit its own rows (it sees
-/// its patients anyway). Any other row — a register contact's legal entity and its units — has
-/// every count from 1 to k−1 blanked (null), and when anything in a row is blanked, its derived
-/// figures (shares, coverage, due − done) are blanked too. Unit and NPR counts are not counts of
-/// patients and stay.
-fn mask_for<T: Serialize>(
-    actor: &Actor,
-    tree: &OrgTree,
-    today: NaiveDate,
-    k: i64,
-    nodes: Vec<i64>,
-    rows: &[T],
-) -> Result<Vec<serde_json::Value>, ApiError> {
-    let national = allows(&actor.grants, Permission::Oversight, &[actor.nation]);
-    rows.iter()
-        .zip(nodes)
-        .map(|(row, node)| {
-            let mut v = serde_json::to_value(row).map_err(ApiError::internal)?;
-            if !national && !in_scope(actor, tree, Permission::Register, node, today) && blank_small(&mut v, k) {
-                blank_derived(&mut v);
-            }
-            Ok(v)
-        })
-        .collect()
+/// Small counts of the completeness figures (docs/indicators.md, "Small counts"): register staff
+/// and a unit (for itself: it sees its patients anyway) see every count; anyone else — a
+/// register contact, for its legal entity and the entity's units — gets the counts that
+/// `reporting::small_counts` withholds from both completeness reports of the year together.
+struct SmallCounts<'a> {
+    actor: &'a Actor,
+    tree: &'a OrgTree,
+    year: i32,
+    settings: &'a CountSettings,
+    k: u32,
 }
 
-const NOT_PATIENT_COUNTS: [&str; 4] = ["node_id", "units", "units_reporting", "npr_pathways"];
-const DERIVED: [&str; 6] =
-    ["missing", "coverage", "units_reporting_share", "missing_share", "unknown_share", "low_coverage"];
-
-fn blank_small(v: &mut serde_json::Value, k: i64) -> bool {
-    let mut blanked = false;
-    if let Some(map) = v.as_object_mut() {
-        for (key, val) in map.iter_mut() {
-            if NOT_PATIENT_COUNTS.contains(&key.as_str()) {
-                continue;
-            }
-            if val.as_i64().is_some_and(|n| n > 0 && n < k) {
-                *val = serde_json::Value::Null;
-                blanked = true;
-            } else if val.is_object() {
-                blanked |= blank_small(val, k);
-            }
+impl SmallCounts<'_> {
+    /// What to withhold and which nodes the caller sees in full; `None` when it sees every one of
+    /// `nodes` in full. Counts already read are passed in; the others are read here.
+    fn withheld(
+        &self,
+        conn: &mut PgConnection,
+        nodes: &[i64],
+        completeness: Option<&CompletenessCounts>,
+        variables: Option<&VariableCounts>,
+    ) -> Result<Option<(Withheld, impl Fn(i64) -> bool + use<'_>)>, ApiError> {
+        let (actor, tree, today) = (self.actor, self.tree, self.settings.today);
+        let national = allows(&actor.grants, Permission::Oversight, &[actor.nation]);
+        let sees = move |node: i64| national || in_scope(actor, tree, Permission::Register, node, today);
+        if nodes.iter().all(|n| sees(*n)) {
+            return Ok(None);
         }
-    }
-    blanked
-}
-
-fn blank_derived(v: &mut serde_json::Value) {
-    if let Some(map) = v.as_object_mut() {
-        for (key, val) in map.iter_mut() {
-            if DERIVED.contains(&key.as_str()) && !val.is_object() {
-                *val = serde_json::Value::Null;
-            } else if val.is_object() {
-                blank_derived(val);
+        let read_c;
+        let completeness = match completeness {
+            Some(c) => c,
+            None => {
+                read_c = CompletenessCounts::load(conn, tree, self.year, self.settings)?;
+                &read_c
             }
-        }
+        };
+        let read_v;
+        let variables = match variables {
+            Some(v) => v,
+            None => {
+                read_v = VariableCounts::load(conn, tree, self.year, None, self.settings)?;
+                &read_v
+            }
+        };
+        let withheld = reporting::small_counts::protect(tree, self.year, today, completeness, variables, self.k)
+            .map_err(ApiError::internal)?;
+        Ok(Some((withheld, sees)))
     }
 }
 
@@ -375,9 +375,9 @@ pub struct VariableResponse {
     pub year: i32,
     pub level: String,
     /// One row per node, form and variable: completed forms, missing and unknown values and
-    /// their shares.
+    /// their shares. A count the caller may not see is null (docs/indicators.md, "Small counts").
     #[schema(value_type = Vec<Object>)]
-    pub rows: Vec<serde_json::Value>,
+    pub rows: Vec<VariableCompleteness>,
 }
 
 /// The share of missing values of every variable an indicator uses.
@@ -405,7 +405,7 @@ pub async fn get_variable_completeness(
     let actor = user.actor();
     let s = settings(&state, None);
     let form = q.form.clone();
-    let k = i64::from(state.settings.min_cell);
+    let k = state.settings.min_cell;
     let rows = state
         .run_reports(move |conn| {
             let tree = OrgTree::load(conn)?;
@@ -414,9 +414,17 @@ pub async fn get_variable_completeness(
             if !national && !tree_has_scope(&actor, &tree, level, year, s.today) {
                 return Err(ApiError::Forbidden);
             }
-            let rows: Vec<VariableCompleteness> =
-                reporting::completeness::variable_completeness(conn, &tree, year, level, form.as_deref(), &s, keep)?;
-            mask_for(&actor, &tree, s.today, k, rows.iter().map(|r| r.node_id).collect(), &rows)
+            // Every kind is read: the small counts are protected over both reports together.
+            let counts = VariableCounts::load(conn, &tree, year, None, &s)?;
+            let mut rows = counts.rows(&tree, level, form.as_deref(), keep);
+            let nodes: Vec<i64> = rows.iter().map(|r| r.node_id).collect();
+            let small = SmallCounts { actor: &actor, tree: &tree, year, settings: &s, k };
+            if let Some((withheld, sees)) = small.withheld(conn, &nodes, None, Some(&counts))? {
+                for r in rows.iter_mut().filter(|r| !sees(r.node_id)) {
+                    withheld.apply_variable(r);
+                }
+            }
+            Ok(rows)
         })
         .await?;
     record(

@@ -5,6 +5,7 @@
 //! at the level asked for.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::AddAssign;
 
 use domain::indicators::{coverage, ReportLevel, LOW_COVERAGE};
 use persistence::reports::CountSettings;
@@ -13,33 +14,75 @@ use serde::Serialize;
 
 use crate::tree::{OrgTree, Placement};
 
+/// A count as handed out: a number, or withheld (`null` in JSON) when the caller may not see it
+/// (a small count, or one from which a small count could be worked out: [`crate::small_counts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Count(Option<i64>);
+
+impl Default for Count {
+    fn default() -> Self {
+        Count(Some(0))
+    }
+}
+
+impl From<i64> for Count {
+    fn from(n: i64) -> Self {
+        Count(Some(n))
+    }
+}
+
+impl AddAssign<i64> for Count {
+    fn add_assign(&mut self, n: i64) {
+        if let Some(v) = &mut self.0 {
+            *v += n;
+        }
+    }
+}
+
+impl Count {
+    /// The number, unless withheld.
+    pub fn get(self) -> Option<i64> {
+        self.0
+    }
+
+    /// Withholds the count.
+    pub fn withhold(&mut self) {
+        self.0 = None;
+    }
+
+    pub fn is_withheld(self) -> bool {
+        self.0.is_none()
+    }
+}
+
 /// Done out of expected.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Done {
-    pub expected: i64,
-    pub completed: i64,
+    pub expected: Count,
+    pub completed: Count,
 }
 
 /// Completed measurement points and how many came late or after a missed point.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Measurements {
-    pub completed: i64,
+    pub completed: Count,
     /// Taken more than the interval (56 / 42 days) after the last baseline or measurement.
-    pub late: i64,
+    pub late: Count,
     /// Taken more than 90 days after it: a point was missed before this one.
-    pub missing: i64,
+    pub missing: Count,
 }
 
 /// Follow-ups whose window closed in the year (or that are done).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct FollowUps {
-    pub due: i64,
-    pub done: i64,
-    pub followed_up: i64,
-    pub not_reached: i64,
-    pub declined: i64,
+    pub due: Count,
+    pub done: Count,
+    pub followed_up: Count,
+    pub not_reached: Count,
+    pub declined: Count,
     /// Due and not done.
-    pub missing: i64,
+    pub missing: Count,
 }
 
 /// One node's completeness for a year.
@@ -51,7 +94,7 @@ pub struct CompletenessRow {
     pub units: i64,
     pub units_reporting: i64,
     pub units_reporting_share: Option<f64>,
-    pub pathways_started: i64,
+    pub pathways_started: Count,
     /// Baselines of pathways started in the year whose due date has passed (or that are done).
     pub baseline: Done,
     pub measurements: Measurements,
@@ -62,15 +105,119 @@ pub struct CompletenessRow {
     pub npr_pathways: Option<i64>,
     /// Pathways started at those units / NPR pathways.
     pub coverage: Option<f64>,
-    /// Coverage below 60 %.
-    pub low_coverage: bool,
+    /// Coverage below 60 % (null when there is no coverage).
+    pub low_coverage: Option<bool>,
+    /// Every unit under the node has an NPR count (so coverage × NPR pathways = pathways started).
+    #[serde(skip)]
+    pub npr_for_every_unit: bool,
 }
 
-/// Per-unit counts, before summing to a level.
+/// The counts of a completeness row, by the name of the measure as in the JSON
+/// (`baseline.expected`, ...): what [`crate::small_counts`] withholds.
+pub const MEASURES: [&str; 14] = [
+    "pathways_started",
+    "baseline.expected",
+    "baseline.completed",
+    "measurements.completed",
+    "measurements.late",
+    "measurements.missing",
+    "discharge.expected",
+    "discharge.completed",
+    "follow_up.due",
+    "follow_up.done",
+    "follow_up.followed_up",
+    "follow_up.not_reached",
+    "follow_up.declined",
+    "follow_up.missing",
+];
+
+impl CompletenessRow {
+    /// The count of a measure of [`MEASURES`].
+    pub fn count_mut(&mut self, measure: &str) -> Option<&mut Count> {
+        Some(match measure {
+            "pathways_started" => &mut self.pathways_started,
+            "baseline.expected" => &mut self.baseline.expected,
+            "baseline.completed" => &mut self.baseline.completed,
+            "measurements.completed" => &mut self.measurements.completed,
+            "measurements.late" => &mut self.measurements.late,
+            "measurements.missing" => &mut self.measurements.missing,
+            "discharge.expected" => &mut self.discharge.expected,
+            "discharge.completed" => &mut self.discharge.completed,
+            "follow_up.due" => &mut self.follow_up.due,
+            "follow_up.done" => &mut self.follow_up.done,
+            "follow_up.followed_up" => &mut self.follow_up.followed_up,
+            "follow_up.not_reached" => &mut self.follow_up.not_reached,
+            "follow_up.declined" => &mut self.follow_up.declined,
+            "follow_up.missing" => &mut self.follow_up.missing,
+            _ => return None,
+        })
+    }
+
+    /// Withholds the given measures and what derives from them: coverage (pathways started /
+    /// NPR) when pathways started is withheld or not every unit under the node has an NPR count
+    /// (then coverage × NPR would be a sum of units' counts shown nowhere else).
+    pub fn withhold<'a>(&mut self, measures: impl IntoIterator<Item = &'a str>) {
+        for m in measures {
+            if let Some(c) = self.count_mut(m) {
+                c.withhold();
+            }
+        }
+        if self.pathways_started.is_withheld() || !self.npr_for_every_unit {
+            self.coverage = None;
+            self.low_coverage = None;
+        }
+    }
+}
+
+/// Completeness counts of a year per placement of a unit (a unit moved during the year has one
+/// entry per placement), as read from the database: `(yes, total)` per measure of
+/// completeness.sql.
 #[derive(Debug, Clone, Default)]
-struct UnitCounts {
-    place: Option<Placement>,
-    m: HashMap<String, (i64, i64)>,
+pub struct CompletenessCounts {
+    by_place: BTreeMap<Placement, HashMap<String, (i64, i64)>>,
+    npr: HashMap<i64, i64>,
+    /// Units linked in the year, placed at its end.
+    units: Vec<Placement>,
+}
+
+impl CompletenessCounts {
+    /// Reads the counts of `year`.
+    pub fn load(
+        conn: &mut PgConnection,
+        tree: &OrgTree,
+        year: i32,
+        settings: &CountSettings,
+    ) -> Result<Self, RepoError> {
+        let rows = persistence::reports::completeness_counts(conn, year, settings)?;
+        let npr = persistence::reports::npr_counts_for_year(conn, year)?
+            .into_iter()
+            .map(|(u, n)| (u, i64::from(n)))
+            .collect();
+        let mut by_place: BTreeMap<Placement, HashMap<String, (i64, i64)>> = BTreeMap::new();
+        for r in rows {
+            let place =
+                tree.complete(Placement { unit: r.unit_id, entity: r.entity_id, region: r.region_id }, settings.today);
+            let m = by_place.entry(place).or_default().entry(r.measure).or_default();
+            m.0 += r.yes;
+            m.1 += r.total;
+        }
+        Ok(CompletenessCounts { by_place, npr, units: tree.units_in_year(year, settings.today) })
+    }
+
+    /// The placements with counts.
+    pub fn placements(&self) -> impl Iterator<Item = &Placement> {
+        self.by_place.keys()
+    }
+
+    /// `(yes, total)` of a measure of completeness.sql at a placement.
+    pub fn get(&self, place: &Placement, measure: &str) -> (i64, i64) {
+        self.by_place.get(place).and_then(|m| m.get(measure)).copied().unwrap_or_default()
+    }
+
+    /// The rows of the nodes of `level` that `keep` accepts.
+    pub fn rows(&self, tree: &OrgTree, level: ReportLevel, keep: impl Fn(i64) -> bool) -> Vec<CompletenessRow> {
+        summarise(tree, level, &self.units, self, &self.npr, &keep)
+    }
 }
 
 /// Completeness of `year` at `level`, for the nodes `keep` accepts.
@@ -82,29 +229,14 @@ pub fn completeness(
     settings: &CountSettings,
     keep: impl Fn(i64) -> bool,
 ) -> Result<Vec<CompletenessRow>, RepoError> {
-    let rows = persistence::reports::completeness_counts(conn, year, settings)?;
-    let npr: HashMap<i64, i64> =
-        persistence::reports::npr_counts_for_year(conn, year)?.into_iter().map(|(u, n)| (u, i64::from(n))).collect();
-    // Counts by (placement) — a unit moved during the year has one entry per placement.
-    let mut by_place: BTreeMap<Placement, UnitCounts> = BTreeMap::new();
-    for r in rows {
-        let place =
-            tree.complete(Placement { unit: r.unit_id, entity: r.entity_id, region: r.region_id }, settings.today);
-        let e = by_place.entry(place).or_default();
-        e.place = Some(place);
-        let m = e.m.entry(r.measure).or_default();
-        m.0 += r.yes;
-        m.1 += r.total;
-    }
-    let units = tree.units_in_year(year, settings.today);
-    Ok(summarise(tree, level, &units, &by_place, &npr, &keep))
+    Ok(CompletenessCounts::load(conn, tree, year, settings)?.rows(tree, level, keep))
 }
 
 fn summarise(
     tree: &OrgTree,
     level: ReportLevel,
     units: &[Placement],
-    by_place: &BTreeMap<Placement, UnitCounts>,
+    counts: &CompletenessCounts,
     npr: &HashMap<i64, i64>,
     keep: &impl Fn(i64) -> bool,
 ) -> Vec<CompletenessRow> {
@@ -117,10 +249,10 @@ fn summarise(
         }
     }
     let mut started_at_npr_units: BTreeMap<i64, i64> = BTreeMap::new();
-    for (place, c) in by_place {
+    for (place, m) in &counts.by_place {
         let Some(n) = tree.node_at(place, level).filter(|n| keep(*n)) else { continue };
         let row = out.entry(n).or_default();
-        let get = |k: &str| c.m.get(k).copied().unwrap_or_default();
+        let get = |k: &str| counts.get(place, k);
         let started = get("pathways_started").1;
         row.pathways_started += started;
         let (yes, total) = get("baseline");
@@ -136,6 +268,7 @@ fn summarise(
         let (done, due) = get("follow_up");
         row.follow_up.due += due;
         row.follow_up.done += done;
+        row.follow_up.missing += due - done;
         row.follow_up.followed_up += get("follow_up_reached").0;
         row.follow_up.not_reached += get("follow_up_not_reached").0;
         row.follow_up.declined += get("follow_up_declined").0;
@@ -144,7 +277,7 @@ fn summarise(
         }
         let sets = unit_sets.entry(n).or_default();
         sets.0.insert(place.unit);
-        if c.m.values().any(|(yes, total)| *yes > 0 || *total > 0) {
+        if m.values().any(|(yes, total)| *yes > 0 || *total > 0) {
             sets.1.insert(place.unit);
         }
     }
@@ -156,12 +289,13 @@ fn summarise(
         row.units = all.len() as i64;
         row.units_reporting = reporting.len() as i64;
         row.units_reporting_share = (row.units > 0).then(|| row.units_reporting as f64 / row.units as f64);
-        row.follow_up.missing = row.follow_up.due - row.follow_up.done;
+        row.npr_for_every_unit = npr_units.len() == all.len();
+        row.low_coverage = Some(false);
         if !npr_units.is_empty() {
             let npr_total: i64 = npr_units.iter().map(|u| npr[u]).sum();
             row.npr_pathways = Some(npr_total);
             row.coverage = coverage(started_at_npr_units.get(n).copied().unwrap_or(0), npr_total);
-            row.low_coverage = row.coverage.is_some_and(|c| c < LOW_COVERAGE);
+            row.low_coverage = Some(row.coverage.is_some_and(|c| c < LOW_COVERAGE));
         }
     }
     out.into_values().collect()
@@ -175,11 +309,105 @@ pub struct VariableCompleteness {
     pub form: String,
     pub variable: String,
     /// Completed forms of the kind dated in the year.
-    pub forms: i64,
-    pub missing: i64,
-    pub unknown: i64,
+    pub forms: Count,
+    pub missing: Count,
+    pub unknown: Count,
     pub missing_share: Option<f64>,
     pub unknown_share: Option<f64>,
+}
+
+/// The counts of a variable-completeness row, by name: what [`crate::small_counts`] withholds.
+pub const VARIABLE_MEASURES: [&str; 3] = ["forms", "missing", "unknown"];
+
+impl VariableCompleteness {
+    fn shares(&mut self) {
+        let share = |part: Count, of: Count| match (part.get(), of.get()) {
+            (Some(p), Some(f)) if f > 0 => Some(p as f64 / f as f64),
+            _ => None,
+        };
+        self.missing_share = share(self.missing, self.forms);
+        self.unknown_share = share(self.unknown, self.forms);
+    }
+
+    /// Withholds the given counts of [`VARIABLE_MEASURES`] and the shares that derive from them.
+    pub fn withhold<'a>(&mut self, measures: impl IntoIterator<Item = &'a str>) {
+        for m in measures {
+            match m {
+                "forms" => self.forms.withhold(),
+                "missing" => self.missing.withhold(),
+                "unknown" => self.unknown.withhold(),
+                _ => {}
+            }
+        }
+        self.shares();
+    }
+}
+
+/// Variable-completeness counts of a year per placement, form and variable: `(forms, missing,
+/// unknown)`.
+#[derive(Debug, Clone, Default)]
+pub struct VariableCounts {
+    by_place: BTreeMap<(Placement, String, String), (i64, i64, i64)>,
+}
+
+impl VariableCounts {
+    /// Reads the counts of `year`, for one form kind or all.
+    pub fn load(
+        conn: &mut PgConnection,
+        tree: &OrgTree,
+        year: i32,
+        form: Option<&str>,
+        settings: &CountSettings,
+    ) -> Result<Self, RepoError> {
+        let mut by_place: BTreeMap<(Placement, String, String), (i64, i64, i64)> = BTreeMap::new();
+        for r in persistence::reports::variable_counts(conn, year, settings, form)? {
+            let place =
+                tree.complete(Placement { unit: r.unit_id, entity: r.entity_id, region: r.region_id }, settings.today);
+            let v = by_place.entry((place, r.form, r.variable)).or_default();
+            v.0 += r.total;
+            v.1 += r.missing;
+            v.2 += r.unknown;
+        }
+        Ok(VariableCounts { by_place })
+    }
+
+    /// `((placement, form, variable), (forms, missing, unknown))` of every count.
+    pub fn iter(&self) -> impl Iterator<Item = (&(Placement, String, String), &(i64, i64, i64))> {
+        self.by_place.iter()
+    }
+
+    /// The rows of the nodes of `level` that `keep` accepts, for one form kind or all.
+    pub fn rows(
+        &self,
+        tree: &OrgTree,
+        level: ReportLevel,
+        form: Option<&str>,
+        keep: impl Fn(i64) -> bool,
+    ) -> Vec<VariableCompleteness> {
+        let mut out: BTreeMap<(i64, String, String), VariableCompleteness> = BTreeMap::new();
+        for ((place, f, variable), (forms, missing, unknown)) in &self.by_place {
+            if form.is_some_and(|k| k != f) {
+                continue;
+            }
+            let Some(n) = tree.node_at(place, level).filter(|n| keep(*n)) else { continue };
+            let v = out.entry((n, f.clone(), variable.clone())).or_insert_with(|| VariableCompleteness {
+                node_id: n,
+                name: tree.name(n).to_owned(),
+                form: f.clone(),
+                variable: variable.clone(),
+                ..Default::default()
+            });
+            v.forms += *forms;
+            v.missing += *missing;
+            v.unknown += *unknown;
+        }
+        out.into_values()
+            .map(|mut v| {
+                v.shares();
+                v
+            })
+            .collect()
+    }
 }
 
 /// Variable completeness of `year` at `level`, for one form kind or all.
@@ -192,29 +420,5 @@ pub fn variable_completeness(
     settings: &CountSettings,
     keep: impl Fn(i64) -> bool,
 ) -> Result<Vec<VariableCompleteness>, RepoError> {
-    let rows = persistence::reports::variable_counts(conn, year, settings, form)?;
-    let mut out: BTreeMap<(i64, String, String), VariableCompleteness> = BTreeMap::new();
-    for r in rows {
-        let place =
-            tree.complete(Placement { unit: r.unit_id, entity: r.entity_id, region: r.region_id }, settings.today);
-        let Some(n) = tree.node_at(&place, level).filter(|n| keep(*n)) else { continue };
-        let v = out.entry((n, r.form.clone(), r.variable.clone())).or_insert_with(|| VariableCompleteness {
-            node_id: n,
-            name: tree.name(n).to_owned(),
-            form: r.form,
-            variable: r.variable,
-            ..Default::default()
-        });
-        v.forms += r.total;
-        v.missing += r.missing;
-        v.unknown += r.unknown;
-    }
-    Ok(out
-        .into_values()
-        .map(|mut v| {
-            v.missing_share = (v.forms > 0).then(|| v.missing as f64 / v.forms as f64);
-            v.unknown_share = (v.forms > 0).then(|| v.unknown as f64 / v.forms as f64);
-            v
-        })
-        .collect())
+    Ok(VariableCounts::load(conn, tree, year, form, settings)?.rows(tree, level, form, keep))
 }

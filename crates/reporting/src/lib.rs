@@ -6,5 +6,6 @@ pub mod coverage;
 pub mod exports;
 pub mod indicators;
 pub mod releases;
+pub mod small_counts;
 pub mod suppression;
 pub mod tree;

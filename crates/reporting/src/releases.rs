@@ -152,16 +152,19 @@ fn outcome_str(raw: &str) -> &'static str {
     OUTCOMES.into_iter().find(|o| *o == raw).unwrap_or("total")
 }
 
-/// Org codes of the linked table.
-struct OrgCodes {
-    dim: Dimension,
-    /// (code, node id) of every published node: nation, regions, entities, units.
-    published: Vec<(String, i64)>,
+/// Org codes of a linked table (a release, or the completeness figures of
+/// [`crate::small_counts`]).
+pub(crate) struct OrgCodes {
+    pub(crate) dim: Dimension,
+    /// (code, node id) of every node: nation `n`, regions `r…`, entities `e…`, units `u…`.
+    pub(crate) published: Vec<(String, i64)>,
     /// Leaf code of each placement.
-    leaf: HashMap<Placement, String>,
+    pub(crate) leaf: HashMap<Placement, String>,
 }
 
-fn org_dimension(tree: &OrgTree, places: &BTreeSet<Placement>) -> Result<OrgCodes, SuppressionError> {
+/// The org dimension over `places`: a leaf per placement, units, entities, regions and the
+/// nation as the sums of their placements.
+pub(crate) fn org_dimension(tree: &OrgTree, places: &BTreeSet<Placement>) -> Result<OrgCodes, SuppressionError> {
     let leaf: HashMap<Placement, String> = places.iter().enumerate().map(|(i, p)| (*p, format!("t{i}"))).collect();
     let mut units: BTreeMap<i64, BTreeSet<Placement>> = BTreeMap::new();
     let mut entities: BTreeMap<i64, BTreeSet<Placement>> = BTreeMap::new();

@@ -5,7 +5,8 @@
 //! (`/usr/bin/time -v`, one process per task, see tests/bench/reports.sh).
 //!
 //! rusreg-reports-bench --database-url postgres://... --year 2025 --task indicators|completeness|
-//!                      release|baseline-indicators|baseline-completeness [--repeat 5]
+//!                      release|protected-completeness|baseline-indicators|baseline-completeness
+//!                      [--repeat 5]
 
 #![expect(clippy::unwrap_used, clippy::expect_used, reason = "a benchmark tool: a failure aborts the run")]
 
@@ -104,8 +105,19 @@ fn main() {
                 let tree = OrgTree::load(&mut conn).unwrap();
                 reporting::completeness::completeness(&mut conn, &tree, year, ReportLevel::Unit, &s, |_| true).unwrap()
             });
-            let started: i64 = rows.iter().map(|r| r.pathways_started).sum();
+            let started: i64 = rows.iter().filter_map(|r| r.pathways_started.get()).sum();
             report(&task, &t, &format!("{} unit rows, {started} pathways started", rows.len()));
+        }
+        "protected-completeness" => {
+            // What a register contact's completeness request adds: both reports' counts and the
+            // protection of their small counts (linked table, suppression, audit).
+            let (t, withheld) = time(repeat, || {
+                let tree = OrgTree::load(&mut conn).unwrap();
+                let c = reporting::completeness::CompletenessCounts::load(&mut conn, &tree, year, &s).unwrap();
+                let v = reporting::completeness::VariableCounts::load(&mut conn, &tree, year, None, &s).unwrap();
+                reporting::small_counts::protect(&tree, year, s.today, &c, &v, 5).unwrap()
+            });
+            report(&task, &t, &format!("{} counts withheld at units and legal entities", withheld.len()));
         }
         "baseline-indicators" | "baseline-completeness" => {
             let first = if task == "baseline-indicators" { year - 1 } else { year };

@@ -12,6 +12,7 @@ mod pathways;
 mod patients;
 mod reports;
 mod reservations;
+mod small_counts;
 mod synthetic;
 mod users;
 mod worklist;

@@ -11,6 +11,8 @@
 --                         (56 / 42 days) after the last baseline or measurement
 --   measurement_missing   the same measurements; yes = taken more than 90 days after it (a point
 --                         was missed before this one)
+--   measurement_late_missing  the same measurements; yes = both (so the four combinations of
+--                         late and missing are known, for the protection of small counts)
 --   discharge             discharge forms dated (drafts: created) in the year; completed = yes
 --   follow_up             follow-ups due in the year (window closed, or done); completed = yes
 --   follow_up_reached, follow_up_not_reached, follow_up_declined: the same, by outcome 5 / 6 / 7
@@ -18,18 +20,20 @@
 -- the measurements come from an index-only scan of the completed ones with their previous
 -- point (`forms.previous_date`). The items are summed per unit and day before the tree
 -- placement, which then places a few thousand rows instead of every event.
-WITH items (unit_id, event_date, started, baseline_due, baseline_done, measurements, late, missing, discharges,
+WITH items (unit_id, event_date, started, baseline_due, baseline_done, measurements, late, missing, late_missing,
+            discharges,
             discharges_completed, follow_ups, follow_ups_done, reached, not_reached, declined) AS (
     -- pathways started in the year; the baseline is expected once due (or done)
     SELECT p.opened_unit_id, p.start_date, 1,
            (p.start_date + CASE WHEN p.treatment_level = ANY ($6) THEN $5 ELSE $4 END < $2
             OR p.baseline_date IS NOT NULL)::int,
-           (p.baseline_date IS NOT NULL)::int, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+           (p.baseline_date IS NOT NULL)::int, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
     FROM pathways p
     WHERE p.start_date >= make_date($1, 1, 1) AND p.start_date < make_date($1 + 1, 1, 1)
     UNION ALL
     -- completed measurements in the year, by their gap from the previous point
-    SELECT f.unit_id, f.event_date, 0, 0, 0, 1, (g.gap > g.interval_days)::int, (g.gap > $9)::int, 0, 0, 0, 0, 0, 0, 0
+    SELECT f.unit_id, f.event_date, 0, 0, 0, 1, (g.gap > g.interval_days)::int, (g.gap > $9)::int,
+           (g.gap > g.interval_days AND g.gap > $9)::int, 0, 0, 0, 0, 0, 0, 0
     FROM forms f
     JOIN pathways p ON p.id = f.pathway_id
     CROSS JOIN LATERAL (
@@ -39,7 +43,7 @@ WITH items (unit_id, event_date, started, baseline_due, baseline_done, measureme
       AND f.event_date >= make_date($1, 1, 1) AND f.event_date < make_date($1 + 1, 1, 1)
     UNION ALL
     -- discharge forms dated (drafts: created) in the year
-    SELECT f.unit_id, coalesce(f.event_date, f.created_at::date), 0, 0, 0, 0, 0, 0, 1, (f.status = 'completed')::int,
+    SELECT f.unit_id, coalesce(f.event_date, f.created_at::date), 0, 0, 0, 0, 0, 0, 0, 1, (f.status = 'completed')::int,
            0, 0, 0, 0, 0
     FROM forms f
     WHERE f.kind = 'discharge'
@@ -47,7 +51,7 @@ WITH items (unit_id, event_date, started, baseline_due, baseline_done, measureme
       AND coalesce(f.event_date, f.created_at::date) < make_date($1 + 1, 1, 1)
     UNION ALL
     -- follow-ups due in the year (window closed, or done), by outcome
-    SELECT p.discharge_unit_id, w.close, 0, 0, 0, 0, 0, 0, 0, 0, 1, p.follow_up_done::int,
+    SELECT p.discharge_unit_id, w.close, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, p.follow_up_done::int,
            (p.follow_up_outcome IS NOT DISTINCT FROM 5)::int, (p.follow_up_outcome IS NOT DISTINCT FROM 6)::int,
            (p.follow_up_outcome IS NOT DISTINCT FROM 7)::int
     FROM pathways p
@@ -61,6 +65,7 @@ WITH items (unit_id, event_date, started, baseline_due, baseline_done, measureme
     SELECT i.unit_id, CASE WHEN $3 THEN $2 ELSE i.event_date END AS tree_date,
            sum(started) AS started, sum(baseline_due) AS baseline_due, sum(baseline_done) AS baseline_done,
            sum(measurements) AS measurements, sum(late) AS late, sum(missing) AS missing,
+           sum(late_missing) AS late_missing,
            sum(discharges) AS discharges, sum(discharges_completed) AS discharges_completed,
            sum(follow_ups) AS follow_ups, sum(follow_ups_done) AS follow_ups_done, sum(reached) AS reached,
            sum(not_reached) AS not_reached, sum(declined) AS declined
@@ -79,6 +84,7 @@ CROSS JOIN LATERAL (VALUES
     ('baseline', x.baseline_done, x.baseline_due),
     ('measurement_late', x.late, x.measurements),
     ('measurement_missing', x.missing, x.measurements),
+    ('measurement_late_missing', x.late_missing, x.measurements),
     ('discharge', x.discharges_completed, x.discharges),
     ('follow_up', x.follow_ups_done, x.follow_ups),
     ('follow_up_reached', x.reached, x.follow_ups),
