@@ -71,6 +71,9 @@ pub struct Measurements {
     pub late: Count,
     /// Taken more than 90 days after it: a point was missed before this one.
     pub missing: Count,
+    /// Pathways active at the end of the year (today, in the current year) whose last completed
+    /// baseline or measurement is more than 90 days old: a point is missing and none taken since.
+    pub overdue: Count,
 }
 
 /// Follow-ups whose window closed in the year (or that are done).
@@ -114,13 +117,14 @@ pub struct CompletenessRow {
 
 /// The counts of a completeness row, by the name of the measure as in the JSON
 /// (`baseline.expected`, ...): what [`crate::small_counts`] withholds.
-pub const MEASURES: [&str; 14] = [
+pub const MEASURES: [&str; 15] = [
     "pathways_started",
     "baseline.expected",
     "baseline.completed",
     "measurements.completed",
     "measurements.late",
     "measurements.missing",
+    "measurements.overdue",
     "discharge.expected",
     "discharge.completed",
     "follow_up.due",
@@ -141,6 +145,7 @@ impl CompletenessRow {
             "measurements.completed" => &mut self.measurements.completed,
             "measurements.late" => &mut self.measurements.late,
             "measurements.missing" => &mut self.measurements.missing,
+            "measurements.overdue" => &mut self.measurements.overdue,
             "discharge.expected" => &mut self.discharge.expected,
             "discharge.completed" => &mut self.discharge.completed,
             "follow_up.due" => &mut self.follow_up.due,
@@ -262,6 +267,7 @@ fn summarise(
         row.measurements.completed += completed;
         row.measurements.late += late;
         row.measurements.missing += get("measurement_missing").0;
+        row.measurements.overdue += get("measurement_overdue").1;
         let (yes, total) = get("discharge");
         row.discharge.expected += total;
         row.discharge.completed += yes;

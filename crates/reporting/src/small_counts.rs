@@ -5,7 +5,8 @@
 //! The completeness and variable-completeness counts of a year are one linked table, like a
 //! release: placements of units in the tree × categories of each count family (a pathway
 //! started has its baseline done, due and not done, or not yet due; a completed measurement is
-//! on time, late, late and after a missed point, or after a missed point only; ...). Every count
+//! on time, late, late and after a missed point, or after a missed point only; a pathway with
+//! a measurement point overdue at the end of the year is its own family; ...). Every count
 //! a register contact can be shown (each measure at each unit and legal entity) is a published
 //! cell; every category not shown as such (baselines due and not done, measurements on time,
 //! draft discharges, answered variables, ...) is a protected cell. The suppression engine
@@ -32,21 +33,23 @@ use crate::tree::{OrgTree, Placement};
 
 /// The categories (inner codes) of the completeness families, the published measures as
 /// groups of them, and the protected categories.
-const FAMILIES: [(&str, &[&str]); 4] = [
+const FAMILIES: [(&str, &[&str]); 5] = [
     ("b", &["b_done", "b_due", "b_later"]),
     ("m", &["m_ok", "m_late", "m_late_missing", "m_missing"]),
+    ("o", &["o_overdue"]),
     ("d", &["d_done", "d_draft"]),
     ("f", &["f_reached", "f_not_reached", "f_declined", "f_other", "f_missing"]),
 ];
 
 /// Each measure of [`crate::completeness::MEASURES`] as the categories it sums.
-const MEASURE_CODES: [(&str, &[&str]); 14] = [
+const MEASURE_CODES: [(&str, &[&str]); 15] = [
     ("pathways_started", &["b_done", "b_due", "b_later"]),
     ("baseline.expected", &["b_done", "b_due"]),
     ("baseline.completed", &["b_done"]),
     ("measurements.completed", &["m_ok", "m_late", "m_late_missing", "m_missing"]),
     ("measurements.late", &["m_late", "m_late_missing"]),
     ("measurements.missing", &["m_late_missing", "m_missing"]),
+    ("measurements.overdue", &["o_overdue"]),
     ("discharge.expected", &["d_done", "d_draft"]),
     ("discharge.completed", &["d_done"]),
     ("follow_up.due", &["f_reached", "f_not_reached", "f_declined", "f_other", "f_missing"]),
@@ -173,6 +176,7 @@ pub fn protect(
             ("m_late", late - late_missing),
             ("m_late_missing", late_missing),
             ("m_missing", missing - late_missing),
+            ("o_overdue", get("measurement_overdue").1),
             ("d_done", d_done),
             ("d_draft", discharges - d_done),
             ("f_reached", reached),

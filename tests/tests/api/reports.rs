@@ -179,6 +179,16 @@ fn hand_made(mut fx: Fixture, n: &Nodes) {
     let p10 = fx.pathway(a, 2, 1983, "2023-10-01", 1, 7);
     fx.form(p10, "discharge", a, "2024-05-01", true, "ending = 4, agreed_follow_up = '{2}', contact_consent_1y = 1");
     fx.form(p10, "follow-up", a, "2025-04-01", true, "outcome = 7");
+    // After the year: p3 measured again on 2026-01-15 and p5 moved to Molde on 2026-02-01. On
+    // 2025-12-31 p3's last point was still 2025-02-01 (overdue, found in the forms) and p5 was
+    // still St. Olav's (overdue there, its only point the baseline of 2025-02-01).
+    fx.form(p3, "measurement", a, "2026-01-15", true, "treatment_plan = 1, crisis_plan = 1, benefit = 5");
+    let user = fx.user;
+    fx.exec(&format!("UPDATE pathways SET unit_id = {m} WHERE id = '{p5}'"));
+    fx.exec(&format!(
+        "INSERT INTO pathway_transfers (pathway_id, from_unit_id, to_unit_id, transfer_date, created_by) \
+         VALUES ('{p5}', {s}, {m}, '2026-02-01', '{user}')"
+    ));
 }
 
 fn staff_and_data(app: &TestApp) -> Nodes {
@@ -289,7 +299,8 @@ async fn completeness_variables_and_coverage_match_the_hand_computed_figures() {
     let m = row(&units, n.molde);
     assert_eq!(m["pathways_started"], 2);
     assert_eq!(m["baseline"], json!({"expected": 2, "completed": 2}));
-    assert_eq!(m["measurements"], json!({"completed": 3, "late": 2, "missing": 0}));
+    // Overdue at the end of 2025: every Molde pathway of 2025 is discharged.
+    assert_eq!(m["measurements"], json!({"completed": 3, "late": 2, "missing": 0, "overdue": 0}));
     assert_eq!(m["discharge"], json!({"expected": 2, "completed": 2}));
     assert_eq!(
         m["follow_up"],
@@ -301,7 +312,8 @@ async fn completeness_variables_and_coverage_match_the_hand_computed_figures() {
     let a = row(&units, n.alesund);
     assert_eq!(a["pathways_started"], 1);
     assert_eq!(a["baseline"], json!({"expected": 1, "completed": 1}));
-    assert_eq!(a["measurements"], json!({"completed": 2, "late": 1, "missing": 0}));
+    // p3 is still active on 2025-12-31, its last measurement 2025-02-01: overdue.
+    assert_eq!(a["measurements"], json!({"completed": 2, "late": 1, "missing": 0, "overdue": 1}));
     assert_eq!(a["discharge"], json!({"expected": 1, "completed": 1}));
     assert_eq!(
         a["follow_up"],
@@ -311,7 +323,9 @@ async fn completeness_variables_and_coverage_match_the_hand_computed_figures() {
     let s = row(&units, n.st_olav);
     assert_eq!(s["pathways_started"], 2);
     assert_eq!(s["baseline"], json!({"expected": 2, "completed": 1}));
-    assert_eq!(s["measurements"], json!({"completed": 0, "late": 0, "missing": 0}));
+    // p5 is active with only its baseline of 2025-02-01: overdue; p6 has no baseline or
+    // measurement at all (its baseline is what is missing).
+    assert_eq!(s["measurements"], json!({"completed": 0, "late": 0, "missing": 0, "overdue": 1}));
     assert_eq!(s["discharge"], json!({"expected": 2, "completed": 1}));
     assert_eq!((s["npr_pathways"].clone(), s["coverage"].clone()), (Value::Null, Value::Null));
 
@@ -320,7 +334,7 @@ async fn completeness_variables_and_coverage_match_the_hand_computed_figures() {
     assert_eq!(hmr["units"], 2, "Molde and Ålesund");
     assert_eq!(hmr["units_reporting"], 2);
     assert_eq!(hmr["pathways_started"], 3);
-    assert_eq!(hmr["measurements"], json!({"completed": 5, "late": 3, "missing": 0}));
+    assert_eq!(hmr["measurements"], json!({"completed": 5, "late": 3, "missing": 0, "overdue": 1}));
     assert_eq!(hmr["follow_up"]["due"], 3);
     assert_eq!(hmr["npr_pathways"], 5);
     // (2 + 1) / (4 + 1) = 60 %: not low (the flag is below 60 %).
@@ -330,6 +344,7 @@ async fn completeness_variables_and_coverage_match_the_hand_computed_figures() {
     let all = row(&nation, n.nation);
     assert_eq!(all["pathways_started"], 5);
     assert_eq!(all["baseline"], json!({"expected": 5, "completed": 4}));
+    assert_eq!(all["measurements"]["overdue"], 2);
     assert_eq!(all["units_reporting"], 3);
     assert_eq!(all["units"].as_i64(), Some(count_units(&app)));
     assert!((all["coverage"].as_f64().unwrap() - 0.6).abs() < 1e-12, "St. Olav has no NPR count: left out");

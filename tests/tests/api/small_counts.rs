@@ -31,7 +31,7 @@ fn counts_of(completeness: &Value, variables: &[&Value]) -> BTreeMap<String, Opt
     put("pathways_started".into(), &completeness["pathways_started"]);
     for (family, fields) in [
         ("baseline", &["expected", "completed"][..]),
-        ("measurements", &["completed", "late", "missing"][..]),
+        ("measurements", &["completed", "late", "missing", "overdue"][..]),
         ("discharge", &["expected", "completed"][..]),
         ("follow_up", &["due", "done", "followed_up", "not_reached", "declined", "missing"][..]),
     ] {

@@ -13,6 +13,10 @@
 --                         was missed before this one)
 --   measurement_late_missing  the same measurements; yes = both (so the four combinations of
 --                         late and missing are known, for the protection of small counts)
+--   measurement_overdue   pathways active at the end of the year (today, in the current year)
+--                         whose last completed baseline or measurement on or before that day is
+--                         more than 90 days old: a point is missing and none taken since; at the
+--                         unit that owned the pathway that day
 --   discharge             discharge forms dated (drafts: created) in the year; completed = yes
 --   follow_up             follow-ups due in the year (window closed, or done); completed = yes
 --   follow_up_reached, follow_up_not_reached, follow_up_declined: the same, by outcome 5 / 6 / 7
@@ -21,19 +25,19 @@
 -- point (`forms.previous_date`). The items are summed per unit and day before the tree
 -- placement, which then places a few thousand rows instead of every event.
 WITH items (unit_id, event_date, started, baseline_due, baseline_done, measurements, late, missing, late_missing,
-            discharges,
+            overdue, discharges,
             discharges_completed, follow_ups, follow_ups_done, reached, not_reached, declined) AS (
     -- pathways started in the year; the baseline is expected once due (or done)
     SELECT p.opened_unit_id, p.start_date, 1,
            (p.start_date + CASE WHEN p.treatment_level = ANY ($6) THEN $5 ELSE $4 END < $2
             OR p.baseline_date IS NOT NULL)::int,
-           (p.baseline_date IS NOT NULL)::int, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+           (p.baseline_date IS NOT NULL)::int, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
     FROM pathways p
     WHERE p.start_date >= make_date($1, 1, 1) AND p.start_date < make_date($1 + 1, 1, 1)
     UNION ALL
     -- completed measurements in the year, by their gap from the previous point
     SELECT f.unit_id, f.event_date, 0, 0, 0, 1, (g.gap > g.interval_days)::int, (g.gap > $9)::int,
-           (g.gap > g.interval_days AND g.gap > $9)::int, 0, 0, 0, 0, 0, 0, 0
+           (g.gap > g.interval_days AND g.gap > $9)::int, 0, 0, 0, 0, 0, 0, 0, 0
     FROM forms f
     JOIN pathways p ON p.id = f.pathway_id
     CROSS JOIN LATERAL (
@@ -43,7 +47,8 @@ WITH items (unit_id, event_date, started, baseline_due, baseline_done, measureme
       AND f.event_date >= make_date($1, 1, 1) AND f.event_date < make_date($1 + 1, 1, 1)
     UNION ALL
     -- discharge forms dated (drafts: created) in the year
-    SELECT f.unit_id, coalesce(f.event_date, f.created_at::date), 0, 0, 0, 0, 0, 0, 0, 1, (f.status = 'completed')::int,
+    SELECT f.unit_id, coalesce(f.event_date, f.created_at::date), 0, 0, 0, 0, 0, 0, 0, 0, 1,
+           (f.status = 'completed')::int,
            0, 0, 0, 0, 0
     FROM forms f
     WHERE f.kind = 'discharge'
@@ -51,7 +56,7 @@ WITH items (unit_id, event_date, started, baseline_due, baseline_done, measureme
       AND coalesce(f.event_date, f.created_at::date) < make_date($1 + 1, 1, 1)
     UNION ALL
     -- follow-ups due in the year (window closed, or done), by outcome
-    SELECT p.discharge_unit_id, w.close, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, p.follow_up_done::int,
+    SELECT p.discharge_unit_id, w.close, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, p.follow_up_done::int,
            (p.follow_up_outcome IS NOT DISTINCT FROM 5)::int, (p.follow_up_outcome IS NOT DISTINCT FROM 6)::int,
            (p.follow_up_outcome IS NOT DISTINCT FROM 7)::int
     FROM pathways p
@@ -60,12 +65,30 @@ WITH items (unit_id, event_date, started, baseline_due, baseline_done, measureme
       AND p.discharge_date >= make_date($1, 1, 1) - make_interval(months => $10)
       AND p.discharge_date < make_date($1 + 1, 1, 1) - make_interval(months => $10)
       AND (w.close <= $2 OR p.follow_up_done)
+    UNION ALL
+    -- measurement points overdue at the end of the year: the last completed baseline or
+    -- measurement on or before that day (the pathway's latest, or for a past year looked up
+    -- in the forms) is more than $9 days old, at the unit owning the pathway that day
+    SELECT o.unit_id, d.day, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0
+    FROM pathways p
+    CROSS JOIN LATERAL (SELECT least(make_date($1, 12, 31), $2) AS day) d
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN p.anchor_date <= d.day THEN p.anchor_date
+                    ELSE (SELECT max(a.event_date) FROM forms a
+                          WHERE a.pathway_id = p.id AND a.kind IN ('baseline', 'measurement')
+                            AND a.status = 'completed' AND a.event_date <= d.day) END AS last,
+               CASE WHEN p.unit_id = p.opened_unit_id THEN p.unit_id
+                    ELSE coalesce((SELECT t.to_unit_id FROM pathway_transfers t
+                                   WHERE t.pathway_id = p.id AND t.transfer_date <= d.day
+                                   ORDER BY t.transfer_date DESC, t.id DESC LIMIT 1), p.opened_unit_id) END AS unit_id) o
+    WHERE p.start_date <= d.day AND (p.discharge_date IS NULL OR p.discharge_date > d.day)
+      AND p.anchor_date IS NOT NULL AND d.day - o.last > $9
 ), by_day AS (
     -- summed per unit and day before the tree placement: a few thousand rows
     SELECT i.unit_id, CASE WHEN $3 THEN $2 ELSE i.event_date END AS tree_date,
            sum(started) AS started, sum(baseline_due) AS baseline_due, sum(baseline_done) AS baseline_done,
            sum(measurements) AS measurements, sum(late) AS late, sum(missing) AS missing,
-           sum(late_missing) AS late_missing,
+           sum(late_missing) AS late_missing, sum(overdue) AS overdue,
            sum(discharges) AS discharges, sum(discharges_completed) AS discharges_completed,
            sum(follow_ups) AS follow_ups, sum(follow_ups_done) AS follow_ups_done, sum(reached) AS reached,
            sum(not_reached) AS not_reached, sum(declined) AS declined
@@ -85,6 +108,7 @@ CROSS JOIN LATERAL (VALUES
     ('measurement_late', x.late, x.measurements),
     ('measurement_missing', x.missing, x.measurements),
     ('measurement_late_missing', x.late_missing, x.measurements),
+    ('measurement_overdue', x.overdue, x.overdue),
     ('discharge', x.discharges_completed, x.discharges),
     ('follow_up', x.follow_ups_done, x.follow_ups),
     ('follow_up_reached', x.reached, x.follow_ups),
