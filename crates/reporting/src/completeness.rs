@@ -104,15 +104,17 @@ pub struct CompletenessRow {
     /// Discharge forms dated (drafts: created) in the year, and those completed.
     pub discharge: Done,
     pub follow_up: FollowUps,
-    /// Pathways in NPR for the units under the node that have an NPR count.
+    /// Pathways in NPR for the units under the node (at the end of the year) that have an NPR
+    /// count.
     pub npr_pathways: Option<i64>,
-    /// Pathways started at those units / NPR pathways.
+    /// Pathways started in the year at those units (wherever they were placed when the pathway
+    /// started) / NPR pathways.
     pub coverage: Option<f64>,
     /// Coverage below 60 % (null when there is no coverage).
     pub low_coverage: Option<bool>,
-    /// Every unit under the node has an NPR count (so coverage × NPR pathways = pathways started).
+    /// The units whose pathways started make the coverage's numerator.
     #[serde(skip)]
-    pub npr_for_every_unit: bool,
+    pub coverage_units: Vec<i64>,
 }
 
 /// The counts of a completeness row, by the name of the measure as in the JSON
@@ -158,19 +160,20 @@ impl CompletenessRow {
         })
     }
 
-    /// Withholds the given measures and what derives from them: coverage (pathways started /
-    /// NPR) when pathways started is withheld or not every unit under the node has an NPR count
-    /// (then coverage × NPR would be a sum of units' counts shown nowhere else).
+    /// Withholds the given measures.
     pub fn withhold<'a>(&mut self, measures: impl IntoIterator<Item = &'a str>) {
         for m in measures {
             if let Some(c) = self.count_mut(m) {
                 c.withhold();
             }
         }
-        if self.pathways_started.is_withheld() || !self.npr_for_every_unit {
-            self.coverage = None;
-            self.low_coverage = None;
-        }
+    }
+
+    /// Withholds the coverage (coverage × NPR pathways is the sum of the coverage units'
+    /// pathways started).
+    pub fn withhold_coverage(&mut self) {
+        self.coverage = None;
+        self.low_coverage = None;
     }
 }
 
@@ -253,13 +256,27 @@ fn summarise(
             out.entry(n).or_default();
         }
     }
-    let mut started_at_npr_units: BTreeMap<i64, i64> = BTreeMap::new();
+    // Coverage is a unit's: its pathways started in the year against its NPR count, summed
+    // over the units placed under the node at the end of the year (a unit that moved during
+    // the year counts once, where it ended up).
+    let mut started_by_unit: HashMap<i64, i64> = HashMap::new();
+    for place in counts.by_place.keys() {
+        *started_by_unit.entry(place.unit).or_default() += counts.get(place, "pathways_started").1;
+    }
+    let mut coverage_of: BTreeMap<i64, (i64, i64, Vec<i64>)> = BTreeMap::new();
+    for p in units {
+        if let (Some(n), Some(npr)) = (tree.node_at(p, level).filter(|n| keep(*n)), npr.get(&p.unit)) {
+            let c = coverage_of.entry(n).or_default();
+            c.0 += started_by_unit.get(&p.unit).copied().unwrap_or(0);
+            c.1 += npr;
+            c.2.push(p.unit);
+        }
+    }
     for (place, m) in &counts.by_place {
         let Some(n) = tree.node_at(place, level).filter(|n| keep(*n)) else { continue };
         let row = out.entry(n).or_default();
         let get = |k: &str| counts.get(place, k);
-        let started = get("pathways_started").1;
-        row.pathways_started += started;
+        row.pathways_started += get("pathways_started").1;
         let (yes, total) = get("baseline");
         row.baseline.expected += total;
         row.baseline.completed += yes;
@@ -278,9 +295,6 @@ fn summarise(
         row.follow_up.followed_up += get("follow_up_reached").0;
         row.follow_up.not_reached += get("follow_up_not_reached").0;
         row.follow_up.declined += get("follow_up_declined").0;
-        if npr.contains_key(&place.unit) {
-            *started_at_npr_units.entry(n).or_default() += started;
-        }
         let sets = unit_sets.entry(n).or_default();
         sets.0.insert(place.unit);
         if m.values().any(|(yes, total)| *yes > 0 || *total > 0) {
@@ -291,17 +305,15 @@ fn summarise(
         row.node_id = *n;
         row.name = tree.name(*n).to_owned();
         let (all, reporting) = unit_sets.remove(n).unwrap_or_default();
-        let npr_units: Vec<i64> = all.iter().copied().filter(|u| npr.contains_key(u)).collect();
         row.units = all.len() as i64;
         row.units_reporting = reporting.len() as i64;
         row.units_reporting_share = (row.units > 0).then(|| row.units_reporting as f64 / row.units as f64);
-        row.npr_for_every_unit = npr_units.len() == all.len();
         row.low_coverage = Some(false);
-        if !npr_units.is_empty() {
-            let npr_total: i64 = npr_units.iter().map(|u| npr[u]).sum();
+        if let Some((started, npr_total, units)) = coverage_of.remove(n) {
             row.npr_pathways = Some(npr_total);
-            row.coverage = coverage(started_at_npr_units.get(n).copied().unwrap_or(0), npr_total);
+            row.coverage = coverage(started, npr_total);
             row.low_coverage = Some(row.coverage.is_some_and(|c| c < LOW_COVERAGE));
+            row.coverage_units = units;
         }
     }
     out.into_values().collect()

@@ -73,10 +73,14 @@ impl Withheld {
         self.cells.contains(&(node, measure.to_owned()))
     }
 
-    /// Withholds what is withheld of a completeness row.
+    /// Withholds what is withheld of a completeness row, and its coverage unless every unit
+    /// whose pathways started make its numerator has that count shown.
     pub fn apply(&self, row: &mut CompletenessRow) {
         let node = row.node_id;
         row.withhold(crate::completeness::MEASURES.into_iter().filter(|m| self.contains(node, m)));
+        if row.coverage_units.iter().any(|u| self.contains(*u, "pathways_started")) {
+            row.withhold_coverage();
+        }
     }
 
     /// Withholds what is withheld of a variable-completeness row.

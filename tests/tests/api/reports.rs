@@ -381,6 +381,47 @@ fn count_units(app: &TestApp) -> i64 {
 }
 
 #[actix_web::test]
+async fn a_unit_that_moved_during_the_year_has_its_coverage_counted_once_where_it_ended() {
+    let app = TestApp::spawn().await;
+    let n = staff_and_data(&app);
+    let staff = app.token_for(Role::RegisterStaff, app.nation()).await;
+    let admin = app.token_for(Role::Admin, app.nation()).await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/coverage/reference-counts"))
+        .bearer_auth(&staff)
+        .header("content-type", "text/csv")
+        .body("resh_id,year,pathways\n9000008,2025,4\n9000009,2025,1\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // Ålesund moves from Helse Møre og Romsdal to St. Olavs hospital on 2025-07-01; its one
+    // pathway of 2025 (p4, started 2025-04-01) stays where it was registered.
+    let res = app
+        .post(
+            &format!("/api/v1/org-units/{}/links", n.alesund),
+            &json!({"parent_id": n.st_olavs_hf, "valid_from": "2025-07-01"}),
+        )
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let entities = get_json(&app, &staff, "/api/v1/reports/completeness?year=2025&level=legal_entity").await;
+    let hmr = row(&entities, n.hmr);
+    assert_eq!(hmr["pathways_started"], 3, "as registered: p4 counts at HMR");
+    // Coverage is Ålesund's (1 started of 1 in NPR), counted once, under St. Olavs hospital
+    // where it ended the year; HMR keeps Molde's 2 of 4.
+    assert_eq!((hmr["npr_pathways"].clone(), hmr["coverage"].clone()), (json!(4), json!(0.5)));
+    let so = row(&entities, n.st_olavs_hf);
+    assert_eq!((so["npr_pathways"].clone(), so["coverage"].clone()), (json!(1), json!(1.0)));
+    let nation = get_json(&app, &staff, "/api/v1/reports/completeness?year=2025&level=nation").await;
+    let all = row(&nation, n.nation);
+    assert!((all["coverage"].as_f64().unwrap() - 0.6).abs() < 1e-12, "(2 + 1) / (4 + 1) nationally");
+}
+
+#[actix_web::test]
 async fn follow_ups_and_baselines_not_yet_due_are_never_missing() {
     let app = TestApp::spawn().await;
     let n = nodes(&app);
