@@ -66,23 +66,23 @@ WITH items (unit_id, event_date, started, baseline_due, baseline_done, measureme
       AND p.discharge_date < make_date($1 + 1, 1, 1) - make_interval(months => $10)
       AND (w.close <= $2 OR p.follow_up_done)
     UNION ALL
-    -- measurement points overdue at the end of the year: the last completed baseline or
-    -- measurement on or before that day (the pathway's latest, or for a past year looked up
-    -- in the forms) is more than $9 days old, at the unit owning the pathway that day
-    SELECT o.unit_id, d.day, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0
+    -- measurement points overdue at the end of the year: the pathway's first completed point
+    -- (baseline or measurement) is more than $9 days before that day and none falls in the $9
+    -- days up to it (the baseline from the facts, measurements from the index of completed
+    -- ones), at the unit owning the pathway that day
+    SELECT CASE WHEN p.unit_id = p.opened_unit_id THEN p.unit_id
+                ELSE coalesce((SELECT t.to_unit_id FROM pathway_transfers t
+                               WHERE t.pathway_id = p.id AND t.transfer_date <= d.day
+                               ORDER BY t.transfer_date DESC, t.id DESC LIMIT 1), p.opened_unit_id) END,
+           d.day, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0
     FROM pathways p
     CROSS JOIN LATERAL (SELECT least(make_date($1, 12, 31), $2) AS day) d
-    CROSS JOIN LATERAL (
-        SELECT CASE WHEN p.anchor_date <= d.day THEN p.anchor_date
-                    ELSE (SELECT max(a.event_date) FROM forms a
-                          WHERE a.pathway_id = p.id AND a.kind IN ('baseline', 'measurement')
-                            AND a.status = 'completed' AND a.event_date <= d.day) END AS last,
-               CASE WHEN p.unit_id = p.opened_unit_id THEN p.unit_id
-                    ELSE coalesce((SELECT t.to_unit_id FROM pathway_transfers t
-                                   WHERE t.pathway_id = p.id AND t.transfer_date <= d.day
-                                   ORDER BY t.transfer_date DESC, t.id DESC LIMIT 1), p.opened_unit_id) END AS unit_id) o
     WHERE p.start_date <= d.day AND (p.discharge_date IS NULL OR p.discharge_date > d.day)
-      AND p.anchor_date IS NOT NULL AND d.day - o.last > $9
+      AND least(p.baseline_date, p.first_measurement_date) < d.day - $9
+      AND (p.baseline_date BETWEEN d.day - $9 AND d.day) IS NOT TRUE
+      AND NOT EXISTS (SELECT 1 FROM forms m
+                      WHERE m.pathway_id = p.id AND m.kind = 'measurement' AND m.status = 'completed'
+                        AND m.event_date BETWEEN d.day - $9 AND d.day)
 ), by_day AS (
     -- summed per unit and day before the tree placement: a few thousand rows
     SELECT i.unit_id, CASE WHEN $3 THEN $2 ELSE i.event_date END AS tree_date,
