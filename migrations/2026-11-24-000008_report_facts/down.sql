@@ -1,4 +1,5 @@
 -- Back to the worklist facts of migration 000003: its functions and triggers as they were.
+DROP INDEX forms_discharges;
 DROP INDEX forms_completed_measurements;
 DROP TRIGGER pathways_patient_facts ON pathways;
 DROP TRIGGER follow_up_forms_pathway_facts ON follow_up_forms;

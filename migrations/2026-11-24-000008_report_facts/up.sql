@@ -248,3 +248,6 @@ WHERE x.id = f.id AND x.kind = 'measurement' AND x.event_date IS NOT NULL AND x.
 -- index-only scan instead of a pass over every form.
 CREATE INDEX forms_completed_measurements ON forms (event_date) INCLUDE (pathway_id, unit_id, previous_date)
     WHERE kind = 'measurement' AND status = 'completed';
+
+-- The discharge forms by date (drafts: created), for the completeness report's discharges.
+CREATE INDEX forms_discharges ON forms (event_date) INCLUDE (unit_id, status, created_at) WHERE kind = 'discharge';

@@ -22,7 +22,7 @@
 --   follow_up_reached, follow_up_not_reached, follow_up_declined: the same, by outcome 5 / 6 / 7
 -- The pathways' facts (migration report_facts) give the started pathways and the follow-ups;
 -- the measurements come from an index-only scan of the completed ones with their previous
--- point (`forms.previous_date`). The items are summed per unit and day before the tree
+-- point (`forms.previous_date`), the discharges from the index of discharge forms. The items are summed per unit and day before the tree
 -- placement, which then places a few thousand rows instead of every event.
 WITH items (unit_id, event_date, started, baseline_due, baseline_done, measurements, late, missing, late_missing,
             overdue, discharges,
@@ -46,14 +46,15 @@ WITH items (unit_id, event_date, started, baseline_due, baseline_done, measureme
     WHERE f.kind = 'measurement' AND f.status = 'completed'
       AND f.event_date >= make_date($1, 1, 1) AND f.event_date < make_date($1 + 1, 1, 1)
     UNION ALL
-    -- discharge forms dated (drafts: created) in the year
+    -- discharge forms dated (drafts: created) in the year, from the index of discharge forms
     SELECT f.unit_id, coalesce(f.event_date, f.created_at::date), 0, 0, 0, 0, 0, 0, 0, 0, 1,
            (f.status = 'completed')::int,
            0, 0, 0, 0, 0
     FROM forms f
     WHERE f.kind = 'discharge'
-      AND coalesce(f.event_date, f.created_at::date) >= make_date($1, 1, 1)
-      AND coalesce(f.event_date, f.created_at::date) < make_date($1 + 1, 1, 1)
+      AND ((f.event_date >= make_date($1, 1, 1) AND f.event_date < make_date($1 + 1, 1, 1))
+           OR (f.event_date IS NULL AND f.created_at::date >= make_date($1, 1, 1)
+               AND f.created_at::date < make_date($1 + 1, 1, 1)))
     UNION ALL
     -- follow-ups due in the year (window closed, or done), by outcome
     SELECT p.discharge_unit_id, w.close, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, p.follow_up_done::int,
@@ -69,14 +70,16 @@ WITH items (unit_id, event_date, started, baseline_due, baseline_done, measureme
     -- measurement points overdue at the end of the year: the pathway's first completed point
     -- (baseline or measurement) is more than $9 days before that day and none falls in the $9
     -- days up to it (the baseline from the facts, measurements from the index of completed
-    -- ones), at the unit owning the pathway that day
-    SELECT CASE WHEN p.unit_id = p.opened_unit_id THEN p.unit_id
-                ELSE coalesce((SELECT t.to_unit_id FROM pathway_transfers t
-                               WHERE t.pathway_id = p.id AND t.transfer_date <= d.day
-                               ORDER BY t.transfer_date DESC, t.id DESC LIMIT 1), p.opened_unit_id) END,
+    -- ones), at the unit owning the pathway that day (the last transfer by then, else the
+    -- opening unit)
+    SELECT coalesce(t.to_unit_id, p.opened_unit_id),
            d.day, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0
     FROM pathways p
     CROSS JOIN LATERAL (SELECT least(make_date($1, 12, 31), $2) AS day) d
+    LEFT JOIN (SELECT DISTINCT ON (t.pathway_id) t.pathway_id, t.to_unit_id
+               FROM pathway_transfers t
+               WHERE t.transfer_date <= least(make_date($1, 12, 31), $2)
+               ORDER BY t.pathway_id, t.transfer_date DESC, t.id DESC) t ON t.pathway_id = p.id
     WHERE p.start_date <= d.day AND (p.discharge_date IS NULL OR p.discharge_date > d.day)
       AND least(p.baseline_date, p.first_measurement_date) < d.day - $9
       AND (p.baseline_date BETWEEN d.day - $9 AND d.day) IS NOT TRUE
