@@ -224,7 +224,7 @@ impl CompletenessCounts {
 
     /// The rows of the nodes of `level` that `keep` accepts.
     pub fn rows(&self, tree: &OrgTree, level: ReportLevel, keep: impl Fn(i64) -> bool) -> Vec<CompletenessRow> {
-        summarise(tree, level, &self.units, self, &self.npr, &keep)
+        summarise(tree, level, self, &keep)
     }
 }
 
@@ -243,11 +243,10 @@ pub fn completeness(
 fn summarise(
     tree: &OrgTree,
     level: ReportLevel,
-    units: &[Placement],
     counts: &CompletenessCounts,
-    npr: &HashMap<i64, i64>,
     keep: &impl Fn(i64) -> bool,
 ) -> Vec<CompletenessRow> {
+    let (units, npr) = (&counts.units, &counts.npr);
     let mut out: BTreeMap<i64, CompletenessRow> = BTreeMap::new();
     let mut unit_sets: BTreeMap<i64, (BTreeSet<i64>, BTreeSet<i64>)> = BTreeMap::new();
     for p in units {

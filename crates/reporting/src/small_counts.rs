@@ -60,6 +60,15 @@ const MEASURE_CODES: [(&str, &[&str]); 15] = [
     ("follow_up.missing", &["f_missing"]),
 ];
 
+/// The categories that no measure shows on its own (baselines due and not done, measurements
+/// on time, draft discharges, ...): protected cells.
+fn protected_categories() -> impl Iterator<Item = &'static str> {
+    FAMILIES
+        .iter()
+        .flat_map(|(_, codes)| codes.iter().copied())
+        .filter(|c| !MEASURE_CODES.iter().any(|(_, codes)| *codes == [*c]))
+}
+
 /// The counts withheld from a caller without the right to small counts: `(node, measure)` for
 /// completeness, `(node, "form.variable.count")` for variable completeness.
 #[derive(Debug, Clone, Default)]
@@ -219,7 +228,7 @@ pub fn protect(
             let m = if codes.len() > 1 { format!("g:{measure}") } else { codes[0].to_owned() };
             add(measure.to_owned(), m, CellRole::Published);
         }
-        for protected in ["b_due", "b_later", "m_ok", "m_late", "m_late_missing", "m_missing", "d_draft", "f_other"] {
+        for protected in protected_categories() {
             add(format!("protected:{protected}"), protected.to_owned(), CellRole::Protected);
         }
         for v in &variable_names {
@@ -306,4 +315,24 @@ pub fn protect(
         }
     }
     Ok(withheld)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_category_not_shown_as_a_measure_of_its_own_is_protected() {
+        let protected: Vec<&str> = protected_categories().collect();
+        assert_eq!(
+            protected,
+            ["b_due", "b_later", "m_ok", "m_late", "m_late_missing", "m_missing", "d_draft", "f_other"]
+        );
+        // Every measure sums categories of one family, and every category is in a family.
+        for (measure, codes) in MEASURE_CODES {
+            let family = FAMILIES.iter().find(|(_, all)| all.contains(&codes[0]));
+            assert!(family.is_some_and(|(_, all)| codes.iter().all(|c| all.contains(c))), "{measure}");
+        }
+        assert_eq!(MEASURE_CODES.map(|(m, _)| m), crate::completeness::MEASURES);
+    }
 }
