@@ -222,7 +222,7 @@ pub struct CompletenessResponse {
     pub year: i32,
     pub level: String,
     /// One row per node: units and units reporting, pathways started, baselines expected and
-    /// completed, measurements completed / late / missing, discharges, follow-ups due / done /
+    /// completed, measurements completed / late / missing / overdue, discharges, follow-ups due / done /
     /// followed up / not reached / declined / missing, NPR pathways, coverage and low_coverage.
     /// A count the caller may not see is null (docs/indicators.md, "Small counts").
     #[schema(value_type = Vec<Object>)]
