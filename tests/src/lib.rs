@@ -309,9 +309,10 @@ pub fn worklist_facts_mismatches(conn: &mut PgConnection) -> Vec<String> {
     .collect()
 }
 
-/// Pathways whose report facts (the columns of migration report_facts) differ from a
-/// recomputation from their patients and forms, and measurements whose `previous_date` does,
-/// written here independently of the database's own functions.
+/// Pathways whose report facts (the columns of migrations report_facts and
+/// current_treatment_level) differ from a recomputation from their patients and forms, and
+/// measurements whose `previous_date` or `previous_treatment_level` does, written here
+/// independently of the database's own functions.
 pub fn report_facts_mismatches(conn: &mut PgConnection) -> Vec<String> {
     #[derive(diesel::QueryableByName)]
     struct Mismatch {
@@ -321,7 +322,7 @@ pub fn report_facts_mismatches(conn: &mut PgConnection) -> Vec<String> {
     const STORED: &str = "(p.patient_sex, p.patient_birth_year, p.baseline_unit_id, p.baseline_date, \
         p.baseline_somatic_health_assessed, p.first_measurement_unit_id, p.first_measurement_date, \
         p.first_measurement_treatment_plan, p.first_measurement_crisis_plan, p.first_measurement_benefit, \
-        p.discharge_unit_id, p.discharge_agreed_follow_up, p.follow_up_outcome)";
+        p.discharge_unit_id, p.discharge_agreed_follow_up, p.follow_up_outcome, p.current_treatment_level)";
     let pathways = format!(
         "SELECT format('%s: stored %s, from forms %s', p.id, {STORED}, x) AS line \
          FROM pathways p \
@@ -332,7 +333,8 @@ pub fn report_facts_mismatches(conn: &mut PgConnection) -> Vec<String> {
                     m.unit_id AS m_unit, m.event_date AS m_date, mm.treatment_plan, mm.crisis_plan, mm.benefit, \
                     d.unit_id AS d_unit, \
                     (SELECT dd.agreed_follow_up FROM discharge_forms dd WHERE dd.form_id = d.id) AS d_agreed, \
-                    (SELECT uu.outcome FROM follow_up_forms uu WHERE uu.form_id = u.id) AS outcome \
+                    (SELECT uu.outcome FROM follow_up_forms uu WHERE uu.form_id = u.id) AS outcome, \
+                    (SELECT ll.treatment_level FROM measurement_forms ll WHERE ll.form_id = l.id) AS level \
              FROM (SELECT 1) one \
              LEFT JOIN forms b ON b.pathway_id = p.id AND b.kind = 'baseline' AND b.status = 'completed' \
              LEFT JOIN forms m ON m.id = ( \
@@ -344,19 +346,34 @@ pub fn report_facts_mismatches(conn: &mut PgConnection) -> Vec<String> {
              LEFT JOIN measurement_forms mm ON mm.form_id = m.id \
              LEFT JOIN forms d ON d.pathway_id = p.id AND d.kind = 'discharge' AND d.status = 'completed' \
              LEFT JOIN forms u ON u.pathway_id = p.id AND u.kind = 'follow-up' AND u.status = 'completed' \
+             LEFT JOIN forms l ON l.id = ( \
+                 SELECT f.id FROM forms f WHERE f.pathway_id = p.id AND f.kind = 'measurement' \
+                   AND f.status = 'completed' \
+                   AND NOT EXISTS (SELECT 1 FROM forms e WHERE e.pathway_id = p.id AND e.kind = 'measurement' \
+                                     AND e.status = 'completed' \
+                                     AND (e.event_date, e.id) > (f.event_date, f.id))) \
          ) x \
          WHERE {STORED} IS DISTINCT FROM \
                (x.sex, x.birth_year, x.b_unit, x.b_date, x.b_somatic, x.m_unit, x.m_date, x.treatment_plan, \
-                x.crisis_plan, x.benefit, x.d_unit, x.d_agreed, x.outcome)"
+                x.crisis_plan, x.benefit, x.d_unit, x.d_agreed, x.outcome, x.level)"
     );
-    let measurements = "SELECT format('measurement %s: stored previous date %s, from forms %s', f.id, \
-             f.previous_date, x.previous) AS line \
+    let measurements = "SELECT format('measurement %s: stored previous date and level %s, from forms %s', f.id, \
+             (f.previous_date, f.previous_treatment_level), (x.previous, y.level)) AS line \
          FROM forms f \
          CROSS JOIN LATERAL ( \
              SELECT max(a.event_date) AS previous FROM forms a \
              WHERE a.pathway_id = f.pathway_id AND a.id <> f.id AND a.status = 'completed' \
                AND a.kind IN ('baseline', 'measurement') AND a.event_date <= f.event_date) x \
-         WHERE f.kind = 'measurement' AND f.previous_date IS DISTINCT FROM x.previous";
+         LEFT JOIN LATERAL ( \
+             SELECT aa.treatment_level AS level FROM forms a JOIN measurement_forms aa ON aa.form_id = a.id \
+             WHERE a.pathway_id = f.pathway_id AND a.id <> f.id AND a.status = 'completed' \
+               AND a.kind = 'measurement' AND a.event_date <= f.event_date \
+               AND NOT EXISTS (SELECT 1 FROM forms e WHERE e.pathway_id = f.pathway_id AND e.id <> f.id \
+                                 AND e.status = 'completed' AND e.kind = 'measurement' \
+                                 AND e.event_date <= f.event_date AND (e.event_date, e.id) > (a.event_date, a.id))) y \
+           ON true \
+         WHERE f.kind = 'measurement' \
+           AND (f.previous_date, f.previous_treatment_level) IS DISTINCT FROM (x.previous, y.level)";
     diesel::sql_query(format!("{pathways} UNION ALL {measurements} ORDER BY 1"))
         .load::<Mismatch>(conn)
         .unwrap()

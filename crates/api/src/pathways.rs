@@ -107,7 +107,12 @@ pub struct PathwayResponse {
     /// The unit where it was opened.
     pub opened_unit_id: i64,
     pub start_date: NaiveDate,
+    /// The treatment level the pathway was opened with (1–6, DOMAIN §4).
     pub treatment_level: i16,
+    /// The treatment level in force: the one recorded by the latest completed measurement
+    /// point, else `treatment_level`. The worklist's time limits (inpatient or outpatient)
+    /// follow it.
+    pub current_treatment_level: i16,
     /// treatment_status 1–7 (DOMAIN §4).
     pub status: i16,
     pub created_at: DateTime<Utc>,
@@ -124,6 +129,7 @@ impl PathwayResponse {
             opened_unit_id: p.opened_unit_id,
             start_date: p.start_date,
             treatment_level: p.treatment_level,
+            current_treatment_level: p.treatment_level_in_force(),
             status: p.status,
             created_at: p.created_at,
             writable,

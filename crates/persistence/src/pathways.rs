@@ -22,6 +22,17 @@ pub struct PathwayRow {
     pub created_by: Uuid,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The level of the latest completed measurement point (a fact kept by the database
+    /// triggers, migration current_treatment_level); `None` while there is none.
+    pub current_treatment_level: Option<i16>,
+}
+
+impl PathwayRow {
+    /// The treatment level in force: the latest completed measurement's, else the level the
+    /// pathway was opened with. The worklist's time limits follow it.
+    pub fn treatment_level_in_force(&self) -> i16 {
+        self.current_treatment_level.unwrap_or(self.treatment_level)
+    }
 }
 
 /// A new pathway; `status` is 1 (active) for a pathway opened over the API, a bulk loader may

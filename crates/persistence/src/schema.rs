@@ -123,6 +123,7 @@ diesel::table! {
         reopened_at -> Nullable<Timestamptz>,
         reopen_reason -> Nullable<Text>,
         previous_date -> Nullable<Date>,
+        previous_treatment_level -> Nullable<Int2>,
     }
 }
 
@@ -244,6 +245,7 @@ diesel::table! {
         discharge_unit_id -> Nullable<Int8>,
         discharge_agreed_follow_up -> Nullable<Array<Nullable<Int2>>>,
         follow_up_outcome -> Nullable<Int2>,
+        current_treatment_level -> Nullable<Int2>,
     }
 }
 

@@ -11,7 +11,9 @@
 //! spread evenly from `first_start` to today, treatment levels by weight, a late baseline for a
 //! share of pathways, measurement points every 6–10 weeks while active with some missing,
 //! pathway length exponential with a mean of `mean_pathway_days`, discharge endings and
-//! follow-up outcomes by weight, drafts left unfinished, some transfers and second pathways.
+//! follow-up outcomes by weight, drafts left unfinished, some transfers and second pathways;
+//! pathways on inpatient limits step down to outpatient treatment at a measurement point by
+//! `step_down_share` (the point records the new level).
 
 use std::collections::HashSet;
 use std::io::Write as _;
@@ -42,6 +44,9 @@ pub struct SyntheticSettings {
     pub second_pathway_share: f64,
     pub transfer_share: f64,
     pub treatment_level_weights: [u32; 6],
+    /// At each completed measurement point of a pathway on inpatient limits (inpatient, day,
+    /// detoxification), the chance that it goes on as outpatient treatment from there.
+    pub step_down_share: f64,
     pub baseline_registered: f64,
     pub baseline_completed: f64,
     pub baseline_late_share: f64,
@@ -365,6 +370,9 @@ struct Facts {
     discharge_unit_id: Option<i64>,
     discharge_agreed_follow_up: Option<Vec<i16>>,
     follow_up_outcome: Option<i16>,
+    /// The latest completed measurement (date, id) and its treatment level.
+    latest_measurement: Option<(NaiveDate, Uuid)>,
+    current_treatment_level: Option<i16>,
 }
 
 fn facts_of(forms: &[PlannedForm], unit: i64) -> Facts {
@@ -391,6 +399,10 @@ fn facts_of(forms: &[PlannedForm], unit: i64) -> Facts {
                     f.first_measurement_treatment_plan = m.treatment_plan;
                     f.first_measurement_crisis_plan = m.crisis_plan;
                     f.first_measurement_benefit = m.benefit;
+                }
+                if key.is_some() && key > f.latest_measurement {
+                    f.latest_measurement = key;
+                    f.current_treatment_level = m.treatment_level;
                 }
             }
             FormData::Discharge(d) => {
@@ -421,6 +433,22 @@ fn previous_date_of(form: &PlannedForm, forms: &[PlannedForm]) -> Option<NaiveDa
         .filter_map(|a| a.data.event_date())
         .filter(|d| *d <= own)
         .max()
+}
+
+/// A measurement's `forms.previous_treatment_level`: the level of the latest other completed
+/// measurement of the pathway on or before its own date (latest date, then highest id).
+fn previous_treatment_level_of(form: &PlannedForm, forms: &[PlannedForm]) -> Option<i16> {
+    let FormData::Measurement(_) = form.data else { return None };
+    let own = form.data.event_date()?;
+    forms
+        .iter()
+        .filter(|a| a.id != form.id && a.completed)
+        .filter_map(|a| match &a.data {
+            FormData::Measurement(m) => m.event_date.filter(|d| *d <= own).map(|d| ((d, a.id), m.treatment_level)),
+            _ => None,
+        })
+        .max_by_key(|(key, _)| *key)
+        .and_then(|(_, level)| level)
 }
 
 fn connect(url: &str) -> Result<PgConnection, RepoError> {
@@ -593,15 +621,19 @@ fn generate(
             }
             // Measurement points every 6–10 weeks until the end (or today).
             let mut at = days(baseline_date.max(start), rng.gen_range(35..75));
+            let mut current_level = level;
             while at <= end.min(today) {
                 if chance(&mut rng, settings.measurement_registered) {
                     let completed = chance(&mut rng, settings.measurement_completed);
                     if completed {
                         ctx.measurement_dates.push(at);
+                        if matches!(current_level, 2 | 3 | 5) && chance(&mut rng, settings.step_down_share) {
+                            current_level = 1;
+                        }
                     }
                     forms.push(PlannedForm {
                         id: ids.next(),
-                        data: FormData::Measurement(measurement(&mut rng, at, level)),
+                        data: FormData::Measurement(measurement(&mut rng, at, current_level)),
                         completed,
                     });
                 }
@@ -689,9 +721,10 @@ fn generate(
                 f.follow_up_done, sex, birth_year, f.baseline_unit_id, f.baseline_date,
                 f.baseline_somatic_health_assessed, f.first_measurement_unit_id, f.first_measurement.map(|(d, _)| d),
                 f.first_measurement_treatment_plan, f.first_measurement_crisis_plan, f.first_measurement_benefit,
-                f.discharge_unit_id, Array(&f.discharge_agreed_follow_up), f.follow_up_outcome);
+                f.discharge_unit_id, Array(&f.discharge_agreed_follow_up), f.follow_up_outcome,
+                f.current_treatment_level);
             for form in &forms {
-                let previous = previous_date_of(form, &forms);
+                let previous = (previous_date_of(form, &forms), previous_treatment_level_of(form, &forms));
                 write_form(&mut batch.buffers, &mut summary, form, (pathway, unit, previous), loader, &ctx)?;
             }
             summary.pathways += 1;
@@ -713,7 +746,7 @@ fn write_form(
     b: &mut Buffers,
     summary: &mut LoadSummary,
     form: &PlannedForm,
-    (pathway, unit, previous_date): (Uuid, i64, Option<NaiveDate>),
+    (pathway, unit, (previous_date, previous_treatment_level)): (Uuid, i64, (Option<NaiveDate>, Option<i16>)),
     loader: Uuid,
     ctx: &FormContext,
 ) -> Result<(), RepoError> {
@@ -748,7 +781,7 @@ fn write_form(
     let created_at = event_date.map(|d| format!("{d} 10:00:00+00")).unwrap_or_else(|| "now".into());
     row!(&mut b.forms; form.id, pathway, form.data.kind().as_str(), unit, event_date, status, 1i32, loader, loader,
         form.completed.then_some(loader), completed_at.as_deref(), created_at.as_str(), created_at.as_str(),
-        previous_date);
+        previous_date, previous_treatment_level);
     summary.forms += 1;
     summary.completed_forms += usize::from(form.completed);
     let block = match &form.data {
@@ -843,7 +876,8 @@ fn flush(conn: &mut PgConnection, b: &mut Buffers) -> Result<(), RepoError> {
                 first_measurement_benefit,
                 discharge_unit_id,
                 discharge_agreed_follow_up,
-                follow_up_outcome
+                follow_up_outcome,
+                current_treatment_level
             )
         );
         copy_into!(
@@ -876,7 +910,8 @@ fn flush(conn: &mut PgConnection, b: &mut Buffers) -> Result<(), RepoError> {
                 completed_at,
                 created_at,
                 updated_at,
-                previous_date
+                previous_date,
+                previous_treatment_level
             )
         );
         copy_into!(

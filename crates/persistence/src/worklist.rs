@@ -2,7 +2,7 @@
 //! pathways owned by the unit, and pathways it discharged (ending 3 or 4) recently enough for
 //! the one-year follow-up. The facts are columns of `pathways`, kept right by database triggers
 //! on `forms` and `discharge_forms` (migration worklist_facts), so this reads only the unit's
-//! pathways: one index-only scan of `pathways_worklist`.
+//! pathways: one index-only scan of `pathways_worklist_level`.
 
 use chrono::NaiveDate;
 use diesel::prelude::*;

@@ -452,6 +452,38 @@ async fn follow_ups_and_baselines_not_yet_due_are_never_missing() {
     }
 }
 
+#[actix_web::test]
+async fn a_measurement_is_late_by_the_treatment_level_in_force_at_the_point_before_it() {
+    let app = TestApp::spawn().await;
+    let n = nodes(&app);
+    let mut fx = Fixture::new(app.conn());
+    let point = "treatment_plan = 1, crisis_plan = 1, benefit = 4";
+    // Opened inpatient 2025-01-01 (inpatient limit 42 days). p1 steps down to outpatient at its
+    // point of 02-01 (level 1): the next point, 50 days later, is within the outpatient 56 days.
+    let p1 = fx.pathway(n.molde, 1, 1990, "2025-01-01", 3, 1);
+    fx.form(p1, "measurement", n.molde, "2025-02-01", true, &format!("{point}, treatment_level = 1"));
+    fx.form(p1, "measurement", n.molde, "2025-03-23", true, &format!("{point}, treatment_level = 1"));
+    // p2 stays inpatient (level 3 at 02-01): the same 50 days are late.
+    let p2 = fx.pathway(n.molde, 2, 1990, "2025-01-01", 3, 1);
+    fx.form(p2, "measurement", n.molde, "2025-02-01", true, &format!("{point}, treatment_level = 3"));
+    fx.form(p2, "measurement", n.molde, "2025-03-23", true, &format!("{point}, treatment_level = 3"));
+    // p3 at Ålesund, opened outpatient, goes inpatient at 02-01: 45 days later is late (over 42,
+    // within the outpatient 56).
+    let p3 = fx.pathway(n.alesund, 1, 1970, "2025-01-01", 1, 1);
+    fx.form(p3, "measurement", n.alesund, "2025-02-01", true, &format!("{point}, treatment_level = 3"));
+    fx.form(p3, "measurement", n.alesund, "2025-03-18", true, &format!("{point}, treatment_level = 1"));
+    // The first points count from the start (31 days): late for none. By the opening levels
+    // Molde would have 2 late and Ålesund none.
+    let mismatches = integration_tests::report_facts_mismatches(&mut app.conn());
+    assert!(mismatches.is_empty(), "{mismatches:#?}");
+    let staff = app.token_for(Role::RegisterStaff, app.nation()).await;
+    let c = get_json(&app, &staff, "/api/v1/reports/completeness?year=2025&level=unit").await;
+    assert_eq!(row(&c, n.molde)["measurements"]["completed"], 4);
+    assert_eq!(row(&c, n.molde)["measurements"]["late"], 1);
+    assert_eq!(row(&c, n.alesund)["measurements"]["completed"], 2);
+    assert_eq!(row(&c, n.alesund)["measurements"]["late"], 1);
+}
+
 /// Published values of every download and of the public results, by cell key.
 type Seen = BTreeMap<(String, i64, String, String, String), i64>;
 

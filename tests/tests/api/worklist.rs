@@ -250,7 +250,7 @@ async fn the_facts_columns_match_a_recomputation_from_the_forms_after_a_mixed_sc
 
     // A pathway transferred with a completed measurement: the receiving unit's worklist lists it.
     let t = open_pathway(&app, &token, molde.0, IDS[2], 80, 3).await;
-    let (m, _) = create(&app, &token, &t, "measurement", &measurement(&ago(70))).await;
+    let (m, _) = create(&app, &token, &t, "measurement", &measurement_at_level(&ago(70), 3)).await;
     complete(&app, &token, &m).await;
     let (status, moved) = call(
         &app,
@@ -297,6 +297,68 @@ async fn the_facts_columns_match_a_recomputation_from_the_forms_after_a_mixed_sc
     assert_facts_match_the_forms(&app);
 }
 
+/// A measurement point that records treatment level `level`.
+fn measurement_at_level(date: &str, level: i16) -> Value {
+    let mut body = measurement(date);
+    body["treatment_level"] = json!(level);
+    body
+}
+
+/// The pathway's treatment levels as its reader sees them: (opened with, in force).
+async fn levels_of(app: &TestApp, token: &str, pathway: &str) -> (i64, i64) {
+    let (status, body) = call(app, "GET", &format!("/api/v1/pathways/{pathway}"), None, Some(token)).await;
+    assert_eq!(status, 200, "{body}");
+    (body["treatment_level"].as_i64().unwrap(), body["current_treatment_level"].as_i64().unwrap())
+}
+
+/// The previous treatment level stored on a measurement form (`forms.previous_treatment_level`).
+fn previous_level(app: &TestApp, form: &str) -> Option<i16> {
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::SmallInt>)]
+        level: Option<i16>,
+    }
+    let sql = format!("SELECT previous_treatment_level AS level FROM forms WHERE id = '{form}'");
+    diesel::RunQueryDsl::get_result::<Row>(diesel::sql_query(sql), &mut app.conn()).unwrap().level
+}
+
+#[actix_web::test]
+async fn the_time_limits_follow_the_treatment_level_of_the_latest_measurement() {
+    let app = TestApp::spawn().await;
+    let unit = app.unit(UNIT_MOLDE);
+    let token = app.token_for(Role::UnitContact, unit).await;
+    let today = Utc::now().date_naive();
+    let ago = |n: i64| (today - Duration::days(n)).to_string();
+    // Opened as inpatient treatment 120 days ago, baseline 118 days ago.
+    let p = open_pathway(&app, &token, unit.0, IDS[4], 120, 3).await;
+    assert_eq!(levels_of(&app, &token, &p).await, (3, 3));
+    let (b, _) = create(&app, &token, &p, "baseline", &baseline(&ago(118))).await;
+    complete(&app, &token, &b).await;
+    // A point 100 days ago, still inpatient: inpatient limits (anchor + 42 = 58 days ago), and
+    // more than 90 days without a point by now.
+    let (m1, _) = create(&app, &token, &p, "measurement", &measurement_at_level(&ago(100), 3)).await;
+    complete(&app, &token, &m1).await;
+    assert_eq!(items_of(&app, &token, unit.0, &p).await, [item("measurement_missing", &ago(58))]);
+    assert_eq!(levels_of(&app, &token, &p).await, (3, 3));
+    // A point 50 days ago records outpatient treatment: the next one is due after 56 days
+    // (in 6 days; listed 14 days before), where inpatient limits would make it late since 8 days.
+    let (m2, _) = create(&app, &token, &p, "measurement", &measurement_at_level(&ago(50), 1)).await;
+    assert_eq!(items_of(&app, &token, unit.0, &p).await, [item("measurement_missing", &ago(58))], "a draft");
+    complete(&app, &token, &m2).await;
+    assert_eq!(items_of(&app, &token, unit.0, &p).await, [item("measurement_due", &ago(-6))]);
+    assert_eq!(levels_of(&app, &token, &p).await, (3, 1));
+    // Each point's gap counts by the level in force at the point before it.
+    assert_eq!((previous_level(&app, &m1), previous_level(&app, &m2)), (None, Some(3)));
+    assert_facts_match_the_forms(&app);
+    // Reopened: the inpatient point is the latest again.
+    let reopen = json!({"reason": "wrong patient"});
+    let (status, _) = call(&app, "POST", &format!("/api/v1/forms/{m2}/reopen"), Some(&reopen), Some(&token)).await;
+    assert_eq!(status, 200);
+    assert_eq!(items_of(&app, &token, unit.0, &p).await, [item("measurement_missing", &ago(58))]);
+    assert_eq!(levels_of(&app, &token, &p).await, (3, 3));
+    assert_facts_match_the_forms(&app);
+}
+
 #[actix_web::test]
 async fn concurrent_changes_to_two_forms_of_one_pathway_leave_the_right_facts() {
     use diesel::RunQueryDsl;
@@ -333,19 +395,27 @@ async fn concurrent_changes_to_two_forms_of_one_pathway_leave_the_right_facts() 
 #[test]
 fn the_worklist_index_is_built_and_valid() {
     #[derive(diesel::QueryableByName)]
-    struct Valid {
+    struct Index {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
         #[diesel(sql_type = diesel::sql_types::Bool)]
         valid: bool,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        definition: String,
     }
     let db = integration_tests::TestDb::new();
-    let rows: Vec<Valid> = diesel::RunQueryDsl::load(
+    let rows: Vec<Index> = diesel::RunQueryDsl::load(
         diesel::sql_query(
-            "SELECT i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
-             WHERE c.relname = 'pathways_worklist'",
+            "SELECT c.relname::text AS name, i.indisvalid AS valid, pg_get_indexdef(c.oid) AS definition \
+             FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+             WHERE c.relname IN ('pathways_worklist', 'pathways_worklist_level')",
         ),
         &mut db.conn(),
     )
     .unwrap();
-    assert_eq!(rows.len(), 1, "pathways_worklist exists");
+    // Only the index with the treatment level in force (migrations 000010, 000011) is left.
+    assert_eq!(rows.len(), 1, "one worklist index");
+    assert_eq!(rows[0].name, "pathways_worklist_level");
     assert!(rows[0].valid);
+    assert!(rows[0].definition.contains("current_treatment_level"), "{}", rows[0].definition);
 }

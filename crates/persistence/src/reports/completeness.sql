@@ -8,7 +8,9 @@
 --   pathways_started      pathways opened in the year (total)
 --   baseline              pathways started in the year whose baseline is due (or done): done = yes
 --   measurement_late      completed measurements in the year; yes = taken more than the interval
---                         (56 / 42 days) after the last baseline or measurement
+--                         (56 / 42 days) after the last baseline or measurement, by the treatment
+--                         level in force at that point (the previous measurement's, else the
+--                         pathway's opening level: `forms.previous_treatment_level`)
 --   measurement_missing   the same measurements; yes = taken more than 90 days after it (a point
 --                         was missed before this one)
 --   measurement_late_missing  the same measurements; yes = both (so the four combinations of
@@ -22,7 +24,7 @@
 --   follow_up_reached, follow_up_not_reached, follow_up_declined: the same, by outcome 5 / 6 / 7
 -- The pathways' facts (migration report_facts) give the started pathways and the follow-ups;
 -- the measurements come from an index-only scan of the completed ones with their previous
--- point (`forms.previous_date`), the discharges from the index of discharge forms. The items are summed per unit and day before the tree
+-- point (`forms.previous_date`, `forms.previous_treatment_level`), the discharges from the index of discharge forms. The items are summed per unit and day before the tree
 -- placement, which then places a few thousand rows instead of every event.
 WITH items (unit_id, event_date, started, baseline_due, baseline_done, measurements, late, missing, late_missing,
             overdue, discharges,
@@ -42,7 +44,8 @@ WITH items (unit_id, event_date, started, baseline_due, baseline_done, measureme
     JOIN pathways p ON p.id = f.pathway_id
     CROSS JOIN LATERAL (
         SELECT f.event_date - coalesce(f.previous_date, p.start_date) AS gap,
-               CASE WHEN p.treatment_level = ANY ($6) THEN $8 ELSE $7 END AS interval_days) g
+               CASE WHEN coalesce(f.previous_treatment_level, p.treatment_level) = ANY ($6) THEN $8 ELSE $7 END
+                   AS interval_days) g
     WHERE f.kind = 'measurement' AND f.status = 'completed'
       AND f.event_date >= make_date($1, 1, 1) AND f.event_date < make_date($1 + 1, 1, 1)
     UNION ALL

@@ -1,0 +1,1 @@
+DROP INDEX CONCURRENTLY IF EXISTS pathways_worklist_level;
