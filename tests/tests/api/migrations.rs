@@ -1,4 +1,5 @@
-//! Migrations: every down.sql and then every up.sql again; the audit log refuses changes.
+//! Migrations: every down.sql and then every up.sql again; each down.sql gives back exactly the
+//! schema before its up.sql; the audit log refuses changes.
 
 use diesel::RunQueryDsl;
 use integration_tests::{TestApp, TestDb};
@@ -33,6 +34,77 @@ fn every_migration_goes_down_and_up_again() {
     let applied = persistence::migrations::run_pending(&mut conn).unwrap();
     assert_eq!(applied.len(), reverted.len());
     assert_eq!(tables(&mut conn), before);
+}
+
+/// Everything a migration can create in the public schema, one line per object, sorted: tables
+/// with their columns in order (type, nullability, default), constraints, indexes, functions
+/// (their whole definition), triggers and views. A constraint's validity is left out: a down.sql
+/// may put a CHECK back `NOT VALID` where rows the newer schema accepted may remain (000005).
+fn schema_snapshot(conn: &mut diesel::PgConnection) -> Vec<String> {
+    diesel::sql_query(
+        "SELECT 'column ' || c.relname || ' ' || string_agg(format('%s %s%s%s', a.attname, \
+                    format_type(a.atttypid, a.atttypmod), CASE WHEN a.attnotnull THEN ' not null' ELSE '' END, \
+                    coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), '')), ', ' ORDER BY a.attnum) AS name \
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+         LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum \
+         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v', 'm') AND c.relname <> '__diesel_schema_migrations' \
+         GROUP BY c.relname \
+         UNION ALL \
+         SELECT format('constraint %s %s %s', r.conrelid::regclass, r.conname, \
+                       replace(pg_get_constraintdef(r.oid), ' NOT VALID', '')) \
+         FROM pg_constraint r JOIN pg_namespace n ON n.oid = r.connamespace \
+         WHERE n.nspname = 'public' AND r.conrelid <> 0 \
+           AND r.conrelid::regclass::text <> '__diesel_schema_migrations' \
+         UNION ALL \
+         SELECT format('index %s', indexdef) FROM pg_indexes \
+         WHERE schemaname = 'public' AND tablename <> '__diesel_schema_migrations' \
+         UNION ALL \
+         SELECT format('function %s', pg_get_functiondef(p.oid)) \
+         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+         WHERE n.nspname = 'public' AND p.prokind = 'f' \
+         UNION ALL \
+         SELECT format('trigger %s', pg_get_triggerdef(t.oid)) \
+         FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = 'public' AND NOT t.tgisinternal \
+         UNION ALL \
+         SELECT format('view %s %s', viewname, definition) FROM pg_views WHERE schemaname = 'public' \
+         ORDER BY 1",
+    )
+    .load::<Name>(conn)
+    .unwrap()
+    .into_iter()
+    .map(|n| n.name)
+    .collect()
+}
+
+#[test]
+fn each_down_sql_restores_exactly_the_schema_before_its_up_sql() {
+    let db = TestDb::new();
+    let mut conn = db.conn();
+    persistence::migrations::revert_all(&mut conn).unwrap();
+    // Up one at a time, the schema after each.
+    let mut snapshots = vec![("(none)".to_owned(), schema_snapshot(&mut conn))];
+    assert!(snapshots[0].1.is_empty(), "{:#?}", snapshots[0].1);
+    while let Some(version) = persistence::migrations::run_next(&mut conn).unwrap() {
+        snapshots.push((version, schema_snapshot(&mut conn)));
+    }
+    assert!(snapshots.len() > 8, "every migration applied");
+    // Down one at a time: each down.sql gives back the schema of the migration before it.
+    while let Some(version) = persistence::migrations::revert_last(&mut conn).unwrap() {
+        let (applied, _) = snapshots.pop().unwrap();
+        assert_eq!(version, applied);
+        let (before, expected) = snapshots.last().unwrap();
+        let now = schema_snapshot(&mut conn);
+        let missing: Vec<_> = expected.iter().filter(|l| !now.contains(l)).collect();
+        let extra: Vec<_> = now.iter().filter(|l| !expected.contains(l)).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "reverting {version} does not give back the schema of {before}:\nmissing {missing:#?}\nleft over {extra:#?}"
+        );
+    }
+    assert_eq!(snapshots.len(), 1);
+    persistence::migrations::run_pending(&mut conn).unwrap();
 }
 
 #[actix_web::test]
