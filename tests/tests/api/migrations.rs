@@ -1,5 +1,6 @@
 //! Migrations: every down.sql and then every up.sql again; each down.sql gives back exactly the
-//! schema before its up.sql; the audit log refuses changes.
+//! schema before its up.sql; schema.rs matches the migrated database; the audit log refuses
+//! changes.
 
 use diesel::RunQueryDsl;
 use integration_tests::{TestApp, TestDb};
@@ -105,6 +106,92 @@ fn each_down_sql_restores_exactly_the_schema_before_its_up_sql() {
     }
     assert_eq!(snapshots.len(), 1);
     persistence::migrations::run_pending(&mut conn).unwrap();
+}
+
+/// The PostgreSQL type (`format_type`) a column type of schema.rs stands for, and whether it
+/// may be NULL.
+fn pg_type_of(diesel_type: &str) -> (String, bool) {
+    let (inner, nullable) = match diesel_type.strip_prefix("Nullable<").and_then(|t| t.strip_suffix('>')) {
+        Some(inner) => (inner, true),
+        None => (diesel_type, false),
+    };
+    if let Some(element) = inner.strip_prefix("Array<").and_then(|t| t.strip_suffix('>')) {
+        let element = element.strip_prefix("Nullable<").and_then(|t| t.strip_suffix('>')).unwrap_or(element);
+        return (format!("{}[]", pg_type_of(element).0), nullable);
+    }
+    let pg = match inner {
+        "Int2" => "smallint",
+        "Int4" => "integer",
+        "Int8" => "bigint",
+        "Bool" => "boolean",
+        "Text" => "text",
+        "Uuid" => "uuid",
+        "Date" => "date",
+        "Timestamptz" => "timestamp with time zone",
+        "Bytea" => "bytea",
+        "Jsonb" => "jsonb",
+        other => panic!("schema.rs uses {other}: add it to pg_type_of"),
+    };
+    (pg.to_owned(), nullable)
+}
+
+/// The tables of crates/persistence/src/schema.rs as lines `table (primary key): column type
+/// [not null], ...`, read from the file's `diesel::table!` blocks.
+fn tables_of_schema_rs() -> Vec<String> {
+    let text = include_str!("../../../crates/persistence/src/schema.rs");
+    let mut tables = Vec::new();
+    for block in text.split("diesel::table! {").skip(1) {
+        let mut lines = block.lines().map(str::trim).filter(|l| !l.is_empty());
+        let head = lines.next().unwrap().trim_end_matches(" {");
+        let (name, key) = head.split_once(' ').unwrap();
+        let mut columns = Vec::new();
+        for line in lines.take_while(|l| *l != "}") {
+            let (column, ty) = line.trim_end_matches(',').split_once(" -> ").unwrap();
+            let (pg, nullable) = pg_type_of(ty);
+            columns.push(format!("{column} {pg}{}", if nullable { "" } else { " not null" }));
+        }
+        tables.push(format!("{name} {}: {}", key.replace(", ", ","), columns.join(", ")));
+    }
+    tables.sort();
+    tables
+}
+
+/// The same lines for the tables of the migrated database.
+fn tables_of_database(conn: &mut diesel::PgConnection) -> Vec<String> {
+    diesel::sql_query(
+        "SELECT format('%s (%s): %s', c.relname, \
+                       (SELECT string_agg(k.attname, ',' ORDER BY array_position(i.indkey, k.attnum)) \
+                        FROM pg_index i JOIN pg_attribute k ON k.attrelid = c.oid AND k.attnum = ANY (i.indkey) \
+                        WHERE i.indrelid = c.oid AND i.indisprimary), \
+                       string_agg(format('%s %s%s', a.attname, format_type(a.atttypid, a.atttypmod), \
+                                         CASE WHEN a.attnotnull THEN ' not null' ELSE '' END), \
+                                  ', ' ORDER BY a.attnum)) AS name \
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+         WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname <> '__diesel_schema_migrations' \
+         GROUP BY c.oid, c.relname ORDER BY 1",
+    )
+    .load::<Name>(conn)
+    .unwrap()
+    .into_iter()
+    .map(|n| n.name)
+    .collect()
+}
+
+/// schema.rs is what `diesel print-schema` would write for the migrated database: the same
+/// tables, primary keys, columns in order, types and nullability (CI has no diesel_cli).
+#[test]
+fn schema_rs_matches_the_migrated_database() {
+    let db = TestDb::new();
+    let database = tables_of_database(&mut db.conn());
+    let schema_rs = tables_of_schema_rs();
+    assert!(schema_rs.len() >= 20, "{schema_rs:#?}");
+    let missing: Vec<_> = database.iter().filter(|t| !schema_rs.contains(t)).collect();
+    let stale: Vec<_> = schema_rs.iter().filter(|t| !database.contains(t)).collect();
+    assert!(
+        missing.is_empty() && stale.is_empty(),
+        "schema.rs differs from the database:\nin the database {missing:#?}\nin schema.rs {stale:#?}"
+    );
 }
 
 #[actix_web::test]
