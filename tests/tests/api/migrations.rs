@@ -11,16 +11,17 @@ struct Name {
     name: String,
 }
 
+/// The `name` column of every row of `sql`.
+fn lines(conn: &mut diesel::PgConnection, sql: &str) -> Vec<String> {
+    diesel::sql_query(sql).load::<Name>(conn).unwrap().into_iter().map(|n| n.name).collect()
+}
+
 fn tables(conn: &mut diesel::PgConnection) -> Vec<String> {
-    diesel::sql_query(
+    lines(
+        conn,
         "SELECT table_name::text AS name FROM information_schema.tables \
          WHERE table_schema = 'public' AND table_name <> '__diesel_schema_migrations' ORDER BY 1",
     )
-    .load::<Name>(conn)
-    .unwrap()
-    .into_iter()
-    .map(|n| n.name)
-    .collect()
 }
 
 #[test]
@@ -42,7 +43,8 @@ fn every_migration_goes_down_and_up_again() {
 /// (their whole definition), triggers and views. A constraint's validity is left out: a down.sql
 /// may put a CHECK back `NOT VALID` where rows the newer schema accepted may remain (000005).
 fn schema_snapshot(conn: &mut diesel::PgConnection) -> Vec<String> {
-    diesel::sql_query(
+    lines(
+        conn,
         "SELECT 'column ' || c.relname || ' ' || string_agg(format('%s %s%s%s', a.attname, \
                     format_type(a.atttypid, a.atttypmod), CASE WHEN a.attnotnull THEN ' not null' ELSE '' END, \
                     coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), '')), ', ' ORDER BY a.attnum) AS name \
@@ -72,11 +74,6 @@ fn schema_snapshot(conn: &mut diesel::PgConnection) -> Vec<String> {
          SELECT format('view %s %s', viewname, definition) FROM pg_views WHERE schemaname = 'public' \
          ORDER BY 1",
     )
-    .load::<Name>(conn)
-    .unwrap()
-    .into_iter()
-    .map(|n| n.name)
-    .collect()
 }
 
 #[test]
@@ -141,11 +138,11 @@ fn tables_of_schema_rs() -> Vec<String> {
     let text = include_str!("../../../crates/persistence/src/schema.rs");
     let mut tables = Vec::new();
     for block in text.split("diesel::table! {").skip(1) {
-        let mut lines = block.lines().map(str::trim).filter(|l| !l.is_empty());
-        let head = lines.next().unwrap().trim_end_matches(" {");
+        let mut rows = block.lines().map(str::trim).filter(|l| !l.is_empty());
+        let head = rows.next().unwrap().trim_end_matches(" {");
         let (name, key) = head.split_once(' ').unwrap();
         let mut columns = Vec::new();
-        for line in lines.take_while(|l| *l != "}") {
+        for line in rows.take_while(|l| *l != "}") {
             let (column, ty) = line.trim_end_matches(',').split_once(" -> ").unwrap();
             let (pg, nullable) = pg_type_of(ty);
             columns.push(format!("{column} {pg}{}", if nullable { "" } else { " not null" }));
@@ -158,7 +155,8 @@ fn tables_of_schema_rs() -> Vec<String> {
 
 /// The same lines for the tables of the migrated database.
 fn tables_of_database(conn: &mut diesel::PgConnection) -> Vec<String> {
-    diesel::sql_query(
+    lines(
+        conn,
         "SELECT format('%s (%s): %s', c.relname, \
                        (SELECT string_agg(k.attname, ',' ORDER BY array_position(i.indkey, k.attnum)) \
                         FROM pg_index i JOIN pg_attribute k ON k.attrelid = c.oid AND k.attnum = ANY (i.indkey) \
@@ -171,11 +169,6 @@ fn tables_of_database(conn: &mut diesel::PgConnection) -> Vec<String> {
          WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname <> '__diesel_schema_migrations' \
          GROUP BY c.oid, c.relname ORDER BY 1",
     )
-    .load::<Name>(conn)
-    .unwrap()
-    .into_iter()
-    .map(|n| n.name)
-    .collect()
 }
 
 /// schema.rs is what `diesel print-schema` would write for the migrated database: the same
