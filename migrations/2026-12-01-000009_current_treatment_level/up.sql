@@ -10,7 +10,14 @@
 --   there is none — the opening level was in force at its previous point.
 --
 -- Kept by the pathway-facts triggers of migration 000008 (the functions are replaced here; the
--- triggers call them by name), written by the synthetic loader.
+-- triggers call them by name), written by the synthetic loader. A completed measurement whose
+-- typed row is missing (or has no level) counts with no level: the opening level.
+--
+-- Both tables are locked up front, `forms` first like every form write (which then locks its
+-- pathway), so the migration cannot deadlock with them; reads and writes of both wait until it
+-- commits. A lock it cannot get within 30 s fails the migration (run it again when quieter).
+SET LOCAL lock_timeout = '30s';
+LOCK TABLE forms, pathways IN ACCESS EXCLUSIVE MODE;
 
 ALTER TABLE pathways ADD COLUMN current_treatment_level smallint CHECK (current_treatment_level BETWEEN 1 AND 6);
 ALTER TABLE forms ADD COLUMN previous_treatment_level smallint CHECK (previous_treatment_level BETWEEN 1 AND 6);
@@ -49,7 +56,7 @@ LEFT JOIN LATERAL (
 LEFT JOIN LATERAL (
     SELECT mm.treatment_level
     FROM forms f
-    JOIN measurement_forms mm ON mm.form_id = f.id
+    LEFT JOIN measurement_forms mm ON mm.form_id = f.id
     WHERE f.pathway_id = p AND f.kind = 'measurement' AND f.status = 'completed'
     ORDER BY f.event_date DESC, f.id DESC
     LIMIT 1) l ON true
@@ -106,7 +113,7 @@ BEGIN
                  (SELECT max(a.event_date) FROM forms a
                   WHERE a.pathway_id = p AND a.status = 'completed' AND a.kind IN ('baseline', 'measurement')
                     AND a.id <> m.id AND a.event_date <= m.event_date) AS previous_date,
-                 (SELECT aa.treatment_level FROM forms a JOIN measurement_forms aa ON aa.form_id = a.id
+                 (SELECT aa.treatment_level FROM forms a LEFT JOIN measurement_forms aa ON aa.form_id = a.id
                   WHERE a.pathway_id = p AND a.status = 'completed' AND a.kind = 'measurement'
                     AND a.id <> m.id AND a.event_date <= m.event_date
                   ORDER BY a.event_date DESC, a.id DESC
@@ -121,7 +128,7 @@ $$;
 UPDATE pathways p
 SET current_treatment_level = l.treatment_level
 FROM (SELECT DISTINCT ON (f.pathway_id) f.pathway_id, mm.treatment_level
-      FROM forms f JOIN measurement_forms mm ON mm.form_id = f.id
+      FROM forms f LEFT JOIN measurement_forms mm ON mm.form_id = f.id
       WHERE f.kind = 'measurement' AND f.status = 'completed'
       ORDER BY f.pathway_id, f.event_date DESC, f.id DESC) l
 WHERE l.pathway_id = p.id AND l.treatment_level IS NOT NULL;
@@ -129,7 +136,7 @@ WHERE l.pathway_id = p.id AND l.treatment_level IS NOT NULL;
 UPDATE forms f
 SET previous_treatment_level = x.previous_treatment_level
 FROM (SELECT m.id,
-             (SELECT aa.treatment_level FROM forms a JOIN measurement_forms aa ON aa.form_id = a.id
+             (SELECT aa.treatment_level FROM forms a LEFT JOIN measurement_forms aa ON aa.form_id = a.id
               WHERE a.pathway_id = m.pathway_id AND a.status = 'completed' AND a.kind = 'measurement'
                 AND a.id <> m.id AND a.event_date <= m.event_date
               ORDER BY a.event_date DESC, a.id DESC

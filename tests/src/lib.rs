@@ -365,7 +365,7 @@ pub fn report_facts_mismatches(conn: &mut PgConnection) -> Vec<String> {
              WHERE a.pathway_id = f.pathway_id AND a.id <> f.id AND a.status = 'completed' \
                AND a.kind IN ('baseline', 'measurement') AND a.event_date <= f.event_date) x \
          LEFT JOIN LATERAL ( \
-             SELECT aa.treatment_level AS level FROM forms a JOIN measurement_forms aa ON aa.form_id = a.id \
+             SELECT aa.treatment_level AS level FROM forms a LEFT JOIN measurement_forms aa ON aa.form_id = a.id \
              WHERE a.pathway_id = f.pathway_id AND a.id <> f.id AND a.status = 'completed' \
                AND a.kind = 'measurement' AND a.event_date <= f.event_date \
                AND NOT EXISTS (SELECT 1 FROM forms e WHERE e.pathway_id = f.pathway_id AND e.id <> f.id \

@@ -187,6 +187,73 @@ fn schema_rs_matches_the_migrated_database() {
     );
 }
 
+#[test]
+fn migration_000009_backfills_the_treatment_levels_of_forms_already_there() {
+    let db = TestDb::new();
+    let mut conn = db.conn();
+    for version in ["20261201000011", "20261201000010", "20261201000009"] {
+        assert_eq!(persistence::migrations::revert_last(&mut conn).unwrap().as_deref(), Some(version));
+    }
+    // At 000008: a pathway opened inpatient (3) with a baseline and three completed points at
+    // levels 3, 1 and 1 (the last two on the same day), a draft point at level 3 after them, and
+    // a pathway with one point whose typed row has no level.
+    let sql = "
+        INSERT INTO users (id, username, display_name, password_hash)
+            VALUES ('00000000-0000-4000-8000-00000000000a', 'backfill', 'Backfill', '-');
+        INSERT INTO patients (id, pseudonym, national_id_enc, sex, birth_year, registered_by)
+            SELECT ('00000000-0000-4000-8000-0000000001' || n)::uuid, sha256(n::text::bytea),
+                   decode(repeat('00', 39), 'hex'), 1, 1980, '00000000-0000-4000-8000-00000000000a'
+            FROM unnest(ARRAY['01', '02']) n;
+        INSERT INTO pathways (id, patient_id, unit_id, opened_unit_id, start_date, treatment_level, status, created_by)
+            SELECT ('00000000-0000-4000-8000-0000000002' || n)::uuid, ('00000000-0000-4000-8000-0000000001' || n)::uuid,
+                   u.id, u.id, '2025-01-01', 3, 1, '00000000-0000-4000-8000-00000000000a'
+            FROM unnest(ARRAY['01', '02']) n,
+                 (SELECT id FROM org_nodes WHERE kind = 'unit' ORDER BY id LIMIT 1) u;
+        INSERT INTO forms (id, pathway_id, kind, unit_id, event_date, status, created_by, updated_by, completed_by,
+                           completed_at)
+            SELECT ('00000000-0000-4000-8000-0000000003' || f.n)::uuid, ('00000000-0000-4000-8000-0000000002' || f.p)::uuid,
+                   f.kind, p.unit_id, f.day::date, f.status, p.created_by, p.created_by,
+                   CASE WHEN f.status = 'completed' THEN p.created_by END,
+                   CASE WHEN f.status = 'completed' THEN now() END
+            FROM (VALUES ('01', '01', 'baseline', '2025-01-05', 'completed'),
+                         ('02', '01', 'measurement', '2025-02-01', 'completed'),
+                         ('03', '01', 'measurement', '2025-03-20', 'completed'),
+                         ('04', '01', 'measurement', '2025-03-20', 'completed'),
+                         ('05', '01', 'measurement', '2025-04-01', 'draft'),
+                         ('06', '02', 'measurement', '2025-02-01', 'completed')) f (n, p, kind, day, status)
+            JOIN pathways p ON p.id = ('00000000-0000-4000-8000-0000000002' || f.p)::uuid;
+        INSERT INTO baseline_forms (form_id) VALUES ('00000000-0000-4000-8000-000000000301');
+        INSERT INTO measurement_forms (form_id, treatment_level)
+            VALUES ('00000000-0000-4000-8000-000000000302', 3), ('00000000-0000-4000-8000-000000000303', 1),
+                   ('00000000-0000-4000-8000-000000000304', 1), ('00000000-0000-4000-8000-000000000305', 3),
+                   ('00000000-0000-4000-8000-000000000306', NULL);";
+    diesel::connection::SimpleConnection::batch_execute(&mut conn, sql).unwrap();
+    while persistence::migrations::run_next(&mut conn).unwrap().is_some() {}
+    let mismatches = integration_tests::report_facts_mismatches(&mut conn);
+    assert!(mismatches.is_empty(), "{mismatches:#?}");
+    let levels = lines(
+        &mut conn,
+        "SELECT format('pathway %s: %s', right(id::text, 2), current_treatment_level) AS name FROM pathways \
+         UNION ALL \
+         SELECT format('form %s: %s', right(id::text, 2), previous_treatment_level) FROM forms \
+         WHERE kind = 'measurement' ORDER BY 1",
+    );
+    assert_eq!(
+        levels,
+        [
+            // the first point counts from the opening level; the same-day points from each other
+            // (gap 0) and the draft from the higher id of them
+            "form 02: ",
+            "form 03: 1",
+            "form 04: 1",
+            "form 05: 1",
+            "form 06: ",
+            "pathway 01: 1",
+            "pathway 02: ",
+        ]
+    );
+}
+
 #[actix_web::test]
 async fn the_audit_log_refuses_update_delete_and_truncate() {
     let app = TestApp::spawn().await;

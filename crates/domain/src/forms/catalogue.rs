@@ -175,7 +175,9 @@ pub fn header_fields() -> Vec<FieldSpec> {
             K::Code,
             codes::TREATMENT_LEVEL,
             Always,
-            "day, inpatient and detoxification use the inpatient time limits; the others the outpatient ones",
+            "day, inpatient and detoxification use the inpatient time limits; the others the outpatient ones; \
+             the baseline's limit follows this level, a measurement point's the level recorded by the point \
+             before it (this one until a measurement point records a level)",
         ),
         spec(
             w,
@@ -390,7 +392,16 @@ pub fn form_fields(kind: FormKind) -> Vec<FieldSpec> {
         }
         FormKind::Measurement => {
             v.extend([
-                spec(o, "treatment_level", "Behandlingsnivå", K::Code, codes::TREATMENT_LEVEL, Always, ""),
+                spec(
+                    o,
+                    "treatment_level",
+                    "Behandlingsnivå",
+                    K::Code,
+                    codes::TREATMENT_LEVEL,
+                    Always,
+                    "the level in force from this point: the time limit to the next point follows it (42 days for \
+                     inpatient, day and detoxification, else 56)",
+                ),
                 spec(o, "treatment_plan", "Behandlingsplan", K::Code, ynu, Always, ""),
                 spec(o, "crisis_plan", "Kriseplan", K::Code, ynu, Always, ""),
                 spec(
