@@ -269,11 +269,12 @@ pub fn insert_data(conn: &mut PgConnection, form_id: Uuid, data: &FormData) -> R
     Ok(())
 }
 
-/// The typed row of a baseline (without the substance list, see [`insert_data`]).
-pub fn insert_baseline(conn: &mut PgConnection, form_id: Uuid, f: &Baseline) -> Result<(), RepoError> {
-    let su = &f.substance_use;
-    diesel::insert_into(baseline_forms::table)
-        .values(BaselineRow {
+impl BaselineRow {
+    /// The typed row of a baseline (without the substance list, see [`insert_data`]): the one
+    /// mapping of its fields to columns, for the API's inserts and the bulk loader's COPY.
+    pub fn of(form_id: Uuid, f: &Baseline) -> Self {
+        let su = &f.substance_use;
+        Self {
             form_id,
             referral_diagnosis: f.referral_diagnosis.clone(),
             substance_diagnoses: some_vec(&f.substance_diagnoses),
@@ -298,16 +299,15 @@ pub fn insert_baseline(conn: &mut PgConnection, form_id: Uuid, f: &Baseline) -> 
             lives_with: f.lives_with,
             children_under_18: f.children_under_18,
             occupation: f.occupation,
-        })
-        .execute(conn)?;
-    Ok(())
+        }
+    }
 }
 
-/// The typed row of a measurement point (without the substance list).
-pub fn insert_measurement(conn: &mut PgConnection, form_id: Uuid, f: &Measurement) -> Result<(), RepoError> {
-    let su = &f.substance_use;
-    diesel::insert_into(measurement_forms::table)
-        .values(MeasurementRow {
+impl MeasurementRow {
+    /// The typed row of a measurement point (without the substance list).
+    pub fn of(form_id: Uuid, f: &Measurement) -> Self {
+        let su = &f.substance_use;
+        Self {
             form_id,
             treatment_level: f.treatment_level,
             treatment_plan: f.treatment_plan,
@@ -321,16 +321,15 @@ pub fn insert_measurement(conn: &mut PgConnection, form_id: Uuid, f: &Measuremen
             overdose_12m: su.overdose_12m,
             housing: f.housing,
             occupation: f.occupation,
-        })
-        .execute(conn)?;
-    Ok(())
+        }
+    }
 }
 
-/// The typed row of a discharge (without the substance list).
-pub fn insert_discharge(conn: &mut PgConnection, form_id: Uuid, f: &Discharge) -> Result<(), RepoError> {
-    let su = &f.substance_use;
-    diesel::insert_into(discharge_forms::table)
-        .values(DischargeRow {
+impl DischargeRow {
+    /// The typed row of a discharge (without the substance list).
+    pub fn of(form_id: Uuid, f: &Discharge) -> Self {
+        let su = &f.substance_use;
+        Self {
             form_id,
             ending: f.ending,
             agreed_follow_up: some_vec(&f.agreed_follow_up),
@@ -343,16 +342,15 @@ pub fn insert_discharge(conn: &mut PgConnection, form_id: Uuid, f: &Discharge) -
             occupation: f.occupation,
             satisfaction: f.satisfaction,
             contact_consent_1y: f.contact_consent_1y,
-        })
-        .execute(conn)?;
-    Ok(())
+        }
+    }
 }
 
-/// The typed row of a follow-up (without the substance list).
-pub fn insert_follow_up(conn: &mut PgConnection, form_id: Uuid, f: &FollowUp) -> Result<(), RepoError> {
-    let su = &f.substance_use;
-    diesel::insert_into(follow_up_forms::table)
-        .values(FollowUpRow {
+impl FollowUpRow {
+    /// The typed row of a follow-up (without the substance list).
+    pub fn of(form_id: Uuid, f: &FollowUp) -> Self {
+        let su = &f.substance_use;
+        Self {
             form_id,
             outcome: f.outcome,
             substances_given: su.substances.is_some(),
@@ -363,8 +361,31 @@ pub fn insert_follow_up(conn: &mut PgConnection, form_id: Uuid, f: &FollowUp) ->
             occupation: f.occupation,
             received_follow_up: some_vec(&f.received_follow_up),
             self_rated_life_situation: f.self_rated_life_situation,
-        })
-        .execute(conn)?;
+        }
+    }
+}
+
+/// Inserts the typed row of a baseline (without the substance list, see [`insert_data`]).
+pub fn insert_baseline(conn: &mut PgConnection, form_id: Uuid, f: &Baseline) -> Result<(), RepoError> {
+    diesel::insert_into(baseline_forms::table).values(BaselineRow::of(form_id, f)).execute(conn)?;
+    Ok(())
+}
+
+/// Inserts the typed row of a measurement point (without the substance list).
+pub fn insert_measurement(conn: &mut PgConnection, form_id: Uuid, f: &Measurement) -> Result<(), RepoError> {
+    diesel::insert_into(measurement_forms::table).values(MeasurementRow::of(form_id, f)).execute(conn)?;
+    Ok(())
+}
+
+/// Inserts the typed row of a discharge (without the substance list).
+pub fn insert_discharge(conn: &mut PgConnection, form_id: Uuid, f: &Discharge) -> Result<(), RepoError> {
+    diesel::insert_into(discharge_forms::table).values(DischargeRow::of(form_id, f)).execute(conn)?;
+    Ok(())
+}
+
+/// Inserts the typed row of a follow-up (without the substance list).
+pub fn insert_follow_up(conn: &mut PgConnection, form_id: Uuid, f: &FollowUp) -> Result<(), RepoError> {
+    diesel::insert_into(follow_up_forms::table).values(FollowUpRow::of(form_id, f)).execute(conn)?;
     Ok(())
 }
 

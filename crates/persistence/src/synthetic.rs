@@ -32,6 +32,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::forms::{BaselineRow, DischargeRow, FollowUpRow, MeasurementRow};
 use crate::RepoError;
 
 /// The generator's settings, built into the binary from seeds/synthetic.json.
@@ -110,7 +111,7 @@ macro_rules! display_field {
         }
     )*};
 }
-display_field!(i16, i32, i64, usize, Uuid, NaiveDate, bool, &str);
+display_field!(i16, i32, i64, usize, Uuid, NaiveDate, bool, &str, String);
 
 impl<T: CopyField> CopyField for Option<T> {
     fn write_field(&self, out: &mut Vec<u8>) {
@@ -151,6 +152,62 @@ impl<T: std::fmt::Display> CopyField for Array<'_, T> {
         }
     }
 }
+
+/// An array literal of a typed row, `{a,NULL,b}`; elements never contain commas, quotes or
+/// braces here.
+impl<T: std::fmt::Display> CopyField for Vec<Option<T>> {
+    fn write_field(&self, out: &mut Vec<u8>) {
+        out.push(b'{');
+        for (i, item) in self.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            match item {
+                Some(v) => {
+                    let _ = write!(out, "{v}");
+                }
+                None => out.extend_from_slice(b"NULL"),
+            }
+        }
+        out.push(b'}');
+    }
+}
+
+/// A typed form row written as one line of COPY text.
+trait CopyRow {
+    fn write_row(&self, out: &mut Vec<u8>);
+}
+
+/// Implements [`CopyRow`] for a row struct of `crate::forms` and gives it `COPY_COLUMNS`, the
+/// table's columns in the same order, both from one list of its fields (the mapping of the
+/// form's fields to them is the struct's `of`, shared with the API's inserts).
+macro_rules! copy_row {
+    ($row:ident in $table:ident: $first:ident $(, $rest:ident)* $(,)?) => {
+        impl CopyRow for $row {
+            fn write_row(&self, out: &mut Vec<u8>) {
+                self.$first.write_field(out);
+                $( out.push(b'\t'); self.$rest.write_field(out); )*
+                out.push(b'\n');
+            }
+        }
+        impl $row {
+            const COPY_COLUMNS: (crate::schema::$table::$first, $(crate::schema::$table::$rest),*) =
+                (crate::schema::$table::$first, $(crate::schema::$table::$rest),*);
+        }
+    };
+}
+
+copy_row!(BaselineRow in baseline_forms: form_id, referral_diagnosis, substance_diagnoses, psychiatric_diagnoses,
+    somatic_diagnoses, somatic_health_assessed, mental_health_assessed, in_lar, lar_medication, individual_plan,
+    responsibility_group, substances_given, main_substance, injected_30d, overdose_12m, injected_ever, audit_score,
+    dudit_score, self_rated_severity, self_rated_life_situation, housing, lives_with, children_under_18, occupation);
+copy_row!(MeasurementRow in measurement_forms: form_id, treatment_level, treatment_plan, crisis_plan, benefit,
+    feedback_tool_used, needs_followed_up, substances_given, main_substance, injected_30d, overdose_12m, housing,
+    occupation);
+copy_row!(DischargeRow in discharge_forms: form_id, ending, agreed_follow_up, municipality_informed, substances_given,
+    main_substance, injected_30d, overdose_12m, housing, occupation, satisfaction, contact_consent_1y);
+copy_row!(FollowUpRow in follow_up_forms: form_id, outcome, substances_given, main_substance, injected_30d,
+    overdose_12m, housing, occupation, received_follow_up, self_rated_life_situation);
 
 macro_rules! row {
     ($out:expr; $first:expr $(, $rest:expr)* $(,)?) => {{
@@ -786,31 +843,19 @@ fn write_form(
     summary.completed_forms += usize::from(form.completed);
     let block = match &form.data {
         FormData::Baseline(f) => {
-            row!(&mut b.baseline; form.id, f.referral_diagnosis.as_deref(), Array(&f.substance_diagnoses),
-                Array(&f.psychiatric_diagnoses), Array(&f.somatic_diagnoses), f.somatic_health_assessed,
-                f.mental_health_assessed, f.in_lar, f.lar_medication, f.individual_plan, f.responsibility_group,
-                f.substance_use.substances.is_some(), f.substance_use.main_substance, f.substance_use.injected_30d,
-                f.substance_use.overdose_12m, f.injected_ever, f.audit_score, f.dudit_score, f.self_rated_severity,
-                f.self_rated_life_situation, f.housing, f.lives_with, f.children_under_18, f.occupation);
+            BaselineRow::of(form.id, f).write_row(&mut b.baseline);
             &f.substance_use
         }
         FormData::Measurement(f) => {
-            row!(&mut b.measurement; form.id, f.treatment_level, f.treatment_plan, f.crisis_plan, f.benefit,
-                f.feedback_tool_used, f.needs_followed_up, f.substance_use.substances.is_some(),
-                f.substance_use.main_substance, f.substance_use.injected_30d, f.substance_use.overdose_12m,
-                f.housing, f.occupation);
+            MeasurementRow::of(form.id, f).write_row(&mut b.measurement);
             &f.substance_use
         }
         FormData::Discharge(f) => {
-            row!(&mut b.discharge; form.id, f.ending, Array(&f.agreed_follow_up), f.municipality_informed,
-                f.substance_use.substances.is_some(), f.substance_use.main_substance, f.substance_use.injected_30d,
-                f.substance_use.overdose_12m, f.housing, f.occupation, f.satisfaction, f.contact_consent_1y);
+            DischargeRow::of(form.id, f).write_row(&mut b.discharge);
             &f.substance_use
         }
         FormData::FollowUp(f) => {
-            row!(&mut b.follow_up; form.id, f.outcome, f.substance_use.substances.is_some(),
-                f.substance_use.main_substance, f.substance_use.injected_30d, f.substance_use.overdose_12m,
-                f.housing, f.occupation, Array(&f.received_follow_up), f.self_rated_life_situation);
+            FollowUpRow::of(form.id, f).write_row(&mut b.follow_up);
             &f.substance_use
         }
     };
@@ -834,9 +879,12 @@ fn flush(conn: &mut PgConnection, b: &mut Buffers) -> Result<(), RepoError> {
         };
     macro_rules! copy_into {
         ($conn:expr, $buf:expr, $table:ident, ($($col:ident),+)) => {
+            copy_into!($conn, $buf, $table, columns ($($table::$col),+))
+        };
+        ($conn:expr, $buf:expr, $table:ident, columns $columns:expr) => {
             copy($conn, &mut $buf, &|conn, data| {
                 diesel::copy_from($table::table)
-                    .from_raw_data(($($table::$col),+), |w| {
+                    .from_raw_data($columns, |w| {
                         w.write_all(data).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))
                     })
                     .execute(conn)
@@ -914,93 +962,10 @@ fn flush(conn: &mut PgConnection, b: &mut Buffers) -> Result<(), RepoError> {
                 previous_treatment_level
             )
         );
-        copy_into!(
-            conn,
-            b.baseline,
-            baseline_forms,
-            (
-                form_id,
-                referral_diagnosis,
-                substance_diagnoses,
-                psychiatric_diagnoses,
-                somatic_diagnoses,
-                somatic_health_assessed,
-                mental_health_assessed,
-                in_lar,
-                lar_medication,
-                individual_plan,
-                responsibility_group,
-                substances_given,
-                main_substance,
-                injected_30d,
-                overdose_12m,
-                injected_ever,
-                audit_score,
-                dudit_score,
-                self_rated_severity,
-                self_rated_life_situation,
-                housing,
-                lives_with,
-                children_under_18,
-                occupation
-            )
-        );
-        copy_into!(
-            conn,
-            b.measurement,
-            measurement_forms,
-            (
-                form_id,
-                treatment_level,
-                treatment_plan,
-                crisis_plan,
-                benefit,
-                feedback_tool_used,
-                needs_followed_up,
-                substances_given,
-                main_substance,
-                injected_30d,
-                overdose_12m,
-                housing,
-                occupation
-            )
-        );
-        copy_into!(
-            conn,
-            b.discharge,
-            discharge_forms,
-            (
-                form_id,
-                ending,
-                agreed_follow_up,
-                municipality_informed,
-                substances_given,
-                main_substance,
-                injected_30d,
-                overdose_12m,
-                housing,
-                occupation,
-                satisfaction,
-                contact_consent_1y
-            )
-        );
-        copy_into!(
-            conn,
-            b.follow_up,
-            follow_up_forms,
-            (
-                form_id,
-                outcome,
-                substances_given,
-                main_substance,
-                injected_30d,
-                overdose_12m,
-                housing,
-                occupation,
-                received_follow_up,
-                self_rated_life_situation
-            )
-        );
+        copy_into!(conn, b.baseline, baseline_forms, columns BaselineRow::COPY_COLUMNS);
+        copy_into!(conn, b.measurement, measurement_forms, columns MeasurementRow::COPY_COLUMNS);
+        copy_into!(conn, b.discharge, discharge_forms, columns DischargeRow::COPY_COLUMNS);
+        copy_into!(conn, b.follow_up, follow_up_forms, columns FollowUpRow::COPY_COLUMNS);
         copy_into!(
             conn,
             b.substances,
