@@ -213,6 +213,8 @@ pub struct CompletenessQuery {
     pub level: Option<String>,
     /// Only nodes at or below this node id.
     pub unit: Option<i64>,
+    /// as_registered (default) or as_of_today; a caller who gets small counts withheld (a
+    /// register contact) gets them as registered only (422 `grouping` otherwise).
     #[param(value_type = Option<String>)]
     pub grouping: Option<Grouping>,
 }
@@ -292,6 +294,15 @@ pub async fn get_completeness(
             let nodes: Vec<i64> = rows.iter().map(|r| r.node_id).collect();
             let small = SmallCounts { actor: &actor, tree: &tree, year, settings: &s, k };
             if let Some((withheld, sees)) = small.withheld(conn, &nodes, Some(&counts), None)? {
+                // Small counts are protected in one grouping: two patterns of the same year
+                // (as registered and as of today) could together give away a withheld count.
+                if s.as_of_today {
+                    return Err(ApiError::invalid(
+                        "grouping",
+                        "not_available",
+                        "counts with small counts withheld are given as registered only",
+                    ));
+                }
                 for r in rows.iter_mut().filter(|r| !sees(r.node_id)) {
                     withheld.apply(r);
                 }

@@ -868,6 +868,19 @@ async fn access_matrix_of_the_report_endpoints() {
     );
     assert_eq!(status(token(Role::RegisterContact), comp("unit", Some(n.alesund))).await, 200);
     assert_eq!(status(other_contact.clone(), comp("unit", Some(n.molde))).await, 403);
+    // Small counts are protected as registered only: a caller who gets counts withheld cannot
+    // ask for a second pattern as of today (422 naming the field); callers who see every
+    // count can.
+    let today = |path: String| format!("{path}&grouping=as_of_today");
+    for level in ["unit", "legal_entity"] {
+        let res = app.get(&today(comp(level, None))).bearer_auth(token(Role::RegisterContact)).send().await.unwrap();
+        assert_eq!(res.status(), 422, "{level}");
+        let doc: Value = res.json().await.unwrap();
+        assert_eq!(doc["errors"][0]["field"], "grouping", "{doc}");
+        assert_eq!(doc["errors"][0]["code"], "not_available", "{doc}");
+    }
+    assert_eq!(status(token(Role::RegisterStaff), today(comp("unit", None))).await, 200);
+    assert_eq!(status(token(Role::UnitContact), today(comp("unit", None))).await, 200);
     assert_eq!(status(token(Role::RegisterContact), comp("region", None)).await, 403);
     let vc = "/api/v1/reports/variable-completeness?year=2025&level=unit".to_owned();
     assert_eq!(status(token(Role::UnitContact), vc.clone()).await, 200);
