@@ -293,16 +293,18 @@ pub async fn get_completeness(
             }
             let nodes: Vec<i64> = rows.iter().map(|r| r.node_id).collect();
             let small = SmallCounts { actor: &actor, tree: &tree, year, settings: &s, k };
+            // Small counts are protected in one grouping: two patterns of the same year (as
+            // registered and as of today) could together give away a withheld count.
+            let sees = small.sees();
+            let sees_all = nodes.iter().all(|n| sees(*n));
+            if s.as_of_today && !sees_all {
+                return Err(ApiError::invalid(
+                    "grouping",
+                    "not_available",
+                    "counts with small counts withheld are given as registered only",
+                ));
+            }
             if let Some((withheld, sees)) = small.withheld(conn, &nodes, Some(&counts), None)? {
-                // Small counts are protected in one grouping: two patterns of the same year
-                // (as registered and as of today) could together give away a withheld count.
-                if s.as_of_today {
-                    return Err(ApiError::invalid(
-                        "grouping",
-                        "not_available",
-                        "counts with small counts withheld are given as registered only",
-                    ));
-                }
                 for r in rows.iter_mut().filter(|r| !sees(r.node_id)) {
                     withheld.apply(r);
                 }
@@ -333,6 +335,14 @@ struct SmallCounts<'a> {
 }
 
 impl SmallCounts<'_> {
+    /// Whether the caller sees a node's counts in full (national oversight, or a node it
+    /// registers for).
+    fn sees(&self) -> impl Fn(i64) -> bool + use<'_> {
+        let (actor, tree, today) = (self.actor, self.tree, self.settings.today);
+        let national = allows(&actor.grants, Permission::Oversight, &[actor.nation]);
+        move |node: i64| national || in_scope(actor, tree, Permission::Register, node, today)
+    }
+
     /// What to withhold and which nodes the caller sees in full; `None` when it sees every one of
     /// `nodes` in full. Counts already read are passed in; the others are read here.
     fn withheld(
@@ -342,17 +352,16 @@ impl SmallCounts<'_> {
         completeness: Option<&CompletenessCounts>,
         variables: Option<&VariableCounts>,
     ) -> Result<Option<(Withheld, impl Fn(i64) -> bool + use<'_>)>, ApiError> {
-        let (actor, tree, today) = (self.actor, self.tree, self.settings.today);
-        let national = allows(&actor.grants, Permission::Oversight, &[actor.nation]);
-        let sees = move |node: i64| national || in_scope(actor, tree, Permission::Register, node, today);
+        let sees = self.sees();
         if nodes.iter().all(|n| sees(*n)) {
             return Ok(None);
         }
+        let today = self.settings.today;
         let read_c;
         let completeness = match completeness {
             Some(c) => c,
             None => {
-                read_c = CompletenessCounts::load(conn, tree, self.year, self.settings)?;
+                read_c = CompletenessCounts::load(conn, self.tree, self.year, self.settings)?;
                 &read_c
             }
         };
@@ -360,11 +369,11 @@ impl SmallCounts<'_> {
         let variables = match variables {
             Some(v) => v,
             None => {
-                read_v = VariableCounts::load(conn, tree, self.year, None, self.settings)?;
+                read_v = VariableCounts::load(conn, self.tree, self.year, None, self.settings)?;
                 &read_v
             }
         };
-        let withheld = reporting::small_counts::protect(tree, self.year, today, completeness, variables, self.k)
+        let withheld = reporting::small_counts::protect(self.tree, self.year, today, completeness, variables, self.k)
             .map_err(ApiError::internal)?;
         Ok(Some((withheld, sees)))
     }
