@@ -1026,3 +1026,27 @@ pub fn pathway_count(conn: &mut PgConnection) -> Result<i64, RepoError> {
     use crate::schema::pathways;
     Ok(pathways::table.count().get_result(conn)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{baseline_forms, discharge_forms, follow_up_forms, measurement_forms};
+
+    /// A column added to a table (and its row struct) but not to the row's `copy_row!` list
+    /// would be left NULL by the loader: each list names every column of its table, in order.
+    #[test]
+    fn every_typed_row_copies_every_column_of_its_table() {
+        macro_rules! same_columns {
+            ($table:ident, $row:ident) => {{
+                use diesel::{debug_query, pg::Pg};
+                let copied = debug_query::<Pg, _>(&$table::table.select($row::COPY_COLUMNS)).to_string();
+                let all = debug_query::<Pg, _>(&$table::table.select($table::all_columns)).to_string();
+                assert_eq!(copied, all, stringify!($row));
+            }};
+        }
+        same_columns!(baseline_forms, BaselineRow);
+        same_columns!(measurement_forms, MeasurementRow);
+        same_columns!(discharge_forms, DischargeRow);
+        same_columns!(follow_up_forms, FollowUpRow);
+    }
+}
