@@ -25,7 +25,7 @@ use domain::forms::{
     Baseline, CompletedDischarge, Discharge, FollowUp, FormContext, FormData, Measurement, SubstanceEntry, SubstanceUse,
 };
 use domain::national_id::{IdKey, IdRules, NationalId};
-use domain::pathways::DischargeEnding;
+use domain::pathways::{DischargeEnding, TreatmentLevel};
 use rand::distributions::{Distribution, WeightedIndex};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -133,43 +133,38 @@ impl CopyField for Bytes<'_> {
     }
 }
 
-/// An array literal `{a,b}`; elements never contain commas, quotes or braces here.
+/// Writes an array literal `{a,NULL,b}`; elements never contain commas, quotes or braces here.
+fn write_array<'a, T: std::fmt::Display + 'a>(out: &mut Vec<u8>, items: impl Iterator<Item = Option<&'a T>>) {
+    out.push(b'{');
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        match item {
+            Some(v) => {
+                let _ = write!(out, "{v}");
+            }
+            None => out.extend_from_slice(b"NULL"),
+        }
+    }
+    out.push(b'}');
+}
+
+/// An optional array of values, as an array literal (or NULL).
 struct Array<'a, T>(&'a Option<Vec<T>>);
 impl<T: std::fmt::Display> CopyField for Array<'_, T> {
     fn write_field(&self, out: &mut Vec<u8>) {
         match self.0 {
             None => out.extend_from_slice(b"\\N"),
-            Some(items) => {
-                out.push(b'{');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    let _ = write!(out, "{item}");
-                }
-                out.push(b'}');
-            }
+            Some(items) => write_array(out, items.iter().map(Some)),
         }
     }
 }
 
-/// An array literal of a typed row, `{a,NULL,b}`; elements never contain commas, quotes or
-/// braces here.
+/// An array of a typed row (elements may be NULL).
 impl<T: std::fmt::Display> CopyField for Vec<Option<T>> {
     fn write_field(&self, out: &mut Vec<u8>) {
-        out.push(b'{');
-        for (i, item) in self.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            match item {
-                Some(v) => {
-                    let _ = write!(out, "{v}");
-                }
-                None => out.extend_from_slice(b"NULL"),
-            }
-        }
-        out.push(b'}');
+        write_array(out, self.iter().map(Option::as_ref));
     }
 }
 
@@ -478,34 +473,31 @@ fn facts_of(forms: &[PlannedForm], unit: i64) -> Facts {
     f
 }
 
-/// A measurement's `forms.previous_date`: the latest event date of another completed baseline or
-/// measurement of the pathway on or before its own (None for other kinds and undated drafts).
-fn previous_date_of(form: &PlannedForm, forms: &[PlannedForm]) -> Option<NaiveDate> {
-    let FormData::Measurement(_) = form.data else { return None };
-    let own = form.data.event_date()?;
-    forms
-        .iter()
-        .filter(|a| a.id != form.id && a.completed)
-        .filter(|a| matches!(a.data, FormData::Baseline(_) | FormData::Measurement(_)))
-        .filter_map(|a| a.data.event_date())
-        .filter(|d| *d <= own)
-        .max()
-}
-
-/// A measurement's `forms.previous_treatment_level`: the level of the latest other completed
-/// measurement of the pathway on or before its own date (latest date, then highest id).
-fn previous_treatment_level_of(form: &PlannedForm, forms: &[PlannedForm]) -> Option<i16> {
-    let FormData::Measurement(_) = form.data else { return None };
-    let own = form.data.event_date()?;
-    forms
-        .iter()
-        .filter(|a| a.id != form.id && a.completed)
-        .filter_map(|a| match &a.data {
-            FormData::Measurement(m) => m.event_date.filter(|d| *d <= own).map(|d| ((d, a.id), m.treatment_level)),
+/// A measurement's previous point, as `forms.previous_date` and `forms.previous_treatment_level`
+/// (None for other kinds and undated drafts): the latest event date of another completed
+/// baseline or measurement of the pathway on or before its own, and the level of the latest
+/// other completed measurement on or before it (latest date, then highest id).
+fn previous_point_of(form: &PlannedForm, forms: &[PlannedForm]) -> (Option<NaiveDate>, Option<i16>) {
+    let (FormData::Measurement(_), Some(own)) = (&form.data, form.data.event_date()) else { return (None, None) };
+    let before =
+        || forms.iter().filter(|a| a.id != form.id && a.completed).filter_map(|a| Some((a, a.data.event_date()?)));
+    let date = before()
+        .filter(|(a, d)| matches!(a.data, FormData::Baseline(_) | FormData::Measurement(_)) && *d <= own)
+        .map(|(_, d)| d)
+        .max();
+    let level = before()
+        .filter_map(|(a, d)| match &a.data {
+            FormData::Measurement(m) if d <= own => Some(((d, a.id), m.treatment_level)),
             _ => None,
         })
         .max_by_key(|(key, _)| *key)
-        .and_then(|(_, level)| level)
+        .and_then(|(_, level)| level);
+    (date, level)
+}
+
+/// Whether treatment level `level` uses the inpatient time limits (the domain's rule).
+fn inpatient_limits(level: i16) -> bool {
+    TreatmentLevel::from_code(level).is_some_and(TreatmentLevel::uses_inpatient_limits)
 }
 
 fn connect(url: &str) -> Result<PgConnection, RepoError> {
@@ -650,7 +642,7 @@ fn generate(
             }
             let unit = units[unit_pick.sample(&mut rng)].id;
             let level = (level_pick.sample(&mut rng) + 1) as i16;
-            let inpatient = matches!(level, 2 | 3 | 5);
+            let inpatient = inpatient_limits(level);
             let pathway = ids.next();
             row!(&mut batch.buffers.status_history; pathway, None::<i16>, 1i16, "opened", None::<Uuid>, loader);
             let mut ctx = FormContext::new(start, today);
@@ -684,7 +676,7 @@ fn generate(
                     let completed = chance(&mut rng, settings.measurement_completed);
                     if completed {
                         ctx.measurement_dates.push(at);
-                        if matches!(current_level, 2 | 3 | 5) && chance(&mut rng, settings.step_down_share) {
+                        if inpatient_limits(current_level) && chance(&mut rng, settings.step_down_share) {
                             current_level = 1;
                         }
                     }
@@ -781,7 +773,7 @@ fn generate(
                 f.discharge_unit_id, Array(&f.discharge_agreed_follow_up), f.follow_up_outcome,
                 f.current_treatment_level);
             for form in &forms {
-                let previous = (previous_date_of(form, &forms), previous_treatment_level_of(form, &forms));
+                let previous = previous_point_of(form, &forms);
                 write_form(&mut batch.buffers, &mut summary, form, (pathway, unit, previous), loader, &ctx)?;
             }
             summary.pathways += 1;
