@@ -28,7 +28,7 @@ use reporting::completeness::{CompletenessCounts, CompletenessRow, VariableCompl
 use reporting::exports::{self, ReleaseMeta, ReleaseSlice};
 use reporting::indicators::{IndicatorResult, IndicatorTable};
 use reporting::releases::{self, Previous, ReleaseError, ReleaseView};
-use reporting::small_counts::Withheld;
+use reporting::snapshots;
 use reporting::tree::OrgTree;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -223,6 +223,10 @@ pub struct CompletenessQuery {
 pub struct CompletenessResponse {
     pub year: i32,
     pub level: String,
+    /// Present when small counts may be withheld from the caller: the rows are then read from
+    /// this frozen snapshot of the year, never live (docs/indicators.md, "Small counts").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<SnapshotMeta>,
     /// One row per node: units and units reporting, pathways started, baselines expected and
     /// completed, measurements completed / late / missing / overdue, discharges, follow-ups due / done /
     /// followed up / not reached / declined / missing, NPR pathways, coverage and low_coverage.
@@ -282,100 +286,105 @@ pub async fn get_completeness(
     let actor = user.actor();
     let s = settings(&state, q.grouping);
     let k = state.settings.min_cell;
-    let rows = state
+    let who = actor.clone();
+    let live = state
         .run_reports(move |conn| {
             let tree = OrgTree::load(conn)?;
-            let keep = completeness_scope(&actor, &tree, q.unit, s.today)?;
-            let counts = CompletenessCounts::load(conn, &tree, year, &s)?;
-            let mut rows = counts.rows(&tree, level, keep);
-            if rows.is_empty() && !allows(&actor.grants, Permission::Oversight, &[actor.nation]) {
+            let keep = completeness_scope(&who, &tree, q.unit, s.today)?;
+            let small = SmallCounts { actor: &who, tree: &tree, year, today: s.today };
+            if !small.sees_all(level, &keep) {
+                // Small counts are protected in one grouping: two patterns of the same year (as
+                // registered and as of today) could together give away a withheld count.
+                if s.as_of_today {
+                    return Err(ApiError::invalid(
+                        "grouping",
+                        "not_available",
+                        "counts with small counts withheld are given as registered only",
+                    ));
+                }
+                return Ok(None);
+            }
+            let rows = CompletenessCounts::load(conn, &tree, year, &s)?.rows(&tree, level, keep);
+            if rows.is_empty() && !allows(&who.grants, Permission::Oversight, &[who.nation]) {
                 return Err(ApiError::Forbidden);
             }
-            let nodes: Vec<i64> = rows.iter().map(|r| r.node_id).collect();
-            let small = SmallCounts { actor: &actor, tree: &tree, year, settings: &s, k };
-            // Small counts are protected in one grouping: two patterns of the same year (as
-            // registered and as of today) could together give away a withheld count.
-            let sees = small.sees();
-            let sees_all = nodes.iter().all(|n| sees(*n));
-            if s.as_of_today && !sees_all {
-                return Err(ApiError::invalid(
-                    "grouping",
-                    "not_available",
-                    "counts with small counts withheld are given as registered only",
-                ));
-            }
-            if let Some((withheld, sees)) = small.withheld(conn, &nodes, Some(&counts), None)? {
-                for r in rows.iter_mut().filter(|r| !sees(r.node_id)) {
-                    withheld.apply(r);
-                }
-            }
-            Ok(rows)
+            Ok(Some(rows))
         })
         .await?;
+    let (rows, snapshot) = match live {
+        Some(rows) => (rows, None),
+        None => {
+            let who = actor.clone();
+            state
+                .run_db(move |conn| {
+                    let tree = OrgTree::load(conn)?;
+                    let keep = completeness_scope(&who, &tree, q.unit, s.today)?;
+                    let snap = snapshots::current(conn, &tree, year, &s, k).map_err(ApiError::internal)?;
+                    let mut rows = snap.completeness.rows(&tree, level, keep);
+                    if rows.is_empty() {
+                        return Err(ApiError::Forbidden);
+                    }
+                    let small = SmallCounts { actor: &who, tree: &tree, year, today: s.today };
+                    let sees = small.sees();
+                    for r in rows.iter_mut().filter(|r| !sees(r.node_id)) {
+                        snap.withheld.apply(r);
+                    }
+                    Ok((rows, Some(SnapshotMeta::from(&snap))))
+                })
+                .await?
+        }
+    };
     record(
         &state,
-        user.audit(Action::Other("report.completeness"), Outcome::Success)
-            .unit(q.unit)
-            .detail(serde_json::json!({"year": year, "level": level.as_str(), "rows": rows.len()})),
+        user.audit(Action::Other("report.completeness"), Outcome::Success).unit(q.unit).detail(
+            serde_json::json!({"year": year, "level": level.as_str(), "rows": rows.len(), "snapshot": snapshot.as_ref().map(|m| m.id)}),
+        ),
     )
     .await?;
-    Ok(HttpResponse::Ok().json(CompletenessResponse { year, level: level.as_str().into(), rows }))
+    Ok(HttpResponse::Ok().json(CompletenessResponse { year, level: level.as_str().into(), snapshot, rows }))
+}
+
+/// The snapshot a response with small counts withheld was read from.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SnapshotMeta {
+    pub id: i64,
+    /// `release-<id>` (the snapshot of a published release) or `YYYY-MM` (a monthly one).
+    pub period: String,
+    /// The day the counts were read.
+    pub taken_on: NaiveDate,
+    pub release_id: Option<i64>,
+}
+
+impl From<&snapshots::Snapshot> for SnapshotMeta {
+    fn from(s: &snapshots::Snapshot) -> Self {
+        SnapshotMeta { id: s.id, period: s.period.clone(), taken_on: s.taken_on, release_id: s.release_id }
+    }
 }
 
 /// Small counts of the completeness figures (docs/indicators.md, "Small counts"): register staff
-/// and a unit (for itself: it sees its patients anyway) see every count; anyone else — a
-/// register contact, for its legal entity and the entity's units — gets the counts that
-/// `reporting::small_counts` withholds from both completeness reports of the year together.
+/// and a unit (for itself: it sees its patients anyway) see every count, live; anyone else — a
+/// register contact, for its legal entity and the entity's units — reads a completeness snapshot
+/// of the year (`reporting::snapshots`) with the counts it withholds from both reports withheld.
 struct SmallCounts<'a> {
     actor: &'a Actor,
     tree: &'a OrgTree,
     year: i32,
-    settings: &'a CountSettings,
-    k: u32,
+    today: NaiveDate,
 }
 
 impl SmallCounts<'_> {
     /// Whether the caller sees a node's counts in full (national oversight, or a node it
     /// registers for).
     fn sees(&self) -> impl Fn(i64) -> bool + use<'_> {
-        let (actor, tree, today) = (self.actor, self.tree, self.settings.today);
+        let (actor, tree, today) = (self.actor, self.tree, self.today);
         let national = allows(&actor.grants, Permission::Oversight, &[actor.nation]);
         move |node: i64| national || in_scope(actor, tree, Permission::Register, node, today)
     }
 
-    /// What to withhold and which nodes the caller sees in full; `None` when it sees every one of
-    /// `nodes` in full. Counts already read are passed in; the others are read here.
-    fn withheld(
-        &self,
-        conn: &mut PgConnection,
-        nodes: &[i64],
-        completeness: Option<&CompletenessCounts>,
-        variables: Option<&VariableCounts>,
-    ) -> Result<Option<(Withheld, impl Fn(i64) -> bool + use<'_>)>, ApiError> {
+    /// Whether the caller sees every node of `level` in its scope in full.
+    fn sees_all(&self, level: ReportLevel, keep: &impl Fn(i64) -> bool) -> bool {
         let sees = self.sees();
-        if nodes.iter().all(|n| sees(*n)) {
-            return Ok(None);
-        }
-        let today = self.settings.today;
-        let read_c;
-        let completeness = match completeness {
-            Some(c) => c,
-            None => {
-                read_c = CompletenessCounts::load(conn, self.tree, self.year, self.settings)?;
-                &read_c
-            }
-        };
-        let read_v;
-        let variables = match variables {
-            Some(v) => v,
-            None => {
-                read_v = VariableCounts::load(conn, self.tree, self.year, None, self.settings)?;
-                &read_v
-            }
-        };
-        let withheld = reporting::small_counts::protect(self.tree, self.year, today, completeness, variables, self.k)
-            .map_err(ApiError::internal)?;
-        Ok(Some((withheld, sees)))
+        self.tree.nodes_at(self.year, tree_day(self.year, self.today), level).into_iter().filter(|n| keep(*n)).all(sees)
     }
 }
 
@@ -394,6 +403,9 @@ pub struct VariableQuery {
 pub struct VariableResponse {
     pub year: i32,
     pub level: String,
+    /// As in the completeness response.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<SnapshotMeta>,
     /// One row per node, form and variable: completed forms, missing and unknown values and
     /// their shares. A count the caller may not see is null (docs/indicators.md, "Small counts").
     #[schema(value_type = Vec<Object>)]
@@ -426,27 +438,43 @@ pub async fn get_variable_completeness(
     let s = settings(&state, None);
     let form = q.form.clone();
     let k = state.settings.min_cell;
-    let rows = state
+    let who = actor.clone();
+    let live_form = form.clone();
+    let live = state
         .run_reports(move |conn| {
             let tree = OrgTree::load(conn)?;
-            let keep = completeness_scope(&actor, &tree, q.unit, s.today)?;
-            let national = allows(&actor.grants, Permission::Oversight, &[actor.nation]);
-            if !national && !tree_has_scope(&actor, &tree, level, year, s.today) {
+            let keep = completeness_scope(&who, &tree, q.unit, s.today)?;
+            let national = allows(&who.grants, Permission::Oversight, &[who.nation]);
+            if !national && !tree_has_scope(&who, &tree, level, year, s.today) {
                 return Err(ApiError::Forbidden);
             }
-            // Every kind is read: the small counts are protected over both reports together.
-            let counts = VariableCounts::load(conn, &tree, year, None, &s)?;
-            let mut rows = counts.rows(&tree, level, form.as_deref(), keep);
-            let nodes: Vec<i64> = rows.iter().map(|r| r.node_id).collect();
-            let small = SmallCounts { actor: &actor, tree: &tree, year, settings: &s, k };
-            if let Some((withheld, sees)) = small.withheld(conn, &nodes, None, Some(&counts))? {
-                for r in rows.iter_mut().filter(|r| !sees(r.node_id)) {
-                    withheld.apply_variable(r);
-                }
+            let small = SmallCounts { actor: &who, tree: &tree, year, today: s.today };
+            if !small.sees_all(level, &keep) {
+                return Ok(None);
             }
-            Ok(rows)
+            let counts = VariableCounts::load(conn, &tree, year, live_form.as_deref(), &s)?;
+            Ok(Some(counts.rows(&tree, level, live_form.as_deref(), keep)))
         })
         .await?;
+    let (rows, snapshot) = match live {
+        Some(rows) => (rows, None),
+        None => {
+            state
+                .run_db(move |conn| {
+                    let tree = OrgTree::load(conn)?;
+                    let keep = completeness_scope(&actor, &tree, q.unit, s.today)?;
+                    let snap = snapshots::current(conn, &tree, year, &s, k).map_err(ApiError::internal)?;
+                    let mut rows = snap.variables.rows(&tree, level, form.as_deref(), keep);
+                    let small = SmallCounts { actor: &actor, tree: &tree, year, today: s.today };
+                    let sees = small.sees();
+                    for r in rows.iter_mut().filter(|r| !sees(r.node_id)) {
+                        snap.withheld.apply_variable(r);
+                    }
+                    Ok((rows, Some(SnapshotMeta::from(&snap))))
+                })
+                .await?
+        }
+    };
     record(
         &state,
         user.audit(Action::Other("report.variable_completeness"), Outcome::Success)
@@ -454,7 +482,7 @@ pub async fn get_variable_completeness(
             .detail(serde_json::json!({"year": year, "level": level.as_str(), "form": q.form})),
     )
     .await?;
-    Ok(HttpResponse::Ok().json(VariableResponse { year, level: level.as_str().into(), rows }))
+    Ok(HttpResponse::Ok().json(VariableResponse { year, level: level.as_str().into(), snapshot, rows }))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -601,15 +629,8 @@ pub async fn create_release(
     let year = body.year;
     let min_cell = body.min_cell.unwrap_or(state.settings.min_cell);
     let s = settings(&state, None);
-    // The release published last is read on the primary (a replica may lag behind it).
-    let previous = state
-        .run_db(move |conn| {
-            Ok(match repo::latest_published(conn, i16::try_from(year).ok())? {
-                Some(r) => Previous { release_id: Some(r.id), cells: repo::release_cells(conn, r.id, None)? },
-                None => Previous::default(),
-            })
-        })
-        .await?;
+    // The year's publications are read on the primary (a replica may lag behind them).
+    let previous = state.run_db(move |conn| Ok(Previous::load(conn, year)?)).await?;
     let built = state
         .run_reports(move |conn| {
             let tree = OrgTree::load(conn)?;
@@ -639,10 +660,9 @@ pub async fn create_release(
     let row = state
         .run_db(move |conn| {
             in_transaction(conn, |conn| {
-                let new = built
-                    .new_release(year, min_cell, previous_release_id, by)
-                    .map_err(|e| ApiError::invalid("year", "range", e.to_string()))?;
-                let row = repo::insert_release(conn, &new, &built.cells)?;
+                let tree = OrgTree::load(conn)?;
+                let row = releases::store(conn, &tree, year, &s, min_cell, &built, previous_release_id, by)
+                    .map_err(ApiError::internal)?;
                 audit::record(conn, &entry.target("release", row.id).detail(serde_json::json!({"year": year})))?;
                 Ok::<_, ApiError>(row)
             })
@@ -714,11 +734,18 @@ pub async fn publish_release(
                 }
                 // It must build on the release of the year published last, or two independently
                 // suppressed releases of one year could be differenced against each other.
+                // Nor may a completeness snapshot of the year have been taken after it was built:
+                // the release's own snapshot was protected against the ones before it only.
                 let latest = repo::latest_published(conn, Some(current.year))?.map(|r| r.id);
-                if latest != current.previous_release_id {
+                let own = format!("release-{id}");
+                let later_snapshot = repo::snapshots_of_year(conn, current.year)?
+                    .iter()
+                    .any(|s| s.created_at > current.created_at && s.period != own);
+                if latest != current.previous_release_id || later_snapshot {
                     return Err(ApiError::Conflict {
                         code: "stale_release",
-                        message: "another release of the year was published after this one was built; build a new one"
+                        message: "another release or completeness snapshot of the year was made after this one was \
+                                  built; build a new one"
                             .into(),
                     });
                 }

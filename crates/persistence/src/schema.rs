@@ -49,6 +49,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    completeness_snapshots (id) {
+        id -> Int8,
+        year -> Int2,
+        period -> Text,
+        release_id -> Nullable<Int8>,
+        taken_on -> Date,
+        min_cell -> Int2,
+        counts -> Jsonb,
+        cells -> Jsonb,
+        audit -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     discharge_forms (form_id) {
         form_id -> Uuid,
         ending -> Nullable<Int2>,
@@ -275,6 +290,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    release_inputs (release_id) {
+        release_id -> Int8,
+        counts -> Jsonb,
+    }
+}
+
+diesel::table! {
     releases (id) {
         id -> Int8,
         year -> Int2,
@@ -323,6 +345,7 @@ diesel::table! {
 }
 
 diesel::joinable!(baseline_forms -> forms (form_id));
+diesel::joinable!(completeness_snapshots -> releases (release_id));
 diesel::joinable!(discharge_forms -> forms (form_id));
 diesel::joinable!(follow_up_forms -> forms (form_id));
 diesel::joinable!(form_history -> forms (form_id));
@@ -344,10 +367,12 @@ diesel::joinable!(pathways -> users (created_by));
 diesel::joinable!(patients -> users (registered_by));
 diesel::joinable!(release_cells -> org_nodes (node_id));
 diesel::joinable!(release_cells -> releases (release_id));
+diesel::joinable!(release_inputs -> releases (release_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     baseline_forms,
+    completeness_snapshots,
     discharge_forms,
     follow_up_forms,
     form_history,
@@ -363,6 +388,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     pathways,
     patients,
     release_cells,
+    release_inputs,
     releases,
     reservations,
     users,

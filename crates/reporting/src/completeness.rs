@@ -228,6 +228,59 @@ impl CompletenessCounts {
     }
 }
 
+/// The counts of both completeness reports of a year, frozen as a snapshot keeps them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct FrozenCounts {
+    /// (placement, measure of completeness.sql, yes, total).
+    completeness: Vec<(Placement, String, i64, i64)>,
+    /// (unit, NPR pathways).
+    npr: Vec<(i64, i64)>,
+    /// Units linked in the year, placed at its end.
+    units: Vec<Placement>,
+    /// (placement, form, variable, forms, missing, unknown).
+    variables: Vec<(Placement, String, String, i64, i64, i64)>,
+}
+
+impl FrozenCounts {
+    pub fn freeze(completeness: &CompletenessCounts, variables: &VariableCounts) -> Self {
+        let mut c: Vec<(Placement, String, i64, i64)> = completeness
+            .by_place
+            .iter()
+            .flat_map(|(p, m)| m.iter().map(move |(k, (yes, total))| (*p, k.clone(), *yes, *total)))
+            .collect();
+        c.sort();
+        let mut npr: Vec<(i64, i64)> = completeness.npr.iter().map(|(u, n)| (*u, *n)).collect();
+        npr.sort_unstable();
+        FrozenCounts {
+            completeness: c,
+            npr,
+            units: completeness.units.clone(),
+            variables: variables
+                .by_place
+                .iter()
+                .map(|((p, f, v), (a, b, c))| (*p, f.clone(), v.clone(), *a, *b, *c))
+                .collect(),
+        }
+    }
+
+    pub fn thaw(&self) -> (CompletenessCounts, VariableCounts) {
+        let mut by_place: BTreeMap<Placement, HashMap<String, (i64, i64)>> = BTreeMap::new();
+        for (p, m, yes, total) in &self.completeness {
+            by_place.entry(*p).or_default().insert(m.clone(), (*yes, *total));
+        }
+        let completeness =
+            CompletenessCounts { by_place, npr: self.npr.iter().copied().collect(), units: self.units.clone() };
+        let variables = VariableCounts {
+            by_place: self
+                .variables
+                .iter()
+                .map(|(p, f, v, a, b, c)| ((*p, f.clone(), v.clone()), (*a, *b, *c)))
+                .collect(),
+        };
+        (completeness, variables)
+    }
+}
+
 /// Completeness of `year` at `level`, for the nodes `keep` accepts.
 pub fn completeness(
     conn: &mut PgConnection,

@@ -4,8 +4,10 @@
 pub mod completeness;
 pub mod coverage;
 pub mod exports;
+pub mod history;
 pub mod indicators;
 pub mod releases;
 pub mod small_counts;
+pub mod snapshots;
 pub mod suppression;
 pub mod tree;

@@ -21,7 +21,9 @@ use domain::indicators::{IndicatorId, Population, AGE_GROUPS, SEXES};
 use persistence::reports::ReleaseCellRow;
 use serde::Serialize;
 
+use crate::history::{History, Tie};
 use crate::indicators::{PlacedCount, ACTIVITY};
+use crate::small_counts::ShownCell;
 use crate::suppression::Model;
 use crate::suppression::{
     audit_flags, suppress, AuditOptions, AuditReport, CellRole, CellStatus, Dimension, PrimaryRule, SuppressOptions,
@@ -59,15 +61,23 @@ pub struct AuditSummary {
     pub disclosures: usize,
     /// Derivable sums of suppressed primaries below k (strict policy: 0 in a stored release).
     pub group_disclosures: usize,
-    /// For information (SUPPRESSION.md §1): cells an insider knowing a singleton could compute.
+    /// Primary cells that the staff of one unit, knowing all of the unit's records, could
+    /// compute (the per-unit insider audit): 0 in every stored release.
     pub insider_findings: usize,
-    /// Primary cells that cells forced by an earlier release would disclose, and forced cells
-    /// whose value changed by 1..k-1 since that release (the change would be a small count).
+    /// Units audited as insiders.
+    #[serde(default)]
+    pub insider_units: usize,
+    /// For information: (singleton, cell) pairs where a person alone in an inner cell could
+    /// compute another small cell.
+    #[serde(default)]
+    pub singleton_findings: usize,
+    /// Primary cells that cells forced by an earlier publication of the year would disclose
+    /// (a value that changed by 1..k-1 is withheld instead of forced, so it is not counted here).
     pub unsafe_forced: usize,
 }
 
 impl AuditSummary {
-    fn new(report: &AuditReport, unsafe_forced: usize) -> Self {
+    pub(crate) fn new(report: &AuditReport, unsafe_forced: usize) -> Self {
         AuditSummary {
             passed: report.passes() && unsafe_forced == 0,
             strict: report.strict,
@@ -77,7 +87,9 @@ impl AuditSummary {
             secondary: report.secondary,
             disclosures: report.disclosures.len(),
             group_disclosures: report.group_disclosures.len(),
-            insider_findings: report.insider.len(),
+            insider_findings: report.unit_insider.len(),
+            insider_units: report.insider_groups,
+            singleton_findings: report.insider.len(),
             unsafe_forced,
         }
     }
@@ -85,14 +97,16 @@ impl AuditSummary {
     /// One line for CSV metadata and logs.
     pub fn line(&self) -> String {
         format!(
-            "{}: {} cells, {} published, {} primary, {} secondary suppressions; {} disclosures, {} group disclosures",
+            "{}: {} cells, {} published, {} primary, {} secondary suppressions; {} disclosures, {} group disclosures, {} insider findings over {} units",
             if self.passed { "passed" } else { "FAILED" },
             self.cells,
             self.published,
             self.primary,
             self.secondary,
             self.disclosures,
-            self.group_disclosures
+            self.group_disclosures,
+            self.insider_findings,
+            self.insider_units
         )
     }
 }
@@ -136,11 +150,125 @@ impl BuiltRelease {
     }
 }
 
-/// What an earlier published release of the same year fixes (SUPPRESSION.md §1).
+/// What the earlier publications of the same year fix (docs/suppression.md §0): the latest
+/// published release (the one a new release is built on), and the history of every cell shown
+/// so far — every published release of the year and, for the counts a release shares with
+/// completeness, every completeness snapshot of the year.
 #[derive(Debug, Clone, Default)]
 pub struct Previous {
     pub release_id: Option<i64>,
-    pub cells: Vec<ReleaseCellRow>,
+    pub history: History<CellKey>,
+}
+
+/// One earlier publication of a year, as stored.
+pub enum Publication<'a> {
+    Release(&'a [ReleaseCellRow]),
+    Snapshot(&'a [ShownCell]),
+}
+
+/// The counts a release shares with completeness by definition: (completeness measure, release
+/// measure, release outcome), at every unit and legal entity.
+pub const SHARED: [(&str, &str, &str); 4] = [
+    ("pathways_started", ACTIVITY, "total"),
+    ("baseline.expected", "baseline_on_time", "total"),
+    ("follow_up.due", "follow_up_reached", "total"),
+    ("follow_up.followed_up", "follow_up_reached", "yes"),
+];
+
+/// The release cell of a completeness count that a release shares (see [`SHARED`]).
+pub fn shared_key(node: i64, completeness_measure: &str) -> Option<CellKey> {
+    SHARED
+        .iter()
+        .find(|(c, _, _)| *c == completeness_measure)
+        .map(|(_, m, o)| ((*m).to_owned(), node, 0, 0, outcome_str(o)))
+}
+
+impl Previous {
+    /// The history of the publications of a year, oldest first.
+    pub fn new(release_id: Option<i64>, publications: &[Publication<'_>]) -> Self {
+        let mut history = History::default();
+        for p in publications {
+            match p {
+                Publication::Release(cells) => record_release(&mut history, cells),
+                Publication::Snapshot(cells) => {
+                    for c in cells.iter() {
+                        if let Some(key) = shared_key(c.node, &c.measure) {
+                            history.record(key, c.value, !c.withheld);
+                        }
+                    }
+                }
+            }
+        }
+        Previous { release_id, history }
+    }
+
+    /// The history of `year` as stored (see [`load_publications`]).
+    pub fn load(conn: &mut persistence::PgConnection, year: i32) -> Result<Self, persistence::RepoError> {
+        let (latest, stored) = load_publications(conn, year)?;
+        let publications: Vec<Publication<'_>> = stored.iter().map(StoredPublication::as_publication).collect();
+        Ok(Previous::new(latest, &publications))
+    }
+}
+
+/// An earlier publication of a year, read from the database.
+pub enum StoredPublication {
+    Release(Vec<ReleaseCellRow>),
+    Snapshot(Vec<ShownCell>),
+}
+
+impl StoredPublication {
+    pub fn as_publication(&self) -> Publication<'_> {
+        match self {
+            StoredPublication::Release(c) => Publication::Release(c),
+            StoredPublication::Snapshot(c) => Publication::Snapshot(c),
+        }
+    }
+}
+
+/// The latest published release of `year` and every publication of the year in the order they
+/// became visible: published releases (at publication) and completeness snapshots (when taken).
+pub fn load_publications(
+    conn: &mut persistence::PgConnection,
+    year: i32,
+) -> Result<(Option<i64>, Vec<StoredPublication>), persistence::RepoError> {
+    let y = i16::try_from(year).map_err(|_| persistence::RepoError::Other("year out of range".into()))?;
+    let latest = persistence::reports::latest_published(conn, Some(y))?;
+    let mut timed: Vec<(chrono::DateTime<chrono::Utc>, StoredPublication)> = Vec::new();
+    for r in persistence::reports::list_releases(conn, Some(y))? {
+        if let Some(at) = r.published_at {
+            timed.push((at, StoredPublication::Release(persistence::reports::release_cells(conn, r.id, None)?)));
+        }
+    }
+    for s in persistence::reports::snapshots_of_year(conn, y)? {
+        let cells: Vec<ShownCell> = serde_json::from_value(s.cells)
+            .map_err(|e| persistence::RepoError::Other(format!("stored snapshot cells: {e}")))?;
+        timed.push((s.created_at, StoredPublication::Snapshot(cells)));
+    }
+    timed.sort_by_key(|(at, _)| *at);
+    Ok((latest.map(|r| r.id), timed.into_iter().map(|(_, p)| p).collect()))
+}
+
+/// Records a release's cells: published values as shown, primary and secondary cells as
+/// withheld, and a complement as shown when its numerator and denominator were both published.
+fn record_release(history: &mut History<CellKey>, cells: &[ReleaseCellRow]) {
+    let key = |c: &ReleaseCellRow| (c.measure.clone(), c.node_id, c.sex, c.age_group, outcome_str(&c.outcome));
+    let published: HashMap<CellKey, i64> =
+        cells.iter().filter(|c| c.status == "published").map(|c| (key(c), i64::from(c.value))).collect();
+    for c in cells {
+        let k = key(c);
+        match c.status.as_str() {
+            "published" => history.record(k, i64::from(c.value), true),
+            "primary" | "secondary" => history.record(k, i64::from(c.value), false),
+            _ if k.4 == "no" => {
+                let yes = published.get(&(k.0.clone(), k.1, k.2, k.3, "yes"));
+                let total = published.get(&(k.0.clone(), k.1, k.2, k.3, "total"));
+                if let (Some(y), Some(t)) = (yes, total) {
+                    history.record(k, t - y, true);
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 const OUTCOMES: [&str; 3] = ["total", "yes", "no"];
@@ -235,6 +363,10 @@ pub struct LinkedTable {
     /// Column of the model of each key.
     pub index: Vec<usize>,
     pub placements: usize,
+    /// The inner cells of each unit (all its placements): what the unit's staff know.
+    pub insiders: Vec<Vec<u32>>,
+    /// The unit of each insider group.
+    pub insider_units: Vec<i64>,
 }
 
 /// Builds the linked table of `year` from its counts (`counts` may hold other years; they are
@@ -319,7 +451,47 @@ pub fn linked_table(
             model.find_cell(&ids).ok_or_else(|| SuppressionError::invalid("a release cell is missing from the model"))
         })
         .collect::<Result<_, SuppressionError>>()?;
-    Ok(LinkedTable { model, keys: keys.into_iter().map(|(k, _, r)| (k, r)).collect(), index, placements: places.len() })
+    let (insiders, insider_units) = unit_groups(&model, 1, &org.leaf);
+    Ok(LinkedTable {
+        model,
+        keys: keys.into_iter().map(|(k, _, r)| (k, r)).collect(),
+        index,
+        placements: places.len(),
+        insiders,
+        insider_units,
+    })
+}
+
+/// The inner cells of each unit of a linked table whose dimension `org_dim` has a leaf per
+/// placement: one insider group per unit (in unit order), and the units.
+pub(crate) fn unit_groups(
+    model: &Model,
+    org_dim: usize,
+    leaf: &HashMap<Placement, String>,
+) -> (Vec<Vec<u32>>, Vec<i64>) {
+    let dim = &model.dims()[org_dim];
+    let unit_of_code: HashMap<u32, i64> =
+        leaf.iter().filter_map(|(p, code)| dim.code(code).ok().map(|c| (c, p.unit))).collect();
+    let mut by_unit: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
+    for r in 0..model.inner().len() {
+        if let Some(&u) = unit_of_code.get(&model.inner().codes(r)[org_dim]) {
+            by_unit.entry(u).or_default().push(r as u32);
+        }
+    }
+    let units = by_unit.keys().copied().collect();
+    (by_unit.into_values().collect(), units)
+}
+
+/// How a table is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Protection {
+    /// Against outsiders and the staff of every unit (what rusreg publishes).
+    #[default]
+    InsiderSafe,
+    /// Against outsiders only, the reference method: what rusreg did before insider-safe
+    /// suppression. Never published; kept to measure the price of insider safety
+    /// (docs/benchmarks.md) and to reproduce the old leaks in the attack test.
+    OutsiderOnly,
 }
 
 /// Builds, suppresses and audits the release of `year` from its counts.
@@ -331,38 +503,48 @@ pub fn build_release(
     min_cell: u32,
     previous: &Previous,
 ) -> Result<BuiltRelease, ReleaseError> {
+    build_release_with(counts, tree, year, today, min_cell, previous, Protection::InsiderSafe)
+}
+
+/// [`build_release`] with a choice of protection.
+pub fn build_release_with(
+    counts: &[PlacedCount],
+    tree: &OrgTree,
+    year: i32,
+    today: chrono::NaiveDate,
+    min_cell: u32,
+    previous: &Previous,
+    protection: Protection,
+) -> Result<BuiltRelease, ReleaseError> {
     let started = Instant::now();
     let rule = PrimaryRule::for_release(min_cell, false)?;
-    let LinkedTable { model, keys, index, placements } = linked_table(counts, tree, year, today)?;
+    let LinkedTable { model, keys, index, placements, mut insiders, insider_units: _ } =
+        linked_table(counts, tree, year, today)?;
+    if protection == Protection::OutsiderOnly {
+        insiders.clear();
+    }
     let built_in = started.elapsed();
 
-    // Cells of an earlier published release of the year: published ones are forced, suppressed
-    // ones kept primary.
-    let before: HashMap<CellKey, (&str, i64)> = previous
-        .cells
-        .iter()
-        .map(|c| {
-            (
-                (c.measure.clone(), c.node_id, c.sex, c.age_group, outcome_str(&c.outcome)),
-                (c.status.as_str(), i64::from(c.value)),
-            )
-        })
-        .collect();
+    // Earlier publications of the year: a value shown before and unchanged is forced; a value
+    // withheld before, or changed by 1..k-1 since any earlier value, is primary (its new value
+    // is withheld, with the secondaries it needs).
     let mut forced = Vec::new();
     let mut extra_primary = Vec::new();
-    // A forced cell whose value moved by 1..k-1 since the earlier release discloses that small
-    // change by differencing the two releases: such a release is refused.
-    let mut changed_small = BTreeSet::new();
+    let mut changed_small = 0usize;
+    let mut insider_exempt = Vec::new();
     for ((key, role), &j) in keys.iter().zip(&index) {
-        match before.get(key) {
-            Some(&("published", old)) if *role == CellRole::Published => {
-                forced.push(j);
-                let change = (model.freq()[j] - old).abs();
-                if change > 0 && change < i64::from(min_cell) {
-                    changed_small.insert(j);
+        let now = model.freq()[j];
+        match previous.history.tie(key, now, min_cell) {
+            Tie::Forced if *role == CellRole::Published => forced.push(j),
+            Tie::Primary => {
+                if previous.history.get(key).is_some_and(|s| s.changed_by_small(now, min_cell)) {
+                    changed_small += 1;
+                } else {
+                    // Kept withheld for continuity only: insiders need not be kept from it.
+                    insider_exempt.push(j);
                 }
+                extra_primary.push(j);
             }
-            Some(&("primary", _)) | Some(&("secondary", _)) => extra_primary.push(j),
             _ => {}
         }
     }
@@ -370,6 +552,8 @@ pub fn build_release(
         strict: true,
         forced: forced.clone(),
         extra_primary: extra_primary.clone(),
+        insiders: insiders.clone(),
+        insider_exempt: insider_exempt.clone(),
         ..SuppressOptions::with_rule(rule)
     };
     let t = Instant::now();
@@ -380,10 +564,17 @@ pub fn build_release(
     let report = audit_flags(
         &model,
         &suppressed,
-        &AuditOptions { rule, strict: true, insider: true, extra_primary: extra_primary.clone() },
+        &AuditOptions {
+            rule,
+            strict: true,
+            insider: true,
+            extra_primary: extra_primary.clone(),
+            insiders,
+            insider_exempt,
+        },
     );
     let audit_time = t.elapsed();
-    let summary = AuditSummary::new(&report, pattern.unsafe_cells.len() + pattern.unsafe_extra + changed_small.len());
+    let summary = AuditSummary::new(&report, pattern.unsafe_cells.len() + pattern.unsafe_extra);
     if !summary.passed {
         return Err(ReleaseError::Refused(summary));
     }
@@ -415,7 +606,11 @@ pub fn build_release(
         "placements": placements,
         "forced_from_previous": forced.len(),
         "kept_primary_from_previous": extra_primary.len(),
+        "withheld_for_a_small_change": changed_small,
         "pivots": pattern.stats.pivots,
+        "insider_units": report.insider_groups,
+        "insider_units_fixed": pattern.stats.insider_groups_fixed,
+        "insider_secondaries": pattern.stats.insider_secondaries,
         "build_ms": built_in.as_millis() as u64,
         "suppress_ms": suppress_time.as_millis() as u64,
         "audit_ms": audit_time.as_millis() as u64,
@@ -466,4 +661,27 @@ impl ReleaseView {
     pub fn indicator(&self, id: IndicatorId, node: i64) -> (Option<i64>, Option<i64>) {
         (self.published(id.as_str(), node, 0, 0, "yes"), self.published(id.as_str(), node, 0, 0, "total"))
     }
+}
+
+/// Stores a built release (a draft) with its completeness snapshot, in the caller's transaction
+/// on the primary: the API's `POST /releases` and `rusreg demo` both store releases this way.
+#[expect(clippy::too_many_arguments, reason = "the release, where it goes and who stores it")]
+pub fn store(
+    conn: &mut persistence::PgConnection,
+    tree: &OrgTree,
+    year: i32,
+    settings: &persistence::reports::CountSettings,
+    min_cell: u32,
+    built: &BuiltRelease,
+    previous_release_id: Option<i64>,
+    by: uuid::Uuid,
+) -> Result<persistence::reports::ReleaseRow, crate::snapshots::SnapshotError> {
+    let new = built
+        .new_release(year, min_cell, previous_release_id, by)
+        .map_err(|e| crate::snapshots::SnapshotError::Stored(e.to_string()))?;
+    let row = persistence::reports::insert_release(conn, &new, &built.cells)?;
+    let cells: Vec<ReleaseCellRow> =
+        built.cells.iter().map(|c| ReleaseCellRow { release_id: row.id, ..c.clone() }).collect();
+    crate::snapshots::store_for_release(conn, tree, year, settings, min_cell, row.id, &cells)?;
+    Ok(row)
 }

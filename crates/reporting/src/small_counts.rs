@@ -24,7 +24,10 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use chrono::NaiveDate;
 
 use crate::completeness::{CompletenessCounts, CompletenessRow, VariableCompleteness, VariableCounts};
-use crate::releases::org_dimension;
+use serde::{Deserialize, Serialize};
+
+use crate::history::{History, Tie};
+use crate::releases::{org_dimension, unit_groups, AuditSummary, Protection};
 use crate::suppression::{
     audit_flags, suppress, AuditOptions, CellRole, Dimension, PrimaryRule, SuppressOptions, SuppressionError,
     TableBuilder,
@@ -77,6 +80,11 @@ pub struct Withheld {
 }
 
 impl Withheld {
+    /// The withheld counts of a stored snapshot.
+    pub fn from_cells(cells: &[ShownCell]) -> Self {
+        Withheld { cells: cells.iter().filter(|c| c.withheld).map(|c| (c.node, c.measure.clone())).collect() }
+    }
+
     /// Whether the count `measure` of `node` is withheld.
     pub fn contains(&self, node: i64, measure: &str) -> bool {
         self.cells.contains(&(node, measure.to_owned()))
@@ -121,16 +129,48 @@ struct Cell {
     role: CellRole,
 }
 
+/// How to protect the completeness table: the primary rule's k, what the year showed before,
+/// and whether units are insiders.
+#[derive(Debug, Clone, Copy)]
+pub struct How<'a> {
+    pub k: u32,
+    pub history: &'a History<(i64, String)>,
+    pub protection: Protection,
+}
+
+/// One count the completeness table shows at a unit or legal entity: its value and whether it
+/// is withheld from callers without small counts (stored with a snapshot).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShownCell {
+    pub node: i64,
+    pub measure: String,
+    pub value: i64,
+    pub withheld: bool,
+}
+
+/// The result of protecting the completeness table.
+#[derive(Debug, Clone)]
+pub struct Protected {
+    pub withheld: Withheld,
+    /// Every count shown at a unit or legal entity, with its value and status.
+    pub cells: Vec<ShownCell>,
+    /// The audit of the pattern (a failed audit withholds every non-zero count).
+    pub audit: AuditSummary,
+}
+
 /// Finds the counts of `year` to withhold at the units and legal entities, with the primary
-/// rule `k` (at least 3), from the counts of both reports.
+/// rule `k` (at least 3), from the counts of both reports. `history` holds what earlier
+/// publications of the year showed of each count, by `(node, measure)`: a count shown before
+/// and unchanged is shown again, a count withheld before or changed by 1..k−1 is withheld.
 pub fn protect(
     tree: &OrgTree,
     year: i32,
     today: NaiveDate,
     completeness: &CompletenessCounts,
     variables: &VariableCounts,
-    k: u32,
-) -> Result<Withheld, SuppressionError> {
+    how: &How<'_>,
+) -> Result<Protected, SuppressionError> {
+    let How { k, history, protection } = *how;
     let rule = PrimaryRule::for_release(k, false)?;
     let mut places: BTreeSet<Placement> = tree.units_in_year(year, today).into_iter().collect();
     places.extend(completeness.placements().copied());
@@ -288,10 +328,36 @@ pub fn protect(
         }
     }
 
+    // A unit sees its own counts unsuppressed: every unit's staff is an insider.
+    let insiders = if protection == Protection::InsiderSafe { unit_groups(&model, 0, &org.leaf).0 } else { Vec::new() };
+    let freq = model.freq();
+    let mut forced: Vec<usize> = Vec::new();
     let mut extra_primary: Vec<usize> = Vec::new();
+    let mut insider_exempt: Vec<usize> = Vec::new();
+    for (c, &j) in cells.iter().zip(&column) {
+        let key = (c.node, c.measure.clone());
+        match history.tie(&key, freq[j], k) {
+            Tie::Forced if c.role == CellRole::Published => forced.push(j),
+            Tie::Primary => {
+                if !history.get(&key).is_some_and(|s| s.changed_by_small(freq[j], k)) {
+                    insider_exempt.push(j);
+                }
+                extra_primary.push(j);
+            }
+            _ => {}
+        }
+    }
+    forced.sort_unstable();
+    forced.dedup();
     let suppressed = loop {
-        let opts =
-            SuppressOptions { strict: true, extra_primary: extra_primary.clone(), ..SuppressOptions::with_rule(rule) };
+        let opts = SuppressOptions {
+            strict: true,
+            forced: forced.clone(),
+            extra_primary: extra_primary.clone(),
+            insiders: insiders.clone(),
+            insider_exempt: insider_exempt.clone(),
+            ..SuppressOptions::with_rule(rule)
+        };
         let pattern = suppress(&model, &opts)?;
         let suppressed: Vec<bool> = (0..model.ncells()).map(|j| pattern.is_suppressed(j)).collect();
         let mut more: Vec<usize> = Vec::new();
@@ -301,20 +367,34 @@ pub fn protect(
             }
         }
         if more.is_empty() {
-            break suppressed;
+            break (suppressed, pattern.unsafe_cells.len() + pattern.unsafe_extra);
         }
+        // A forced count of a group withheld now is not forced any more.
+        forced.retain(|j| !more.contains(j));
+        insider_exempt.extend(more.iter().copied());
         extra_primary.extend(more);
     };
-    let report = audit_flags(&model, &suppressed, &AuditOptions { rule, strict: true, insider: false, extra_primary });
-    let freq = model.freq();
-    let fail_closed = !report.passes();
+    let (suppressed, unsafe_forced) = suppressed;
+    let report = audit_flags(
+        &model,
+        &suppressed,
+        &AuditOptions { rule, strict: true, insider: false, extra_primary, insiders, insider_exempt },
+    );
+    let audit = AuditSummary::new(&report, unsafe_forced);
+    let fail_closed = !audit.passed;
     let mut withheld = Withheld::default();
+    let mut shown = Vec::new();
     for (c, &j) in cells.iter().zip(&column) {
-        if c.role == CellRole::Published && (suppressed[j] || (fail_closed && freq[j] != 0)) {
+        if c.role != CellRole::Published {
+            continue;
+        }
+        let w = suppressed[j] || (fail_closed && freq[j] != 0);
+        if w {
             withheld.cells.insert((c.node, c.measure.clone()));
         }
+        shown.push(ShownCell { node: c.node, measure: c.measure.clone(), value: freq[j], withheld: w });
     }
-    Ok(withheld)
+    Ok(Protected { withheld, cells: shown, audit })
 }
 
 #[cfg(test)]

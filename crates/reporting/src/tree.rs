@@ -7,7 +7,7 @@ use chrono::{Datelike, NaiveDate};
 use domain::indicators::ReportLevel;
 use domain::organisations::{NodeId, NodeKind};
 use persistence::{PgConnection, RepoError};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A node of the tree, as reports name it.
 #[derive(Debug, Clone, Serialize)]
@@ -34,7 +34,7 @@ struct Link {
 
 /// Where an event is counted: its unit, and the unit's legal entity and region on the day that
 /// places it (`None` when the unit had no link then).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Placement {
     pub unit: i64,
     pub entity: Option<i64>,

@@ -309,11 +309,19 @@ fn publish_demo_release(
     let counts_settings = persistence::reports::CountSettings { today, as_of_today: false, limits: settings.worklist };
     let tree = reporting::tree::OrgTree::load(conn)?;
     let counts = reporting::indicators::load_counts(conn, &tree, year, year, &counts_settings)?;
-    let previous = reporting::releases::Previous::default();
+    let previous = reporting::releases::Previous::load(conn, year)?;
     let built = reporting::releases::build_release(&counts, &tree, year, today, settings.min_cell, &previous)?;
-    let new = built.new_release(year, settings.min_cell, None, staff)?;
     conn.transaction::<_, anyhow::Error, _>(|conn| {
-        let row = persistence::reports::insert_release(conn, &new, &built.cells)?;
+        let row = reporting::releases::store(
+            conn,
+            &tree,
+            year,
+            &counts_settings,
+            settings.min_cell,
+            &built,
+            previous.release_id,
+            staff,
+        )?;
         persistence::reports::publish_release(conn, row.id, staff)?;
         for action in ["release.create", "release.publish"] {
             let entry = persistence::audit::AuditEntry::new(Action::Other(action), Outcome::Success)

@@ -115,9 +115,23 @@ fn main() {
                 let tree = OrgTree::load(&mut conn).unwrap();
                 let c = reporting::completeness::CompletenessCounts::load(&mut conn, &tree, year, &s).unwrap();
                 let v = reporting::completeness::VariableCounts::load(&mut conn, &tree, year, None, &s).unwrap();
-                reporting::small_counts::protect(&tree, year, s.today, &c, &v, 5).unwrap()
+                let history = reporting::history::History::default();
+                let how = reporting::small_counts::How {
+                    k: 5,
+                    history: &history,
+                    protection: reporting::releases::Protection::InsiderSafe,
+                };
+                reporting::small_counts::protect(&tree, year, s.today, &c, &v, &how).unwrap()
             });
-            report(&task, &t, &format!("{} counts withheld at units and legal entities", withheld.len()));
+            report(
+                &task,
+                &t,
+                &format!(
+                    "{} counts withheld at units and legal entities; audit {}",
+                    withheld.withheld.len(),
+                    withheld.audit.line()
+                ),
+            );
         }
         "baseline-indicators" | "baseline-completeness" => {
             let first = if task == "baseline-indicators" { year - 1 } else { year };
@@ -159,10 +173,9 @@ fn main() {
             )
             .unwrap();
             let t_built = t0.elapsed();
-            let new = built.new_release(year, 5, None, user).unwrap();
             let row = conn
                 .transaction::<_, diesel::result::Error, _>(|conn| {
-                    Ok(persistence::reports::insert_release(conn, &new, &built.cells).unwrap())
+                    Ok(reporting::releases::store(conn, &tree, year, &s, 5, &built, None, user).unwrap())
                 })
                 .unwrap();
             let total = t0.elapsed();

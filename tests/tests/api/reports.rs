@@ -661,7 +661,7 @@ async fn a_release_is_suppressed_audited_published_and_downloaded_without_disclo
     let report = audit_flags(
         &table.model,
         &suppressed,
-        &AuditOptions { rule, strict: true, insider: true, extra_primary: vec![] },
+        &AuditOptions { rule, strict: true, insider: true, extra_primary: vec![], ..Default::default() },
     );
     assert!(report.primary > 0);
     assert!(report.passes(), "{report}");

@@ -23,7 +23,7 @@ async fn get(app: &TestApp, token: &str, path: &str) -> Value {
 
 /// The counts of one node as `name → value` (`None` = withheld), with the family categories
 /// that are never shown (`b_due`, ...) derived from the true counts when all are known.
-fn counts_of(completeness: &Value, variables: &[&Value]) -> BTreeMap<String, Option<i64>> {
+pub(crate) fn counts_of(completeness: &Value, variables: &[&Value]) -> BTreeMap<String, Option<i64>> {
     let mut out = BTreeMap::new();
     let mut put = |k: String, v: &Value| {
         out.insert(k, v.as_i64());
@@ -50,7 +50,7 @@ fn counts_of(completeness: &Value, variables: &[&Value]) -> BTreeMap<String, Opt
 
 /// Linear relations `Σ coef·x = 0` between the counts of a node (names as in [`counts_of`], plus
 /// the unshown categories).
-fn node_relations(names: &[String]) -> Vec<Vec<(String, i64)>> {
+pub(crate) fn node_relations(names: &[String]) -> Vec<Vec<(String, i64)>> {
     let r = |terms: &[(&str, i64)]| terms.iter().map(|(n, c)| ((*n).to_owned(), *c)).collect::<Vec<_>>();
     let mut out = vec![
         r(&[("pathways_started", 1), ("baseline.expected", -1), ("b_later", -1)]),
@@ -94,7 +94,7 @@ fn node_relations(names: &[String]) -> Vec<Vec<(String, i64)>> {
 }
 
 /// The true value of every unknown category of a node, from its true counts.
-fn categories(t: &BTreeMap<String, Option<i64>>) -> BTreeMap<String, i64> {
+pub(crate) fn categories(t: &BTreeMap<String, Option<i64>>) -> BTreeMap<String, i64> {
     let v = |n: &str| t[n].unwrap();
     let mut out = BTreeMap::new();
     out.insert("b_later".to_owned(), v("pathways_started") - v("baseline.expected"));
@@ -205,9 +205,15 @@ async fn a_register_contact_never_sees_a_small_completeness_count_nor_one_it_cou
         }
         // A unit without forms of a kind has no row for its variables: zero, and known to be.
         let entity_names: Vec<String> = truth[&entity].keys().cloned().collect();
+        let entity_categories: Vec<String> = categories(&truth[&entity]).into_keys().collect();
         for u in &units {
             for name in entity_names.iter().filter(|n| !truth[u].contains_key(*n)) {
                 known.insert(format!("{u}:{name}"), 0);
+                true_values.insert(format!("{u}:{name}"), 0);
+            }
+            // ... and so are the unshown categories of those variables (answered values).
+            let own = categories(&truth[u]);
+            for name in entity_categories.iter().filter(|n| !own.contains_key(*n)) {
                 true_values.insert(format!("{u}:{name}"), 0);
             }
         }

@@ -13,7 +13,9 @@ use domain::worklist::WorklistConfig;
 use uuid::Uuid;
 
 use crate::organisations::{OrgLinkRow, OrgNodeRow};
-use crate::schema::{npr_counts, org_links, org_nodes, release_cells, releases};
+use crate::schema::{
+    completeness_snapshots, npr_counts, org_links, org_nodes, release_cells, release_inputs, releases,
+};
 use crate::RepoError;
 
 /// The settings the counts depend on.
@@ -369,6 +371,87 @@ pub fn release_cells(
         q = q.filter(release_cells::node_id.eq_any(nodes.to_vec()));
     }
     Ok(q.load(conn)?)
+}
+
+/// Stores the counts a release was built from (in the transaction that creates the release).
+pub fn insert_release_inputs(
+    conn: &mut PgConnection,
+    release: i64,
+    counts: &serde_json::Value,
+) -> Result<(), RepoError> {
+    diesel::insert_into(release_inputs::table)
+        .values((release_inputs::release_id.eq(release), release_inputs::counts.eq(counts)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The counts a release was built from (`None` for a release made before they were kept).
+pub fn release_inputs(conn: &mut PgConnection, release: i64) -> Result<Option<serde_json::Value>, RepoError> {
+    Ok(release_inputs::table.find(release).select(release_inputs::counts).first(conn).optional()?)
+}
+
+/// A stored completeness snapshot (see migration 000012).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = completeness_snapshots, check_for_backend(diesel::pg::Pg))]
+pub struct SnapshotRow {
+    pub id: i64,
+    pub year: i16,
+    pub period: String,
+    pub release_id: Option<i64>,
+    pub taken_on: NaiveDate,
+    pub min_cell: i16,
+    pub counts: serde_json::Value,
+    pub cells: serde_json::Value,
+    pub audit: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A completeness snapshot to store.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = completeness_snapshots)]
+pub struct NewSnapshot {
+    pub year: i16,
+    pub period: String,
+    pub release_id: Option<i64>,
+    pub taken_on: NaiveDate,
+    pub min_cell: i16,
+    pub counts: serde_json::Value,
+    pub cells: serde_json::Value,
+    pub audit: serde_json::Value,
+}
+
+/// Stores a snapshot unless one of the same year and period exists; returns the stored one.
+pub fn insert_snapshot(conn: &mut PgConnection, snapshot: &NewSnapshot) -> Result<SnapshotRow, RepoError> {
+    diesel::insert_into(completeness_snapshots::table)
+        .values(snapshot)
+        .on_conflict((completeness_snapshots::year, completeness_snapshots::period))
+        .do_nothing()
+        .execute(conn)?;
+    find_snapshot(conn, snapshot.year, &snapshot.period)?.ok_or(RepoError::NotFound)
+}
+
+/// The snapshot of a year and period.
+pub fn find_snapshot(conn: &mut PgConnection, year: i16, period: &str) -> Result<Option<SnapshotRow>, RepoError> {
+    Ok(completeness_snapshots::table
+        .filter(completeness_snapshots::year.eq(year).and(completeness_snapshots::period.eq(period)))
+        .select(SnapshotRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Every snapshot of a year, oldest first.
+pub fn snapshots_of_year(conn: &mut PgConnection, year: i16) -> Result<Vec<SnapshotRow>, RepoError> {
+    Ok(completeness_snapshots::table
+        .filter(completeness_snapshots::year.eq(year))
+        .select(SnapshotRow::as_select())
+        .order(completeness_snapshots::id)
+        .load(conn)?)
+}
+
+/// Serialises snapshot making of one year until the transaction ends.
+pub fn lock_snapshots(conn: &mut PgConnection, year: i16) -> Result<(), RepoError> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock(7366, $1::int)").bind::<SmallInt, _>(year).execute(conn)?;
+    Ok(())
 }
 
 /// The last day of a year, for "as registered at the end of the year" lookups.

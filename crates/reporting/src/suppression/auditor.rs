@@ -30,11 +30,24 @@ pub struct AuditOptions {
     pub insider: bool,
     /// Cells that are primary whatever their count.
     pub extra_primary: Vec<usize>,
+    /// Groups of inner cells each known to one insider (all inner cells of one unit): level
+    /// (d), a failure when any group can compute a primary cell that has a positive count
+    /// outside the group.
+    pub insiders: Vec<Vec<u32>>,
+    /// Extra primaries level (d) does not protect (see `SuppressOptions::insider_exempt`).
+    pub insider_exempt: Vec<usize>,
 }
 
 impl Default for AuditOptions {
     fn default() -> Self {
-        AuditOptions { rule: PrimaryRule::default(), strict: false, insider: true, extra_primary: Vec::new() }
+        AuditOptions {
+            rule: PrimaryRule::default(),
+            strict: false,
+            insider: true,
+            extra_primary: Vec::new(),
+            insiders: Vec::new(),
+            insider_exempt: Vec::new(),
+        }
     }
 }
 
@@ -92,6 +105,16 @@ pub struct InsiderFinding {
     pub cell: usize,
 }
 
+/// Level (d): the insider group `group` (an index into [`AuditOptions::insiders`]) can compute
+/// primary cell `cell`, which has a positive count outside the group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupInsiderFinding {
+    /// The group.
+    pub group: usize,
+    /// The primary cell it reveals.
+    pub cell: usize,
+}
+
 /// Result of an audit.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AuditReport {
@@ -113,6 +136,10 @@ pub struct AuditReport {
     pub group_disclosures: Vec<GroupDisclosure>,
     /// Level (c): for information.
     pub insider: Vec<InsiderFinding>,
+    /// Insider groups audited (level d).
+    pub insider_groups: usize,
+    /// Level (d): always a failure.
+    pub unit_insider: Vec<GroupInsiderFinding>,
     /// Secondary cells that can be computed (allowed; for information).
     pub derivable_secondary: usize,
     /// Whether group disclosures count as failures.
@@ -124,9 +151,11 @@ pub struct AuditReport {
 }
 
 impl AuditReport {
-    /// No level (a) disclosure, and no level (b) under the strict policy.
+    /// No level (a) or (d) disclosure, and no level (b) under the strict policy.
     pub fn passes(&self) -> bool {
-        self.disclosures.is_empty() && (!self.strict || self.group_disclosures.is_empty())
+        self.disclosures.is_empty()
+            && self.unit_insider.is_empty()
+            && (!self.strict || self.group_disclosures.is_empty())
     }
 }
 
@@ -134,7 +163,7 @@ impl fmt::Display for AuditReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "audit {}: {} cells, {} primary, {} secondary; disclosures {}, group disclosures {}{}, insider findings {}",
+            "audit {}: {} cells, {} primary, {} secondary; disclosures {}, group disclosures {}{}, insider findings {}, unit insider findings {} ({} units)",
             if self.passes() { "passed" } else { "FAILED" },
             self.cells,
             self.primary,
@@ -142,7 +171,9 @@ impl fmt::Display for AuditReport {
             self.disclosures.len(),
             self.group_disclosures.len(),
             if self.strict { " (strict)" } else { " (reported)" },
-            self.insider.len()
+            self.insider.len(),
+            self.unit_insider.len(),
+            self.insider_groups
         )
     }
 }
@@ -309,40 +340,7 @@ impl<'m, T: Num> Auditor<'m, T> {
         // Step 1: zero propagation over the published cells.
         let m = x.nrows();
         let mut known = vec![false; m];
-        {
-            let mut cells_of_row: Vec<Vec<u32>> = vec![Vec::new(); m];
-            let mut unknown = vec![0usize; n];
-            let mut rest = vec![0i64; n];
-            let mut work: Vec<usize> = Vec::new();
-            for j in 0..n {
-                if published[j] {
-                    for &r in x.col(j) {
-                        cells_of_row[r as usize].push(j as u32);
-                    }
-                    unknown[j] = x.col(j).len();
-                    rest[j] = freq[j];
-                    work.push(j);
-                }
-            }
-            while let Some(j) = work.pop() {
-                if unknown[j] == 0 || (unknown[j] > 1 && rest[j] != 0) {
-                    continue;
-                }
-                // All unknown inner cells of j are determined (zero, or the single one).
-                let rows: Vec<u32> = x.col(j).iter().copied().filter(|&r| !known[r as usize]).collect();
-                for r in rows {
-                    known[r as usize] = true;
-                    for &c in &cells_of_row[r as usize] {
-                        let c = c as usize;
-                        unknown[c] -= 1;
-                        rest[c] -= y[r as usize];
-                        if unknown[c] <= 1 || rest[c] == 0 {
-                            work.push(c);
-                        }
-                    }
-                }
-            }
-        }
+        propagate(model, &published, &mut known);
         report.known_inner_cells = known.iter().filter(|&&k| k).count();
         let unknown_rows = m - report.known_inner_cells;
 
@@ -441,6 +439,68 @@ impl<'m, T: Num> Auditor<'m, T> {
                 }
             }
         }
+        // Level (d): one insider group at a time knows its inner cells.
+        report.insider_groups = opts.insiders.len();
+        let mut exempt = vec![false; n];
+        for &j in &opts.insider_exempt {
+            if j < n && !rule.is_primary(freq[j]) {
+                exempt[j] = true;
+            }
+        }
+        if !opts.insiders.is_empty() && !reduced_primary.is_empty() {
+            let mut local =
+                Auditor::<T> { model: None, basis: Vec::new(), pivot_at: vec![u32::MAX; m], known: Vec::new() };
+            for (gi, group) in opts.insiders.iter().enumerate() {
+                let mut in_group = vec![false; m];
+                for &r in group {
+                    if (r as usize) < m {
+                        in_group[r as usize] = true;
+                    }
+                }
+                // What the group knows: its rows, and what non-negativity then gives.
+                let mut knows = aud.known.clone();
+                for (r, k) in knows.iter_mut().enumerate() {
+                    *k |= in_group[r];
+                }
+                propagate(model, &published, &mut knows);
+                local.basis.clear();
+                let mut support = HashSet::new();
+                for (r, (&k, &before)) in knows.iter().zip(&aud.known).enumerate() {
+                    if !k || before {
+                        continue;
+                    }
+                    let w = aud.reduce(Vector { entries: vec![(r as u32, T::from_i64(1))] }, &mut acc)?;
+                    let w = local.reduce(w, &mut acc)?;
+                    if let Some((p, _)) = w.pivot() {
+                        support.extend(w.entries.iter().map(|e| e.0));
+                        local.pivot_at[p as usize] = local.basis.len() as u32;
+                        local.basis.push(w);
+                    }
+                }
+                for (v, cells) in &reduced_primary {
+                    if !v.entries.iter().all(|(r, _)| support.contains(r)) {
+                        continue;
+                    }
+                    if !local.reduce(v.clone(), &mut acc)?.entries.is_empty() {
+                        continue;
+                    }
+                    for &p in cells.iter().filter(|&&p| !exempt[p]) {
+                        let outside: i64 =
+                            x.col(p).iter().filter(|&&r| !in_group[r as usize]).map(|&r| y[r as usize]).sum();
+                        let has_outside = x.col(p).iter().any(|&r| !in_group[r as usize]);
+                        if outside > 0 || (rule.protect_zeros && has_outside) {
+                            report.unit_insider.push(GroupInsiderFinding { group: gi, cell: p });
+                        }
+                    }
+                }
+                for b in &local.basis {
+                    if let Some((p, _)) = b.pivot() {
+                        local.pivot_at[p as usize] = u32::MAX;
+                    }
+                }
+            }
+            report.unit_insider.sort_by_key(|f| (f.group, f.cell));
+        }
         Some(report)
     }
 
@@ -517,6 +577,53 @@ impl<'m, T: Num> Auditor<'m, T> {
             }
         }
         Some(())
+    }
+}
+
+/// Zero propagation (SUPPRESSION §4.1 step 1) to a fixed point, from the inner cells already
+/// `known`: a published cell whose unknown inner cells must sum to 0 makes them all known
+/// zeros; a published cell with one unknown inner cell reveals it.
+fn propagate(model: &Model, published: &[bool], known: &mut [bool]) {
+    let x = model.matrix();
+    let y = model.inner().freq();
+    let freq = model.freq();
+    let n = model.ncells();
+    let m = x.nrows();
+    let mut cells_of_row: Vec<Vec<u32>> = vec![Vec::new(); m];
+    let mut unknown = vec![0usize; n];
+    let mut rest = vec![0i64; n];
+    let mut work: Vec<usize> = Vec::new();
+    for j in 0..n {
+        if published[j] {
+            rest[j] = freq[j];
+            for &r in x.col(j) {
+                if known[r as usize] {
+                    rest[j] -= y[r as usize];
+                } else {
+                    cells_of_row[r as usize].push(j as u32);
+                    unknown[j] += 1;
+                }
+            }
+            work.push(j);
+        }
+    }
+    while let Some(j) = work.pop() {
+        if unknown[j] == 0 || (unknown[j] > 1 && rest[j] != 0) {
+            continue;
+        }
+        // All unknown inner cells of j are determined (zero, or the single one).
+        let rows: Vec<u32> = x.col(j).iter().copied().filter(|&r| !known[r as usize]).collect();
+        for r in rows {
+            known[r as usize] = true;
+            for &c in &cells_of_row[r as usize] {
+                let c = c as usize;
+                unknown[c] -= 1;
+                rest[c] -= y[r as usize];
+                if unknown[c] <= 1 || rest[c] == 0 {
+                    work.push(c);
+                }
+            }
+        }
     }
 }
 

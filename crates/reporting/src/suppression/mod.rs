@@ -8,13 +8,14 @@ pub mod auditor;
 pub mod cli;
 mod exact;
 pub mod format;
+mod insider;
 pub mod order;
 pub mod primary;
 pub mod secondary;
 pub mod synthetic;
 pub mod table;
 
-pub use auditor::{audit, audit_flags, AuditOptions, AuditReport};
+pub use auditor::{audit, audit_flags, AuditOptions, AuditReport, GroupInsiderFinding};
 pub use exact::Promotions;
 pub use primary::{ExtraPrimary, PrimaryRule};
 pub use secondary::{

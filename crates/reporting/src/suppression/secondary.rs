@@ -62,6 +62,13 @@ pub struct SuppressOptions {
     pub dedup_rows: bool,
     /// Pivot row choice.
     pub pivot: PivotRule,
+    /// Groups of inner cells each known to one insider (all inner cells of one unit): the
+    /// pattern is made safe against every group on its own as well as against outsiders (see
+    /// [`super::insider`]). Empty: outsiders only, as the reference method.
+    pub insiders: Vec<Vec<u32>>,
+    /// Extra primaries that insiders may compute: cells kept withheld only because an earlier
+    /// publication withheld them (not small by the rule now, nor changed by a small amount).
+    pub insider_exempt: Vec<usize>,
 }
 
 /// Which row of a published candidate is eliminated from the other columns. The pattern does
@@ -92,6 +99,8 @@ impl Default for SuppressOptions {
             zero_propagation: true,
             dedup_rows: true,
             pivot: PivotRule::default(),
+            insiders: Vec::new(),
+            insider_exempt: Vec::new(),
         }
     }
 }
@@ -149,7 +158,11 @@ pub struct EngineStats {
     pub primary_entries: usize,
     /// Column promotions on overflow.
     pub promotions: Promotions,
-    /// Wall time of the elimination (after the model was built).
+    /// Insider groups whose view needed more suppression.
+    pub insider_groups_fixed: usize,
+    /// Secondary cells added for insiders.
+    pub insider_secondaries: usize,
+    /// Wall time of the elimination (after the model was built), insider passes included.
     pub elapsed: Duration,
 }
 
@@ -191,8 +204,21 @@ impl Pattern {
     }
 }
 
-/// Runs primary and secondary suppression on one model (one release = one model).
+/// Runs primary and secondary suppression on one model (one release = one model), then, when
+/// insider groups are given, adds the secondaries each insider's view needs.
 pub fn suppress(model: &Model, opts: &SuppressOptions) -> Result<Pattern, SuppressionError> {
+    let start = Instant::now();
+    let pattern = suppress_outsider(model, opts)?;
+    if opts.insiders.is_empty() {
+        return Ok(pattern);
+    }
+    let mut pattern = super::insider::protect(model, opts, pattern)?;
+    pattern.stats.elapsed = start.elapsed();
+    Ok(pattern)
+}
+
+/// Primary and secondary suppression against an outsider (the reference method).
+fn suppress_outsider(model: &Model, opts: &SuppressOptions) -> Result<Pattern, SuppressionError> {
     let start = Instant::now();
     let n = model.ncells();
     let x = model.matrix();
@@ -229,10 +255,13 @@ pub fn suppress(model: &Model, opts: &SuppressOptions) -> Result<Pattern, Suppre
                     out.push(j);
                 }
             }
-            for j in default_order(model, opts.secondary_zeros) {
-                if !seen[j] {
-                    seen[j] = true;
-                    out.push(j);
+            let complete = (0..n).all(|j| seen[j] || model.role(j) != CellRole::Published);
+            if !complete {
+                for j in default_order(model, opts.secondary_zeros) {
+                    if !seen[j] {
+                        seen[j] = true;
+                        out.push(j);
+                    }
                 }
             }
             out

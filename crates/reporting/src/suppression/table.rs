@@ -623,6 +623,30 @@ impl Model {
         Ok(Model { dims, inner, cell_codes, roles, x, freq })
     }
 
+    /// The model as seen by someone who knows the inner cells flagged in `known` (an insider):
+    /// those rows are taken out of every column, and each cell's count is what remains unknown.
+    /// The inner cells, codes and roles are unchanged, so cell and row indices stay valid.
+    pub fn without_rows(&self, known: &[bool]) -> Model {
+        let ncols = self.roles.len();
+        let mut ptr = Vec::with_capacity(ncols + 1);
+        ptr.push(0usize);
+        let mut rows = Vec::with_capacity(self.x.rows.len());
+        for j in 0..ncols {
+            rows.extend(self.x.col(j).iter().copied().filter(|&r| !known.get(r as usize).copied().unwrap_or(false)));
+            ptr.push(rows.len());
+        }
+        let x = ModelMatrix { nrows: self.x.nrows, ptr, rows };
+        let freq = (0..ncols).map(|j| x.col(j).iter().map(|&r| self.inner.freq[r as usize]).sum()).collect();
+        Model {
+            dims: self.dims.clone(),
+            inner: self.inner.clone(),
+            cell_codes: self.cell_codes.clone(),
+            roles: self.roles.clone(),
+            x,
+            freq,
+        }
+    }
+
     /// Dimensions.
     pub fn dims(&self) -> &[Dimension] {
         &self.dims

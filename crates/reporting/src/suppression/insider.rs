@@ -1,0 +1,195 @@
+//! Insider-safe suppression: a pattern that stays safe when one group of inner cells is known
+//! (all the inner cells of one unit: its staff hold the patients' records and see the unit's
+//! own results unsuppressed).
+//!
+//! For a group G the attacker's view is the model without G's rows
+//! ([`Model::without_rows`]): every published cell then tells the sum of its inner cells
+//! outside G. A primary cell with something left outside G must not be computable in that
+//! view. This is the contributor generalisation of the Gauss method: each group is a
+//! contributor who knows its own part of every cell. The engine
+//!
+//! 1. suppresses against an outsider (the reference method),
+//! 2. runs the same elimination on each group's view, in parallel, with the cells published
+//!    so far as candidates in the original candidate order, the primaries that keep a positive
+//!    count outside the group as primaries and the cells already withheld hidden; a candidate
+//!    that the group's view makes secondary is withheld,
+//! 3. processes the groups that needed more, one after the other in group order, each on the
+//!    pattern left by the ones before (so one withheld cell can serve several groups).
+//!
+//! Withholding more never makes a pattern less safe (fewer published cells span less), so a
+//! group made safe stays safe while later groups add cells, and the outsider's guarantees
+//! (including the singleton and strict rules) still hold. The result is deterministic.
+
+use rayon::prelude::*;
+
+use super::primary::PrimaryRule;
+use super::secondary::{suppress, CandidateOrder, CellStatus, Pattern, Singletons, SuppressOptions};
+use super::table::Model;
+use super::SuppressionError;
+
+/// Adds the secondaries that every insider group's view needs to an outsider-safe pattern.
+pub(crate) fn protect(
+    model: &Model,
+    opts: &SuppressOptions,
+    mut pattern: Pattern,
+) -> Result<Pattern, SuppressionError> {
+    let m = model.inner().len();
+    for g in &opts.insiders {
+        if g.iter().any(|&r| r as usize >= m) {
+            return Err(SuppressionError::invalid("an insider group names an inner cell out of range"));
+        }
+    }
+    let mut order: Vec<usize> = (0..model.ncells()).filter(|&j| pattern.candidate_rank[j] > 0).collect();
+    order.sort_by_key(|&j| pattern.candidate_rank[j]);
+
+    // First pass: every group on the outsider's pattern, in parallel.
+    let first: Vec<Result<GroupResult, SuppressionError>> =
+        opts.insiders.par_iter().map(|g| group_view(model, opts, &pattern, &order, g)).collect();
+    let mut needs: Vec<usize> = Vec::new();
+    for (i, r) in first.into_iter().enumerate() {
+        let r = r?;
+        if !r.secondary.is_empty() || !r.unsafe_cells.is_empty() {
+            needs.push(i);
+        }
+    }
+    // Second pass: the groups that need more, in order, each on the current pattern.
+    for i in needs {
+        let r = group_view(model, opts, &pattern, &order, &opts.insiders[i])?;
+        if r.secondary.is_empty() && r.unsafe_cells.is_empty() {
+            continue;
+        }
+        pattern.stats.insider_groups_fixed += 1;
+        pattern.stats.insider_secondaries += r.secondary.len();
+        for j in r.secondary {
+            pattern.status[j] = CellStatus::Secondary;
+        }
+        for j in r.unsafe_cells {
+            if !pattern.unsafe_cells.contains(&j) {
+                pattern.unsafe_cells.push(j);
+            }
+        }
+    }
+    pattern.unsafe_cells.sort_unstable();
+    Ok(pattern)
+}
+
+/// What one group's view adds to a pattern.
+struct GroupResult {
+    /// Published cells the group's view withholds.
+    secondary: Vec<usize>,
+    /// Primaries that forced cells disclose to the group.
+    unsafe_cells: Vec<usize>,
+}
+
+fn group_view(
+    model: &Model,
+    opts: &SuppressOptions,
+    pattern: &Pattern,
+    order: &[usize],
+    group: &[u32],
+) -> Result<GroupResult, SuppressionError> {
+    let mut known = vec![false; model.inner().len()];
+    for &r in group {
+        known[r as usize] = true;
+    }
+    let view = model.without_rows(&known);
+    let freq = view.freq();
+    let mut exempt = vec![false; model.ncells()];
+    for &j in &opts.insider_exempt {
+        if j < exempt.len() && !opts.rule.is_primary(model.freq()[j]) {
+            exempt[j] = true;
+        }
+    }
+    let mut extra_primary = Vec::new();
+    let mut hidden = Vec::new();
+    for j in 0..model.ncells() {
+        let sensitive = freq[j] > 0 || (opts.rule.protect_zeros && !view.matrix().col(j).is_empty());
+        match pattern.status[j] {
+            CellStatus::Primary | CellStatus::Hidden if pattern.primary[j] && sensitive && !exempt[j] => {
+                extra_primary.push(j)
+            }
+            CellStatus::Published => {}
+            _ => hidden.push(j),
+        }
+    }
+    if extra_primary.is_empty() {
+        return Ok(GroupResult { secondary: Vec::new(), unsafe_cells: Vec::new() });
+    }
+    let view_opts = SuppressOptions {
+        // No cell is primary by its count in the view: the primaries are the original ones.
+        rule: PrimaryRule { min_cell: 0, protect_zeros: false },
+        strict: false,
+        forced: opts.forced.clone(),
+        extra_primary,
+        hidden,
+        singletons: Singletons::None,
+        order: CandidateOrder::Given(order.to_vec()),
+        secondary_zeros: opts.secondary_zeros,
+        zero_propagation: true,
+        dedup_rows: opts.dedup_rows,
+        pivot: opts.pivot,
+        insiders: Vec::new(),
+        insider_exempt: Vec::new(),
+    };
+    let seen = suppress(&view, &view_opts)?;
+    let secondary = (0..model.ncells())
+        .filter(|&j| pattern.status[j] == CellStatus::Published && seen.status[j] == CellStatus::Secondary)
+        .collect();
+    Ok(GroupResult { secondary, unsafe_cells: seen.unsafe_cells })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::suppression::{audit, AuditOptions, Dimension, TableBuilder};
+
+    /// An entity of three units, one of them small: the outsider pattern withholds the small
+    /// unit and one sibling, which lets the sibling's staff compute the small count.
+    fn entity() -> Model {
+        let mut b = TableBuilder::new();
+        b.dimension(
+            Dimension::new("org", "E", &[("E", vec!["U1", "U2", "U3"])])
+                .unwrap_or_else(|e| panic!("{e}"))
+                .level("unit", &["U1", "U2", "U3"])
+                .unwrap_or_else(|e| panic!("{e}")),
+        )
+        .dimension(Dimension::flat("sex", "0", &["1", "2"]).unwrap_or_else(|e| panic!("{e}")));
+        for (u, a, c) in [("U1", 2, 1), ("U2", 20, 25), ("U3", 30, 31)] {
+            b.count(&[u, "1"], a).unwrap_or_else(|e| panic!("{e}"));
+            b.count(&[u, "2"], c).unwrap_or_else(|e| panic!("{e}"));
+        }
+        b.publish("org").unwrap_or_else(|e| panic!("{e}"));
+        b.build().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn unit_groups(model: &Model) -> Vec<Vec<u32>> {
+        let org = &model.dims()[0];
+        ["U1", "U2", "U3"]
+            .iter()
+            .map(|u| {
+                let code = org.code(u).unwrap_or_else(|e| panic!("{e}"));
+                (0..model.inner().len() as u32).filter(|&r| model.inner().codes(r as usize)[0] == code).collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn insider_groups_get_a_pattern_no_unit_can_undo() {
+        let model = entity();
+        let groups = unit_groups(&model);
+        let rule = PrimaryRule::new(5);
+        let outsider = suppress(&model, &SuppressOptions::with_rule(rule)).unwrap_or_else(|e| panic!("{e}"));
+        let opts = AuditOptions { rule, insiders: groups.clone(), ..Default::default() };
+        let before = audit(&model, &outsider, opts.clone());
+        assert!(before.disclosures.is_empty(), "{before}");
+        assert!(!before.unit_insider.is_empty(), "the outsider pattern lets a sibling compute U1: {before}");
+
+        let safe = suppress(&model, &SuppressOptions { insiders: groups, ..SuppressOptions::with_rule(rule) })
+            .unwrap_or_else(|e| panic!("{e}"));
+        let after = audit(&model, &safe, opts);
+        assert!(after.passes(), "{after}");
+        assert!(after.unit_insider.is_empty(), "{after}");
+        assert!(safe.n_secondary() > outsider.n_secondary());
+        assert!(safe.stats.insider_secondaries > 0);
+    }
+}

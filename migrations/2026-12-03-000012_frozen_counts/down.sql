@@ -1,0 +1,3 @@
+DROP TABLE completeness_snapshots;
+DROP FUNCTION rusreg_snapshots_append_only();
+DROP TABLE release_inputs;
