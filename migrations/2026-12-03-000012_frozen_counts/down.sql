@@ -1,3 +1,2 @@
 DROP TABLE completeness_snapshots;
 DROP FUNCTION rusreg_snapshots_append_only();
-DROP TABLE release_inputs;

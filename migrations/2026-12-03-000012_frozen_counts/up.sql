@@ -1,26 +1,11 @@
--- Frozen counts: what a publication was computed from, kept so that later publications of the
--- same year can be protected together with it (docs/suppression.md §0, "Threat model").
+-- Completeness snapshots: the counts register contacts are shown, frozen, so that the later
+-- publications of the same year can be protected together with them (docs/suppression.md §0).
 --
--- * `release_inputs`: the counts of a release's linked table (one row per release, written in
---   the transaction that creates the release, never changed). Releases made before this
---   migration have none; a later release of their year is then protected against their stored
---   cells only.
 -- * `completeness_snapshots`: the completeness and variable-completeness counts of a year as
 --   register contacts are shown them, frozen on a day: one per release (tied to the release's
 --   pattern on the counts both share) and one per month of a year without a published release,
 --   each protected with the earlier snapshots of the year fixed. `cells` holds every count the
 --   table shows with its value and whether it is withheld. Append-only.
-
-CREATE TABLE release_inputs (
-    release_id bigint PRIMARY KEY REFERENCES releases (id),
-    counts jsonb NOT NULL
-);
-CREATE TRIGGER release_inputs_append_only BEFORE UPDATE OR DELETE ON release_inputs
-    FOR EACH ROW EXECUTE FUNCTION rusreg_release_cells_append_only();
-CREATE TRIGGER release_inputs_with_release BEFORE INSERT ON release_inputs
-    FOR EACH ROW EXECUTE FUNCTION rusreg_release_cells_with_release();
-CREATE TRIGGER release_inputs_no_truncate BEFORE TRUNCATE ON release_inputs
-    FOR EACH STATEMENT EXECUTE FUNCTION rusreg_release_cells_append_only();
 
 CREATE TABLE completeness_snapshots (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -290,13 +290,6 @@ diesel::table! {
 }
 
 diesel::table! {
-    release_inputs (release_id) {
-        release_id -> Int8,
-        counts -> Jsonb,
-    }
-}
-
-diesel::table! {
     releases (id) {
         id -> Int8,
         year -> Int2,
@@ -367,7 +360,6 @@ diesel::joinable!(pathways -> users (created_by));
 diesel::joinable!(patients -> users (registered_by));
 diesel::joinable!(release_cells -> org_nodes (node_id));
 diesel::joinable!(release_cells -> releases (release_id));
-diesel::joinable!(release_inputs -> releases (release_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
@@ -388,7 +380,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     pathways,
     patients,
     release_cells,
-    release_inputs,
     releases,
     reservations,
     users,

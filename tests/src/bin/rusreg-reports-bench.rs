@@ -5,7 +5,7 @@
 //! (`/usr/bin/time -v`, one process per task, see tests/bench/reports.sh).
 //!
 //! rusreg-reports-bench --database-url postgres://... --year 2025 --task indicators|completeness|
-//!                      release|protected-completeness|baseline-indicators|baseline-completeness
+//!                      release|protected-completeness|price|baseline-indicators|baseline-completeness
 //!                      [--repeat 5]
 
 #![expect(clippy::unwrap_used, clippy::expect_used, reason = "a benchmark tool: a failure aborts the run")]
@@ -132,6 +132,68 @@ fn main() {
                     withheld.audit.line()
                 ),
             );
+        }
+        "price" => {
+            // The price of insider safety: the same counts protected the old way (outsider only)
+            // and as rusreg publishes (insider-safe), in the same run.
+            let tree = OrgTree::load(&mut conn).unwrap();
+            let counts = reporting::indicators::load_counts(&mut conn, &tree, year, year, &s).unwrap();
+            let c = reporting::completeness::CompletenessCounts::load(&mut conn, &tree, year, &s).unwrap();
+            let v = reporting::completeness::VariableCounts::load(&mut conn, &tree, year, None, &s).unwrap();
+            let units: std::collections::HashSet<i64> =
+                tree.units_in_year(year, s.today).iter().map(|p| p.unit).collect();
+            for protection in
+                [reporting::releases::Protection::OutsiderOnly, reporting::releases::Protection::InsiderSafe]
+            {
+                let (t, built) = time(repeat, || {
+                    reporting::releases::build_release_with(
+                        &counts,
+                        &tree,
+                        year,
+                        s.today,
+                        5,
+                        &reporting::releases::Previous::default(),
+                        protection,
+                    )
+                    .unwrap()
+                });
+                let shown = |c: &&persistence::reports::ReleaseCellRow| c.status != "protected";
+                let all: Vec<_> = built.cells.iter().filter(shown).collect();
+                let at_units: Vec<_> = all.iter().filter(|c| units.contains(&c.node_id)).collect();
+                let published = all.iter().filter(|c| c.status == "published").count();
+                let published_units = at_units.iter().filter(|c| c.status == "published").count();
+                report(
+                    &format!("price {protection:?} release"),
+                    &t,
+                    &format!(
+                        "{} cells: {} published ({:.1} %), {} primary, {} secondary (withheld {:.1} %); unit level {} cells, {:.1} % published; stats {}",
+                        all.len(),
+                        published,
+                        100.0 * published as f64 / all.len() as f64,
+                        built.primary,
+                        built.secondary,
+                        100.0 * (all.len() - published) as f64 / all.len() as f64,
+                        at_units.len(),
+                        100.0 * published_units as f64 / at_units.len().max(1) as f64,
+                        built.stats
+                    ),
+                );
+                let history = reporting::history::History::default();
+                let how = reporting::small_counts::How { k: 5, history: &history, protection };
+                let (t, protected) =
+                    time(repeat, || reporting::small_counts::protect(&tree, year, s.today, &c, &v, &how).unwrap());
+                let shown = protected.cells.len();
+                report(
+                    &format!("price {protection:?} completeness"),
+                    &t,
+                    &format!(
+                        "{shown} counts shown to register contacts, {} withheld ({:.1} %); audit {}",
+                        protected.withheld.len(),
+                        100.0 * protected.withheld.len() as f64 / shown.max(1) as f64,
+                        protected.audit.line()
+                    ),
+                );
+            }
         }
         "baseline-indicators" | "baseline-completeness" => {
             let first = if task == "baseline-indicators" { year - 1 } else { year };

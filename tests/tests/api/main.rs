@@ -5,6 +5,7 @@
 mod access;
 mod auth;
 mod conventions;
+mod disclosure;
 mod forms;
 mod migrations;
 mod org_units;

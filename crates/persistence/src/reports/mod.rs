@@ -13,9 +13,7 @@ use domain::worklist::WorklistConfig;
 use uuid::Uuid;
 
 use crate::organisations::{OrgLinkRow, OrgNodeRow};
-use crate::schema::{
-    completeness_snapshots, npr_counts, org_links, org_nodes, release_cells, release_inputs, releases,
-};
+use crate::schema::{completeness_snapshots, npr_counts, org_links, org_nodes, release_cells, releases};
 use crate::RepoError;
 
 /// The settings the counts depend on.
@@ -371,23 +369,6 @@ pub fn release_cells(
         q = q.filter(release_cells::node_id.eq_any(nodes.to_vec()));
     }
     Ok(q.load(conn)?)
-}
-
-/// Stores the counts a release was built from (in the transaction that creates the release).
-pub fn insert_release_inputs(
-    conn: &mut PgConnection,
-    release: i64,
-    counts: &serde_json::Value,
-) -> Result<(), RepoError> {
-    diesel::insert_into(release_inputs::table)
-        .values((release_inputs::release_id.eq(release), release_inputs::counts.eq(counts)))
-        .execute(conn)?;
-    Ok(())
-}
-
-/// The counts a release was built from (`None` for a release made before they were kept).
-pub fn release_inputs(conn: &mut PgConnection, release: i64) -> Result<Option<serde_json::Value>, RepoError> {
-    Ok(release_inputs::table.find(release).select(release_inputs::counts).first(conn).optional()?)
 }
 
 /// A stored completeness snapshot (see migration 000012).

@@ -320,9 +320,36 @@ impl<'m, T: Num> Auditor<'m, T> {
         let freq = model.freq();
         let rule = opts.rule;
         let mut primary: Vec<bool> = freq.iter().map(|&f| rule.is_primary(f)).collect();
+        let mut is_extra = vec![false; n];
         for &j in &opts.extra_primary {
             if j < n {
                 primary[j] = true;
+                is_extra[j] = true;
+            }
+        }
+        // The insider rule: a cell whose rest, after one insider group's own part, is small.
+        if !opts.insiders.is_empty() {
+            let mut owner = vec![usize::MAX; x.nrows()];
+            for (g, rows) in opts.insiders.iter().enumerate() {
+                for &r in rows {
+                    if let Some(o) = owner.get_mut(r as usize) {
+                        *o = g;
+                    }
+                }
+            }
+            for (j, p) in primary.iter_mut().enumerate() {
+                let col = x.col(j);
+                let mut groups: Vec<usize> =
+                    col.iter().map(|&r| owner[r as usize]).filter(|&g| g != usize::MAX).collect();
+                groups.sort_unstable();
+                groups.dedup();
+                for g in groups {
+                    let inside: Vec<&u32> = col.iter().filter(|&&r| owner[r as usize] == g).collect();
+                    let own: i64 = inside.iter().map(|&&r| y[r as usize]).sum();
+                    if inside.len() < col.len() && rule.is_primary(freq[j] - own) {
+                        *p = true;
+                    }
+                }
             }
         }
         let published: Vec<bool> = (0..n)
@@ -488,7 +515,7 @@ impl<'m, T: Num> Auditor<'m, T> {
                         let outside: i64 =
                             x.col(p).iter().filter(|&&r| !in_group[r as usize]).map(|&r| y[r as usize]).sum();
                         let has_outside = x.col(p).iter().any(|&r| !in_group[r as usize]);
-                        if outside > 0 || (rule.protect_zeros && has_outside) {
+                        if has_outside && (rule.is_primary(outside) || (is_extra[p] && outside > 0)) {
                             report.unit_insider.push(GroupInsiderFinding { group: gi, cell: p });
                         }
                     }

@@ -100,14 +100,22 @@ fn group_view(
             exempt[j] = true;
         }
     }
+    let mut is_extra = vec![false; model.ncells()];
+    for &j in &opts.extra_primary {
+        is_extra[j] = true;
+    }
     let mut extra_primary = Vec::new();
     let mut hidden = Vec::new();
     for j in 0..model.ncells() {
-        let sensitive = freq[j] > 0 || (opts.rule.protect_zeros && !view.matrix().col(j).is_empty());
+        // What the group learns of the others from cell j is its count outside the group: it
+        // needs protecting when that is small by the rule (a small cell, or a cell the group
+        // dominates), or when the cell is an extra primary with something left outside.
+        let rest = freq[j];
+        let outside = !view.matrix().col(j).is_empty();
+        let sensitive =
+            pattern.primary[j] && !exempt[j] && outside && (opts.rule.is_primary(rest) || (is_extra[j] && rest > 0));
         match pattern.status[j] {
-            CellStatus::Primary | CellStatus::Hidden if pattern.primary[j] && sensitive && !exempt[j] => {
-                extra_primary.push(j)
-            }
+            CellStatus::Primary | CellStatus::Hidden if sensitive => extra_primary.push(j),
             CellStatus::Published => {}
             _ => hidden.push(j),
         }

@@ -1,7 +1,7 @@
 //! Primary suppression: the frequency rule `0 < n < k` (zeros optional), singleton marks of
 //! inner cells, and the extra primaries of the strict policy (sums of primary siblings below k).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::table::{CellRole, Model};
 use super::SuppressionError;
@@ -73,6 +73,40 @@ impl PrimaryRule {
 /// Primary flags of every output cell by the rule (published and protected cells alike).
 pub fn primary_cells(model: &Model, rule: &PrimaryRule) -> Vec<bool> {
     model.freq().iter().map(|&n| rule.is_primary(n)).collect()
+}
+
+/// The insider rule (the frequency-table form of a dominance rule): a cell is primary when,
+/// for one insider group that contributes to it, the rest of the cell — what the group learns
+/// of everyone else by subtracting its own part — is a count from 1 to k−1 (0 counts too when
+/// zeros are protected and the rest is not empty).
+pub fn insider_dominated(model: &Model, rule: &PrimaryRule, groups: &[Vec<u32>]) -> Vec<bool> {
+    let x = model.matrix();
+    let y = model.inner().freq();
+    let mut group_of = vec![u32::MAX; x.nrows()];
+    for (g, rows) in groups.iter().enumerate() {
+        for &r in rows {
+            if let Some(slot) = group_of.get_mut(r as usize) {
+                *slot = g as u32;
+            }
+        }
+    }
+    let freq = model.freq();
+    let mut part: HashMap<u32, (i64, usize)> = HashMap::new();
+    (0..model.ncells())
+        .map(|j| {
+            part.clear();
+            for &r in x.col(j) {
+                let g = group_of[r as usize];
+                if g != u32::MAX {
+                    let e = part.entry(g).or_insert((0, 0));
+                    e.0 += y[r as usize];
+                    e.1 += 1;
+                }
+            }
+            let len = x.col(j).len();
+            part.values().any(|&(own, rows)| rows > 0 && rows < len && rule.is_primary(freq[j] - own))
+        })
+        .collect()
 }
 
 /// An extra primary that is not an output cell: a sum of cells that must not be derivable.

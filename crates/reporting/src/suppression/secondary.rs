@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::exact::{Col, Promotions};
 use super::order::default_order;
-use super::primary::{strict_extra_primaries, ExtraPrimary, PrimaryRule};
+use super::primary::{insider_dominated, strict_extra_primaries, ExtraPrimary, PrimaryRule};
 use super::table::{CellRole, Model};
 use super::SuppressionError;
 
@@ -233,6 +233,11 @@ fn suppress_outsider(model: &Model, opts: &SuppressOptions) -> Result<Pattern, S
     let mut primary: Vec<bool> = model.freq().iter().map(|&f| opts.rule.is_primary(f)).collect();
     for &j in &opts.extra_primary {
         primary[j] = true;
+    }
+    if !opts.insiders.is_empty() {
+        for (p, d) in primary.iter_mut().zip(insider_dominated(model, &opts.rule, &opts.insiders)) {
+            *p |= d;
+        }
     }
     let mut forced = vec![false; n];
     for &j in &opts.forced {

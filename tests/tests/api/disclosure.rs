@@ -1,0 +1,528 @@
+//! The attack test (docs/suppression.md §0, "Threat model"): a coalition of users pools what
+//! they see — the public results, every legal entity's download (as its register contact),
+//! every register contact's completeness and variable completeness, and every count of one
+//! unit of their choice (the insider, who holds the unit's records) — writes down every linear
+//! relation between those numbers that holds by definition (the tree, sex and age margins,
+//! numerator + complement = denominator, shared denominators, the completeness families, the
+//! counts completeness and the release share) and solves the system exactly. A withheld count
+//! of 1..k−1 that the system determines is a disclosure. The solver is written here, independent
+//! of the suppression engine and the auditor.
+//!
+//! Over the demo population and a small population with many small cells, the outputs rusreg
+//! serves give none; the same outputs made the old way (outsider-only suppression, completeness
+//! protected on its own) give many, which shows the test finds what it looks for.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use chrono::{Datelike, Utc};
+use domain::access::Role;
+use domain::indicators::IndicatorId;
+use domain::organisations::NodeId;
+use integration_tests::{json, TestApp, TEST_ID_KEY};
+use reporting::history::History;
+use reporting::releases::{Previous, Protection};
+use reporting::small_counts::How;
+use reporting::tree::OrgTree;
+use serde_json::Value;
+
+use crate::small_counts::{categories, counts_of, node_relations};
+
+const K: i64 = 5;
+const SEXES: [&str; 4] = ["all", "male", "female", "unknown"];
+const AGES: [&str; 6] = ["all", "0-24", "25-34", "35-44", "45-54", "55+"];
+
+/// An exact linear system over named unknowns: relations `Σ coef·x = rhs`, solved by
+/// Gauss-Jordan elimination with integers (rows divided by their gcd).
+#[derive(Clone, Default)]
+struct System {
+    index: HashMap<String, usize>,
+    names: Vec<String>,
+    /// Pivot rows: pivot variable → (coefficients, right-hand side); fully reduced (no pivot
+    /// row holds another pivot variable).
+    pivots: HashMap<usize, (BTreeMap<usize, i128>, i128)>,
+    /// Variable → pivot rows that hold it (besides its own).
+    holders: HashMap<usize, HashSet<usize>>,
+}
+
+fn gcd(a: i128, b: i128) -> i128 {
+    if b == 0 {
+        a.abs()
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+impl System {
+    fn var(&mut self, name: &str) -> usize {
+        if let Some(&i) = self.index.get(name) {
+            return i;
+        }
+        let i = self.names.len();
+        self.names.push(name.to_owned());
+        self.index.insert(name.to_owned(), i);
+        i
+    }
+
+    fn known(&mut self, name: &str, value: i64) {
+        let v = self.var(name);
+        self.add(BTreeMap::from([(v, 1)]), i128::from(value));
+    }
+
+    fn relation(&mut self, terms: &[(String, i64)]) {
+        let mut row = BTreeMap::new();
+        for (n, c) in terms {
+            let v = self.var(n);
+            *row.entry(v).or_insert(0i128) += i128::from(*c);
+        }
+        row.retain(|_, c| *c != 0);
+        self.add(row, 0);
+    }
+
+    fn add(&mut self, mut row: BTreeMap<usize, i128>, mut rhs: i128) {
+        // Reduce by the pivot rows (they hold no other pivot variable, so one pass suffices).
+        let hits: Vec<usize> = row.keys().copied().filter(|v| self.pivots.contains_key(v)).collect();
+        for p in hits {
+            let Some(&c) = row.get(&p) else { continue };
+            let (prow, prhs) = &self.pivots[&p];
+            let a = prow[&p];
+            let g = gcd(a, c);
+            let (fa, fc) = (a / g, c / g);
+            for v in row.values_mut() {
+                *v *= fa;
+            }
+            rhs *= fa;
+            for (&v, &pc) in prow {
+                *row.entry(v).or_insert(0) -= fc * pc;
+            }
+            rhs -= fc * prhs;
+            row.retain(|_, c| *c != 0);
+        }
+        let Some((&p, _)) = row.iter().min_by_key(|(v, _)| self.holders.get(v).map_or(0, HashSet::len)) else {
+            assert_eq!(rhs, 0, "the relations contradict the known values");
+            return;
+        };
+        let g = row.values().fold(rhs, |g, &c| gcd(g, c));
+        if g > 1 {
+            for c in row.values_mut() {
+                *c /= g;
+            }
+            rhs /= g;
+        }
+        // Eliminate p from every pivot row that holds it.
+        let a = row[&p];
+        for q in self.holders.remove(&p).unwrap_or_default() {
+            let (qrow, qrhs) = self.pivots.get_mut(&q).unwrap();
+            let c = qrow[&p];
+            let g = gcd(a, c);
+            let (fa, fc) = (a / g, c / g);
+            let before: Vec<usize> = qrow.keys().copied().collect();
+            for v in qrow.values_mut() {
+                *v *= fa;
+            }
+            *qrhs *= fa;
+            for (&v, &pc) in &row {
+                *qrow.entry(v).or_insert(0) -= fc * pc;
+            }
+            *qrhs -= fc * rhs;
+            qrow.retain(|_, c| *c != 0);
+            let g = qrow.values().fold(*qrhs, |g, &c| gcd(g, c));
+            if g > 1 {
+                for c in qrow.values_mut() {
+                    *c /= g;
+                }
+                *qrhs /= g;
+            }
+            let after: HashSet<usize> = qrow.keys().copied().collect();
+            for v in before.iter().filter(|v| !after.contains(v) && **v != q) {
+                if let Some(h) = self.holders.get_mut(v) {
+                    h.remove(&q);
+                }
+            }
+            for &v in after.iter().filter(|&&v| v != q) {
+                self.holders.entry(v).or_default().insert(q);
+            }
+        }
+        for &v in row.keys().filter(|&&v| v != p) {
+            self.holders.entry(v).or_default().insert(p);
+        }
+        self.pivots.insert(p, (row, rhs));
+    }
+
+    /// Every variable the system determines, with its value.
+    fn determined(&self) -> BTreeMap<String, i64> {
+        self.pivots
+            .iter()
+            .filter(|(_, (row, _))| row.len() == 1)
+            .map(|(&p, (row, rhs))| {
+                let a = row[&p];
+                assert_eq!(rhs % a, 0, "{} is not an integer", self.names[p]);
+                (self.names[p].clone(), i64::try_from(rhs / a).unwrap())
+            })
+            .collect()
+    }
+}
+
+async fn get(app: &TestApp, token: &str, path: &str) -> Value {
+    let res = app.get(path).bearer_auth(token).send().await.unwrap();
+    assert_eq!(res.status(), 200, "{path}");
+    res.json().await.unwrap()
+}
+
+fn r_name(measure: &str, node: i64, sex: &str, age: &str, outcome: &str) -> String {
+    format!("R:{measure}:{node}:{sex}:{age}:{outcome}")
+}
+
+/// What the coalition sees and every relation it knows, before the insider joins.
+struct Coalition {
+    system: System,
+    /// Names of the cells it saw (published values).
+    seen: HashSet<String>,
+    /// The units under each node (a unit: itself).
+    units_of: BTreeMap<i64, BTreeSet<i64>>,
+}
+
+/// The tree of `year` as the placements of its units: (unit, entity, region).
+fn placements(app: &TestApp, year: i32) -> Vec<(i64, i64, i64)> {
+    let tree = OrgTree::load(&mut app.conn()).unwrap();
+    let today = Utc::now().date_naive();
+    tree.units_in_year(year, today).iter().map(|p| (p.unit, p.entity.unwrap(), p.region.unwrap())).collect()
+}
+
+async fn gather(app: &TestApp, year: i32, release: i64, nation: i64) -> Coalition {
+    let places = placements(app, year);
+    let mut units_of: BTreeMap<i64, BTreeSet<i64>> = BTreeMap::new();
+    let mut children: BTreeMap<i64, BTreeSet<i64>> = BTreeMap::new();
+    for &(u, e, r) in &places {
+        for node in [u, e, r, nation] {
+            units_of.entry(node).or_default().insert(u);
+        }
+        children.entry(e).or_default().insert(u);
+        children.entry(r).or_default().insert(e);
+        children.entry(nation).or_default().insert(r);
+    }
+    let entities: BTreeSet<i64> = places.iter().map(|p| p.1).collect();
+    let mut sys = System::default();
+    let mut seen = HashSet::new();
+    let mut see = |sys: &mut System, name: String, v: i64| {
+        sys.known(&name, v);
+        seen.insert(name);
+    };
+
+    // The public results and every entity's download, as its register contact.
+    let public: Value =
+        app.get(&format!("/api/v1/public/indicators?year={year}")).send().await.unwrap().json().await.unwrap();
+    let mut docs = vec![public];
+    let mut contacts = BTreeMap::new();
+    for &e in &entities {
+        let contact = app.token_for(Role::RegisterContact, NodeId(e)).await;
+        docs.push(get(app, &contact, &format!("/api/v1/releases/{release}/download?entity={e}&format=json")).await);
+        contacts.insert(e, contact);
+    }
+    for doc in &docs {
+        for t in doc["indicators"].as_array().unwrap() {
+            let id = t["id"].as_str().unwrap();
+            for r in t["rows"].as_array().unwrap() {
+                let node = r["node_id"].as_i64().unwrap();
+                for (field, outcome) in [("numerator", "yes"), ("denominator", "total")] {
+                    if let Some(v) = r[field].as_i64() {
+                        see(&mut sys, r_name(id, node, "all", "all", outcome), v);
+                    }
+                }
+            }
+        }
+        for r in doc["activity"].as_array().into_iter().flatten() {
+            if let Some(v) = r["pathways_started"].as_i64() {
+                let (sex, age) = (r["sex"].as_str().unwrap(), r["age_group"].as_str().unwrap());
+                see(&mut sys, r_name("activity", r["node_id"].as_i64().unwrap(), sex, age, "total"), v);
+            }
+        }
+    }
+
+    // Every register contact's completeness and variable completeness, both levels.
+    for (&e, contact) in &contacts {
+        for level in ["unit", "legal_entity"] {
+            let at = |report: &str| format!("/api/v1/reports/{report}?year={year}&level={level}&unit={e}");
+            let c = get(app, contact, &at("completeness")).await;
+            let v = get(app, contact, &at("variable-completeness")).await;
+            for row in c["rows"].as_array().unwrap() {
+                let node = row["node_id"].as_i64().unwrap();
+                let vars: Vec<&Value> = v["rows"].as_array().unwrap().iter().filter(|r| r["node_id"] == node).collect();
+                let counts = counts_of(row, &vars);
+                let names: Vec<String> = counts.keys().cloned().collect();
+                for rel in node_relations(&names) {
+                    sys.relation(&rel.into_iter().map(|(n, c)| (format!("C:{node}:{n}"), c)).collect::<Vec<_>>());
+                }
+                for (name, value) in counts {
+                    if let Some(x) = value {
+                        see(&mut sys, format!("C:{node}:{name}"), x);
+                    }
+                }
+            }
+        }
+    }
+
+    // Relations of the release: the tree, the margins of the activity table, numerator +
+    // complement = denominator, shared denominators; of completeness: the tree (units sum to
+    // their entity); and the counts the two share.
+    let mut stems: Vec<(String, String, String, String)> = Vec::new();
+    for s in SEXES {
+        for a in AGES {
+            stems.push(("activity".into(), s.into(), a.into(), "total".into()));
+        }
+    }
+    for id in IndicatorId::ALL {
+        for o in ["yes", "no", "total"] {
+            stems.push((id.as_str().into(), "all".into(), "all".into(), o.into()));
+        }
+    }
+    for (parent, kids) in &children {
+        for (m, s, a, o) in &stems {
+            let mut rel = vec![(r_name(m, *parent, s, a, o), 1)];
+            rel.extend(kids.iter().map(|k| (r_name(m, *k, s, a, o), -1)));
+            sys.relation(&rel);
+        }
+    }
+    for &node in units_of.keys() {
+        for s in SEXES {
+            let mut rel = vec![(r_name("activity", node, s, "all", "total"), 1)];
+            rel.extend(AGES[1..].iter().map(|a| (r_name("activity", node, s, a, "total"), -1)));
+            sys.relation(&rel);
+        }
+        for a in AGES {
+            let mut rel = vec![(r_name("activity", node, "all", a, "total"), 1)];
+            rel.extend(SEXES[1..].iter().map(|s| (r_name("activity", node, s, a, "total"), -1)));
+            sys.relation(&rel);
+        }
+        for id in IndicatorId::ALL {
+            let m = id.as_str();
+            sys.relation(&[
+                (r_name(m, node, "all", "all", "total"), 1),
+                (r_name(m, node, "all", "all", "yes"), -1),
+                (r_name(m, node, "all", "all", "no"), -1),
+            ]);
+            let same = IndicatorId::ALL.iter().find(|o| {
+                let (p, _, f) = o.counted_in();
+                let (p2, _, f2) = id.counted_in();
+                p == p2 && f == f2
+            });
+            if let Some(first) = same.filter(|o| **o != id) {
+                sys.relation(&[
+                    (r_name(m, node, "all", "all", "total"), 1),
+                    (r_name(first.as_str(), node, "all", "all", "total"), -1),
+                ]);
+            }
+        }
+    }
+    for (&e, kids) in children.iter().filter(|(e, _)| entities.contains(e)) {
+        let names: BTreeSet<String> = sys
+            .names
+            .iter()
+            .filter_map(|n| n.strip_prefix(&format!("C:{e}:")).map(str::to_owned))
+            .chain(
+                ["b_later", "b_due", "d_draft", "f_other", "m_ok", "m_late", "m_late_missing", "m_missing"]
+                    .map(String::from),
+            )
+            .collect();
+        for name in names {
+            let mut rel = vec![(format!("C:{e}:{name}"), 1)];
+            rel.extend(kids.iter().map(|u| (format!("C:{u}:{name}"), -1)));
+            sys.relation(&rel);
+        }
+    }
+    for &node in units_of.keys().filter(|n| !children.contains_key(n) || entities.contains(n)) {
+        for (c, m, o) in reporting::releases::SHARED {
+            if sys.index.contains_key(&format!("C:{node}:{c}")) {
+                sys.relation(&[(format!("C:{node}:{c}"), 1), (r_name(m, node, "all", "all", o), -1)]);
+            }
+        }
+    }
+    Coalition { system: sys, seen, units_of }
+}
+
+/// The insider of `unit`: every count of the unit, as its records give them — all of the
+/// release's cells of the unit and all its completeness counts.
+async fn insider_knows(app: &TestApp, year: i32, release: i64, unit: i64) -> Vec<(String, i64)> {
+    let mut out = Vec::new();
+    for c in persistence::reports::release_cells(&mut app.conn(), release, Some(&[unit])).unwrap() {
+        let sex = SEXES[match c.sex {
+            0 => 0,
+            1 => 1,
+            2 => 2,
+            _ => 3,
+        }];
+        out.push((r_name(&c.measure, unit, sex, AGES[c.age_group as usize], &c.outcome), i64::from(c.value)));
+    }
+    let staff = app.token_for(Role::RegisterStaff, app.nation()).await;
+    let at = |report: &str| format!("/api/v1/reports/{report}?year={year}&level=unit&unit={unit}");
+    let c = get(app, &staff, &at("completeness")).await;
+    let v = get(app, &staff, &at("variable-completeness")).await;
+    for row in c["rows"].as_array().unwrap() {
+        let vars: Vec<&Value> = v["rows"].as_array().unwrap().iter().collect();
+        let counts = counts_of(row, &vars);
+        for (name, value) in &counts {
+            out.push((format!("C:{unit}:{name}"), value.unwrap()));
+        }
+        for (name, value) in categories(&counts) {
+            out.push((format!("C:{unit}:{name}"), value));
+        }
+    }
+    out
+}
+
+/// The withheld counts of 1..k−1 the coalition determines, with each insider in turn (and with
+/// none): `(insider, cell, value)`. With an insider, what counts is what the cell tells of the
+/// others: its value less the insider's own part of it (the insider's unit is its own to know).
+async fn attack(app: &TestApp, year: i32, release: i64) -> (Vec<(Option<i64>, String, i64)>, usize) {
+    let nation = app.nation().0;
+    let coalition = gather(app, year, release, nation).await;
+    let node_of = |name: &str| name.split(':').nth(if name.starts_with("R:") { 2 } else { 1 })?.parse::<i64>().ok();
+    let mut findings = Vec::new();
+    let units: Vec<i64> =
+        coalition.units_of.iter().filter(|(n, u)| u.len() == 1 && u.contains(n)).map(|(n, _)| *n).collect();
+    let mut insiders: Vec<Option<i64>> = vec![None];
+    insiders.extend(units.iter().map(|u| Some(*u)));
+    let mut determined_total = 0;
+    for insider in insiders {
+        let mut sys = coalition.system.clone();
+        let mut own: HashMap<String, i64> = HashMap::new();
+        if let Some(u) = insider {
+            for (name, v) in insider_knows(app, year, release, u).await {
+                sys.known(&name, v);
+                own.insert(name, v);
+            }
+        }
+        let determined = sys.determined();
+        determined_total += determined.len();
+        for (name, value) in determined {
+            if coalition.seen.contains(&name) || own.contains_key(&name) {
+                continue;
+            }
+            // What the insider learns of the others: the cell less the insider's own part of it
+            // (a cell of a node above the insider's unit holds the unit's same cell).
+            let mine = match (insider, node_of(&name)) {
+                (Some(u), Some(n)) if coalition.units_of.get(&n).is_some_and(|s| s.contains(&u)) => {
+                    own.get(&same_cell_at(&name, u)).copied().unwrap_or(0)
+                }
+                _ => 0,
+            };
+            let others = value - mine;
+            if others != 0 && others.abs() < K {
+                findings.push((insider, name, others));
+            }
+        }
+    }
+    (findings, determined_total)
+}
+
+/// The name of the same cell at another node.
+fn same_cell_at(name: &str, node: i64) -> String {
+    let mut parts: Vec<String> = name.split(':').map(str::to_owned).collect();
+    let at = if name.starts_with("R:") { 2 } else { 1 };
+    parts[at] = node.to_string();
+    parts.join(":")
+}
+
+/// Loads a synthetic population and returns last year.
+fn population(app: &TestApp, pathways: usize, seed: u64) -> i32 {
+    let key = domain::national_id::IdKey::from_bytes(&TEST_ID_KEY);
+    let settings = persistence::synthetic::SyntheticSettings::builtin().unwrap();
+    let options = persistence::synthetic::LoadOptions { writers: 1, batch_pathways: 2_000 };
+    persistence::synthetic::load(&app.db.url, &key, pathways, seed, &settings, &options, |_| {}).unwrap();
+    Utc::now().year() - 1
+}
+
+/// The release of `year` as rusreg makes it now: over the API, published.
+async fn release_now(app: &TestApp, year: i32) -> i64 {
+    let staff = app.token_for(Role::RegisterStaff, app.nation()).await;
+    let res =
+        app.post("/api/v1/releases", &json!({"year": year, "min_cell": K})).bearer_auth(&staff).send().await.unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap_or_default());
+    let id = res.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let res = app.post(&format!("/api/v1/releases/{id}/publish"), &json!({})).bearer_auth(&staff).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    id
+}
+
+/// The release of `year` made the old way, stored and published as a fixture: suppressed
+/// against outsiders only, and a completeness snapshot protected on its own (no tie to the
+/// release, no insiders) — what rusreg served before insider-safe suppression and snapshots.
+fn release_the_old_way(app: &TestApp, year: i32) -> i64 {
+    let mut conn = app.conn();
+    let today = Utc::now().date_naive();
+    let s = persistence::reports::CountSettings { today, as_of_today: false, limits: Default::default() };
+    let tree = OrgTree::load(&mut conn).unwrap();
+    let counts = reporting::indicators::load_counts(&mut conn, &tree, year, year, &s).unwrap();
+    let built = reporting::releases::build_release_with(
+        &counts,
+        &tree,
+        year,
+        today,
+        K as u32,
+        &Previous::default(),
+        Protection::OutsiderOnly,
+    )
+    .unwrap();
+    let staff = app.user_with("old-way-staff", Role::RegisterStaff, app.nation());
+    let new = built.new_release(year, K as u32, None, staff).unwrap();
+    let row = diesel::Connection::transaction::<_, persistence::RepoError, _>(&mut conn, |conn| {
+        persistence::reports::insert_release(conn, &new, &built.cells)
+    })
+    .unwrap();
+    persistence::reports::publish_release(&mut conn, row.id, staff).unwrap();
+    let c = reporting::completeness::CompletenessCounts::load(&mut conn, &tree, year, &s).unwrap();
+    let v = reporting::completeness::VariableCounts::load(&mut conn, &tree, year, None, &s).unwrap();
+    let history = History::default();
+    let how = How { k: K as u32, history: &history, protection: Protection::OutsiderOnly };
+    let protected = reporting::small_counts::protect(&tree, year, today, &c, &v, &how).unwrap();
+    let snapshot = persistence::reports::NewSnapshot {
+        year: year as i16,
+        period: format!("release-{}", row.id),
+        release_id: Some(row.id),
+        taken_on: today,
+        min_cell: K as i16,
+        counts: serde_json::to_value(reporting::completeness::FrozenCounts::freeze(&c, &v)).unwrap(),
+        cells: serde_json::to_value(&protected.cells).unwrap(),
+        audit: serde_json::to_value(&protected.audit).unwrap(),
+    };
+    persistence::reports::insert_snapshot(&mut conn, &snapshot).unwrap();
+    row.id
+}
+
+async fn run(pathways: usize, seed: u64) {
+    // The old way: the attack must find withheld small counts (else it proves nothing).
+    let app = TestApp::spawn().await;
+    let year = population(&app, pathways, seed);
+    let old = release_the_old_way(&app, year);
+    let (found, determined) = attack(&app, year, old).await;
+    assert!(!found.is_empty(), "the attack finds the old leaks ({determined} values determined)");
+    let by_insider = found.iter().filter(|f| f.0.is_some()).count();
+    let completeness_x_release = found.iter().filter(|f| f.0.is_none()).count();
+    println!(
+        "old way, {pathways} pathways: {} withheld small counts determined ({completeness_x_release} without an insider, {by_insider} with one)",
+        found.len()
+    );
+    assert!(completeness_x_release > 0 && by_insider > 0, "both old leaks are found: {found:?}");
+    drop(app);
+
+    // rusreg now, on the same population: nothing.
+    let app = TestApp::spawn().await;
+    let year = population(&app, pathways, seed);
+    let release = release_now(&app, year).await;
+    let (found, determined) = attack(&app, year, release).await;
+    println!(
+        "rusreg now, {pathways} pathways: {} determined, {} of them withheld small counts",
+        determined,
+        found.len()
+    );
+    assert!(found.is_empty(), "withheld small counts a coalition can work out: {found:?}");
+}
+
+#[actix_web::test]
+async fn a_coalition_with_an_insider_works_out_no_withheld_count_over_the_demo_population() {
+    run(20_000, 1).await;
+}
+
+#[actix_web::test]
+async fn a_coalition_with_an_insider_works_out_no_withheld_count_over_a_population_of_small_cells() {
+    run(2_500, 7).await;
+}
