@@ -548,7 +548,7 @@ pub fn build_release_with(
             _ => {}
         }
     }
-    let opts = SuppressOptions {
+    let mut opts = SuppressOptions {
         strict: true,
         forced: forced.clone(),
         extra_primary: extra_primary.clone(),
@@ -557,7 +557,29 @@ pub fn build_release_with(
         ..SuppressOptions::with_rule(rule)
     };
     let t = Instant::now();
-    let pattern = suppress(&model, &opts)?;
+    let mut pattern = suppress(&model, &opts)?;
+    // Forcing unchanged values keeps what users saw, but no forced value may give a withheld
+    // count away (to an outsider or to one unit's staff). When forced cells would, the values
+    // shown before at the nodes around the cells they expose are no longer forced (withholding
+    // a value shown before is safe: the attacker cannot know it did not change), and the table
+    // is suppressed again; a release is refused only if that does not help.
+    let mut unforced = 0usize;
+    for _ in 0..3 {
+        if pattern.unsafe_cells.is_empty() || opts.forced.is_empty() {
+            break;
+        }
+        let around = nodes_around(
+            tree,
+            year,
+            today,
+            pattern.unsafe_cells.iter().filter_map(|j| node_of_cell(&keys, &index, *j)),
+        );
+        let before = opts.forced.len();
+        opts.forced.retain(|j| node_of_cell(&keys, &index, *j).is_none_or(|n| !around.contains(&n)));
+        unforced += before - opts.forced.len();
+        pattern = suppress(&model, &opts)?;
+    }
+    let forced = opts.forced.clone();
     let suppress_time = t.elapsed();
     let t = Instant::now();
     let suppressed: Vec<bool> = (0..model.ncells()).map(|j| pattern.is_suppressed(j)).collect();
@@ -607,6 +629,7 @@ pub fn build_release_with(
         "forced_from_previous": forced.len(),
         "kept_primary_from_previous": extra_primary.len(),
         "withheld_for_a_small_change": changed_small,
+        "no_longer_forced": unforced,
         "pivots": pattern.stats.pivots,
         "insider_units": report.insider_groups,
         "insider_units_fixed": pattern.stats.insider_groups_fixed,
@@ -661,6 +684,30 @@ impl ReleaseView {
     pub fn indicator(&self, id: IndicatorId, node: i64) -> (Option<i64>, Option<i64>) {
         (self.published(id.as_str(), node, 0, 0, "yes"), self.published(id.as_str(), node, 0, 0, "total"))
     }
+}
+
+/// The node of a release cell, by its column in the model.
+fn node_of_cell(keys: &[(CellKey, CellRole)], index: &[usize], j: usize) -> Option<i64> {
+    keys.iter().zip(index).find(|(_, &c)| c == j).map(|((k, _), _)| k.1)
+}
+
+/// The nodes that share a unit with any of `nodes` (the nodes themselves, the units and nodes
+/// below them and the nodes above them).
+fn nodes_around(
+    tree: &OrgTree,
+    year: i32,
+    today: chrono::NaiveDate,
+    nodes: impl Iterator<Item = i64>,
+) -> BTreeSet<i64> {
+    let nodes: BTreeSet<i64> = nodes.collect();
+    let mut out = BTreeSet::new();
+    for p in tree.units_in_year(year, today) {
+        let path = [Some(p.unit), p.entity, p.region, Some(tree.nation())];
+        if path.iter().flatten().any(|n| nodes.contains(n)) {
+            out.extend(path.iter().flatten().copied());
+        }
+    }
+    out
 }
 
 /// Stores a built release (a draft) with its completeness snapshot, in the caller's transaction

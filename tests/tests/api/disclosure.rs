@@ -508,6 +508,12 @@ async fn run(pathways: usize, seed: u64) {
     let app = TestApp::spawn().await;
     let year = population(&app, pathways, seed);
     let release = release_now(&app, year).await;
+    // Every download and the public results report the insider audit.
+    let public: Value =
+        app.get(&format!("/api/v1/public/indicators?year={year}")).send().await.unwrap().json().await.unwrap();
+    let units = placements(&app, year).len();
+    assert_eq!(public["metadata"]["audit"]["insider_units"], units);
+    assert_eq!(public["metadata"]["audit"]["insider_findings"], 0);
     let (found, determined) = attack(&app, year, release).await;
     println!(
         "rusreg now, {pathways} pathways: {} determined, {} of them withheld small counts",
@@ -525,4 +531,64 @@ async fn a_coalition_with_an_insider_works_out_no_withheld_count_over_the_demo_p
 #[actix_web::test]
 async fn a_coalition_with_an_insider_works_out_no_withheld_count_over_a_population_of_small_cells() {
     run(2_500, 7).await;
+}
+
+#[actix_web::test]
+async fn a_later_release_after_late_registrations_withholds_what_moved_by_a_small_amount() {
+    let app = TestApp::spawn().await;
+    let year = population(&app, 2_500, 7);
+    let first = release_now(&app, year).await;
+    // Two late registrations at one unit: pathways started last year.
+    let unit = app.unit(integration_tests::UNIT_MOLDE);
+    let registrar = app.token_for(Role::Registrar, unit).await;
+    for (id, born) in [("02029404855", 1994), ("12106346508", 1963)] {
+        let patient = crate::patients::register(&app, &registrar, (id, born)).await;
+        crate::patients::open(&app, &registrar, &patient, unit.0, &format!("{year}-06-15"), 1).await;
+    }
+    // Before, such a release was refused (a forced cell moved by 1..k-1); now it is made, and
+    // every value that moved by a small amount is withheld.
+    let staff = app.token_for(Role::RegisterStaff, app.nation()).await;
+    let res =
+        app.post("/api/v1/releases", &json!({"year": year, "min_cell": K})).bearer_auth(&staff).send().await.unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap_or_default());
+    let second: Value = res.json().await.unwrap();
+    assert_eq!(second["previous_release_id"], first);
+    assert!(second["stats"]["withheld_for_a_small_change"].as_i64().unwrap() > 0, "{}", second["stats"]);
+    assert_eq!(second["audit"]["passed"], true);
+    assert_eq!(second["audit"]["insider_findings"], 0);
+    let id = second["id"].as_i64().unwrap();
+    let mut conn = app.conn();
+    let key = |c: &persistence::reports::ReleaseCellRow| {
+        (c.measure.clone(), c.node_id, c.sex, c.age_group, c.outcome.clone())
+    };
+    let before: HashMap<_, _> = persistence::reports::release_cells(&mut conn, first, None)
+        .unwrap()
+        .into_iter()
+        .map(|c| (key(&c), (c.value, c.status)))
+        .collect();
+    let (mut moved, mut kept, mut unforced) = (0, 0, 0);
+    for c in persistence::reports::release_cells(&mut conn, id, None).unwrap() {
+        let Some((old, status)) = before.get(&key(&c)) else { continue };
+        let change = (i64::from(c.value) - i64::from(*old)).abs();
+        match status.as_str() {
+            "published" if change == 0 && c.status == "published" => kept += 1,
+            "published" if change == 0 => unforced += 1,
+            "published" if change < K => {
+                assert_eq!(c.status, "primary", "{:?} moved by {change}: its new value is withheld", key(&c));
+                moved += 1;
+            }
+            "primary" | "secondary" => assert_ne!(c.status, "published", "{:?} stays withheld", key(&c)),
+            _ => {}
+        }
+    }
+    // An unchanged value is shown again unless forcing it would expose a withheld count (then
+    // the release says how many it no longer forced).
+    assert!(moved >= 2 && kept > 100, "moved {moved}, kept {kept}");
+    assert!(unforced <= second["stats"]["no_longer_forced"].as_i64().unwrap(), "{unforced} {}", second["stats"]);
+    println!("second release: {moved} moved and withheld, {kept} kept, {unforced} no longer forced");
+    // It can be published, and the attack finds nothing in what is then shown.
+    let res = app.post(&format!("/api/v1/releases/{id}/publish"), &json!({})).bearer_auth(&staff).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let (found, _) = attack(&app, year, id).await;
+    assert!(found.is_empty(), "{found:?}");
 }
