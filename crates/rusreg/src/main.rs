@@ -28,7 +28,8 @@ enum Command {
     /// Load the reference data of seeds/ (regions, health trusts, demo units); idempotent.
     SeedReference,
     /// Generate and load a synthetic population (made-up patients, pathways and forms) in bulk;
-    /// the same --seed gives the same population. Needs the reference data.
+    /// the same --seed gives the same population. Needs the reference data (`--tree realistic`
+    /// loads it).
     Seed {
         /// Number of pathways to generate.
         #[arg(long, default_value_t = 20_000)]

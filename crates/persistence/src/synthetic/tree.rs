@@ -76,10 +76,13 @@ const TRUST_UNIT_KINDS: [&str; 8] = [
 const PRIVATE_UNIT_KINDS: [&str; 4] = ["behandlingssenter, døgn", "kollektiv", "familieenhet", "poliklinikk rus"];
 const PRIVATE_KINDS: [&str; 3] = ["stiftelse", "behandlingssenter", "rusinstitusjon"];
 
-/// Loads the reference tree with the made-up nodes drawn from `seed` (idempotent); says how
-/// many nodes were added and how many were there.
+/// Loads the reference data when it is missing, then the made-up nodes drawn from `seed`
+/// (idempotent); says how many made-up nodes were added and how many nodes of the tree were
+/// there.
 pub fn load(conn: &mut PgConnection, seed: u64, settings: &RealisticTreeSettings) -> Result<SeedSummary, RepoError> {
-    seeds::load_tree(conn, &plan(seeds::reference()?, seed, settings)?)
+    let reference = seeds::reference()?;
+    seeds::load_tree(conn, &reference)?;
+    seeds::load_tree(conn, &plan(reference, seed, settings)?)
 }
 
 /// `tree` (the reference tree) with the made-up legal entities and units added.
