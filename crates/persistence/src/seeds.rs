@@ -1,10 +1,12 @@
 //! Loads the reference data of seeds/ (regions, health trusts, demo units). Never run by
 //! migrations; `rusreg demo`, `rusreg seed-reference` and the test harness call it. Idempotent:
-//! nodes that exist (by organisation number or RESH-id) are left as they are.
+//! nodes that exist (by organisation number or RESH-id) are left as they are. The made-up
+//! organisation tree of `rusreg seed --tree realistic` (`synthetic::tree`) is the reference tree
+//! with nodes added, loaded the same way.
 
 use chrono::NaiveDate;
 use diesel::PgConnection;
-use domain::organisations::NewNode;
+use domain::organisations::{NewNode, NodeKind};
 use serde::Deserialize;
 
 use crate::organisations;
@@ -13,36 +15,45 @@ use crate::RepoError;
 /// The reference data, built into the binary.
 pub const ORGANISATIONS_JSON: &str = include_str!("../../../seeds/organisations.json");
 
-#[derive(Deserialize)]
-struct Seeds {
-    valid_from: NaiveDate,
-    nation: SeedNation,
-    regions: Vec<SeedRegion>,
+/// An organisation tree to load: seeds/organisations.json, or that tree with the made-up
+/// trusts, private institutions and units of the synthetic organisation tree
+/// (`synthetic::tree`) added.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub(crate) struct SeedTree {
+    pub valid_from: NaiveDate,
+    pub nation: SeedNation,
+    pub regions: Vec<SeedRegion>,
 }
-#[derive(Deserialize)]
-struct SeedNation {
-    name: String,
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub(crate) struct SeedNation {
+    pub name: String,
 }
-#[derive(Deserialize)]
-struct SeedRegion {
-    name: String,
-    org_number: String,
-    entities: Vec<SeedEntity>,
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub(crate) struct SeedRegion {
+    pub name: String,
+    pub org_number: String,
+    pub entities: Vec<SeedEntity>,
 }
-#[derive(Deserialize)]
-struct SeedEntity {
-    name: String,
-    org_number: String,
+/// A legal entity: a health trust, or (with `demo`) a made-up private institution.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub(crate) struct SeedEntity {
+    pub name: String,
+    pub org_number: String,
     #[serde(default)]
-    demo: bool,
-    units: Vec<SeedUnit>,
+    pub demo: bool,
+    pub units: Vec<SeedUnit>,
 }
-#[derive(Deserialize)]
-struct SeedUnit {
-    name: String,
-    resh_id: i64,
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub(crate) struct SeedUnit {
+    pub name: String,
+    pub resh_id: i64,
     #[serde(default)]
-    demo: bool,
+    pub demo: bool,
+}
+
+/// The reference data of seeds/organisations.json.
+pub(crate) fn reference() -> Result<SeedTree, RepoError> {
+    serde_json::from_str(ORGANISATIONS_JSON).map_err(|e| RepoError::Other(format!("seeds/organisations.json: {e}")))
 }
 
 /// What `load_reference` did.
@@ -53,88 +64,88 @@ pub struct SeedSummary {
 }
 
 fn invalid(e: domain::DomainError) -> RepoError {
-    RepoError::Other(format!("invalid reference data: {e:?}"))
+    RepoError::Other(format!("invalid organisation data: {e:?}"))
 }
 
 /// Loads the organisation tree of seeds/organisations.json; every number is validated by the
 /// domain rules (organisation numbers by their check digit) before it is stored.
 pub fn load_reference(conn: &mut PgConnection) -> Result<SeedSummary, RepoError> {
-    let seeds: Seeds = serde_json::from_str(ORGANISATIONS_JSON)
-        .map_err(|e| RepoError::Other(format!("seeds/organisations.json: {e}")))?;
+    load_tree(conn, &reference()?)
+}
+
+/// Loads an organisation tree in one transaction, top down. Idempotent: a node that exists (the
+/// nation, or a node with the same organisation number or RESH-id) is left as it is, and the
+/// nodes below it hang under it.
+pub(crate) fn load_tree(conn: &mut PgConnection, tree: &SeedTree) -> Result<SeedSummary, RepoError> {
     crate::in_transaction(conn, |conn| {
-        let mut summary = SeedSummary::default();
-        let nation = match organisations::nation_id(conn) {
+        let mut nodes = MissingNodes { conn, valid_from: tree.valid_from, summary: SeedSummary::default() };
+        let nation = nodes.nation(&tree.nation.name)?;
+        for region in &tree.regions {
+            let region_id = nodes.org(NodeKind::Region, &region.name, &region.org_number, false, nation)?;
+            for entity in &region.entities {
+                let entity_id =
+                    nodes.org(NodeKind::LegalEntity, &entity.name, &entity.org_number, entity.demo, region_id)?;
+                for unit in &entity.units {
+                    nodes.unit(&unit.name, unit.resh_id, unit.demo, entity_id)?;
+                }
+            }
+        }
+        Ok(nodes.summary)
+    })
+}
+
+/// Adds the nodes that are missing under their parents, linked from `valid_from`, validated by
+/// the domain rules first; `summary` counts what was inserted and what existed.
+struct MissingNodes<'c> {
+    conn: &'c mut PgConnection,
+    valid_from: NaiveDate,
+    summary: SeedSummary,
+}
+
+impl MissingNodes<'_> {
+    /// The nation (there is one); returns its id.
+    fn nation(&mut self, name: &str) -> Result<i64, RepoError> {
+        match organisations::nation_id(self.conn) {
             Ok(id) => {
-                summary.existing += 1;
-                id.0
+                self.summary.existing += 1;
+                Ok(id.0)
             }
             Err(RepoError::NotFound) => {
                 let nation = NewNode {
-                    kind: domain::organisations::NodeKind::Nation,
-                    name: seeds.nation.name.clone(),
+                    kind: NodeKind::Nation,
+                    name: name.to_owned(),
                     org_number: None,
                     resh_id: None,
                     is_demo: false,
                 };
-                summary.inserted += 1;
-                organisations::insert_node(conn, &nation, None, seeds.valid_from)?.node.id
+                self.insert(&nation, None)
             }
-            Err(e) => return Err(e),
-        };
-        for region in &seeds.regions {
-            let region_id = ensure_org(
-                conn,
-                &mut summary,
-                "region",
-                &region.name,
-                &region.org_number,
-                false,
-                nation,
-                seeds.valid_from,
-            )?;
-            for entity in &region.entities {
-                let entity_id = ensure_org(
-                    conn,
-                    &mut summary,
-                    "legal_entity",
-                    &entity.name,
-                    &entity.org_number,
-                    entity.demo,
-                    region_id,
-                    seeds.valid_from,
-                )?;
-                for unit in &entity.units {
-                    if organisations::find_by_resh_id(conn, unit.resh_id)?.is_some() {
-                        summary.existing += 1;
-                        continue;
-                    }
-                    let new =
-                        NewNode::parse("unit", &unit.name, None, Some(unit.resh_id), unit.demo).map_err(invalid)?;
-                    organisations::insert_node(conn, &new, Some(entity_id), seeds.valid_from)?;
-                    summary.inserted += 1;
-                }
-            }
+            Err(e) => Err(e),
         }
-        Ok(summary)
-    })
-}
-
-#[expect(clippy::too_many_arguments, reason = "one call site per level of the tree")]
-fn ensure_org(
-    conn: &mut PgConnection,
-    summary: &mut SeedSummary,
-    kind: &str,
-    name: &str,
-    org_number: &str,
-    demo: bool,
-    parent: i64,
-    valid_from: NaiveDate,
-) -> Result<i64, RepoError> {
-    if let Some(existing) = organisations::find_by_org_number(conn, org_number)? {
-        summary.existing += 1;
-        return Ok(existing.id);
     }
-    let new = NewNode::parse(kind, name, Some(org_number), None, demo).map_err(invalid)?;
-    summary.inserted += 1;
-    Ok(organisations::insert_node(conn, &new, Some(parent), valid_from)?.node.id)
+
+    /// A region or legal entity, found by its organisation number; returns its id.
+    fn org(&mut self, kind: NodeKind, name: &str, org_number: &str, demo: bool, parent: i64) -> Result<i64, RepoError> {
+        if let Some(existing) = organisations::find_by_org_number(self.conn, org_number)? {
+            self.summary.existing += 1;
+            return Ok(existing.id);
+        }
+        let new = NewNode::parse(kind.as_str(), name, Some(org_number), None, demo).map_err(invalid)?;
+        self.insert(&new, Some(parent))
+    }
+
+    /// A unit, found by its RESH-id.
+    fn unit(&mut self, name: &str, resh_id: i64, demo: bool, parent: i64) -> Result<(), RepoError> {
+        if organisations::find_by_resh_id(self.conn, resh_id)?.is_some() {
+            self.summary.existing += 1;
+            return Ok(());
+        }
+        let new = NewNode::parse(NodeKind::Unit.as_str(), name, None, Some(resh_id), demo).map_err(invalid)?;
+        self.insert(&new, Some(parent)).map(drop)
+    }
+
+    fn insert(&mut self, new: &NewNode, parent: Option<i64>) -> Result<i64, RepoError> {
+        self.summary.inserted += 1;
+        Ok(organisations::insert_node(self.conn, new, parent, self.valid_from)?.node.id)
+    }
 }

@@ -7,7 +7,9 @@
 //! domain's validation (`validate_complete` with the pathway's context for completed forms,
 //! `validate_draft` for drafts) before it is written: a form the rules refuse stops the load.
 //!
-//! The shape (seeds/synthetic.json): units of skewed size (weight 1/rank^skew), pathway starts
+//! The shape (seeds/synthetic.json): units of skewed size (weight 1/rank^skew over the units of
+//! the register; with [`Tree::Realistic`] the made-up tree of [`tree`] is added first and the
+//! weight is 1/(rank + offset)^skew with its own parameters), pathway starts
 //! spread evenly from `first_start` to today, treatment levels by weight, a late baseline for a
 //! share of pathways, measurement points every 6–10 weeks while active with some missing,
 //! pathway length exponential with a mean of `mean_pathway_days`, discharge endings and
@@ -35,12 +37,15 @@ use uuid::Uuid;
 use crate::forms::{BaselineRow, DischargeRow, FollowUpRow, MeasurementRow};
 use crate::RepoError;
 
+pub mod tree;
+
 /// The generator's settings, built into the binary from seeds/synthetic.json.
 pub const SETTINGS_JSON: &str = include_str!("../../../seeds/synthetic.json");
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct SyntheticSettings {
     pub first_start: NaiveDate,
+    /// With the demo tree, the unit of rank r (in a seeded shuffle) gets weight 1/r^skew.
     pub unit_size_skew: f64,
     pub second_pathway_share: f64,
     pub transfer_share: f64,
@@ -62,11 +67,53 @@ pub struct SyntheticSettings {
     pub follow_up_registered: f64,
     /// Weights of outcomes 5, 6, 7.
     pub outcome_weights: [u32; 3],
+    /// The shape and unit sizes of the realistic tree.
+    pub realistic_tree: tree::RealisticTreeSettings,
+    /// The tree the pathways are spread over: chosen by the caller (`rusreg seed --tree`), not
+    /// in the file; the demo tree unless set.
+    #[serde(skip)]
+    pub tree: Tree,
+}
+
+/// The organisation tree a load spreads its pathways over.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Tree {
+    /// The units in the register (with the reference data alone, its 29 demo units), of weight
+    /// 1/rank^`unit_size_skew`.
+    #[default]
+    Demo,
+    /// The made-up tree of [`tree`] (about 250 units, 20 trusts, 40 private institutions) is
+    /// added first (idempotent, drawn from the seed); then every unit in the register, the
+    /// demo units among them, of weight 1/(rank + `size_offset`)^`size_skew` (`realistic_tree`),
+    /// which leaves many units small even in a population of a million pathways.
+    Realistic,
+}
+
+/// The weights of unit sizes: the unit of rank r (1, 2, …) gets weight 1/(r + offset)^skew.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct UnitSizes {
+    skew: f64,
+    offset: f64,
+}
+
+impl UnitSizes {
+    fn weight(self, rank: usize) -> f64 {
+        1.0 / (rank as f64 + self.offset).powf(self.skew)
+    }
 }
 
 impl SyntheticSettings {
     pub fn builtin() -> Result<Self, RepoError> {
         serde_json::from_str(SETTINGS_JSON).map_err(|e| RepoError::Other(format!("seeds/synthetic.json: {e}")))
+    }
+
+    fn unit_sizes(&self) -> UnitSizes {
+        match self.tree {
+            Tree::Demo => UnitSizes { skew: self.unit_size_skew, offset: 0.0 },
+            Tree::Realistic => {
+                UnitSizes { skew: self.realistic_tree.size_skew, offset: self.realistic_tree.size_offset }
+            }
+        }
     }
 }
 
@@ -79,6 +126,8 @@ pub struct LoadSummary {
     pub completed_forms: usize,
     pub substances: usize,
     pub transfers: usize,
+    /// Organisation nodes of the realistic tree added by this load (none with the demo tree).
+    pub org_nodes_added: usize,
     pub elapsed: Duration,
 }
 
@@ -601,20 +650,22 @@ fn generate(
 ) -> Result<LoadSummary, RepoError> {
     let today = Utc::now().date_naive();
     let loader = loader_user(conn)?;
+    let mut summary = LoadSummary::default();
+    if settings.tree == Tree::Realistic {
+        summary.org_nodes_added = tree::load(conn, seed, &settings.realistic_tree)?.inserted;
+    }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let units = units(conn, &mut rng, settings)?;
+    let units = units(conn, &mut rng, settings.unit_sizes())?;
     if units.is_empty() {
         return Err(RepoError::Other("no units: load the reference data first (rusreg seed-reference)".into()));
     }
-    let unit_pick = WeightedIndex::new(units.iter().map(|u| u.weight)).map_err(|e| RepoError::Other(e.to_string()))?;
-    let level_pick =
-        WeightedIndex::new(settings.treatment_level_weights).map_err(|e| RepoError::Other(e.to_string()))?;
-    let ending_pick = WeightedIndex::new(settings.ending_weights).map_err(|e| RepoError::Other(e.to_string()))?;
-    let outcome_pick = WeightedIndex::new(settings.outcome_weights).map_err(|e| RepoError::Other(e.to_string()))?;
+    let unit_pick = weighted(units.iter().map(|u| u.weight))?;
+    let level_pick = weighted(settings.treatment_level_weights)?;
+    let ending_pick = weighted(settings.ending_weights)?;
+    let outcome_pick = weighted(settings.outcome_weights)?;
     let span_days = (today - settings.first_start).num_days().max(1);
     let mut used_pseudonyms: HashSet<[u8; 32]> = existing_pseudonyms(conn)?;
     let mut ids = Ids::new(seed, pathway_count(conn)?.max(0) as u64, settings.first_start);
-    let mut summary = LoadSummary::default();
     let mut batch = Batch::default();
     let batch_pathways = batch_pathways.max(1);
 
@@ -989,8 +1040,17 @@ fn loader_user(conn: &mut PgConnection) -> Result<Uuid, RepoError> {
     Ok(id)
 }
 
-/// The units with skewed weights: rank r (in a seeded shuffle) gets weight 1/r^skew.
-fn units(conn: &mut PgConnection, rng: &mut ChaCha8Rng, settings: &SyntheticSettings) -> Result<Vec<Unit>, RepoError> {
+/// A weighted choice among indexes, from weights given in order.
+fn weighted<W>(weights: impl IntoIterator<Item = W>) -> Result<WeightedIndex<W>, RepoError>
+where
+    W: rand::distributions::uniform::SampleUniform + PartialOrd + for<'a> std::ops::AddAssign<&'a W> + Clone + Default,
+{
+    WeightedIndex::new(weights).map_err(|e| RepoError::Other(format!("weights: {e}")))
+}
+
+/// Every unit of the register with a skewed weight: rank r (1, 2, … in a seeded shuffle) gets
+/// `sizes.weight(r)`.
+fn units(conn: &mut PgConnection, rng: &mut ChaCha8Rng, sizes: UnitSizes) -> Result<Vec<Unit>, RepoError> {
     use crate::schema::org_nodes;
     use rand::seq::SliceRandom;
     let mut ids: Vec<i64> = org_nodes::table
@@ -999,11 +1059,7 @@ fn units(conn: &mut PgConnection, rng: &mut ChaCha8Rng, settings: &SyntheticSett
         .select(org_nodes::id)
         .load(conn)?;
     ids.shuffle(rng);
-    Ok(ids
-        .into_iter()
-        .enumerate()
-        .map(|(rank, id)| Unit { id, weight: 1.0 / ((rank + 1) as f64).powf(settings.unit_size_skew) })
-        .collect())
+    Ok(ids.into_iter().enumerate().map(|(rank, id)| Unit { id, weight: sizes.weight(rank + 1) }).collect())
 }
 
 fn existing_pseudonyms(conn: &mut PgConnection) -> Result<HashSet<[u8; 32]>, RepoError> {
@@ -1040,5 +1096,29 @@ mod tests {
         same_columns!(measurement_forms, MeasurementRow);
         same_columns!(discharge_forms, DischargeRow);
         same_columns!(follow_up_forms, FollowUpRow);
+    }
+
+    #[test]
+    #[expect(clippy::unwrap_used, reason = "tests")]
+    fn unit_sizes_of_each_tree() {
+        let mut settings = SyntheticSettings::builtin().unwrap();
+        // The demo tree keeps its weights (and so its populations): 1/rank^unit_size_skew.
+        let demo = settings.unit_sizes();
+        for rank in 1..=29 {
+            assert_eq!(demo.weight(rank), 1.0 / (rank as f64).powf(settings.unit_size_skew));
+        }
+        // The realistic tree leaves many units small at 1,000,000 pathways over 8 years, while
+        // the largest start thousands a year.
+        settings.tree = Tree::Realistic;
+        let sizes = settings.unit_sizes();
+        let units = settings.realistic_tree.units;
+        let weights: Vec<f64> = (1..=units).map(|rank| sizes.weight(rank)).collect();
+        let total: f64 = weights.iter().sum();
+        let per_year: Vec<f64> = weights.iter().map(|w| 1_000_000.0 / 8.0 * w / total).collect();
+        let small = per_year.iter().filter(|&&n| n < 20.0).count();
+        assert!(3 * small >= units, "{small} of {units} units start fewer than 20 a year");
+        assert!((2_000.0..20_000.0).contains(&per_year[0]), "the largest unit starts {:.0} a year", per_year[0]);
+        let smallest_half: f64 = per_year[units / 2..].iter().sum::<f64>() / per_year.iter().sum::<f64>();
+        assert!(smallest_half < 0.05, "the smallest half of the units holds {smallest_half:.3} of the pathways");
     }
 }

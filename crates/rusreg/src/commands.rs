@@ -78,15 +78,18 @@ fn id_key_for(settings: &Settings) -> anyhow::Result<IdKey> {
     }
 }
 
-/// Loads `pathways` synthetic pathways with a progress bar; prints what was loaded and how fast.
+/// Loads `pathways` synthetic pathways over `tree` with a progress bar; prints what was loaded
+/// and how fast.
 fn load_synthetic(
     url: &str,
     key: &IdKey,
     pathways: usize,
     seed: u64,
+    tree: persistence::synthetic::Tree,
     options: &persistence::synthetic::LoadOptions,
 ) -> anyhow::Result<()> {
-    let settings = persistence::synthetic::SyntheticSettings::builtin()?;
+    let mut settings = persistence::synthetic::SyntheticSettings::builtin()?;
+    settings.tree = tree;
     let bar = indicatif::ProgressBar::new(pathways as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} pathways ({per_sec}, {eta} left)")
@@ -94,6 +97,9 @@ fn load_synthetic(
     );
     let s = persistence::synthetic::load(url, key, pathways, seed, &settings, options, |n| bar.set_position(n as u64))?;
     bar.finish_and_clear();
+    if tree == persistence::synthetic::Tree::Realistic {
+        println!("realistic organisation tree: {} made-up nodes added", s.org_nodes_added);
+    }
     println!(
         "synthetic data: {} patients, {} pathways, {} forms ({} completed), {} substance rows, {} transfers in {:.1} s ({:.0} pathways/s, {} writers)",
         s.patients,
@@ -113,11 +119,12 @@ pub fn seed(
     settings: &Settings,
     pathways: usize,
     seed: u64,
+    tree: persistence::synthetic::Tree,
     options: &persistence::synthetic::LoadOptions,
 ) -> anyhow::Result<()> {
     let key = id_key_for(settings)?;
     let (url, _cluster) = database(settings)?;
-    load_synthetic(&url, &key, pathways, seed, options)?;
+    load_synthetic(&url, &key, pathways, seed, tree, options)?;
     let mut conn = connect(&url)?;
     use diesel::RunQueryDsl;
     // VACUUM sets the visibility map of the new pathway pages, so the worklist's index-only
@@ -259,7 +266,7 @@ pub fn demo(mut settings: Settings) -> anyhow::Result<()> {
     let id_key = demo_id_key(&settings)?;
     if persistence::synthetic::pathway_count(&mut conn)? == 0 && settings.demo_pathways > 0 {
         println!("loading the demo population ({} synthetic pathways) ...", settings.demo_pathways);
-        load_synthetic(&url, &id_key, settings.demo_pathways, 1, &Default::default())?;
+        load_synthetic(&url, &id_key, settings.demo_pathways, 1, Default::default(), &Default::default())?;
         if let Some((id, username)) = staff {
             let year = chrono::Datelike::year(&today) - 1;
             match publish_demo_release(&mut conn, &settings, year, (id, username)) {

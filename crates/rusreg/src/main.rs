@@ -3,7 +3,7 @@
 
 mod commands;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
 #[command(name = "rusreg", version, about = "National medical quality register for substance-use treatment (TSB)")]
@@ -28,7 +28,8 @@ enum Command {
     /// Load the reference data of seeds/ (regions, health trusts, demo units); idempotent.
     SeedReference,
     /// Generate and load a synthetic population (made-up patients, pathways and forms) in bulk;
-    /// the same --seed gives the same population. Needs the reference data.
+    /// the same --seed gives the same population. Needs the reference data (`--tree realistic`
+    /// loads it).
     Seed {
         /// Number of pathways to generate.
         #[arg(long, default_value_t = 20_000)]
@@ -42,6 +43,9 @@ enum Command {
         /// Pathways per batch (one transaction each).
         #[arg(long, default_value_t = 10_000)]
         batch: usize,
+        /// The organisation tree the pathways are spread over.
+        #[arg(long, value_enum, default_value_t = TreeArg::Demo)]
+        tree: TreeArg,
     },
     /// Suppress a table in the JSON case format of the suppression vectors, audit the result,
     /// and write it (to --output or standard output). Prints a one-line summary to stderr.
@@ -69,6 +73,26 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+}
+
+/// `rusreg seed --tree`.
+#[derive(Clone, Copy, ValueEnum)]
+enum TreeArg {
+    /// The units in the register (the 29 demo units of seeds/organisations.json).
+    Demo,
+    /// First add a made-up tree of about 250 units, 20 trusts and 40 private institutions
+    /// (seeds/synthetic.json, `realistic_tree`; idempotent, drawn from --seed), with unit sizes
+    /// skewed so that many units stay small.
+    Realistic,
+}
+
+impl From<TreeArg> for persistence::synthetic::Tree {
+    fn from(tree: TreeArg) -> Self {
+        match tree {
+            TreeArg::Demo => Self::Demo,
+            TreeArg::Realistic => Self::Realistic,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -101,9 +125,9 @@ fn main() -> anyhow::Result<()> {
         Command::Demo => commands::demo(settings),
         Command::Migrate { revert_all } => commands::migrate(&settings, revert_all),
         Command::SeedReference => commands::seed_reference(&settings),
-        Command::Seed { pathways, seed, writers, batch } => {
+        Command::Seed { pathways, seed, writers, batch, tree } => {
             let options = persistence::synthetic::LoadOptions { writers, batch_pathways: batch };
-            commands::seed(&settings, pathways, seed, &options)
+            commands::seed(&settings, pathways, seed, tree.into(), &options)
         }
         Command::Suppress { input, min_cell, output, strict } => {
             commands::suppress(&input, min_cell, output.as_deref(), strict)

@@ -123,3 +123,117 @@ fn the_same_seed_gives_the_same_population_and_it_keeps_the_invariants() {
         assert_eq!(key.pseudonym(&id).to_vec(), r.pseudonym);
     }
 }
+
+fn load_realistic(db: &TestDb, seed: u64) -> persistence::synthetic::LoadSummary {
+    let key = domain::national_id::IdKey::from_bytes(&TEST_ID_KEY);
+    let mut settings = persistence::synthetic::SyntheticSettings::builtin().unwrap();
+    settings.tree = persistence::synthetic::Tree::Realistic;
+    let options = persistence::synthetic::LoadOptions { writers: 2, batch_pathways: 1_000 };
+    persistence::synthetic::load(&db.url, &key, 3_000, seed, &settings, &options, |_| {}).unwrap()
+}
+
+/// The organisation tree by identifiers: every node with its kind, name, flag and parent.
+fn tree_fingerprint(conn: &mut diesel::PgConnection) -> Vec<String> {
+    #[derive(diesel::QueryableByName)]
+    struct Node {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        node: String,
+    }
+    diesel::sql_query(
+        "SELECT concat_ws('|', n.kind, n.name, n.org_number, n.resh_id, n.is_demo, p.org_number, l.valid_from) AS node \
+         FROM org_nodes n LEFT JOIN org_links l ON l.child_id = n.id AND l.valid_to IS NULL \
+         LEFT JOIN org_nodes p ON p.id = l.parent_id ORDER BY n.id",
+    )
+    .load::<Node>(conn)
+    .unwrap()
+    .into_iter()
+    .map(|n| n.node)
+    .collect()
+}
+
+#[test]
+fn the_realistic_tree_is_made_up_reproducible_and_leaves_many_units_small() {
+    use persistence::synthetic::tree::{FIRST_RESH_ID, PRIVATE_ORG_PREFIX, TRUST_ORG_PREFIX};
+    let (db, db2, db3) = (TestDb::new(), TestDb::new(), TestDb::new());
+    let a = load_realistic(&db, 5);
+    let b = load_realistic(&db2, 5);
+    load_realistic(&db3, 6);
+    let mut conn = db.conn();
+    let count = |conn: &mut diesel::PgConnection, filter: &str| {
+        scalar(conn, &format!("SELECT count(*) AS n FROM org_nodes WHERE {filter}"))
+    };
+
+    // The shape: 250 units, 20 trusts (19 real ones and one made up), 40 private institutions
+    // (the 3 demo ones and 37 made up) under the 4 regions.
+    assert_eq!(count(&mut conn, "kind = 'region'"), 4);
+    assert_eq!(count(&mut conn, "kind = 'unit'"), 250);
+    let trusts = format!("kind = 'legal_entity' AND (NOT is_demo OR org_number LIKE '{TRUST_ORG_PREFIX}%')");
+    assert_eq!(count(&mut conn, &trusts), 20);
+    assert_eq!(count(&mut conn, &format!("kind = 'legal_entity' AND NOT ({trusts})")), 40);
+    assert_eq!(
+        scalar(
+            &mut conn,
+            "SELECT count(*) AS n FROM org_nodes e WHERE e.kind = 'legal_entity' AND NOT EXISTS \
+             (SELECT 1 FROM org_links l WHERE l.parent_id = e.id AND l.valid_to IS NULL)"
+        ),
+        0,
+        "every legal entity has a unit"
+    );
+    assert_eq!(
+        scalar(
+            &mut conn,
+            "SELECT count(*) AS n FROM org_nodes e JOIN org_links l ON l.child_id = e.id AND l.valid_to IS NULL \
+             JOIN org_nodes p ON p.id = l.parent_id WHERE e.kind = 'legal_entity' AND p.kind <> 'region'"
+        ),
+        0,
+        "legal entities, private institutions too, hang under a region"
+    );
+
+    // Every node added is made up and says so; nothing else was added.
+    let added = format!(
+        "resh_id >= {FIRST_RESH_ID} OR org_number LIKE '{TRUST_ORG_PREFIX}%' OR org_number LIKE '{PRIVATE_ORG_PREFIX}%'"
+    );
+    assert_eq!(count(&mut conn, &added), 221 + 1 + 37);
+    assert_eq!(a.org_nodes_added, 221 + 1 + 37);
+    assert_eq!(
+        count(
+            &mut conn,
+            &format!(
+                "({added}) AND NOT (is_demo AND name LIKE 'Syntetisk %' \
+                 AND (name LIKE '% (synthetic)' OR name LIKE '% (synthetic private institution)'))"
+            )
+        ),
+        0
+    );
+
+    // The same seed gives the same tree and population; another seed another tree.
+    assert_eq!((a.patients, a.forms, a.transfers), (b.patients, b.forms, b.transfers));
+    assert_eq!(tree_fingerprint(&mut conn), tree_fingerprint(&mut db2.conn()));
+    assert_eq!(fingerprint(&mut conn), fingerprint(&mut db2.conn()));
+    assert_ne!(tree_fingerprint(&mut conn), tree_fingerprint(&mut db3.conn()));
+
+    // Unit sizes are skewed: the smaller half of the 250 units (units without a pathway
+    // included) opened a small share of the pathways, and both made-up and demo units have
+    // pathways.
+    let smaller_half = scalar(
+        &mut conn,
+        "SELECT coalesce(sum(c), 0)::bigint AS n FROM (SELECT count(p.id) AS c FROM org_nodes u \
+         LEFT JOIN pathways p ON p.opened_unit_id = u.id WHERE u.kind = 'unit' GROUP BY u.id ORDER BY c LIMIT 125) x",
+    );
+    assert!(smaller_half < 3_000 / 10, "the smaller half of the units opened {smaller_half} of 3,000 pathways");
+    for units in [format!("resh_id >= {FIRST_RESH_ID}"), format!("resh_id < {FIRST_RESH_ID}")] {
+        let opened = scalar(
+            &mut conn,
+            &format!(
+                "SELECT count(*) AS n FROM pathways WHERE opened_unit_id IN (SELECT id FROM org_nodes WHERE {units})"
+            ),
+        );
+        assert!(opened > 0, "{units}");
+    }
+
+    // Loading again (another seed) keeps the tree as it is and adds no node.
+    let before = tree_fingerprint(&mut conn);
+    let again = load_realistic(&db, 6);
+    assert_eq!((again.org_nodes_added, again.pathways), (0, 3_000));
+    assert_eq!(tree_fingerprint(&mut conn), before);
+}
