@@ -85,6 +85,46 @@ impl<K: Eq + Hash> History<K> {
     pub fn is_empty(&self) -> bool {
         self.cells.is_empty()
     }
+
+    /// What the history fixes in a table being protected, from each cell's key, column in the
+    /// model, count now, and whether it is a published cell (a protected cell is never forced).
+    pub fn fix<'a>(&self, cells: impl Iterator<Item = (&'a K, usize, i64, bool)>, k: u32) -> Fixed
+    where
+        K: 'a,
+    {
+        let mut fixed = Fixed::default();
+        for (key, j, now, published) in cells {
+            match self.tie(key, now, k) {
+                Tie::Forced if published => fixed.forced.push(j),
+                Tie::Primary => {
+                    if self.get(key).is_some_and(|s| s.changed_by_small(now, k)) {
+                        fixed.changed_small += 1;
+                    } else {
+                        // Kept withheld for continuity only: insiders need not be kept from it.
+                        fixed.insider_exempt.push(j);
+                    }
+                    fixed.extra_primary.push(j);
+                }
+                _ => {}
+            }
+        }
+        fixed.forced.sort_unstable();
+        fixed.forced.dedup();
+        fixed
+    }
+}
+
+/// The cells of a table that the history fixes (columns of the model).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fixed {
+    /// Shown before and unchanged.
+    pub forced: Vec<usize>,
+    /// Withheld before, or changed by 1..k−1.
+    pub extra_primary: Vec<usize>,
+    /// Of those, the ones withheld for continuity only.
+    pub insider_exempt: Vec<usize>,
+    /// Cells withheld because they changed by 1..k−1.
+    pub changed_small: usize,
 }
 
 #[cfg(test)]

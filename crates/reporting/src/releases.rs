@@ -21,7 +21,7 @@ use domain::indicators::{IndicatorId, Population, AGE_GROUPS, SEXES};
 use persistence::reports::ReleaseCellRow;
 use serde::Serialize;
 
-use crate::history::{History, Tie};
+use crate::history::{Fixed, History};
 use crate::indicators::{PlacedCount, ACTIVITY};
 use crate::small_counts::ShownCell;
 use crate::suppression::Model;
@@ -528,26 +528,10 @@ pub fn build_release_with(
     // Earlier publications of the year: a value shown before and unchanged is forced; a value
     // withheld before, or changed by 1..k-1 since any earlier value, is primary (its new value
     // is withheld, with the secondaries it needs).
-    let mut forced = Vec::new();
-    let mut extra_primary = Vec::new();
-    let mut changed_small = 0usize;
-    let mut insider_exempt = Vec::new();
-    for ((key, role), &j) in keys.iter().zip(&index) {
-        let now = model.freq()[j];
-        match previous.history.tie(key, now, min_cell) {
-            Tie::Forced if *role == CellRole::Published => forced.push(j),
-            Tie::Primary => {
-                if previous.history.get(key).is_some_and(|s| s.changed_by_small(now, min_cell)) {
-                    changed_small += 1;
-                } else {
-                    // Kept withheld for continuity only: insiders need not be kept from it.
-                    insider_exempt.push(j);
-                }
-                extra_primary.push(j);
-            }
-            _ => {}
-        }
-    }
+    let Fixed { forced, extra_primary, insider_exempt, changed_small } = previous.history.fix(
+        keys.iter().zip(&index).map(|((key, role), &j)| (key, j, model.freq()[j], *role == CellRole::Published)),
+        min_cell,
+    );
     let mut opts = SuppressOptions {
         strict: true,
         forced: forced.clone(),

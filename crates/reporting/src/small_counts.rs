@@ -26,7 +26,7 @@ use chrono::NaiveDate;
 use crate::completeness::{CompletenessCounts, CompletenessRow, VariableCompleteness, VariableCounts};
 use serde::{Deserialize, Serialize};
 
-use crate::history::{History, Tie};
+use crate::history::{Fixed, History};
 use crate::releases::{org_dimension, unit_groups, AuditSummary, Protection};
 use crate::suppression::{
     audit_flags, suppress, AuditOptions, CellRole, Dimension, PrimaryRule, SuppressOptions, SuppressionError,
@@ -331,24 +331,11 @@ pub fn protect(
     // A unit sees its own counts unsuppressed: every unit's staff is an insider.
     let insiders = if protection == Protection::InsiderSafe { unit_groups(&model, 0, &org.leaf).0 } else { Vec::new() };
     let freq = model.freq();
-    let mut forced: Vec<usize> = Vec::new();
-    let mut extra_primary: Vec<usize> = Vec::new();
-    let mut insider_exempt: Vec<usize> = Vec::new();
-    for (c, &j) in cells.iter().zip(&column) {
-        let key = (c.node, c.measure.clone());
-        match history.tie(&key, freq[j], k) {
-            Tie::Forced if c.role == CellRole::Published => forced.push(j),
-            Tie::Primary => {
-                if !history.get(&key).is_some_and(|s| s.changed_by_small(freq[j], k)) {
-                    insider_exempt.push(j);
-                }
-                extra_primary.push(j);
-            }
-            _ => {}
-        }
-    }
-    forced.sort_unstable();
-    forced.dedup();
+    let keys: Vec<(i64, String)> = cells.iter().map(|c| (c.node, c.measure.clone())).collect();
+    let Fixed { mut forced, mut extra_primary, mut insider_exempt, .. } = history.fix(
+        keys.iter().zip(cells.iter().zip(&column)).map(|(key, (c, &j))| (key, j, freq[j], c.role == CellRole::Published)),
+        k,
+    );
     let suppressed = loop {
         let opts = SuppressOptions {
             strict: true,
