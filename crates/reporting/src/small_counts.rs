@@ -333,7 +333,9 @@ pub fn protect(
     let freq = model.freq();
     let keys: Vec<(i64, String)> = cells.iter().map(|c| (c.node, c.measure.clone())).collect();
     let Fixed { mut forced, mut extra_primary, mut insider_exempt, .. } = history.fix(
-        keys.iter().zip(cells.iter().zip(&column)).map(|(key, (c, &j))| (key, j, freq[j], c.role == CellRole::Published)),
+        keys.iter()
+            .zip(cells.iter().zip(&column))
+            .map(|(key, (c, &j))| (key, j, freq[j], c.role == CellRole::Published)),
         k,
     );
     let suppressed = loop {

@@ -9,12 +9,14 @@
 //! contributor who knows its own part of every cell. The engine
 //!
 //! 1. suppresses against an outsider (the reference method),
-//! 2. runs the same elimination on each group's view, in parallel, with the cells published
-//!    so far as candidates in the original candidate order, the primaries that keep a positive
-//!    count outside the group as primaries and the cells already withheld hidden; a candidate
-//!    that the group's view makes secondary is withheld,
-//! 3. processes the groups that needed more, one after the other in group order, each on the
-//!    pattern left by the ones before (so one withheld cell can serve several groups).
+//! 2. finds the groups that can compute a cell they must not, by an exact rank test per group
+//!    (the auditor's level (d): reductions against one basis of the published cells, cheap),
+//! 3. runs the same elimination on each such group's view, in parallel, with the cells
+//!    published so far as candidates in the original candidate order, the cells the group must
+//!    not compute as primaries and the cells already withheld hidden; a candidate that a
+//!    group's view makes secondary is withheld,
+//! 4. repeats 2–3 until no group sees a leak (a view made safe stays safe as others withhold
+//!    more; a round rarely finds new groups).
 //!
 //! Withholding more never makes a pattern less safe (fewer published cells span less), so a
 //! group made safe stays safe while later groups add cells, and the outsider's guarantees
@@ -22,6 +24,7 @@
 
 use rayon::prelude::*;
 
+use super::auditor::{audit_flags, AuditOptions};
 use super::primary::PrimaryRule;
 use super::secondary::{suppress, CandidateOrder, CellStatus, Pattern, Singletons, SuppressOptions};
 use super::table::Model;
@@ -41,36 +44,64 @@ pub(crate) fn protect(
     }
     let mut order: Vec<usize> = (0..model.ncells()).filter(|&j| pattern.candidate_rank[j] > 0).collect();
     order.sort_by_key(|&j| pattern.candidate_rank[j]);
-
-    // First pass: every group on the outsider's pattern, in parallel.
-    let first: Vec<Result<GroupResult, SuppressionError>> =
-        opts.insiders.par_iter().map(|g| group_view(model, opts, &pattern, &order, g)).collect();
-    let mut needs: Vec<usize> = Vec::new();
-    for (i, r) in first.into_iter().enumerate() {
-        let r = r?;
-        if !r.secondary.is_empty() || !r.unsafe_cells.is_empty() {
-            needs.push(i);
+    // Which groups see a leak: an exact rank test per group (cheap: reductions against one
+    // basis of the published cells); only those groups' views are eliminated, one after the
+    // other in group order, each on the pattern the earlier ones left. A second test confirms.
+    for _ in 0..3 {
+        let flagged = groups_that_see_a_leak(model, opts, &pattern);
+        if flagged.is_empty() {
+            break;
         }
-    }
-    // Second pass: the groups that need more, in order, each on the current pattern.
-    for i in needs {
-        let r = group_view(model, opts, &pattern, &order, &opts.insiders[i])?;
-        if r.secondary.is_empty() && r.unsafe_cells.is_empty() {
-            continue;
-        }
-        pattern.stats.insider_groups_fixed += 1;
-        pattern.stats.insider_secondaries += r.secondary.len();
-        for j in r.secondary {
-            pattern.status[j] = CellStatus::Secondary;
-        }
-        for j in r.unsafe_cells {
-            if !pattern.unsafe_cells.contains(&j) {
-                pattern.unsafe_cells.push(j);
+        // The first group's view alone, then the rest in parallel on the pattern it left, then
+        // the next round checks again: fewer rounds than one at a time, and most groups' views
+        // need nothing once their neighbours' are done.
+        let results: Vec<Result<GroupResult, SuppressionError>> =
+            flagged.par_iter().map(|&g| group_view(model, opts, &pattern, &order, &opts.insiders[g])).collect();
+        let mut changed = false;
+        for r in results {
+            let r = r?;
+            if r.secondary.is_empty() && r.unsafe_cells.is_empty() {
+                continue;
             }
+            changed = true;
+            pattern.stats.insider_groups_fixed += 1;
+            for j in r.secondary {
+                if pattern.status[j] == CellStatus::Published {
+                    pattern.status[j] = CellStatus::Secondary;
+                    pattern.stats.insider_secondaries += 1;
+                }
+            }
+            for j in r.unsafe_cells {
+                if !pattern.unsafe_cells.contains(&j) {
+                    pattern.unsafe_cells.push(j);
+                }
+            }
+        }
+        if !changed {
+            break;
         }
     }
     pattern.unsafe_cells.sort_unstable();
     Ok(pattern)
+}
+
+/// The groups whose view of the pattern lets them compute a cell they must not (the rank test
+/// of the auditor's level (d), with the engine's primaries).
+fn groups_that_see_a_leak(model: &Model, opts: &SuppressOptions, pattern: &Pattern) -> Vec<usize> {
+    let suppressed: Vec<bool> = (0..model.ncells()).map(|j| pattern.is_suppressed(j)).collect();
+    let check = AuditOptions {
+        rule: opts.rule,
+        strict: false,
+        insider: false,
+        extra_primary: opts.extra_primary.clone(),
+        insiders: opts.insiders.clone(),
+        insider_exempt: opts.insider_exempt.clone(),
+    };
+    let report = audit_flags(model, &suppressed, &check);
+    let mut groups: Vec<usize> = report.unit_insider.iter().map(|f| f.group).collect();
+    groups.sort_unstable();
+    groups.dedup();
+    groups
 }
 
 /// What one group's view adds to a pattern.
