@@ -157,7 +157,9 @@ fn main() {
                     )
                     .unwrap()
                 });
-                let shown = |c: &&persistence::reports::ReleaseCellRow| c.status != "protected";
+                // The cells a release publishes or withholds (numerators, denominators, activity);
+                // complements are never published.
+                let shown = |c: &&persistence::reports::ReleaseCellRow| c.outcome != "no";
                 let all: Vec<_> = built.cells.iter().filter(shown).collect();
                 let at_units: Vec<_> = all.iter().filter(|c| units.contains(&c.node_id)).collect();
                 let published = all.iter().filter(|c| c.status == "published").count();
@@ -166,10 +168,11 @@ fn main() {
                     &format!("price {protection:?} release"),
                     &t,
                     &format!(
-                        "{} cells: {} published ({:.1} %), {} primary, {} secondary (withheld {:.1} %); unit level {} cells, {:.1} % published; stats {}",
+                        "{} publishable cells: {} published ({:.1} %), {} withheld ({} primary, {} secondary in all, complements included) ({:.1} %); unit level {} cells, {:.1} % published; stats {}",
                         all.len(),
                         published,
                         100.0 * published as f64 / all.len() as f64,
+                        all.len() - published,
                         built.primary,
                         built.secondary,
                         100.0 * (all.len() - published) as f64 / all.len() as f64,
