@@ -22,6 +22,8 @@
 //! group made safe stays safe while later groups add cells, and the outsider's guarantees
 //! (including the singleton and strict rules) still hold. The result is deterministic.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use rayon::prelude::*;
 
 use super::auditor::{audit_flags, AuditOptions};
@@ -47,16 +49,23 @@ pub(crate) fn protect(
     // Which groups see a leak: an exact rank test per group (cheap: reductions against one
     // basis of the published cells); only those groups' views are eliminated, one after the
     // other in group order, each on the pattern the earlier ones left. A second test confirms.
+    let block_of = blocks(model);
     for _ in 0..3 {
-        let flagged = groups_that_see_a_leak(model, opts, &pattern);
+        let flagged = groups_that_see_a_leak(model, opts, &pattern, &block_of);
         if flagged.is_empty() {
             break;
         }
         // The first group's view alone, then the rest in parallel on the pattern it left, then
         // the next round checks again: fewer rounds than one at a time, and most groups' views
         // need nothing once their neighbours' are done.
-        let results: Vec<Result<GroupResult, SuppressionError>> =
-            flagged.par_iter().map(|&g| group_view(model, opts, &pattern, &order, &opts.insiders[g])).collect();
+        let flagged: Vec<(usize, BTreeSet<u32>)> = flagged.into_iter().collect();
+        let results: Vec<Result<GroupResult, SuppressionError>> = flagged
+            .par_iter()
+            .map(|(g, leaking)| {
+                let only = Blocks { of: &block_of, leaking };
+                group_view(model, opts, &pattern, &order, &opts.insiders[*g], &only)
+            })
+            .collect();
         let mut changed = false;
         for r in results {
             let r = r?;
@@ -85,9 +94,48 @@ pub(crate) fn protect(
     Ok(pattern)
 }
 
+/// The independent blocks of a model: cells that share no inner cell, directly or through
+/// other cells, are in different blocks (the release's populations never share a published
+/// cell). `u32::MAX` for an empty cell.
+fn blocks(model: &Model) -> Vec<u32> {
+    let x = model.matrix();
+    let mut parent: Vec<u32> = (0..x.nrows() as u32).collect();
+    fn find(parent: &mut [u32], mut r: u32) -> u32 {
+        while parent[r as usize] != r {
+            parent[r as usize] = parent[parent[r as usize] as usize];
+            r = parent[r as usize];
+        }
+        r
+    }
+    for j in 0..model.ncells() {
+        let col = x.col(j);
+        if let Some(&first) = col.first() {
+            let a = find(&mut parent, first);
+            for &r in &col[1..] {
+                let b = find(&mut parent, r);
+                if a != b {
+                    parent[b as usize] = a;
+                }
+            }
+        }
+    }
+    (0..model.ncells()).map(|j| x.col(j).first().map_or(u32::MAX, |&r| find(&mut parent, r))).collect()
+}
+
+/// The blocks a group's view is eliminated in: those holding a cell it leaks.
+struct Blocks<'a> {
+    of: &'a [u32],
+    leaking: &'a BTreeSet<u32>,
+}
+
 /// The groups whose view of the pattern lets them compute a cell they must not (the rank test
-/// of the auditor's level (d), with the engine's primaries).
-fn groups_that_see_a_leak(model: &Model, opts: &SuppressOptions, pattern: &Pattern) -> Vec<usize> {
+/// of the auditor's level (d), with the engine's primaries), with the blocks of those cells.
+fn groups_that_see_a_leak(
+    model: &Model,
+    opts: &SuppressOptions,
+    pattern: &Pattern,
+    block_of: &[u32],
+) -> BTreeMap<usize, BTreeSet<u32>> {
     let suppressed: Vec<bool> = (0..model.ncells()).map(|j| pattern.is_suppressed(j)).collect();
     let check = AuditOptions {
         rule: opts.rule,
@@ -98,9 +146,10 @@ fn groups_that_see_a_leak(model: &Model, opts: &SuppressOptions, pattern: &Patte
         insider_exempt: opts.insider_exempt.clone(),
     };
     let report = audit_flags(model, &suppressed, &check);
-    let mut groups: Vec<usize> = report.unit_insider.iter().map(|f| f.group).collect();
-    groups.sort_unstable();
-    groups.dedup();
+    let mut groups: BTreeMap<usize, BTreeSet<u32>> = BTreeMap::new();
+    for f in &report.unit_insider {
+        groups.entry(f.group).or_default().insert(block_of[f.cell]);
+    }
     groups
 }
 
@@ -118,7 +167,11 @@ fn group_view(
     pattern: &Pattern,
     order: &[usize],
     group: &[u32],
+    only: &Blocks<'_>,
 ) -> Result<GroupResult, SuppressionError> {
+    // Blocks share no inner cell: the view is eliminated only in the blocks where the group
+    // leaks (the same secondaries there as the whole view, at a fraction of the work).
+    let inside = |j: usize| only.leaking.contains(&only.of[j]);
     let mut known = vec![false; model.inner().len()];
     for &r in group {
         known[r as usize] = true;
@@ -146,6 +199,7 @@ fn group_view(
         let sensitive =
             pattern.primary[j] && !exempt[j] && outside && (opts.rule.is_primary(rest) || (is_extra[j] && rest > 0));
         match pattern.status[j] {
+            _ if !inside(j) => hidden.push(j),
             CellStatus::Primary | CellStatus::Hidden if sensitive => extra_primary.push(j),
             CellStatus::Published => {}
             _ => hidden.push(j),
@@ -158,7 +212,7 @@ fn group_view(
         // No cell is primary by its count in the view: the primaries are the original ones.
         rule: PrimaryRule { min_cell: 0, protect_zeros: false },
         strict: false,
-        forced: opts.forced.clone(),
+        forced: opts.forced.iter().copied().filter(|&j| inside(j)).collect(),
         extra_primary,
         hidden,
         singletons: Singletons::None,
