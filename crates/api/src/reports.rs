@@ -1,4 +1,4 @@
-//! Reports over HTTP (DESIGN.md §6): indicators, completeness, variable completeness, NPR
+//! Reports over HTTP (docs/indicators.md): indicators, completeness, variable completeness, NPR
 //! reference counts for coverage, releases (build, list, read, publish, download) and the
 //! public results.
 //!

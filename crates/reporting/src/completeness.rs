@@ -1,4 +1,4 @@
-//! Completeness (DESIGN.md §6): per unit and year, forms expected against forms completed,
+//! Completeness (docs/indicators.md): per unit and year, forms expected against forms completed,
 //! late and missing measurement points, follow-ups due / done / not reached / declined, the
 //! share of units reporting and the coverage against NPR; and variable completeness: the share
 //! of completed forms without a value for every variable an indicator uses. All counts, summed

@@ -1,4 +1,4 @@
-//! Coverage (dekningsgrad, DOMAIN.md §8): NPR reference counts per unit and year, imported as
+//! Coverage (dekningsgrad, docs/indicators.md): NPR reference counts per unit and year, imported as
 //! CSV, against the pathways registered. This module parses and checks the CSV; the coverage
 //! itself is part of the completeness report.
 //!

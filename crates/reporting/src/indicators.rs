@@ -1,4 +1,4 @@
-//! Indicator results (DOMAIN.md §7–8): numerators and denominators summed at unit, legal
+//! Indicator results (docs/indicators.md): numerators and denominators summed at unit, legal
 //! entity, region and nation, with the Wilson interval, the level against the targets and the
 //! trend against the year before. The counts come from one grouped query
 //! (`persistence::reports::indicator_counts`); the definitions from `domain::indicators`.

@@ -1,4 +1,4 @@
-//! Releases (DESIGN.md §6, SUPPRESSION.md §1): every table of a year — indicator numerators,
+//! Releases (docs/indicators.md, docs/suppression.md): every table of a year — indicator numerators,
 //! complements and denominators at every level, pathways started by sex and age group at every
 //! level — built as ONE linked table over shared inner cells, suppressed together by the
 //! engine, checked by the independent auditor (a release with any disclosure is refused) and

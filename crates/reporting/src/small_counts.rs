@@ -1,4 +1,4 @@
-//! Small counts in the internal completeness figures (DOMAIN.md §8): a caller who may not see
+//! Small counts in the internal completeness figures (docs/indicators.md, "Small counts"): a caller who may not see
 //! them — a register contact, for the units of its legal entity and the entity itself — gets a
 //! count from 1 to k−1 withheld, and every count from which one could be worked out.
 //!
