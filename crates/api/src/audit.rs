@@ -143,7 +143,7 @@ pub async fn get_patient_log(
     let filter =
         AuditFilter { pseudonym: Some(pseudonym.clone()), limit: paging.0, offset: paging.1, ..Default::default() };
     let entry = user
-        .audit(Action::Other("audit.patient_log"), Outcome::Success)
+        .audit(Action::ReadPatientLog, Outcome::Success)
         .role(Some("register_staff"))
         .patient(None, Some(pseudonym));
     let (rows, total) = state

@@ -1,6 +1,7 @@
 //! Authentication: argon2id passwords, short-lived HS256 tokens with a token generation, the
 //! `AuthUser` extractor, and the endpoints `POST /auth/token`, `GET /me`, `POST /me/password`.
 
+use app::access::NoActor;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -11,10 +12,9 @@ use argon2::Argon2;
 use chrono::{DateTime, Utc};
 use domain::access::Actor;
 use domain::audit::{Action, Outcome};
-use domain::organisations::NodeId;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use persistence::audit::AuditEntry;
-use persistence::{audit, in_transaction, organisations, users, PgConnection, RepoError};
+use persistence::{audit, in_transaction, organisations, users, PgConnection};
 use serde::{Deserialize, Serialize};
 use tracing_actix_web::RequestId;
 use utoipa::ToSchema;
@@ -108,6 +108,11 @@ impl AuthUser {
         self.actor.clone()
     }
 
+    /// The caller of a use case: this actor, with the request's id for the audit log.
+    pub fn caller(&self) -> app::Caller {
+        app::Caller::new(self.actor.clone(), self.request_id.clone())
+    }
+
     /// An audit entry by this user.
     pub fn audit(&self, action: Action, outcome: Outcome) -> AuditEntry {
         AuditEntry::new(action, outcome).by(self.actor.user_id, &self.actor.username).request(self.request_id.clone())
@@ -150,21 +155,10 @@ impl FromRequest for AuthUser {
 
 /// Loads the user and grants; refuses disabled users and revoked tokens.
 pub fn load_actor(conn: &mut PgConnection, user_id: Uuid, generation: i32) -> Result<Actor, ApiError> {
-    let user = match users::find(conn, user_id) {
-        Ok(u) => u,
-        Err(RepoError::NotFound) => return Err(ApiError::Unauthenticated("unknown user")),
-        Err(e) => return Err(e.into()),
-    };
-    if user.disabled || user.token_generation != generation {
-        return Err(ApiError::Unauthenticated("the token has been revoked"));
-    }
-    let grants = users::grants_of(conn, user_id)?.iter().map(|g| g.to_domain()).collect::<Result<Vec<_>, _>>()?;
-    let nation = match organisations::nation_id(conn) {
-        Ok(n) => n,
-        Err(RepoError::NotFound) => NodeId(0),
-        Err(e) => return Err(e.into()),
-    };
-    Ok(Actor { user_id, username: user.username, grants, nation })
+    app::access::actor_of(conn, user_id, Some(generation))?.map_err(|why| match why {
+        NoActor::Unknown => ApiError::Unauthenticated("unknown user"),
+        NoActor::Revoked => ApiError::Unauthenticated("the token has been revoked"),
+    })
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]

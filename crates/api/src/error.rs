@@ -188,6 +188,24 @@ impl From<DomainError> for ApiError {
     }
 }
 
+impl From<app::Error> for ApiError {
+    fn from(e: app::Error) -> Self {
+        use app::Error as E;
+        match e {
+            E::Forbidden => Self::Forbidden,
+            E::Hidden => Self::Hidden,
+            E::NotFound => Self::NotFound,
+            E::Conflict(c) => Self::Conflict { code: c.code(), message: c.message() },
+            E::Invalid(errors) => Self::Invalid(errors),
+            E::Unreadable { code, message } => Self::BadRequest { code, message },
+            E::UnsupportedFormat => Self::UnsupportedMediaType,
+            E::VersionRequired => Self::PreconditionRequired,
+            E::Unavailable => Self::Unavailable,
+            E::Internal(e) => Self::Internal(e),
+        }
+    }
+}
+
 impl From<RepoError> for ApiError {
     fn from(e: RepoError) -> Self {
         match e {

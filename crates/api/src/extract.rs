@@ -42,13 +42,13 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             if !is_json {
                 return Err(ApiError::UnsupportedMediaType);
             }
-            parse_json(&body).map(JsonBody)
+            Ok(parse_json(&body).map(JsonBody)?)
         })
     }
 }
 
 /// Deserialises `body`, naming the failing field on a type or unknown-field error.
-pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, app::Error> {
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -72,9 +72,11 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
                     ("required", Some(name)) => format!("{field}.{name}"),
                     _ => field,
                 };
-                ApiError::invalid(&field, code, sanitize(&message))
+                app::Error::invalid(&field, code, sanitize(&message))
             }
-            _ => ApiError::bad_request("malformed_json", "the request body is not valid JSON"),
+            _ => {
+                app::Error::Unreadable { code: "malformed_json", message: "the request body is not valid JSON".into() }
+            }
         }
     })
 }
@@ -124,9 +126,9 @@ mod tests {
         count: i32,
     }
 
-    fn fields(e: ApiError) -> Vec<(String, String)> {
+    fn fields(e: app::Error) -> Vec<(String, String)> {
         match e {
-            ApiError::Invalid(v) => v.into_iter().map(|f| (f.field, f.code)).collect(),
+            app::Error::Invalid(v) => v.into_iter().map(|f| (f.field, f.code)).collect(),
             other => vec![("other".into(), other.to_string())],
         }
     }
@@ -139,7 +141,7 @@ mod tests {
         assert_eq!(e.map(fields), Some(vec![("extra".into(), "unknown_field".into())]));
         let e = parse_json::<Probe>(br#"{"name":"x"}"#).err();
         assert_eq!(e.map(fields), Some(vec![("count".into(), "required".into())]));
-        assert!(matches!(parse_json::<Probe>(b"{\"name\":"), Err(ApiError::BadRequest { .. })));
+        assert!(matches!(parse_json::<Probe>(b"{\"name\":"), Err(app::Error::Unreadable { .. })));
     }
 
     #[test]

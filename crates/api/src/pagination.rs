@@ -14,17 +14,10 @@ pub struct PageParams {
 }
 
 impl PageParams {
-    /// (limit, offset), or 422 naming the bad parameter.
+    /// (limit, offset), or 422 naming the bad parameter (the rule: `app::paging::Paging`).
     pub fn limit_offset(&self) -> Result<(i64, i64), ApiError> {
-        let page = self.page.unwrap_or(1);
-        let per_page = self.per_page.unwrap_or(50);
-        if page < 1 {
-            return Err(ApiError::invalid("page", "range", "page starts at 1"));
-        }
-        if !(1..=500).contains(&per_page) {
-            return Err(ApiError::invalid("per_page", "range", "per_page must be between 1 and 500"));
-        }
-        Ok((per_page, (page - 1) * per_page))
+        let p = app::paging::Paging::parse(self.page, self.per_page).map_err(|e| ApiError::Invalid(vec![e]))?;
+        Ok((p.limit, p.offset))
     }
 }
 

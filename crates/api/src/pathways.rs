@@ -1,24 +1,18 @@
 //! Pathways over HTTP: open (`POST /pathways`), the scoped list, one pathway with its forms,
-//! transfers and status history, and transfers to another unit. Also the access rule every
-//! registration endpoint shares: [`pathway_access`].
+//! transfers and status history, and transfers to another unit (use cases in `app::pathways`;
+//! the access rule is `domain::access::PathwayAccess`).
 //!
 //! Access: the unit that owns a pathway (and a registrar of its legal entity) has full access;
 //! a unit that owned it before a transfer (or opened it) keeps read access to the pathway and to
 //! the forms it registered. Anyone else gets 404, so existence does not leak.
 
 use actix_web::{web, HttpResponse};
+use app::pathways::PathwayView;
 use chrono::{DateTime, NaiveDate, Utc};
-use domain::access::{Actor, Permission};
-use domain::audit::{Action, Outcome};
 use domain::organisations::NodeId;
-use domain::pathways::{
-    check_no_active_pathway, validate_transfer, NewPathway, OpenPathwayInput, TransferFacts, TransferInput,
-    TreatmentStatus,
-};
+use domain::pathways::{OpenPathwayInput, TransferInput};
 use domain::patients::PatientId;
-use persistence::audit::AuditEntry;
-use persistence::pathways::{self, NewPathwayRow, NewTransferRow, PathwayFilter, PathwayRow};
-use persistence::{audit, forms, in_transaction, organisations, patients, PgConnection, RepoError};
+use persistence::forms;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -26,66 +20,8 @@ use uuid::Uuid;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::extract::JsonBody;
-use crate::pagination::{Page, PageParams};
-use crate::patients::{register_role, register_units};
+use crate::pagination::Page;
 use crate::state::AppState;
-
-/// What the caller may do with a pathway.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PathwayAccess {
-    /// The owning unit is covered: read and write everything.
-    Full,
-    /// A unit that held the pathway before is covered: read the pathway and the forms
-    /// registered at these units.
-    ReadOwn(Vec<i64>),
-}
-
-/// The caller's access to `p`, or `Hidden` (404) when there is none.
-pub fn pathway_access(conn: &mut PgConnection, actor: &Actor, p: &PathwayRow) -> Result<PathwayAccess, ApiError> {
-    let units = register_units(conn, actor)?;
-    if units.contains(&p.unit_id) {
-        return Ok(PathwayAccess::Full);
-    }
-    let mut held: Vec<i64> = pathways::transfers(conn, p.id)?.iter().map(|t| t.from_unit_id).collect();
-    held.push(p.opened_unit_id);
-    let own: Vec<i64> = held.into_iter().filter(|u| units.contains(u)).collect();
-    if own.is_empty() {
-        Err(ApiError::Hidden)
-    } else {
-        Ok(PathwayAccess::ReadOwn(own))
-    }
-}
-
-/// Loads a pathway (optionally locked) or 404.
-pub fn load_pathway(conn: &mut PgConnection, id: Uuid, lock: bool) -> Result<PathwayRow, ApiError> {
-    let found = if lock { pathways::find_for_update(conn, id) } else { pathways::find(conn, id) };
-    match found {
-        Ok(p) => Ok(p),
-        Err(RepoError::NotFound) => Err(ApiError::Hidden),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Writes `entry` about the pathway's patient (patient id and pseudonym, the owning unit).
-pub fn record_for_patient(conn: &mut PgConnection, entry: AuditEntry, p: &PathwayRow) -> Result<(), ApiError> {
-    let pseudonym = patients::pseudonym_of(conn, p.patient_id)?;
-    audit::record(conn, &entry.unit(Some(p.unit_id)).patient(Some(p.patient_id), Some(pseudonym)))?;
-    Ok(())
-}
-
-/// Checks that `unit` exists and is a unit; a field error on `field` otherwise.
-fn require_unit(conn: &mut PgConnection, unit: i64, field: &str) -> Result<Vec<NodeId>, ApiError> {
-    let today = Utc::now().date_naive();
-    let node = match organisations::find_node(conn, unit, today) {
-        Ok(n) => n,
-        Err(RepoError::NotFound) => return Err(ApiError::invalid(field, "not_found", "no such unit")),
-        Err(e) => return Err(e.into()),
-    };
-    if node.node.kind != "unit" {
-        return Err(ApiError::invalid(field, "hierarchy", "must be a unit (behandlingsenhet)"));
-    }
-    Ok(organisations::path_of(conn, unit, today)?)
-}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -107,13 +43,13 @@ pub struct PathwayResponse {
     /// The unit where it was opened.
     pub opened_unit_id: i64,
     pub start_date: NaiveDate,
-    /// The treatment level the pathway was opened with (1–6, DOMAIN §4).
+    /// The treatment level the pathway was opened with (1–6, docs/domain.md).
     pub treatment_level: i16,
     /// The treatment level in force: the one recorded by the latest completed measurement
     /// point, else `treatment_level`. The worklist's time limits (inpatient or outpatient)
     /// follow it.
     pub current_treatment_level: i16,
-    /// treatment_status 1–7 (DOMAIN §4).
+    /// treatment_status 1–7 (docs/domain.md).
     pub status: i16,
     pub created_at: DateTime<Utc>,
     /// `false` when the caller only keeps read access after a transfer.
@@ -121,7 +57,8 @@ pub struct PathwayResponse {
 }
 
 impl PathwayResponse {
-    fn new(p: &PathwayRow, writable: bool) -> Self {
+    fn new(view: PathwayView) -> Self {
+        let p = view.row;
         Self {
             id: p.id,
             patient_id: p.patient_id,
@@ -132,7 +69,7 @@ impl PathwayResponse {
             current_treatment_level: p.treatment_level_in_force(),
             status: p.status,
             created_at: p.created_at,
-            writable,
+            writable: view.writable,
         }
     }
 }
@@ -156,61 +93,9 @@ pub async fn open_pathway(
         treatment_level: body.treatment_level,
     };
     let today = state.today();
-    let actor = user.actor();
-    let entry = user.audit(Action::Other("pathway.open"), Outcome::Success);
-    let created = state
-        .run_db(move |conn| {
-            let mut errors = match NewPathway::parse(&input, today) {
-                Ok(_) => Vec::new(),
-                Err(domain::DomainError::Invalid(e)) => e,
-                Err(e) => return Err(e.into()),
-            };
-            let path = match require_unit(conn, input.unit_id.0, "unit_id") {
-                Ok(path) => Some(path),
-                Err(ApiError::Invalid(e)) => {
-                    errors.extend(e);
-                    None
-                }
-                Err(e) => return Err(e),
-            };
-            let patient = match patients::find(conn, input.patient_id.0) {
-                Ok(p) => Some(p),
-                Err(RepoError::NotFound) => {
-                    errors.push(domain::FieldError::new("patient_id", "not_found", "no such patient"));
-                    None
-                }
-                Err(e) => return Err(e.into()),
-            };
-            let (Some(path), Some(patient), true) = (path, patient, errors.is_empty()) else {
-                return Err(ApiError::Invalid(errors));
-            };
-            let role = actor.role_for(Permission::Register, &path).ok_or(ApiError::Forbidden)?;
-            let new = NewPathway::parse(&input, today)?;
-            in_transaction(conn, |conn| {
-                check_no_active_pathway(pathways::has_active(conn, patient.id)?)?;
-                let row = NewPathwayRow {
-                    id: Uuid::now_v7(),
-                    patient_id: patient.id,
-                    unit_id: new.unit.0,
-                    opened_unit_id: new.unit.0,
-                    start_date: new.start_date.date(),
-                    treatment_level: new.treatment_level.code(),
-                    status: NewPathway::STATUS.code(),
-                    created_by: actor.user_id,
-                };
-                let p = pathways::insert(conn, &row).map_err(|e| match e {
-                    RepoError::UniqueViolation(_) => {
-                        ApiError::from(domain::DomainError::conflict("the patient already has an active pathway"))
-                    }
-                    other => other.into(),
-                })?;
-                let entry = entry.role(Some(role.as_str())).target("pathway", p.id);
-                audit::record(conn, &entry.unit(Some(p.unit_id)).patient(Some(patient.id), Some(patient.pseudonym)))?;
-                Ok(PathwayResponse::new(&p, true))
-            })
-        })
-        .await?;
-    Ok(HttpResponse::Created().json(created))
+    let caller = user.caller();
+    let view = state.run_db(move |conn| Ok(app::pathways::open(conn, &caller, &input, today)?)).await?;
+    Ok(HttpResponse::Created().json(PathwayResponse::new(view)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -238,65 +123,19 @@ pub async fn list_pathways(
     user: AuthUser,
     query: web::Query<PathwayQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let role = register_role(&user.actor).ok_or(ApiError::Forbidden)?;
     let q = query.into_inner();
-    let mut errors = Vec::new();
-    if q.status.is_some_and(|s| TreatmentStatus::from_code(s).is_none()) {
-        errors.push(domain::FieldError::new("status", "code_list", "must be a code from 1 to 7"));
-    }
-    if let (Some(from), Some(to)) = (q.from, q.to) {
-        if to < from {
-            errors.push(domain::FieldError::new("to", "date_order", "must not be before from"));
-        }
-    }
-    let paging = match (PageParams { page: q.page, per_page: q.per_page }).limit_offset() {
-        Ok(p) => p,
-        Err(ApiError::Invalid(e)) => {
-            errors.extend(e);
-            (0, 0)
-        }
-        Err(e) => return Err(e),
+    let query = app::pathways::ListQuery {
+        unit: q.unit,
+        status: q.status,
+        from: q.from,
+        to: q.to,
+        page: q.page,
+        per_page: q.per_page,
     };
-    if !errors.is_empty() {
-        return Err(ApiError::Invalid(errors));
-    }
-    let actor = user.actor();
-    let template = user.audit(Action::Other("pathway.list"), Outcome::Success).role(Some(role));
-    let (items, total) = state
-        .run_db(move |conn| {
-            let units = register_units(conn, &actor)?;
-            if q.unit.is_some_and(|u| !units.contains(&u)) {
-                return Err(ApiError::Forbidden);
-            }
-            let filter = PathwayFilter {
-                visible_units: units.clone(),
-                unit: q.unit,
-                status: q.status,
-                from: q.from,
-                to: q.to,
-                limit: paging.0,
-                offset: paging.1,
-            };
-            in_transaction(conn, |conn| {
-                let (rows, total) = pathways::list(conn, &filter)?;
-                let entries: Vec<AuditEntry> = rows
-                    .iter()
-                    .map(|(p, pseudonym)| {
-                        template
-                            .clone()
-                            .unit(Some(p.unit_id))
-                            .target("pathway", p.id)
-                            .patient(Some(p.patient_id), Some(pseudonym.clone()))
-                    })
-                    .collect();
-                patients::record_audit_batch(conn, &entries)?;
-                let items =
-                    rows.iter().map(|(p, _)| PathwayResponse::new(p, units.contains(&p.unit_id))).collect::<Vec<_>>();
-                Ok((items, total))
-            })
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(Page::new(items, paging, total)))
+    let caller = user.caller();
+    let (items, paging, total) = state.run_db(move |conn| Ok(app::pathways::list(conn, &caller, &query)?)).await?;
+    let items: Vec<PathwayResponse> = items.into_iter().map(PathwayResponse::new).collect();
+    Ok(HttpResponse::Ok().json(Page::new(items, (paging.limit, paging.offset), total)))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -366,52 +205,34 @@ pub async fn get_pathway(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let role = register_role(&user.actor).ok_or(ApiError::Hidden)?;
-    let actor = user.actor();
-    let entry = user.audit(Action::Other("pathway.read"), Outcome::Success).role(Some(role)).target("pathway", id);
-    let detail = state
-        .run_db(move |conn| {
-            in_transaction(conn, |conn| {
-                let p = load_pathway(conn, id, false)?;
-                let access = pathway_access(conn, &actor, &p)?;
-                let forms = forms::of_pathway(conn, id)?
-                    .iter()
-                    .filter(|f| match &access {
-                        PathwayAccess::Full => true,
-                        PathwayAccess::ReadOwn(units) => units.contains(&f.unit_id),
-                    })
-                    .map(FormSummary::from)
-                    .collect();
-                let status_history = pathways::status_history(conn, id)?
-                    .into_iter()
-                    .map(|h| StatusChange {
-                        from_status: h.from_status,
-                        to_status: h.to_status,
-                        event: h.event,
-                        form_id: h.form_id,
-                        changed_by: h.changed_by,
-                        changed_at: h.changed_at,
-                    })
-                    .collect();
-                let transfers = pathways::transfers(conn, id)?
-                    .into_iter()
-                    .map(|t| TransferResponse {
-                        from_unit_id: t.from_unit_id,
-                        to_unit_id: t.to_unit_id,
-                        date: t.transfer_date,
-                        created_at: t.created_at,
-                    })
-                    .collect();
-                record_for_patient(conn, entry, &p)?;
-                Ok(PathwayDetail {
-                    pathway: PathwayResponse::new(&p, access == PathwayAccess::Full),
-                    forms,
-                    status_history,
-                    transfers,
-                })
+    let caller = user.caller();
+    let d = state.run_db(move |conn| Ok(app::pathways::read(conn, &caller, id)?)).await?;
+    let detail = PathwayDetail {
+        pathway: PathwayResponse::new(d.pathway),
+        forms: d.forms.iter().map(FormSummary::from).collect(),
+        status_history: d
+            .status_history
+            .into_iter()
+            .map(|h| StatusChange {
+                from_status: h.from_status,
+                to_status: h.to_status,
+                event: h.event,
+                form_id: h.form_id,
+                changed_by: h.changed_by,
+                changed_at: h.changed_at,
             })
-        })
-        .await?;
+            .collect(),
+        transfers: d
+            .transfers
+            .into_iter()
+            .map(|t| TransferResponse {
+                from_unit_id: t.from_unit_id,
+                to_unit_id: t.to_unit_id,
+                date: t.transfer_date,
+                created_at: t.created_at,
+            })
+            .collect(),
+    };
     Ok(HttpResponse::Ok().json(detail))
 }
 
@@ -439,50 +260,11 @@ pub async fn create_transfer(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let body = body.into_inner();
-    let role = register_role(&user.actor).ok_or(ApiError::Hidden)?;
-    let actor = user.actor();
+    let input = TransferInput { to_unit_id: NodeId(body.to_unit_id), date: body.date };
+    let caller = user.caller();
     let today = state.today();
-    let entry = user.audit(Action::Other("pathway.transfer"), Outcome::Success).role(Some(role)).target("pathway", id);
-    let updated = state
-        .run_db(move |conn| {
-            in_transaction(conn, |conn| {
-                let p = load_pathway(conn, id, true)?;
-                if pathway_access(conn, &actor, &p)? != PathwayAccess::Full {
-                    return Err(ApiError::Forbidden);
-                }
-                require_unit(conn, body.to_unit_id, "to_unit_id")?;
-                let status =
-                    TreatmentStatus::from_code(p.status).ok_or_else(|| ApiError::Internal("bad status".into()))?;
-                let last = pathways::transfers(conn, id)?.last().map(|t| t.transfer_date);
-                let facts = TransferFacts {
-                    status,
-                    start_date: p.start_date,
-                    owning_unit: NodeId(p.unit_id),
-                    last_transfer_date: last,
-                };
-                validate_transfer(
-                    &facts,
-                    &TransferInput { to_unit_id: NodeId(body.to_unit_id), date: body.date },
-                    today,
-                )?;
-                pathways::transfer(
-                    conn,
-                    &NewTransferRow {
-                        pathway_id: id,
-                        from_unit_id: p.unit_id,
-                        to_unit_id: body.to_unit_id,
-                        transfer_date: body.date,
-                        created_by: actor.user_id,
-                    },
-                )?;
-                let entry = entry.detail(serde_json::json!({"from_unit_id": p.unit_id, "to_unit_id": body.to_unit_id}));
-                record_for_patient(conn, entry, &p)?;
-                let p = pathways::find(conn, id)?;
-                Ok(PathwayResponse::new(&p, false))
-            })
-        })
-        .await?;
-    Ok(HttpResponse::Created().json(updated))
+    let view = state.run_db(move |conn| Ok(app::pathways::transfer(conn, &caller, id, &input, today)?)).await?;
+    Ok(HttpResponse::Created().json(PathwayResponse::new(view)))
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

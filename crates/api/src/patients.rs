@@ -8,12 +8,7 @@
 
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
-use domain::access::{Actor, Permission};
-use domain::audit::{Action, Outcome};
-use domain::national_id::IdRules;
-use domain::patients::{NewPatient, NewPatientInput};
-use persistence::patients::{self, NewPatientRow};
-use persistence::{audit, in_transaction, pathways, reservations, PgConnection};
+use domain::patients::NewPatientInput;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -23,9 +18,8 @@ use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::state::AppState;
 
-/// The check-digit rules applied to new national ids. The 2032 rule is off until it is needed
-/// (numbers issued from 2032); turning it on here accepts both rules.
-pub const ID_RULES: IdRules = IdRules::CLASSIC;
+/// The check-digit rules applied to new national ids (see `app::patients::ID_RULES`).
+pub use app::patients::ID_RULES;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -63,21 +57,6 @@ pub struct PatientResponse {
     pub pathways: Vec<PatientPathwaySummary>,
 }
 
-/// The role string for audit rows of a registering caller.
-pub(crate) fn register_role(actor: &Actor) -> Option<&'static str> {
-    actor
-        .grants
-        .iter()
-        .find(|g| matches!(g.role, domain::access::Role::Registrar | domain::access::Role::UnitContact))
-        .map(|g| g.role.as_str())
-}
-
-/// Every unit the caller may register at (grants at a legal entity cover its units).
-pub(crate) fn register_units(conn: &mut PgConnection, actor: &Actor) -> Result<Vec<i64>, ApiError> {
-    let nodes: Vec<i64> = actor.nodes_for(Permission::Register).iter().map(|n| n.0).collect();
-    Ok(pathways::units_under(conn, &nodes, Utc::now().date_naive())?)
-}
-
 /// Registers a patient; the same national id again returns the same patient (200 instead of 201).
 /// 409 `reserved` when the person has reserved against registration.
 #[utoipa::path(post, path = "/api/v1/patients", tag = "patients", security(("bearer" = [])),
@@ -90,59 +69,14 @@ pub async fn register_patient(
     user: AuthUser,
     body: JsonBody<RegisterPatientRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let role = register_role(&user.actor).ok_or(ApiError::Forbidden)?;
     let body = body.into_inner();
     let input = NewPatientInput { national_id: body.national_id, sex: body.sex, birth_year: body.birth_year };
-    let new = NewPatient::parse(&input, &ID_RULES, state.today())?;
-    drop(input);
     let key = state.id_key.clone();
-    let pseudonym = key.pseudonym(&new.national_id).to_vec();
-    let encrypted = key.encrypt(&new.national_id)?;
-    let user_id = user.actor.user_id;
-    let entry = user.audit(Action::Other("patient.register"), Outcome::Success).role(Some(role));
-    let (id, created) = state
-        .run_db(move |conn| {
-            if reservations::is_reserved(conn, &pseudonym)? {
-                let denied = AuditEntryExt::denied(entry, &pseudonym);
-                audit::record(conn, &denied)?;
-                return Err(ApiError::Conflict {
-                    code: "reserved",
-                    message: "the person has reserved against registration".into(),
-                });
-            }
-            in_transaction(conn, |conn| {
-                let row = NewPatientRow {
-                    id: Uuid::now_v7(),
-                    pseudonym: pseudonym.clone(),
-                    national_id_enc: encrypted,
-                    sex: new.sex.code(),
-                    birth_year: i16::try_from(new.birth_year.get()).map_err(ApiError::internal)?,
-                    registered_by: user_id,
-                };
-                let (patient, created) = patients::insert_or_find(conn, &row)?;
-                audit::record(
-                    conn,
-                    &entry
-                        .target("patient", patient.id)
-                        .patient(Some(patient.id), Some(patient.pseudonym.clone()))
-                        .detail(serde_json::json!({ "created": created })),
-                )?;
-                Ok((patient.id, created))
-            })
-        })
-        .await?;
-    let body = RegisterPatientResponse { id, created };
-    Ok(if created { HttpResponse::Created().json(body) } else { HttpResponse::Ok().json(body) })
-}
-
-/// An entry marked as refused because of a reservation, by pseudonym only.
-struct AuditEntryExt;
-
-impl AuditEntryExt {
-    fn denied(mut entry: audit::AuditEntry, pseudonym: &[u8]) -> audit::AuditEntry {
-        entry.outcome = Outcome::Denied.as_str().to_owned();
-        entry.patient(None, Some(pseudonym.to_vec())).detail(serde_json::json!({ "reason": "reserved" }))
-    }
+    let caller = user.caller();
+    let today = state.today();
+    let done = state.run_db(move |conn| Ok(app::patients::register(conn, &caller, &key, input, today)?)).await?;
+    let body = RegisterPatientResponse { id: done.id, created: done.created };
+    Ok(if done.created { HttpResponse::Created().json(body) } else { HttpResponse::Ok().json(body) })
 }
 
 /// A patient in the caller's scope (404 otherwise), with the pathways the caller may see.
@@ -156,45 +90,20 @@ pub async fn get_patient(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let role = register_role(&user.actor).ok_or(ApiError::Hidden)?;
-    let actor = user.actor();
-    let entry = user.audit(Action::Other("patient.read"), Outcome::Success).role(Some(role)).target("patient", id);
-    let res = state
-        .run_db(move |conn| {
-            in_transaction(conn, |conn| {
-                let units = register_units(conn, &actor)?;
-                let patient = match patients::find(conn, id) {
-                    Ok(p) => p,
-                    Err(persistence::RepoError::NotFound) => return Err(ApiError::Hidden),
-                    Err(e) => return Err(e.into()),
-                };
-                if !patients::in_scope(conn, id, actor.user_id, &units)? {
-                    return Err(ApiError::Hidden);
-                }
-                let mut visible = Vec::new();
-                for p in pathways::of_patient(conn, id)? {
-                    let held: Vec<i64> = pathways::transfers(conn, p.id)?.iter().map(|t| t.from_unit_id).collect();
-                    if units.contains(&p.unit_id) || held.iter().any(|u| units.contains(u)) {
-                        visible.push(PatientPathwaySummary {
-                            id: p.id,
-                            unit_id: p.unit_id,
-                            start_date: p.start_date,
-                            status: p.status,
-                        });
-                    }
-                }
-                audit::record(conn, &entry.patient(Some(patient.id), Some(patient.pseudonym.clone())))?;
-                Ok(PatientResponse {
-                    id: patient.id,
-                    sex: patient.sex,
-                    birth_year: patient.birth_year,
-                    created_at: patient.created_at,
-                    pathways: visible,
-                })
-            })
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(res))
+    let caller = user.caller();
+    let view = state.run_db(move |conn| Ok(app::patients::read(conn, &caller, id)?)).await?;
+    let p = view.patient;
+    Ok(HttpResponse::Ok().json(PatientResponse {
+        id: p.id,
+        sex: p.sex,
+        birth_year: p.birth_year,
+        created_at: p.created_at,
+        pathways: view
+            .pathways
+            .into_iter()
+            .map(|p| PatientPathwaySummary { id: p.id, unit_id: p.unit_id, start_date: p.start_date, status: p.status })
+            .collect(),
+    }))
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -27,12 +27,11 @@ use persistence::{audit, in_transaction, PgConnection, RepoError};
 use reporting::completeness::{CompletenessCounts, CompletenessRow, VariableCompleteness, VariableCounts};
 use reporting::exports::{self, ReleaseMeta, ReleaseSlice};
 use reporting::indicators::{IndicatorResult, IndicatorTable};
-use reporting::releases::{self, Previous, ReleaseError, ReleaseView};
+use reporting::releases::ReleaseView;
 use reporting::snapshots;
 use reporting::tree::OrgTree;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use validator::Validate;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
@@ -169,7 +168,7 @@ pub async fn get_indicators(
     };
     record(
         &state,
-        user.audit(Action::Other("report.indicators"), Outcome::Success)
+        user.audit(Action::ReadIndicators, Outcome::Success)
             .detail(serde_json::json!({"year": year, "level": level.as_str(), "source": response.source})),
     )
     .await?;
@@ -336,7 +335,7 @@ pub async fn get_completeness(
     };
     record(
         &state,
-        user.audit(Action::Other("report.completeness"), Outcome::Success).unit(q.unit).detail(
+        user.audit(Action::ReadCompleteness, Outcome::Success).unit(q.unit).detail(
             serde_json::json!({"year": year, "level": level.as_str(), "rows": rows.len(), "snapshot": snapshot.as_ref().map(|m| m.id)}),
         ),
     )
@@ -477,7 +476,7 @@ pub async fn get_variable_completeness(
     };
     record(
         &state,
-        user.audit(Action::Other("report.variable_completeness"), Outcome::Success)
+        user.audit(Action::ReadVariableCompleteness, Outcome::Success)
             .unit(q.unit)
             .detail(serde_json::json!({"year": year, "level": level.as_str(), "form": q.form})),
     )
@@ -520,7 +519,7 @@ pub async fn import_reference_counts(
     }
     let this_year = state.today().year();
     let by = user.actor.user_id;
-    let entry = user.audit(Action::Other("coverage.import"), Outcome::Success).role(Some("register_staff"));
+    let entry = user.audit(Action::ImportCoverage, Outcome::Success).role(Some("register_staff"));
     let res = state
         .run_db(move |conn| {
             let tree = OrgTree::load(conn)?;
@@ -551,12 +550,12 @@ pub async fn import_reference_counts(
 // ---------------------------------------------------------------------------------------------
 // Releases
 
-#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReleaseRequest {
     pub year: i32,
-    /// The suppression threshold k (default RUSREG_MIN_CELL; never below 3).
-    #[validate(range(min = 3, max = 100))]
+    /// The suppression threshold k, 3 to 100 (default RUSREG_MIN_CELL).
+    #[schema(minimum = 3, maximum = 100)]
     pub min_cell: Option<u32>,
 }
 
@@ -612,62 +611,18 @@ pub async fn create_release(
     user: AuthUser,
     body: JsonBody<ReleaseRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    user.actor.require_national(Permission::Oversight)?;
     let body = body.into_inner();
-    let mut errors = Vec::new();
-    if let Err(e) = body.validate() {
-        if let ApiError::Invalid(e) = ApiError::from(e) {
-            errors.extend(e);
-        }
-    }
-    if let Err(domain::DomainError::Invalid(e)) = parse_year(body.year, state.today().year()) {
-        errors.extend(e);
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::Invalid(errors));
-    }
-    let year = body.year;
-    let min_cell = body.min_cell.unwrap_or(state.settings.min_cell);
-    let s = settings(&state, None);
-    // The year's publications are read on the primary (a replica may lag behind them).
-    let previous = state.run_db(move |conn| Ok(Previous::load(conn, year)?)).await?;
-    let built = state
-        .run_reports(move |conn| {
-            let tree = OrgTree::load(conn)?;
-            let counts = reporting::indicators::load_counts(conn, &tree, year, year, &s)?;
-            let built = releases::build_release(&counts, &tree, year, s.today, min_cell, &previous);
-            Ok((built, previous.release_id))
-        })
-        .await?;
-    let by = user.actor.user_id;
-    let (built, previous_release_id) = match built {
-        (Ok(b), p) => (b, p),
-        (Err(ReleaseError::Refused(summary)), _) => {
-            record(
-                &state,
-                user.audit(Action::Other("release.create"), Outcome::Failed)
-                    .detail(serde_json::json!({"year": year, "audit": summary})),
-            )
-            .await?;
-            return Err(ApiError::Conflict {
-                code: "release_refused",
-                message: format!("the release failed the disclosure audit ({}); nothing was stored", summary.line()),
-            });
-        }
-        (Err(ReleaseError::Invalid(m)), _) => return Err(ApiError::invalid("min_cell", "range", m)),
-    };
-    let entry = user.audit(Action::Other("release.create"), Outcome::Success).role(Some("register_staff"));
-    let row = state
-        .run_db(move |conn| {
-            in_transaction(conn, |conn| {
-                let tree = OrgTree::load(conn)?;
-                let row = releases::store(conn, &tree, year, &s, min_cell, &built, previous_release_id, by)
-                    .map_err(ApiError::internal)?;
-                audit::record(conn, &entry.target("release", row.id).detail(serde_json::json!({"year": year})))?;
-                Ok::<_, ApiError>(row)
-            })
-        })
-        .await?;
+    let input = app::releases::ReleaseInput { year: body.year, min_cell: body.min_cell };
+    let settings =
+        app::releases::ReleaseSettings { default_min_cell: state.settings.min_cell, counts: settings(&state, None) };
+    let caller = user.caller();
+    let (primary, reports) = (state.pool.clone(), state.reports_pool.clone());
+    let row = web::block(move || {
+        let db = app::releases::Databases { primary: &primary, reports: &reports };
+        app::releases::create(db, &caller, input, &settings)
+    })
+    .await
+    .map_err(ApiError::internal)??;
     Ok(HttpResponse::Created().json(ReleaseResponse::from(row)))
 }
 
@@ -717,44 +672,9 @@ pub async fn publish_release(
     user: AuthUser,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    user.actor.require_national(Permission::Oversight)?;
     let id = id.into_inner();
-    let by = user.actor.user_id;
-    let entry = user.audit(Action::Other("release.publish"), Outcome::Success).role(Some("register_staff"));
-    let row = state
-        .run_db(move |conn| {
-            in_transaction(conn, |conn| {
-                let current = repo::lock_release(conn, id)?;
-                repo::lock_year(conn, current.year)?;
-                if current.status == "published" {
-                    return Err(ApiError::Conflict {
-                        code: "already_published",
-                        message: "the release is already published".into(),
-                    });
-                }
-                // It must build on the release of the year published last, or two independently
-                // suppressed releases of one year could be differenced against each other.
-                // Nor may a completeness snapshot of the year have been taken after it was built:
-                // the release's own snapshot was protected against the ones before it only.
-                let latest = repo::latest_published(conn, Some(current.year))?.map(|r| r.id);
-                let own = format!("release-{id}");
-                let later_snapshot = repo::snapshots_of_year(conn, current.year)?
-                    .iter()
-                    .any(|s| s.created_at > current.created_at && s.period != own);
-                if latest != current.previous_release_id || later_snapshot {
-                    return Err(ApiError::Conflict {
-                        code: "stale_release",
-                        message: "another release or completeness snapshot of the year was made after this one was \
-                                  built; build a new one"
-                            .into(),
-                    });
-                }
-                let row = repo::publish_release(conn, id, by)?;
-                audit::record(conn, &entry.target("release", id))?;
-                Ok(row)
-            })
-        })
-        .await?;
+    let caller = user.caller();
+    let row = state.run_db(move |conn| Ok(app::releases::publish(conn, &caller, id)?)).await?;
     Ok(HttpResponse::Ok().json(ReleaseResponse::from(row)))
 }
 
@@ -854,7 +774,7 @@ pub async fn download_release(
     };
     record(
         &state,
-        user.audit(Action::Other("release.download"), Outcome::Success)
+        user.audit(Action::DownloadRelease, Outcome::Success)
             .target("release", id)
             .unit(q.entity)
             .detail(serde_json::json!({"entity": q.entity, "format": ext, "bytes": body.len()})),

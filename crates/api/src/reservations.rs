@@ -83,7 +83,7 @@ pub async fn create_reservation(
     let Some(id) = id.filter(|_| errors.is_empty()) else { return Err(ApiError::Invalid(errors)) };
     let pseudonym = state.id_key.pseudonym(&id).to_vec();
     let actor = user.actor();
-    let entry = user.audit(Action::Other("reservation.create"), Outcome::Success).role(Some("register_staff"));
+    let entry = user.audit(Action::CreateReservation, Outcome::Success).role(Some("register_staff"));
     let res = state
         .run_db(move |conn| {
             in_transaction(conn, |conn| {
@@ -139,7 +139,7 @@ pub async fn list_reservations(
     let q = query.into_inner();
     let paging = (PageParams { page: q.page, per_page: q.per_page }).limit_offset()?;
     let today = state.today();
-    let entry = user.audit(Action::Other("reservation.list"), Outcome::Success).role(Some("register_staff"));
+    let entry = user.audit(Action::ListReservations, Outcome::Success).role(Some("register_staff"));
     let (rows, total) = state
         .run_db(move |conn| {
             let page = reservations::list(conn, q.pending.unwrap_or(false), paging.0, paging.1)?;
@@ -165,7 +165,7 @@ pub async fn mark_letter_sent(
     let today = state.today();
     let by = user.actor.user_id;
     let entry = user
-        .audit(Action::Other("reservation.letter_sent"), Outcome::Success)
+        .audit(Action::RecordReservationLetter, Outcome::Success)
         .role(Some("register_staff"))
         .target("reservation", id);
     let row = state

@@ -64,7 +64,7 @@ pub async fn get_worklist(
     let paging = PageParams { page: q.page, per_page: q.per_page }.limit_offset()?;
     let today = state.today();
     let actor = user.actor();
-    let entry = user.audit(Action::Other("worklist.read"), Outcome::Success).unit(Some(unit)).target("unit", unit);
+    let entry = user.audit(Action::ReadWorklist, Outcome::Success).unit(Some(unit)).target("unit", unit);
     let config = state.settings.worklist;
     let (items, total) = state
         .run_db(move |conn| {

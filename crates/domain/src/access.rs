@@ -157,11 +157,59 @@ impl Actor {
     pub fn nodes_for(&self, permission: Permission) -> Vec<NodeId> {
         self.grants.iter().filter(|g| permission.roles().contains(&g.role)).map(|g| g.node).collect()
     }
+
+    /// The role a registering caller acts in (registrar or unit contact), for the audit log;
+    /// `None` for anyone who cannot register (they never see registration data).
+    pub fn register_role(&self) -> Option<Role> {
+        self.grants.iter().find(|g| matches!(g.role, Role::Registrar | Role::UnitContact)).map(|g| g.role)
+    }
+}
+
+/// What a registering caller may do with one pathway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathwayAccess {
+    /// The owning unit is covered: read and write everything.
+    Full,
+    /// Units that held the pathway before (it was opened there, or transferred away from
+    /// there) are covered: read the pathway and the forms registered at these units.
+    ReadOwn(Vec<i64>),
+}
+
+impl PathwayAccess {
+    /// The rule: `covered` are the units the caller registers at (grants at a legal entity cover
+    /// its units), `owner` the unit that owns the pathway now, `held` every unit that held it
+    /// before. `None`: no access at all, and the pathway's existence must not leak.
+    pub fn decide(covered: &[i64], owner: i64, held: &[i64]) -> Option<Self> {
+        if covered.contains(&owner) {
+            return Some(Self::Full);
+        }
+        let mut own: Vec<i64> = held.iter().copied().filter(|u| covered.contains(u)).collect();
+        own.dedup();
+        (!own.is_empty()).then_some(Self::ReadOwn(own))
+    }
+
+    /// Whether a form registered at `unit` is readable under this access.
+    pub fn reads_form_of(&self, unit: i64) -> bool {
+        match self {
+            Self::Full => true,
+            Self::ReadOwn(units) => units.contains(&unit),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pathway_access_owner_full_earlier_holders_read_own_others_nothing() {
+        assert_eq!(PathwayAccess::decide(&[4, 9], 4, &[7]), Some(PathwayAccess::Full));
+        assert_eq!(PathwayAccess::decide(&[7], 4, &[7, 8]), Some(PathwayAccess::ReadOwn(vec![7])));
+        assert_eq!(PathwayAccess::decide(&[5], 4, &[7, 8]), None);
+        assert!(PathwayAccess::ReadOwn(vec![7]).reads_form_of(7));
+        assert!(!PathwayAccess::ReadOwn(vec![7]).reads_form_of(4));
+        assert!(PathwayAccess::Full.reads_form_of(4));
+    }
 
     const NATION: NodeId = NodeId(1);
     const REGION: NodeId = NodeId(2);

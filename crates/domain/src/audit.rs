@@ -23,7 +23,8 @@ impl Outcome {
     }
 }
 
-/// Every kind of audited action, named `noun.verb`.
+/// Every kind of audited action, named `noun.verb` in the log (stable: reports and auditors
+/// filter on these names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Action {
     Login,
@@ -37,8 +38,30 @@ pub enum Action {
     AddGrant,
     RemoveGrant,
     ReadAuditLog,
-    /// Registration and reporting actions (issues 3 and 5) use free names via `Other`.
-    Other(&'static str),
+    ReadPatientLog,
+    ImportCoverage,
+    CompleteForm,
+    CreateForm,
+    ReadFormHistory,
+    ReadForm,
+    ReopenForm,
+    UpdateForm,
+    ListPathways,
+    OpenPathway,
+    ReadPathway,
+    TransferPathway,
+    ReadPatient,
+    RegisterPatient,
+    CreateRelease,
+    DownloadRelease,
+    PublishRelease,
+    ReadCompleteness,
+    ReadIndicators,
+    ReadVariableCompleteness,
+    CreateReservation,
+    RecordReservationLetter,
+    ListReservations,
+    ReadWorklist,
 }
 
 impl Action {
@@ -55,7 +78,30 @@ impl Action {
             Self::AddGrant => "grant.add",
             Self::RemoveGrant => "grant.remove",
             Self::ReadAuditLog => "audit.read",
-            Self::Other(name) => name,
+            Self::ReadPatientLog => "audit.patient_log",
+            Self::ImportCoverage => "coverage.import",
+            Self::CompleteForm => "form.complete",
+            Self::CreateForm => "form.create",
+            Self::ReadFormHistory => "form.history.read",
+            Self::ReadForm => "form.read",
+            Self::ReopenForm => "form.reopen",
+            Self::UpdateForm => "form.update",
+            Self::ListPathways => "pathway.list",
+            Self::OpenPathway => "pathway.open",
+            Self::ReadPathway => "pathway.read",
+            Self::TransferPathway => "pathway.transfer",
+            Self::ReadPatient => "patient.read",
+            Self::RegisterPatient => "patient.register",
+            Self::CreateRelease => "release.create",
+            Self::DownloadRelease => "release.download",
+            Self::PublishRelease => "release.publish",
+            Self::ReadCompleteness => "report.completeness",
+            Self::ReadIndicators => "report.indicators",
+            Self::ReadVariableCompleteness => "report.variable_completeness",
+            Self::CreateReservation => "reservation.create",
+            Self::RecordReservationLetter => "reservation.letter_sent",
+            Self::ListReservations => "reservation.list",
+            Self::ReadWorklist => "worklist.read",
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod national_id;
 pub mod organisations;
 pub mod pathways;
 pub mod patients;
+pub mod releases;
 pub mod users;
 pub mod worklist;
 

@@ -249,6 +249,18 @@ pub enum StatusEvent {
     FollowUpReopened { discharge_ending: DischargeEnding },
 }
 
+impl StatusEvent {
+    /// The event's name in the pathway's status history.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::DischargeCompleted(_) => "discharge_completed",
+            Self::FollowUpCompleted(_) => "follow_up_completed",
+            Self::DischargeReopened => "discharge_reopened",
+            Self::FollowUpReopened { .. } => "follow_up_reopened",
+        }
+    }
+}
+
 /// The status after `event`, or `Conflict` when the event does not fit the current status
 /// (for example completing a discharge on a pathway that is not active, completing a follow-up
 /// after ending 2, or reopening a discharge while its follow-up is completed).

@@ -260,16 +260,16 @@ pub fn demo(mut settings: Settings) -> anyhow::Result<()> {
         let id = api::users::ensure_user_with_grant(&mut conn, username, display, &password, role, node)
             .map_err(|e| anyhow::anyhow!("demo user {username}: {e}: {}", describe_api_error(&e)))?;
         if role == Role::RegisterStaff {
-            staff = Some((id, username));
+            staff = Some(id);
         }
     }
     let id_key = demo_id_key(&settings)?;
     if persistence::synthetic::pathway_count(&mut conn)? == 0 && settings.demo_pathways > 0 {
         println!("loading the demo population ({} synthetic pathways) ...", settings.demo_pathways);
         load_synthetic(&url, &id_key, settings.demo_pathways, 1, Default::default(), &Default::default())?;
-        if let Some((id, username)) = staff {
+        if let Some(id) = staff {
             let year = chrono::Datelike::year(&today) - 1;
-            match publish_demo_release(&mut conn, &settings, year, (id, username)) {
+            match publish_demo_release(&url, &settings, year, id) {
                 Ok(release) => println!("published demo release {release} of {year} (public results and downloads)"),
                 Err(e) => println!("no demo release of {year}: {e}"),
             }
@@ -303,43 +303,24 @@ pub fn demo(mut settings: Settings) -> anyhow::Result<()> {
 }
 
 /// Builds and publishes a release of `year` as demo register staff, so the public results and
-/// the downloads have data from the first run. Audited like a release made over the API.
-fn publish_demo_release(
-    conn: &mut diesel::PgConnection,
-    settings: &Settings,
-    year: i32,
-    (staff, username): (uuid::Uuid, &str),
-) -> anyhow::Result<i64> {
-    use diesel::Connection;
-    use domain::audit::{Action, Outcome};
+/// the downloads have data from the first run: the same use cases (`app::releases`) and audit
+/// rows as a release made and published over the API.
+fn publish_demo_release(url: &str, settings: &Settings, year: i32, staff: uuid::Uuid) -> anyhow::Result<i64> {
+    let pool = persistence::pool::build_pool(url, 2)?;
+    let mut conn = pool.get()?;
+    let actor = app::access::actor_of(&mut conn, staff, None)?
+        .map_err(|why| anyhow::anyhow!("the demo register staff user cannot act ({why:?})"))?;
+    let caller = app::Caller::new(actor, Some("rusreg-demo".into()));
     let today = chrono::Utc::now().date_naive();
-    let counts_settings = persistence::reports::CountSettings { today, as_of_today: false, limits: settings.worklist };
-    let tree = reporting::tree::OrgTree::load(conn)?;
-    let counts = reporting::indicators::load_counts(conn, &tree, year, year, &counts_settings)?;
-    let previous = reporting::releases::Previous::load(conn, year)?;
-    let built = reporting::releases::build_release(&counts, &tree, year, today, settings.min_cell, &previous)?;
-    conn.transaction::<_, anyhow::Error, _>(|conn| {
-        let row = reporting::releases::store(
-            conn,
-            &tree,
-            year,
-            &counts_settings,
-            settings.min_cell,
-            &built,
-            previous.release_id,
-            staff,
-        )?;
-        persistence::reports::publish_release(conn, row.id, staff)?;
-        for action in ["release.create", "release.publish"] {
-            let entry = persistence::audit::AuditEntry::new(Action::Other(action), Outcome::Success)
-                .by(staff, username)
-                .role(Some("register_staff"))
-                .target("release", row.id)
-                .detail(serde_json::json!({"year": year, "demo": true}));
-            persistence::audit::record(conn, &entry)?;
-        }
-        Ok(row.id)
-    })
+    let release_settings = app::releases::ReleaseSettings {
+        default_min_cell: settings.min_cell,
+        counts: persistence::reports::CountSettings { today, as_of_today: false, limits: settings.worklist },
+    };
+    let db = app::releases::Databases { primary: &pool, reports: &pool };
+    let input = app::releases::ReleaseInput { year, min_cell: None };
+    let created = app::releases::create(db, &caller, input, &release_settings)?;
+    app::releases::publish(&mut conn, &caller, created.id)?;
+    Ok(created.id)
 }
 
 /// The demo's national-id key: RUSREG_ID_KEY, else one generated once and kept in the data

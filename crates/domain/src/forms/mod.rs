@@ -344,6 +344,20 @@ impl FormData {
     pub fn status_after_completion(&self) -> Option<TreatmentStatus> {
         status_after_completion(self)
     }
+
+    /// The status event that completing this form raises on its pathway: a discharge's ending,
+    /// a follow-up's outcome; `None` for baseline and measurement (and for a missing code, which
+    /// a form that passed `check_complete` never has). Apply it with
+    /// [`crate::pathways::next_status`], which checks that it fits the current status; the
+    /// resulting status is [`status_after_completion`].
+    pub fn status_event(&self) -> Option<crate::pathways::StatusEvent> {
+        use crate::pathways::{FollowUpOutcome, StatusEvent};
+        match self {
+            Self::Discharge(f) => f.ending.and_then(DischargeEnding::from_code).map(StatusEvent::DischargeCompleted),
+            Self::FollowUp(f) => f.outcome.and_then(FollowUpOutcome::from_code).map(StatusEvent::FollowUpCompleted),
+            Self::Baseline(_) | Self::Measurement(_) => None,
+        }
+    }
 }
 
 impl Serialize for FormData {

@@ -567,6 +567,26 @@ fn completed_discharge_and_follow_up_set_the_status() {
 }
 
 #[test]
+fn the_status_event_leads_to_the_status_after_completion() {
+    use crate::pathways::{next_status, StatusEvent};
+    for code in [2, 3, 4] {
+        let f = FormData::Discharge(Discharge { ending: Some(code), ..discharge() });
+        let event = f.status_event().expect("a discharge with an ending raises an event");
+        assert_eq!(event.name(), "discharge_completed");
+        assert_eq!(next_status(TreatmentStatus::Active, event).ok(), status_after_completion(&f));
+    }
+    for o in [FollowUpOutcome::FollowedUp, FollowUpOutcome::NotReached, FollowUpOutcome::Declined] {
+        let f = FormData::FollowUp(FollowUp { outcome: Some(o.code()), ..follow_up() });
+        let event = f.status_event().expect("a follow-up with an outcome raises an event");
+        assert_eq!(event.name(), "follow_up_completed");
+        assert_eq!(next_status(TreatmentStatus::BrokenOff, event).ok(), f.status_after_completion());
+    }
+    assert!(FormData::Baseline(baseline()).status_event().is_none());
+    assert!(FormData::Discharge(Discharge::default()).status_event().is_none());
+    assert_eq!(StatusEvent::DischargeReopened.name(), "discharge_reopened");
+}
+
+#[test]
 fn baseline_and_measurement_set_no_status() {
     assert_eq!(status_after_completion(&FormData::Baseline(baseline())), None);
     assert_eq!(status_after_completion(&FormData::Measurement(measurement())), None);

@@ -314,6 +314,13 @@ pub fn list_releases(conn: &mut PgConnection, year: Option<i16>) -> Result<Vec<R
     Ok(q.load(conn)?)
 }
 
+impl ReleaseRow {
+    /// The release's state; a code the domain does not know reads as a draft (never published).
+    pub fn status(&self) -> domain::releases::ReleaseStatus {
+        domain::releases::ReleaseStatus::parse(&self.status).unwrap_or(domain::releases::ReleaseStatus::Draft)
+    }
+}
+
 pub fn find_release(conn: &mut PgConnection, id: i64) -> Result<ReleaseRow, RepoError> {
     Ok(releases::table.find(id).select(ReleaseRow::as_select()).first(conn)?)
 }
@@ -326,7 +333,7 @@ pub fn lock_release(conn: &mut PgConnection, id: i64) -> Result<ReleaseRow, Repo
 /// The latest published release of a year (or of the latest year with one), by publication time.
 pub fn latest_published(conn: &mut PgConnection, year: Option<i16>) -> Result<Option<ReleaseRow>, RepoError> {
     let mut q = releases::table
-        .filter(releases::status.eq("published"))
+        .filter(releases::status.eq(domain::releases::ReleaseStatus::Published.as_str()))
         .select(ReleaseRow::as_select())
         .order((releases::year.desc(), releases::published_at.desc(), releases::id.desc()))
         .into_boxed();
@@ -346,7 +353,7 @@ pub fn lock_year(conn: &mut PgConnection, year: i16) -> Result<(), RepoError> {
 pub fn publish_release(conn: &mut PgConnection, id: i64, by: Uuid) -> Result<ReleaseRow, RepoError> {
     Ok(diesel::update(releases::table.find(id))
         .set((
-            releases::status.eq("published"),
+            releases::status.eq(domain::releases::ReleaseStatus::Published.as_str()),
             releases::published_by.eq(Some(by)),
             releases::published_at.eq(Some(Utc::now())),
         ))

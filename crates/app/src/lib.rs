@@ -1,0 +1,41 @@
+//! rusreg's use cases: one plain function for each thing a user does, called by every way in —
+//! the HTTP handlers in `api`, the `rusreg` command line, and later bulk import, the FHIR facade
+//! and the patient channel. A use case takes the [`Caller`], a typed input and a database
+//! connection; it checks access with `domain::access`, applies the domain's rules, writes the
+//! change, its history and its audit row in one transaction, and returns a typed outcome or an
+//! [`Error`]. It knows nothing of HTTP: `api::error` maps [`Error`] to status codes in one place.
+//!
+//! docs/architecture.md walks one form save and one release through this layer.
+
+pub mod access;
+pub mod error;
+pub mod forms;
+pub mod paging;
+pub mod pathways;
+pub mod patients;
+pub mod releases;
+
+pub use error::{Conflict, Error};
+
+use domain::access::Actor;
+use domain::audit::{Action, Outcome};
+use persistence::audit::AuditEntry;
+
+/// Who calls a use case: the authenticated actor (grants read from the database), and the id
+/// of the request or job that carries the call, for the audit log.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub actor: Actor,
+    pub request_id: Option<String>,
+}
+
+impl Caller {
+    pub fn new(actor: Actor, request_id: Option<String>) -> Self {
+        Self { actor, request_id }
+    }
+
+    /// An audit entry by this caller.
+    pub fn audit(&self, action: Action, outcome: Outcome) -> AuditEntry {
+        AuditEntry::new(action, outcome).by(self.actor.user_id, &self.actor.username).request(self.request_id.clone())
+    }
+}

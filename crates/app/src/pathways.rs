@@ -1,0 +1,248 @@
+//! Pathways: open one at a unit, list those in the caller's scope, read one with its forms,
+//! status history and transfers, and transfer one to another unit. Every read of a pathway is
+//! an audited access to its patient.
+
+use chrono::{NaiveDate, Utc};
+use domain::access::{PathwayAccess, Permission};
+use domain::audit::{Action, Outcome};
+use domain::organisations::NodeId;
+use domain::pathways::{
+    check_no_active_pathway, validate_transfer, NewPathway, OpenPathwayInput, TransferFacts, TransferInput,
+    TreatmentStatus,
+};
+use domain::FieldError;
+use persistence::audit::AuditEntry;
+use persistence::forms::{self, FormRow};
+use persistence::pathways::{
+    self, NewPathwayRow, NewTransferRow, PathwayFilter, PathwayRow, StatusChangeRow, TransferRow,
+};
+use persistence::{audit, in_transaction, organisations, patients, PgConnection, RepoError};
+use uuid::Uuid;
+
+use crate::access::{load_pathway, pathway_access, record_for_patient, register_role, register_units, require_full};
+use crate::paging::Paging;
+use crate::{Caller, Conflict, Error};
+
+/// A pathway as a caller sees it: the row, and whether the caller may change it (`false` when
+/// they only keep read access after a transfer).
+#[derive(Debug, Clone)]
+pub struct PathwayView {
+    pub row: PathwayRow,
+    pub writable: bool,
+}
+
+/// One pathway with the forms the caller may read, its status history and its transfers.
+#[derive(Debug, Clone)]
+pub struct PathwayDetail {
+    pub pathway: PathwayView,
+    pub forms: Vec<FormRow>,
+    pub status_history: Vec<StatusChangeRow>,
+    pub transfers: Vec<TransferRow>,
+}
+
+/// Checks that `unit` exists and is a unit (a field error on `field` otherwise), and returns its
+/// path up to the nation.
+fn require_unit(conn: &mut PgConnection, unit: i64, field: &str) -> Result<Vec<NodeId>, Error> {
+    let today = Utc::now().date_naive();
+    let node = match organisations::find_node(conn, unit, today) {
+        Ok(n) => n,
+        Err(RepoError::NotFound) => return Err(Error::invalid(field, "not_found", "no such unit")),
+        Err(e) => return Err(e.into()),
+    };
+    if node.node.kind != "unit" {
+        return Err(Error::invalid(field, "hierarchy", "must be a unit (behandlingsenhet)"));
+    }
+    Ok(organisations::path_of(conn, unit, today)?)
+}
+
+/// Opens a pathway at a unit the caller registers for. Every field error at once;
+/// [`Conflict::ActivePathway`] when the patient has an active pathway.
+pub fn open(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    input: &OpenPathwayInput,
+    today: NaiveDate,
+) -> Result<PathwayView, Error> {
+    let mut errors = match NewPathway::parse(input, today) {
+        Ok(_) => Vec::new(),
+        Err(domain::DomainError::Invalid(e)) => e,
+        Err(e) => return Err(e.into()),
+    };
+    let path = match require_unit(conn, input.unit_id.0, "unit_id") {
+        Ok(path) => Some(path),
+        Err(Error::Invalid(e)) => {
+            errors.extend(e);
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    let patient = match patients::find(conn, input.patient_id.0) {
+        Ok(p) => Some(p),
+        Err(RepoError::NotFound) => {
+            errors.push(FieldError::new("patient_id", "not_found", "no such patient"));
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let (Some(path), Some(patient), true) = (path, patient, errors.is_empty()) else {
+        return Err(Error::Invalid(errors));
+    };
+    let role = caller.actor.role_for(Permission::Register, &path).ok_or(Error::Forbidden)?;
+    let new = NewPathway::parse(input, today)?;
+    in_transaction(conn, |conn| {
+        check_no_active_pathway(pathways::has_active(conn, patient.id)?)?;
+        let row = NewPathwayRow {
+            id: Uuid::now_v7(),
+            patient_id: patient.id,
+            unit_id: new.unit.0,
+            opened_unit_id: new.unit.0,
+            start_date: new.start_date.date(),
+            treatment_level: new.treatment_level.code(),
+            status: NewPathway::STATUS.code(),
+            created_by: caller.actor.user_id,
+        };
+        let p = pathways::insert(conn, &row).map_err(|e| match e {
+            // Two openings at once: the partial unique index on active pathways decides.
+            RepoError::UniqueViolation(_) => Conflict::ActivePathway.into(),
+            e => Error::from(e),
+        })?;
+        let entry =
+            caller.audit(Action::OpenPathway, Outcome::Success).role(Some(role.as_str())).target("pathway", p.id);
+        audit::record(conn, &entry.unit(Some(p.unit_id)).patient(Some(patient.id), Some(patient.pseudonym)))?;
+        Ok(PathwayView { row: p, writable: true })
+    })
+}
+
+/// The filters of a pathway list, as the caller gave them.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    /// Only pathways owned by this unit now.
+    pub unit: Option<i64>,
+    /// Only this treatment status (code 1–7).
+    pub status: Option<i16>,
+    /// Start date from (inclusive).
+    pub from: Option<NaiveDate>,
+    /// Start date to (inclusive).
+    pub to: Option<NaiveDate>,
+    pub page: Option<i64>,
+    pub per_page: Option<i64>,
+}
+
+/// Lists the pathways in the caller's scope (owned by, or transferred away from, a unit the
+/// caller registers for), newest start first, with the total. Every listed pathway is an
+/// audited read of its patient.
+pub fn list(conn: &mut PgConnection, caller: &Caller, q: &ListQuery) -> Result<(Vec<PathwayView>, Paging, i64), Error> {
+    let role = register_role(&caller.actor, Error::Forbidden)?;
+    let mut errors = Vec::new();
+    if q.status.is_some_and(|s| TreatmentStatus::from_code(s).is_none()) {
+        errors.push(FieldError::new("status", "code_list", "must be a code from 1 to 7"));
+    }
+    if let (Some(from), Some(to)) = (q.from, q.to) {
+        if to < from {
+            errors.push(FieldError::new("to", "date_order", "must not be before from"));
+        }
+    }
+    let paging = Paging::parse(q.page, q.per_page).map_err(|e| errors.push(e)).ok();
+    let Some(paging) = paging.filter(|_| errors.is_empty()) else { return Err(Error::Invalid(errors)) };
+    let units = register_units(conn, &caller.actor)?;
+    if q.unit.is_some_and(|u| !units.contains(&u)) {
+        return Err(Error::Forbidden);
+    }
+    let filter = PathwayFilter {
+        visible_units: units.clone(),
+        unit: q.unit,
+        status: q.status,
+        from: q.from,
+        to: q.to,
+        limit: paging.limit,
+        offset: paging.offset,
+    };
+    let template = caller.audit(Action::ListPathways, Outcome::Success).role(Some(role.as_str()));
+    in_transaction(conn, |conn| {
+        let (rows, total) = pathways::list(conn, &filter)?;
+        let entries: Vec<AuditEntry> = rows
+            .iter()
+            .map(|(p, pseudonym)| {
+                template
+                    .clone()
+                    .unit(Some(p.unit_id))
+                    .target("pathway", p.id)
+                    .patient(Some(p.patient_id), Some(pseudonym.clone()))
+            })
+            .collect();
+        patients::record_audit_batch(conn, &entries)?;
+        let items = rows
+            .into_iter()
+            .map(|(p, _)| {
+                let writable = units.contains(&p.unit_id);
+                PathwayView { row: p, writable }
+            })
+            .collect();
+        Ok((items, paging, total))
+    })
+}
+
+/// One pathway with the forms the caller may read, its status history and its transfers.
+pub fn read(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> Result<PathwayDetail, Error> {
+    let role = register_role(&caller.actor, Error::Hidden)?;
+    in_transaction(conn, |conn| {
+        let p = load_pathway(conn, id, false)?;
+        let access = pathway_access(conn, &caller.actor, &p)?;
+        let forms = forms::of_pathway(conn, id)?.into_iter().filter(|f| access.reads_form_of(f.unit_id)).collect();
+        let status_history = pathways::status_history(conn, id)?;
+        let transfers = pathways::transfers(conn, id)?;
+        let entry = caller.audit(Action::ReadPathway, Outcome::Success).role(Some(role.as_str())).target("pathway", id);
+        record_for_patient(conn, entry, &p)?;
+        Ok(PathwayDetail {
+            pathway: PathwayView { row: p, writable: access == PathwayAccess::Full },
+            forms,
+            status_history,
+            transfers,
+        })
+    })
+}
+
+/// Moves an active pathway to another unit: the receiving unit carries on, the sending unit
+/// keeps read access to what it registered. Only the owning unit may transfer.
+pub fn transfer(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    id: Uuid,
+    input: &TransferInput,
+    today: NaiveDate,
+) -> Result<PathwayView, Error> {
+    let role = register_role(&caller.actor, Error::Hidden)?;
+    in_transaction(conn, |conn| {
+        let p = load_pathway(conn, id, true)?;
+        require_full(conn, &caller.actor, &p)?;
+        require_unit(conn, input.to_unit_id.0, "to_unit_id")?;
+        let status = TreatmentStatus::from_code(p.status)
+            .ok_or_else(|| Error::inconsistent("a pathway with an unknown status"))?;
+        let last = pathways::transfers(conn, id)?.last().map(|t| t.transfer_date);
+        let facts = TransferFacts {
+            status,
+            start_date: p.start_date,
+            owning_unit: NodeId(p.unit_id),
+            last_transfer_date: last,
+        };
+        validate_transfer(&facts, input, today)?;
+        pathways::transfer(
+            conn,
+            &NewTransferRow {
+                pathway_id: id,
+                from_unit_id: p.unit_id,
+                to_unit_id: input.to_unit_id.0,
+                transfer_date: input.date,
+                created_by: caller.actor.user_id,
+            },
+        )?;
+        let entry = caller
+            .audit(Action::TransferPathway, Outcome::Success)
+            .role(Some(role.as_str()))
+            .target("pathway", id)
+            .detail(serde_json::json!({"from_unit_id": p.unit_id, "to_unit_id": input.to_unit_id.0}));
+        record_for_patient(conn, entry, &p)?;
+        let p = pathways::find(conn, id)?;
+        Ok(PathwayView { row: p, writable: false })
+    })
+}

@@ -1,0 +1,120 @@
+//! The use cases called directly, as the CLI, import and FHIR will call them: a connection and
+//! a caller in, a typed outcome or a typed error out — no HTTP anywhere.
+
+#![expect(clippy::unwrap_used, reason = "tests")]
+
+use app::forms::FormInput;
+use app::{Caller, Conflict, Error};
+use chrono::{Duration, Utc};
+use diesel::prelude::*;
+use domain::access::{Actor, Role};
+use domain::forms::{Baseline, FormData, FormKind};
+use domain::national_id::IdKey;
+use domain::organisations::NodeId;
+use domain::pathways::OpenPathwayInput;
+use domain::patients::{NewPatientInput, PatientId};
+use integration_tests::{TestDb, TEST_ID_KEY, TEST_PASSWORD, UNIT_ALESUND, UNIT_MOLDE};
+
+fn caller(conn: &mut PgConnection, username: &str, role: Role, node: NodeId) -> Caller {
+    let id = api::users::ensure_user_with_grant(conn, username, username, TEST_PASSWORD, role, node).unwrap();
+    let actor: Actor = app::access::actor_of(conn, id, None).unwrap().unwrap();
+    Caller::new(actor, Some(format!("test-{username}")))
+}
+
+fn unit(conn: &mut PgConnection, resh: i64) -> NodeId {
+    NodeId(persistence::organisations::find_by_resh_id(conn, resh).unwrap().unwrap().id)
+}
+
+fn count(conn: &mut PgConnection, sql: &str) -> i64 {
+    #[derive(QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    diesel::sql_query(sql).get_result::<N>(conn).unwrap().n
+}
+
+/// A registrar at Molde with a patient, a pathway and a baseline draft.
+fn setup(conn: &mut PgConnection) -> (Caller, uuid::Uuid) {
+    let molde = unit(conn, UNIT_MOLDE);
+    let registrar = caller(conn, "molde-registrar", Role::Registrar, molde);
+    let today = Utc::now().date_naive();
+    let key = IdKey::from_bytes(&TEST_ID_KEY);
+    let input = NewPatientInput { national_id: "02029404855".into(), sex: 1, birth_year: 1994 };
+    let patient = app::patients::register(conn, &registrar, &key, input, today).unwrap();
+    assert!(patient.created);
+    let open = OpenPathwayInput {
+        patient_id: PatientId(patient.id),
+        unit_id: molde,
+        start_date: today - Duration::days(10),
+        treatment_level: 1,
+    };
+    let pathway = app::pathways::open(conn, &registrar, &open, today).unwrap();
+    let draft = FormData::Baseline(Baseline::default());
+    let form = app::forms::create(conn, &registrar, pathway.row.id, FormKind::Baseline, draft).unwrap();
+    assert_eq!(form.row.version, 1);
+    (registrar, form.row.id)
+}
+
+fn with_in_lar(v: i16) -> impl FormInput {
+    FormData::Baseline(Baseline { in_lar: Some(v), ..Baseline::default() })
+}
+
+#[test]
+fn a_form_update_writes_the_change_its_history_and_its_audit_row() {
+    let db = TestDb::new();
+    let conn = &mut db.conn();
+    let (registrar, form) = setup(conn);
+    let before = count(conn, "SELECT count(*) AS n FROM audit_log WHERE action = 'form.update'");
+
+    let updated = app::forms::update(conn, &registrar, form, Some(1), with_in_lar(2)).unwrap();
+    assert_eq!(updated.row.version, 2);
+    let FormData::Baseline(b) = &updated.data else { panic!("a baseline") };
+    assert_eq!(b.in_lar, Some(2));
+
+    let history = app::forms::history(conn, &registrar, form).unwrap();
+    let last = history.last().unwrap();
+    assert_eq!(last.row.action, "updated");
+    assert_eq!(last.row.changes[0]["field"], "in_lar");
+    assert_eq!(count(conn, "SELECT count(*) AS n FROM audit_log WHERE action = 'form.update'"), before + 1);
+}
+
+#[test]
+fn a_stale_or_missing_version_is_a_typed_error_and_changes_nothing() {
+    let db = TestDb::new();
+    let conn = &mut db.conn();
+    let (registrar, form) = setup(conn);
+    app::forms::update(conn, &registrar, form, Some(1), with_in_lar(2)).unwrap();
+    let history = app::forms::history(conn, &registrar, form).unwrap().len();
+
+    let stale = app::forms::update(conn, &registrar, form, Some(1), with_in_lar(1));
+    assert!(matches!(stale, Err(Error::Conflict(Conflict::StaleVersion))), "{stale:?}");
+    let missing = app::forms::update(conn, &registrar, form, None, with_in_lar(1));
+    assert!(matches!(missing, Err(Error::VersionRequired)), "{missing:?}");
+    let wrong_kind = app::forms::update(conn, &registrar, form, Some(2), FormData::Discharge(Default::default()));
+    assert!(matches!(wrong_kind, Err(Error::Invalid(_))), "{wrong_kind:?}");
+
+    let FormData::Baseline(b) = app::forms::read(conn, &registrar, form).unwrap().data else { panic!() };
+    assert_eq!(b.in_lar, Some(2), "the refused updates changed nothing");
+    assert_eq!(app::forms::history(conn, &registrar, form).unwrap().len(), history);
+}
+
+#[test]
+fn a_caller_out_of_scope_learns_nothing_and_changes_nothing() {
+    let db = TestDb::new();
+    let conn = &mut db.conn();
+    let (registrar, form) = setup(conn);
+    let alesund = unit(conn, UNIT_ALESUND);
+    let other = caller(conn, "alesund-registrar", Role::Registrar, alesund);
+    let nation = persistence::organisations::nation_id(conn).unwrap();
+    let admin = caller(conn, "admin", Role::Admin, nation);
+
+    for who in [&other, &admin] {
+        let read = app::forms::read(conn, who, form);
+        assert!(matches!(read, Err(Error::Hidden)), "{read:?}");
+        let update = app::forms::update(conn, who, form, Some(1), with_in_lar(2));
+        assert!(matches!(update, Err(Error::Hidden)), "{update:?}");
+    }
+    let FormData::Baseline(b) = app::forms::read(conn, &registrar, form).unwrap().data else { panic!() };
+    assert_eq!(b.in_lar, None);
+}
