@@ -1,0 +1,257 @@
+//! The elimination engine: exact sparse integer columns (candidates first, then the primary
+//! columns), a row → columns index, pivots that eliminate one row of a published candidate
+//! from every live column that holds it, a hash of the canonical primary columns, and the
+//! stored pivot vectors (for zero propagation).
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+
+use super::super::exact::{Col, Promotions};
+use super::problem::RowLists;
+
+/// The state of one elimination.
+pub(super) struct Engine {
+    pub(super) m: usize,
+    pub(super) n_ns: u32,
+    pub(super) n_a: usize,
+    pub(super) cols: Vec<Col>,
+    pub(super) row_index: Vec<Vec<u32>>,
+    pub(super) b_hash: HashMap<u64, Vec<u32>>,
+    pub(super) b_fp: Vec<u64>,
+    pub(super) sub_used: Vec<bool>,
+    pub(super) pivots: usize,
+    pub(super) remaining: usize,
+    pub(super) promo: Promotions,
+    pub(super) emptied: Vec<u32>,
+    pub(super) fill: Vec<u32>,
+    // zero propagation
+    pub(super) zp: bool,
+    pub(super) sparse: bool,
+    pub(super) basis_row: Vec<u32>,
+    pub(super) y: Vec<i64>,
+    pub(super) orig: RowLists,
+    pub(super) basis: Vec<Col>,
+    pub(super) pivot_of_row: Vec<u32>,
+    pub(super) known: Vec<bool>,
+    pub(super) state: Vec<(u32, i64)>,
+    pub(super) row_pub: Vec<Vec<u32>>,
+    pub(super) zero_rows: usize,
+    pub(super) zero_secondaries: usize,
+}
+
+impl Engine {
+    pub(super) fn new(cols: Vec<Col>, n_a: usize, m: usize, n_ns: u32, y: Vec<i64>, zp: bool, orig: RowLists) -> Self {
+        let mut row_index: Vec<Vec<u32>> = vec![Vec::new(); m];
+        for (id, c) in cols.iter().enumerate() {
+            for &r in &c.rows {
+                row_index[r as usize].push(id as u32);
+            }
+        }
+        let nb = cols.len() - n_a;
+        let mut e = Engine {
+            m,
+            n_ns,
+            n_a,
+            cols,
+            row_index,
+            b_hash: HashMap::new(),
+            b_fp: vec![0; nb],
+            sub_used: vec![false; m],
+            pivots: 0,
+            remaining: 0,
+            promo: Promotions::default(),
+            emptied: Vec::new(),
+            fill: Vec::new(),
+            zp,
+            sparse: false,
+            basis_row: Vec::new(),
+            y,
+            orig,
+            basis: Vec::new(),
+            pivot_of_row: if zp { vec![u32::MAX; m] } else { Vec::new() },
+            known: if zp { vec![false; m] } else { Vec::new() },
+            state: if zp { vec![(0, 0); n_a] } else { Vec::new() },
+            row_pub: if zp { vec![Vec::new(); m] } else { Vec::new() },
+            zero_rows: 0,
+            zero_secondaries: 0,
+        };
+        for b in 0..nb {
+            e.hash_b(n_a + b);
+        }
+        e
+    }
+
+    fn hash_b(&mut self, id: usize) {
+        let c = &self.cols[id];
+        if c.is_empty() {
+            return;
+        }
+        let fp = c.quick_key();
+        self.b_fp[id - self.n_a] = fp;
+        self.b_hash.entry(fp).or_default().push(id as u32);
+    }
+
+    fn unhash_b(&mut self, id: usize) {
+        if self.cols[id].is_empty() {
+            return;
+        }
+        let fp = self.b_fp[id - self.n_a];
+        if let Some(list) = self.b_hash.get_mut(&fp) {
+            list.retain(|&x| x as usize != id);
+            if list.is_empty() {
+                self.b_hash.remove(&fp);
+            }
+        }
+    }
+
+    /// Whether a (non-empty) primary column equals this canonical column.
+    pub(super) fn proportional(&self, a: &Col) -> bool {
+        match self.b_hash.get(&a.quick_key()) {
+            Some(list) => list.iter().any(|&b| self.cols[b as usize] == *a),
+            None => false,
+        }
+    }
+
+    /// Publishes the pivot vector `p`: eliminates its first row from every live column.
+    pub(super) fn pivot(&mut self, p: Col, j: usize) {
+        let Some(first) = p.first_row() else { return };
+        let r = if self.sparse {
+            // Non-singleton rows are a prefix of the rows; use them when there are any.
+            let limit = if first < self.n_ns { self.n_ns } else { u32::MAX };
+            let mut best = first;
+            let mut best_len = usize::MAX;
+            for &row in p.rows.iter().take_while(|&&row| row < limit) {
+                let len = self.row_index[row as usize].len();
+                if len < best_len {
+                    best = row;
+                    best_len = len;
+                }
+            }
+            best
+        } else {
+            first
+        };
+        let ids = std::mem::take(&mut self.row_index[r as usize]);
+        for id in ids {
+            let id = id as usize;
+            if id < self.n_a && id <= j {
+                continue;
+            }
+            if !self.cols[id].contains(r) {
+                continue;
+            }
+            let is_b = id >= self.n_a;
+            if is_b {
+                self.unhash_b(id);
+            }
+            self.fill.clear();
+            self.cols[id].eliminate_at(&p, r, &mut self.fill, &mut self.promo);
+            for &f in &self.fill {
+                self.row_index[f as usize].push(id as u32);
+            }
+            if is_b {
+                if self.cols[id].is_empty() {
+                    self.emptied.push((id - self.n_a) as u32);
+                } else {
+                    self.hash_b(id);
+                }
+            }
+        }
+        self.pivots += 1;
+        if self.zp {
+            self.pivot_of_row[r as usize] = self.basis.len() as u32;
+            self.basis_row.push(r);
+            self.basis.push(p);
+        }
+    }
+
+    /// Publishes a set of new span vectors, each reduced by the pivots before it.
+    pub(super) fn pivot_all(&mut self, w: Vec<Col>, j: usize) {
+        for p in w {
+            let p = self.reduce_by_basis(p);
+            self.pivot(p, j);
+        }
+    }
+
+    /// The new span vectors: the candidate, then each zero row reduced by the basis and by
+    /// the vectors before it (an echelon set whose pivots are their first rows).
+    pub(super) fn build_w(&mut self, a: &Col, zero_rows: &[u32]) -> Vec<Col> {
+        let mut w: Vec<Col> = Vec::new();
+        if !a.is_empty() {
+            w.push(a.clone());
+        }
+        for &r in zero_rows {
+            let mut v = self.reduce_by_basis(Col::ones(vec![r]));
+            for p in &w {
+                if let Some(pr) = p.first_row() {
+                    if v.contains(pr) {
+                        v.eliminate(p, &mut self.fill, &mut self.promo);
+                        self.fill.clear();
+                    }
+                }
+            }
+            if !v.is_empty() {
+                w.push(v);
+            }
+        }
+        w
+    }
+
+    pub(super) fn reduce_by_basis(&mut self, mut v: Col) -> Col {
+        let mut heap: BinaryHeap<Reverse<u32>> = v
+            .rows
+            .iter()
+            .filter_map(|&r| {
+                let b = self.pivot_of_row[r as usize];
+                (b != u32::MAX).then_some(Reverse(b))
+            })
+            .collect();
+        while let Some(Reverse(b)) = heap.pop() {
+            let p = &self.basis[b as usize];
+            let pr = self.basis_row[b as usize];
+            if !v.contains(pr) {
+                continue;
+            }
+            self.fill.clear();
+            v.eliminate_at(p, pr, &mut self.fill, &mut self.promo);
+            for &f in &self.fill {
+                let b2 = self.pivot_of_row[f as usize];
+                if b2 != u32::MAX {
+                    heap.push(Reverse(b2));
+                }
+            }
+        }
+        self.fill.clear();
+        v
+    }
+
+    /// Whether some primary column lies in the span of the current basis plus `w`.
+    pub(super) fn w_discloses(&mut self, w: &[Col]) -> bool {
+        let mut cand: Vec<u32> = Vec::new();
+        for p in w {
+            let Some(pr) = p.first_row() else { continue };
+            for &id in &self.row_index[pr as usize] {
+                if (id as usize) >= self.n_a && self.cols[id as usize].contains(pr) {
+                    cand.push(id);
+                }
+            }
+        }
+        cand.sort_unstable();
+        cand.dedup();
+        for id in cand {
+            let mut v = self.cols[id as usize].clone();
+            for p in w {
+                if let Some(pr) = p.first_row() {
+                    if v.contains(pr) {
+                        v.eliminate(p, &mut self.fill, &mut self.promo);
+                        self.fill.clear();
+                    }
+                }
+            }
+            if v.is_empty() {
+                return true;
+            }
+        }
+        false
+    }
+}
