@@ -101,6 +101,13 @@ pub(crate) struct Col {
     pub(crate) vals: Vals,
 }
 
+/// Reusable buffers of [`Col::eliminate_with`].
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    rows: Vec<u32>,
+    vals: Vec<i64>,
+}
+
 /// Counts of promotions, for statistics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Promotions {
@@ -126,6 +133,16 @@ impl Col {
     pub(crate) fn ones(rows: Vec<u32>) -> Self {
         let n = rows.len();
         Col { rows, vals: Vals::Small(vec![1; n]) }
+    }
+
+    /// Releases spare capacity (columns kept for long: the stored pivot vectors).
+    pub(crate) fn shrink(&mut self) {
+        self.rows.shrink_to_fit();
+        match &mut self.vals {
+            Vals::Small(v) => v.shrink_to_fit(),
+            Vals::Wide(v) => v.shrink_to_fit(),
+            Vals::Big(v) => v.shrink_to_fit(),
+        }
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -230,6 +247,34 @@ impl Col {
                 narrow_big(v)
             }
         };
+    }
+
+    /// As [`Col::eliminate_at`], merging into `scratch` and copying back when both columns
+    /// hold `i64` entries (no allocation when the column keeps its length; the column's
+    /// capacity follows its length instead of the sum of both lengths). The same arithmetic.
+    pub(crate) fn eliminate_with(
+        &mut self,
+        pivot: &Col,
+        r: u32,
+        fill: &mut Vec<u32>,
+        promo: &mut Promotions,
+        scratch: &mut Scratch,
+    ) {
+        if let (Vals::Small(a), Vals::Small(p)) = (&self.vals, &pivot.vals) {
+            let done = elim_into(&self.rows, a, &pivot.rows, p, r, fill, &mut scratch.rows, &mut scratch.vals);
+            if done.is_some() {
+                self.rows.clear();
+                self.rows.extend_from_slice(&scratch.rows);
+                if let Vals::Small(v) = &mut self.vals {
+                    v.clear();
+                    v.extend_from_slice(&scratch.vals);
+                }
+                self.canonicalize();
+                return;
+            }
+            fill.clear();
+        }
+        self.eliminate_at(pivot, r, fill, promo);
     }
 
     /// `self := (a/g)·self − (b/g)·pivot`, where the pivot's first row `r` is in `self`,
@@ -340,6 +385,27 @@ fn canon<T: Int>(v: &mut [T]) -> bool {
 type Elim<T> = Option<(Vec<u32>, Vec<T>)>;
 
 fn elim<T: Int>(cr: &[u32], cv: &[T], pr: &[u32], pv: &[T], r: u32, fill: &mut Vec<u32>) -> Elim<T> {
+    let mut rows = Vec::with_capacity(cr.len() + pr.len());
+    let mut vals = Vec::with_capacity(cr.len() + pr.len());
+    elim_into(cr, cv, pr, pv, r, fill, &mut rows, &mut vals)?;
+    Some((rows, vals))
+}
+
+/// `(a/g)·c − (b/g)·p` into `rows`/`vals` (cleared first); `None` on overflow or when `r` is
+/// not a row of both.
+#[expect(clippy::too_many_arguments, reason = "two sparse operands, the pivot row and three outputs")]
+fn elim_into<T: Int>(
+    cr: &[u32],
+    cv: &[T],
+    pr: &[u32],
+    pv: &[T],
+    r: u32,
+    fill: &mut Vec<u32>,
+    rows: &mut Vec<u32>,
+    vals: &mut Vec<T>,
+) -> Option<()> {
+    rows.clear();
+    vals.clear();
     let pos = cr.binary_search(&r).ok()?;
     let a = &pv[pr.binary_search(&r).ok()?];
     let b = &cv[pos];
@@ -351,33 +417,39 @@ fn elim<T: Int>(cr: &[u32], cv: &[T], pr: &[u32], pv: &[T], r: u32, fill: &mut V
         fb = fb.neg_()?;
     }
     let fa_one = fa.is_one_();
-    let mut rows = Vec::with_capacity(cr.len() + pr.len());
-    let mut vals = Vec::with_capacity(cr.len() + pr.len());
+    rows.reserve(cr.len() + pr.len());
+    vals.reserve(cr.len() + pr.len());
+    // Runs of rows only one side holds are copied in one go (our entries as they are when the
+    // factor is 1, the pivot's as fill): long columns updated by short pivots, and the other
+    // way round, cost little more than a copy.
+    let fb_one = fb.is_one_();
     let (mut i, mut k) = (0usize, 0usize);
-    let scale = |x: &T| -> Option<T> {
-        if fa_one {
-            Some(x.clone())
-        } else {
-            x.mul_(&fa)
-        }
-    };
-    while i < cr.len() || k < pr.len() {
-        let ci = cr.get(i).copied().unwrap_or(u32::MAX);
-        let pk = pr.get(k).copied().unwrap_or(u32::MAX);
+    while i < cr.len() && k < pr.len() {
+        let (ci, pk) = (cr[i], pr[k]);
         if ci < pk {
-            rows.push(ci);
-            vals.push(scale(&cv[i])?);
-            i += 1;
-        } else if pk < ci {
-            let v = fb.mul_(&pv[k])?.neg_()?;
-            if !v.is_zero_() {
-                rows.push(pk);
-                vals.push(v);
-                fill.push(pk);
+            let mut e = i + 1;
+            while e < cr.len() && cr[e] < pk {
+                e += 1;
             }
-            k += 1;
+            rows.extend_from_slice(&cr[i..e]);
+            if fa_one {
+                vals.extend_from_slice(&cv[i..e]);
+            } else {
+                for x in &cv[i..e] {
+                    vals.push(x.mul_(&fa)?);
+                }
+            }
+            i = e;
+        } else if pk < ci {
+            let mut e = k + 1;
+            while e < pr.len() && pr[e] < ci {
+                e += 1;
+            }
+            push_fill(&pr[k..e], &pv[k..e], &fb, fb_one, fill, rows, vals)?;
+            k = e;
         } else {
-            let v = scale(&cv[i])?.sub_(&fb.mul_(&pv[k])?)?;
+            let scaled = if fa_one { cv[i].clone() } else { cv[i].mul_(&fa)? };
+            let v = if fb_one { scaled.sub_(&pv[k])? } else { scaled.sub_(&fb.mul_(&pv[k])?)? };
             if !v.is_zero_() {
                 rows.push(ci);
                 vals.push(v);
@@ -386,7 +458,39 @@ fn elim<T: Int>(cr: &[u32], cv: &[T], pr: &[u32], pv: &[T], r: u32, fill: &mut V
             k += 1;
         }
     }
-    Some((rows, vals))
+    if i < cr.len() {
+        rows.extend_from_slice(&cr[i..]);
+        if fa_one {
+            vals.extend_from_slice(&cv[i..]);
+        } else {
+            for x in &cv[i..] {
+                vals.push(x.mul_(&fa)?);
+            }
+        }
+    }
+    if k < pr.len() {
+        push_fill(&pr[k..], &pv[k..], &fb, fb_one, fill, rows, vals)?;
+    }
+    Some(())
+}
+
+/// Appends `−fb·p` on rows only the pivot holds (fill-in). `fb` is never zero (it is our entry
+/// at the pivot row over a gcd), so no entry cancels.
+fn push_fill<T: Int>(
+    pr: &[u32],
+    pv: &[T],
+    fb: &T,
+    fb_one: bool,
+    fill: &mut Vec<u32>,
+    rows: &mut Vec<u32>,
+    vals: &mut Vec<T>,
+) -> Option<()> {
+    rows.extend_from_slice(pr);
+    fill.extend_from_slice(pr);
+    for x in pv {
+        vals.push(if fb_one { x.neg_()? } else { fb.mul_(x)?.neg_()? });
+    }
+    Some(())
 }
 
 /// A small fast hasher (FxHash-like), deterministic across runs.

@@ -6,8 +6,18 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
-use super::super::exact::{Col, Promotions};
+use rayon::prelude::*;
+
+use super::super::exact::{Col, Promotions, Scratch};
 use super::problem::RowLists;
+
+/// A pivot updates its columns in parallel when it touches at least this many columns...
+/// (Tiny in unit tests, so that they exercise the parallel path.)
+const PAR_MIN_COLUMNS: usize = if cfg!(test) { 2 } else { 64 };
+/// ...holding together at least this many entries (below that, threads cost more than they save).
+const PAR_MIN_ENTRIES: usize = if cfg!(test) { 1 } else { 1 << 15 };
+/// Columns per parallel task at least.
+const PAR_CHUNK: usize = if cfg!(test) { 1 } else { 16 };
 
 /// The state of one elimination.
 pub(super) struct Engine {
@@ -24,6 +34,10 @@ pub(super) struct Engine {
     pub(super) promo: Promotions,
     pub(super) emptied: Vec<u32>,
     pub(super) fill: Vec<u32>,
+    /// Per column: the pivot that last visited it (each column once per pivot).
+    pub(super) seen: Vec<u32>,
+    /// Scratch space of single-threaded eliminations.
+    pub(super) scratch: Scratch,
     // zero propagation
     pub(super) zp: bool,
     pub(super) sparse: bool,
@@ -48,6 +62,7 @@ impl Engine {
             }
         }
         let nb = cols.len() - n_a;
+        let ncols = cols.len();
         let mut e = Engine {
             m,
             n_ns,
@@ -62,6 +77,8 @@ impl Engine {
             promo: Promotions::default(),
             emptied: Vec::new(),
             fill: Vec::new(),
+            seen: vec![0; ncols],
+            scratch: Scratch::default(),
             zp,
             sparse: false,
             basis_row: Vec::new(),
@@ -132,24 +149,64 @@ impl Engine {
             first
         };
         let ids = std::mem::take(&mut self.row_index[r as usize]);
-        for id in ids {
+        // The live columns holding row r, each once, in index order of first appearance (an id
+        // may appear again after its entry cancelled and came back as fill; its first
+        // appearance eliminates r, the later ones found it gone).
+        let stamp = self.pivots as u32 + 1;
+        let mut work: Vec<u32> = Vec::with_capacity(ids.len());
+        let mut size = 0usize;
+        for &id in &ids {
+            let i = id as usize;
+            if (i < self.n_a && i <= j) || self.seen[i] == stamp {
+                continue;
+            }
+            self.seen[i] = stamp;
+            if !self.cols[i].contains(r) {
+                continue;
+            }
+            size += self.cols[i].len() + p.len();
+            work.push(id);
+        }
+        drop(ids);
+        for &id in &work {
+            if id as usize >= self.n_a {
+                self.unhash_b(id as usize);
+            }
+        }
+        if work.len() >= PAR_MIN_COLUMNS && size >= PAR_MIN_ENTRIES && rayon::current_num_threads() > 1 {
+            // The columns are independent: update them in parallel, then record the fill-in in
+            // the row index in the same order as one thread would (so the index, and with it
+            // every later pivot choice, does not depend on the number of threads).
+            let mut taken: Vec<(Col, Vec<u32>, Promotions)> = work
+                .iter()
+                .map(|&id| {
+                    (std::mem::replace(&mut self.cols[id as usize], Col::empty()), Vec::new(), Promotions::default())
+                })
+                .collect();
+            taken.par_iter_mut().with_min_len(PAR_CHUNK).for_each(|(c, fill, promo)| {
+                let mut scratch = Scratch::default();
+                c.eliminate_with(&p, r, fill, promo, &mut scratch);
+            });
+            for (&id, (c, fill, promo)) in work.iter().zip(taken) {
+                for &f in &fill {
+                    self.row_index[f as usize].push(id);
+                }
+                self.promo.to_i128 += promo.to_i128;
+                self.promo.to_bigint += promo.to_bigint;
+                self.cols[id as usize] = c;
+            }
+        } else {
+            for &id in &work {
+                self.fill.clear();
+                self.cols[id as usize].eliminate_with(&p, r, &mut self.fill, &mut self.promo, &mut self.scratch);
+                for &f in &self.fill {
+                    self.row_index[f as usize].push(id);
+                }
+            }
+        }
+        for &id in &work {
             let id = id as usize;
-            if id < self.n_a && id <= j {
-                continue;
-            }
-            if !self.cols[id].contains(r) {
-                continue;
-            }
-            let is_b = id >= self.n_a;
-            if is_b {
-                self.unhash_b(id);
-            }
-            self.fill.clear();
-            self.cols[id].eliminate_at(&p, r, &mut self.fill, &mut self.promo);
-            for &f in &self.fill {
-                self.row_index[f as usize].push(id as u32);
-            }
-            if is_b {
+            if id >= self.n_a {
                 if self.cols[id].is_empty() {
                     self.emptied.push((id - self.n_a) as u32);
                 } else {
@@ -161,6 +218,8 @@ impl Engine {
         if self.zp {
             self.pivot_of_row[r as usize] = self.basis.len() as u32;
             self.basis_row.push(r);
+            let mut p = p;
+            p.shrink();
             self.basis.push(p);
         }
     }

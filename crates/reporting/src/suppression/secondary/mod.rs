@@ -231,3 +231,44 @@ pub fn suppress(model: &Model, opts: &SuppressOptions) -> Result<Pattern, Suppre
     pattern.stats.elapsed = start.elapsed();
     Ok(pattern)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::suppression::synthetic::{register_table, RegisterShape, FULL_CROSS, LINKED};
+
+    fn with_threads<T: Send>(n: usize, f: impl FnOnce() -> T + Send) -> T {
+        rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap_or_else(|e| panic!("thread pool: {e}")).install(f)
+    }
+
+    fn units(model: &Model) -> Vec<Vec<u32>> {
+        let mut by_unit: std::collections::BTreeMap<u32, Vec<u32>> = std::collections::BTreeMap::new();
+        for r in 0..model.inner().len() {
+            by_unit.entry(model.inner().codes(r)[0]).or_default().push(r as u32);
+        }
+        by_unit.into_values().collect()
+    }
+
+    /// The pattern (and every counter but the time) is the same on one thread and on two:
+    /// parallel column updates record their fill-in in the order one thread would.
+    #[test]
+    fn the_pattern_does_not_depend_on_the_number_of_threads() {
+        let mut shape = RegisterShape::reference(14, 2);
+        shape.years = 3;
+        let rule = PrimaryRule::from_max_n(4, false);
+        for (formula, strict, insiders) in [(FULL_CROSS, false, false), (LINKED, true, false), (LINKED, false, true)] {
+            let model = register_table(&shape, formula).unwrap_or_else(|e| panic!("{e}"));
+            let groups = if insiders { units(&model) } else { Vec::new() };
+            let opts = SuppressOptions { rule, strict, insiders: groups, ..Default::default() };
+            let run = |n: usize| {
+                let mut p = with_threads(n, || suppress(&model, &opts)).unwrap_or_else(|e| panic!("{e}"));
+                p.stats.elapsed = Duration::ZERO;
+                p
+            };
+            let one = run(1);
+            let two = run(2);
+            assert!(one.n_secondary() > 0, "{formula}: the table needs secondaries");
+            assert_eq!(one, two, "{formula}: one thread and two threads differ");
+        }
+    }
+}
