@@ -38,6 +38,7 @@ fn main() {
         }
     };
     let build = t.elapsed();
+    let peak_build = peak_mb();
     if let Some(path) = args.get(6).and_then(|a| a.strip_prefix("write=")) {
         let case =
             reporting::suppression::format::Case::from_model("register", &model, PrimaryRule::from_max_n(4, false));
@@ -73,7 +74,7 @@ fn main() {
     };
     let engine = t.elapsed();
     let mut line = format!(
-        "units {} regions {} entities {} years {} formula '{}': inner {} published {} nnz {} | build {:.2} s | primary {} secondary {} | engine {:.2} s (rows {}, columns {}, pivots {}, zero rows {}, promotions {}/{}, basis entries {}, primary entries {})",
+        "units {} regions {} entities {} years {} formula '{}': inner {} published {} nnz {} | build {:.2} s (peak so far {} MB) | primary {} secondary {} | engine {:.2} s (rows {}, columns {}, pivots {}, zero rows {}, promotions {}/{}, basis entries {}, primary entries {})",
         shape.units,
         shape.regions,
         shape.entities,
@@ -83,6 +84,7 @@ fn main() {
         model.ncells(),
         model.matrix().nnz(),
         build.as_secs_f64(),
+        peak_build,
         pattern.n_primary(),
         pattern.n_secondary(),
         engine.as_secs_f64(),
@@ -127,4 +129,16 @@ fn main() {
             std::process::exit(2);
         }
     }
+}
+
+/// Peak resident memory of this process so far (`VmHWM`), MB; 0 where unknown.
+fn peak_mb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|k| k.parse::<u64>().ok()))
+        })
+        .map_or(0, |kb| kb / 1024)
 }

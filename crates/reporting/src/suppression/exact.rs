@@ -108,6 +108,47 @@ pub(crate) struct Scratch {
     vals: Vec<i64>,
 }
 
+/// A column kept for long in little memory (the stored pivot vectors): entries in `i8` when
+/// they fit (almost always for 0/1 tables), else the column itself.
+#[derive(Debug, Clone)]
+pub(crate) enum Stored {
+    Tiny(Vec<u32>, Vec<i8>),
+    Full(Col),
+}
+
+impl Stored {
+    pub(crate) fn new(mut c: Col) -> Self {
+        if let Vals::Small(v) = &c.vals {
+            if v.iter().all(|&x| i8::try_from(x).is_ok()) {
+                let vals: Vec<i8> = v.iter().map(|&x| x as i8).collect();
+                let mut rows = std::mem::take(&mut c.rows);
+                rows.shrink_to_fit();
+                return Stored::Tiny(rows, vals);
+            }
+        }
+        c.shrink();
+        Stored::Full(c)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Stored::Tiny(r, _) => r.len(),
+            Stored::Full(c) => c.len(),
+        }
+    }
+
+    /// The column (the same entries, as a `Col`).
+    pub(crate) fn col(&self) -> std::borrow::Cow<'_, Col> {
+        match self {
+            Stored::Tiny(r, v) => std::borrow::Cow::Owned(Col {
+                rows: r.clone(),
+                vals: Vals::Small(v.iter().map(|&x| i64::from(x)).collect()),
+            }),
+            Stored::Full(c) => std::borrow::Cow::Borrowed(c),
+        }
+    }
+}
+
 /// Counts of promotions, for statistics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Promotions {

@@ -8,7 +8,7 @@ use std::collections::{BinaryHeap, HashMap};
 
 use rayon::prelude::*;
 
-use super::super::exact::{Col, Promotions, Scratch};
+use super::super::exact::{Col, Promotions, Scratch, Stored};
 use super::problem::RowLists;
 
 /// A pivot updates its columns in parallel when it touches at least this many columns...
@@ -16,6 +16,8 @@ use super::problem::RowLists;
 const PAR_MIN_COLUMNS: usize = if cfg!(test) { 2 } else { 64 };
 /// ...holding together at least this many entries (below that, threads cost more than they save).
 const PAR_MIN_ENTRIES: usize = if cfg!(test) { 1 } else { 1 << 15 };
+/// A row's list is compacted when it reaches twice its live length, and not below this.
+const MIN_COMPACT: u32 = 16;
 /// Columns per parallel task at least.
 const PAR_CHUNK: usize = if cfg!(test) { 1 } else { 16 };
 
@@ -25,7 +27,16 @@ pub(super) struct Engine {
     pub(super) n_ns: u32,
     pub(super) n_a: usize,
     pub(super) cols: Vec<Col>,
+    /// Per row, the columns that may hold it (a superset: lists are compacted when they grow).
     pub(super) row_index: Vec<Vec<u32>>,
+    /// Per row, the entries its list would have without compaction (every push since the row's
+    /// list was last taken): the sparse pivot choice reads these, so it is the same as with
+    /// never-compacted lists.
+    pub(super) row_pushes: Vec<u32>,
+    /// Per row, the list length that triggers the next compaction.
+    pub(super) row_limit: Vec<u32>,
+    /// The candidate being decided (candidates up to it are consumed).
+    pub(super) current: usize,
     pub(super) b_hash: HashMap<u64, Vec<u32>>,
     pub(super) b_fp: Vec<u64>,
     pub(super) sub_used: Vec<bool>,
@@ -44,7 +55,7 @@ pub(super) struct Engine {
     pub(super) basis_row: Vec<u32>,
     pub(super) y: Vec<i64>,
     pub(super) orig: RowLists,
-    pub(super) basis: Vec<Col>,
+    pub(super) basis: Vec<Stored>,
     pub(super) pivot_of_row: Vec<u32>,
     pub(super) known: Vec<bool>,
     pub(super) state: Vec<(u32, i64)>,
@@ -61,6 +72,8 @@ impl Engine {
                 row_index[r as usize].push(id as u32);
             }
         }
+        let row_pushes: Vec<u32> = row_index.iter().map(|l| l.len() as u32).collect();
+        let row_limit: Vec<u32> = row_pushes.iter().map(|&n| (2 * n).max(MIN_COMPACT)).collect();
         let nb = cols.len() - n_a;
         let ncols = cols.len();
         let mut e = Engine {
@@ -69,6 +82,9 @@ impl Engine {
             n_a,
             cols,
             row_index,
+            row_pushes,
+            row_limit,
+            current: 0,
             b_hash: HashMap::new(),
             b_fp: vec![0; nb],
             sub_used: vec![false; m],
@@ -96,6 +112,22 @@ impl Engine {
             e.hash_b(n_a + b);
         }
         e
+    }
+
+    /// Records that column `id` now holds row `f`. A list that has doubled since it was last
+    /// compacted drops the candidates already decided (they are skipped anyway); its virtual
+    /// length (`row_pushes`, read by the pivot choice) is kept, so the choice does not change.
+    fn push_row(&mut self, f: u32, id: u32) {
+        let f = f as usize;
+        self.row_pushes[f] += 1;
+        let list = &mut self.row_index[f];
+        list.push(id);
+        if list.len() as u32 >= self.row_limit[f] {
+            let (n_a, cur) = (self.n_a, self.current);
+            list.retain(|&c| c as usize >= n_a || c as usize > cur);
+            list.shrink_to(2 * list.len());
+            self.row_limit[f] = (2 * list.len() as u32).max(MIN_COMPACT);
+        }
     }
 
     fn hash_b(&mut self, id: usize) {
@@ -136,9 +168,9 @@ impl Engine {
             // Non-singleton rows are a prefix of the rows; use them when there are any.
             let limit = if first < self.n_ns { self.n_ns } else { u32::MAX };
             let mut best = first;
-            let mut best_len = usize::MAX;
+            let mut best_len = u32::MAX;
             for &row in p.rows.iter().take_while(|&&row| row < limit) {
-                let len = self.row_index[row as usize].len();
+                let len = self.row_pushes[row as usize];
                 if len < best_len {
                     best = row;
                     best_len = len;
@@ -149,6 +181,8 @@ impl Engine {
             first
         };
         let ids = std::mem::take(&mut self.row_index[r as usize]);
+        self.row_pushes[r as usize] = 0;
+        self.row_limit[r as usize] = MIN_COMPACT;
         // The live columns holding row r, each once, in index order of first appearance (an id
         // may appear again after its entry cancelled and came back as fill; its first
         // appearance eliminates r, the later ones found it gone).
@@ -183,13 +217,15 @@ impl Engine {
                     (std::mem::replace(&mut self.cols[id as usize], Col::empty()), Vec::new(), Promotions::default())
                 })
                 .collect();
-            taken.par_iter_mut().with_min_len(PAR_CHUNK).for_each(|(c, fill, promo)| {
-                let mut scratch = Scratch::default();
-                c.eliminate_with(&p, r, fill, promo, &mut scratch);
-            });
+            taken.par_iter_mut().with_min_len(PAR_CHUNK).for_each_init(
+                Scratch::default,
+                |scratch, (c, fill, promo)| {
+                    c.eliminate_with(&p, r, fill, promo, scratch);
+                },
+            );
             for (&id, (c, fill, promo)) in work.iter().zip(taken) {
                 for &f in &fill {
-                    self.row_index[f as usize].push(id);
+                    self.push_row(f, id);
                 }
                 self.promo.to_i128 += promo.to_i128;
                 self.promo.to_bigint += promo.to_bigint;
@@ -199,8 +235,9 @@ impl Engine {
             for &id in &work {
                 self.fill.clear();
                 self.cols[id as usize].eliminate_with(&p, r, &mut self.fill, &mut self.promo, &mut self.scratch);
-                for &f in &self.fill {
-                    self.row_index[f as usize].push(id);
+                for i in 0..self.fill.len() {
+                    let f = self.fill[i];
+                    self.push_row(f, id);
                 }
             }
         }
@@ -218,9 +255,7 @@ impl Engine {
         if self.zp {
             self.pivot_of_row[r as usize] = self.basis.len() as u32;
             self.basis_row.push(r);
-            let mut p = p;
-            p.shrink();
-            self.basis.push(p);
+            self.basis.push(Stored::new(p));
         }
     }
 
@@ -266,13 +301,13 @@ impl Engine {
             })
             .collect();
         while let Some(Reverse(b)) = heap.pop() {
-            let p = &self.basis[b as usize];
             let pr = self.basis_row[b as usize];
             if !v.contains(pr) {
                 continue;
             }
+            let p = self.basis[b as usize].col();
             self.fill.clear();
-            v.eliminate_at(p, pr, &mut self.fill, &mut self.promo);
+            v.eliminate_at(&p, pr, &mut self.fill, &mut self.promo);
             for &f in &self.fill {
                 let b2 = self.pivot_of_row[f as usize];
                 if b2 != u32::MAX {

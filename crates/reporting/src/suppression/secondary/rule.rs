@@ -20,6 +20,7 @@ impl Engine {
                 self.remaining = n_a - j;
                 break;
             }
+            self.current = j;
             let a = std::mem::replace(&mut self.cols[j], Col::empty());
             let cascade = if self.zp { Some(self.cascade(j)) } else { None };
             let zero_rows: Vec<u32> = cascade.as_ref().map_or(Vec::new(), |c| c.zero_rows.clone());
