@@ -56,6 +56,7 @@ macro_rules! prim_int {
         }
     };
 }
+prim_int!(i8, u8);
 prim_int!(i64, u64);
 prim_int!(i128, u128);
 
@@ -89,6 +90,9 @@ impl Int for BigInt {
 /// Entries of a column at the narrowest width that holds them.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum Vals {
+    /// Entries in `-128..=127` (nearly every column of a 0/1 table): 5 bytes an entry with
+    /// the row instead of 12. Arithmetic is checked in `i8` and redone in `i64` on overflow.
+    Tiny(Vec<i8>),
     Small(Vec<i64>),
     Wide(Vec<i128>),
     Big(Vec<BigInt>),
@@ -106,47 +110,7 @@ pub(crate) struct Col {
 pub(crate) struct Scratch {
     rows: Vec<u32>,
     vals: Vec<i64>,
-}
-
-/// A column kept for long in little memory (the stored pivot vectors): entries in `i8` when
-/// they fit (almost always for 0/1 tables), else the column itself.
-#[derive(Debug, Clone)]
-pub(crate) enum Stored {
-    Tiny(Vec<u32>, Vec<i8>),
-    Full(Col),
-}
-
-impl Stored {
-    pub(crate) fn new(mut c: Col) -> Self {
-        if let Vals::Small(v) = &c.vals {
-            if v.iter().all(|&x| i8::try_from(x).is_ok()) {
-                let vals: Vec<i8> = v.iter().map(|&x| x as i8).collect();
-                let mut rows = std::mem::take(&mut c.rows);
-                rows.shrink_to_fit();
-                return Stored::Tiny(rows, vals);
-            }
-        }
-        c.shrink();
-        Stored::Full(c)
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        match self {
-            Stored::Tiny(r, _) => r.len(),
-            Stored::Full(c) => c.len(),
-        }
-    }
-
-    /// The column (the same entries, as a `Col`).
-    pub(crate) fn col(&self) -> std::borrow::Cow<'_, Col> {
-        match self {
-            Stored::Tiny(r, v) => std::borrow::Cow::Owned(Col {
-                rows: r.clone(),
-                vals: Vals::Small(v.iter().map(|&x| i64::from(x)).collect()),
-            }),
-            Stored::Full(c) => std::borrow::Cow::Borrowed(c),
-        }
-    }
+    tiny: Vec<i8>,
 }
 
 /// Counts of promotions, for statistics.
@@ -160,7 +124,7 @@ pub struct Promotions {
 
 impl Col {
     pub(crate) fn empty() -> Self {
-        Col { rows: Vec::new(), vals: Vals::Small(Vec::new()) }
+        Col { rows: Vec::new(), vals: Vals::Tiny(Vec::new()) }
     }
 
     /// Builds a canonical column from sorted unique rows and non-zero values.
@@ -173,13 +137,14 @@ impl Col {
     /// A 0/1 column.
     pub(crate) fn ones(rows: Vec<u32>) -> Self {
         let n = rows.len();
-        Col { rows, vals: Vals::Small(vec![1; n]) }
+        Col { rows, vals: Vals::Tiny(vec![1; n]) }
     }
 
     /// Releases spare capacity (columns kept for long: the stored pivot vectors).
     pub(crate) fn shrink(&mut self) {
         self.rows.shrink_to_fit();
         match &mut self.vals {
+            Vals::Tiny(v) => v.shrink_to_fit(),
             Vals::Small(v) => v.shrink_to_fit(),
             Vals::Wide(v) => v.shrink_to_fit(),
             Vals::Big(v) => v.shrink_to_fit(),
@@ -205,6 +170,7 @@ impl Col {
     /// In canonical form, all entries equal means all entries are 1.
     pub(crate) fn all_ones(&self) -> bool {
         match &self.vals {
+            Vals::Tiny(v) => v.iter().all(|&x| x == 1),
             Vals::Small(v) => v.iter().all(|&x| x == 1),
             Vals::Wide(v) => v.iter().all(|&x| x == 1),
             Vals::Big(v) => v.iter().all(One::is_one),
@@ -214,6 +180,7 @@ impl Col {
     /// Whether every entry is positive.
     pub(crate) fn all_positive(&self) -> bool {
         match &self.vals {
+            Vals::Tiny(v) => v.iter().all(|&x| x > 0),
             Vals::Small(v) => v.iter().all(|&x| x > 0),
             Vals::Wide(v) => v.iter().all(|&x| x > 0),
             Vals::Big(v) => v.iter().all(Signed::is_positive),
@@ -225,6 +192,7 @@ impl Col {
     pub(crate) fn quick_key(&self) -> u64 {
         let (Some(&f), Some(&l)) = (self.rows.first(), self.rows.last()) else { return 0 };
         let (vf, vl) = match &self.vals {
+            Vals::Tiny(v) => (i64::from(v[0]), i64::from(v[v.len() - 1])),
             Vals::Small(v) => (v[0], v[v.len() - 1]),
             Vals::Wide(v) => (v[0] as i64, v[v.len() - 1] as i64),
             Vals::Big(v) => (v[0].to_i64().unwrap_or(-7), v[v.len() - 1].to_i64().unwrap_or(-7)),
@@ -239,14 +207,24 @@ impl Col {
 
     fn level(&self) -> u8 {
         match self.vals {
-            Vals::Small(_) => 0,
+            Vals::Tiny(_) | Vals::Small(_) => 0,
             Vals::Wide(_) => 1,
             Vals::Big(_) => 2,
         }
     }
 
+    /// The entries as `i64` (`None` above that width).
+    fn small(&self) -> Option<std::borrow::Cow<'_, [i64]>> {
+        match &self.vals {
+            Vals::Tiny(v) => Some(std::borrow::Cow::Owned(v.iter().map(|&x| i64::from(x)).collect())),
+            Vals::Small(v) => Some(std::borrow::Cow::Borrowed(v)),
+            _ => None,
+        }
+    }
+
     fn wide(&self) -> Vec<i128> {
         match &self.vals {
+            Vals::Tiny(v) => v.iter().map(|&x| i128::from(x)).collect(),
             Vals::Small(v) => v.iter().map(|&x| i128::from(x)).collect(),
             Vals::Wide(v) => v.clone(),
             Vals::Big(v) => v.iter().map(|x| x.to_i128().unwrap_or(0)).collect(),
@@ -255,6 +233,7 @@ impl Col {
 
     fn big(&self) -> Vec<BigInt> {
         match &self.vals {
+            Vals::Tiny(v) => v.iter().map(|&x| BigInt::from(x)).collect(),
             Vals::Small(v) => v.iter().map(|&x| BigInt::from(x)).collect(),
             Vals::Wide(v) => v.iter().map(|&x| BigInt::from(x)).collect(),
             Vals::Big(v) => v.clone(),
@@ -263,11 +242,20 @@ impl Col {
 
     /// Brings the entries to canonical form and the narrowest width.
     pub(crate) fn canonicalize(&mut self) {
-        let vals = std::mem::replace(&mut self.vals, Vals::Small(Vec::new()));
+        let vals = std::mem::replace(&mut self.vals, Vals::Tiny(Vec::new()));
         self.vals = match vals {
+            Vals::Tiny(mut v) => {
+                if canon(&mut v) {
+                    Vals::Tiny(v)
+                } else {
+                    let mut w: Vec<i64> = v.iter().map(|&x| i64::from(x)).collect();
+                    canon(&mut w);
+                    narrow_small(w)
+                }
+            }
             Vals::Small(mut v) => {
                 if canon(&mut v) {
-                    Vals::Small(v)
+                    narrow_small(v)
                 } else {
                     let mut w: Vec<i128> = v.iter().map(|&x| i128::from(x)).collect();
                     canon(&mut w);
@@ -301,7 +289,21 @@ impl Col {
         promo: &mut Promotions,
         scratch: &mut Scratch,
     ) {
-        if let (Vals::Small(a), Vals::Small(p)) = (&self.vals, &pivot.vals) {
+        if let (Vals::Tiny(a), Vals::Tiny(p)) = (&self.vals, &pivot.vals) {
+            let done = elim_into(&self.rows, a, &pivot.rows, p, r, fill, &mut scratch.rows, &mut scratch.tiny);
+            if done.is_some() {
+                self.rows.clear();
+                self.rows.extend_from_slice(&scratch.rows);
+                if let Vals::Tiny(v) = &mut self.vals {
+                    v.clear();
+                    v.extend_from_slice(&scratch.tiny);
+                }
+                self.canonicalize();
+                return;
+            }
+            // Overflow in i8: the same elimination in i64 below.
+            fill.clear();
+        } else if let (Vals::Small(a), Vals::Small(p)) = (&self.vals, &pivot.vals) {
             let done = elim_into(&self.rows, a, &pivot.rows, p, r, fill, &mut scratch.rows, &mut scratch.vals);
             if done.is_some() {
                 self.rows.clear();
@@ -331,9 +333,9 @@ impl Col {
         let mut level = self.level().max(pivot.level());
         loop {
             let done = match level {
-                0 => match (&self.vals, &pivot.vals) {
-                    (Vals::Small(a), Vals::Small(p)) => {
-                        elim(&self.rows, a, &pivot.rows, p, r, fill).map(|(r, v)| (r, Vals::Small(v)))
+                0 => match (self.small(), pivot.small()) {
+                    (Some(a), Some(p)) => {
+                        elim(&self.rows, &a, &pivot.rows, &p, r, fill).map(|(r, v)| (r, Vals::Small(v)))
                     }
                     _ => None,
                 },
@@ -371,9 +373,17 @@ impl Col {
     }
 }
 
+fn narrow_small(v: Vec<i64>) -> Vals {
+    if v.iter().all(|&x| i8::try_from(x).is_ok()) {
+        Vals::Tiny(v.iter().map(|&x| x as i8).collect())
+    } else {
+        Vals::Small(v)
+    }
+}
+
 fn narrow_wide(v: Vec<i128>) -> Vals {
     if v.iter().all(|&x| i64::try_from(x).is_ok()) {
-        Vals::Small(v.iter().map(|&x| x as i64).collect())
+        narrow_small(v.iter().map(|&x| x as i64).collect())
     } else {
         Vals::Wide(v)
     }
@@ -381,7 +391,7 @@ fn narrow_wide(v: Vec<i128>) -> Vals {
 
 fn narrow_big(v: Vec<BigInt>) -> Vals {
     if v.iter().all(|x| x.to_i64().is_some()) {
-        Vals::Small(v.iter().map(|x| x.to_i64().unwrap_or(0)).collect())
+        narrow_small(v.iter().map(|x| x.to_i64().unwrap_or(0)).collect())
     } else if v.iter().all(|x| x.to_i128().is_some()) {
         Vals::Wide(v.iter().map(|x| x.to_i128().unwrap_or(0)).collect())
     } else {
@@ -580,7 +590,7 @@ mod tests {
         let mut pr = Promotions::default();
         c.eliminate(&p, &mut fill, &mut pr);
         assert_eq!(c.rows, vec![1, 2, 3]);
-        assert_eq!(c.vals, Vals::Small(vec![1, -2, -3])); // -1,2,3 → sign flipped
+        assert_eq!(c.vals, Vals::Tiny(vec![1, -2, -3])); // -1,2,3 → sign flipped
         assert_eq!(fill, vec![1]);
     }
 
@@ -593,7 +603,26 @@ mod tests {
         let mut pr = Promotions::default();
         c.eliminate(&p, &mut fill, &mut pr);
         assert_eq!(c.rows, vec![1]);
-        assert_eq!(c.vals, Vals::Small(vec![1]));
+        assert_eq!(c.vals, Vals::Tiny(vec![1]));
         assert!(pr.to_i128 + pr.to_bigint >= 1);
+    }
+
+    #[test]
+    fn tiny_entries_widen_on_overflow_and_narrow_back() {
+        // 100 − (−100) overflows i8: the update is redone in i64 and stays there.
+        let mut c = Col::from_parts(vec![0, 1], vec![1, 100]);
+        let p = Col::from_parts(vec![0, 1], vec![1, -100]);
+        assert!(matches!(c.vals, Vals::Tiny(_)));
+        let (mut fill, mut pr, mut scratch) = (Vec::new(), Promotions::default(), Scratch::default());
+        c.eliminate_with(&p, 0, &mut fill, &mut pr, &mut scratch);
+        assert_eq!(c.rows, vec![1]);
+        assert_eq!(c.vals, Vals::Tiny(vec![1])); // 200, canonical: 1
+        let mut c = Col::from_parts(vec![0, 1, 2], vec![1, 100, 3]);
+        c.eliminate_with(&p, 0, &mut fill, &mut pr, &mut scratch);
+        assert_eq!(c.vals, Vals::Small(vec![200, 3]));
+        // The same update from i64 entries gives the same column.
+        let mut d = Col { rows: vec![0, 1, 2], vals: Vals::Small(vec![1, 100, 3]) };
+        d.eliminate_at(&p, 0, &mut fill, &mut pr);
+        assert_eq!(c, d);
     }
 }

@@ -8,7 +8,7 @@ use std::collections::{BinaryHeap, HashMap};
 
 use rayon::prelude::*;
 
-use super::super::exact::{Col, Promotions, Scratch, Stored};
+use super::super::exact::{Col, Promotions, Scratch};
 use super::problem::RowLists;
 
 /// A pivot updates its columns in parallel when it touches at least this many columns...
@@ -55,7 +55,7 @@ pub(super) struct Engine {
     pub(super) basis_row: Vec<u32>,
     pub(super) y: Vec<i64>,
     pub(super) orig: RowLists,
-    pub(super) basis: Vec<Stored>,
+    pub(super) basis: Vec<Col>,
     pub(super) pivot_of_row: Vec<u32>,
     pub(super) known: Vec<bool>,
     pub(super) state: Vec<(u32, i64)>,
@@ -125,6 +125,8 @@ impl Engine {
         if list.len() as u32 >= self.row_limit[f] {
             let (n_a, cur) = (self.n_a, self.current);
             list.retain(|&c| c as usize >= n_a || c as usize > cur);
+            list.sort_unstable();
+            list.dedup();
             list.shrink_to(2 * list.len());
             self.row_limit[f] = (2 * list.len() as u32).max(MIN_COMPACT);
         }
@@ -255,7 +257,9 @@ impl Engine {
         if self.zp {
             self.pivot_of_row[r as usize] = self.basis.len() as u32;
             self.basis_row.push(r);
-            self.basis.push(Stored::new(p));
+            let mut p = p;
+            p.shrink();
+            self.basis.push(p);
         }
     }
 
@@ -305,9 +309,9 @@ impl Engine {
             if !v.contains(pr) {
                 continue;
             }
-            let p = self.basis[b as usize].col();
+            let p = &self.basis[b as usize];
             self.fill.clear();
-            v.eliminate_at(&p, pr, &mut self.fill, &mut self.promo);
+            v.eliminate_at(p, pr, &mut self.fill, &mut self.promo);
             for &f in &self.fill {
                 let b2 = self.pivot_of_row[f as usize];
                 if b2 != u32::MAX {

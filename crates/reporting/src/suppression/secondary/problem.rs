@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::hash::Hasher;
 use std::time::Instant;
 
-use super::super::exact::{Col, Stored};
+use super::super::exact::Col;
 use super::super::order::default_order;
 use super::super::primary::{insider_dominated, strict_extra_primaries};
 use super::super::table::{CellRole, Model};
@@ -319,7 +319,7 @@ pub(super) fn suppress_outsider(model: &Model, opts: &SuppressOptions) -> Result
         stats.zero_rows = eng.zero_rows;
         stats.zero_secondaries = eng.zero_secondaries;
         stats.promotions = eng.promo;
-        stats.basis_entries = eng.basis.iter().map(Stored::len).sum();
+        stats.basis_entries = eng.basis.iter().map(Col::len).sum();
         stats.primary_entries = eng.cols[eng.n_a..].iter().map(Col::len).sum();
     }
 
@@ -408,6 +408,7 @@ impl RowLists {
 
 fn col_val(c: &Col, i: usize) -> i64 {
     match &c.vals {
+        super::super::exact::Vals::Tiny(v) => i64::from(v[i]),
         super::super::exact::Vals::Small(v) => v[i],
         _ => 1,
     }
