@@ -545,6 +545,7 @@ fn push_fill<T: Int>(
 }
 
 /// A small fast hasher (FxHash-like), deterministic across runs.
+#[derive(Default)]
 pub(crate) struct Fx(pub(crate) u64);
 
 impl Hasher for Fx {

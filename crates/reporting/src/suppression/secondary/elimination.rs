@@ -5,10 +5,11 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
+use std::hash::BuildHasherDefault;
 
 use rayon::prelude::*;
 
-use super::super::exact::{Col, Promotions, Scratch};
+use super::super::exact::{Col, Fx, Promotions, Scratch};
 use super::problem::RowLists;
 
 /// A pivot updates its columns in parallel when it touches at least this many columns...
@@ -21,6 +22,23 @@ const MIN_COMPACT: u32 = 16;
 /// Columns per parallel task at least.
 const PAR_CHUNK: usize = if cfg!(test) { 1 } else { 16 };
 
+/// The columns that may hold a row (a superset: compacted when it grows), and the number of
+/// entries the list would have without compaction (every push since the row's list was last
+/// taken): the sparse pivot choice reads `pushes`, so it is the same as with never-compacted
+/// lists (and the same as before lists were compacted).
+#[derive(Debug, Clone)]
+pub(super) struct RowList {
+    pub(super) ids: Vec<u32>,
+    pub(super) pushes: u32,
+    pub(super) limit: u32,
+}
+
+impl Default for RowList {
+    fn default() -> Self {
+        RowList { ids: Vec::new(), pushes: 0, limit: MIN_COMPACT }
+    }
+}
+
 /// The state of one elimination.
 pub(super) struct Engine {
     pub(super) m: usize,
@@ -28,16 +46,10 @@ pub(super) struct Engine {
     pub(super) n_a: usize,
     pub(super) cols: Vec<Col>,
     /// Per row, the columns that may hold it (a superset: lists are compacted when they grow).
-    pub(super) row_index: Vec<Vec<u32>>,
-    /// Per row, the entries its list would have without compaction (every push since the row's
-    /// list was last taken): the sparse pivot choice reads these, so it is the same as with
-    /// never-compacted lists.
-    pub(super) row_pushes: Vec<u32>,
-    /// Per row, the list length that triggers the next compaction.
-    pub(super) row_limit: Vec<u32>,
+    pub(super) row_index: Vec<RowList>,
     /// The candidate being decided (candidates up to it are consumed).
     pub(super) current: usize,
-    pub(super) b_hash: HashMap<u64, Vec<u32>>,
+    pub(super) b_hash: HashMap<u64, Vec<u32>, BuildHasherDefault<Fx>>,
     pub(super) b_fp: Vec<u64>,
     pub(super) sub_used: Vec<bool>,
     pub(super) pivots: usize,
@@ -47,6 +59,9 @@ pub(super) struct Engine {
     pub(super) fill: Vec<u32>,
     /// Per column: the pivot that last visited it (each column once per pivot).
     pub(super) seen: Vec<u32>,
+    /// Per column: the compaction that last kept it (repeated ids dropped).
+    pub(super) mark: Vec<u32>,
+    pub(super) marks: u32,
     /// Scratch space of single-threaded eliminations.
     pub(super) scratch: Scratch,
     // zero propagation
@@ -66,14 +81,16 @@ pub(super) struct Engine {
 
 impl Engine {
     pub(super) fn new(cols: Vec<Col>, n_a: usize, m: usize, n_ns: u32, y: Vec<i64>, zp: bool, orig: RowLists) -> Self {
-        let mut row_index: Vec<Vec<u32>> = vec![Vec::new(); m];
+        let mut row_index: Vec<RowList> = vec![RowList::default(); m];
         for (id, c) in cols.iter().enumerate() {
             for &r in &c.rows {
-                row_index[r as usize].push(id as u32);
+                row_index[r as usize].ids.push(id as u32);
             }
         }
-        let row_pushes: Vec<u32> = row_index.iter().map(|l| l.len() as u32).collect();
-        let row_limit: Vec<u32> = row_pushes.iter().map(|&n| (2 * n).max(MIN_COMPACT)).collect();
+        for l in &mut row_index {
+            l.pushes = l.ids.len() as u32;
+            l.limit = (2 * l.pushes).max(MIN_COMPACT);
+        }
         let nb = cols.len() - n_a;
         let ncols = cols.len();
         let mut e = Engine {
@@ -82,10 +99,10 @@ impl Engine {
             n_a,
             cols,
             row_index,
-            row_pushes,
-            row_limit,
+            mark: vec![0; ncols],
+            marks: 0,
             current: 0,
-            b_hash: HashMap::new(),
+            b_hash: HashMap::default(),
             b_fp: vec![0; nb],
             sub_used: vec![false; m],
             pivots: 0,
@@ -115,20 +132,26 @@ impl Engine {
     }
 
     /// Records that column `id` now holds row `f`. A list that has doubled since it was last
-    /// compacted drops the candidates already decided (they are skipped anyway); its virtual
-    /// length (`row_pushes`, read by the pivot choice) is kept, so the choice does not change.
+    /// compacted drops the candidates already decided (they are skipped anyway) and repeated
+    /// ids; its virtual length (`pushes`, read by the pivot choice) is kept, so the choice does
+    /// not change.
     fn push_row(&mut self, f: u32, id: u32) {
-        let f = f as usize;
-        self.row_pushes[f] += 1;
-        let list = &mut self.row_index[f];
-        list.push(id);
-        if list.len() as u32 >= self.row_limit[f] {
+        let list = &mut self.row_index[f as usize];
+        list.pushes += 1;
+        list.ids.push(id);
+        if list.ids.len() as u32 >= list.limit {
             let (n_a, cur) = (self.n_a, self.current);
-            list.retain(|&c| c as usize >= n_a || c as usize > cur);
-            list.sort_unstable();
-            list.dedup();
-            list.shrink_to(2 * list.len());
-            self.row_limit[f] = (2 * list.len() as u32).max(MIN_COMPACT);
+            self.marks += 1;
+            let (mark, stamp) = (&mut self.mark, self.marks);
+            list.ids.retain(|&c| {
+                let keep = (c as usize >= n_a || c as usize > cur) && mark[c as usize] != stamp;
+                mark[c as usize] = stamp;
+                keep
+            });
+            if list.ids.capacity() > 4 * list.ids.len() {
+                list.ids.shrink_to(2 * list.ids.len());
+            }
+            list.limit = (2 * list.ids.len() as u32).max(MIN_COMPACT);
         }
     }
 
@@ -172,7 +195,7 @@ impl Engine {
             let mut best = first;
             let mut best_len = u32::MAX;
             for &row in p.rows.iter().take_while(|&&row| row < limit) {
-                let len = self.row_pushes[row as usize];
+                let len = self.row_index[row as usize].pushes;
                 if len < best_len {
                     best = row;
                     best_len = len;
@@ -182,9 +205,7 @@ impl Engine {
         } else {
             first
         };
-        let ids = std::mem::take(&mut self.row_index[r as usize]);
-        self.row_pushes[r as usize] = 0;
-        self.row_limit[r as usize] = MIN_COMPACT;
+        let ids = std::mem::take(&mut self.row_index[r as usize]).ids;
         // The live columns holding row r, each once, in index order of first appearance (an id
         // may appear again after its entry cancelled and came back as fill; its first
         // appearance eliminates r, the later ones found it gone).
@@ -328,7 +349,7 @@ impl Engine {
         let mut cand: Vec<u32> = Vec::new();
         for p in w {
             let Some(pr) = p.first_row() else { continue };
-            for &id in &self.row_index[pr as usize] {
+            for &id in &self.row_index[pr as usize].ids {
                 if (id as usize) >= self.n_a && self.cols[id as usize].contains(pr) {
                     cand.push(id);
                 }

@@ -3,8 +3,13 @@
 //! (commit).
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 
+use super::super::exact::Fx;
 use super::elimination::Engine;
+
+/// A map with the fast deterministic hasher (the keys are cell and row indices).
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
 
 /// Outcome of tentatively publishing one candidate, for zero propagation.
 pub(super) struct Cascade {
@@ -22,8 +27,8 @@ impl Engine {
     /// to 0 has all unknown inner cells 0; one with a single unknown inner cell reveals it).
     pub(super) fn cascade(&self, j: usize) -> Cascade {
         let mut out = Cascade { known: Vec::new(), zero_rows: Vec::new(), updates: Vec::new() };
-        let mut overlay: HashMap<u32, (u32, i64)> = HashMap::new();
-        let mut newly: HashMap<u32, ()> = HashMap::new();
+        let mut overlay: FxMap<u32, (u32, i64)> = FxMap::default();
+        let mut newly: FxMap<u32, ()> = FxMap::default();
         let oj = self.orig.col(j);
         let (mut cnt, mut res) = (0u32, 0i64);
         for &r in oj {
@@ -54,7 +59,7 @@ impl Engine {
         out
     }
 
-    fn fire(&self, u: u32, cnt: u32, res: i64, newly: &mut HashMap<u32, ()>, queue: &mut Vec<u32>, out: &mut Cascade) {
+    fn fire(&self, u: u32, cnt: u32, res: i64, newly: &mut FxMap<u32, ()>, queue: &mut Vec<u32>, out: &mut Cascade) {
         if cnt == 0 || (cnt > 1 && res != 0) {
             return;
         }
