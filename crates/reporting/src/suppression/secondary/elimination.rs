@@ -16,7 +16,7 @@ use super::problem::RowLists;
 /// (Tiny in unit tests, so that they exercise the parallel path.)
 const PAR_MIN_COLUMNS: usize = if cfg!(test) { 2 } else { 64 };
 /// ...holding together at least this many entries (below that, threads cost more than they save).
-const PAR_MIN_ENTRIES: usize = if cfg!(test) { 1 } else { 1 << 15 };
+const PAR_MIN_ENTRIES: usize = if cfg!(test) { 1 } else { 1 << 18 };
 /// A row's list is compacted when it reaches twice its live length, and not below this.
 const MIN_COMPACT: u32 = 16;
 /// Columns per parallel task at least.
