@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use num_bigint::BigInt;
 use num_integer::Integer;
 use num_traits::{Signed, Zero};
+use rayon::prelude::*;
 
 use super::primary::PrimaryRule;
 use super::secondary::Pattern;
@@ -201,7 +202,7 @@ pub fn audit_flags(model: &Model, suppressed: &[bool], opts: &AuditOptions) -> A
 }
 
 /// Exact integers for the auditor; `None` = overflow.
-trait Num: Clone + Eq + std::hash::Hash + Sized {
+trait Num: Clone + Eq + std::hash::Hash + Sized + Send + Sync {
     fn from_i64(v: i64) -> Self;
     fn is_zero_(&self) -> bool;
     fn is_negative_(&self) -> bool;
@@ -475,56 +476,82 @@ impl<'m, T: Num> Auditor<'m, T> {
             }
         }
         if !opts.insiders.is_empty() && !reduced_primary.is_empty() {
-            let mut local =
-                Auditor::<T> { model: None, basis: Vec::new(), pivot_at: vec![u32::MAX; m], known: Vec::new() };
-            for (gi, group) in opts.insiders.iter().enumerate() {
-                let mut in_group = vec![false; m];
-                for &r in group {
-                    if (r as usize) < m {
-                        in_group[r as usize] = true;
-                    }
-                }
-                // What the group knows: its rows, and what non-negativity then gives.
-                let mut knows = aud.known.clone();
-                for (r, k) in knows.iter_mut().enumerate() {
-                    *k |= in_group[r];
-                }
-                propagate(model, &published, &mut knows);
-                local.basis.clear();
-                let mut support = HashSet::new();
-                for (r, (&k, &before)) in knows.iter().zip(&aud.known).enumerate() {
-                    if !k || before {
-                        continue;
-                    }
-                    let w = aud.reduce(Vector { entries: vec![(r as u32, T::from_i64(1))] }, &mut acc)?;
-                    let w = local.reduce(w, &mut acc)?;
-                    if let Some((p, _)) = w.pivot() {
-                        support.extend(w.entries.iter().map(|e| e.0));
-                        local.pivot_at[p as usize] = local.basis.len() as u32;
-                        local.basis.push(w);
-                    }
-                }
-                for (v, cells) in &reduced_primary {
-                    if !v.entries.iter().all(|(r, _)| support.contains(r)) {
-                        continue;
-                    }
-                    if !local.reduce(v.clone(), &mut acc)?.entries.is_empty() {
-                        continue;
-                    }
-                    for &p in cells.iter().filter(|&&p| !exempt[p]) {
-                        let outside: i64 =
-                            x.col(p).iter().filter(|&&r| !in_group[r as usize]).map(|&r| y[r as usize]).sum();
-                        let has_outside = x.col(p).iter().any(|&r| !in_group[r as usize]);
-                        if has_outside && (rule.is_primary(outside) || (is_extra[p] && outside > 0)) {
-                            report.unit_insider.push(GroupInsiderFinding { group: gi, cell: p });
+            // The groups are independent: checked in parallel (each thread with its own small
+            // basis and accumulator), findings in group order.
+            let aud = &aud;
+            let reduced_primary = &reduced_primary;
+            let published = &published;
+            let exempt = &exempt;
+            let is_extra = &is_extra;
+            let per_group: Vec<Option<Vec<GroupInsiderFinding>>> = opts
+                .insiders
+                .par_iter()
+                .enumerate()
+                .map_init(
+                    || {
+                        let local = Auditor::<T> {
+                            model: None,
+                            basis: Vec::new(),
+                            pivot_at: vec![u32::MAX; m],
+                            known: Vec::new(),
+                        };
+                        (local, Dense::<T>::new(m))
+                    },
+                    |(local, acc), (gi, group)| {
+                        let mut found = Vec::new();
+                        let mut in_group = vec![false; m];
+                        for &r in group {
+                            if (r as usize) < m {
+                                in_group[r as usize] = true;
+                            }
                         }
-                    }
-                }
-                for b in &local.basis {
-                    if let Some((p, _)) = b.pivot() {
-                        local.pivot_at[p as usize] = u32::MAX;
-                    }
-                }
+                        // What the group knows: its rows, and what non-negativity then gives.
+                        let mut knows = aud.known.clone();
+                        for (r, k) in knows.iter_mut().enumerate() {
+                            *k |= in_group[r];
+                        }
+                        propagate(model, published, &mut knows);
+                        for b in &local.basis {
+                            if let Some((p, _)) = b.pivot() {
+                                local.pivot_at[p as usize] = u32::MAX;
+                            }
+                        }
+                        local.basis.clear();
+                        let mut support = HashSet::new();
+                        for (r, (&k, &before)) in knows.iter().zip(&aud.known).enumerate() {
+                            if !k || before {
+                                continue;
+                            }
+                            let w = aud.reduce(Vector { entries: vec![(r as u32, T::from_i64(1))] }, acc)?;
+                            let w = local.reduce(w, acc)?;
+                            if let Some((p, _)) = w.pivot() {
+                                support.extend(w.entries.iter().map(|e| e.0));
+                                local.pivot_at[p as usize] = local.basis.len() as u32;
+                                local.basis.push(w);
+                            }
+                        }
+                        for (v, cells) in reduced_primary {
+                            if !v.entries.iter().all(|(r, _)| support.contains(r)) {
+                                continue;
+                            }
+                            if !local.reduce(v.clone(), acc)?.entries.is_empty() {
+                                continue;
+                            }
+                            for &p in cells.iter().filter(|&&p| !exempt[p]) {
+                                let outside: i64 =
+                                    x.col(p).iter().filter(|&&r| !in_group[r as usize]).map(|&r| y[r as usize]).sum();
+                                let has_outside = x.col(p).iter().any(|&r| !in_group[r as usize]);
+                                if has_outside && (rule.is_primary(outside) || (is_extra[p] && outside > 0)) {
+                                    found.push(GroupInsiderFinding { group: gi, cell: p });
+                                }
+                            }
+                        }
+                        Some(found)
+                    },
+                )
+                .collect();
+            for found in per_group {
+                report.unit_insider.extend(found?);
             }
             report.unit_insider.sort_by_key(|f| (f.group, f.cell));
         }

@@ -56,6 +56,7 @@ macro_rules! prim_int {
         }
     };
 }
+prim_int!(i8, u8);
 prim_int!(i64, u64);
 prim_int!(i128, u128);
 
@@ -89,6 +90,9 @@ impl Int for BigInt {
 /// Entries of a column at the narrowest width that holds them.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum Vals {
+    /// Entries in `-128..=127` (nearly every column of a 0/1 table): 5 bytes an entry with
+    /// the row instead of 12. Arithmetic is checked in `i8` and redone in `i64` on overflow.
+    Tiny(Vec<i8>),
     Small(Vec<i64>),
     Wide(Vec<i128>),
     Big(Vec<BigInt>),
@@ -99,6 +103,14 @@ pub(crate) enum Vals {
 pub(crate) struct Col {
     pub(crate) rows: Vec<u32>,
     pub(crate) vals: Vals,
+}
+
+/// Reusable buffers of [`Col::eliminate_with`].
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    rows: Vec<u32>,
+    vals: Vec<i64>,
+    tiny: Vec<i8>,
 }
 
 /// Counts of promotions, for statistics.
@@ -112,7 +124,7 @@ pub struct Promotions {
 
 impl Col {
     pub(crate) fn empty() -> Self {
-        Col { rows: Vec::new(), vals: Vals::Small(Vec::new()) }
+        Col { rows: Vec::new(), vals: Vals::Tiny(Vec::new()) }
     }
 
     /// Builds a canonical column from sorted unique rows and non-zero values.
@@ -125,7 +137,18 @@ impl Col {
     /// A 0/1 column.
     pub(crate) fn ones(rows: Vec<u32>) -> Self {
         let n = rows.len();
-        Col { rows, vals: Vals::Small(vec![1; n]) }
+        Col { rows, vals: Vals::Tiny(vec![1; n]) }
+    }
+
+    /// Releases spare capacity (columns kept for long: the stored pivot vectors).
+    pub(crate) fn shrink(&mut self) {
+        self.rows.shrink_to_fit();
+        match &mut self.vals {
+            Vals::Tiny(v) => v.shrink_to_fit(),
+            Vals::Small(v) => v.shrink_to_fit(),
+            Vals::Wide(v) => v.shrink_to_fit(),
+            Vals::Big(v) => v.shrink_to_fit(),
+        }
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -147,6 +170,7 @@ impl Col {
     /// In canonical form, all entries equal means all entries are 1.
     pub(crate) fn all_ones(&self) -> bool {
         match &self.vals {
+            Vals::Tiny(v) => v.iter().all(|&x| x == 1),
             Vals::Small(v) => v.iter().all(|&x| x == 1),
             Vals::Wide(v) => v.iter().all(|&x| x == 1),
             Vals::Big(v) => v.iter().all(One::is_one),
@@ -156,6 +180,7 @@ impl Col {
     /// Whether every entry is positive.
     pub(crate) fn all_positive(&self) -> bool {
         match &self.vals {
+            Vals::Tiny(v) => v.iter().all(|&x| x > 0),
             Vals::Small(v) => v.iter().all(|&x| x > 0),
             Vals::Wide(v) => v.iter().all(|&x| x > 0),
             Vals::Big(v) => v.iter().all(Signed::is_positive),
@@ -167,6 +192,7 @@ impl Col {
     pub(crate) fn quick_key(&self) -> u64 {
         let (Some(&f), Some(&l)) = (self.rows.first(), self.rows.last()) else { return 0 };
         let (vf, vl) = match &self.vals {
+            Vals::Tiny(v) => (i64::from(v[0]), i64::from(v[v.len() - 1])),
             Vals::Small(v) => (v[0], v[v.len() - 1]),
             Vals::Wide(v) => (v[0] as i64, v[v.len() - 1] as i64),
             Vals::Big(v) => (v[0].to_i64().unwrap_or(-7), v[v.len() - 1].to_i64().unwrap_or(-7)),
@@ -181,14 +207,24 @@ impl Col {
 
     fn level(&self) -> u8 {
         match self.vals {
-            Vals::Small(_) => 0,
+            Vals::Tiny(_) | Vals::Small(_) => 0,
             Vals::Wide(_) => 1,
             Vals::Big(_) => 2,
         }
     }
 
+    /// The entries as `i64` (`None` above that width).
+    fn small(&self) -> Option<std::borrow::Cow<'_, [i64]>> {
+        match &self.vals {
+            Vals::Tiny(v) => Some(std::borrow::Cow::Owned(v.iter().map(|&x| i64::from(x)).collect())),
+            Vals::Small(v) => Some(std::borrow::Cow::Borrowed(v)),
+            _ => None,
+        }
+    }
+
     fn wide(&self) -> Vec<i128> {
         match &self.vals {
+            Vals::Tiny(v) => v.iter().map(|&x| i128::from(x)).collect(),
             Vals::Small(v) => v.iter().map(|&x| i128::from(x)).collect(),
             Vals::Wide(v) => v.clone(),
             Vals::Big(v) => v.iter().map(|x| x.to_i128().unwrap_or(0)).collect(),
@@ -197,6 +233,7 @@ impl Col {
 
     fn big(&self) -> Vec<BigInt> {
         match &self.vals {
+            Vals::Tiny(v) => v.iter().map(|&x| BigInt::from(x)).collect(),
             Vals::Small(v) => v.iter().map(|&x| BigInt::from(x)).collect(),
             Vals::Wide(v) => v.iter().map(|&x| BigInt::from(x)).collect(),
             Vals::Big(v) => v.clone(),
@@ -205,11 +242,20 @@ impl Col {
 
     /// Brings the entries to canonical form and the narrowest width.
     pub(crate) fn canonicalize(&mut self) {
-        let vals = std::mem::replace(&mut self.vals, Vals::Small(Vec::new()));
+        let vals = std::mem::replace(&mut self.vals, Vals::Tiny(Vec::new()));
         self.vals = match vals {
+            Vals::Tiny(mut v) => {
+                if canon(&mut v) {
+                    Vals::Tiny(v)
+                } else {
+                    let mut w: Vec<i64> = v.iter().map(|&x| i64::from(x)).collect();
+                    canon(&mut w);
+                    narrow_small(w)
+                }
+            }
             Vals::Small(mut v) => {
                 if canon(&mut v) {
-                    Vals::Small(v)
+                    narrow_small(v)
                 } else {
                     let mut w: Vec<i128> = v.iter().map(|&x| i128::from(x)).collect();
                     canon(&mut w);
@@ -232,6 +278,48 @@ impl Col {
         };
     }
 
+    /// As [`Col::eliminate_at`], merging into `scratch` and copying back when both columns
+    /// hold `i64` entries (no allocation when the column keeps its length; the column's
+    /// capacity follows its length instead of the sum of both lengths). The same arithmetic.
+    pub(crate) fn eliminate_with(
+        &mut self,
+        pivot: &Col,
+        r: u32,
+        fill: &mut Vec<u32>,
+        promo: &mut Promotions,
+        scratch: &mut Scratch,
+    ) {
+        if let (Vals::Tiny(a), Vals::Tiny(p)) = (&self.vals, &pivot.vals) {
+            let done = elim_into(&self.rows, a, &pivot.rows, p, r, fill, &mut scratch.rows, &mut scratch.tiny);
+            if done.is_some() {
+                self.rows.clear();
+                self.rows.extend_from_slice(&scratch.rows);
+                if let Vals::Tiny(v) = &mut self.vals {
+                    v.clear();
+                    v.extend_from_slice(&scratch.tiny);
+                }
+                self.canonicalize();
+                return;
+            }
+            // Overflow in i8: the same elimination in i64 below.
+            fill.clear();
+        } else if let (Vals::Small(a), Vals::Small(p)) = (&self.vals, &pivot.vals) {
+            let done = elim_into(&self.rows, a, &pivot.rows, p, r, fill, &mut scratch.rows, &mut scratch.vals);
+            if done.is_some() {
+                self.rows.clear();
+                self.rows.extend_from_slice(&scratch.rows);
+                if let Vals::Small(v) = &mut self.vals {
+                    v.clear();
+                    v.extend_from_slice(&scratch.vals);
+                }
+                self.canonicalize();
+                return;
+            }
+            fill.clear();
+        }
+        self.eliminate_at(pivot, r, fill, promo);
+    }
+
     /// `self := (a/g)·self − (b/g)·pivot`, where the pivot's first row `r` is in `self`,
     /// `a` is the pivot's entry and `b` ours at `r`, `g = gcd(a, b)`. Row `r` cancels. New
     /// rows (fill-in) are appended to `fill`. Promotes on overflow.
@@ -245,9 +333,9 @@ impl Col {
         let mut level = self.level().max(pivot.level());
         loop {
             let done = match level {
-                0 => match (&self.vals, &pivot.vals) {
-                    (Vals::Small(a), Vals::Small(p)) => {
-                        elim(&self.rows, a, &pivot.rows, p, r, fill).map(|(r, v)| (r, Vals::Small(v)))
+                0 => match (self.small(), pivot.small()) {
+                    (Some(a), Some(p)) => {
+                        elim(&self.rows, &a, &pivot.rows, &p, r, fill).map(|(r, v)| (r, Vals::Small(v)))
                     }
                     _ => None,
                 },
@@ -285,9 +373,17 @@ impl Col {
     }
 }
 
+fn narrow_small(v: Vec<i64>) -> Vals {
+    if v.iter().all(|&x| i8::try_from(x).is_ok()) {
+        Vals::Tiny(v.iter().map(|&x| x as i8).collect())
+    } else {
+        Vals::Small(v)
+    }
+}
+
 fn narrow_wide(v: Vec<i128>) -> Vals {
     if v.iter().all(|&x| i64::try_from(x).is_ok()) {
-        Vals::Small(v.iter().map(|&x| x as i64).collect())
+        narrow_small(v.iter().map(|&x| x as i64).collect())
     } else {
         Vals::Wide(v)
     }
@@ -295,7 +391,7 @@ fn narrow_wide(v: Vec<i128>) -> Vals {
 
 fn narrow_big(v: Vec<BigInt>) -> Vals {
     if v.iter().all(|x| x.to_i64().is_some()) {
-        Vals::Small(v.iter().map(|x| x.to_i64().unwrap_or(0)).collect())
+        narrow_small(v.iter().map(|x| x.to_i64().unwrap_or(0)).collect())
     } else if v.iter().all(|x| x.to_i128().is_some()) {
         Vals::Wide(v.iter().map(|x| x.to_i128().unwrap_or(0)).collect())
     } else {
@@ -340,6 +436,27 @@ fn canon<T: Int>(v: &mut [T]) -> bool {
 type Elim<T> = Option<(Vec<u32>, Vec<T>)>;
 
 fn elim<T: Int>(cr: &[u32], cv: &[T], pr: &[u32], pv: &[T], r: u32, fill: &mut Vec<u32>) -> Elim<T> {
+    let mut rows = Vec::with_capacity(cr.len() + pr.len());
+    let mut vals = Vec::with_capacity(cr.len() + pr.len());
+    elim_into(cr, cv, pr, pv, r, fill, &mut rows, &mut vals)?;
+    Some((rows, vals))
+}
+
+/// `(a/g)·c − (b/g)·p` into `rows`/`vals` (cleared first); `None` on overflow or when `r` is
+/// not a row of both.
+#[expect(clippy::too_many_arguments, reason = "two sparse operands, the pivot row and three outputs")]
+fn elim_into<T: Int>(
+    cr: &[u32],
+    cv: &[T],
+    pr: &[u32],
+    pv: &[T],
+    r: u32,
+    fill: &mut Vec<u32>,
+    rows: &mut Vec<u32>,
+    vals: &mut Vec<T>,
+) -> Option<()> {
+    rows.clear();
+    vals.clear();
     let pos = cr.binary_search(&r).ok()?;
     let a = &pv[pr.binary_search(&r).ok()?];
     let b = &cv[pos];
@@ -351,33 +468,39 @@ fn elim<T: Int>(cr: &[u32], cv: &[T], pr: &[u32], pv: &[T], r: u32, fill: &mut V
         fb = fb.neg_()?;
     }
     let fa_one = fa.is_one_();
-    let mut rows = Vec::with_capacity(cr.len() + pr.len());
-    let mut vals = Vec::with_capacity(cr.len() + pr.len());
+    rows.reserve(cr.len() + pr.len());
+    vals.reserve(cr.len() + pr.len());
+    // Runs of rows only one side holds are copied in one go (our entries as they are when the
+    // factor is 1, the pivot's as fill): long columns updated by short pivots, and the other
+    // way round, cost little more than a copy.
+    let fb_one = fb.is_one_();
     let (mut i, mut k) = (0usize, 0usize);
-    let scale = |x: &T| -> Option<T> {
-        if fa_one {
-            Some(x.clone())
-        } else {
-            x.mul_(&fa)
-        }
-    };
-    while i < cr.len() || k < pr.len() {
-        let ci = cr.get(i).copied().unwrap_or(u32::MAX);
-        let pk = pr.get(k).copied().unwrap_or(u32::MAX);
+    while i < cr.len() && k < pr.len() {
+        let (ci, pk) = (cr[i], pr[k]);
         if ci < pk {
-            rows.push(ci);
-            vals.push(scale(&cv[i])?);
-            i += 1;
-        } else if pk < ci {
-            let v = fb.mul_(&pv[k])?.neg_()?;
-            if !v.is_zero_() {
-                rows.push(pk);
-                vals.push(v);
-                fill.push(pk);
+            let mut e = i + 1;
+            while e < cr.len() && cr[e] < pk {
+                e += 1;
             }
-            k += 1;
+            rows.extend_from_slice(&cr[i..e]);
+            if fa_one {
+                vals.extend_from_slice(&cv[i..e]);
+            } else {
+                for x in &cv[i..e] {
+                    vals.push(x.mul_(&fa)?);
+                }
+            }
+            i = e;
+        } else if pk < ci {
+            let mut e = k + 1;
+            while e < pr.len() && pr[e] < ci {
+                e += 1;
+            }
+            push_fill(&pr[k..e], &pv[k..e], &fb, fb_one, fill, rows, vals)?;
+            k = e;
         } else {
-            let v = scale(&cv[i])?.sub_(&fb.mul_(&pv[k])?)?;
+            let scaled = if fa_one { cv[i].clone() } else { cv[i].mul_(&fa)? };
+            let v = if fb_one { scaled.sub_(&pv[k])? } else { scaled.sub_(&fb.mul_(&pv[k])?)? };
             if !v.is_zero_() {
                 rows.push(ci);
                 vals.push(v);
@@ -386,10 +509,43 @@ fn elim<T: Int>(cr: &[u32], cv: &[T], pr: &[u32], pv: &[T], r: u32, fill: &mut V
             k += 1;
         }
     }
-    Some((rows, vals))
+    if i < cr.len() {
+        rows.extend_from_slice(&cr[i..]);
+        if fa_one {
+            vals.extend_from_slice(&cv[i..]);
+        } else {
+            for x in &cv[i..] {
+                vals.push(x.mul_(&fa)?);
+            }
+        }
+    }
+    if k < pr.len() {
+        push_fill(&pr[k..], &pv[k..], &fb, fb_one, fill, rows, vals)?;
+    }
+    Some(())
+}
+
+/// Appends `−fb·p` on rows only the pivot holds (fill-in). `fb` is never zero (it is our entry
+/// at the pivot row over a gcd), so no entry cancels.
+fn push_fill<T: Int>(
+    pr: &[u32],
+    pv: &[T],
+    fb: &T,
+    fb_one: bool,
+    fill: &mut Vec<u32>,
+    rows: &mut Vec<u32>,
+    vals: &mut Vec<T>,
+) -> Option<()> {
+    rows.extend_from_slice(pr);
+    fill.extend_from_slice(pr);
+    for x in pv {
+        vals.push(if fb_one { x.neg_()? } else { fb.mul_(x)?.neg_()? });
+    }
+    Some(())
 }
 
 /// A small fast hasher (FxHash-like), deterministic across runs.
+#[derive(Default)]
 pub(crate) struct Fx(pub(crate) u64);
 
 impl Hasher for Fx {
@@ -435,7 +591,7 @@ mod tests {
         let mut pr = Promotions::default();
         c.eliminate(&p, &mut fill, &mut pr);
         assert_eq!(c.rows, vec![1, 2, 3]);
-        assert_eq!(c.vals, Vals::Small(vec![1, -2, -3])); // -1,2,3 → sign flipped
+        assert_eq!(c.vals, Vals::Tiny(vec![1, -2, -3])); // -1,2,3 → sign flipped
         assert_eq!(fill, vec![1]);
     }
 
@@ -448,7 +604,26 @@ mod tests {
         let mut pr = Promotions::default();
         c.eliminate(&p, &mut fill, &mut pr);
         assert_eq!(c.rows, vec![1]);
-        assert_eq!(c.vals, Vals::Small(vec![1]));
+        assert_eq!(c.vals, Vals::Tiny(vec![1]));
         assert!(pr.to_i128 + pr.to_bigint >= 1);
+    }
+
+    #[test]
+    fn tiny_entries_widen_on_overflow_and_narrow_back() {
+        // 100 − (−100) overflows i8: the update is redone in i64 and stays there.
+        let mut c = Col::from_parts(vec![0, 1], vec![1, 100]);
+        let p = Col::from_parts(vec![0, 1], vec![1, -100]);
+        assert!(matches!(c.vals, Vals::Tiny(_)));
+        let (mut fill, mut pr, mut scratch) = (Vec::new(), Promotions::default(), Scratch::default());
+        c.eliminate_with(&p, 0, &mut fill, &mut pr, &mut scratch);
+        assert_eq!(c.rows, vec![1]);
+        assert_eq!(c.vals, Vals::Tiny(vec![1])); // 200, canonical: 1
+        let mut c = Col::from_parts(vec![0, 1, 2], vec![1, 100, 3]);
+        c.eliminate_with(&p, 0, &mut fill, &mut pr, &mut scratch);
+        assert_eq!(c.vals, Vals::Small(vec![200, 3]));
+        // The same update from i64 entries gives the same column.
+        let mut d = Col { rows: vec![0, 1, 2], vals: Vals::Small(vec![1, 100, 3]) };
+        d.eliminate_at(&p, 0, &mut fill, &mut pr);
+        assert_eq!(c, d);
     }
 }
