@@ -206,7 +206,7 @@ impl TestApp {
     /// Creates a user holding `role` at `node` (password `TEST_PASSWORD`); returns its id.
     pub fn user_with(&self, username: &str, role: Role, node: NodeId) -> uuid::Uuid {
         let mut conn = self.conn();
-        api::users::ensure_user_with_grant(&mut conn, username, username, TEST_PASSWORD, role, node).expect("user")
+        app::users::ensure_user_with_grant(&mut conn, username, username, TEST_PASSWORD, role, node).expect("user")
     }
 
     /// Logs in over HTTP and returns the access token.

@@ -1,20 +1,20 @@
-//! Authentication: argon2id passwords, short-lived HS256 tokens with a token generation, the
-//! `AuthUser` extractor, and the endpoints `POST /auth/token`, `GET /me`, `POST /me/password`.
+//! Authentication over HTTP: short-lived HS256 tokens with a token generation, the `AuthUser`
+//! extractor, and the endpoints `POST /auth/token`, `GET /me`, `POST /me/password` (the login
+//! rule, the lockout and argon2id passwords are in `app::users`).
 
 use app::access::NoActor;
+use app::users::{GrantView, Login};
 use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use chrono::{DateTime, Utc};
 use domain::access::Actor;
 use domain::audit::{Action, Outcome};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use persistence::audit::AuditEntry;
-use persistence::{audit, in_transaction, organisations, users, PgConnection};
+use persistence::PgConnection;
 use serde::{Deserialize, Serialize};
 use tracing_actix_web::RequestId;
 use utoipa::ToSchema;
@@ -25,19 +25,7 @@ use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::state::AppState;
 
-/// Hashes a password with argon2id (a random salt, the crate's default cost).
-pub fn hash_password(password: &str) -> Result<String, ApiError> {
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| ApiError::Internal(e.to_string().into()))
-}
-
-/// Verifies `password` against a PHC string; any parse failure counts as a mismatch.
-pub fn verify_password(hash: &str, password: &str) -> bool {
-    PasswordHash::new(hash).map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok()).unwrap_or(false)
-}
+pub use app::users::{hash_password, verify_password};
 
 /// The claims of an access token.
 #[derive(Debug, Serialize, Deserialize)]
@@ -179,11 +167,6 @@ pub struct TokenResponse {
     pub expires_in: i64,
 }
 
-enum LoginOutcome {
-    Success { user: Uuid, generation: i32 },
-    Failure,
-}
-
 /// Exchanges username and password for an access token.
 #[utoipa::path(post, path = "/api/v1/auth/token", tag = "auth", request_body = TokenRequest,
     responses((status = 200, body = TokenResponse), (status = 401, body = crate::error::Problem),
@@ -198,51 +181,10 @@ pub async fn issue_token(
     let request_id = request_id(&req);
     let dummy = state.dummy_hash.clone();
     let outcome = state
-        .run_db(move |conn| {
-            in_transaction(conn, |conn| {
-                let now = Utc::now();
-                let failed = |reason: &str, user: Option<Uuid>| {
-                    let mut entry = AuditEntry::new(Action::Login, Outcome::Failed)
-                        .request(request_id.clone())
-                        .detail(serde_json::json!({"attempted_username": body.username, "reason": reason}));
-                    entry.user_id = user;
-                    entry
-                };
-                let Some(user) = users::find_by_username_for_update(conn, &body.username)? else {
-                    let _ = verify_password(&dummy, &body.password); // same work as a real user
-                    audit::record(conn, &failed("unknown_user", None))?;
-                    return Ok::<_, ApiError>(LoginOutcome::Failure);
-                };
-                let password_ok = verify_password(&user.password_hash, &body.password);
-                let state = user.login_state();
-                if state.is_locked(now) {
-                    audit::record(conn, &failed("locked", Some(user.id)))?;
-                    return Ok(LoginOutcome::Failure);
-                }
-                if user.disabled {
-                    audit::record(conn, &failed("disabled", Some(user.id)))?;
-                    return Ok(LoginOutcome::Failure);
-                }
-                if !password_ok {
-                    let next = state.after_failure(now);
-                    users::save_login_state(conn, user.id, &next)?;
-                    let reason = if next.is_locked(now) { "wrong_password_now_locked" } else { "wrong_password" };
-                    audit::record(conn, &failed(reason, Some(user.id)))?;
-                    return Ok(LoginOutcome::Failure);
-                }
-                users::save_login_state(conn, user.id, &state.after_success())?;
-                audit::record(
-                    conn,
-                    &AuditEntry::new(Action::Login, Outcome::Success)
-                        .by(user.id, &user.username)
-                        .request(request_id.clone()),
-                )?;
-                Ok(LoginOutcome::Success { user: user.id, generation: user.token_generation })
-            })
-        })
+        .run_db(move |conn| Ok(app::users::login(conn, &body.username, &body.password, &dummy, request_id)?))
         .await?;
     match outcome {
-        LoginOutcome::Success { user, generation } => {
+        Login::Success { user, generation } => {
             let token = state.tokens.issue(user, generation, Utc::now())?;
             Ok(HttpResponse::Ok().json(TokenResponse {
                 access_token: token,
@@ -250,7 +192,7 @@ pub async fn issue_token(
                 expires_in: state.tokens.ttl_seconds(),
             }))
         }
-        LoginOutcome::Failure => Err(ApiError::InvalidCredentials),
+        Login::Failure => Err(ApiError::InvalidCredentials),
     }
 }
 
@@ -271,37 +213,25 @@ pub struct MeResponse {
     pub grants: Vec<GrantResponse>,
 }
 
-/// Describes grants with their node's kind and name.
-pub fn describe_grants(conn: &mut PgConnection, rows: &[users::GrantRow]) -> Result<Vec<GrantResponse>, ApiError> {
-    let today = Utc::now().date_naive();
-    rows.iter()
-        .map(|g| {
-            let node = organisations::find_node(conn, g.node_id, today)?;
-            Ok(GrantResponse {
-                id: g.id,
-                role: g.role.clone(),
-                node_id: g.node_id,
-                node_kind: node.node.kind,
-                node_name: node.node.name,
-            })
-        })
-        .collect()
+impl From<GrantView> for GrantResponse {
+    fn from(g: GrantView) -> Self {
+        Self { id: g.row.id, role: g.row.role, node_id: g.row.node_id, node_kind: g.node_kind, node_name: g.node_name }
+    }
 }
 
 /// The caller and their grants.
 #[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = MeResponse), (status = 401, body = crate::error::Problem)))]
 pub async fn get_me(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
-    let id = user.actor.user_id;
-    let me = state
-        .run_db(move |conn| {
-            let row = users::find(conn, id)?;
-            let rows = users::grants_of(conn, id)?;
-            let grants = describe_grants(conn, &rows)?;
-            Ok(MeResponse { id, username: row.username, display_name: row.display_name, grants })
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(me))
+    let caller = user.caller();
+    let me = state.run_db(move |conn| Ok(app::users::me(conn, &caller)?)).await?;
+    let grants = me.grants.into_iter().map(GrantResponse::from).collect();
+    Ok(HttpResponse::Ok().json(MeResponse {
+        id: me.row.id,
+        username: me.row.username,
+        display_name: me.row.display_name,
+        grants,
+    }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -320,25 +250,10 @@ pub async fn change_own_password(
     body: JsonBody<ChangePasswordRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    domain::users::validate_password("new_password", &body.new_password, &user.actor.username)
-        .map_err(|e| ApiError::Invalid(vec![e]))?;
-    let entry = user.audit(Action::ChangePassword, Outcome::Success).target("user", user.actor.user_id);
-    let id = user.actor.user_id;
+    let caller = user.caller();
     state
         .run_db(move |conn| {
-            in_transaction(conn, |conn| {
-                let row = users::find(conn, id)?;
-                if !verify_password(&row.password_hash, &body.current_password) {
-                    return Err(ApiError::invalid("current_password", "mismatch", "the current password is wrong"));
-                }
-                let changes = users::UserChanges {
-                    password_hash: Some(hash_password(&body.new_password)?),
-                    ..Default::default()
-                };
-                users::update(conn, id, &changes)?;
-                audit::record(conn, &entry)?;
-                Ok(())
-            })
+            Ok(app::users::change_own_password(conn, &caller, &body.current_password, &body.new_password)?)
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())

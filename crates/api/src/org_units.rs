@@ -2,12 +2,9 @@
 //! data); admins create and change nodes and move them by adding links.
 
 use actix_web::{web, HttpResponse};
+use app::organisations::{NodeDetail, NodeInput, NodeQuery};
 use chrono::NaiveDate;
-use domain::access::Permission;
-use domain::audit::{Action, Outcome};
-use domain::organisations::{validate_link, NewNode, NodeKind};
-use persistence::organisations::{self as orgs, NodeFilter, NodeView, OrgLinkRow, OrgNodeChanges};
-use persistence::{audit, in_transaction, PgConnection};
+use persistence::organisations::{NodeView, OrgLinkRow};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -90,22 +87,17 @@ pub async fn list_org_units(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    let kind = match q.kind.as_deref() {
-        None => None,
-        Some(k) => Some(NodeKind::parse(k).ok_or_else(|| {
-            ApiError::invalid("kind", "code_list", "kind is one of nation, region, legal_entity, unit")
-        })?),
-    };
-    let paging = PageParams { page: q.page, per_page: q.per_page }.limit_offset()?;
-    let filter = NodeFilter { kind, parent: q.parent, on: q.on, limit: paging.0, offset: paging.1 };
-    let (rows, total) = state.run_db(move |conn| Ok(orgs::list_nodes(conn, &filter)?)).await?;
-    Ok(HttpResponse::Ok().json(Page::new(rows.into_iter().map(OrgUnitResponse::from).collect(), paging, total)))
+    let paging = PageParams { page: q.page, per_page: q.per_page }.paging()?;
+    let filter = NodeQuery { kind: q.kind, parent: q.parent, on: q.on };
+    let (rows, total) = state.run_db(move |conn| Ok(app::organisations::list(conn, &filter, paging)?)).await?;
+    let items = rows.into_iter().map(OrgUnitResponse::from).collect();
+    Ok(HttpResponse::Ok().json(Page::new(items, (paging.limit, paging.offset), total)))
 }
 
-fn detail(conn: &mut PgConnection, id: i64, on: NaiveDate) -> Result<OrgUnitDetailResponse, ApiError> {
-    let node = orgs::find_node(conn, id, on)?;
-    let links = orgs::links_of(conn, id)?.into_iter().map(OrgLinkResponse::from).collect();
-    Ok(OrgUnitDetailResponse { unit: node.into(), links })
+impl From<NodeDetail> for OrgUnitDetailResponse {
+    fn from(d: NodeDetail) -> Self {
+        Self { unit: d.node.into(), links: d.links.into_iter().map(OrgLinkResponse::from).collect() }
+    }
 }
 
 /// One node with its link history.
@@ -119,8 +111,8 @@ pub async fn get_org_unit(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let today = state.today();
-    let body = state.run_db(move |conn| detail(conn, id, today)).await?;
-    Ok(HttpResponse::Ok().json(body))
+    let node = state.run_db(move |conn| Ok(app::organisations::read(conn, id, today)?)).await?;
+    Ok(HttpResponse::Ok().json(OrgUnitDetailResponse::from(node)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -141,33 +133,6 @@ pub struct CreateOrgUnitRequest {
     pub is_demo: bool,
 }
 
-/// Finds the parent and checks that the link respects the levels of the tree.
-fn check_parent(
-    conn: &mut PgConnection,
-    child: NodeKind,
-    parent: i64,
-    valid_from: NaiveDate,
-    errors_so_far: Vec<domain::FieldError>,
-) -> Result<(), ApiError> {
-    let mut errors = errors_so_far;
-    match orgs::find_node(conn, parent, valid_from) {
-        Ok(p) => {
-            if let Err(domain::DomainError::Invalid(mut e)) = validate_link(child, p.node.kind()?, valid_from, None) {
-                errors.append(&mut e);
-            }
-        }
-        Err(persistence::RepoError::NotFound) => {
-            errors.push(domain::FieldError::new("parent_id", "not_found", "no such organisation node"))
-        }
-        Err(e) => return Err(e.into()),
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::Invalid(errors))
-    }
-}
-
 /// Creates a node under a parent (admin).
 #[utoipa::path(post, path = "/api/v1/org-units", tag = "org-units", security(("bearer" = [])), request_body = CreateOrgUnitRequest,
     responses((status = 201, body = OrgUnitDetailResponse), (status = 401, body = crate::error::Problem),
@@ -178,44 +143,20 @@ pub async fn create_org_unit(
     user: AuthUser,
     body: JsonBody<CreateOrgUnitRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    user.actor.require_national(Permission::Administer)?;
     let body = body.into_inner();
-    let valid_from = body.valid_from.unwrap_or_else(|| state.today());
-    let parsed = NewNode::parse(&body.kind, &body.name, body.org_number.as_deref(), body.resh_id, body.is_demo);
-    let (new, field_errors) = match parsed {
-        Ok(n) => (Some(n), vec![]),
-        Err(domain::DomainError::Invalid(e)) => (None, e),
-        Err(e) => return Err(e.into()),
+    let input = NodeInput {
+        kind: body.kind,
+        name: body.name,
+        org_number: body.org_number,
+        resh_id: body.resh_id,
+        parent_id: body.parent_id,
+        valid_from: body.valid_from,
+        is_demo: body.is_demo,
     };
-    let entry = user.audit(Action::CreateOrgUnit, Outcome::Success).role(Some("admin"));
     let today = state.today();
-    let created = state
-        .run_db(move |conn| {
-            in_transaction(conn, |conn| {
-                let child_kind = new.as_ref().map(|n| n.kind);
-                match child_kind {
-                    Some(kind) => check_parent(conn, kind, body.parent_id, valid_from, field_errors)?,
-                    None => return Err(ApiError::Invalid(field_errors)),
-                }
-                let new = new.ok_or_else(|| ApiError::Internal("validated node missing".into()))?;
-                let view = orgs::insert_node(conn, &new, Some(body.parent_id), valid_from).map_err(|e| match e {
-                    persistence::RepoError::UniqueViolation(c) => ApiError::Conflict {
-                        code: "conflict",
-                        message: format!("an organisation node with the same identifier exists ({c})"),
-                    },
-                    other => other.into(),
-                })?;
-                audit::record(
-                    conn,
-                    &entry
-                        .target("org_unit", view.node.id)
-                        .detail(serde_json::json!({"kind": view.node.kind, "parent_id": body.parent_id})),
-                )?;
-                detail(conn, view.node.id, today)
-            })
-        })
-        .await?;
-    Ok(HttpResponse::Created().json(created))
+    let caller = user.caller();
+    let created = state.run_db(move |conn| Ok(app::organisations::create(conn, &caller, input, today)?)).await?;
+    Ok(HttpResponse::Created().json(OrgUnitDetailResponse::from(created)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -237,31 +178,14 @@ pub async fn update_org_unit(
     id: web::Path<i64>,
     body: JsonBody<UpdateOrgUnitRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    user.actor.require_national(Permission::Administer)?;
     let id = id.into_inner();
     let body = body.into_inner();
-    if let Some(name) = &body.name {
-        if name.trim().is_empty() || name.chars().count() > 200 {
-            return Err(ApiError::invalid("name", "length", "name must have 1 to 200 characters"));
-        }
-    }
-    let entry = user.audit(Action::UpdateOrgUnit, Outcome::Success).role(Some("admin")).target("org_unit", id);
     let today = state.today();
+    let caller = user.caller();
     let updated = state
-        .run_db(move |conn| {
-            in_transaction(conn, |conn| {
-                let changes = OrgNodeChanges {
-                    name: body.name.map(|n| n.trim().to_owned()),
-                    is_demo: body.is_demo,
-                    updated_at: Some(chrono::Utc::now()),
-                };
-                orgs::update_node(conn, id, &changes)?;
-                audit::record(conn, &entry)?;
-                detail(conn, id, today)
-            })
-        })
+        .run_db(move |conn| Ok(app::organisations::update(conn, &caller, id, body.name, body.is_demo, today)?))
         .await?;
-    Ok(HttpResponse::Ok().json(updated))
+    Ok(HttpResponse::Ok().json(OrgUnitDetailResponse::from(updated)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -284,33 +208,16 @@ pub async fn create_org_link(
     id: web::Path<i64>,
     body: JsonBody<CreateLinkRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    user.actor.require_national(Permission::Administer)?;
     let id = id.into_inner();
     let body = body.into_inner();
-    let entry = user
-        .audit(Action::CreateOrgLink, Outcome::Success)
-        .role(Some("admin"))
-        .target("org_unit", id)
-        .detail(serde_json::json!({"parent_id": body.parent_id, "valid_from": body.valid_from}));
     let today = state.today();
-    let out = state
+    let caller = user.caller();
+    let moved = state
         .run_db(move |conn| {
-            in_transaction(conn, |conn| {
-                let child = orgs::find_node(conn, id, body.valid_from)?;
-                check_parent(conn, child.node.kind()?, body.parent_id, body.valid_from, vec![])?;
-                orgs::move_node(conn, id, body.parent_id, body.valid_from).map_err(|e| match e {
-                    persistence::RepoError::UniqueViolation(_) => ApiError::Conflict {
-                        code: "conflict",
-                        message: "valid_from must be after the start of the current link".into(),
-                    },
-                    other => other.into(),
-                })?;
-                audit::record(conn, &entry)?;
-                detail(conn, id, today)
-            })
+            Ok(app::organisations::move_node(conn, &caller, id, body.parent_id, body.valid_from, today)?)
         })
         .await?;
-    Ok(HttpResponse::Created().json(out))
+    Ok(HttpResponse::Created().json(OrgUnitDetailResponse::from(moved)))
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -14,9 +14,14 @@ pub struct PageParams {
 }
 
 impl PageParams {
+    /// The page as a use case takes it, or 422 naming the bad parameter.
+    pub fn paging(&self) -> Result<app::paging::Paging, ApiError> {
+        app::paging::Paging::parse(self.page, self.per_page).map_err(|e| ApiError::Invalid(vec![e]))
+    }
+
     /// (limit, offset), or 422 naming the bad parameter (the rule: `app::paging::Paging`).
     pub fn limit_offset(&self) -> Result<(i64, i64), ApiError> {
-        let p = app::paging::Paging::parse(self.page, self.per_page).map_err(|e| ApiError::Invalid(vec![e]))?;
+        let p = self.paging()?;
         Ok((p.limit, p.offset))
     }
 }

@@ -4,12 +4,8 @@
 //! Audited by pseudonym only; the national id is never returned.
 
 use actix_web::{web, HttpResponse};
-use chrono::{DateTime, Days, NaiveDate, Utc};
-use domain::access::Permission;
-use domain::audit::{Action, Outcome};
-use domain::national_id::NationalId;
-use persistence::reservations::{self, NewReservationRow, ReservationRow};
-use persistence::{audit, in_transaction, RepoError};
+use app::reservations::{ReservationInput, ReservationView};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -18,11 +14,9 @@ use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::pagination::{Page, PageParams};
-use crate::patients::ID_RULES;
 use crate::state::AppState;
 
-/// Days from receiving a reservation to the confirmation letter's deadline.
-pub const LETTER_DAYS: u64 = 30;
+pub use app::reservations::LETTER_DAYS;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -48,16 +42,17 @@ pub struct ReservationResponse {
     pub deleted_patient_data: Option<bool>,
 }
 
-fn response(r: &ReservationRow, today: NaiveDate) -> ReservationResponse {
-    let due = r.received_date.checked_add_days(Days::new(LETTER_DAYS)).unwrap_or(r.received_date);
-    ReservationResponse {
-        id: r.id,
-        received_date: r.received_date,
-        letter_due: due,
-        letter_sent_at: r.letter_sent_at,
-        overdue: r.letter_sent_at.is_none() && today > due,
-        created_at: r.created_at,
-        deleted_patient_data: None,
+impl From<ReservationView> for ReservationResponse {
+    fn from(v: ReservationView) -> Self {
+        Self {
+            id: v.row.id,
+            received_date: v.row.received_date,
+            letter_due: v.letter_due,
+            letter_sent_at: v.row.letter_sent_at,
+            overdue: v.overdue,
+            created_at: v.row.created_at,
+            deleted_patient_data: None,
+        }
     }
 }
 
@@ -72,47 +67,14 @@ pub async fn create_reservation(
     user: AuthUser,
     body: JsonBody<ReservationRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    user.actor.require_national(Permission::Oversight)?;
     let body = body.into_inner();
+    let input = ReservationInput { national_id: body.national_id, received_date: body.received_date };
     let today = state.today();
-    let mut errors = Vec::new();
-    let id = NationalId::parse_field(&body.national_id, &ID_RULES).map_err(|e| errors.push(e)).ok();
-    if body.received_date > today {
-        errors.push(domain::FieldError::new("received_date", "date_order", "must not be in the future"));
-    }
-    let Some(id) = id.filter(|_| errors.is_empty()) else { return Err(ApiError::Invalid(errors)) };
-    let pseudonym = state.id_key.pseudonym(&id).to_vec();
-    let actor = user.actor();
-    let entry = user.audit(Action::CreateReservation, Outcome::Success).role(Some("register_staff"));
-    let res = state
-        .run_db(move |conn| {
-            in_transaction(conn, |conn| {
-                let new = NewReservationRow {
-                    id: Uuid::now_v7(),
-                    pseudonym: pseudonym.clone(),
-                    received_date: body.received_date,
-                    created_by: actor.user_id,
-                };
-                let (row, deleted) = reservations::reserve(conn, &new).map_err(|e| match e {
-                    RepoError::UniqueViolation(_) => ApiError::Conflict {
-                        code: "already_reserved",
-                        message: "the person is already on the reservation list".into(),
-                    },
-                    e => e.into(),
-                })?;
-                audit::record(
-                    conn,
-                    &entry
-                        .target("reservation", row.id)
-                        .patient(None, Some(pseudonym))
-                        .detail(serde_json::json!({"deleted_patient_data": deleted.is_some()})),
-                )?;
-                let mut res = response(&row, today);
-                res.deleted_patient_data = Some(deleted.is_some());
-                Ok(res)
-            })
-        })
-        .await?;
+    let caller = user.caller();
+    let key = state.id_key.clone();
+    let reserved = state.run_db(move |conn| Ok(app::reservations::reserve(conn, &caller, &key, input, today)?)).await?;
+    let mut res = ReservationResponse::from(reserved.view);
+    res.deleted_patient_data = Some(reserved.deleted_patient_data);
     Ok(HttpResponse::Created().json(res))
 }
 
@@ -135,21 +97,17 @@ pub async fn list_reservations(
     user: AuthUser,
     query: web::Query<ReservationQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    user.actor.require_national(Permission::Oversight)?;
     let q = query.into_inner();
-    let paging = (PageParams { page: q.page, per_page: q.per_page }).limit_offset()?;
+    let params = PageParams { page: q.page, per_page: q.per_page };
+    let paging = params.paging()?;
     let today = state.today();
-    let entry = user.audit(Action::ListReservations, Outcome::Success).role(Some("register_staff"));
-    let (rows, total) = state
-        .run_db(move |conn| {
-            let page = reservations::list(conn, q.pending.unwrap_or(false), paging.0, paging.1)?;
-            audit::record(conn, &entry)?;
-            Ok(page)
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(Page::new(rows.iter().map(|r| response(r, today)).collect(), paging, total)))
+    let caller = user.caller();
+    let pending = q.pending.unwrap_or(false);
+    let (rows, total) =
+        state.run_db(move |conn| Ok(app::reservations::list(conn, &caller, pending, paging, today)?)).await?;
+    let items = rows.into_iter().map(ReservationResponse::from).collect();
+    Ok(HttpResponse::Ok().json(Page::new(items, (paging.limit, paging.offset), total)))
 }
-
 /// Marks the confirmation letter sent (idempotent: the first time is kept).
 #[utoipa::path(post, path = "/api/v1/reservations/{id}/letter-sent", tag = "reservations", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Reservation id")),
@@ -160,24 +118,11 @@ pub async fn mark_letter_sent(
     user: AuthUser,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    user.actor.require_national(Permission::Oversight)?;
     let id = id.into_inner();
     let today = state.today();
-    let by = user.actor.user_id;
-    let entry = user
-        .audit(Action::RecordReservationLetter, Outcome::Success)
-        .role(Some("register_staff"))
-        .target("reservation", id);
-    let row = state
-        .run_db(move |conn| {
-            in_transaction(conn, |conn| {
-                let row = reservations::mark_letter_sent(conn, id, by)?;
-                audit::record(conn, &entry.patient(None, Some(row.pseudonym.clone())))?;
-                Ok(row)
-            })
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(response(&row, today)))
+    let caller = user.caller();
+    let view = state.run_db(move |conn| Ok(app::reservations::mark_letter_sent(conn, &caller, id, today)?)).await?;
+    Ok(HttpResponse::Ok().json(ReservationResponse::from(view)))
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

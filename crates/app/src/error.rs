@@ -58,6 +58,17 @@ pub enum Conflict {
     AnotherActivePathway,
     /// The person has reserved against registration.
     Reserved,
+    /// The person is on the reservation list already.
+    AlreadyReserved,
+    /// A user with this username exists.
+    UsernameTaken,
+    /// The user holds this grant already.
+    GrantExists,
+    /// An organisation node with the same identifier (organisation number, RESH-id) exists;
+    /// `constraint` names which.
+    NodeExists { constraint: String },
+    /// A move must start after the start of the node's current link.
+    LinkNotAfterCurrent,
     /// The release failed the disclosure audit; the summary line says why.
     ReleaseRefused { audit: String },
     /// The release is published already.
@@ -76,6 +87,9 @@ impl Conflict {
             Self::FormNotCompleted => "not_completed",
             Self::StaleVersion => "stale_version",
             Self::Reserved => "reserved",
+            Self::AlreadyReserved => "already_reserved",
+            Self::UsernameTaken => "username_taken",
+            Self::GrantExists | Self::NodeExists { .. } | Self::LinkNotAfterCurrent => "conflict",
             Self::ReleaseRefused { .. } => "release_refused",
             Self::AlreadyPublished => "already_published",
             Self::StaleRelease => "stale_release",
@@ -98,6 +112,13 @@ impl Conflict {
                 "the patient has another active pathway; this one cannot become active again".into()
             }
             Self::Reserved => "the person has reserved against registration".into(),
+            Self::AlreadyReserved => "the person is already on the reservation list".into(),
+            Self::UsernameTaken => "a user with this username exists".into(),
+            Self::GrantExists => "the user already holds this grant".into(),
+            Self::NodeExists { constraint } => {
+                format!("an organisation node with the same identifier exists ({constraint})")
+            }
+            Self::LinkNotAfterCurrent => "valid_from must be after the start of the current link".into(),
             Self::ReleaseRefused { audit } => {
                 format!("the release failed the disclosure audit ({audit}); nothing was stored")
             }

@@ -10,10 +10,13 @@
 pub mod access;
 pub mod error;
 pub mod forms;
+pub mod organisations;
 pub mod paging;
 pub mod pathways;
 pub mod patients;
 pub mod releases;
+pub mod reservations;
+pub mod users;
 
 pub use error::{Conflict, Error};
 

@@ -177,7 +177,7 @@ pub fn user_add(
     let (url, _cluster) = database(settings)?;
     let mut conn = connect(&url)?;
     let node = resolve_node(&mut conn, node, role)?;
-    let id = api::users::ensure_user_with_grant(
+    let id = app::users::ensure_user_with_grant(
         &mut conn,
         username,
         display_name.unwrap_or(username),
@@ -185,7 +185,7 @@ pub fn user_add(
         role,
         node,
     )
-    .map_err(|e| anyhow::anyhow!("{e}: {}", describe_api_error(&e)))?;
+    .map_err(|e| anyhow::anyhow!("{e}: {}", describe_app_error(&e)))?;
     println!("user {username} ({id}) holds {} at node {}", role.as_str(), node.0);
     if generated {
         println!("generated password: {password}");
@@ -193,9 +193,9 @@ pub fn user_add(
     Ok(())
 }
 
-fn describe_api_error(e: &api::error::ApiError) -> String {
+fn describe_app_error(e: &app::Error) -> String {
     match e {
-        api::error::ApiError::Invalid(fields) => fields.iter().map(|f| f.to_string()).collect::<Vec<_>>().join("; "),
+        app::Error::Invalid(fields) => fields.iter().map(|f| f.to_string()).collect::<Vec<_>>().join("; "),
         other => other.to_string(),
     }
 }
@@ -257,8 +257,8 @@ pub fn demo(mut settings: Settings) -> anyhow::Result<()> {
             Role::RegisterContact => NodeId(entity),
             Role::RegisterStaff | Role::Admin => nation,
         };
-        let id = api::users::ensure_user_with_grant(&mut conn, username, display, &password, role, node)
-            .map_err(|e| anyhow::anyhow!("demo user {username}: {e}: {}", describe_api_error(&e)))?;
+        let id = app::users::ensure_user_with_grant(&mut conn, username, display, &password, role, node)
+            .map_err(|e| anyhow::anyhow!("demo user {username}: {e}: {}", describe_app_error(&e)))?;
         if role == Role::RegisterStaff {
             staff = Some(id);
         }

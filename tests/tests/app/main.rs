@@ -16,7 +16,7 @@ use domain::patients::{NewPatientInput, PatientId};
 use integration_tests::{TestDb, TEST_ID_KEY, TEST_PASSWORD, UNIT_ALESUND, UNIT_MOLDE};
 
 fn caller(conn: &mut PgConnection, username: &str, role: Role, node: NodeId) -> Caller {
-    let id = api::users::ensure_user_with_grant(conn, username, username, TEST_PASSWORD, role, node).unwrap();
+    let id = app::users::ensure_user_with_grant(conn, username, username, TEST_PASSWORD, role, node).unwrap();
     let actor: Actor = app::access::actor_of(conn, id, None).unwrap().unwrap();
     Caller::new(actor, Some(format!("test-{username}")))
 }
@@ -117,4 +117,41 @@ fn a_caller_out_of_scope_learns_nothing_and_changes_nothing() {
     }
     let FormData::Baseline(b) = app::forms::read(conn, &registrar, form).unwrap().data else { panic!() };
     assert_eq!(b.in_lar, None);
+}
+
+#[test]
+fn database_uniqueness_comes_back_as_named_conflicts() {
+    let db = TestDb::new();
+    let conn = &mut db.conn();
+    let nation = persistence::organisations::nation_id(conn).unwrap();
+    let admin = caller(conn, "admin", Role::Admin, nation);
+    let staff = caller(conn, "staff", Role::RegisterStaff, nation);
+    let today = Utc::now().date_naive();
+
+    let new = || app::users::NewUser {
+        username: "kari".into(),
+        display_name: "Kari".into(),
+        password: "a long enough password".into(),
+    };
+    let kari = app::users::create(conn, &admin, new()).unwrap();
+    let again = app::users::create(conn, &admin, new());
+    assert!(matches!(again, Err(Error::Conflict(Conflict::UsernameTaken))), "{again:?}");
+
+    let molde = unit(conn, UNIT_MOLDE).0;
+    app::users::add_grant(conn, &admin, kari.row.id, "registrar", molde, today).unwrap();
+    let twice = app::users::add_grant(conn, &admin, kari.row.id, "registrar", molde, today);
+    assert!(matches!(twice, Err(Error::Conflict(Conflict::GrantExists))), "{twice:?}");
+    let not_admin = app::users::add_grant(conn, &staff, kari.row.id, "registrar", molde, today);
+    assert!(matches!(not_admin, Err(Error::Forbidden)), "{not_admin:?}");
+
+    let key = IdKey::from_bytes(&TEST_ID_KEY);
+    let reservation =
+        || app::reservations::ReservationInput { national_id: "12106346508".into(), received_date: today };
+    let first = app::reservations::reserve(conn, &staff, &key, reservation(), today).unwrap();
+    assert!(!first.deleted_patient_data);
+    let second = app::reservations::reserve(conn, &staff, &key, reservation(), today);
+    assert!(matches!(second, Err(Error::Conflict(Conflict::AlreadyReserved))), "{second:?}");
+    let by_admin = app::reservations::reserve(conn, &admin, &key, reservation(), today);
+    assert!(matches!(by_admin, Err(Error::Forbidden)), "{by_admin:?}");
+    assert_eq!(count(conn, "SELECT count(*) AS n FROM reservations"), 1);
 }

@@ -1,0 +1,339 @@
+//! Users, their grants and their sessions: list, create and change users and add or remove
+//! grants (admin); log in (lockout after repeated failures, the same work for an unknown user
+//! as for a wrong password); read one's own grants and change one's own password. Every change
+//! and every login attempt is audited. Passwords are hashed with argon2id here and nowhere else.
+
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::access::{validate_grant, Permission, Role};
+use domain::audit::{Action, Outcome};
+use domain::organisations::NodeId;
+use domain::FieldError;
+use persistence::audit::AuditEntry;
+use persistence::users::{self, GrantRow, NewUserRow, UserChanges, UserRow};
+use persistence::{audit, in_transaction, organisations, PgConnection, RepoError};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::paging::Paging;
+use crate::{Caller, Conflict, Error};
+
+/// Hashes a password with argon2id (a random salt, the crate's default cost).
+pub fn hash_password(password: &str) -> Result<String, Error> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| Error::Internal(e.to_string().into()))
+}
+
+/// Verifies `password` against a PHC string; any parse failure counts as a mismatch.
+pub fn verify_password(hash: &str, password: &str) -> bool {
+    PasswordHash::new(hash).map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok()).unwrap_or(false)
+}
+
+/// A grant with its node's kind and name (as of today).
+#[derive(Debug, Clone)]
+pub struct GrantView {
+    pub row: GrantRow,
+    pub node_kind: String,
+    pub node_name: String,
+}
+
+/// A user with their grants.
+#[derive(Debug, Clone)]
+pub struct UserView {
+    pub row: UserRow,
+    pub grants: Vec<GrantView>,
+}
+
+impl UserView {
+    /// When the lockout after failed logins ends, if it has not yet.
+    pub fn locked_until(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.row.locked_until.filter(|t| *t > now)
+    }
+}
+
+fn describe_grants(conn: &mut PgConnection, rows: Vec<GrantRow>) -> Result<Vec<GrantView>, Error> {
+    let today = Utc::now().date_naive();
+    rows.into_iter()
+        .map(|row| {
+            let node = organisations::find_node(conn, row.node_id, today)?;
+            Ok(GrantView { row, node_kind: node.node.kind, node_name: node.node.name })
+        })
+        .collect()
+}
+
+fn view(conn: &mut PgConnection, row: UserRow) -> Result<UserView, Error> {
+    let grants = users::grants_of(conn, row.id)?;
+    Ok(UserView { grants: describe_grants(conn, grants)?, row })
+}
+
+/// Users with their grants (admin).
+pub fn list(conn: &mut PgConnection, caller: &Caller, paging: Paging) -> Result<(Vec<UserView>, i64), Error> {
+    caller.actor.require_national(Permission::Administer)?;
+    let (rows, total) = users::list(conn, paging.limit, paging.offset)?;
+    let items = rows.into_iter().map(|r| view(conn, r)).collect::<Result<Vec<_>, _>>()?;
+    Ok((items, total))
+}
+
+/// A user to create. Its `Debug` leaves the password out.
+pub struct NewUser {
+    pub username: String,
+    pub display_name: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUser").field("username", &self.username).finish_non_exhaustive()
+    }
+}
+
+/// Inserts a user; a taken username is [`Conflict::UsernameTaken`].
+fn insert_user(conn: &mut PgConnection, username: &str, display_name: &str, hash: &str) -> Result<UserRow, Error> {
+    let new = NewUserRow { id: Uuid::now_v7(), username, display_name, password_hash: hash };
+    users::insert(conn, &new).map_err(|e| match e {
+        RepoError::UniqueViolation(_) => Conflict::UsernameTaken.into(),
+        other => other.into(),
+    })
+}
+
+/// Creates a user without grants (admin).
+pub fn create(conn: &mut PgConnection, caller: &Caller, input: NewUser) -> Result<UserView, Error> {
+    caller.actor.require_national(Permission::Administer)?;
+    domain::users::validate_new_user(&input.username, &input.display_name, &input.password)?;
+    let hash = hash_password(&input.password)?;
+    in_transaction(conn, |conn| {
+        let row = insert_user(conn, &input.username, input.display_name.trim(), &hash)?;
+        let entry = caller.audit(Action::CreateUser, Outcome::Success).role(Some("admin"));
+        audit::record(conn, &entry.target("user", row.id).detail(json!({"username": row.username})))?;
+        view(conn, row)
+    })
+}
+
+/// Changes to a user; `None` leaves a field as it is. Its `Debug` leaves the password out.
+#[derive(Default)]
+pub struct UserUpdate {
+    pub display_name: Option<String>,
+    /// A new password (revokes every token issued so far).
+    pub password: Option<String>,
+    /// Disabling revokes every token issued so far.
+    pub disabled: Option<bool>,
+}
+
+impl std::fmt::Debug for UserUpdate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserUpdate")
+            .field("display_name", &self.display_name)
+            .field("disabled", &self.disabled)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Changes a user (admin). Every field error at once.
+pub fn update(conn: &mut PgConnection, caller: &Caller, id: Uuid, input: UserUpdate) -> Result<UserView, Error> {
+    caller.actor.require_national(Permission::Administer)?;
+    let mut errors = Vec::new();
+    if let Some(name) = &input.display_name {
+        if name.trim().is_empty() || name.chars().count() > 200 {
+            errors.push(FieldError::new("display_name", "length", "display_name must have 1 to 200 characters"));
+        }
+    }
+    let current = users::find(conn, id)?;
+    if let Some(pw) = &input.password {
+        errors.extend(domain::users::validate_password("password", pw, &current.username).err());
+    }
+    if !errors.is_empty() {
+        return Err(Error::Invalid(errors));
+    }
+    let password_hash = input.password.as_deref().map(hash_password).transpose()?;
+    let detail = json!({
+        "display_name_changed": input.display_name.is_some(),
+        "password_changed": input.password.is_some(),
+        "disabled": input.disabled,
+    });
+    let entry =
+        caller.audit(Action::UpdateUser, Outcome::Success).role(Some("admin")).target("user", id).detail(detail);
+    in_transaction(conn, |conn| {
+        let changes = UserChanges {
+            display_name: input.display_name.as_deref().map(|n| n.trim().to_owned()),
+            password_hash: password_hash.clone(),
+            disabled: input.disabled,
+        };
+        let row = users::update(conn, id, &changes)?;
+        audit::record(conn, &entry)?;
+        view(conn, row)
+    })
+}
+
+/// Grants `role` at a node (admin). The node's kind must fit the role; a grant the user holds
+/// already is [`Conflict::GrantExists`].
+pub fn add_grant(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    id: Uuid,
+    role: &str,
+    node_id: i64,
+    today: NaiveDate,
+) -> Result<GrantView, Error> {
+    caller.actor.require_national(Permission::Administer)?;
+    in_transaction(conn, |conn| {
+        users::find(conn, id)?;
+        let node = match organisations::find_node(conn, node_id, today) {
+            Ok(n) => n,
+            Err(RepoError::NotFound) => {
+                return Err(Error::invalid("node_id", "not_found", "no such organisation node"))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let role = validate_grant(role, node.node.kind()?)?;
+        let row = users::add_grant(conn, id, role, NodeId(node_id)).map_err(|e| match e {
+            RepoError::UniqueViolation(_) => Conflict::GrantExists.into(),
+            other => Error::from(other),
+        })?;
+        let detail = json!({"grant_id": row.id, "role": row.role, "node_id": row.node_id});
+        let entry = caller.audit(Action::AddGrant, Outcome::Success).role(Some("admin")).target("user", id);
+        audit::record(conn, &entry.detail(detail))?;
+        describe_grants(conn, vec![row])?.pop().ok_or_else(|| Error::inconsistent("a grant vanished"))
+    })
+}
+
+/// Removes a grant (admin).
+pub fn remove_grant(conn: &mut PgConnection, caller: &Caller, id: Uuid, grant: i64) -> Result<(), Error> {
+    caller.actor.require_national(Permission::Administer)?;
+    in_transaction(conn, |conn| {
+        let row = users::remove_grant(conn, id, grant)?;
+        let detail = json!({"grant_id": row.id, "role": row.role, "node_id": row.node_id});
+        let entry = caller.audit(Action::RemoveGrant, Outcome::Success).role(Some("admin")).target("user", id);
+        audit::record(conn, &entry.detail(detail))?;
+        Ok(())
+    })
+}
+
+/// Creates the user if missing (or sets the password and enables it if present) and makes sure
+/// it holds `role` at `node`. For the operator's command line (`rusreg user add`, `rusreg demo`)
+/// and test set-up: audited like an admin change, by the system.
+pub fn ensure_user_with_grant(
+    conn: &mut PgConnection,
+    username: &str,
+    display_name: &str,
+    password: &str,
+    role: Role,
+    node: NodeId,
+) -> Result<Uuid, Error> {
+    domain::users::validate_new_user(username, display_name, password)?;
+    let hash = hash_password(password)?;
+    in_transaction(conn, |conn| {
+        let kind = organisations::find_node(conn, node.0, Utc::now().date_naive())
+            .map_err(|_| Error::invalid("node", "not_found", "no such organisation node"))?
+            .node
+            .kind()?;
+        validate_grant(role.as_str(), kind)?;
+        let id = match users::find_by_username_for_update(conn, username)? {
+            Some(existing) => {
+                let changes =
+                    UserChanges { password_hash: Some(hash.clone()), disabled: Some(false), ..Default::default() };
+                users::update(conn, existing.id, &changes)?;
+                existing.id
+            }
+            None => insert_user(conn, username, display_name, &hash)?.id,
+        };
+        if !users::grants_of(conn, id)?.iter().any(|g| g.role == role.as_str() && g.node_id == node.0) {
+            users::add_grant(conn, id, role, node)?;
+        }
+        let detail = json!({"username": username, "role": role.as_str(), "node_id": node.0, "by": "cli"});
+        audit::record(conn, &AuditEntry::new(Action::CreateUser, Outcome::Success).target("user", id).detail(detail))?;
+        Ok(id)
+    })
+}
+
+/// A login's outcome. A failure does not say why (the audit row does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Login {
+    /// The user, and their token generation to put in the token.
+    Success {
+        user: Uuid,
+        generation: i32,
+    },
+    Failure,
+}
+
+/// Checks a username and password. An unknown user costs the same work as a wrong password
+/// (`dummy_hash` is verified instead); a wrong password counts towards the lockout; a locked or
+/// disabled user fails even with the right password. Every attempt is audited.
+pub fn login(
+    conn: &mut PgConnection,
+    username: &str,
+    password: &str,
+    dummy_hash: &str,
+    request_id: Option<String>,
+) -> Result<Login, Error> {
+    in_transaction(conn, |conn| {
+        let now = Utc::now();
+        let failed = |reason: &str, user: Option<Uuid>| {
+            let mut entry = AuditEntry::new(Action::Login, Outcome::Failed)
+                .request(request_id.clone())
+                .detail(json!({"attempted_username": username, "reason": reason}));
+            entry.user_id = user;
+            entry
+        };
+        let Some(user) = users::find_by_username_for_update(conn, username)? else {
+            let _ = verify_password(dummy_hash, password); // same work as a real user
+            audit::record(conn, &failed("unknown_user", None))?;
+            return Ok(Login::Failure);
+        };
+        let password_ok = verify_password(&user.password_hash, password);
+        let state = user.login_state();
+        if state.is_locked(now) {
+            audit::record(conn, &failed("locked", Some(user.id)))?;
+            return Ok(Login::Failure);
+        }
+        if user.disabled {
+            audit::record(conn, &failed("disabled", Some(user.id)))?;
+            return Ok(Login::Failure);
+        }
+        if !password_ok {
+            let next = state.after_failure(now);
+            users::save_login_state(conn, user.id, &next)?;
+            let reason = if next.is_locked(now) { "wrong_password_now_locked" } else { "wrong_password" };
+            audit::record(conn, &failed(reason, Some(user.id)))?;
+            return Ok(Login::Failure);
+        }
+        users::save_login_state(conn, user.id, &state.after_success())?;
+        let entry =
+            AuditEntry::new(Action::Login, Outcome::Success).by(user.id, &user.username).request(request_id.clone());
+        audit::record(conn, &entry)?;
+        Ok(Login::Success { user: user.id, generation: user.token_generation })
+    })
+}
+
+/// The caller with their grants.
+pub fn me(conn: &mut PgConnection, caller: &Caller) -> Result<UserView, Error> {
+    let row = users::find(conn, caller.actor.user_id)?;
+    view(conn, row)
+}
+
+/// Changes the caller's own password; every token issued before stops working. A wrong current
+/// password is a field error on `current_password`.
+pub fn change_own_password(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    current_password: &str,
+    new_password: &str,
+) -> Result<(), Error> {
+    let id = caller.actor.user_id;
+    domain::users::validate_password("new_password", new_password, &caller.actor.username)
+        .map_err(|e| Error::Invalid(vec![e]))?;
+    in_transaction(conn, |conn| {
+        let row = users::find(conn, id)?;
+        if !verify_password(&row.password_hash, current_password) {
+            return Err(Error::invalid("current_password", "mismatch", "the current password is wrong"));
+        }
+        let changes = UserChanges { password_hash: Some(hash_password(new_password)?), ..Default::default() };
+        users::update(conn, id, &changes)?;
+        audit::record(conn, &caller.audit(Action::ChangePassword, Outcome::Success).target("user", id))?;
+        Ok(())
+    })
+}
