@@ -5,10 +5,10 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, HttpResponse};
+use app::audit_log::AuditSearch;
 use chrono::{DateTime, Utc};
-use domain::access::Permission;
 use domain::audit::{Action, Outcome};
-use persistence::audit::{self as audit_repo, AuditEntry, AuditFilter, AuditRow};
+use persistence::audit::{self as audit_repo, AuditEntry, AuditRow};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -83,36 +83,12 @@ pub async fn list_audit(
     user: AuthUser,
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    user.actor.require_national(Permission::Oversight)?;
     let q = query.into_inner();
-    if let (Some(from), Some(to)) = (q.from, q.to) {
-        if to <= from {
-            return Err(ApiError::invalid("to", "date_order", "to must be after from"));
-        }
-    }
-    let paging = PageParams { page: q.page, per_page: q.per_page }.limit_offset()?;
-    let filter = AuditFilter {
-        user: q.user,
-        patient: q.patient,
-        pseudonym: None,
-        action: q.action,
-        from: q.from,
-        to: q.to,
-        limit: paging.0,
-        offset: paging.1,
-    };
-    let entry =
-        user.audit(Action::ReadAuditLog, Outcome::Success).role(Some("register_staff")).detail(serde_json::json!({
-            "user": filter.user, "patient": filter.patient, "from": filter.from, "to": filter.to
-        }));
-    let (rows, total) = state
-        .run_db(move |conn| {
-            let page = audit_repo::list(conn, &filter)?;
-            audit_repo::record(conn, &entry)?;
-            Ok(page)
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(Page::new(rows.into_iter().map(AuditEntryResponse::from).collect(), paging, total)))
+    let page = PageParams { page: q.page, per_page: q.per_page }.request();
+    let search = AuditSearch { user: q.user, patient: q.patient, action: q.action, from: q.from, to: q.to };
+    let caller = user.caller();
+    let listed = state.run_db(move |conn| Ok(app::audit_log::search(conn, &caller, search, page)?)).await?;
+    Ok(HttpResponse::Ok().json(Page::from(listed.map(AuditEntryResponse::from))))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -135,25 +111,14 @@ pub async fn get_patient_log(
     user: AuthUser,
     body: crate::extract::JsonBody<PatientLogRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    user.actor.require_national(Permission::Oversight)?;
     let body = body.into_inner();
-    let id = domain::national_id::NationalId::parse(&body.national_id, &crate::patients::ID_RULES)?;
-    let pseudonym = state.id_key.pseudonym(&id).to_vec();
-    let paging = PageParams { page: body.page, per_page: body.per_page }.limit_offset()?;
-    let filter =
-        AuditFilter { pseudonym: Some(pseudonym.clone()), limit: paging.0, offset: paging.1, ..Default::default() };
-    let entry = user
-        .audit(Action::ReadPatientLog, Outcome::Success)
-        .role(Some("register_staff"))
-        .patient(None, Some(pseudonym));
-    let (rows, total) = state
-        .run_db(move |conn| {
-            let page = audit_repo::list(conn, &filter)?;
-            audit_repo::record(conn, &entry)?;
-            Ok(page)
-        })
+    let page = PageParams { page: body.page, per_page: body.per_page }.request();
+    let caller = user.caller();
+    let key = state.id_key.clone();
+    let listed = state
+        .run_db(move |conn| Ok(app::audit_log::patient_log(conn, &caller, &key, &body.national_id, page)?))
         .await?;
-    Ok(HttpResponse::Ok().json(Page::new(rows.into_iter().map(AuditEntryResponse::from).collect(), paging, total)))
+    Ok(HttpResponse::Ok().json(Page::from(listed.map(AuditEntryResponse::from))))
 }
 
 /// Middleware: after the response is built, a refusal (marked by `Refused`) is written to the

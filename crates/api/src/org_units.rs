@@ -87,11 +87,10 @@ pub async fn list_org_units(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    let paging = PageParams { page: q.page, per_page: q.per_page }.paging()?;
+    let page = PageParams { page: q.page, per_page: q.per_page }.request();
     let filter = NodeQuery { kind: q.kind, parent: q.parent, on: q.on };
-    let (rows, total) = state.run_db(move |conn| Ok(app::organisations::list(conn, &filter, paging)?)).await?;
-    let items = rows.into_iter().map(OrgUnitResponse::from).collect();
-    Ok(HttpResponse::Ok().json(Page::new(items, (paging.limit, paging.offset), total)))
+    let listed = state.run_db(move |conn| Ok(app::organisations::list(conn, &filter, page)?)).await?;
+    Ok(HttpResponse::Ok().json(Page::from(listed.map(OrgUnitResponse::from))))
 }
 
 impl From<NodeDetail> for OrgUnitDetailResponse {

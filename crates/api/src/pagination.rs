@@ -3,8 +3,6 @@
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::error::ApiError;
-
 #[derive(Debug, Clone, Copy, Deserialize, IntoParams)]
 pub struct PageParams {
     /// Page number, from 1.
@@ -14,15 +12,9 @@ pub struct PageParams {
 }
 
 impl PageParams {
-    /// The page as a use case takes it, or 422 naming the bad parameter.
-    pub fn paging(&self) -> Result<app::paging::Paging, ApiError> {
-        app::paging::Paging::parse(self.page, self.per_page).map_err(|e| ApiError::Invalid(vec![e]))
-    }
-
-    /// (limit, offset), or 422 naming the bad parameter (the rule: `app::paging::Paging`).
-    pub fn limit_offset(&self) -> Result<(i64, i64), ApiError> {
-        let p = self.paging()?;
-        Ok((p.limit, p.offset))
+    /// The page as a use case takes it (it checks it after its access check).
+    pub fn request(&self) -> app::paging::PageRequest {
+        app::paging::PageRequest { page: self.page, per_page: self.per_page }
     }
 }
 
@@ -35,8 +27,8 @@ pub struct Page<T> {
     pub total: i64,
 }
 
-impl<T> Page<T> {
-    pub fn new(items: Vec<T>, (limit, offset): (i64, i64), total: i64) -> Self {
-        Self { items, page: offset / limit + 1, per_page: limit, total }
+impl<T> From<app::paging::Paged<T>> for Page<T> {
+    fn from(p: app::paging::Paged<T>) -> Self {
+        Self { page: p.paging.page(), per_page: p.paging.limit, total: p.total, items: p.items }
     }
 }

@@ -133,9 +133,8 @@ pub async fn list_pathways(
         per_page: q.per_page,
     };
     let caller = user.caller();
-    let (items, paging, total) = state.run_db(move |conn| Ok(app::pathways::list(conn, &caller, &query)?)).await?;
-    let items: Vec<PathwayResponse> = items.into_iter().map(PathwayResponse::new).collect();
-    Ok(HttpResponse::Ok().json(Page::new(items, (paging.limit, paging.offset), total)))
+    let listed = state.run_db(move |conn| Ok(app::pathways::list(conn, &caller, &query)?)).await?;
+    Ok(HttpResponse::Ok().json(Page::from(listed.map(PathwayResponse::new))))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -98,15 +98,12 @@ pub async fn list_reservations(
     query: web::Query<ReservationQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    let params = PageParams { page: q.page, per_page: q.per_page };
-    let paging = params.paging()?;
+    let page = PageParams { page: q.page, per_page: q.per_page }.request();
     let today = state.today();
     let caller = user.caller();
     let pending = q.pending.unwrap_or(false);
-    let (rows, total) =
-        state.run_db(move |conn| Ok(app::reservations::list(conn, &caller, pending, paging, today)?)).await?;
-    let items = rows.into_iter().map(ReservationResponse::from).collect();
-    Ok(HttpResponse::Ok().json(Page::new(items, (paging.limit, paging.offset), total)))
+    let listed = state.run_db(move |conn| Ok(app::reservations::list(conn, &caller, pending, page, today)?)).await?;
+    Ok(HttpResponse::Ok().json(Page::from(listed.map(ReservationResponse::from))))
 }
 /// Marks the confirmation letter sent (idempotent: the first time is kept).
 #[utoipa::path(post, path = "/api/v1/reservations/{id}/letter-sent", tag = "reservations", security(("bearer" = [])),

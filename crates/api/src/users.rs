@@ -50,11 +50,10 @@ pub async fn list_users(
     user: AuthUser,
     page: web::Query<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let paging = page.paging()?;
+    let page = page.request();
     let caller = user.caller();
-    let (items, total) = state.run_db(move |conn| Ok(app::users::list(conn, &caller, paging)?)).await?;
-    let items = items.into_iter().map(UserResponse::from).collect();
-    Ok(HttpResponse::Ok().json(Page::new(items, (paging.limit, paging.offset), total)))
+    let listed = state.run_db(move |conn| Ok(app::users::list(conn, &caller, page)?)).await?;
+    Ok(HttpResponse::Ok().json(Page::from(listed.map(UserResponse::from))))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

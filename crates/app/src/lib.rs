@@ -8,6 +8,7 @@
 //! docs/architecture.md walks one form save and one release through this layer.
 
 pub mod access;
+pub mod audit_log;
 pub mod error;
 pub mod forms;
 pub mod organisations;
@@ -17,6 +18,7 @@ pub mod patients;
 pub mod releases;
 pub mod reservations;
 pub mod users;
+pub mod worklist;
 
 pub use error::{Conflict, Error};
 

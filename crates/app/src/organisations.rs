@@ -11,7 +11,7 @@ use persistence::organisations::{self as orgs, NodeFilter, NodeView, OrgLinkRow,
 use persistence::{audit, in_transaction, PgConnection, RepoError};
 use serde_json::json;
 
-use crate::paging::Paging;
+use crate::paging::{PageRequest, Paged};
 use crate::{Caller, Conflict, Error};
 
 /// One node on a day, with every link to a parent (oldest first).
@@ -33,7 +33,7 @@ pub struct NodeQuery {
 }
 
 /// Nodes of the tree, a page at a time.
-pub fn list(conn: &mut PgConnection, q: &NodeQuery, paging: Paging) -> Result<(Vec<NodeView>, i64), Error> {
+pub fn list(conn: &mut PgConnection, q: &NodeQuery, page: PageRequest) -> Result<Paged<NodeView>, Error> {
     let kind =
         match q.kind.as_deref() {
             None => None,
@@ -41,8 +41,10 @@ pub fn list(conn: &mut PgConnection, q: &NodeQuery, paging: Paging) -> Result<(V
                 Error::invalid("kind", "code_list", "kind is one of nation, region, legal_entity, unit")
             })?),
         };
+    let paging = page.paging()?;
     let filter = NodeFilter { kind, parent: q.parent, on: q.on, limit: paging.limit, offset: paging.offset };
-    Ok(orgs::list_nodes(conn, &filter)?)
+    let (rows, total) = orgs::list_nodes(conn, &filter)?;
+    Ok(Paged::new(rows, paging, total))
 }
 
 /// One node as of `on`, with its link history.

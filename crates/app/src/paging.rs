@@ -33,3 +33,35 @@ impl Paging {
         self.offset / self.limit + 1
     }
 }
+
+/// The page a caller asks for, as they sent it: checked by the use case, after its access check.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PageRequest {
+    pub page: Option<i64>,
+    pub per_page: Option<i64>,
+}
+
+impl PageRequest {
+    /// The page, or `Invalid` naming the failing parameter.
+    pub fn paging(self) -> Result<Paging, crate::Error> {
+        Paging::parse(self.page, self.per_page).map_err(|e| crate::Error::Invalid(vec![e]))
+    }
+}
+
+/// One page of a list: the items, the page they are, and how many items there are in all.
+#[derive(Debug, Clone)]
+pub struct Paged<T> {
+    pub items: Vec<T>,
+    pub paging: Paging,
+    pub total: i64,
+}
+
+impl<T> Paged<T> {
+    pub fn new(items: Vec<T>, paging: Paging, total: i64) -> Self {
+        Self { items, paging, total }
+    }
+
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Paged<U> {
+        Paged { items: self.items.into_iter().map(f).collect(), paging: self.paging, total: self.total }
+    }
+}

@@ -20,7 +20,7 @@ use persistence::{audit, in_transaction, organisations, patients, PgConnection, 
 use uuid::Uuid;
 
 use crate::access::{load_pathway, pathway_access, record_for_patient, register_role, register_units, require_full};
-use crate::paging::Paging;
+use crate::paging::{Paged, Paging};
 use crate::{Caller, Conflict, Error};
 
 /// A pathway as a caller sees it: the row, and whether the caller may change it (`false` when
@@ -131,7 +131,7 @@ pub struct ListQuery {
 /// Lists the pathways in the caller's scope (owned by, or transferred away from, a unit the
 /// caller registers for), newest start first, with the total. Every listed pathway is an
 /// audited read of its patient.
-pub fn list(conn: &mut PgConnection, caller: &Caller, q: &ListQuery) -> Result<(Vec<PathwayView>, Paging, i64), Error> {
+pub fn list(conn: &mut PgConnection, caller: &Caller, q: &ListQuery) -> Result<Paged<PathwayView>, Error> {
     let role = register_role(&caller.actor, Error::Forbidden)?;
     let mut errors = Vec::new();
     if q.status.is_some_and(|s| TreatmentStatus::from_code(s).is_none()) {
@@ -178,7 +178,7 @@ pub fn list(conn: &mut PgConnection, caller: &Caller, q: &ListQuery) -> Result<(
                 PathwayView { row: p, writable }
             })
             .collect();
-        Ok((items, paging, total))
+        Ok(Paged::new(items, paging, total))
     })
 }
 

@@ -14,7 +14,7 @@ use persistence::{audit, in_transaction, PgConnection, RepoError};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::paging::Paging;
+use crate::paging::{PageRequest, Paged};
 use crate::patients::ID_RULES;
 use crate::{Caller, Conflict, Error};
 
@@ -103,13 +103,14 @@ pub fn list(
     conn: &mut PgConnection,
     caller: &Caller,
     pending: bool,
-    paging: Paging,
+    page: PageRequest,
     today: NaiveDate,
-) -> Result<(Vec<ReservationView>, i64), Error> {
+) -> Result<Paged<ReservationView>, Error> {
     caller.actor.require_national(Permission::Oversight)?;
+    let paging = page.paging()?;
     let (rows, total) = reservations::list(conn, pending, paging.limit, paging.offset)?;
     audit::record(conn, &caller.audit(Action::ListReservations, Outcome::Success).role(Some("register_staff")))?;
-    Ok((rows.into_iter().map(|r| ReservationView::new(r, today)).collect(), total))
+    Ok(Paged::new(rows.into_iter().map(|r| ReservationView::new(r, today)).collect(), paging, total))
 }
 
 /// Records that the confirmation letter was sent (idempotent: the first time is kept).

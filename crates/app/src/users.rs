@@ -16,7 +16,7 @@ use persistence::{audit, in_transaction, organisations, PgConnection, RepoError}
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::paging::Paging;
+use crate::paging::{PageRequest, Paged};
 use crate::{Caller, Conflict, Error};
 
 /// Hashes a password with argon2id (a random salt, the crate's default cost).
@@ -71,11 +71,12 @@ fn view(conn: &mut PgConnection, row: UserRow) -> Result<UserView, Error> {
 }
 
 /// Users with their grants (admin).
-pub fn list(conn: &mut PgConnection, caller: &Caller, paging: Paging) -> Result<(Vec<UserView>, i64), Error> {
+pub fn list(conn: &mut PgConnection, caller: &Caller, page: PageRequest) -> Result<Paged<UserView>, Error> {
     caller.actor.require_national(Permission::Administer)?;
+    let paging = page.paging()?;
     let (rows, total) = users::list(conn, paging.limit, paging.offset)?;
     let items = rows.into_iter().map(|r| view(conn, r)).collect::<Result<Vec<_>, _>>()?;
-    Ok((items, total))
+    Ok(Paged::new(items, paging, total))
 }
 
 /// A user to create. Its `Debug` leaves the password out.
