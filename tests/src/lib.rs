@@ -13,7 +13,7 @@ use std::sync::{Mutex, OnceLock};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use domain::access::Role;
 use domain::organisations::NodeId;
-use persistence::local_cluster::{Durability, LocalCluster};
+use managed_postgres::{Durability, LocalCluster};
 use serde_json::Value;
 
 pub use reqwest;

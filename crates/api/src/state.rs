@@ -45,6 +45,28 @@ impl AppState {
         run_on(self.reports_pool.clone(), f).await
     }
 
+    /// Runs a use case that reads reports (`app::Databases`: both pools) on the blocking pool.
+    pub async fn run_reports_use_case<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(app::Databases<'_>) -> Result<T, app::Error> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (primary, reports) = (self.pool.clone(), self.reports_pool.clone());
+        let out = web::block(move || f(app::Databases { primary: &primary, reports: &reports }))
+            .await
+            .map_err(ApiError::internal)?;
+        Ok(out?)
+    }
+
+    /// What every report is computed with (today, the due-date limits, the threshold k).
+    pub fn report_settings(&self) -> app::reports::ReportSettings {
+        app::reports::ReportSettings {
+            today: self.today(),
+            limits: self.settings.worklist,
+            min_cell: self.settings.min_cell,
+        }
+    }
+
     pub fn today(&self) -> NaiveDate {
         chrono::Utc::now().date_naive()
     }

@@ -16,6 +16,7 @@ pub mod paging;
 pub mod pathways;
 pub mod patients;
 pub mod releases;
+pub mod reports;
 pub mod reservations;
 pub mod users;
 pub mod worklist;
@@ -25,6 +26,7 @@ pub use error::{Conflict, Error};
 use domain::access::Actor;
 use domain::audit::{Action, Outcome};
 use persistence::audit::AuditEntry;
+use persistence::{DbPool, PooledConn};
 
 /// Who calls a use case: the authenticated actor (grants read from the database), and the id
 /// of the request or job that carries the call, for the audit log.
@@ -43,4 +45,18 @@ impl Caller {
     pub fn audit(&self, action: Action, outcome: Outcome) -> AuditEntry {
         AuditEntry::new(action, outcome).by(self.actor.user_id, &self.actor.username).request(self.request_id.clone())
     }
+}
+
+/// Where a use case that reads reports runs: counts are read on `reports` (a streaming replica
+/// when configured); audit rows, releases and snapshots are written on `primary`. Both may be
+/// one pool.
+#[derive(Clone, Copy)]
+pub struct Databases<'a> {
+    pub primary: &'a DbPool,
+    pub reports: &'a DbPool,
+}
+
+/// A connection of `pool`, or [`Error::Unavailable`].
+pub(crate) fn connection(pool: &DbPool) -> Result<PooledConn, Error> {
+    pool.get().map_err(|_| Error::Unavailable)
 }

@@ -9,23 +9,17 @@ use domain::indicators::parse_year;
 use domain::releases::{check_publish, PublishFacts, PublishRefusal};
 use domain::FieldError;
 use persistence::reports::{self as repo, CountSettings, ReleaseRow};
-use persistence::{audit, in_transaction, DbPool, PgConnection};
+use persistence::{audit, in_transaction, PgConnection};
 use reporting::releases::{self, Previous, ReleaseError};
 use reporting::tree::OrgTree;
 use serde_json::json;
 
-use crate::{Caller, Conflict, Error};
+use crate::{connection, Caller, Conflict, Error};
+
+pub use crate::Databases;
 
 /// The lowest and highest suppression threshold a release may use.
 pub const MIN_CELL_RANGE: std::ops::RangeInclusive<u32> = 3..=100;
-
-/// Where a release reads and writes: counts are read on `reports` (a streaming replica when
-/// configured), the year's publications and the release itself on `primary`. Both may be one pool.
-#[derive(Clone, Copy)]
-pub struct Databases<'a> {
-    pub primary: &'a DbPool,
-    pub reports: &'a DbPool,
-}
 
 /// A release to build.
 #[derive(Debug, Clone, Copy)]
@@ -41,10 +35,6 @@ pub struct ReleaseSettings {
     pub default_min_cell: u32,
     /// The due-date limits the counts follow, and today.
     pub counts: CountSettings,
-}
-
-fn connection(pool: &DbPool) -> Result<persistence::PooledConn, Error> {
-    pool.get().map_err(|_| Error::Unavailable)
 }
 
 /// Builds a release of a year and stores it as a draft (register staff). Refused with

@@ -158,6 +158,25 @@ impl Actor {
         self.grants.iter().filter(|g| permission.roles().contains(&g.role)).map(|g| g.node).collect()
     }
 
+    /// Register staff: national oversight, every node of every report in full.
+    pub fn is_national(&self) -> bool {
+        allows(&self.grants, Permission::Oversight, &[self.nation])
+    }
+
+    /// The small-count rule of completeness figures: the counts of the node whose path is `path`
+    /// are shown in full to national oversight and to those who register for the node (its
+    /// staff hold its patients' records anyway). Anyone else in scope — a register contact —
+    /// gets them with small counts withheld.
+    pub fn sees_small_counts(&self, path: &[NodeId]) -> bool {
+        self.is_national() || allows(&self.grants, Permission::Register, path)
+    }
+
+    /// The completeness scope: a completeness grant covers the node whose path is `path`, and
+    /// with `under` the node is at or below `under`.
+    pub fn completeness_covers(&self, path: &[NodeId], under: Option<NodeId>) -> bool {
+        allows(&self.grants, Permission::Completeness, path) && under.is_none_or(|u| path.contains(&u))
+    }
+
     /// The role a registering caller acts in (registrar or unit contact), for the audit log;
     /// `None` for anyone who cannot register (they never see registration data).
     pub fn register_role(&self) -> Option<Role> {
@@ -223,6 +242,32 @@ mod tests {
 
     fn grant(role: Role, node: NodeId) -> Vec<Grant> {
         vec![Grant { id: 1, role, node }]
+    }
+
+    fn actor(role: Role, node: NodeId) -> Actor {
+        Actor { user_id: Uuid::nil(), username: "x".into(), grants: grant(role, node), nation: NATION }
+    }
+
+    #[test]
+    fn small_counts_in_full_for_national_oversight_and_the_units_own_staff_only() {
+        assert!(actor(Role::RegisterStaff, NATION).sees_small_counts(&OTHER_UNIT_PATH));
+        assert!(actor(Role::UnitContact, UNIT).sees_small_counts(&UNIT_PATH));
+        assert!(actor(Role::Registrar, ENTITY).sees_small_counts(&UNIT_PATH), "an entity-wide registrar");
+        assert!(!actor(Role::UnitContact, UNIT).sees_small_counts(&OTHER_UNIT_PATH));
+        assert!(!actor(Role::UnitContact, UNIT).sees_small_counts(&ENTITY_PATH), "its entity's total");
+        assert!(!actor(Role::RegisterContact, ENTITY).sees_small_counts(&UNIT_PATH));
+        assert!(!actor(Role::Admin, NATION).sees_small_counts(&UNIT_PATH));
+    }
+
+    #[test]
+    fn completeness_scope_is_the_grant_narrowed_to_the_node_asked_for() {
+        let contact = actor(Role::RegisterContact, ENTITY);
+        assert!(contact.completeness_covers(&UNIT_PATH, None));
+        assert!(contact.completeness_covers(&UNIT_PATH, Some(UNIT)));
+        assert!(!contact.completeness_covers(&ENTITY_PATH, Some(UNIT)), "above the node asked for");
+        assert!(!contact.completeness_covers(&OTHER_UNIT_PATH, None));
+        assert!(!actor(Role::Registrar, UNIT).completeness_covers(&UNIT_PATH, None), "no completeness grant");
+        assert!(actor(Role::RegisterStaff, NATION).completeness_covers(&OTHER_UNIT_PATH, Some(OTHER_ENTITY)));
     }
 
     /// The full matrix: every permission × every role × in and out of scope.

@@ -5,7 +5,6 @@
 pub mod audit;
 pub mod error;
 pub mod forms;
-pub mod local_cluster;
 pub mod migrations;
 pub mod organisations;
 pub mod pathways;

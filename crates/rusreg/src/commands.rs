@@ -8,7 +8,7 @@ use api::config::{LogFormat, Settings};
 use domain::access::Role;
 use domain::national_id::IdKey;
 use domain::organisations::NodeId;
-use persistence::local_cluster::{Durability, LocalCluster};
+use managed_postgres::{Durability, LocalCluster};
 use persistence::{organisations, PgConnection};
 use rand::distributions::Alphanumeric;
 use rand::Rng;
