@@ -5,10 +5,9 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, HttpResponse};
-use app::audit_log::AuditSearch;
+use app::audit_log::{AuditSearch, Refusal};
 use chrono::{DateTime, Utc};
-use domain::audit::{Action, Outcome};
-use persistence::audit::{self as audit_repo, AuditEntry, AuditRow};
+use persistence::audit::AuditRow;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -136,18 +135,15 @@ pub async fn record_refusals(
         return Ok(res);
     };
     let info = request.extensions().get::<AuthInfo>().cloned();
-    let mut entry = AuditEntry::new(Action::Refusal, Outcome::Denied).request(crate::auth::request_id(request)).detail(
-        serde_json::json!({
-            "method": request.method().as_str(),
-            "route": request.match_pattern().unwrap_or_else(|| "(unmatched)".into()),
-            "status": res.status().as_u16(),
-        }),
-    );
-    if let Some(info) = info {
-        entry = entry.by(info.user_id, &info.username);
-    }
+    let refusal = Refusal {
+        user: info.map(|i| (i.user_id, i.username)),
+        request_id: crate::auth::request_id(request),
+        method: request.method().as_str().to_owned(),
+        route: request.match_pattern().unwrap_or_else(|| "(unmatched)".into()),
+        status: res.status().as_u16(),
+    };
     // Writing the refusal must not turn the refusal into a 500: a failure is logged instead.
-    if let Err(e) = state.run_db(move |conn| Ok(audit_repo::record(conn, &entry)?)).await {
+    if let Err(e) = state.run_db(move |conn| Ok(app::audit_log::record_refusal(conn, refusal)?)).await {
         tracing::error!(error = %e, "could not write the audit row of a refusal");
     }
     Ok(res)

@@ -6,35 +6,9 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
 
 use crate::error::ApiError;
 use crate::state::AppState;
-
-/// Request counters and latencies by method, route pattern and status.
-#[derive(Clone)]
-pub struct Metrics {
-    registry: Registry,
-    requests: IntCounterVec,
-    latency: HistogramVec,
-}
-
-impl Metrics {
-    pub fn new() -> Result<Self, prometheus::Error> {
-        let registry = Registry::new();
-        let requests = IntCounterVec::new(
-            Opts::new("rusreg_http_requests_total", "HTTP requests by method, route and status"),
-            &["method", "route", "status"],
-        )?;
-        let latency = HistogramVec::new(
-            HistogramOpts::new("rusreg_http_request_duration_seconds", "HTTP request latency by method and route"),
-            &["method", "route"],
-        )?;
-        registry.register(Box::new(requests.clone()))?;
-        registry.register(Box::new(latency.clone()))?;
-        Ok(Self { registry, requests, latency })
-    }
-}
 
 /// Middleware: counts every request and records its latency.
 pub async fn measure(
@@ -46,8 +20,7 @@ pub async fn measure(
     if let Some(state) = res.request().app_data::<web::Data<AppState>>() {
         let route = res.request().match_pattern().unwrap_or_else(|| "(unmatched)".into());
         let method = res.request().method().as_str().to_owned();
-        state.metrics.requests.with_label_values(&[&method, &route, res.status().as_str()]).inc();
-        state.metrics.latency.with_label_values(&[&method, &route]).observe(start.elapsed().as_secs_f64());
+        state.metrics.observe(&method, &route, res.status().as_str(), start.elapsed().as_secs_f64());
     }
     Ok(res)
 }
@@ -69,8 +42,7 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
 /// Prometheus text format. Holds no personal data: counts and latencies by route pattern.
 #[utoipa::path(get, path = "/metrics", tag = "health", responses((status = 200, content_type = "text/plain")))]
 pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let mut buf = Vec::new();
-    TextEncoder::new().encode(&state.metrics.registry.gather(), &mut buf).map_err(ApiError::internal)?;
+    let buf = state.metrics.text().map_err(ApiError::internal)?;
     Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(buf))
 }
 

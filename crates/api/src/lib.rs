@@ -11,14 +11,16 @@ pub mod error;
 pub mod extract;
 pub mod forms;
 pub mod health;
+pub mod metrics;
 pub mod openapi;
-pub mod org_units;
+pub mod organisations;
 pub mod pagination;
 pub mod pathways;
 pub mod patients;
 pub mod reports;
 pub mod reservations;
 pub mod state;
+pub mod tokens;
 pub mod users;
 pub mod worklist;
 
@@ -50,7 +52,7 @@ pub fn build_state(
 ) -> Result<AppState, ApiError> {
     let dummy_hash = auth::hash_password(&uuid::Uuid::new_v4().to_string())?;
     let tokens = Tokens::new(jwt_secret, settings.token_minutes);
-    let metrics = health::Metrics::new().map_err(ApiError::internal)?;
+    let metrics = metrics::Metrics::new().map_err(ApiError::internal)?;
     Ok(AppState {
         pool,
         reports_pool,
@@ -89,7 +91,7 @@ pub fn app_config(cfg: &mut web::ServiceConfig, body_limit: usize) {
         .service(
             web::scope("/api/v1")
                 .configure(auth::configure)
-                .configure(org_units::configure)
+                .configure(organisations::configure)
                 .configure(users::configure)
                 .configure(audit::configure)
                 .configure(patients::configure)

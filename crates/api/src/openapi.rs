@@ -9,8 +9,8 @@ use utoipa::{Modify, OpenApi};
     info(title = "rusreg", description = "National medical quality register for substance-use treatment (TSB): API v1."),
     paths(
         crate::auth::issue_token, crate::auth::get_me, crate::auth::change_own_password,
-        crate::org_units::list_org_units, crate::org_units::get_org_unit, crate::org_units::create_org_unit,
-        crate::org_units::update_org_unit, crate::org_units::create_org_link,
+        crate::organisations::list_org_units, crate::organisations::get_org_unit, crate::organisations::create_org_unit,
+        crate::organisations::update_org_unit, crate::organisations::create_org_link,
         crate::users::list_users, crate::users::create_user, crate::users::update_user,
         crate::users::add_grant, crate::users::remove_grant,
         crate::audit::list_audit, crate::audit::get_patient_log,

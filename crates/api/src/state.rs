@@ -7,9 +7,9 @@ use actix_web::web;
 use chrono::NaiveDate;
 use persistence::{DbPool, PgConnection};
 
-use crate::auth::Tokens;
 use crate::config::Settings;
 use crate::error::ApiError;
+use crate::tokens::Tokens;
 
 pub struct AppState {
     /// The primary: registration, administration, audit.
@@ -21,7 +21,7 @@ pub struct AppState {
     /// An argon2id hash of a random password, verified against when the user is unknown so
     /// that an unknown user costs the same work as a wrong password.
     pub dummy_hash: String,
-    pub metrics: crate::health::Metrics,
+    pub metrics: crate::metrics::Metrics,
     /// Key of the national-id pseudonym (HMAC) and encryption (AES-GCM).
     pub id_key: Arc<domain::national_id::IdKey>,
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use domain::access::Permission;
 use domain::audit::{Action, Outcome};
 use domain::national_id::{IdKey, NationalId};
-use persistence::audit::{self as repo, AuditFilter, AuditRow};
+use persistence::audit::{self as repo, AuditEntry, AuditFilter, AuditRow};
 use persistence::PgConnection;
 use serde_json::json;
 use uuid::Uuid;
@@ -86,4 +86,27 @@ pub fn patient_log(
         .patient(None, Some(pseudonym));
     repo::record(conn, &entry)?;
     Ok(Paged::new(rows, paging, total))
+}
+
+/// A request the register refused (401 for a bad token, 403, or a 404 hiding a target out of
+/// scope), as the entry point saw it.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    /// The caller, when they were authenticated.
+    pub user: Option<(Uuid, String)>,
+    pub request_id: Option<String>,
+    pub method: String,
+    /// The route pattern (never the path itself, which may hold an id).
+    pub route: String,
+    pub status: u16,
+}
+
+/// Writes the audit row of a refused request.
+pub fn record_refusal(conn: &mut PgConnection, refusal: Refusal) -> Result<(), Error> {
+    let detail = json!({"method": refusal.method, "route": refusal.route, "status": refusal.status});
+    let mut entry = AuditEntry::new(Action::Refusal, Outcome::Denied).request(refusal.request_id).detail(detail);
+    if let Some((id, username)) = &refusal.user {
+        entry = entry.by(*id, username);
+    }
+    Ok(repo::record(conn, &entry)?)
 }

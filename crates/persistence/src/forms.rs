@@ -8,7 +8,9 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use domain::forms::{Baseline, Discharge, FollowUp, FormData, FormKind, Measurement, SubstanceEntry, SubstanceUse};
+use domain::forms::{
+    Baseline, Discharge, FollowUp, FormData, FormKind, FormStatus, Measurement, SubstanceEntry, SubstanceUse,
+};
 use uuid::Uuid;
 
 use crate::schema::{
@@ -43,7 +45,7 @@ impl FormRow {
     }
 
     pub fn is_completed(&self) -> bool {
-        self.status == "completed"
+        self.status == FormStatus::Completed.as_str()
     }
 }
 
@@ -74,7 +76,7 @@ impl NewFormRow {
             kind: data.kind().as_str().to_owned(),
             unit_id,
             event_date: data.event_date(),
-            status: "draft".into(),
+            status: FormStatus::Draft.as_str().into(),
             created_by: by,
             updated_by: by,
             completed_by: None,
@@ -528,7 +530,7 @@ pub fn update_draft(
     let updated: Option<FormRow> = diesel::update(forms::table)
         .filter(forms::id.eq(id))
         .filter(forms::version.eq(expected_version))
-        .filter(forms::status.eq("draft"))
+        .filter(forms::status.eq(FormStatus::Draft.as_str()))
         .set((
             forms::version.eq(forms::version + 1),
             forms::event_date.eq(data.event_date()),
@@ -562,7 +564,7 @@ fn delete_data(conn: &mut PgConnection, id: Uuid, kind: FormKind) -> Result<(), 
 pub fn mark_completed(conn: &mut PgConnection, id: Uuid, by: Uuid) -> Result<FormRow, RepoError> {
     Ok(diesel::update(forms::table.find(id))
         .set((
-            forms::status.eq("completed"),
+            forms::status.eq(FormStatus::Completed.as_str()),
             forms::version.eq(forms::version + 1),
             forms::completed_by.eq(Some(by)),
             forms::completed_at.eq(Some(Utc::now())),
@@ -577,7 +579,7 @@ pub fn mark_completed(conn: &mut PgConnection, id: Uuid, by: Uuid) -> Result<For
 pub fn mark_reopened(conn: &mut PgConnection, id: Uuid, by: Uuid, reason: &str) -> Result<FormRow, RepoError> {
     Ok(diesel::update(forms::table.find(id))
         .set((
-            forms::status.eq("draft"),
+            forms::status.eq(FormStatus::Draft.as_str()),
             forms::version.eq(forms::version + 1),
             forms::completed_by.eq(None::<Uuid>),
             forms::completed_at.eq(None::<DateTime<Utc>>),
@@ -619,7 +621,7 @@ pub fn completed_facts(conn: &mut PgConnection, pathway: Uuid, except: Uuid) -> 
     let rows: Vec<FactRow> = forms::table
         .left_join(discharge_forms::table)
         .filter(forms::pathway_id.eq(pathway))
-        .filter(forms::status.eq("completed"))
+        .filter(forms::status.eq(FormStatus::Completed.as_str()))
         .filter(forms::id.ne(except))
         .select((
             forms::kind,

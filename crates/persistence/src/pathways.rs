@@ -4,6 +4,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Date};
+use domain::pathways::TreatmentStatus;
 use uuid::Uuid;
 
 use crate::schema::{pathway_status_history, pathway_transfers, pathways, patients};
@@ -127,7 +128,9 @@ pub fn find_for_update(conn: &mut PgConnection, id: Uuid) -> Result<PathwayRow, 
 /// Whether the patient has an active pathway (status 1).
 pub fn has_active(conn: &mut PgConnection, patient: Uuid) -> Result<bool, RepoError> {
     Ok(diesel::select(diesel::dsl::exists(
-        pathways::table.filter(pathways::patient_id.eq(patient)).filter(pathways::status.eq(1)),
+        pathways::table
+            .filter(pathways::patient_id.eq(patient))
+            .filter(pathways::status.eq(TreatmentStatus::Active.code())),
     ))
     .get_result(conn)?)
 }
