@@ -18,8 +18,8 @@
 --   the order given). `substances_given` tells "no list answered" (false) from an empty list.
 -- * A draft satisfies only the draft rules (types, ranges, code lists); completion rules live in
 --   the domain. Completed rows are what reports count (forms.status = 'completed').
--- * Pathway status follows DOMAIN.md §4 and is changed only by completing or reopening a
---   discharge or follow-up; every change is a row in `pathway_status_history`.
+-- * Pathway status follows docs/domain.md, Status transitions, and is changed only by completing
+--   or reopening a discharge or follow-up; every change is a row in `pathway_status_history`.
 
 CREATE FUNCTION rusreg_icd10_all(codes text[], pattern text) RETURNS boolean
     LANGUAGE sql IMMUTABLE STRICT AS
@@ -59,7 +59,7 @@ CREATE TABLE pathways (
     opened_unit_id bigint NOT NULL REFERENCES org_nodes (id),
     start_date date NOT NULL CHECK (start_date >= DATE '2000-01-01'),
     treatment_level smallint NOT NULL CHECK (treatment_level BETWEEN 1 AND 6),
-    -- treatment_status, DOMAIN.md §4: 1 active .. 7 declined.
+    -- treatment_status (docs/domain.md, Statuses): 1 active .. 7 declined.
     status smallint NOT NULL DEFAULT 1 CHECK (status BETWEEN 1 AND 7),
     created_by uuid NOT NULL REFERENCES users (id),
     created_at timestamptz NOT NULL DEFAULT now(),

@@ -2,8 +2,10 @@
 --
 -- * `npr_counts`: pathways in the Norwegian Patient Register per unit and year, imported by
 --   register staff as CSV (POST /coverage/reference-counts); a later import of the same unit and
---   year replaces the count. Coverage = registered pathways / NPR pathways (DOMAIN.md §8).
--- * `releases`: one frozen, suppressed and audited set of a year's tables (SUPPRESSION.md §1).
+--   year replaces the count. Coverage = registered pathways / NPR pathways (docs/indicators.md,
+--   "Coverage (dekningsgrad)").
+-- * `releases`: one frozen, suppressed and audited set of a year's tables (docs/indicators.md,
+--   "Releases"; docs/suppression.md).
 --   A release is a draft until published; nothing else about it ever changes (trigger below).
 -- * `release_cells`: every published or protected cell of the release's one linked table, with
 --   its true value and its status. Downloads and the public endpoint are slices of these rows

@@ -1,6 +1,7 @@
 -- The treatment level in force (docs/architecture.md, "Pathway facts"): a measurement point
--- records the patient's current treatment level (DOMAIN.md §5), and the time limits to the next
--- point follow it (DOMAIN.md §4, §6: inpatient, detoxification and day 42 days, the rest 56).
+-- records the patient's current treatment level (docs/domain.md, Measurement point), and the time
+-- limits to the next point follow it (docs/domain.md, Treatment levels and Time limits: inpatient,
+-- detoxification and day 42 days, the rest 56).
 --
 -- * `pathways.current_treatment_level`: the level of the latest completed measurement (latest
 --   event_date, then highest form id); NULL while there is none — the level the pathway was

@@ -20,7 +20,7 @@
 //! | `RUSREG_LOG` | `info` | log filter (tracing EnvFilter syntax) |
 //! | `RUSREG_DEMO_PASSWORD` | — (generated) | password of the demo users (`rusreg demo`) |
 //! | `RUSREG_WORKERS` | number of cores | HTTP worker threads |
-//! | `RUSREG_WORKLIST` | DOMAIN §6 limits | JSON object overriding worklist time limits |
+//! | `RUSREG_WORKLIST` | the limits of docs/domain.md, Time limits | JSON object overriding worklist time limits |
 //! | `RUSREG_DEMO_PATHWAYS` | `20000` | size of the demo's synthetic population (first run) |
 
 use std::path::PathBuf;
@@ -106,7 +106,7 @@ pub struct Settings {
     pub log_filter: String,
     pub demo_password: Option<String>,
     pub workers: Option<usize>,
-    /// The worklist's time limits (DOMAIN §6 defaults).
+    /// The worklist's time limits (defaults: docs/domain.md, Time limits).
     pub worklist: domain::worklist::WorklistConfig,
     pub demo_pathways: usize,
 }

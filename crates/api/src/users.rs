@@ -120,7 +120,7 @@ pub struct AddGrantRequest {
     pub node_id: i64,
 }
 
-/// Grants a role at a node (admin). The node's kind must fit the role (DESIGN §3).
+/// Grants a role at a node (admin). The node's kind must fit the role (docs/domain.md, Roles and access).
 #[utoipa::path(post, path = "/api/v1/users/{id}/grants", tag = "users", security(("bearer" = [])), request_body = AddGrantRequest,
     responses((status = 201, body = GrantResponse), (status = 401, body = crate::error::Problem),
               (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),

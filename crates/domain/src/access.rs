@@ -1,4 +1,5 @@
-//! Roles, grants and the access rules of DESIGN §3, as pure functions of (grants, target).
+//! Roles, grants and the access rules (docs/domain.md, Roles and access), as pure functions of
+//! (grants, target).
 //!
 //! A target is described by its *path*: the node ids from the target node up to the nation, as
 //! valid on the day that matters. A grant covers a target when the grant's node is on that path.
@@ -37,7 +38,7 @@ impl Role {
         Self::ALL.into_iter().find(|r| r.as_str() == raw)
     }
 
-    /// The node kinds at which this role may be granted (DESIGN §3).
+    /// The node kinds at which this role may be granted (docs/domain.md, Roles and access).
     pub fn grantable_at(self) -> &'static [NodeKind] {
         match self {
             Self::Registrar => &[NodeKind::Unit, NodeKind::LegalEntity],
@@ -272,7 +273,7 @@ mod tests {
 
     /// The full matrix: every permission × every role × in and out of scope.
     #[test]
-    fn access_matrix_matches_design_section_3() {
+    fn access_matrix_matches_the_roles_table() {
         use Permission::*;
         use Role::*;
         let home = |role: Role| match role {

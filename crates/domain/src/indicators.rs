@@ -1,6 +1,6 @@
-//! The quality indicators of DOMAIN.md §7 and the reporting conventions of §8: definitions,
-//! the Wilson 95 % interval, the high / moderate / low level against the targets, the trend
-//! against the year before, the age groups and the report levels.
+//! The quality indicators and the reporting conventions (docs/indicators.md, "The indicators"
+//! and "Conventions"): definitions, the Wilson 95 % interval, the high / moderate / low level
+//! against the targets, the trend against the year before, the age groups and the report levels.
 //!
 //! How each indicator is counted from the database is in `persistence/src/reports/facts.sql`;
 //! docs/indicators.md gives every definition as computed.
@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{DomainError, FieldError};
 
-/// The indicators, in the order of DOMAIN.md §7.
+/// The indicators, in the order of docs/indicators.md, "The indicators".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IndicatorId {
@@ -34,7 +34,7 @@ pub enum YearOf {
     Start,
 }
 
-/// Which way is better. All indicators of DOMAIN.md §7 are "higher is better".
+/// Which way is better. All indicators are "higher is better".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
@@ -62,7 +62,7 @@ const FIRST_MEASUREMENT: &str = "pathways whose first completed measurement poin
      year, while the pathway was active (on or before any completed discharge)";
 const DISCHARGES: &str = "completed discharges in the year with ending 3 (broken off) or 4 (mutual agreement)";
 
-/// Every indicator of DOMAIN.md §7.
+/// Every indicator (docs/indicators.md, "The indicators").
 pub const INDICATORS: [Indicator; 8] = [
     Indicator {
         id: IndicatorId::TreatmentPlanEarly,
@@ -360,7 +360,7 @@ pub fn age_group(year: i32, birth_year: i32) -> usize {
 /// Sex codes as reported (`patients.sex`).
 pub const SEXES: [(i16, &str); 3] = [(1, "male"), (2, "female"), (9, "unknown")];
 
-/// The report levels of DOMAIN.md §8.
+/// The report levels (docs/indicators.md, "Conventions").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReportLevel {
@@ -393,7 +393,7 @@ impl ReportLevel {
     }
 }
 
-/// How pathways are placed in the tree (DOMAIN.md §8).
+/// How pathways are placed in the tree (docs/indicators.md, "Conventions").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Grouping {
@@ -417,7 +417,7 @@ pub fn parse_year(raw: i32, this_year: i32) -> Result<i32, DomainError> {
     }
 }
 
-/// Coverage below this share is flagged "low coverage" (DOMAIN.md §8).
+/// Coverage below this share is flagged "low coverage" (docs/indicators.md, "Coverage (dekningsgrad)").
 pub const LOW_COVERAGE: f64 = 0.60;
 
 /// Coverage = registered pathways / pathways in NPR; `None` without an NPR count.

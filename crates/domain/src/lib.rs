@@ -1,6 +1,6 @@
 //! rusreg domain: the register's types and rules, with no I/O, no diesel and no actix.
 //!
-//! Every rule of DESIGN.md and DOMAIN.md lives in the module named for it; `persistence`,
+//! Every rule of the register (docs/domain.md) lives in the module named for it; `persistence`,
 //! `api` and `reporting` only call into these.
 
 pub mod access;

@@ -1,5 +1,6 @@
-//! The Norwegian national id (DOMAIN.md §2): parsing and validation of fødselsnummer, D-, H- and
-//! FH-numbers, and its protection at rest (keyed pseudonym for lookup, authenticated encryption).
+//! The Norwegian national id (docs/domain.md, National ids): parsing and validation of
+//! fødselsnummer, D-, H- and FH-numbers, and its protection at rest (keyed pseudonym for lookup,
+//! authenticated encryption).
 //!
 //! A [`NationalId`] can only hold a valid id. Its `Debug` and `Display` never print the digits;
 //! [`NationalId::expose`] is the one explicit way to read them. The id never carries a sex: the
@@ -13,10 +14,10 @@
 //!   satisfy `S1 mod 11 == 0` (this is the same as `k1 = 11 - (sum without k1) mod 11`, 11 → 0,
 //!   10 → invalid). Under the **2032 rule** (enabled by [`IdRules::accept_2032_rule`]),
 //!   `S1 mod 11` may be 0, 1, 2 or 3: a number valid under the old rule stays valid, and a `k1`
-//!   leaving remainder 1, 2 or 3 is accepted too. This is our reading of DOMAIN.md ("the first
-//!   weighted sum mod 11 may be 0, 1, 2 or 3"), and it matches the example `15076500575`, which
-//!   DOMAIN.md calls invalid because of `k2`: its `k1` leaves remainder 1 (accepted only under the
-//!   2032 rule) and its `k2` is wrong under both rules.
+//!   leaving remainder 1, 2 or 3 is accepted too. This is our reading of the 2032 rule (the first
+//!   weighted sum mod 11 may be 0, 1, 2 or 3; docs/domain.md, National ids), and it matches the
+//!   invalid example `15076500575`, invalid because of `k2`: its `k1` leaves remainder 1 (accepted
+//!   only under the 2032 rule) and its `k2` is wrong under both rules.
 //! - `k2`: `S2 = 5d1 + 4d2 + 3m1 + 2m2 + 7y1 + 6y2 + 5i1 + 4i2 + 3i3 + 2k1 + 1k2` must satisfy
 //!   `S2 mod 11 == 0` under both rules (`k2` is computed from whatever `k1` the number carries).
 //!
@@ -559,7 +560,8 @@ mod tests {
 
     // ---- independent implementation of the check digits, for the property test ----
 
-    /// Written from the DOMAIN.md formula, not from the code above.
+    /// Written from the formula `k = 11 - (sum mod 11)`, 11 -> 0, 10 -> invalid (docs/domain.md,
+    /// National ids), not from the code above.
     fn reference_check_digits(n: &[u8; 11]) -> bool {
         let x: Vec<i64> = n.iter().map(|c| i64::from(*c)).collect();
         let s1 = 3 * x[0] + 7 * x[1] + 6 * x[2] + x[3] + 8 * x[4] + 9 * x[5] + 4 * x[6] + 5 * x[7] + 2 * x[8];
@@ -578,8 +580,8 @@ mod tests {
         x[9] == k1 && x[10] == k2
     }
 
-    /// The 2032 rule from DOMAIN.md: the first weighted sum (with k1) mod 11 is 0, 1, 2 or 3;
-    /// the second (with k1 and k2) is 0.
+    /// The 2032 rule (docs/domain.md, National ids): the first weighted sum (with k1) mod 11 is
+    /// 0, 1, 2 or 3; the second (with k1 and k2) is 0.
     fn reference_2032(n: &[u8; 11]) -> bool {
         let x: Vec<i64> = n.iter().map(|c| i64::from(*c)).collect();
         let w1 = [3, 7, 6, 1, 8, 9, 4, 5, 2, 1];

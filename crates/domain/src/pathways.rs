@@ -1,5 +1,6 @@
-//! The pathway (forløp, DOMAIN.md §4): its status codes and their transitions, treatment levels,
-//! the start date, and the rules for opening a pathway and transferring it to another unit.
+//! The pathway (forløp, docs/domain.md, Pathways): its status codes and their transitions,
+//! treatment levels, the start date, and the rules for opening a pathway and transferring it to
+//! another unit.
 //!
 //! Status transitions (see [`next_status`]):
 //!
@@ -28,9 +29,9 @@ use crate::patients::PatientId;
 #[serde(transparent)]
 pub struct PathwayId(pub Uuid);
 
-/// Earliest date accepted as a pathway start. DOMAIN.md is silent; the national TSB pathway
-/// (pakkeforløp) started in 2019, and long-term patients (for example in LAR) may have older
-/// starts, so we only refuse dates that cannot be meant (before 2000).
+/// Earliest date accepted as a pathway start, a choice of the register's own: the national TSB
+/// pathway (pakkeforløp) started in 2019, and long-term patients (for example in LAR) may have
+/// older starts, so we only refuse dates that cannot be meant (before 2000).
 pub const EARLIEST_START_DATE: NaiveDate = match NaiveDate::from_ymd_opt(2000, 1, 1) {
     Some(d) => d,
     None => NaiveDate::MIN,
@@ -331,8 +332,8 @@ impl TreatmentLevel {
             .ok_or_else(|| DomainError::invalid("treatment_level", "code_list", "must be a code from 1 to 6"))
     }
 
-    /// Inpatient, detoxification and day treatment use the inpatient time limits (DOMAIN.md §4);
-    /// outpatient, ambulant and assessment the outpatient ones.
+    /// Inpatient, detoxification and day treatment use the inpatient time limits; outpatient,
+    /// ambulant and assessment the outpatient ones (docs/domain.md, Treatment levels).
     pub fn uses_inpatient_limits(self) -> bool {
         matches!(self, Self::Inpatient | Self::Detoxification | Self::Day)
     }

@@ -1,4 +1,5 @@
-//! The patient (DESIGN.md §4): ids, sex and birth year codes, and validation of a new patient.
+//! The patient (docs/domain.md, Patients): ids, sex and birth year codes, and validation of a new
+//! patient.
 //!
 //! Sex and birth year are stored for reporting and are given by the registrar: the register never
 //! derives sex from the national id. Sex codes: 1 male, 2 female, 9 unknown / not stated (close to
@@ -73,8 +74,8 @@ impl TryFrom<i16> for Sex {
 
 /// The first accepted birth year: the first year a national id can encode (individual numbers
 /// 500–749 with years 54–99 are 1854–1899 by the standard century table), so every valid
-/// dated id — the D-number example of DOMAIN.md §2, `70019950032`, is born in 1899 — can be
-/// registered with the year it carries. It was 1900, which refused that example.
+/// dated id — the D-number example `70019950032` (docs/domain.md, National ids) is born in
+/// 1899 — can be registered with the year it carries. It was 1900, which refused that example.
 pub const MIN_BIRTH_YEAR: i32 = 1854;
 
 /// `birth_year` (fødselsår): from 1854 to the current year.
@@ -135,8 +136,8 @@ pub struct NewPatient {
 
 impl NewPatient {
     /// Validate every field, reporting all failing fields at once: the national id
-    /// ([`NationalId::parse`]), `sex` (1, 2 or 9), `birth_year` (1854 to this year), and — our
-    /// choice where DOMAIN.md is silent — when the id carries a birth date (all kinds but FH),
+    /// ([`NationalId::parse`]), `sex` (1, 2 or 9), `birth_year` (1854 to this year), and — a
+    /// choice of the register's own — when the id carries a birth date (all kinds but FH),
     /// `birth_year` must equal its year (code `conflict_rule`), so reports never disagree with
     /// the id. Reservations are checked by the service (by pseudonym).
     pub fn parse(input: &NewPatientInput, rules: &IdRules, today: NaiveDate) -> Result<Self, DomainError> {
@@ -236,8 +237,9 @@ mod tests {
         );
     }
 
-    /// Every valid example of DOMAIN.md §2 registers with the birth year it carries (by the
-    /// standard century table), and only with that year; the FH-number carries none.
+    /// Every valid example of docs/domain.md, National ids, registers with the birth year it
+    /// carries (by the standard century table), and only with that year; the FH-number carries
+    /// none.
     #[test]
     fn every_domain_example_registers_with_the_year_in_the_id() {
         let examples = [

@@ -1,5 +1,5 @@
-//! Due dates (DOMAIN.md §6): which forms a pathway is waiting for, computed from the facts of
-//! one pathway and the configured time limits. Pure: the caller gathers the facts.
+//! Due dates (docs/domain.md, Due dates): which forms a pathway is waiting for, computed from the
+//! facts of one pathway and the configured time limits. Pure: the caller gathers the facts.
 //!
 //! | item | when it is listed | `due_date` |
 //! |---|---|---|
@@ -15,11 +15,11 @@
 //!
 //! The anchor of a measurement is the latest completed baseline or measurement; it is the only
 //! fact of those forms the rules need (kept on the pathway row, see docs/architecture.md). All limits are in
-//! [`WorklistConfig`]. Choices where DOMAIN.md is silent:
+//! [`WorklistConfig`]. Choices of the register's own:
 //!
 //! - "active" means status 1 and no completed discharge.
 //! - The baseline is not asked for once a measurement is completed: a patient already in
-//!   long-term treatment may start with a measurement point (DOMAIN.md §1).
+//!   long-term treatment may start with a measurement point (docs/domain.md, Who is registered).
 //! - `measurement_due` appears a notice period (default 14 days) before the due date, so units
 //!   can plan; 0 lists it only on the due date itself.
 //! - "no form for 120 days" counts from the latest `event_date` of any form, draft or completed
@@ -37,8 +37,8 @@ use serde::{Deserialize, Serialize};
 use crate::forms::{CompletedDischarge, FormKind};
 use crate::pathways::{TreatmentLevel, TreatmentStatus};
 
-/// The time limits and windows, with the DOMAIN.md defaults. Every field may be overridden;
-/// missing fields keep their default when deserialized.
+/// The time limits and windows, with their defaults (docs/domain.md, Time limits). Every field
+/// may be overridden; missing fields keep their default when deserialized.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WorklistConfig {

@@ -1,4 +1,4 @@
-//! Reference results of `shared/suppression-vectors`: one test per case, default policy.
+//! Reference results in `tests/vectors/` (docs/suppression.md §4): one test per case, default policy.
 #![expect(clippy::unwrap_used, reason = "tests fail loudly on bad input")]
 
 use std::path::PathBuf;
@@ -10,8 +10,8 @@ use reporting::suppression::{
     SuppressOptions,
 };
 
-/// A copy of the project's shared `suppression-vectors/` kept in the repository (tests/vectors/),
-/// so a clone anywhere runs these tests.
+/// The reference cases, kept in the repository (tests/vectors/) so that a clone anywhere runs
+/// these tests.
 fn vectors_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
 }

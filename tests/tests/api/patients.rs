@@ -67,7 +67,8 @@ pub async fn open(app: &TestApp, token: &str, patient: &str, unit: i64, start: &
     body["id"].as_str().unwrap().to_owned()
 }
 
-/// No national id of `IDS` (nor the DOMAIN examples) appears anywhere in the audit table.
+/// No national id of `IDS` (nor the examples of docs/domain.md, National ids) appears anywhere in
+/// the audit table.
 pub fn assert_no_national_id_in_audit(app: &TestApp) {
     #[derive(diesel::QueryableByName)]
     struct T {
@@ -129,7 +130,8 @@ async fn registering_the_same_id_twice_returns_the_same_patient_and_never_echoes
 async fn every_valid_domain_example_registers_with_the_year_in_the_id() {
     let app = TestApp::spawn().await;
     let token = app.token_for(Role::Registrar, app.unit(UNIT_MOLDE)).await;
-    // DOMAIN.md §2; the century from the individual number by the standard table.
+    // The examples of docs/domain.md, National ids; the century from the individual number by the
+    // standard table.
     for (id, year) in [("15076500565", 1965), ("70019950032", 1899), ("01410199935", 2001), ("88888888831", 1980)] {
         let body = json!({"national_id": id, "sex": 9, "birth_year": year});
         let (status, res) = call(&app, "POST", "/api/v1/patients", Some(&body), Some(&token)).await;

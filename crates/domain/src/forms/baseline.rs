@@ -1,5 +1,5 @@
-//! The baseline form (basisregistrering, DOMAIN.md §5): part 1 by the clinician, part 2 answered
-//! by the patient.
+//! The baseline form (basisregistrering, docs/domain.md, Baseline): part 1 by the clinician, part
+//! 2 answered by the patient.
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};

@@ -540,18 +540,18 @@ pub fn catalogue() -> Vec<FieldSpec> {
     v
 }
 
-/// The choices the register made where DOMAIN.md is silent (rendered into the dictionary).
+/// The choices the register made on its own (rendered into the dictionary).
 const CHOICES: &[&str] = &[
     "`sex` codes are 1 male, 2 female, 9 unknown / not stated; 0 is refused. Sex is given by the registrar and \
      never derived from the national id.",
     "`birth_year` must equal the year in the national id when the id carries a date (all kinds but FH), with \
-     the century from the individual number by the standard table for D- and H-numbers too (DOMAIN.md §2: \
-     `01410199935` is born in 2001, `70019950032` in 1899). Birth years go back to 1854, the first year a \
-     national id can encode, so every valid dated id can be registered.",
+     the century from the individual number by the standard table for D- and H-numbers too (docs/domain.md, \
+     National ids: `01410199935` is born in 2001, `70019950032` in 1899). Birth years go back to 1854, the \
+     first year a national id can encode, so every valid dated id can be registered.",
     "The national id must be exactly 11 digits with no spaces. A number that is both a D- and an H-number, and \
-     synthetic test numbers, are refused. Under the 2032 rule (a setting) the first weighted sum including k1 \
-     may leave remainder 0, 1, 2 or 3; k2 is checked as before.",
-    "`lives_with` has the register's own code list (DOMAIN.md names the field only).",
+     synthetic test numbers, are refused. Under the 2032 rule (a switch in the code, off today) the first \
+     weighted sum including k1 may leave remainder 0, 1, 2 or 3; k2 is checked as before.",
+    "`lives_with` has a code list of the register's own.",
     "`in_lar` is yes/no (the clinician knows); `feedback_tool_used` and `contact_consent_1y` are yes/no; the \
      other yes/no/unknown fields allow 3 unknown.",
     "List fields (`substance_diagnoses`, `psychiatric_diagnoses`, `somatic_diagnoses`, `agreed_follow_up`, \
@@ -624,7 +624,7 @@ pub fn data_dictionary_markdown() -> String {
          baseline, one discharge and one follow-up; measurement points repeat. Field names in validation errors \
          are the JSON paths, dotted for nested values (`substance_use.substances.0.route`).\n\n",
     );
-    out.push_str("## Choices where DOMAIN.md is silent\n\n");
+    out.push_str("## The register's own choices\n\n");
     for c in CHOICES {
         let _ = writeln!(out, "- {c}");
     }

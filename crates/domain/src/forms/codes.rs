@@ -1,8 +1,8 @@
-//! The code lists, numeric ranges and ICD-10 rules of the forms (DOMAIN.md §5): the single source
-//! used by both validation and the field catalogue.
+//! The code lists, numeric ranges and ICD-10 rules of the forms (docs/domain.md, Code lists): the
+//! single source used by both validation and the field catalogue.
 //!
 //! Codes are small integers, stable forever; a retired code is never reused. Labels are English,
-//! with the Norwegian term where DOMAIN.md gives one.
+//! with the Norwegian term where staff use one.
 
 /// A code list: (code, label).
 pub type CodeList = &'static [(i16, &'static str)];
@@ -69,8 +69,7 @@ pub const OCCUPATION: CodeList = &[
     (8, "other"),
 ];
 
-/// `lives_with` (bor sammen med). DOMAIN.md names the field without a code list; this list is the
-/// register's choice, with an explicit "unknown".
+/// `lives_with` (bor sammen med): a code list of the register's own, with an explicit "unknown".
 pub const LIVES_WITH: CodeList = &[
     (1, "alone"),
     (2, "with partner"),

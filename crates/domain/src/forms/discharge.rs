@@ -1,4 +1,4 @@
-//! The discharge form (avslutning, DOMAIN.md §5): how the pathway ended and what follows.
+//! The discharge form (avslutning, docs/domain.md, Discharge): how the pathway ended and what follows.
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};

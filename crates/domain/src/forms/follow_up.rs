@@ -1,4 +1,4 @@
-//! The one-year follow-up (ettårsoppfølging, DOMAIN.md §5).
+//! The one-year follow-up (ettårsoppfølging, docs/domain.md, Follow-up).
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};

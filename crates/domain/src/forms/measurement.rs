@@ -1,4 +1,4 @@
-//! The measurement point (målepunkt, DOMAIN.md §5), repeated during treatment.
+//! The measurement point (målepunkt, docs/domain.md, Measurement point), repeated during treatment.
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};

@@ -1,6 +1,6 @@
-//! The four forms of a pathway (DOMAIN.md §5): their field structs, the two validation levels,
-//! the cross-form date rules, the status a completed form sets, and the field catalogue from which
-//! docs/data-dictionary.md is generated.
+//! The four forms of a pathway (docs/domain.md, Forms): their field structs, the two validation
+//! levels, the cross-form date rules, the status a completed form sets, and the field catalogue
+//! from which docs/data-dictionary.md is generated.
 //!
 //! - [`validate_draft`](FormData::validate_draft) checks types, ranges, code lists and ICD-10
 //!   formats only: what any saved draft must satisfy.
@@ -98,7 +98,7 @@ impl FormKind {
 
     /// Whether a new form of this kind may be started on a pathway with this status: baseline,
     /// measurement and discharge while the pathway is active; the follow-up after a discharge
-    /// with ending 3 or 4 (status 3 or 4). Our choice where DOMAIN.md is silent.
+    /// with ending 3 or 4 (status 3 or 4). A choice of the register's own.
     pub fn may_start(self, status: TreatmentStatus) -> bool {
         match self {
             Self::Baseline | Self::Measurement | Self::Discharge => status.is_active(),
@@ -177,8 +177,9 @@ impl FormContext {
 /// - discharge: not before the completed baseline nor any completed measurement point, and the
 ///   pathway must have a completed baseline or measurement point (`form`, `prerequisite`);
 /// - follow-up: the pathway must have a completed discharge with ending 3 or 4 and
-///   `contact_consent_1y` yes (`form`, `prerequisite`; the consent condition is our reading of
-///   DOMAIN.md §6), and the date must be at least 300 days after the discharge.
+///   `contact_consent_1y` yes (`form`, `prerequisite`; the consent condition is the worklist's,
+///   docs/domain.md, Worklist items, applied to completion too), and the date must be at least
+///   300 days after the discharge.
 pub(crate) fn check_event_date(c: &mut check::Checker, kind: FormKind, date: Option<NaiveDate>, ctx: &FormContext) {
     const F: &str = "event_date";
     match kind {

@@ -1,6 +1,6 @@
-//! The substance-use block shared by all four forms (DOMAIN.md §5): the list of substances with
-//! frequency, route and (baseline only) debut age, the main substance, injection in the last 30
-//! days and overdoses in the last 12 months.
+//! The substance-use block shared by all four forms (docs/domain.md, The substance-use block): the
+//! list of substances with frequency, route and (baseline only) debut age, the main substance,
+//! injection in the last 30 days and overdoses in the last 12 months.
 
 use serde::{Deserialize, Deserializer, Serialize};
 

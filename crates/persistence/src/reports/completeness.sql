@@ -1,5 +1,5 @@
--- Completeness counts for year $1 (DESIGN.md §6), as of day $2: one row per (measure, unit,
--- legal entity, region) with `yes` out of `total`. Only completed forms count as done.
+-- Completeness counts for year $1 (docs/indicators.md, "Completeness"), as of day $2: one row per
+-- (measure, unit, legal entity, region) with `yes` out of `total`. Only completed forms count as done.
 --   $1 year, $2 today, $3 true = tree as of today (else as on the event's date),
 --   $4 baseline due days outpatient, $5 inpatient, $6 treatment levels with inpatient limits,
 --   $7 measurement interval days outpatient, $8 inpatient, $9 measurement missing after days,

@@ -1,4 +1,4 @@
--- Indicator and activity counts for the years $1..$2 (DOMAIN.md §7), as of day $3.
+-- Indicator and activity counts for the years $1..$2 (docs/indicators.md, "The indicators"), as of day $3.
 -- Indicators that share a population share its rows: one row per (population, year, unit, legal
 -- entity, region, sex, age group, outcomes o1..o3) with the count `n`, so a release can model
 -- the shared denominators as one cell. Only completed forms count.

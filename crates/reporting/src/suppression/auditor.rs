@@ -1,4 +1,4 @@
-//! Independent disclosure auditor (SUPPRESSION §4.1): given a model and a suppression
+//! Independent disclosure auditor (docs/suppression.md §2): given a model and a suppression
 //! pattern it propagates what non-negativity reveals, builds its own exact echelon basis of the
 //! published cells and reports (a) primaries that can be computed, (b) derivable sums of
 //! primary siblings below k and (c) what an insider who knows a singleton can compute. It
@@ -634,8 +634,8 @@ impl<'m, T: Num> Auditor<'m, T> {
     }
 }
 
-/// Zero propagation (SUPPRESSION §4.1 step 1) to a fixed point, from the inner cells already
-/// `known`: a published cell whose unknown inner cells must sum to 0 makes them all known
+/// Zero propagation (docs/suppression.md §2, step 1) to a fixed point, from the inner cells
+/// already `known`: a published cell whose unknown inner cells must sum to 0 makes them all known
 /// zeros; a published cell with one unknown inner cell reveals it.
 fn propagate(model: &Model, published: &[bool], known: &mut [bool]) {
     let x = model.matrix();

@@ -1,5 +1,6 @@
-//! The JSON case format of `shared/suppression-vectors` (dimensions, inner cells, published
-//! cells with their flags), read into a [`Model`] and written back with a pattern and an audit.
+//! The JSON case format of the reference cases in `tests/vectors/` (dimensions, inner cells,
+//! published cells with their flags), read into a [`Model`] and written back with a pattern and
+//! an audit.
 
 use serde_json::{Map, Value};
 
