@@ -103,8 +103,10 @@ pub struct CompletenessResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<SnapshotMeta>,
     /// One row per node: units and units reporting, pathways started, baselines expected and
-    /// completed, measurements completed / late / missing / overdue, discharges, follow-ups due / done /
-    /// followed up / not reached / declined / missing, NPR pathways, coverage and low_coverage.
+    /// completed, measurements completed / taken_overdue / taken_after_missed / missed_at_year_end
+    /// (deprecated names of the same counts: late / missing / overdue — to be removed in a later
+    /// version), discharges, follow-ups due / done / followed up / not reached / declined /
+    /// missing, NPR pathways, coverage and low_coverage.
     /// A count the caller may not see is null (docs/indicators.md, "Small counts").
     #[schema(value_type = Vec<Object>)]
     pub rows: Vec<CompletenessRow>,

@@ -111,8 +111,8 @@ impl Permission {
 }
 
 /// Whether any grant allows `permission` on the target whose path (target node up to the nation)
-/// is `target_path`. An empty path means a target without a place in the tree: only grants at
-/// the nation can cover it.
+/// is `target_path`. An empty path is covered by no grant: a check without a target in the tree
+/// goes through [`Actor::require_national`], which passes the nation's own path.
 pub fn allows(grants: &[Grant], permission: Permission, target_path: &[NodeId]) -> bool {
     grants.iter().any(|g| permission.roles().contains(&g.role) && target_path.contains(&g.node))
 }

@@ -99,6 +99,42 @@ impl WorklistConfig {
             self.measurement_interval_days_outpatient
         }
     }
+
+    /// Where a measurement point stands on `on`, counted from `anchor` (the latest completed
+    /// baseline or measurement) at treatment level `level` — the one vocabulary of lateness
+    /// (docs/domain.md, Lateness). `None` only when the dates overflow.
+    pub fn measurement_timing(&self, anchor: NaiveDate, on: NaiveDate, level: TreatmentLevel) -> Option<Timing> {
+        let due = plus_days(anchor, self.measurement_interval_days(level))?;
+        let missed = plus_days(anchor, self.measurement_missing_after_days)?;
+        Some(if on > missed {
+            Timing::Missed
+        } else if on > due {
+            Timing::Late
+        } else {
+            Timing::NotYetOverdue
+        })
+    }
+}
+
+/// How late a measurement point is, in the terms the worklist, the completeness report and the
+/// API share (docs/domain.md, Lateness):
+/// - **due date**: the anchor (the latest completed baseline or measurement) plus the interval of
+///   the treatment level in force (6 or 8 weeks);
+/// - **overdue**: past the due date — either late or missed;
+/// - **late**: overdue, but no more than `measurement_missing_after_days` (90) after the anchor;
+/// - **missed**: more than 90 days after the anchor: a point has been missed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timing {
+    NotYetOverdue,
+    Late,
+    Missed,
+}
+
+impl Timing {
+    /// Late or missed.
+    pub fn is_overdue(self) -> bool {
+        !matches!(self, Self::NotYetOverdue)
+    }
 }
 
 /// The facts of one pathway that the worklist needs.
@@ -161,7 +197,8 @@ impl WorklistItemKind {
         }
     }
 
-    /// Whether the item is past its time limit (overdue, late, missing, possibly ended).
+    /// Whether the item is past its time limit: overdue in the sense of [`Timing`] (a
+    /// measurement point late or missed), a baseline or follow-up overdue, or possibly ended.
     pub fn is_overdue(self) -> bool {
         matches!(
             self,
@@ -208,15 +245,14 @@ pub fn worklist_items(facts: &PathwayFacts, today: NaiveDate, config: &WorklistC
         // Measurement, from the latest completed baseline or measurement.
         if let Some(anchor) = facts.anchor {
             let due = plus_days(anchor, config.measurement_interval_days(facts.treatment_level));
-            let missing = plus_days(anchor, config.measurement_missing_after_days);
-            if let (Some(due), Some(missing)) = (due, missing) {
+            let timing = config.measurement_timing(anchor, today, facts.treatment_level);
+            if let (Some(due), Some(timing)) = (due, timing) {
                 let notice = due.checked_sub_days(Days::new(u64::from(config.measurement_notice_days)));
-                if today > missing {
-                    push(K::MeasurementMissing, due);
-                } else if today > due {
-                    push(K::MeasurementLate, due);
-                } else if notice.is_some_and(|n| today >= n) {
-                    push(K::MeasurementDue, due);
+                match timing {
+                    Timing::Missed => push(K::MeasurementMissing, due),
+                    Timing::Late => push(K::MeasurementLate, due),
+                    Timing::NotYetOverdue if notice.is_some_and(|n| today >= n) => push(K::MeasurementDue, due),
+                    Timing::NotYetOverdue => {}
                 }
             }
         }
@@ -258,6 +294,25 @@ mod tests {
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn lateness_has_one_vocabulary_from_the_anchor() {
+        let config = WorklistConfig::default();
+        let anchor = d(2025, 1, 10);
+        let timing = |on, level| config.measurement_timing(anchor, on, level).unwrap();
+        // Outpatient: due after 8 weeks (7 March), missed after 90 days (10 April).
+        assert_eq!(timing(d(2025, 3, 7), TreatmentLevel::Outpatient), Timing::NotYetOverdue);
+        assert_eq!(timing(d(2025, 3, 8), TreatmentLevel::Outpatient), Timing::Late);
+        assert_eq!(timing(d(2025, 4, 10), TreatmentLevel::Outpatient), Timing::Late);
+        assert_eq!(timing(d(2025, 4, 11), TreatmentLevel::Outpatient), Timing::Missed);
+        // Inpatient limits: due after 6 weeks (21 February).
+        assert_eq!(timing(d(2025, 2, 21), TreatmentLevel::Inpatient), Timing::NotYetOverdue);
+        assert_eq!(timing(d(2025, 2, 22), TreatmentLevel::Inpatient), Timing::Late);
+        assert!(Timing::Late.is_overdue() && Timing::Missed.is_overdue() && !Timing::NotYetOverdue.is_overdue());
+        // The worklist's items say the same.
+        assert!(WorklistItemKind::MeasurementLate.is_overdue() && WorklistItemKind::MeasurementMissing.is_overdue());
+        assert!(!WorklistItemKind::MeasurementDue.is_overdue());
     }
 
     fn facts(level: TreatmentLevel) -> PathwayFacts {

@@ -63,17 +63,36 @@ pub struct Done {
     pub completed: Count,
 }
 
-/// Completed measurement points and how many came late or after a missed point.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+/// Completed measurement points and how many were taken overdue or after a missed point, in the
+/// terms of `domain::worklist::Timing` (docs/domain.md, Lateness). Served under those names, and
+/// under the older names `late`, `missing` and `overdue` (deprecated: the same counts). The
+/// suppression keys (`measurements.late`, ...) keep the older names: stored snapshots use them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Measurements {
     pub completed: Count,
-    /// Taken more than the interval (56 / 42 days) after the last baseline or measurement.
-    pub late: Count,
+    /// Taken after their due date (the interval, 56 / 42 days, after the last baseline or
+    /// measurement): late or after a missed point.
+    pub taken_overdue: Count,
     /// Taken more than 90 days after it: a point was missed before this one.
-    pub missing: Count,
+    pub taken_after_missed: Count,
     /// Pathways active at the end of the year (today, in the current year) whose last completed
-    /// baseline or measurement is more than 90 days old: a point is missing and none taken since.
-    pub overdue: Count,
+    /// baseline or measurement is more than 90 days old: a point is missed and none taken since.
+    pub missed_at_year_end: Count,
+}
+
+impl Serialize for Measurements {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut m = s.serialize_struct("Measurements", 7)?;
+        m.serialize_field("completed", &self.completed)?;
+        m.serialize_field("taken_overdue", &self.taken_overdue)?;
+        m.serialize_field("taken_after_missed", &self.taken_after_missed)?;
+        m.serialize_field("missed_at_year_end", &self.missed_at_year_end)?;
+        m.serialize_field("late", &self.taken_overdue)?;
+        m.serialize_field("missing", &self.taken_after_missed)?;
+        m.serialize_field("overdue", &self.missed_at_year_end)?;
+        m.end()
+    }
 }
 
 /// Follow-ups whose window closed in the year (or that are done).
@@ -145,9 +164,9 @@ impl CompletenessRow {
             "baseline.expected" => &mut self.baseline.expected,
             "baseline.completed" => &mut self.baseline.completed,
             "measurements.completed" => &mut self.measurements.completed,
-            "measurements.late" => &mut self.measurements.late,
-            "measurements.missing" => &mut self.measurements.missing,
-            "measurements.overdue" => &mut self.measurements.overdue,
+            "measurements.late" => &mut self.measurements.taken_overdue,
+            "measurements.missing" => &mut self.measurements.taken_after_missed,
+            "measurements.overdue" => &mut self.measurements.missed_at_year_end,
             "discharge.expected" => &mut self.discharge.expected,
             "discharge.completed" => &mut self.discharge.completed,
             "follow_up.due" => &mut self.follow_up.due,
@@ -334,9 +353,9 @@ fn summarise(
         row.baseline.completed += yes;
         let (late, completed) = get("measurement_late");
         row.measurements.completed += completed;
-        row.measurements.late += late;
-        row.measurements.missing += get("measurement_missing").0;
-        row.measurements.overdue += get("measurement_overdue").1;
+        row.measurements.taken_overdue += late;
+        row.measurements.taken_after_missed += get("measurement_missing").0;
+        row.measurements.missed_at_year_end += get("measurement_overdue").1;
         let (yes, total) = get("discharge");
         row.discharge.expected += total;
         row.discharge.completed += yes;

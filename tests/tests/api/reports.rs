@@ -300,7 +300,11 @@ async fn completeness_variables_and_coverage_match_the_hand_computed_figures() {
     assert_eq!(m["pathways_started"], 2);
     assert_eq!(m["baseline"], json!({"expected": 2, "completed": 2}));
     // Overdue at the end of 2025: every Molde pathway of 2025 is discharged.
-    assert_eq!(m["measurements"], json!({"completed": 3, "late": 2, "missing": 0, "overdue": 0}));
+    assert_eq!(
+        m["measurements"],
+        json!({"completed": 3, "taken_overdue": 2, "taken_after_missed": 0, "missed_at_year_end": 0,
+        "late": 2, "missing": 0, "overdue": 0})
+    );
     assert_eq!(m["discharge"], json!({"expected": 2, "completed": 2}));
     assert_eq!(
         m["follow_up"],
@@ -313,7 +317,11 @@ async fn completeness_variables_and_coverage_match_the_hand_computed_figures() {
     assert_eq!(a["pathways_started"], 1);
     assert_eq!(a["baseline"], json!({"expected": 1, "completed": 1}));
     // p3 is still active on 2025-12-31, its last measurement 2025-02-01: overdue.
-    assert_eq!(a["measurements"], json!({"completed": 2, "late": 1, "missing": 0, "overdue": 1}));
+    assert_eq!(
+        a["measurements"],
+        json!({"completed": 2, "taken_overdue": 1, "taken_after_missed": 0, "missed_at_year_end": 1,
+        "late": 1, "missing": 0, "overdue": 1})
+    );
     assert_eq!(a["discharge"], json!({"expected": 1, "completed": 1}));
     assert_eq!(
         a["follow_up"],
@@ -325,7 +333,11 @@ async fn completeness_variables_and_coverage_match_the_hand_computed_figures() {
     assert_eq!(s["baseline"], json!({"expected": 2, "completed": 1}));
     // p5 is active with only its baseline of 2025-02-01: overdue; p6 has no baseline or
     // measurement at all (its baseline is what is missing).
-    assert_eq!(s["measurements"], json!({"completed": 0, "late": 0, "missing": 0, "overdue": 1}));
+    assert_eq!(
+        s["measurements"],
+        json!({"completed": 0, "taken_overdue": 0, "taken_after_missed": 0, "missed_at_year_end": 1,
+        "late": 0, "missing": 0, "overdue": 1})
+    );
     assert_eq!(s["discharge"], json!({"expected": 2, "completed": 1}));
     assert_eq!((s["npr_pathways"].clone(), s["coverage"].clone()), (Value::Null, Value::Null));
 
@@ -334,7 +346,11 @@ async fn completeness_variables_and_coverage_match_the_hand_computed_figures() {
     assert_eq!(hmr["units"], 2, "Molde and Ålesund");
     assert_eq!(hmr["units_reporting"], 2);
     assert_eq!(hmr["pathways_started"], 3);
-    assert_eq!(hmr["measurements"], json!({"completed": 5, "late": 3, "missing": 0, "overdue": 1}));
+    assert_eq!(
+        hmr["measurements"],
+        json!({"completed": 5, "taken_overdue": 3, "taken_after_missed": 0, "missed_at_year_end": 1,
+        "late": 3, "missing": 0, "overdue": 1})
+    );
     assert_eq!(hmr["follow_up"]["due"], 3);
     assert_eq!(hmr["npr_pathways"], 5);
     // (2 + 1) / (4 + 1) = 60 %: not low (the flag is below 60 %).
@@ -345,6 +361,7 @@ async fn completeness_variables_and_coverage_match_the_hand_computed_figures() {
     assert_eq!(all["pathways_started"], 5);
     assert_eq!(all["baseline"], json!({"expected": 5, "completed": 4}));
     assert_eq!(all["measurements"]["overdue"], 2);
+    assert_eq!(all["measurements"]["missed_at_year_end"], 2, "the new name of the deprecated `overdue`");
     assert_eq!(all["units_reporting"], 3);
     assert_eq!(all["units"].as_i64(), Some(count_units(&app)));
     assert!((all["coverage"].as_f64().unwrap() - 0.6).abs() < 1e-12, "St. Olav has no NPR count: left out");
