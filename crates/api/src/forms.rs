@@ -11,7 +11,8 @@ use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use app::forms::{FormInput, FormView};
 use chrono::{DateTime, NaiveDate, Utc};
-use domain::forms::{FormData, FormKind};
+use domain::forms::{FormData, FormId, FormKind};
+use domain::pathways::PathwayId;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -147,6 +148,7 @@ pub async fn create_form(
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let (pathway_id, kind) = path.into_inner();
+    let pathway_id = PathwayId(pathway_id);
     let kind = FormKind::parse(&kind).ok_or(ApiError::NotFound)?;
     let caller = user.caller();
     let input = JsonForm { is_json: is_json(&req), body };
@@ -164,7 +166,7 @@ pub async fn get_form(
     user: AuthUser,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
+    let id = FormId(id.into_inner());
     let caller = user.caller();
     let view = state.run_db(move |conn| Ok(app::forms::read(conn, &caller, id)?)).await?;
     Ok(FormResponse::new(view)?.respond(StatusCode::OK))
@@ -186,7 +188,7 @@ pub async fn update_form(
     id: web::Path<Uuid>,
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
+    let id = FormId(id.into_inner());
     let version = if_match(&req)?;
     let caller = user.caller();
     let input = JsonForm { is_json: is_json(&req), body };
@@ -207,7 +209,7 @@ pub async fn complete_form(
     req: HttpRequest,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
+    let id = FormId(id.into_inner());
     let version = if_match(&req)?;
     let caller = user.caller();
     let today = state.today();
@@ -235,7 +237,7 @@ pub async fn reopen_form(
     id: web::Path<Uuid>,
     body: JsonBody<ReopenRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
+    let id = FormId(id.into_inner());
     let reason = body.into_inner().reason;
     let caller = user.caller();
     let view = state.run_db(move |conn| Ok(app::forms::reopen(conn, &caller, id, &reason)?)).await?;
@@ -268,7 +270,7 @@ pub async fn get_form_history(
     user: AuthUser,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
+    let id = FormId(id.into_inner());
     let caller = user.caller();
     let rows = state.run_db(move |conn| Ok(app::forms::history(conn, &caller, id)?)).await?;
     let out: Vec<FormHistoryEntry> = rows

@@ -10,7 +10,7 @@ use actix_web::{web, HttpResponse};
 use app::pathways::PathwayView;
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::organisations::NodeId;
-use domain::pathways::{OpenPathwayInput, TransferInput};
+use domain::pathways::{OpenPathwayInput, PathwayId, TransferInput};
 use domain::patients::PatientId;
 use persistence::forms;
 use serde::{Deserialize, Serialize};
@@ -203,7 +203,7 @@ pub async fn get_pathway(
     user: AuthUser,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
+    let id = PathwayId(id.into_inner());
     let caller = user.caller();
     let d = state.run_db(move |conn| Ok(app::pathways::read(conn, &caller, id)?)).await?;
     let detail = PathwayDetail {
@@ -257,7 +257,7 @@ pub async fn create_transfer(
     id: web::Path<Uuid>,
     body: JsonBody<TransferRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
+    let id = PathwayId(id.into_inner());
     let body = body.into_inner();
     let input = TransferInput { to_unit_id: NodeId(body.to_unit_id), date: body.date };
     let caller = user.caller();

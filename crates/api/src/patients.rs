@@ -8,7 +8,7 @@
 
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
-use domain::patients::NewPatientInput;
+use domain::patients::{NewPatientInput, PatientId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -89,7 +89,7 @@ pub async fn get_patient(
     user: AuthUser,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
+    let id = PatientId(id.into_inner());
     let caller = user.caller();
     let view = state.run_db(move |conn| Ok(app::patients::read(conn, &caller, id)?)).await?;
     let p = view.patient;

@@ -5,6 +5,7 @@
 use chrono::Utc;
 use domain::access::{Actor, PathwayAccess, Permission, Role};
 use domain::organisations::NodeId;
+use domain::pathways::PathwayId;
 use persistence::audit::AuditEntry;
 use persistence::pathways::{self, PathwayRow};
 use persistence::{audit, organisations, patients, users, PgConnection, RepoError};
@@ -60,7 +61,7 @@ pub fn register_units(conn: &mut PgConnection, actor: &Actor) -> Result<Vec<i64>
 /// The caller's access to `p` by [`PathwayAccess::decide`], or `Hidden` when there is none.
 pub fn pathway_access(conn: &mut PgConnection, actor: &Actor, p: &PathwayRow) -> Result<PathwayAccess, Error> {
     let covered = register_units(conn, actor)?;
-    let mut held: Vec<i64> = pathways::transfers(conn, p.id)?.iter().map(|t| t.from_unit_id).collect();
+    let mut held: Vec<i64> = pathways::transfers(conn, p.pathway())?.iter().map(|t| t.from_unit_id).collect();
     held.push(p.opened_unit_id);
     PathwayAccess::decide(&covered, p.unit_id, &held).ok_or(Error::Hidden)
 }
@@ -74,7 +75,7 @@ pub fn require_full(conn: &mut PgConnection, actor: &Actor, p: &PathwayRow) -> R
 }
 
 /// Loads a pathway (locked for the transaction when `lock`), `Hidden` when there is none.
-pub fn load_pathway(conn: &mut PgConnection, id: Uuid, lock: bool) -> Result<PathwayRow, Error> {
+pub fn load_pathway(conn: &mut PgConnection, id: PathwayId, lock: bool) -> Result<PathwayRow, Error> {
     let found = if lock { pathways::find_for_update(conn, id) } else { pathways::find(conn, id) };
     found.map_err(hide_missing)
 }

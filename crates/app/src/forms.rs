@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{NaiveDate, Utc};
 use domain::access::{Actor, PathwayAccess, Permission};
 use domain::audit::{Action, Outcome};
-use domain::forms::{codes, CompletedDischarge, FormContext, FormData, FormKind};
-use domain::pathways::{next_status, DischargeEnding, StatusEvent, TreatmentStatus};
+use domain::forms::{codes, CompletedDischarge, FormContext, FormData, FormId, FormKind};
+use domain::pathways::{next_status, DischargeEnding, PathwayId, StatusEvent, TreatmentStatus};
 use domain::FieldError;
 use persistence::forms::{self, FormRow, HistoryRow, NewFormRow, NewHistoryRow, UpdateRefused};
 use persistence::pathways::{self, NewStatusChangeRow, PathwayRow};
@@ -58,11 +58,11 @@ pub struct HistoryEntry {
 fn load_form(
     conn: &mut PgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: FormId,
     lock: bool,
 ) -> Result<(FormRow, PathwayRow, bool), Error> {
     let f = forms::find(conn, id).map_err(hide_missing)?;
-    let p = if lock { pathways::find_for_update(conn, f.pathway_id) } else { pathways::find(conn, f.pathway_id) }
+    let p = if lock { pathways::find_for_update(conn, f.pathway()) } else { pathways::find(conn, f.pathway()) }
         .map_err(hide_missing)?;
     // Locks the pathway, then the form: a changed date makes the worklist-facts trigger update
     // the pathway row, and one lock order keeps two saves on one pathway from deadlocking.
@@ -74,7 +74,7 @@ fn load_form(
     }
 }
 
-fn load_writable(conn: &mut PgConnection, actor: &Actor, id: Uuid) -> Result<(FormRow, PathwayRow), Error> {
+fn load_writable(conn: &mut PgConnection, actor: &Actor, id: FormId) -> Result<(FormRow, PathwayRow), Error> {
     match load_form(conn, actor, id, true)? {
         (f, p, true) => Ok((f, p)),
         _ => Err(Error::Forbidden),
@@ -137,7 +137,7 @@ fn apply_status_event(
 pub fn create(
     conn: &mut PgConnection,
     caller: &Caller,
-    pathway_id: Uuid,
+    pathway_id: PathwayId,
     kind: FormKind,
     input: impl FormInput,
 ) -> Result<FormView, Error> {
@@ -161,7 +161,7 @@ pub fn create(
 }
 
 /// One form with its fields (the owning unit; the registering unit after a transfer).
-pub fn read(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> Result<FormView, Error> {
+pub fn read(conn: &mut PgConnection, caller: &Caller, id: FormId) -> Result<FormView, Error> {
     let role = register_role(&caller.actor, Error::Hidden)?;
     in_transaction(conn, |conn| {
         let (row, p, _) = load_form(conn, &caller.actor, id, false)?;
@@ -178,7 +178,7 @@ pub fn read(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> Result<FormVi
 pub fn update(
     conn: &mut PgConnection,
     caller: &Caller,
-    id: Uuid,
+    id: FormId,
     version: Option<i32>,
     input: impl FormInput,
 ) -> Result<FormView, Error> {
@@ -209,7 +209,7 @@ pub fn update(
 pub fn complete(
     conn: &mut PgConnection,
     caller: &Caller,
-    id: Uuid,
+    id: FormId,
     version: Option<i32>,
     today: NaiveDate,
 ) -> Result<FormView, Error> {
@@ -255,12 +255,12 @@ pub const REASON_MAX: usize = 1000;
 
 /// Reopens a completed form with a reason (unit contact of the owning unit, register staff).
 /// Reopening a discharge or follow-up moves the pathway's status back.
-pub fn reopen(conn: &mut PgConnection, caller: &Caller, id: Uuid, reason: &str) -> Result<FormView, Error> {
+pub fn reopen(conn: &mut PgConnection, caller: &Caller, id: FormId, reason: &str) -> Result<FormView, Error> {
     let reason = reason.trim().to_owned();
     let by = caller.actor.user_id;
     in_transaction(conn, |conn| {
         let f = forms::find(conn, id).map_err(hide_missing)?;
-        let p = load_pathway(conn, f.pathway_id, true)?;
+        let p = load_pathway(conn, f.pathway(), true)?;
         let path = organisations::path_of(conn, p.unit_id, Utc::now().date_naive())?;
         let Some(role) = caller.actor.role_for(Permission::ReopenForm, &path) else {
             // A registrar of the unit sees the form but may not reopen it; anyone else must not
@@ -300,7 +300,7 @@ pub fn reopen(conn: &mut PgConnection, caller: &Caller, id: Uuid, reason: &str) 
 }
 
 /// The change history of a form, oldest first.
-pub fn history(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> Result<Vec<HistoryEntry>, Error> {
+pub fn history(conn: &mut PgConnection, caller: &Caller, id: FormId) -> Result<Vec<HistoryEntry>, Error> {
     let role = register_role(&caller.actor, Error::Hidden)?;
     in_transaction(conn, |conn| {
         let (_, p, _) = load_form(conn, &caller.actor, id, false)?;

@@ -7,7 +7,7 @@ use domain::access::{PathwayAccess, Permission};
 use domain::audit::{Action, Outcome};
 use domain::organisations::NodeId;
 use domain::pathways::{
-    check_no_active_pathway, validate_transfer, NewPathway, OpenPathwayInput, TransferFacts, TransferInput,
+    check_no_active_pathway, validate_transfer, NewPathway, OpenPathwayInput, PathwayId, TransferFacts, TransferInput,
     TreatmentStatus,
 };
 use domain::FieldError;
@@ -76,7 +76,7 @@ pub fn open(
         }
         Err(e) => return Err(e),
     };
-    let patient = match patients::find(conn, input.patient_id.0) {
+    let patient = match patients::find(conn, input.patient_id) {
         Ok(p) => Some(p),
         Err(RepoError::NotFound) => {
             errors.push(FieldError::new("patient_id", "not_found", "no such patient"));
@@ -183,7 +183,7 @@ pub fn list(conn: &mut PgConnection, caller: &Caller, q: &ListQuery) -> Result<P
 }
 
 /// One pathway with the forms the caller may read, its status history and its transfers.
-pub fn read(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> Result<PathwayDetail, Error> {
+pub fn read(conn: &mut PgConnection, caller: &Caller, id: PathwayId) -> Result<PathwayDetail, Error> {
     let role = register_role(&caller.actor, Error::Hidden)?;
     in_transaction(conn, |conn| {
         let p = load_pathway(conn, id, false)?;
@@ -207,7 +207,7 @@ pub fn read(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> Result<Pathwa
 pub fn transfer(
     conn: &mut PgConnection,
     caller: &Caller,
-    id: Uuid,
+    id: PathwayId,
     input: &TransferInput,
     today: NaiveDate,
 ) -> Result<PathwayView, Error> {
@@ -229,7 +229,7 @@ pub fn transfer(
         pathways::transfer(
             conn,
             &NewTransferRow {
-                pathway_id: id,
+                pathway_id: id.0,
                 from_unit_id: p.unit_id,
                 to_unit_id: input.to_unit_id.0,
                 transfer_date: input.date,

@@ -8,7 +8,7 @@
 use chrono::NaiveDate;
 use domain::audit::{Action, Outcome};
 use domain::national_id::{IdKey, IdRules};
-use domain::patients::{NewPatient, NewPatientInput};
+use domain::patients::{NewPatient, NewPatientInput, PatientId};
 use persistence::pathways::{self, PathwayRow};
 use persistence::patients::{self, NewPatientRow, PatientRow};
 use persistence::{audit, in_transaction, reservations, PgConnection};
@@ -79,7 +79,7 @@ pub fn register(
 }
 
 /// A patient in the caller's scope, with the pathways the caller may see.
-pub fn read(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> Result<PatientView, Error> {
+pub fn read(conn: &mut PgConnection, caller: &Caller, id: PatientId) -> Result<PatientView, Error> {
     let role = register_role(&caller.actor, Error::Hidden)?;
     in_transaction(conn, |conn| {
         let units = register_units(conn, &caller.actor)?;
@@ -89,7 +89,7 @@ pub fn read(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> Result<Patien
         }
         let mut visible = Vec::new();
         for p in pathways::of_patient(conn, id)? {
-            let held: Vec<i64> = pathways::transfers(conn, p.id)?.iter().map(|t| t.from_unit_id).collect();
+            let held: Vec<i64> = pathways::transfers(conn, p.pathway())?.iter().map(|t| t.from_unit_id).collect();
             if units.contains(&p.unit_id) || held.iter().any(|u| units.contains(u)) {
                 visible.push(p);
             }

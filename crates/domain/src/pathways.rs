@@ -29,6 +29,12 @@ use crate::patients::PatientId;
 #[serde(transparent)]
 pub struct PathwayId(pub Uuid);
 
+impl std::fmt::Display for PathwayId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// Earliest date accepted as a pathway start, a choice of the register's own: the national TSB
 /// pathway (pakkeforløp) started in 2019, and long-term patients (for example in LAR) may have
 /// older starts, so we only refuse dates that cannot be meant (before 2000).

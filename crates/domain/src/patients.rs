@@ -18,6 +18,12 @@ use crate::national_id::{IdRules, NationalId};
 #[serde(transparent)]
 pub struct PatientId(pub Uuid);
 
+impl std::fmt::Display for PatientId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// `sex` (kjønn): 1 male, 2 female, 9 unknown / not stated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "i16", into = "i16")]

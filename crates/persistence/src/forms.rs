@@ -9,8 +9,9 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use domain::forms::{
-    Baseline, Discharge, FollowUp, FormData, FormKind, FormStatus, Measurement, SubstanceEntry, SubstanceUse,
+    Baseline, Discharge, FollowUp, FormData, FormId, FormKind, FormStatus, Measurement, SubstanceEntry, SubstanceUse,
 };
+use domain::pathways::PathwayId;
 use uuid::Uuid;
 
 use crate::schema::{
@@ -42,6 +43,11 @@ pub struct FormRow {
 impl FormRow {
     pub fn kind(&self) -> Result<FormKind, RepoError> {
         FormKind::parse(&self.kind).ok_or_else(|| RepoError::Other(format!("unknown form kind {}", self.kind)))
+    }
+
+    /// The pathway the form belongs to.
+    pub fn pathway(&self) -> PathwayId {
+        PathwayId(self.pathway_id)
     }
 
     pub fn is_completed(&self) -> bool {
@@ -411,17 +417,17 @@ pub fn insert(conn: &mut PgConnection, new: &NewFormRow, data: &FormData) -> Res
     Ok(row)
 }
 
-pub fn find(conn: &mut PgConnection, id: Uuid) -> Result<FormRow, RepoError> {
+pub fn find(conn: &mut PgConnection, FormId(id): FormId) -> Result<FormRow, RepoError> {
     Ok(forms::table.find(id).select(FormRow::as_select()).first(conn)?)
 }
 
 /// Like [`find`], locking the row until the transaction ends.
-pub fn find_for_update(conn: &mut PgConnection, id: Uuid) -> Result<FormRow, RepoError> {
+pub fn find_for_update(conn: &mut PgConnection, FormId(id): FormId) -> Result<FormRow, RepoError> {
     Ok(forms::table.find(id).select(FormRow::as_select()).for_update().first(conn)?)
 }
 
 /// The forms of a pathway, by event date (undated last) then creation.
-pub fn of_pathway(conn: &mut PgConnection, pathway: Uuid) -> Result<Vec<FormRow>, RepoError> {
+pub fn of_pathway(conn: &mut PgConnection, PathwayId(pathway): PathwayId) -> Result<Vec<FormRow>, RepoError> {
     Ok(forms::table
         .filter(forms::pathway_id.eq(pathway))
         .order((forms::event_date.asc().nulls_last(), forms::created_at.asc(), forms::id.asc()))
@@ -522,7 +528,7 @@ pub enum UpdateRefused {
 /// and rewrites the typed row and substance list. `Ok(Err(_))` says why nothing changed.
 pub fn update_draft(
     conn: &mut PgConnection,
-    id: Uuid,
+    FormId(id): FormId,
     expected_version: i32,
     data: &FormData,
     by: Uuid,
@@ -541,7 +547,7 @@ pub fn update_draft(
         .get_result(conn)
         .optional()?;
     let Some(row) = updated else {
-        let current = find(conn, id)?;
+        let current = find(conn, FormId(id))?;
         return Ok(Err(if current.is_completed() { UpdateRefused::Completed } else { UpdateRefused::StaleVersion }));
     };
     delete_data(conn, id, row.kind()?)?;
@@ -561,7 +567,7 @@ fn delete_data(conn: &mut PgConnection, id: Uuid, kind: FormKind) -> Result<(), 
 }
 
 /// Marks a draft completed and bumps the version.
-pub fn mark_completed(conn: &mut PgConnection, id: Uuid, by: Uuid) -> Result<FormRow, RepoError> {
+pub fn mark_completed(conn: &mut PgConnection, FormId(id): FormId, by: Uuid) -> Result<FormRow, RepoError> {
     Ok(diesel::update(forms::table.find(id))
         .set((
             forms::status.eq(FormStatus::Completed.as_str()),
@@ -576,7 +582,12 @@ pub fn mark_completed(conn: &mut PgConnection, id: Uuid, by: Uuid) -> Result<For
 }
 
 /// Makes a completed form a draft again, with the reason, and bumps the version.
-pub fn mark_reopened(conn: &mut PgConnection, id: Uuid, by: Uuid, reason: &str) -> Result<FormRow, RepoError> {
+pub fn mark_reopened(
+    conn: &mut PgConnection,
+    FormId(id): FormId,
+    by: Uuid,
+    reason: &str,
+) -> Result<FormRow, RepoError> {
     Ok(diesel::update(forms::table.find(id))
         .set((
             forms::status.eq(FormStatus::Draft.as_str()),
@@ -598,7 +609,7 @@ pub fn add_history(conn: &mut PgConnection, new: &NewHistoryRow) -> Result<(), R
     Ok(())
 }
 
-pub fn history(conn: &mut PgConnection, form: Uuid) -> Result<Vec<HistoryRow>, RepoError> {
+pub fn history(conn: &mut PgConnection, FormId(form): FormId) -> Result<Vec<HistoryRow>, RepoError> {
     Ok(form_history::table
         .filter(form_history::form_id.eq(form))
         .order(form_history::id.asc())

@@ -4,7 +4,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Date};
-use domain::pathways::TreatmentStatus;
+use domain::pathways::{PathwayId, TreatmentStatus};
+use domain::patients::PatientId;
 use uuid::Uuid;
 
 use crate::schema::{pathway_status_history, pathway_transfers, pathways, patients};
@@ -26,6 +27,18 @@ pub struct PathwayRow {
     /// The level of the latest completed measurement point (a fact kept by the database
     /// triggers, migration current_treatment_level); `None` while there is none.
     pub current_treatment_level: Option<i16>,
+}
+
+impl PathwayRow {
+    /// This pathway's id, typed.
+    pub fn pathway(&self) -> PathwayId {
+        PathwayId(self.id)
+    }
+
+    /// The pathway's patient.
+    pub fn patient(&self) -> PatientId {
+        PatientId(self.patient_id)
+    }
 }
 
 impl PathwayRow {
@@ -116,12 +129,12 @@ pub fn insert(conn: &mut PgConnection, new: &NewPathwayRow) -> Result<PathwayRow
     Ok(row)
 }
 
-pub fn find(conn: &mut PgConnection, id: Uuid) -> Result<PathwayRow, RepoError> {
+pub fn find(conn: &mut PgConnection, PathwayId(id): PathwayId) -> Result<PathwayRow, RepoError> {
     Ok(pathways::table.find(id).select(PathwayRow::as_select()).first(conn)?)
 }
 
 /// Like [`find`], locking the row until the transaction ends (status changes, transfers).
-pub fn find_for_update(conn: &mut PgConnection, id: Uuid) -> Result<PathwayRow, RepoError> {
+pub fn find_for_update(conn: &mut PgConnection, PathwayId(id): PathwayId) -> Result<PathwayRow, RepoError> {
     Ok(pathways::table.find(id).select(PathwayRow::as_select()).for_update().first(conn)?)
 }
 
@@ -136,7 +149,7 @@ pub fn has_active(conn: &mut PgConnection, patient: Uuid) -> Result<bool, RepoEr
 }
 
 /// Pathways of a patient, oldest first.
-pub fn of_patient(conn: &mut PgConnection, patient: Uuid) -> Result<Vec<PathwayRow>, RepoError> {
+pub fn of_patient(conn: &mut PgConnection, PatientId(patient): PatientId) -> Result<Vec<PathwayRow>, RepoError> {
     Ok(pathways::table
         .filter(pathways::patient_id.eq(patient))
         .order((pathways::start_date.asc(), pathways::id.asc()))
@@ -153,7 +166,7 @@ pub fn set_status(conn: &mut PgConnection, change: &NewStatusChangeRow<'_>) -> R
     Ok(())
 }
 
-pub fn status_history(conn: &mut PgConnection, id: Uuid) -> Result<Vec<StatusChangeRow>, RepoError> {
+pub fn status_history(conn: &mut PgConnection, PathwayId(id): PathwayId) -> Result<Vec<StatusChangeRow>, RepoError> {
     Ok(pathway_status_history::table
         .filter(pathway_status_history::pathway_id.eq(id))
         .order(pathway_status_history::id.asc())
@@ -172,7 +185,7 @@ pub fn transfer(conn: &mut PgConnection, new: &NewTransferRow) -> Result<Transfe
         .get_result(conn)?)
 }
 
-pub fn transfers(conn: &mut PgConnection, id: Uuid) -> Result<Vec<TransferRow>, RepoError> {
+pub fn transfers(conn: &mut PgConnection, PathwayId(id): PathwayId) -> Result<Vec<TransferRow>, RepoError> {
     Ok(pathway_transfers::table
         .filter(pathway_transfers::pathway_id.eq(id))
         .order((pathway_transfers::transfer_date.asc(), pathway_transfers::id.asc()))

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use domain::patients::PatientId;
 use uuid::Uuid;
 
 use crate::audit::AuditEntry;
@@ -57,7 +58,7 @@ pub fn insert_many(conn: &mut PgConnection, rows: &[NewPatientRow]) -> Result<us
     Ok(diesel::insert_into(patients::table).values(rows).execute(conn)?)
 }
 
-pub fn find(conn: &mut PgConnection, id: Uuid) -> Result<PatientRow, RepoError> {
+pub fn find(conn: &mut PgConnection, PatientId(id): PatientId) -> Result<PatientRow, RepoError> {
     Ok(patients::table.find(id).select(PatientRow::as_select()).first(conn)?)
 }
 
@@ -77,7 +78,12 @@ pub fn pseudonym_of(conn: &mut PgConnection, id: Uuid) -> Result<Vec<u8>, RepoEr
 /// Whether the patient is in the scope of a caller who registered at `units` (user `user`): the
 /// caller registered the patient, or the patient has a pathway that one of `units` owns or
 /// transferred away.
-pub fn in_scope(conn: &mut PgConnection, id: Uuid, user: Uuid, units: &[i64]) -> Result<bool, RepoError> {
+pub fn in_scope(
+    conn: &mut PgConnection,
+    PatientId(id): PatientId,
+    user: Uuid,
+    units: &[i64],
+) -> Result<bool, RepoError> {
     let registered: bool = diesel::select(diesel::dsl::exists(
         patients::table.filter(patients::id.eq(id)).filter(patients::registered_by.eq(user)),
     ))

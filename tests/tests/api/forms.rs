@@ -9,62 +9,7 @@ use serde_json::Value;
 
 use crate::patients::{assert_no_national_id_in_audit, call, open, register, IDS};
 
-pub fn block(baseline: bool) -> Value {
-    let mut b = json!({"substances": [{"substance": 1, "frequency_30d": 4, "route": 3},
-                                      {"substance": 2, "frequency_30d": 1, "route": 2}],
-                       "main_substance": 1, "injected_30d": 2, "overdose_12m": 0});
-    if baseline {
-        b["substances"][0]["debut_age"] = json!(15);
-        b["substances"][1]["debut_age"] = json!(14);
-    }
-    b
-}
-
-pub fn baseline(date: &str) -> Value {
-    json!({"event_date": date, "referral_diagnosis": "F10.2", "substance_diagnoses": ["F10.2", "F12.1"],
-           "psychiatric_diagnoses": ["F32.1"], "somatic_diagnoses": [], "somatic_health_assessed": 1,
-           "mental_health_assessed": 3, "in_lar": 2, "individual_plan": 1, "responsibility_group": 2,
-           "substance_use": block(true), "injected_ever": 2, "audit_score": 20, "self_rated_severity": 4,
-           "self_rated_life_situation": 2, "housing": 2, "lives_with": 1, "children_under_18": 2, "occupation": 7})
-}
-
-pub fn measurement(date: &str) -> Value {
-    json!({"event_date": date, "treatment_level": 1, "treatment_plan": 1, "crisis_plan": 3, "benefit": 4,
-           "feedback_tool_used": 2, "needs_followed_up": 2, "substance_use": block(false), "housing": 2, "occupation": 2})
-}
-
-pub fn discharge(date: &str) -> Value {
-    json!({"event_date": date, "ending": 4, "agreed_follow_up": [2, 4], "substance_use": block(false),
-           "housing": 2, "occupation": 2, "satisfaction": 5, "contact_consent_1y": 1})
-}
-
-pub fn follow_up(date: &str) -> Value {
-    json!({"event_date": date, "outcome": 5, "substance_use": block(false), "housing": 1, "occupation": 1,
-           "received_follow_up": [2], "self_rated_life_situation": 4})
-}
-
-pub async fn create(app: &TestApp, token: &str, pathway: &str, kind: &str, body: &Value) -> (String, i64) {
-    let (status, form) =
-        call(app, "POST", &format!("/api/v1/pathways/{pathway}/forms/{kind}"), Some(body), Some(token)).await;
-    assert_eq!(status, 201, "create {kind}: {form}");
-    (form["id"].as_str().unwrap().to_owned(), form["version"].as_i64().unwrap())
-}
-
-pub async fn complete(app: &TestApp, token: &str, form: &str) -> Value {
-    let (status, body) = call(app, "POST", &format!("/api/v1/forms/{form}/complete"), None, Some(token)).await;
-    assert_eq!(status, 200, "complete: {body}");
-    body
-}
-
-pub async fn put(app: &TestApp, token: &str, form: &str, version: Option<&str>, body: &Value) -> (u16, Value) {
-    let mut req = app.client.put(app.url(&format!("/api/v1/forms/{form}"))).bearer_auth(token).json(body);
-    if let Some(v) = version {
-        req = req.header("If-Match", v);
-    }
-    let res = req.send().await.unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
+pub use crate::fixtures::{baseline, complete, create, discharge, follow_up, measurement, put};
 
 async fn pathway_detail(app: &TestApp, token: &str, pathway: &str) -> Value {
     call(app, "GET", &format!("/api/v1/pathways/{pathway}"), None, Some(token)).await.1

@@ -6,6 +6,7 @@ mod access;
 mod auth;
 mod conventions;
 mod disclosure;
+mod fixtures;
 mod forms;
 mod migrations;
 mod org_units;

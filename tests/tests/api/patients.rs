@@ -5,67 +5,7 @@ use domain::access::Role;
 use integration_tests::{json, TestApp, UNIT_MOLDE, UNIT_ST_OLAV};
 use serde_json::Value;
 
-/// Valid national ids (fødselsnummer) with their birth years, from the check-digit rules.
-pub const IDS: &[(&str, i32)] = &[
-    ("02029404855", 1994),
-    ("12106346508", 1963),
-    ("17046204441", 1962),
-    ("14076412317", 1964),
-    ("03098703046", 1987),
-    ("27106748549", 1967),
-    ("08119748500", 1997),
-    ("02109720375", 1997),
-    ("02046228513", 1962),
-    ("28037821464", 1978),
-];
-
-/// Sends a request and returns (status, body as JSON or Null).
-pub async fn call(app: &TestApp, method: &str, path: &str, body: Option<&Value>, token: Option<&str>) -> (u16, Value) {
-    let mut req = match method {
-        "GET" => app.get(path),
-        "POST" => app.client.post(app.url(path)),
-        "PUT" => app.client.put(app.url(path)),
-        other => panic!("method {other}"),
-    };
-    if let Some(b) = body {
-        req = req.json(b);
-    }
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    let res = req.send().await.unwrap();
-    let status = res.status().as_u16();
-    let text = res.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-/// Registers a patient and returns the id.
-pub async fn register(app: &TestApp, token: &str, (id, year): (&str, i32)) -> String {
-    let (status, body) = call(
-        app,
-        "POST",
-        "/api/v1/patients",
-        Some(&json!({"national_id": id, "sex": 2, "birth_year": year})),
-        Some(token),
-    )
-    .await;
-    assert!(status == 201 || status == 200, "register: {status} {body}");
-    body["id"].as_str().unwrap().to_owned()
-}
-
-/// Opens a pathway and returns its id.
-pub async fn open(app: &TestApp, token: &str, patient: &str, unit: i64, start: &str, level: i16) -> String {
-    let (status, body) = call(
-        app,
-        "POST",
-        "/api/v1/pathways",
-        Some(&json!({"patient_id": patient, "unit_id": unit, "start_date": start, "treatment_level": level})),
-        Some(token),
-    )
-    .await;
-    assert_eq!(status, 201, "open pathway: {body}");
-    body["id"].as_str().unwrap().to_owned()
-}
+pub use crate::fixtures::{call, open, register, IDS};
 
 /// No national id of `IDS` (nor the examples of docs/domain.md, National ids) appears anywhere in
 /// the audit table.

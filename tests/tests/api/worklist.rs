@@ -14,30 +14,11 @@ async fn open_pathway(
     app: &TestApp,
     token: &str,
     unit: i64,
-    (national_id, birth_year): (&str, i32),
+    patient: (&str, i32),
     days_ago: i64,
     level: i16,
 ) -> String {
-    let res = app
-        .post("/api/v1/patients", &json!({"national_id": national_id, "sex": 1, "birth_year": birth_year}))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert!(res.status().is_success(), "patient: {}", res.status());
-    let patient = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
-    let start = (Utc::now().date_naive() - Duration::days(days_ago)).to_string();
-    let res = app
-        .post(
-            "/api/v1/pathways",
-            &json!({"patient_id": patient, "unit_id": unit, "start_date": start, "treatment_level": level}),
-        )
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+    crate::fixtures::pathway_for_new_patient(app, token, unit, patient, days_ago, level).await
 }
 
 #[actix_web::test]
@@ -229,8 +210,7 @@ async fn the_facts_columns_match_a_recomputation_from_the_forms_after_a_mixed_sc
     // A whole pathway: discharged 400 days ago by mutual agreement with consent, so the
     // follow-up is due (discharge + 12 months) until a follow-up is completed.
     let a = open_pathway(&app, &token, molde.0, IDS[1], 730, 1).await;
-    let (b, _) = create(&app, &token, &a, "baseline", &baseline(&ago(725))).await;
-    complete(&app, &token, &b).await;
+    crate::fixtures::completed_baseline(&app, &token, &a, &ago(725)).await;
     let (m, _) = create(&app, &token, &a, "measurement", &measurement(&ago(600))).await;
     complete(&app, &token, &m).await;
     create(&app, &token, &a, "measurement", &measurement(&ago(500))).await; // left a draft
@@ -332,8 +312,7 @@ async fn the_time_limits_follow_the_treatment_level_of_the_latest_measurement() 
     // Opened as inpatient treatment 120 days ago, baseline 118 days ago.
     let p = open_pathway(&app, &token, unit.0, IDS[4], 120, 3).await;
     assert_eq!(levels_of(&app, &token, &p).await, (3, 3));
-    let (b, _) = create(&app, &token, &p, "baseline", &baseline(&ago(118))).await;
-    complete(&app, &token, &b).await;
+    crate::fixtures::completed_baseline(&app, &token, &p, &ago(118)).await;
     // A point 100 days ago, still inpatient: inpatient limits (anchor + 42 = 58 days ago), and
     // more than 90 days without a point by now.
     let (m1, _) = create(&app, &token, &p, "measurement", &measurement_at_level(&ago(100), 3)).await;

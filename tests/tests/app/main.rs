@@ -8,7 +8,7 @@ use app::{Caller, Conflict, Error};
 use chrono::{Duration, Utc};
 use diesel::prelude::*;
 use domain::access::{Actor, Role};
-use domain::forms::{Baseline, FormData, FormKind};
+use domain::forms::{Baseline, FormData, FormId, FormKind};
 use domain::national_id::IdKey;
 use domain::organisations::NodeId;
 use domain::pathways::OpenPathwayInput;
@@ -35,7 +35,7 @@ fn count(conn: &mut PgConnection, sql: &str) -> i64 {
 }
 
 /// A registrar at Molde with a patient, a pathway and a baseline draft.
-fn setup(conn: &mut PgConnection) -> (Caller, uuid::Uuid) {
+fn setup(conn: &mut PgConnection) -> (Caller, FormId) {
     let molde = unit(conn, UNIT_MOLDE);
     let registrar = caller(conn, "molde-registrar", Role::Registrar, molde);
     let today = Utc::now().date_naive();
@@ -51,9 +51,9 @@ fn setup(conn: &mut PgConnection) -> (Caller, uuid::Uuid) {
     };
     let pathway = app::pathways::open(conn, &registrar, &open, today).unwrap();
     let draft = FormData::Baseline(Baseline::default());
-    let form = app::forms::create(conn, &registrar, pathway.row.id, FormKind::Baseline, draft).unwrap();
+    let form = app::forms::create(conn, &registrar, pathway.row.pathway(), FormKind::Baseline, draft).unwrap();
     assert_eq!(form.row.version, 1);
-    (registrar, form.row.id)
+    (registrar, FormId(form.row.id))
 }
 
 fn with_in_lar(v: i16) -> impl FormInput {

@@ -43,6 +43,12 @@ pub use substance::{SubstanceEntry, SubstanceUse};
 #[serde(transparent)]
 pub struct FormId(pub Uuid);
 
+impl std::fmt::Display for FormId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// A follow-up must be dated at least this many days after the discharge.
 pub const FOLLOW_UP_MIN_DAYS_AFTER_DISCHARGE: u64 = 300;
 /// A follow-up dated more than this many months after the discharge gets a warning.
