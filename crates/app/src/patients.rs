@@ -52,30 +52,36 @@ pub fn register(
     let pseudonym = key.pseudonym(&new.national_id).to_vec();
     let encrypted = key.encrypt(&new.national_id)?;
     let entry = caller.audit(Action::RegisterPatient, Outcome::Success).role(Some(role.as_str()));
-    if reservations::is_reserved(conn, &pseudonym)? {
-        let mut denied = entry;
-        denied.outcome = Outcome::Denied.as_str().to_owned();
-        let denied = denied.patient(None, Some(pseudonym)).detail(json!({ "reason": "reserved" }));
-        audit::record(conn, &denied)?;
-        return Err(Conflict::Reserved.into());
-    }
-    in_transaction(conn, |conn| {
+    // The reservation check and the insert hold the person's lock: a reservation being written
+    // now is waited for and then seen (`reservations::lock_person`).
+    let registered = in_transaction(conn, |conn| {
+        reservations::lock_person(conn, &pseudonym)?;
+        if reservations::is_reserved(conn, &pseudonym)? {
+            let mut denied = entry.clone();
+            denied.outcome = Outcome::Denied.as_str().to_owned();
+            let denied = denied.patient(None, Some(pseudonym.clone())).detail(json!({ "reason": "reserved" }));
+            audit::record(conn, &denied)?;
+            return Ok(None);
+        }
         let row = NewPatientRow {
             id: Uuid::now_v7(),
             pseudonym: pseudonym.clone(),
-            national_id_enc: encrypted,
+            national_id_enc: encrypted.clone(),
             sex: new.sex.code(),
             birth_year: i16::try_from(new.birth_year.get()).map_err(Error::internal)?,
             registered_by: caller.actor.user_id,
         };
         let (patient, created) = patients::insert_or_find(conn, &row)?;
         let entry = entry
+            .clone()
             .target("patient", patient.id)
             .patient(Some(patient.id), Some(patient.pseudonym.clone()))
             .detail(json!({ "created": created }));
         audit::record(conn, &entry)?;
-        Ok(Registered { id: patient.id, created })
-    })
+        Ok::<_, Error>(Some(Registered { id: patient.id, created }))
+    })?;
+    // Refused with the denial's audit row committed.
+    registered.ok_or_else(|| Conflict::Reserved.into())
 }
 
 /// A patient in the caller's scope, with the pathways the caller may see.

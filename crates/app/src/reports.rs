@@ -130,8 +130,7 @@ pub fn indicators(
         Indicators { year, level, as_of_today: s.as_of_today, source: Source::Internal, tables }
     } else {
         let release = repo::latest_published(conn, i16::try_from(year).ok())?.ok_or(Error::NotFound)?;
-        let view = ReleaseView::new(&repo::release_cells(conn, release.id, None)?);
-        let previous = previous_year_view(conn, year)?;
+        let (view, previous) = views(conn, &release)?;
         let mut nodes = exports::level_nodes(&tree, &view, year, tree_day(year, today), level);
         // Published unit results go to the units' legal entities (as downloads do); everyone
         // else reads entity, region and nation results, as the public does.
@@ -163,9 +162,15 @@ fn tables_of(slice: ReleaseSlice) -> Vec<IndicatorTable> {
         .collect()
 }
 
-fn previous_year_view(conn: &mut PgConnection, year: i32) -> Result<Option<ReleaseView>, Error> {
-    let Some(prev) = repo::latest_published(conn, i16::try_from(year - 1).ok())? else { return Ok(None) };
-    Ok(Some(ReleaseView::new(&repo::release_cells(conn, prev.id, None)?)))
+/// A release's cells, and those of the latest published release of the year before (for trends).
+fn views(conn: &mut PgConnection, release: &ReleaseRow) -> Result<(ReleaseView, Option<ReleaseView>), Error> {
+    let view = ReleaseView::new(&repo::release_cells(conn, release.id, None)?);
+    let year = i32::from(release.year);
+    let previous = match repo::latest_published(conn, i16::try_from(year - 1).ok())? {
+        Some(prev) => Some(ReleaseView::new(&repo::release_cells(conn, prev.id, None)?)),
+        None => None,
+    };
+    Ok((view, previous))
 }
 
 fn meta(r: &ReleaseRow, entity: Option<i64>) -> ReleaseMeta {
@@ -534,8 +539,7 @@ pub fn download(
             Err(e) => return Err(e.into()),
         };
         let year = i32::from(release.year);
-        let view = ReleaseView::new(&repo::release_cells(conn, release.id, None)?);
-        let previous = previous_year_view(conn, year)?;
+        let (view, previous) = views(conn, &release)?;
         let day = tree_day(year, today);
         let nodes = match entity {
             Some(e) => exports::entity_nodes(&tree, &view, e, year, day),
@@ -567,8 +571,7 @@ pub fn public_results(conn: &mut PgConnection, year: Option<i32>, today: NaiveDa
     let tree = OrgTree::load(conn)?;
     let release = repo::latest_published(conn, year.and_then(|y| i16::try_from(y).ok()))?.ok_or(Error::NotFound)?;
     let year = i32::from(release.year);
-    let view = ReleaseView::new(&repo::release_cells(conn, release.id, None)?);
-    let previous = previous_year_view(conn, year)?;
+    let (view, previous) = views(conn, &release)?;
     let nodes = exports::public_nodes(&tree, &view, year, tree_day(year, today));
     Ok(exports::slice(&view, previous.as_ref(), meta(&release, None), &nodes, false))
 }

@@ -78,6 +78,7 @@ pub fn reserve(
     let pseudonym = key.pseudonym(&id).to_vec();
     let entry = caller.audit(Action::CreateReservation, Outcome::Success).role(Some("register_staff"));
     in_transaction(conn, |conn| {
+        reservations::lock_person(conn, &pseudonym)?;
         let new = NewReservationRow {
             id: Uuid::now_v7(),
             pseudonym: pseudonym.clone(),

@@ -30,6 +30,20 @@ pub struct NewReservationRow {
     pub created_by: Uuid,
 }
 
+/// Serialises, for the rest of the transaction, every registration and reservation of the person
+/// with this pseudonym (a transaction-scoped advisory lock keyed by the pseudonym): a
+/// registration that starts while a reservation is being written waits for it, then sees it.
+pub fn lock_person(conn: &mut PgConnection, pseudonym: &[u8]) -> Result<(), RepoError> {
+    let mut key = [0u8; 4];
+    for (k, b) in key.iter_mut().zip(pseudonym) {
+        *k = *b;
+    }
+    diesel::sql_query("SELECT pg_advisory_xact_lock(7367, $1)")
+        .bind::<diesel::sql_types::Integer, _>(i32::from_be_bytes(key))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Whether this pseudonym is on the reservation list.
 pub fn is_reserved(conn: &mut PgConnection, pseudonym: &[u8]) -> Result<bool, RepoError> {
     Ok(diesel::select(diesel::dsl::exists(reservations::table.filter(reservations::pseudonym.eq(pseudonym))))

@@ -155,3 +155,39 @@ fn database_uniqueness_comes_back_as_named_conflicts() {
     assert!(matches!(by_admin, Err(Error::Forbidden)), "{by_admin:?}");
     assert_eq!(count(conn, "SELECT count(*) AS n FROM reservations"), 1);
 }
+
+/// A registration that starts while a reservation of the same person is being written (not yet
+/// committed) must wait for it and then be refused: it may not slip in between and leave a
+/// patient row beside the reservation.
+#[test]
+fn a_registration_racing_a_reservation_of_the_same_person_waits_and_is_refused() {
+    let db = TestDb::new();
+    let mut a = db.conn();
+    let molde = unit(&mut a, UNIT_MOLDE);
+    let nation = persistence::organisations::nation_id(&mut a).unwrap();
+    let staff = caller(&mut a, "staff", Role::RegisterStaff, nation);
+    let registrar = caller(&mut a, "registrar", Role::Registrar, molde);
+    let today = Utc::now().date_naive();
+    let (id, year) = ("17046204441", 1962);
+    let url = db.url.clone();
+    let registration = a
+        .transaction::<_, diesel::result::Error, _>(|a| {
+            let key = IdKey::from_bytes(&TEST_ID_KEY);
+            let input = app::reservations::ReservationInput { national_id: id.into(), received_date: today };
+            app::reservations::reserve(a, &staff, &key, input, today).unwrap();
+            // Written, not committed: a registration of the same person starts now.
+            let registration = std::thread::spawn(move || {
+                let mut b = PgConnection::establish(&url).unwrap();
+                let key = IdKey::from_bytes(&TEST_ID_KEY);
+                let input = NewPatientInput { national_id: id.into(), sex: 2, birth_year: year };
+                app::patients::register(&mut b, &registrar, &key, input, today)
+            });
+            std::thread::sleep(std::time::Duration::from_millis(700));
+            Ok(registration)
+        })
+        .unwrap();
+    let registered = registration.join().unwrap();
+    assert!(matches!(registered, Err(Error::Conflict(Conflict::Reserved))), "{registered:?}");
+    assert_eq!(count(&mut a, "SELECT count(*) AS n FROM patients"), 0);
+    assert_eq!(count(&mut a, "SELECT count(*) AS n FROM reservations"), 1);
+}

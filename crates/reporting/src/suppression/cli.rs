@@ -144,9 +144,9 @@ pub fn suppress_file(
     })
 }
 
-/// Result of `rusreg audit`.
+/// Result of `rusreg audit` on a file (not the `releases::AuditSummary` stored with a release).
 #[derive(Debug, Clone)]
-pub struct AuditSummary {
+pub struct AuditFileSummary {
     /// Case name.
     pub name: String,
     /// The rule used.
@@ -157,14 +157,14 @@ pub struct AuditSummary {
     pub report: AuditReport,
 }
 
-impl AuditSummary {
+impl AuditFileSummary {
     /// Whether a suppressed primary can be computed (level a): the command exits non-zero.
     pub fn has_disclosure(&self) -> bool {
         !self.report.disclosures.is_empty()
     }
 }
 
-impl fmt::Display for AuditSummary {
+impl fmt::Display for AuditFileSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -186,11 +186,11 @@ impl fmt::Display for AuditSummary {
 
 /// `rusreg audit --input CASE.json [--min-cell K]`: audits the `suppressed` flags of the file
 /// with the file's rule (or `0 < n < K`).
-pub fn audit_file(input: &Path, min_cell: Option<u32>) -> Result<AuditSummary, CliError> {
+pub fn audit_file(input: &Path, min_cell: Option<u32>) -> Result<AuditFileSummary, CliError> {
     let case = read(input)?;
     let model = case.model()?;
     let rule = rule_for(&case, min_cell);
     let flags = case.suppressed_flags();
     let report = audit_flags(&model, &flags, &AuditOptions { rule, ..Default::default() });
-    Ok(AuditSummary { name: case.name.clone(), rule, suppressed: flags.iter().filter(|&&s| s).count(), report })
+    Ok(AuditFileSummary { name: case.name.clone(), rule, suppressed: flags.iter().filter(|&&s| s).count(), report })
 }
