@@ -332,11 +332,16 @@ pub fn protect(
     let insiders = if protection == Protection::InsiderSafe { unit_groups(&model, 0, &org.leaf).0 } else { Vec::new() };
     let freq = model.freq();
     let keys: Vec<(i64, String)> = cells.iter().map(|c| (c.node, c.measure.clone())).collect();
-    let Fixed { mut forced, mut extra_primary, mut insider_exempt, .. } = history.fix(
+    // A count's change less one unit's own change is a count too (crate::history).
+    let units = crate::releases::units_under(tree, year, today);
+    let Fixed { mut forced, mut extra_primary, mut insider_exempt, .. } = history.fix_with_parts(
         keys.iter()
             .zip(cells.iter().zip(&column))
             .map(|(key, (c, &j))| (key, j, freq[j], c.role == CellRole::Published)),
         k,
+        |(node, measure): &(i64, String)| {
+            units.get(node).map_or_else(Vec::new, |us| us.iter().map(|u| (*u, measure.clone())).collect())
+        },
     );
     let suppressed = loop {
         let opts = SuppressOptions {
