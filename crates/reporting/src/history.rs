@@ -8,7 +8,8 @@
 //! records), so the change of a cell less the change of one unit's part of it is a count too: a
 //! cell whose change, less what any one unit under it contributed to the change, is 1..k−1 is
 //! withheld as well ([`History::fix_with_parts`]), the insider rule of the suppression engine
-//! applied to the differences.
+//! applied to the differences. And no sum of siblings whose changes add up to 1..k−1 may be
+//! derivable ([`History::small_change_sums`]), the strict rule applied to the differences.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -171,6 +172,46 @@ impl<K: Eq + Hash> History<K> {
         fixed
     }
 
+    /// The strict rule on changes: for each additivity relation (the child columns of one
+    /// parent), the children whose value moved by 1..k−1 since an earlier publication, when
+    /// there are at least two of them but not all, and their changes add up to 1..k−1. Each such
+    /// sum must not be derivable: with the parent and the other children shown before and now,
+    /// the sum's change would be a small count although no cell of the model changed by it.
+    /// `cells` gives each column's key and count now.
+    pub fn small_change_sums<'a>(
+        &self,
+        cells: impl Iterator<Item = (&'a K, usize, i64)>,
+        relations: impl Iterator<Item = &'a [usize]>,
+        k: u32,
+    ) -> Vec<Vec<usize>>
+    where
+        K: 'a,
+    {
+        let of: HashMap<usize, (&K, i64)> = cells.map(|(key, j, v)| (j, (key, v))).collect();
+        let small = |d: i64| d != 0 && d.unsigned_abs() < u64::from(k);
+        let mut out: Vec<Vec<usize>> = Vec::new();
+        for children in relations {
+            for p in 1..=self.publication {
+                let mut moved: Vec<usize> = Vec::new();
+                let mut sum = 0i64;
+                for &c in children {
+                    let Some((key, now)) = of.get(&c) else { continue };
+                    let then = self.cells.get(*key).and_then(|s| s.truths.iter().find(|(q, _)| *q == p));
+                    if let Some(&(_, old)) = then {
+                        if small(now - old) {
+                            moved.push(c);
+                            sum += now - old;
+                        }
+                    }
+                }
+                if moved.len() >= 2 && moved.len() < children.len() && small(sum) && !out.contains(&moved) {
+                    out.push(moved);
+                }
+            }
+        }
+        out
+    }
+
     /// Whether the change of a cell now worth `value` since an earlier publication, less the
     /// change of one unit's part of it over the same time, is 1..k−1.
     fn moved_for_an_insider(
@@ -264,5 +305,33 @@ mod tests {
         // Cell by cell only, e would be free.
         let plain = h.fix(cells.iter().zip(&now).map(|((key, j), (_, v))| (key, *j, *v, true)), 5);
         assert_eq!(plain.extra_primary, vec![1, 2]);
+    }
+
+    #[test]
+    fn siblings_whose_changes_add_up_to_1_to_k_minus_1_are_a_sum_to_protect() {
+        // An entity (column 0) of four units (1..=4): one pathway late at each of units 1 and 2,
+        // five at each of 3 and 4.
+        let mut h: History<u8> = History::default();
+        h.next_publication();
+        for (key, v) in [(0u8, 80), (1, 11), (2, 13), (3, 28), (4, 28)] {
+            h.record(key, v, true);
+        }
+        let keys = [0u8, 1, 2, 3, 4];
+        let now = [92, 12, 14, 33, 33];
+        let children: Vec<usize> = vec![1, 2, 3, 4];
+        let sums = h.small_change_sums(
+            keys.iter().enumerate().map(|(j, key)| (key, j, now[j])),
+            [children.as_slice()].into_iter(),
+            5,
+        );
+        assert_eq!(sums, vec![vec![1, 2]]);
+        // Changes that add up to k or more are no sum to protect.
+        let now = [95, 14, 15, 33, 33];
+        let sums = h.small_change_sums(
+            keys.iter().enumerate().map(|(j, key)| (key, j, now[j])),
+            [children.as_slice()].into_iter(),
+            5,
+        );
+        assert!(sums.is_empty());
     }
 }

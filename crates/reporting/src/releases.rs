@@ -85,7 +85,7 @@ impl AuditSummary {
             published: report.published,
             primary: report.primary,
             secondary: report.secondary,
-            disclosures: report.disclosures.len(),
+            disclosures: report.disclosures.len() + report.sum_disclosures.len(),
             group_disclosures: report.group_disclosures.len(),
             insider_findings: report.unit_insider.len(),
             insider_units: report.insider_groups,
@@ -165,10 +165,12 @@ pub struct Previous {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OverTime {
     /// Cell by cell (unchanged values forced, withheld values kept withheld, a value that moved
-    /// by 1..k−1 withheld), and a value whose change less one unit's own change is 1..k−1
-    /// withheld (what rusreg publishes).
+    /// by 1..k−1 withheld), a value whose change less one unit's own change is 1..k−1 withheld,
+    /// and no sum of siblings whose changes add up to 1..k−1 derivable (what rusreg publishes).
     #[default]
     WithInsiders,
+    /// Without the sums of siblings' changes: kept to measure what they add (the attack test).
+    WithoutChangeSums,
     /// Cell by cell only: what rusreg did before the insider rule on changes. Never published;
     /// kept to reproduce the old leaks in the attack test.
     CellByCell,
@@ -550,7 +552,7 @@ pub fn build_release_with(
     let Fixed { forced, extra_primary, insider_exempt, changed_small, moved_for_an_insider } = match previous.over_time
     {
         OverTime::CellByCell => previous.history.fix(cells_now, min_cell),
-        OverTime::WithInsiders => {
+        OverTime::WithInsiders | OverTime::WithoutChangeSums => {
             // The same cell at each unit under a cell's node.
             let units = units_under(tree, year, today);
             previous.history.fix_with_parts(cells_now, min_cell, |key: &CellKey| {
@@ -560,12 +562,25 @@ pub fn build_release_with(
             })
         }
     };
+    // Sums of siblings whose changes add up to 1..k-1 must not be derivable either.
+    let extra_sums = match previous.over_time {
+        OverTime::CellByCell | OverTime::WithoutChangeSums => Vec::new(),
+        OverTime::WithInsiders => {
+            let relations = model.relations();
+            previous.history.small_change_sums(
+                keys.iter().zip(&index).map(|((key, _), &j)| (key, j, model.freq()[j])),
+                relations.iter().map(|r| r.children.as_slice()),
+                min_cell,
+            )
+        }
+    };
     let mut opts = SuppressOptions {
         strict: true,
         forced: forced.clone(),
         extra_primary: extra_primary.clone(),
         insiders: insiders.clone(),
         insider_exempt: insider_exempt.clone(),
+        extra_sums: extra_sums.clone(),
         ..SuppressOptions::with_rule(rule)
     };
     let t = Instant::now();
@@ -605,6 +620,7 @@ pub fn build_release_with(
             extra_primary: extra_primary.clone(),
             insiders,
             insider_exempt,
+            extra_sums: extra_sums.clone(),
         },
     );
     let audit_time = t.elapsed();
@@ -642,6 +658,7 @@ pub fn build_release_with(
         "kept_primary_from_previous": extra_primary.len(),
         "withheld_for_a_small_change": changed_small,
         "withheld_for_a_small_change_besides_one_unit": moved_for_an_insider,
+        "sums_of_small_changes_protected": extra_sums.len(),
         "no_longer_forced": unforced,
         "pivots": pattern.stats.pivots,
         "insider_units": report.insider_groups,

@@ -343,6 +343,13 @@ pub fn protect(
             units.get(node).map_or_else(Vec::new, |us| us.iter().map(|u| (*u, measure.clone())).collect())
         },
     );
+    // Sums of sibling counts whose changes add up to 1..k−1 must not be derivable either.
+    let relations = model.relations();
+    let extra_sums = history.small_change_sums(
+        keys.iter().zip(&column).map(|(key, &j)| (key, j, freq[j])),
+        relations.iter().map(|r| r.children.as_slice()),
+        k,
+    );
     let suppressed = loop {
         let opts = SuppressOptions {
             strict: true,
@@ -350,6 +357,7 @@ pub fn protect(
             extra_primary: extra_primary.clone(),
             insiders: insiders.clone(),
             insider_exempt: insider_exempt.clone(),
+            extra_sums: extra_sums.clone(),
             ..SuppressOptions::with_rule(rule)
         };
         let pattern = suppress(&model, &opts)?;
@@ -372,7 +380,7 @@ pub fn protect(
     let report = audit_flags(
         &model,
         &suppressed,
-        &AuditOptions { rule, strict: true, insider: false, extra_primary, insiders, insider_exempt },
+        &AuditOptions { rule, strict: true, insider: false, extra_primary, insiders, insider_exempt, extra_sums },
     );
     let audit = AuditSummary::new(&report, unsafe_forced);
     let fail_closed = !audit.passed;

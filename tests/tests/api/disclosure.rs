@@ -871,6 +871,13 @@ async fn register_late_on(
         .copied()
         .take(per_unit.len())
         .collect();
+    open_late(app, &units, start, per_unit).await;
+    units
+}
+
+/// Opens `per_unit` pathways started on `start` at each of `units`, for people not registered
+/// before.
+async fn open_late(app: &TestApp, units: &[i64], start: &str, per_unit: &[usize]) {
     let mut ids = late_ids();
     for (&unit, &n) in units.iter().zip(per_unit) {
         let registrar = app.token_for(Role::Registrar, NodeId(unit)).await;
@@ -881,13 +888,40 @@ async fn register_late_on(
             let (status, patient) =
                 crate::patients::call(app, "POST", "/api/v1/patients", Some(&body), Some(&registrar)).await;
             if status != 201 {
-                continue; // already registered (by the synthetic population): take another
+                continue; // already registered (by the synthetic population, or late before)
             }
             let patient = patient["id"].as_str().unwrap().to_owned();
             crate::patients::open(app, &registrar, &patient, unit, start, 1).await;
             opened += 1;
         }
     }
+}
+
+/// Late registrations at one unit of each of four legal entities of one region, `per_entity`
+/// pathways at each: entities with two units or more first (so that no unit's staff knows a
+/// whole entity), in the region with most such entities.
+async fn register_late_across(app: &TestApp, year: i32, per_entity: [usize; 4]) -> Vec<i64> {
+    let mut units_of: BTreeMap<i64, BTreeSet<i64>> = BTreeMap::new();
+    let mut region_of: BTreeMap<i64, i64> = BTreeMap::new();
+    for (u, e, r) in placements(app, year) {
+        units_of.entry(e).or_default().insert(u);
+        region_of.insert(e, r);
+    }
+    let mut by_region: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    for (e, r) in &region_of {
+        by_region.entry(*r).or_default().push(*e);
+    }
+    let entities = by_region
+        .values_mut()
+        .map(|es| {
+            es.sort_by_key(|e| (units_of[e].len() < 2, *e));
+            es.clone()
+        })
+        .filter(|es| es.len() >= 4)
+        .max_by_key(|es| (es.iter().filter(|e| units_of[*e].len() >= 2).count().min(4), es.len()))
+        .expect("a region with four legal entities");
+    let units: Vec<i64> = entities.iter().take(4).map(|e| *units_of[e].iter().next().unwrap()).collect();
+    open_late(app, &units, &format!("{year}-06-15"), &per_entity).await;
     units
 }
 
@@ -935,6 +969,10 @@ async fn releases_over_time(app: &TestApp, year: i32, later: Later) -> Vec<(Opti
     // One pathway at each of two units, six at a third: the entity and the third unit move by
     // k or more, the two small units together by 2.
     register_late(app, year, [1, 1, 6]).await;
+    // And one pathway at a unit of each of two entities of a region, five at each of two more:
+    // the region and two entities move by k or more (no one unit's change brings the region's
+    // below k), two entities by 1 each, and together by 2.
+    register_late_across(app, year, [1, 1, 5, 5]).await;
     let second = match later {
         Later::Now => release_now(app, year).await,
         Later::CellByCell => {
