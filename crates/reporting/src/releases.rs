@@ -85,7 +85,7 @@ impl AuditSummary {
             published: report.published,
             primary: report.primary,
             secondary: report.secondary,
-            disclosures: report.disclosures.len(),
+            disclosures: report.disclosures.len() + report.sum_disclosures.len(),
             group_disclosures: report.group_disclosures.len(),
             insider_findings: report.unit_insider.len(),
             insider_units: report.insider_groups,
@@ -158,6 +158,22 @@ impl BuiltRelease {
 pub struct Previous {
     pub release_id: Option<i64>,
     pub history: History<CellKey>,
+    pub over_time: OverTime,
+}
+
+/// How a later release of a year is tied to the earlier publications of the year.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OverTime {
+    /// Cell by cell (unchanged values forced, withheld values kept withheld, a value that moved
+    /// by 1..k−1 withheld), a value whose change less one unit's own change is 1..k−1 withheld,
+    /// and no sum of siblings whose changes add up to 1..k−1 derivable (what rusreg publishes).
+    #[default]
+    WithInsiders,
+    /// Without the sums of siblings' changes: kept to measure what they add (the attack test).
+    WithoutChangeSums,
+    /// Cell by cell only: what rusreg did before the insider rule on changes. Never published;
+    /// kept to reproduce the old leaks in the attack test.
+    CellByCell,
 }
 
 /// One earlier publication of a year, as stored.
@@ -188,6 +204,7 @@ impl Previous {
     pub fn new(release_id: Option<i64>, publications: &[Publication<'_>]) -> Self {
         let mut history = History::default();
         for p in publications {
+            history.next_publication();
             match p {
                 Publication::Release(cells) => record_release(&mut history, cells),
                 Publication::Snapshot(cells) => {
@@ -199,7 +216,7 @@ impl Previous {
                 }
             }
         }
-        Previous { release_id, history }
+        Previous { release_id, history, over_time: OverTime::default() }
     }
 
     /// The history of `year` as stored (see [`load_publications`]).
@@ -264,6 +281,8 @@ fn record_release(history: &mut History<CellKey>, cells: &[ReleaseCellRow]) {
                 let total = published.get(&(k.0.clone(), k.1, k.2, k.3, "total"));
                 if let (Some(y), Some(t)) = (yes, total) {
                     history.record(k, t - y, true);
+                } else {
+                    history.record_truth(k, i64::from(c.value));
                 }
             }
             _ => {}
@@ -528,16 +547,40 @@ pub fn build_release_with(
     // Earlier publications of the year: a value shown before and unchanged is forced; a value
     // withheld before, or changed by 1..k-1 since any earlier value, is primary (its new value
     // is withheld, with the secondaries it needs).
-    let Fixed { forced, extra_primary, insider_exempt, changed_small } = previous.history.fix(
-        keys.iter().zip(&index).map(|((key, role), &j)| (key, j, model.freq()[j], *role == CellRole::Published)),
-        min_cell,
-    );
+    let cells_now =
+        keys.iter().zip(&index).map(|((key, role), &j)| (key, j, model.freq()[j], *role == CellRole::Published));
+    let Fixed { forced, extra_primary, insider_exempt, changed_small, moved_for_an_insider } = match previous.over_time
+    {
+        OverTime::CellByCell => previous.history.fix(cells_now, min_cell),
+        OverTime::WithInsiders | OverTime::WithoutChangeSums => {
+            // The same cell at each unit under a cell's node.
+            let units = units_under(tree, year, today);
+            previous.history.fix_with_parts(cells_now, min_cell, |key: &CellKey| {
+                units
+                    .get(&key.1)
+                    .map_or_else(Vec::new, |us| us.iter().map(|u| (key.0.clone(), *u, key.2, key.3, key.4)).collect())
+            })
+        }
+    };
+    // Sums of siblings whose changes add up to 1..k-1 must not be derivable either.
+    let extra_sums = match previous.over_time {
+        OverTime::CellByCell | OverTime::WithoutChangeSums => Vec::new(),
+        OverTime::WithInsiders => {
+            let relations = model.relations();
+            previous.history.small_change_sums(
+                keys.iter().zip(&index).map(|((key, _), &j)| (key, j, model.freq()[j])),
+                relations.iter().map(|r| r.children.as_slice()),
+                min_cell,
+            )
+        }
+    };
     let mut opts = SuppressOptions {
         strict: true,
         forced: forced.clone(),
         extra_primary: extra_primary.clone(),
         insiders: insiders.clone(),
         insider_exempt: insider_exempt.clone(),
+        extra_sums: extra_sums.clone(),
         ..SuppressOptions::with_rule(rule)
     };
     let t = Instant::now();
@@ -577,6 +620,7 @@ pub fn build_release_with(
             extra_primary: extra_primary.clone(),
             insiders,
             insider_exempt,
+            extra_sums: extra_sums.clone(),
         },
     );
     let audit_time = t.elapsed();
@@ -613,6 +657,8 @@ pub fn build_release_with(
         "forced_from_previous": forced.len(),
         "kept_primary_from_previous": extra_primary.len(),
         "withheld_for_a_small_change": changed_small,
+        "withheld_for_a_small_change_besides_one_unit": moved_for_an_insider,
+        "sums_of_small_changes_protected": extra_sums.len(),
         "no_longer_forced": unforced,
         "pivots": pattern.stats.pivots,
         "insider_units": report.insider_groups,
@@ -673,6 +719,17 @@ impl ReleaseView {
 /// The node of a release cell, by its column in the model.
 fn node_of_cell(keys: &[(CellKey, CellRole)], index: &[usize], j: usize) -> Option<i64> {
     keys.iter().zip(index).find(|(_, &c)| c == j).map(|((k, _), _)| k.1)
+}
+
+/// The units under each node of the year's tree (a unit: itself).
+pub(crate) fn units_under(tree: &OrgTree, year: i32, today: chrono::NaiveDate) -> HashMap<i64, Vec<i64>> {
+    let mut out: HashMap<i64, BTreeSet<i64>> = HashMap::new();
+    for p in tree.units_in_year(year, today) {
+        for n in [Some(p.unit), p.entity, p.region, Some(tree.nation())].into_iter().flatten() {
+            out.entry(n).or_default().insert(p.unit);
+        }
+    }
+    out.into_iter().map(|(n, us)| (n, us.into_iter().collect())).collect()
 }
 
 /// The nodes that share a unit with any of `nodes` (the nodes themselves, the units and nodes

@@ -332,10 +332,22 @@ pub fn protect(
     let insiders = if protection == Protection::InsiderSafe { unit_groups(&model, 0, &org.leaf).0 } else { Vec::new() };
     let freq = model.freq();
     let keys: Vec<(i64, String)> = cells.iter().map(|c| (c.node, c.measure.clone())).collect();
-    let Fixed { mut forced, mut extra_primary, mut insider_exempt, .. } = history.fix(
+    // A count's change less one unit's own change is a count too (crate::history).
+    let units = crate::releases::units_under(tree, year, today);
+    let Fixed { mut forced, mut extra_primary, mut insider_exempt, .. } = history.fix_with_parts(
         keys.iter()
             .zip(cells.iter().zip(&column))
             .map(|(key, (c, &j))| (key, j, freq[j], c.role == CellRole::Published)),
+        k,
+        |(node, measure): &(i64, String)| {
+            units.get(node).map_or_else(Vec::new, |us| us.iter().map(|u| (*u, measure.clone())).collect())
+        },
+    );
+    // Sums of sibling counts whose changes add up to 1..k−1 must not be derivable either.
+    let relations = model.relations();
+    let extra_sums = history.small_change_sums(
+        keys.iter().zip(&column).map(|(key, &j)| (key, j, freq[j])),
+        relations.iter().map(|r| r.children.as_slice()),
         k,
     );
     let suppressed = loop {
@@ -345,6 +357,7 @@ pub fn protect(
             extra_primary: extra_primary.clone(),
             insiders: insiders.clone(),
             insider_exempt: insider_exempt.clone(),
+            extra_sums: extra_sums.clone(),
             ..SuppressOptions::with_rule(rule)
         };
         let pattern = suppress(&model, &opts)?;
@@ -367,7 +380,7 @@ pub fn protect(
     let report = audit_flags(
         &model,
         &suppressed,
-        &AuditOptions { rule, strict: true, insider: false, extra_primary, insiders, insider_exempt },
+        &AuditOptions { rule, strict: true, insider: false, extra_primary, insiders, insider_exempt, extra_sums },
     );
     let audit = AuditSummary::new(&report, unsafe_forced);
     let fail_closed = !audit.passed;

@@ -76,6 +76,7 @@ impl TryFrom<SnapshotRow> for Snapshot {
 fn completeness_history(publications: &[Publication<'_>]) -> History<(i64, String)> {
     let mut history = History::default();
     for p in publications {
+        history.next_publication();
         match p {
             Publication::Snapshot(cells) => {
                 for c in cells.iter() {

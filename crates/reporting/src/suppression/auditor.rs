@@ -37,6 +37,9 @@ pub struct AuditOptions {
     pub insiders: Vec<Vec<u32>>,
     /// Extra primaries level (d) does not protect (see `SuppressOptions::insider_exempt`).
     pub insider_exempt: Vec<usize>,
+    /// Sums of cells that must not be derivable (see `SuppressOptions::extra_sums`): a derivable
+    /// one is a level (a) failure (`AuditReport::sum_disclosures`).
+    pub extra_sums: Vec<Vec<usize>>,
 }
 
 impl Default for AuditOptions {
@@ -48,6 +51,7 @@ impl Default for AuditOptions {
             extra_primary: Vec::new(),
             insiders: Vec::new(),
             insider_exempt: Vec::new(),
+            extra_sums: Vec::new(),
         }
     }
 }
@@ -135,6 +139,9 @@ pub struct AuditReport {
     pub disclosures: Vec<Disclosure>,
     /// Level (b): a failure under the strict policy.
     pub group_disclosures: Vec<GroupDisclosure>,
+    /// Level (a) for the given sums (`AuditOptions::extra_sums`): derivable ones, always a
+    /// failure.
+    pub sum_disclosures: Vec<Vec<usize>>,
     /// Level (c): for information.
     pub insider: Vec<InsiderFinding>,
     /// Insider groups audited (level d).
@@ -155,6 +162,7 @@ impl AuditReport {
     /// No level (a) or (d) disclosure, and no level (b) under the strict policy.
     pub fn passes(&self) -> bool {
         self.disclosures.is_empty()
+            && self.sum_disclosures.is_empty()
             && self.unit_insider.is_empty()
             && (!self.strict || self.group_disclosures.is_empty())
     }
@@ -437,6 +445,25 @@ impl<'m, T: Num> Auditor<'m, T> {
             let v = aud.reduce(aud.restrict(entries.into_iter()), &mut acc)?;
             if v.entries.is_empty() {
                 report.group_disclosures.push(GroupDisclosure { parent: rel.parent, dim: rel.dim, cells: prim, sum });
+            }
+        }
+
+        // Level (a) for the given sums of cells.
+        for cells in &opts.extra_sums {
+            let mut sum_rows: HashMap<u32, i64> = HashMap::new();
+            for &c in cells.iter().filter(|&&c| c < model.ncells()) {
+                for &r in x.col(c) {
+                    *sum_rows.entry(r).or_insert(0) += 1;
+                }
+            }
+            let mut entries: Vec<(u32, i64)> = sum_rows.into_iter().collect();
+            entries.sort_unstable();
+            if entries.is_empty() {
+                continue;
+            }
+            let v = aud.reduce(aud.restrict(entries.into_iter()), &mut acc)?;
+            if v.entries.is_empty() {
+                report.sum_disclosures.push(cells.clone());
             }
         }
 

@@ -144,6 +144,7 @@ fn groups_that_see_a_leak(
         extra_primary: opts.extra_primary.clone(),
         insiders: opts.insiders.clone(),
         insider_exempt: opts.insider_exempt.clone(),
+        extra_sums: Vec::new(),
     };
     let report = audit_flags(model, &suppressed, &check);
     let mut groups: BTreeMap<usize, BTreeSet<u32>> = BTreeMap::new();
@@ -223,6 +224,7 @@ fn group_view(
         pivot: opts.pivot,
         insiders: Vec::new(),
         insider_exempt: Vec::new(),
+        extra_sums: Vec::new(),
     };
     let seen = suppress(&view, &view_opts)?;
     let secondary = (0..model.ncells())

@@ -169,6 +169,48 @@ pub fn strict_extra_primaries(model: &Model, primary: &[bool], rule: &PrimaryRul
     out
 }
 
+/// The given sums of cells as extra primaries (see `SuppressOptions::extra_sums`), built as the
+/// strict policy's sums; sums of fewer than two cells or equal to an existing cell are left out
+/// (a cell is protected as a cell).
+pub fn given_extra_primaries(model: &Model, sums: &[Vec<usize>]) -> Vec<ExtraPrimary> {
+    let x = model.matrix();
+    let existing: HashSet<&[u32]> = (0..model.ncells()).map(|j| x.col(j)).collect();
+    let mut seen: HashSet<Vec<u32>> = HashSet::new();
+    let mut out = Vec::new();
+    for cells in sums {
+        let mut cells: Vec<usize> = cells.iter().copied().filter(|&c| c < model.ncells()).collect();
+        cells.sort_unstable();
+        cells.dedup();
+        if cells.len() < 2 {
+            continue;
+        }
+        let mut entries: Vec<u32> = cells.iter().flat_map(|&c| x.col(c).iter().copied()).collect();
+        entries.sort_unstable();
+        let mut rows = Vec::with_capacity(entries.len());
+        let mut vals: Vec<i64> = Vec::with_capacity(entries.len());
+        for r in entries {
+            if rows.last() == Some(&r) {
+                if let Some(v) = vals.last_mut() {
+                    *v += 1;
+                }
+            } else {
+                rows.push(r);
+                vals.push(1);
+            }
+        }
+        if rows.is_empty() || (vals.iter().all(|&v| v == 1) && existing.contains(rows.as_slice())) {
+            continue;
+        }
+        let mut key = rows.clone();
+        key.extend(vals.iter().map(|&v| v as u32 | 0x8000_0000));
+        if seen.insert(key) {
+            let freq = cells.iter().map(|&c| model.freq()[c]).sum();
+            out.push(ExtraPrimary { rows, vals, freq, cells });
+        }
+    }
+    out
+}
+
 /// Whether a cell takes part as a candidate by default (published cells do; protected
 /// cells are never candidates).
 pub fn is_candidate_role(role: CellRole) -> bool {

@@ -84,6 +84,10 @@ pub struct SuppressOptions {
     /// Extra primaries that insiders may compute: cells kept withheld only because an earlier
     /// publication withheld them (not small by the rule now, nor changed by a small amount).
     pub insider_exempt: Vec<usize>,
+    /// Sums of cells that must not be derivable whatever their value (each a set of cells):
+    /// sums of siblings whose changes since an earlier publication add up to 1..k−1
+    /// (`crate::history`), protected against outsiders like the strict policy's sums.
+    pub extra_sums: Vec<Vec<usize>>,
 }
 
 /// Which row of a published candidate is eliminated from the other columns. The pattern does
@@ -116,6 +120,7 @@ impl Default for SuppressOptions {
             pivot: PivotRule::default(),
             insiders: Vec::new(),
             insider_exempt: Vec::new(),
+            extra_sums: Vec::new(),
         }
     }
 }
@@ -270,5 +275,46 @@ mod tests {
             assert!(one.n_secondary() > 0, "{formula}: the table needs secondaries");
             assert_eq!(one, two, "{formula}: one thread and two threads differ");
         }
+    }
+
+    /// A sum of cells given as an extra primary (two siblings whose changes since an earlier
+    /// release add up to a small count) is kept from being derivable, and the auditor reports
+    /// it when it is derivable.
+    #[test]
+    fn a_given_sum_of_cells_is_kept_from_being_derivable_and_audited() {
+        use crate::suppression::{audit_flags, AuditOptions, Dimension, TableBuilder};
+        let mut b = TableBuilder::new();
+        b.dimension(Dimension::flat("unit", "E", &["A", "B", "C", "D"]).unwrap_or_else(|e| panic!("{e}")));
+        for (u, n) in [("A", 11), ("B", 13), ("C", 25), ("D", 25)] {
+            b.count(&[u], n).unwrap_or_else(|e| panic!("{e}"));
+        }
+        b.publish("unit").unwrap_or_else(|e| panic!("{e}"));
+        let model = b.build().unwrap_or_else(|e| panic!("{e}"));
+        let cell = |c: &str| {
+            let id = model.dims()[0].code(c).unwrap_or_else(|e| panic!("{e}"));
+            model.find_cell(&[id]).unwrap_or_else(|| panic!("{c}"))
+        };
+        let (a, b) = (cell("A"), cell("B"));
+        let rule = PrimaryRule::for_release(5, false).unwrap_or_else(|e| panic!("{e}"));
+        let flags = |p: &Pattern| (0..model.ncells()).map(|j| p.is_suppressed(j)).collect::<Vec<bool>>();
+        let check = AuditOptions {
+            rule,
+            strict: true,
+            extra_primary: vec![a, b],
+            extra_sums: vec![vec![a, b]],
+            ..Default::default()
+        };
+        // A and B withheld: the total less C and D gives A + B.
+        let plain = SuppressOptions { strict: true, extra_primary: vec![a, b], ..SuppressOptions::with_rule(rule) };
+        let p = suppress(&model, &plain).unwrap_or_else(|e| panic!("{e}"));
+        let report = audit_flags(&model, &flags(&p), &check);
+        assert_eq!(report.sum_disclosures, vec![vec![a, b]]);
+        assert!(!report.passes());
+        // With the sum as an extra primary, one more cell is withheld.
+        let with = SuppressOptions { extra_sums: vec![vec![a, b]], ..plain };
+        let q = suppress(&model, &with).unwrap_or_else(|e| panic!("{e}"));
+        let report = audit_flags(&model, &flags(&q), &check);
+        assert!(report.sum_disclosures.is_empty() && report.passes(), "{report}");
+        assert_eq!(q.n_secondary(), p.n_secondary() + 1);
     }
 }

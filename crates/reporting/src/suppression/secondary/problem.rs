@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use super::super::exact::Col;
 use super::super::order::default_order;
-use super::super::primary::{insider_dominated, strict_extra_primaries};
+use super::super::primary::{given_extra_primaries, insider_dominated, strict_extra_primaries};
 use super::super::table::{CellRole, Model};
 use super::super::SuppressionError;
 use super::elimination::Engine;
@@ -45,7 +45,8 @@ pub(super) fn suppress_outsider(model: &Model, opts: &SuppressOptions) -> Result
     for &j in &opts.hidden {
         hidden[j] = true;
     }
-    let extras = if opts.strict { strict_extra_primaries(model, &primary, &opts.rule) } else { Vec::new() };
+    let mut extras = if opts.strict { strict_extra_primaries(model, &primary, &opts.rule) } else { Vec::new() };
+    extras.extend(given_extra_primaries(model, &opts.extra_sums));
 
     let order: Vec<usize> = match &opts.order {
         CandidateOrder::Default => default_order(model, opts.secondary_zeros),
