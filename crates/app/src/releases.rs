@@ -8,7 +8,9 @@ use domain::audit::{Action, Outcome};
 use domain::indicators::parse_year;
 use domain::releases::{check_publish, PublishFacts, PublishRefusal};
 use domain::FieldError;
-use persistence::reports::{self as repo, CountSettings, ReleaseRow};
+use persistence::releases as stored;
+use persistence::releases::ReleaseRow;
+use persistence::reports::CountSettings;
 use persistence::{audit, in_transaction, PgConnection};
 use reporting::releases::{self, Previous, ReleaseError};
 use reporting::tree::OrgTree;
@@ -104,14 +106,14 @@ pub fn create(
 pub fn publish(conn: &mut PgConnection, caller: &Caller, id: i64) -> Result<ReleaseRow, Error> {
     caller.actor.require_national(Permission::Oversight)?;
     in_transaction(conn, |conn| {
-        let current = repo::lock_release(conn, id)?;
-        repo::lock_year(conn, current.year)?;
+        let current = stored::lock_release(conn, id)?;
+        stored::lock_year(conn, current.year)?;
         let own = format!("release-{id}");
         let facts = PublishFacts {
             status: current.status(),
             builds_on: current.previous_release_id,
-            latest_published: repo::latest_published(conn, Some(current.year))?.map(|r| r.id),
-            snapshot_after: repo::snapshots_of_year(conn, current.year)?
+            latest_published: stored::latest_published(conn, Some(current.year))?.map(|r| r.id),
+            snapshot_after: stored::snapshots_of_year(conn, current.year)?
                 .iter()
                 .any(|s| s.created_at > current.created_at && s.period != own),
         };
@@ -119,7 +121,7 @@ pub fn publish(conn: &mut PgConnection, caller: &Caller, id: i64) -> Result<Rele
             PublishRefusal::AlreadyPublished => Conflict::AlreadyPublished,
             PublishRefusal::Stale => Conflict::StaleRelease,
         })?;
-        let row = repo::publish_release(conn, id, caller.actor.user_id)?;
+        let row = stored::publish_release(conn, id, caller.actor.user_id)?;
         let entry = caller.audit(Action::PublishRelease, Outcome::Success).role(Some("register_staff"));
         audit::record(conn, &entry.target("release", id))?;
         Ok(row)

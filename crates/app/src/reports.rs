@@ -20,7 +20,9 @@ use domain::audit::{Action, Outcome};
 use domain::indicators::{parse_year, Grouping, ReportLevel};
 use domain::organisations::{NodeId, NodeKind};
 use domain::FieldError;
-use persistence::reports::{self as repo, CountSettings, ReleaseRow};
+use persistence::releases as stored;
+use persistence::releases::ReleaseRow;
+use persistence::reports::{self as repo, CountSettings};
 use persistence::{audit, in_transaction, PgConnection, RepoError};
 use reporting::completeness::{CompletenessCounts, CompletenessRow, VariableCompleteness, VariableCounts};
 use reporting::exports::{self, ReleaseMeta, ReleaseSlice};
@@ -129,7 +131,7 @@ pub fn indicators(
         });
         Indicators { year, level, as_of_today: s.as_of_today, source: Source::Internal, tables }
     } else {
-        let release = repo::latest_published(conn, i16::try_from(year).ok())?.ok_or(Error::NotFound)?;
+        let release = stored::latest_published(conn, i16::try_from(year).ok())?.ok_or(Error::NotFound)?;
         let (view, previous) = views(conn, &release)?;
         let mut nodes = exports::level_nodes(&tree, &view, year, tree_day(year, today), level);
         // Published unit results go to the units' legal entities (as downloads do); everyone
@@ -164,10 +166,10 @@ fn tables_of(slice: ReleaseSlice) -> Vec<IndicatorTable> {
 
 /// A release's cells, and those of the latest published release of the year before (for trends).
 fn views(conn: &mut PgConnection, release: &ReleaseRow) -> Result<(ReleaseView, Option<ReleaseView>), Error> {
-    let view = ReleaseView::new(&repo::release_cells(conn, release.id, None)?);
+    let view = ReleaseView::new(&stored::release_cells(conn, release.id, None)?);
     let year = i32::from(release.year);
-    let previous = match repo::latest_published(conn, i16::try_from(year - 1).ok())? {
-        Some(prev) => Some(ReleaseView::new(&repo::release_cells(conn, prev.id, None)?)),
+    let previous = match stored::latest_published(conn, i16::try_from(year - 1).ok())? {
+        Some(prev) => Some(ReleaseView::new(&stored::release_cells(conn, prev.id, None)?)),
         None => None,
     };
     Ok((view, previous))
@@ -435,12 +437,12 @@ pub fn import_reference_counts(
         })?;
     let years: BTreeSet<i16> = rows.iter().map(|r| r.year).collect();
     let by = caller.actor.user_id;
-    let stored: Vec<repo::NprCount> = rows
+    let counts: Vec<repo::NprCount> = rows
         .iter()
         .map(|r| repo::NprCount { unit_id: r.unit_id, year: r.year, pathways: r.pathways, imported_by: by })
         .collect();
     in_transaction(conn, |conn| {
-        let n = repo::upsert_npr_counts(conn, &stored)?;
+        let n = repo::upsert_npr_counts(conn, &counts)?;
         let entry = caller.audit(Action::ImportCoverage, Outcome::Success).role(Some("register_staff"));
         audit::record(conn, &entry.detail(json!({"rows": n, "years": years})))?;
         Ok(Imported { imported: n, years: years.iter().copied().collect() })
@@ -453,13 +455,13 @@ pub fn import_reference_counts(
 /// Releases, newest first, of one year or all (register staff).
 pub fn list_releases(conn: &mut PgConnection, caller: &Caller, year: Option<i16>) -> Result<Vec<ReleaseRow>, Error> {
     caller.actor.require_national(Permission::Oversight)?;
-    Ok(repo::list_releases(conn, year)?)
+    Ok(stored::list_releases(conn, year)?)
 }
 
 /// One release with its audit result and build figures (register staff).
 pub fn read_release(conn: &mut PgConnection, caller: &Caller, id: i64) -> Result<ReleaseRow, Error> {
     caller.actor.require_national(Permission::Oversight)?;
-    Ok(repo::find_release(conn, id)?)
+    Ok(stored::find_release(conn, id)?)
 }
 
 /// The file formats of a download.
@@ -533,7 +535,7 @@ pub fn download(
                 return Err(Error::Forbidden);
             }
         }
-        let release = match repo::find_release(conn, id) {
+        let release = match stored::find_release(conn, id) {
             Ok(r) if r.status() == domain::releases::ReleaseStatus::Published || national => r,
             Ok(_) | Err(RepoError::NotFound) => return Err(Error::NotFound),
             Err(e) => return Err(e.into()),
@@ -569,7 +571,7 @@ pub fn download(
 pub fn public_results(conn: &mut PgConnection, year: Option<i32>, today: NaiveDate) -> Result<ReleaseSlice, Error> {
     let year = year.map(|y| year_of(y, today)).transpose()?;
     let tree = OrgTree::load(conn)?;
-    let release = repo::latest_published(conn, year.and_then(|y| i16::try_from(y).ok()))?.ok_or(Error::NotFound)?;
+    let release = stored::latest_published(conn, year.and_then(|y| i16::try_from(y).ok()))?.ok_or(Error::NotFound)?;
     let year = i32::from(release.year);
     let (view, previous) = views(conn, &release)?;
     let nodes = exports::public_nodes(&tree, &view, year, tree_day(year, today));

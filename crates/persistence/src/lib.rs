@@ -10,6 +10,7 @@ pub mod organisations;
 pub mod pathways;
 pub mod patients;
 pub mod pool;
+pub mod releases;
 pub mod reports;
 pub mod reservations;
 pub mod schema;

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Instant;
 
 use domain::indicators::{IndicatorId, Population, AGE_GROUPS, SEXES};
-use persistence::reports::ReleaseCellRow;
+use persistence::releases::ReleaseCellRow;
 use serde::Serialize;
 
 use crate::history::{Fixed, History};
@@ -133,9 +133,9 @@ impl BuiltRelease {
         min_cell: u32,
         previous_release_id: Option<i64>,
         created_by: uuid::Uuid,
-    ) -> Result<persistence::reports::NewRelease, ReleaseError> {
+    ) -> Result<persistence::releases::NewRelease, ReleaseError> {
         let small = |v: usize| i32::try_from(v).map_err(|_| ReleaseError::Invalid("too many cells".into()));
-        Ok(persistence::reports::NewRelease {
+        Ok(persistence::releases::NewRelease {
             year: i16::try_from(year).map_err(|_| ReleaseError::Invalid("year out of range".into()))?,
             min_cell: i16::try_from(min_cell).map_err(|_| ReleaseError::Invalid("min_cell out of range".into()))?,
             previous_release_id,
@@ -249,14 +249,14 @@ pub fn load_publications(
     year: i32,
 ) -> Result<(Option<i64>, Vec<StoredPublication>), persistence::RepoError> {
     let y = i16::try_from(year).map_err(|_| persistence::RepoError::Other("year out of range".into()))?;
-    let latest = persistence::reports::latest_published(conn, Some(y))?;
+    let latest = persistence::releases::latest_published(conn, Some(y))?;
     let mut timed: Vec<(chrono::DateTime<chrono::Utc>, StoredPublication)> = Vec::new();
-    for r in persistence::reports::list_releases(conn, Some(y))? {
+    for r in persistence::releases::list_releases(conn, Some(y))? {
         if let Some(at) = r.published_at {
-            timed.push((at, StoredPublication::Release(persistence::reports::release_cells(conn, r.id, None)?)));
+            timed.push((at, StoredPublication::Release(persistence::releases::release_cells(conn, r.id, None)?)));
         }
     }
-    for s in persistence::reports::snapshots_of_year(conn, y)? {
+    for s in persistence::releases::snapshots_of_year(conn, y)? {
         let cells: Vec<ShownCell> = serde_json::from_value(s.cells)
             .map_err(|e| persistence::RepoError::Other(format!("stored snapshot cells: {e}")))?;
         timed.push((s.created_at, StoredPublication::Snapshot(cells)));
@@ -763,11 +763,11 @@ pub fn store(
     built: &BuiltRelease,
     previous_release_id: Option<i64>,
     by: uuid::Uuid,
-) -> Result<persistence::reports::ReleaseRow, crate::snapshots::SnapshotError> {
+) -> Result<persistence::releases::ReleaseRow, crate::snapshots::SnapshotError> {
     let new = built
         .new_release(year, min_cell, previous_release_id, by)
         .map_err(|e| crate::snapshots::SnapshotError::Stored(e.to_string()))?;
-    let row = persistence::reports::insert_release(conn, &new, &built.cells)?;
+    let row = persistence::releases::insert_release(conn, &new, &built.cells)?;
     let cells: Vec<ReleaseCellRow> =
         built.cells.iter().map(|c| ReleaseCellRow { release_id: row.id, ..c.clone() }).collect();
     crate::snapshots::store_for_release(conn, tree, year, settings, min_cell, row.id, &cells)?;

@@ -14,7 +14,8 @@
 //! completeness, so two snapshots (or a snapshot and a release) cannot be differenced.
 
 use chrono::NaiveDate;
-use persistence::reports::{CountSettings, NewSnapshot, ReleaseCellRow, SnapshotRow};
+use persistence::releases::{NewSnapshot, ReleaseCellRow, SnapshotRow};
+use persistence::reports::CountSettings;
 use persistence::{PgConnection, RepoError};
 
 use crate::completeness::{CompletenessCounts, FrozenCounts, VariableCounts};
@@ -144,7 +145,7 @@ pub fn store_for_release(
     cells: &[ReleaseCellRow],
 ) -> Result<SnapshotRow, SnapshotError> {
     let new = take(conn, tree, year, settings, k, format!("release-{release_id}"), Some((release_id, cells)))?;
-    Ok(persistence::reports::insert_snapshot(conn, &new)?)
+    Ok(persistence::releases::insert_snapshot(conn, &new)?)
 }
 
 /// The snapshot register contacts read for `year` (on the primary: it may be made now): the
@@ -158,22 +159,22 @@ pub fn current(
     k: u32,
 ) -> Result<Snapshot, SnapshotError> {
     let y = i16::try_from(year).map_err(|_| SnapshotError::Stored("year out of range".into()))?;
-    if let Some(r) = persistence::reports::latest_published(conn, Some(y))? {
-        if let Some(row) = persistence::reports::find_snapshot(conn, y, &format!("release-{}", r.id))? {
+    if let Some(r) = persistence::releases::latest_published(conn, Some(y))? {
+        if let Some(row) = persistence::releases::find_snapshot(conn, y, &format!("release-{}", r.id))? {
             return row.try_into();
         }
     }
     let period = settings.today.format("%Y-%m").to_string();
-    if let Some(row) = persistence::reports::find_snapshot(conn, y, &period)? {
+    if let Some(row) = persistence::releases::find_snapshot(conn, y, &period)? {
         return row.try_into();
     }
     let row = persistence::in_transaction(conn, |conn| {
-        persistence::reports::lock_snapshots(conn, y)?;
-        if let Some(row) = persistence::reports::find_snapshot(conn, y, &period)? {
+        persistence::releases::lock_snapshots(conn, y)?;
+        if let Some(row) = persistence::releases::find_snapshot(conn, y, &period)? {
             return Ok(row);
         }
         let new = take(conn, tree, year, settings, k, period.clone(), None)?;
-        Ok::<_, SnapshotError>(persistence::reports::insert_snapshot(conn, &new)?)
+        Ok::<_, SnapshotError>(persistence::releases::insert_snapshot(conn, &new)?)
     })?;
     row.try_into()
 }

@@ -159,7 +159,7 @@ fn main() {
                 });
                 // The cells a release publishes or withholds (numerators, denominators, activity);
                 // complements are never published.
-                let shown = |c: &&persistence::reports::ReleaseCellRow| c.outcome != "no";
+                let shown = |c: &&persistence::releases::ReleaseCellRow| c.outcome != "no";
                 let all: Vec<_> = built.cells.iter().filter(shown).collect();
                 let at_units: Vec<_> = all.iter().filter(|c| units.contains(&c.node_id)).collect();
                 let published = all.iter().filter(|c| c.status == "published").count();

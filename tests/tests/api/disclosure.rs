@@ -405,7 +405,7 @@ async fn gather(app: &TestApp, year: i32, release: i64, nation: i64) -> Coalitio
 /// release's cells of the unit and all its completeness counts.
 async fn insider_knows(app: &TestApp, year: i32, release: i64, unit: i64) -> Vec<(String, i64)> {
     let mut out = Vec::new();
-    for c in persistence::reports::release_cells(&mut app.conn(), release, Some(&[unit])).unwrap() {
+    for c in persistence::releases::release_cells(&mut app.conn(), release, Some(&[unit])).unwrap() {
         let sex = SEXES[match c.sex {
             0 => 0,
             1 => 1,
@@ -528,16 +528,16 @@ fn release_the_old_way(app: &TestApp, year: i32) -> i64 {
     let staff = app.user_with("old-way-staff", Role::RegisterStaff, app.nation());
     let new = built.new_release(year, K as u32, None, staff).unwrap();
     let row = diesel::Connection::transaction::<_, persistence::RepoError, _>(&mut conn, |conn| {
-        persistence::reports::insert_release(conn, &new, &built.cells)
+        persistence::releases::insert_release(conn, &new, &built.cells)
     })
     .unwrap();
-    persistence::reports::publish_release(&mut conn, row.id, staff).unwrap();
+    persistence::releases::publish_release(&mut conn, row.id, staff).unwrap();
     let c = reporting::completeness::CompletenessCounts::load(&mut conn, &tree, year, &s).unwrap();
     let v = reporting::completeness::VariableCounts::load(&mut conn, &tree, year, None, &s).unwrap();
     let history = History::default();
     let how = How { k: K as u32, history: &history, protection: Protection::OutsiderOnly };
     let protected = reporting::small_counts::protect(&tree, year, today, &c, &v, &how).unwrap();
-    let snapshot = persistence::reports::NewSnapshot {
+    let snapshot = persistence::releases::NewSnapshot {
         year: year as i16,
         period: format!("release-{}", row.id),
         release_id: Some(row.id),
@@ -547,7 +547,7 @@ fn release_the_old_way(app: &TestApp, year: i32) -> i64 {
         cells: serde_json::to_value(&protected.cells).unwrap(),
         audit: serde_json::to_value(&protected.audit).unwrap(),
     };
-    persistence::reports::insert_snapshot(&mut conn, &snapshot).unwrap();
+    persistence::releases::insert_snapshot(&mut conn, &snapshot).unwrap();
     row.id
 }
 
@@ -621,16 +621,16 @@ async fn a_later_release_after_late_registrations_withholds_what_moved_by_a_smal
     assert_eq!(second["audit"]["insider_findings"], 0);
     let id = second["id"].as_i64().unwrap();
     let mut conn = app.conn();
-    let key = |c: &persistence::reports::ReleaseCellRow| {
+    let key = |c: &persistence::releases::ReleaseCellRow| {
         (c.measure.clone(), c.node_id, c.sex, c.age_group, c.outcome.clone())
     };
-    let before: HashMap<_, _> = persistence::reports::release_cells(&mut conn, first, None)
+    let before: HashMap<_, _> = persistence::releases::release_cells(&mut conn, first, None)
         .unwrap()
         .into_iter()
         .map(|c| (key(&c), (c.value, c.status)))
         .collect();
     let (mut moved, mut kept, mut unforced) = (0, 0, 0);
-    for c in persistence::reports::release_cells(&mut conn, id, None).unwrap() {
+    for c in persistence::releases::release_cells(&mut conn, id, None).unwrap() {
         let Some((old, status)) = before.get(&key(&c)) else { continue };
         let change = (i64::from(c.value) - i64::from(*old)).abs();
         match status.as_str() {
@@ -957,7 +957,7 @@ fn later_release_fixture(app: &TestApp, year: i32, first: i64, previous: &Previo
         reporting::releases::store(conn, &tree, year, &s, K as u32, &built, Some(first), staff)
     })
     .unwrap();
-    persistence::reports::publish_release(&mut conn, row.id, staff).unwrap();
+    persistence::releases::publish_release(&mut conn, row.id, staff).unwrap();
     row.id
 }
 
@@ -1091,7 +1091,7 @@ fn see_snapshot(app: &TestApp, year: i32, cells: &[reporting::small_counts::Show
 
 /// The stored cells of a snapshot of `year`.
 fn snapshot_cells(app: &TestApp, year: i32, period: &str) -> Vec<reporting::small_counts::ShownCell> {
-    let row = persistence::reports::find_snapshot(&mut app.conn(), year as i16, period).unwrap().unwrap();
+    let row = persistence::releases::find_snapshot(&mut app.conn(), year as i16, period).unwrap().unwrap();
     serde_json::from_value(row.cells).unwrap()
 }
 
@@ -1142,7 +1142,7 @@ async fn snapshots_over_time(app: &TestApp, later: Later) -> Vec<(Option<i64>, S
             history.forget_truths();
             let how = How { k: K as u32, history: &history, protection: Protection::InsiderSafe };
             let protected = reporting::small_counts::protect(&tree, year, second_day, &c, &v, &how).unwrap();
-            let snapshot = persistence::reports::NewSnapshot {
+            let snapshot = persistence::releases::NewSnapshot {
                 year: year as i16,
                 period: period.clone(),
                 release_id: None,
@@ -1152,7 +1152,7 @@ async fn snapshots_over_time(app: &TestApp, later: Later) -> Vec<(Option<i64>, S
                 cells: serde_json::to_value(&protected.cells).unwrap(),
                 audit: serde_json::to_value(&protected.audit).unwrap(),
             };
-            persistence::reports::insert_snapshot(&mut conn, &snapshot).unwrap();
+            persistence::releases::insert_snapshot(&mut conn, &snapshot).unwrap();
         }
     }
     let after = see_snapshot(app, year, &snapshot_cells(app, year, &period));

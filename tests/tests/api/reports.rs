@@ -560,7 +560,7 @@ fn csv_reader(body: &str) -> csv::Reader<&[u8]> {
 const SEXES: [&str; 4] = ["all", "male", "female", "unknown"];
 const AGES: [&str; 6] = ["all", "0-24", "25-34", "35-44", "45-54", "55+"];
 
-fn key_of(c: &persistence::reports::ReleaseCellRow) -> (String, i64, String, String, String) {
+fn key_of(c: &persistence::releases::ReleaseCellRow) -> (String, i64, String, String, String) {
     (
         c.measure.clone(),
         c.node_id,
@@ -639,7 +639,7 @@ async fn a_release_is_suppressed_audited_published_and_downloaded_without_disclo
     assert!(app.audit_count("release.download") >= 2 * entities.len() as i64 + 2);
 
     // What was handed out is exactly the release's published cells, unchanged.
-    let cells = persistence::reports::release_cells(&mut conn, id, None).unwrap();
+    let cells = persistence::releases::release_cells(&mut conn, id, None).unwrap();
     let stored: HashMap<_, _> = cells.iter().map(|c| (key_of(c), c)).collect();
     for (key, v) in &seen {
         let c = stored.get(key).unwrap_or_else(|| panic!("{key:?} not in the release"));
@@ -700,7 +700,7 @@ fn brute_force(
     measure: &str,
     units: &[(i64, i64, i64)],
     nation: i64,
-    stored: &HashMap<(String, i64, String, String, String), &persistence::reports::ReleaseCellRow>,
+    stored: &HashMap<(String, i64, String, String, String), &persistence::releases::ReleaseCellRow>,
 ) -> usize {
     let cell = |node: i64, outcome: &str| {
         stored.get(&(measure.to_owned(), node, "all".into(), "all".into(), outcome.to_owned())).copied()
@@ -810,12 +810,12 @@ async fn a_later_release_of_the_year_keeps_what_the_first_published() {
     let id2 = second["id"].as_i64().unwrap();
     assert_eq!(second["previous_release_id"], id1);
     let mut conn = app.conn();
-    let a: HashMap<_, _> = persistence::reports::release_cells(&mut conn, id1, None)
+    let a: HashMap<_, _> = persistence::releases::release_cells(&mut conn, id1, None)
         .unwrap()
         .into_iter()
         .map(|c| (key_of(&c), c.status))
         .collect();
-    let b: HashMap<_, _> = persistence::reports::release_cells(&mut conn, id2, None)
+    let b: HashMap<_, _> = persistence::releases::release_cells(&mut conn, id2, None)
         .unwrap()
         .into_iter()
         .map(|c| (key_of(&c), c.status))
