@@ -506,25 +506,33 @@ async fn release_now(app: &TestApp, year: i32) -> i64 {
     id
 }
 
-/// The release of `year` made the old way, stored and published as a fixture: suppressed
-/// against outsiders only, and a completeness snapshot protected on its own (no tie to the
-/// release, no insiders) — what rusreg served before insider-safe suppression and snapshots.
-fn release_the_old_way(app: &TestApp, year: i32) -> i64 {
+/// A release of `year` built (not stored) from the counts now, as a fixture, with what storing
+/// it needs.
+struct Fixture {
+    conn: diesel::PgConnection,
+    today: chrono::NaiveDate,
+    s: persistence::reports::CountSettings,
+    tree: OrgTree,
+    built: reporting::releases::BuiltRelease,
+}
+
+fn build_fixture(app: &TestApp, year: i32, previous: &Previous, protection: Protection) -> Fixture {
     let mut conn = app.conn();
     let today = Utc::now().date_naive();
     let s = persistence::reports::CountSettings { today, as_of_today: false, limits: Default::default() };
     let tree = OrgTree::load(&mut conn).unwrap();
     let counts = reporting::indicators::load_counts(&mut conn, &tree, year, year, &s).unwrap();
-    let built = reporting::releases::build_release_with(
-        &counts,
-        &tree,
-        year,
-        today,
-        K as u32,
-        &Previous::default(),
-        Protection::OutsiderOnly,
-    )
-    .unwrap();
+    let built =
+        reporting::releases::build_release_with(&counts, &tree, year, today, K as u32, previous, protection).unwrap();
+    Fixture { conn, today, s, tree, built }
+}
+
+/// The release of `year` made the old way, stored and published as a fixture: suppressed
+/// against outsiders only, and a completeness snapshot protected on its own (no tie to the
+/// release, no insiders) — what rusreg served before insider-safe suppression and snapshots.
+fn release_the_old_way(app: &TestApp, year: i32) -> i64 {
+    let Fixture { mut conn, today, s, tree, built } =
+        build_fixture(app, year, &Previous::default(), Protection::OutsiderOnly);
     let staff = app.user_with("old-way-staff", Role::RegisterStaff, app.nation());
     let new = built.new_release(year, K as u32, None, staff).unwrap();
     let row = diesel::Connection::transaction::<_, persistence::RepoError, _>(&mut conn, |conn| {
@@ -937,21 +945,7 @@ enum Later {
 
 /// The second release of `year` made and published as a fixture, with the history given.
 fn later_release_fixture(app: &TestApp, year: i32, first: i64, previous: &Previous) -> i64 {
-    let mut conn = app.conn();
-    let today = Utc::now().date_naive();
-    let s = persistence::reports::CountSettings { today, as_of_today: false, limits: Default::default() };
-    let tree = OrgTree::load(&mut conn).unwrap();
-    let counts = reporting::indicators::load_counts(&mut conn, &tree, year, year, &s).unwrap();
-    let built = reporting::releases::build_release_with(
-        &counts,
-        &tree,
-        year,
-        today,
-        K as u32,
-        previous,
-        Protection::InsiderSafe,
-    )
-    .unwrap();
+    let Fixture { mut conn, s, tree, built, .. } = build_fixture(app, year, previous, Protection::InsiderSafe);
     let staff = app.user_with("later-release-staff", Role::RegisterStaff, app.nation());
     let row = persistence::in_transaction(&mut conn, |conn| {
         reporting::releases::store(conn, &tree, year, &s, K as u32, &built, Some(first), staff)

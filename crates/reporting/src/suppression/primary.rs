@@ -140,20 +140,7 @@ pub fn strict_extra_primaries(model: &Model, primary: &[bool], rule: &PrimaryRul
         if !rule.is_primary(sum) {
             continue;
         }
-        let mut entries: Vec<u32> = prim.iter().flat_map(|&c| x.col(c).iter().copied()).collect();
-        entries.sort_unstable();
-        let mut rows = Vec::with_capacity(entries.len());
-        let mut vals: Vec<i64> = Vec::with_capacity(entries.len());
-        for r in entries {
-            if rows.last() == Some(&r) {
-                if let Some(v) = vals.last_mut() {
-                    *v += 1;
-                }
-            } else {
-                rows.push(r);
-                vals.push(1);
-            }
-        }
+        let (rows, vals) = sum_of_columns(x, &prim);
         if rows.is_empty() {
             continue;
         }
@@ -167,6 +154,26 @@ pub fn strict_extra_primaries(model: &Model, primary: &[bool], rule: &PrimaryRul
         }
     }
     out
+}
+
+/// The sum of columns `cells` of X as a sparse column: its rows and, per row, how many of the
+/// columns hold it.
+fn sum_of_columns(x: &super::table::ModelMatrix, cells: &[usize]) -> (Vec<u32>, Vec<i64>) {
+    let mut entries: Vec<u32> = cells.iter().flat_map(|&c| x.col(c).iter().copied()).collect();
+    entries.sort_unstable();
+    let mut rows = Vec::with_capacity(entries.len());
+    let mut vals: Vec<i64> = Vec::with_capacity(entries.len());
+    for r in entries {
+        if rows.last() == Some(&r) {
+            if let Some(v) = vals.last_mut() {
+                *v += 1;
+            }
+        } else {
+            rows.push(r);
+            vals.push(1);
+        }
+    }
+    (rows, vals)
 }
 
 /// The given sums of cells as extra primaries (see `SuppressOptions::extra_sums`), built as the
@@ -184,20 +191,7 @@ pub fn given_extra_primaries(model: &Model, sums: &[Vec<usize>]) -> Vec<ExtraPri
         if cells.len() < 2 {
             continue;
         }
-        let mut entries: Vec<u32> = cells.iter().flat_map(|&c| x.col(c).iter().copied()).collect();
-        entries.sort_unstable();
-        let mut rows = Vec::with_capacity(entries.len());
-        let mut vals: Vec<i64> = Vec::with_capacity(entries.len());
-        for r in entries {
-            if rows.last() == Some(&r) {
-                if let Some(v) = vals.last_mut() {
-                    *v += 1;
-                }
-            } else {
-                rows.push(r);
-                vals.push(1);
-            }
-        }
+        let (rows, vals) = sum_of_columns(x, &cells);
         if rows.is_empty() || (vals.iter().all(|&v| v == 1) && existing.contains(rows.as_slice())) {
             continue;
         }
