@@ -123,7 +123,14 @@ pub fn seed(
     options: &persistence::synthetic::LoadOptions,
 ) -> anyhow::Result<()> {
     let key = id_key_for(settings)?;
-    let (url, _cluster) = database(settings)?;
+    let (url, cluster) = database(settings)?;
+    if cluster.is_some() {
+        // The managed database is brought up to date first, as `rusreg demo` does; with
+        // DATABASE_URL the operator runs `rusreg migrate` (and `seed-reference`) themselves.
+        let mut conn = connect(&url)?;
+        persistence::migrations::run_pending(&mut conn)?;
+        persistence::seeds::load_reference(&mut conn)?;
+    }
     load_synthetic(&url, &key, pathways, seed, tree, options)?;
     let mut conn = connect(&url)?;
     use diesel::RunQueryDsl;

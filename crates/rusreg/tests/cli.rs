@@ -205,3 +205,21 @@ fn suppress_and_audit_run_on_a_reference_case() {
     assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stdout));
     let _ = std::fs::remove_file(&out);
 }
+
+/// `rusreg seed` on a fresh data folder brings its managed database up to date first (like
+/// `rusreg demo`), instead of failing on missing tables.
+#[test]
+fn seed_on_a_fresh_managed_cluster_migrates_and_loads() {
+    let dir = temp_dir("seed");
+    let res = Command::new(env!("CARGO_BIN_EXE_rusreg"))
+        .args(["seed", "--pathways", "20", "--seed", "3"])
+        .env("RUSREG_DATA_DIR", &dir)
+        .env_remove("DATABASE_URL")
+        .env("RUSREG_LOG", "warn")
+        .output()
+        .unwrap();
+    let out = format!("{}{}", String::from_utf8_lossy(&res.stdout), String::from_utf8_lossy(&res.stderr));
+    assert!(res.status.success(), "{out}");
+    assert!(out.contains(" 20 pathways,"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
