@@ -31,10 +31,13 @@ pub const UNIT_ALESUND: i64 = 9_000_009;
 pub const UNIT_ST_OLAV: i64 = 9_000_007;
 
 struct Server {
-    /// URL of the maintenance database (`postgres`), used to create and drop test databases.
+    /// URL of the maintenance database (`postgres`) as a superuser: creates and drops test databases.
     admin_url: String,
     template: String,
+    /// Any database URL of the server as the superuser (its database part is replaced).
     base: String,
+    owner_password: String,
+    server_password: String,
     _cluster: Option<LocalCluster>,
 }
 
@@ -45,6 +48,29 @@ fn replace_db(url: &str, db: &str) -> String {
     let (base, _) = url.rsplit_once('/').expect("database URL has a path");
     let query = url.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
     format!("{base}/{db}{query}")
+}
+
+/// `url` with another user and password.
+fn with_credentials(url: &str, user: &str, password: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("database URL has a scheme");
+    let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    format!("{scheme}://{user}:{password}@{host}")
+}
+
+impl Server {
+    /// Database `db` as the owner role (migrations, fixtures, bulk loads).
+    fn owner_url(&self, db: &str) -> String {
+        with_credentials(&replace_db(&self.base, db), managed_postgres::OWNER_ROLE, &self.owner_password)
+    }
+
+    /// Database `db` as the server's role (what the app connects as).
+    fn server_url(&self, db: &str) -> String {
+        with_credentials(&replace_db(&self.base, db), managed_postgres::SERVER_ROLE, &self.server_password)
+    }
+}
+
+fn random_password() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
 }
 
 fn server() -> &'static Server {
@@ -79,20 +105,31 @@ fn server() -> &'static Server {
         let admin_url = replace_db(&base, "postgres");
         let template = format!("rusreg_template_{}", uuid::Uuid::new_v4().simple());
         let mut admin = PgConnection::establish(&admin_url).expect("connect to the maintenance database");
-        diesel::sql_query(format!("CREATE DATABASE {template}")).execute(&mut admin).expect("create the template");
+        // The owner and server roles (the managed cluster has them; on a given server they are
+        // made, and each test process sets their passwords).
+        let (owner_password, server_password) = (random_password(), random_password());
+        managed_postgres::ensure_roles(&mut admin, &owner_password, &server_password).expect("make the roles");
+        diesel::sql_query(format!("CREATE DATABASE {template} OWNER {}", managed_postgres::OWNER_ROLE))
+            .execute(&mut admin)
+            .expect("create the template");
+        let server = Server { admin_url, template, base, owner_password, server_password, _cluster: cluster };
         {
-            let mut conn = PgConnection::establish(&replace_db(&base, &template)).expect("connect to the template");
+            let mut conn =
+                PgConnection::establish(&server.owner_url(&server.template)).expect("connect to the template");
             persistence::migrations::run_pending(&mut conn).expect("migrate the template");
             persistence::seeds::load_reference(&mut conn).expect("load reference data into the template");
         }
-        Server { admin_url, template, base, _cluster: cluster }
+        server
     })
 }
 
 /// A fresh database for one test, dropped at the end.
 pub struct TestDb {
     pub name: String,
+    /// As the owner role: for migrations, fixtures and bulk loads.
     pub url: String,
+    /// As the server's role: what the app connects as.
+    pub server_url: String,
 }
 
 impl TestDb {
@@ -102,16 +139,25 @@ impl TestDb {
         {
             let _guard = CREATE_LOCK.lock().unwrap_or_else(|p| p.into_inner());
             let mut admin = PgConnection::establish(&server.admin_url).expect("connect to the maintenance database");
-            diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE {}", server.template))
-                .execute(&mut admin)
-                .expect("create the test database");
+            diesel::sql_query(format!(
+                "CREATE DATABASE {name} TEMPLATE {} OWNER {}",
+                server.template,
+                managed_postgres::OWNER_ROLE
+            ))
+            .execute(&mut admin)
+            .expect("create the test database");
         }
-        let url = replace_db(&server.base, &name);
-        Self { name, url }
+        Self { url: server.owner_url(&name), server_url: server.server_url(&name), name }
     }
 
+    /// A connection as the owner role (fixtures).
     pub fn conn(&self) -> PgConnection {
         PgConnection::establish(&self.url).expect("connect to the test database")
+    }
+
+    /// A connection as the server's role.
+    pub fn server_conn(&self) -> PgConnection {
+        PgConnection::establish(&self.server_url).expect("connect to the test database as the server's role")
     }
 }
 
@@ -150,8 +196,8 @@ impl TestApp {
         let mut settings = api::config::Settings::defaults();
         settings.jwt_secret = Some(TEST_JWT_SECRET.to_vec());
         f(&mut settings);
-        let pool = persistence::build_pool(&db.url, 4).expect("pool");
-        let reports_url = settings.reports_database_url.clone().unwrap_or_else(|| db.url.clone());
+        let pool = persistence::build_pool(&db.server_url, 4).expect("pool");
+        let reports_url = settings.reports_database_url.clone().unwrap_or_else(|| db.server_url.clone());
         let reports_pool = persistence::build_pool(&reports_url, 2).expect("reports pool");
         let id_key = domain::national_id::IdKey::from_bytes(&TEST_ID_KEY);
         let state = api::build_state(settings, pool, reports_pool, TEST_JWT_SECRET, id_key).expect("state");

@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | `DATABASE_URL` | — (demo: the managed cluster) | PostgreSQL connection URL of the primary |
 //! | `RUSREG_REPORTS_DATABASE_URL` | `DATABASE_URL` | where reports read (a streaming replica) |
+//! | `RUSREG_OWNER_DATABASE_URL` | `DATABASE_URL` | the schema owner's URL: `migrate`, `seed-reference`, `seed` |
 //! | `RUSREG_BIND` | `127.0.0.1:8080` | address the HTTP server listens on |
 //! | `RUSREG_DATA_DIR` | `.rusreg` | data folder of the managed cluster (demo) |
 //! | `RUSREG_JWT_SECRET` | — (demo: generated) | HS256 signing secret, at least 32 bytes |
@@ -30,6 +31,7 @@ use std::path::PathBuf;
 pub const VARIABLES: &[&str] = &[
     "DATABASE_URL",
     "RUSREG_REPORTS_DATABASE_URL",
+    "RUSREG_OWNER_DATABASE_URL",
     "RUSREG_BIND",
     "RUSREG_DATA_DIR",
     "RUSREG_JWT_SECRET",
@@ -57,6 +59,7 @@ use serde::Deserialize;
 struct RawEnv {
     database_url: Option<String>,
     rusreg_reports_database_url: Option<String>,
+    rusreg_owner_database_url: Option<String>,
     rusreg_bind: Option<String>,
     rusreg_data_dir: Option<PathBuf>,
     rusreg_jwt_secret: Option<String>,
@@ -93,6 +96,9 @@ pub enum LogFormat {
 pub struct Settings {
     pub database_url: Option<String>,
     pub reports_database_url: Option<String>,
+    /// The schema owner's connection (migrations, reference data, bulk loads); default
+    /// `database_url`.
+    pub owner_database_url: Option<String>,
     pub bind: String,
     pub data_dir: PathBuf,
     pub jwt_secret: Option<Vec<u8>>,
@@ -118,6 +124,7 @@ impl std::fmt::Debug for Settings {
             .field("data_dir", &self.data_dir)
             .field("database_url", &self.database_url.as_ref().map(|_| "<set>"))
             .field("reports_database_url", &self.reports_database_url.as_ref().map(|_| "<set>"))
+            .field("owner_database_url", &self.owner_database_url.as_ref().map(|_| "<set>"))
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<set>"))
             .field("id_key", &self.id_key.as_ref().map(|_| "<set>"))
             .field("min_cell", &self.min_cell)
@@ -180,6 +187,7 @@ impl Settings {
             demo_pathways: raw.rusreg_demo_pathways.unwrap_or(20_000),
             database_url: raw.database_url,
             reports_database_url: raw.rusreg_reports_database_url,
+            owner_database_url: raw.rusreg_owner_database_url,
             bind: raw.rusreg_bind.unwrap_or_else(|| "127.0.0.1:8080".into()),
             data_dir: raw.rusreg_data_dir.unwrap_or_else(|| PathBuf::from(".rusreg")),
             jwt_secret: jwt_secret.map(String::into_bytes),
@@ -210,6 +218,7 @@ impl Settings {
         Settings {
             database_url: None,
             reports_database_url: None,
+            owner_database_url: None,
             bind: "127.0.0.1:8080".into(),
             data_dir: PathBuf::from(".rusreg"),
             jwt_secret: None,

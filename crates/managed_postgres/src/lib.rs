@@ -9,6 +9,10 @@
 //! - A cluster left behind by a killed run is recovered: a live server is reused, a stale
 //!   postmaster.pid is removed before starting.
 //! - `stop` (also run on drop of a cluster this process started) shuts the server down cleanly.
+//! - Two login roles besides the bootstrap superuser: `rusreg_owner`, which owns the `rusreg`
+//!   database and its objects (migrations, bulk loads), and `rusreg_server`, which the API server
+//!   connects as and which holds only what the migrations grant it (`owner_url`, `server_url`).
+//!   Their generated passwords are kept beside the superuser's.
 
 use std::fs;
 use std::io::Write;
@@ -23,6 +27,12 @@ use rand::Rng;
 const SUPERUSER: &str = "rusreg";
 const DATABASE: &str = "rusreg";
 const UNPRIVILEGED_FALLBACK_USER: &str = "rusreg-pg";
+/// The file in the data folder that holds the port and listen address (included by postgresql.conf).
+const LISTEN_CONF: &str = "rusreg_listen.conf";
+/// The role that owns the register's schema: it runs migrations and bulk loads.
+pub const OWNER_ROLE: &str = "rusreg_owner";
+/// The role the server connects as: not superuser, owner of nothing, only the granted privileges.
+pub const SERVER_ROLE: &str = "rusreg_server";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
@@ -54,6 +64,8 @@ pub struct LocalCluster {
     run_as: Option<String>,
     port: u16,
     password: String,
+    owner_password: String,
+    server_password: String,
     /// Whether this process started the server (and so stops it on drop).
     started_here: bool,
 }
@@ -69,15 +81,19 @@ impl LocalCluster {
         let password_file = root.join("superuser.password");
 
         if !pgdata.join("PG_VERSION").exists() {
-            let password: String = rand::thread_rng().sample_iter(&Alphanumeric).take(32).map(char::from).collect();
+            let password = random_password();
             write_private(&password_file, &password)?;
             init_cluster(&bin_dir, run_as.as_deref(), &root, &pgdata, &password, durability)?;
         }
         let password = fs::read_to_string(&password_file)?.trim().to_owned();
+        let owner_password = read_or_make_password(&root.join("owner.password"))?;
+        let server_password = read_or_make_password(&root.join("server.password"))?;
 
-        let mut cluster = Self { root, bin_dir, run_as, port: 0, password, started_here: false };
+        let mut cluster =
+            Self { root, bin_dir, run_as, port: 0, password, owner_password, server_password, started_here: false };
         if let Some(port) = cluster.running_port() {
             cluster.port = port;
+            cluster.ensure_database()?;
             return Ok(cluster);
         }
         // Not running: a postmaster.pid left by a killed run is stale.
@@ -86,27 +102,46 @@ impl LocalCluster {
             tracing::warn!("removing stale postmaster.pid left by an earlier run");
             fs::remove_file(&pid_file)?;
         }
-        cluster.port = free_port()?;
+        cluster.port = cluster.choose_port()?;
+        cluster.write_listen_conf()?;
         let log = cluster.root.join("postgres.log");
         cluster.ensure_owned(&log)?;
-        let opts = format!("-p {} -c listen_addresses=127.0.0.1", cluster.port);
-        cluster.pg_ctl(
-            "pg_ctl start",
-            &["start", "-w", "-t", "120", "-D", path_str(&pgdata)?, "-l", path_str(&log)?, "-o", &opts],
-        )?;
+        cluster
+            .pg_ctl("pg_ctl start", &["start", "-w", "-t", "120", "-D", path_str(&pgdata)?, "-l", path_str(&log)?])?;
         cluster.started_here = true;
         cluster.ensure_database()?;
         Ok(cluster)
     }
 
-    /// The connection URL of the `rusreg` database.
+    /// The connection URL of the `rusreg` database as the bootstrap superuser (maintenance only:
+    /// creating databases and roles).
     pub fn url(&self) -> String {
         self.url_for(DATABASE)
     }
 
-    /// The connection URL of another database of this cluster.
+    /// The connection URL of another database of this cluster, as the bootstrap superuser.
     pub fn url_for(&self, database: &str) -> String {
         format!("postgres://{SUPERUSER}:{}@127.0.0.1:{}/{database}", self.password, self.port)
+    }
+
+    /// The `rusreg` database as its owner (`rusreg_owner`): migrations, reference data, bulk loads.
+    pub fn owner_url(&self) -> String {
+        self.owner_url_for(DATABASE)
+    }
+
+    /// Another database as `rusreg_owner`.
+    pub fn owner_url_for(&self, database: &str) -> String {
+        format!("postgres://{OWNER_ROLE}:{}@127.0.0.1:{}/{database}", self.owner_password, self.port)
+    }
+
+    /// The `rusreg` database as the server's role (`rusreg_server`).
+    pub fn server_url(&self) -> String {
+        self.server_url_for(DATABASE)
+    }
+
+    /// Another database as `rusreg_server`.
+    pub fn server_url_for(&self, database: &str) -> String {
+        format!("postgres://{SERVER_ROLE}:{}@127.0.0.1:{}/{database}", self.server_password, self.port)
     }
 
     pub fn port(&self) -> u16 {
@@ -121,6 +156,22 @@ impl LocalCluster {
     pub fn stop_command(&self) -> String {
         let pg_ctl = self.bin_dir.join("pg_ctl");
         let base = format!("'{}' stop -D '{}' -m fast -w", pg_ctl.display(), self.pgdata().display());
+        match &self.run_as {
+            Some(user) => format!("runuser -u {user} -- {base}"),
+            None => base,
+        }
+    }
+
+    /// A plain `pg_ctl start` of this cluster, without options: what an operator types after a
+    /// crash. The port and listen address come from the cluster's own configuration.
+    pub fn start_command(&self) -> String {
+        let pg_ctl = self.bin_dir.join("pg_ctl");
+        let base = format!(
+            "'{}' start -w -t 60 -D '{}' -l '{}'",
+            pg_ctl.display(),
+            self.pgdata().display(),
+            self.root.join("postgres.log").display()
+        );
         match &self.run_as {
             Some(user) => format!("runuser -u {user} -- {base}"),
             None => base,
@@ -153,10 +204,14 @@ impl LocalCluster {
         pid.lines().nth(3)?.trim().parse().ok()
     }
 
+    /// Makes the two roles (and sets their passwords), the `rusreg` database owned by
+    /// `rusreg_owner`, and hands to `rusreg_owner` any object of it that an older version of this
+    /// cluster created as the superuser.
     fn ensure_database(&self) -> Result<(), ClusterError> {
         use diesel::{Connection, RunQueryDsl};
         let fail = |e: &dyn std::fmt::Display| ClusterError::Command { step: "create database", detail: e.to_string() };
         let mut conn = diesel::PgConnection::establish(&self.url_for("postgres")).map_err(|e| fail(&e))?;
+        ensure_roles(&mut conn, &self.owner_password, &self.server_password).map_err(|e| fail(&e))?;
         #[derive(diesel::QueryableByName)]
         struct Count {
             #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -167,9 +222,45 @@ impl LocalCluster {
                 .get_result(&mut conn)
                 .map_err(|e| fail(&e))?;
         if existing.n == 0 {
-            diesel::sql_query(format!("CREATE DATABASE {DATABASE}")).execute(&mut conn).map_err(|e| fail(&e))?;
+            diesel::sql_query(format!("CREATE DATABASE {DATABASE} OWNER {OWNER_ROLE}"))
+                .execute(&mut conn)
+                .map_err(|e| fail(&e))?;
+            return Ok(());
         }
+        diesel::sql_query(format!("ALTER DATABASE {DATABASE} OWNER TO {OWNER_ROLE}"))
+            .execute(&mut conn)
+            .map_err(|e| fail(&e))?;
+        let mut db = diesel::PgConnection::establish(&self.url()).map_err(|e| fail(&e))?;
+        diesel::sql_query(HAND_OVER_TO_OWNER).execute(&mut db).map_err(|e| fail(&e))?;
         Ok(())
+    }
+
+    /// The port recorded in the cluster's configuration when it is still free, else a free one.
+    fn choose_port(&self) -> Result<u16, ClusterError> {
+        let recorded = fs::read_to_string(self.pgdata().join(LISTEN_CONF)).ok().and_then(|conf| {
+            conf.lines().find_map(|l| l.strip_prefix("port = ").and_then(|p| p.trim().parse::<u16>().ok()))
+        });
+        match recorded {
+            Some(port) if TcpListener::bind(("127.0.0.1", port)).is_ok() => Ok(port),
+            _ => free_port(),
+        }
+    }
+
+    /// Writes the port and the listen address into the cluster's configuration (an included
+    /// file), so that a plain `pg_ctl start` after a crash comes up where the clients look.
+    fn write_listen_conf(&self) -> Result<(), ClusterError> {
+        let pgdata = self.pgdata();
+        let main_conf = pgdata.join("postgresql.conf");
+        let include = format!("include_if_exists = '{LISTEN_CONF}'");
+        if !fs::read_to_string(&main_conf)?.lines().any(|l| l.trim() == include) {
+            writeln!(fs::OpenOptions::new().append(true).open(&main_conf)?, "{include}")?;
+        }
+        let conf = pgdata.join(LISTEN_CONF);
+        fs::write(
+            &conf,
+            format!("# written by rusreg on each start\nport = {}\nlisten_addresses = '127.0.0.1'\n", self.port),
+        )?;
+        self.ensure_owned(&conf)
     }
 
     fn ensure_owned(&self, path: &Path) -> Result<(), ClusterError> {
@@ -199,6 +290,72 @@ impl Drop for LocalCluster {
             }
         }
     }
+}
+
+/// Gives `rusreg_owner` the tables, views, free-standing sequences and functions of schema
+/// `public` that the superuser owns (a cluster made before the role split).
+const HAND_OVER_TO_OWNER: &str = r"
+DO $$
+DECLARE r record;
+BEGIN
+  FOR r IN
+    SELECT c.oid::regclass AS name, c.relkind FROM pg_class c
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = 'public' AND c.relowner = current_user::regrole
+      AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i'))
+  LOOP
+    EXECUTE format('ALTER %s %s OWNER TO rusreg_owner',
+      CASE r.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END,
+      r.name);
+  END LOOP;
+  FOR r IN
+    SELECT p.oid::regprocedure AS name FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+    WHERE n.nspname = 'public' AND p.proowner = current_user::regrole
+  LOOP
+    EXECUTE format('ALTER FUNCTION %s OWNER TO rusreg_owner', r.name);
+  END LOOP;
+END
+$$";
+
+/// Creates the owner and the server roles when missing (LOGIN, not superuser, no CREATEDB or
+/// CREATEROLE, the server's role without inheritance), and sets their passwords. Run as a
+/// superuser; the test harness also uses it on a server it is given.
+pub fn ensure_roles(
+    conn: &mut diesel::PgConnection,
+    owner_password: &str,
+    server_password: &str,
+) -> Result<(), diesel::result::Error> {
+    use diesel::RunQueryDsl;
+    for (role, password, extra) in [(OWNER_ROLE, owner_password, ""), (SERVER_ROLE, server_password, " NOINHERIT")] {
+        let password = password.replace('\'', "''");
+        diesel::sql_query(format!(
+            "DO $$ BEGIN
+               IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN
+                 CREATE ROLE {role} LOGIN;
+               END IF;
+             END $$"
+        ))
+        .execute(conn)?;
+        diesel::sql_query(format!(
+            "ALTER ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS{extra} \
+             PASSWORD '{password}'"
+        ))
+        .execute(conn)?;
+    }
+    Ok(())
+}
+
+fn random_password() -> String {
+    rand::thread_rng().sample_iter(&Alphanumeric).take(32).map(char::from).collect()
+}
+
+/// The password kept in `path`, made (and kept, mode 0600) when the file does not exist yet.
+fn read_or_make_password(path: &Path) -> Result<String, ClusterError> {
+    if !path.exists() {
+        write_private(path, &random_password())?;
+    }
+    Ok(fs::read_to_string(path)?.trim().to_owned())
 }
 
 fn init_cluster(

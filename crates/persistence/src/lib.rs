@@ -13,6 +13,7 @@ pub mod pool;
 pub mod releases;
 pub mod reports;
 pub mod reservations;
+pub mod roles;
 pub mod schema;
 pub mod seeds;
 pub mod synthetic;

@@ -30,13 +30,26 @@ fn random_secret(len: usize) -> String {
     rand::thread_rng().sample_iter(&Alphanumeric).take(len).map(char::from).collect()
 }
 
+/// Where a command connects: as the schema's owner (migrations, reference data, bulk loads) or
+/// as the server's role; the managed cluster's two roles, or DATABASE_URL (the server's) and
+/// RUSREG_OWNER_DATABASE_URL (default DATABASE_URL).
+struct Database {
+    owner: String,
+    server: String,
+    cluster: Option<LocalCluster>,
+}
+
 /// The database to use: DATABASE_URL, or the managed cluster under RUSREG_DATA_DIR.
-fn database(settings: &Settings) -> anyhow::Result<(String, Option<LocalCluster>)> {
+fn database(settings: &Settings) -> anyhow::Result<Database> {
     match &settings.database_url {
-        Some(url) => Ok((url.clone(), None)),
+        Some(url) => Ok(Database {
+            owner: settings.owner_database_url.clone().unwrap_or_else(|| url.clone()),
+            server: url.clone(),
+            cluster: None,
+        }),
         None => {
             let cluster = LocalCluster::start(&settings.data_dir, Durability::Durable)?;
-            Ok((cluster.url(), Some(cluster)))
+            Ok(Database { owner: cluster.owner_url(), server: cluster.server_url(), cluster: Some(cluster) })
         }
     }
 }
@@ -47,8 +60,8 @@ fn connect(url: &str) -> anyhow::Result<PgConnection> {
 }
 
 pub fn migrate(settings: &Settings, revert_all: bool) -> anyhow::Result<()> {
-    let (url, _cluster) = database(settings)?;
-    let mut conn = connect(&url)?;
+    let db = database(settings)?;
+    let mut conn = connect(&db.owner)?;
     let done = if revert_all {
         persistence::migrations::revert_all(&mut conn)?
     } else {
@@ -59,8 +72,8 @@ pub fn migrate(settings: &Settings, revert_all: bool) -> anyhow::Result<()> {
 }
 
 pub fn seed_reference(settings: &Settings) -> anyhow::Result<()> {
-    let (url, _cluster) = database(settings)?;
-    let mut conn = connect(&url)?;
+    let db = database(settings)?;
+    let mut conn = connect(&db.owner)?;
     let s = persistence::seeds::load_reference(&mut conn)?;
     println!("reference data: {} inserted, {} already present", s.inserted, s.existing);
     Ok(())
@@ -123,16 +136,17 @@ pub fn seed(
     options: &persistence::synthetic::LoadOptions,
 ) -> anyhow::Result<()> {
     let key = id_key_for(settings)?;
-    let (url, cluster) = database(settings)?;
-    if cluster.is_some() {
+    let db = database(settings)?;
+    if db.cluster.is_some() {
         // The managed database is brought up to date first, as `rusreg demo` does; with
         // DATABASE_URL the operator runs `rusreg migrate` (and `seed-reference`) themselves.
-        let mut conn = connect(&url)?;
+        let mut conn = connect(&db.owner)?;
         persistence::migrations::run_pending(&mut conn)?;
         persistence::seeds::load_reference(&mut conn)?;
     }
-    load_synthetic(&url, &key, pathways, seed, tree, options)?;
-    let mut conn = connect(&url)?;
+    // A bulk load switches the facts triggers off, which only the owner may.
+    load_synthetic(&db.owner, &key, pathways, seed, tree, options)?;
+    let mut conn = connect(&db.owner)?;
     use diesel::RunQueryDsl;
     // VACUUM sets the visibility map of the new pathway pages, so the worklist's index-only
     // scan needs no heap visits from the start; the rest only needs statistics.
@@ -181,8 +195,8 @@ pub fn user_add(
     } else {
         (random_secret(20), true)
     };
-    let (url, _cluster) = database(settings)?;
-    let mut conn = connect(&url)?;
+    let db = database(settings)?;
+    let mut conn = connect(&db.server)?;
     let node = resolve_node(&mut conn, node, role)?;
     let id = app::users::ensure_user_with_grant(
         &mut conn,
@@ -209,6 +223,11 @@ fn describe_app_error(e: &app::Error) -> String {
 
 fn run_server(settings: Settings, url: &str, jwt_secret: &[u8], id_key: IdKey) -> anyhow::Result<()> {
     let pool = persistence::build_pool(url, settings.pool_size)?;
+    // The server never runs as a superuser or as the owner of the register's tables: either
+    // could switch the append-only triggers off (docs/operations.md, Database roles).
+    if let Some(problem) = persistence::roles::privileged(&mut *pool.get()?)? {
+        bail!("the database role of DATABASE_URL {problem}: connect as the server's role (rusreg_server)");
+    }
     let reports_url = settings.reports_database_url.clone().unwrap_or_else(|| url.to_owned());
     let reports_pool = persistence::build_pool(&reports_url, settings.reports_pool_size)?;
     let listener = TcpListener::bind(&settings.bind).with_context(|| format!("cannot listen on {}", settings.bind))?;
@@ -243,8 +262,8 @@ const DEMO_USERS: [(&str, &str, Role); 5] = [
 ];
 
 pub fn demo(mut settings: Settings) -> anyhow::Result<()> {
-    let (url, cluster) = database(&settings)?;
-    let mut conn = connect(&url)?;
+    let Database { owner, server, cluster } = database(&settings)?;
+    let mut conn = connect(&owner)?;
     let applied = persistence::migrations::run_pending(&mut conn)?;
     let seeded = persistence::seeds::load_reference(&mut conn)?;
     let unit =
@@ -273,10 +292,10 @@ pub fn demo(mut settings: Settings) -> anyhow::Result<()> {
     let id_key = demo_id_key(&settings)?;
     if persistence::synthetic::pathway_count(&mut conn)? == 0 && settings.demo_pathways > 0 {
         println!("loading the demo population ({} synthetic pathways) ...", settings.demo_pathways);
-        load_synthetic(&url, &id_key, settings.demo_pathways, 1, Default::default(), &Default::default())?;
+        load_synthetic(&owner, &id_key, settings.demo_pathways, 1, Default::default(), &Default::default())?;
         if let Some(id) = staff {
             let year = chrono::Datelike::year(&today) - 1;
-            match publish_demo_release(&url, &settings, year, id) {
+            match publish_demo_release(&server, &settings, year, id) {
                 Ok(release) => println!("published demo release {release} of {year} (public results and downloads)"),
                 Err(e) => println!("no demo release of {year}: {e}"),
             }
@@ -304,7 +323,7 @@ pub fn demo(mut settings: Settings) -> anyhow::Result<()> {
         "  API: http://{}/api/v1   docs: http://{}/docs   Ctrl-C stops the server and the database",
         settings.bind, settings.bind
     );
-    let result = run_server(settings, &url, &secret, id_key);
+    let result = run_server(settings, &server, &secret, id_key);
     drop(cluster); // stops the managed cluster
     result
 }

@@ -1,6 +1,6 @@
 //! The real `rusreg` binary: `demo` on its managed cluster (Ctrl-C stops everything, a second
 //! run reuses the data folder, a cluster left behind by a killed run is recovered), and `serve`
-//! refusing a missing or weak secret.
+//! refusing a missing or weak secret or a privileged database role.
 
 #![expect(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
@@ -221,5 +221,60 @@ fn seed_on_a_fresh_managed_cluster_migrates_and_loads() {
     let out = format!("{}{}", String::from_utf8_lossy(&res.stdout), String::from_utf8_lossy(&res.stderr));
     assert!(res.status.success(), "{out}");
     assert!(out.contains(" 20 pathways,"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `rusreg migrate` on the managed cluster runs as its owner role; `rusreg serve` refuses the
+/// superuser and the owner (either could switch the audit log's triggers off) and serves as
+/// `rusreg_server`. After a crash, a plain `pg_ctl start` brings the cluster up on its own port.
+#[test]
+fn serve_runs_only_as_the_server_role_and_the_cluster_keeps_its_port() {
+    use managed_postgres::{Durability, LocalCluster};
+    let dir = temp_dir("roles");
+    let mut cluster = LocalCluster::start(&dir, Durability::Throwaway).unwrap();
+    let res = Command::new(env!("CARGO_BIN_EXE_rusreg"))
+        .arg("migrate")
+        .env_remove("DATABASE_URL")
+        .env("RUSREG_DATA_DIR", &dir)
+        .env("RUSREG_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    let serve = |url: &str, port: u16| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rusreg"));
+        cmd.arg("serve")
+            .env("DATABASE_URL", url)
+            .env("RUSREG_BIND", format!("127.0.0.1:{port}"))
+            .env("RUSREG_JWT_SECRET", "a-strong-secret-for-the-cli-test-0123456789abcdef")
+            .env("RUSREG_ID_KEY", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff")
+            .env("RUSREG_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    };
+    for (url, why) in [(cluster.url(), "is a superuser"), (cluster.owner_url(), "owns")] {
+        let out = serve(&url, free_port()).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "serve started with a privileged role");
+        assert!(err.contains(why) && err.contains("rusreg_server"), "{err}");
+    }
+    let port = free_port();
+    let mut server = serve(&cluster.server_url(), port).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    wait_ready(port, &mut server);
+    signal(server.id(), "-TERM");
+    wait_exit(&mut server);
+
+    // A crash of the cluster, then a plain `pg_ctl start`: it comes up on the recorded port.
+    let pg = postmaster_pid(&dir).unwrap();
+    signal(pg, "-KILL");
+    while process_alive(pg) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let out = Command::new("sh").args(["-c", &cluster.start_command()]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(TcpStream::connect(("127.0.0.1", cluster.port())).is_ok(), "PostgreSQL is back on its own port");
+    cluster.stop().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }

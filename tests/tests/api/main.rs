@@ -14,6 +14,7 @@ mod pathways;
 mod patients;
 mod reports;
 mod reservations;
+mod roles;
 mod small_counts;
 mod synthetic;
 mod users;

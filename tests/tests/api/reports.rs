@@ -1032,7 +1032,7 @@ async fn bad_input_gets_a_clear_4xx_and_stores_nothing() {
 async fn reports_read_through_the_reports_pool() {
     // The reports pool points at a second database holding the data; the primary has none.
     let replica = TestDb::new();
-    let url = replica.url.clone();
+    let url = replica.server_url.clone();
     let app = TestApp::spawn_with(move |s| s.reports_database_url = Some(url)).await;
     let n = nodes(&app);
     hand_made(Fixture::new(replica.conn()), &n);

@@ -1,0 +1,189 @@
+//! The server's database role (`rusreg_server`): the attacks on the append-only tables that
+//! worked while the server ran as the tables' owner (a superuser in the managed cluster) fail as
+//! the server's role, the bulk-load switch of the facts triggers holds only for the owner, and
+//! the role has exactly the privileges of the matrix below.
+
+use chrono::{Duration, Utc};
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use domain::access::Role;
+use integration_tests::{worklist_facts_mismatches, TestApp, UNIT_MOLDE};
+
+use crate::fixtures::{completed_baseline, pathway_for_new_patient};
+
+/// Runs `sql` in its own transaction (rolled back) and gives the database's error, if any.
+fn attempt(conn: &mut PgConnection, sql: &str) -> Option<String> {
+    let mut error = None;
+    let _ = conn.transaction::<(), diesel::result::Error, _>(|conn| {
+        for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            if let Err(e) = diesel::sql_query(statement).execute(conn) {
+                error = Some(e.to_string());
+                return Err(e);
+            }
+        }
+        Err(diesel::result::Error::RollbackTransaction)
+    });
+    error
+}
+
+/// What an attacker holding the server's database connection would try.
+const ATTACKS: &[&str] = &[
+    "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_or_delete; DELETE FROM audit_log",
+    "ALTER TABLE audit_log DISABLE TRIGGER ALL",
+    "SET LOCAL session_replication_role = replica; UPDATE audit_log SET action = 'x'",
+    "SET LOCAL session_replication_role = replica; DELETE FROM audit_log",
+    "DELETE FROM audit_log",
+    "UPDATE audit_log SET action = 'x'",
+    "TRUNCATE audit_log",
+    "ALTER TABLE release_cells DISABLE TRIGGER release_cells_append_only; DELETE FROM release_cells",
+    "SET LOCAL session_replication_role = replica; UPDATE release_cells SET value = 0",
+    "DELETE FROM release_cells",
+    "TRUNCATE release_cells",
+    "ALTER TABLE releases DISABLE TRIGGER releases_frozen; DELETE FROM releases",
+    "SET LOCAL session_replication_role = replica; DELETE FROM releases",
+    "UPDATE releases SET year = year + 1",
+    "DELETE FROM completeness_snapshots",
+    "TRUNCATE completeness_snapshots",
+    "ALTER TABLE completeness_snapshots DISABLE TRIGGER ALL",
+    "DROP TRIGGER audit_log_no_update_or_delete ON audit_log",
+    "CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN OLD; END $$",
+    "CREATE TABLE audit_log_copy (id bigint)",
+    "ALTER ROLE CURRENT_USER SUPERUSER",
+];
+
+#[actix_web::test]
+async fn the_server_role_cannot_rewrite_the_audit_log_or_the_frozen_releases() {
+    let app = TestApp::spawn().await;
+    // Something in every append-only table: an audit row (a login), a release with cells.
+    let staff = app.token_for(Role::RegisterStaff, app.nation()).await;
+    let res =
+        app.post("/api/v1/releases", &serde_json::json!({"year": 2025})).bearer_auth(&staff).send().await.unwrap();
+    assert_eq!(res.status(), 201);
+    assert!(app.count("audit_log") > 0 && app.count("release_cells") > 0);
+    let mut server = app.db.server_conn();
+    for attack in ATTACKS {
+        let error = attempt(&mut server, attack);
+        assert!(error.is_some(), "as the server's role, this succeeded: {attack}");
+    }
+    // The role itself: not superuser, owns nothing.
+    #[derive(diesel::QueryableByName)]
+    struct Facts {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        superuser: bool,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        owned: i64,
+    }
+    let facts: Facts = diesel::sql_query(
+        "SELECT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser, \
+                (SELECT count(*) FROM pg_class WHERE relowner = current_user::regrole) \
+              + (SELECT count(*) FROM pg_proc WHERE proowner = current_user::regrole) AS owned",
+    )
+    .get_result(&mut server)
+    .unwrap();
+    assert!(!facts.superuser);
+    assert_eq!(facts.owned, 0);
+}
+
+#[actix_web::test]
+async fn the_bulk_load_switch_holds_only_for_the_owner() {
+    let app = TestApp::spawn().await;
+    let unit = app.unit(UNIT_MOLDE);
+    let registrar = app.token_for(Role::Registrar, unit).await;
+    let pathway = pathway_for_new_patient(&app, &registrar, unit.0, ("15076500565", 1965), 40, 1).await;
+    let date = (Utc::now().date_naive() - Duration::days(30)).to_string();
+    completed_baseline(&app, &registrar, &pathway, &date).await;
+    assert!(worklist_facts_mismatches(&mut app.conn()).is_empty());
+    // The server's role switches the facts triggers "off" and moves the baseline's date: the
+    // triggers still run, so the pathway's stored facts follow.
+    let mut server = app.db.server_conn();
+    diesel::sql_query("SET rusreg.bulk_load = 'on'").execute(&mut server).unwrap();
+    diesel::sql_query("UPDATE forms SET event_date = event_date - 1 WHERE kind = 'baseline'")
+        .execute(&mut server)
+        .unwrap();
+    assert_eq!(worklist_facts_mismatches(&mut app.conn()), Vec::<String>::new());
+    // The owner (the bulk loader) may switch them off.
+    #[derive(diesel::QueryableByName)]
+    struct On {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        on: bool,
+    }
+    let mut owner = app.conn();
+    diesel::sql_query("SET rusreg.bulk_load = 'on'").execute(&mut owner).unwrap();
+    let on: On = diesel::sql_query("SELECT rusreg_bulk_load() AS on").get_result(&mut owner).unwrap();
+    assert!(on.on);
+    let on: On = diesel::sql_query("SELECT rusreg_bulk_load() AS on").get_result(&mut server).unwrap();
+    assert!(!on.on);
+}
+
+/// The server's privileges per table: S(elect), I(nsert), U(pdate), D(elete); U on `releases`
+/// covers only the status columns. A new table must be added here (and granted in its migration).
+const MATRIX: &[(&str, &str)] = &[
+    ("__diesel_schema_migrations", "S"),
+    ("audit_log", "SI"),
+    ("baseline_forms", "SIUD"),
+    ("completeness_snapshots", "SI"),
+    ("discharge_forms", "SIUD"),
+    ("follow_up_forms", "SIUD"),
+    ("form_history", "SI"),
+    ("form_substances", "SID"),
+    ("forms", "SIU"),
+    ("grants", "SID"),
+    ("measurement_forms", "SIUD"),
+    ("npr_counts", "SIU"),
+    ("org_links", "SIU"),
+    ("org_nodes", "SIU"),
+    ("pathway_status_history", "SI"),
+    ("pathway_transfers", "SI"),
+    ("pathways", "SIU"),
+    ("patients", "SID"),
+    ("release_cells", "SI"),
+    ("releases", "SI"),
+    ("reservations", "SIU"),
+    ("users", "SIU"),
+];
+
+#[test]
+fn the_server_role_has_exactly_the_privileges_of_the_matrix() {
+    let db = integration_tests::TestDb::new();
+    #[derive(diesel::QueryableByName, Debug, PartialEq)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        privileges: String,
+    }
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT c.relname::text AS name, \
+                concat(CASE WHEN has_table_privilege('rusreg_server', c.oid, 'SELECT') THEN 'S' END, \
+                       CASE WHEN has_table_privilege('rusreg_server', c.oid, 'INSERT') THEN 'I' END, \
+                       CASE WHEN has_table_privilege('rusreg_server', c.oid, 'UPDATE') THEN 'U' END, \
+                       CASE WHEN has_table_privilege('rusreg_server', c.oid, 'DELETE') THEN 'D' END, \
+                       CASE WHEN has_table_privilege('rusreg_server', c.oid, 'TRUNCATE') THEN 'T' END, \
+                       CASE WHEN has_table_privilege('rusreg_server', c.oid, 'REFERENCES') THEN 'R' END, \
+                       CASE WHEN has_table_privilege('rusreg_server', c.oid, 'TRIGGER') THEN 'G' END) AS privileges \
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm') ORDER BY 1",
+    )
+    .load(&mut db.conn())
+    .unwrap();
+    let expected: Vec<Row> = MATRIX
+        .iter()
+        .map(|(name, privileges)| Row { name: (*name).into(), privileges: (*privileges).into() })
+        .collect();
+    assert_eq!(rows, expected);
+    // Column privileges: only a release's status, publisher and time can be updated.
+    #[derive(diesel::QueryableByName)]
+    struct Column {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    let updatable: Vec<String> = diesel::sql_query(
+        "SELECT column_name::text AS name FROM information_schema.column_privileges \
+         WHERE grantee = 'rusreg_server' AND table_name = 'releases' AND privilege_type = 'UPDATE' ORDER BY 1",
+    )
+    .load::<Column>(&mut db.conn())
+    .unwrap()
+    .into_iter()
+    .map(|c| c.name)
+    .collect();
+    assert_eq!(updatable, ["published_at", "published_by", "status"]);
+}
