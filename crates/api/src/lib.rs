@@ -117,6 +117,9 @@ pub fn serve(state: AppState, listener: TcpListener, workers: Option<usize>) -> 
             .wrap(TracingLogger::default())
             .configure(|cfg| app_config(cfg, body_limit))
     })
+    // The binary handles SIGINT and SIGTERM itself (both stop gracefully); actix's own handler
+    // would treat SIGINT as a forced stop that cuts requests in flight.
+    .disable_signals()
     .listen(listener)?;
     if let Some(w) = workers {
         server = server.workers(w);

@@ -19,7 +19,10 @@ pub const DEMO_UNIT_RESH: i64 = 9_000_008;
 pub fn init_logging(settings: &Settings) {
     let filter = tracing_subscriber::EnvFilter::try_new(&settings.log_filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    // A log that cannot be written (a full disk) must not cost an answer: tracing's own report
+    // of the failed write would go to standard error and panic the request's thread when that
+    // fails too. Lost lines are lost; the monitoring of the disk has to catch it.
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).log_internal_errors(false);
     match settings.log_format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Pretty => builder.init(),
@@ -234,8 +237,33 @@ fn run_server(settings: Settings, url: &str, jwt_secret: &[u8], id_key: IdKey) -
     let workers = settings.workers;
     let state =
         api::build_state(settings, pool, reports_pool, jwt_secret, id_key).map_err(|e| anyhow::anyhow!("{e}"))?;
-    actix_web::rt::System::new().block_on(async move { api::serve(state, listener, workers)?.await })?;
+    actix_web::rt::System::new().block_on(async move {
+        let server = api::serve(state, listener, workers)?;
+        let handle = server.handle();
+        actix_web::rt::spawn(async move {
+            let signal = stop_signal().await;
+            tracing::info!(signal, "stopping: finishing the requests in flight (at most 30 s)");
+            handle.stop(true).await;
+        });
+        server.await
+    })?;
     Ok(())
+}
+
+/// Waits for SIGINT (Ctrl-C) or SIGTERM; both mean a graceful stop.
+async fn stop_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
+        (Ok(mut int), Ok(mut term)) => tokio::select! {
+            _ = int.recv() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        },
+        _ => {
+            // No signal handling: only Ctrl-C through tokio's portable handler.
+            let _ = tokio::signal::ctrl_c().await;
+            "SIGINT"
+        }
+    }
 }
 
 pub fn serve(settings: Settings) -> anyhow::Result<()> {
