@@ -123,6 +123,83 @@ fn server() -> &'static Server {
     })
 }
 
+/// A hot standby of the managed test cluster, streaming from it (`None` when the tests run on a
+/// server given by `TEST_DATABASE_URL`); stopped and removed on drop.
+pub struct Standby {
+    pub cluster: LocalCluster,
+    dir: std::path::PathBuf,
+}
+
+impl Standby {
+    pub fn start() -> Option<Self> {
+        let primary = server()._cluster.as_ref()?;
+        let dir = std::env::temp_dir().join(format!("rusreg-standby-{}", uuid::Uuid::new_v4().simple()));
+        let cluster = primary.start_standby(&dir).expect("start a standby of the test cluster");
+        Some(Self { cluster, dir })
+    }
+
+    /// Database `db` on the standby as the server's role.
+    pub fn server_url(&self, db: &str) -> String {
+        // The harness set the role's password on the primary; the standby has the same catalogue.
+        with_credentials(&self.cluster.url_for(db), managed_postgres::SERVER_ROLE, &server().server_password)
+    }
+
+    /// A superuser connection to the standby's database `db` (to pause replay, read its position).
+    pub fn admin_conn(&self, db: &str) -> PgConnection {
+        PgConnection::establish(&self.cluster.url_for(db)).expect("connect to the standby")
+    }
+
+    /// Waits until the standby has replayed everything the primary has written so far.
+    pub fn catch_up(&self, db: &str) {
+        #[derive(diesel::QueryableByName)]
+        struct Caught {
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            caught: bool,
+        }
+        let mut primary = PgConnection::establish(&server().admin_url).expect("connect to the primary");
+        let lsn: Lsn = diesel::sql_query("SELECT pg_current_wal_lsn()::text AS lsn").get_result(&mut primary).unwrap();
+        let start = std::time::Instant::now();
+        loop {
+            if let Ok(mut standby) = PgConnection::establish(&self.cluster.url_for(db)) {
+                let caught: Caught = diesel::sql_query(format!(
+                    "SELECT coalesce(pg_last_wal_replay_lsn() >= '{}'::pg_lsn, false) AS caught",
+                    lsn.lsn
+                ))
+                .get_result(&mut standby)
+                .unwrap();
+                if caught.caught {
+                    return;
+                }
+            }
+            assert!(start.elapsed() < std::time::Duration::from_secs(60), "the standby did not catch up");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// Stops the standby (it stays on disk until drop).
+    pub fn stop(&mut self) {
+        self.cluster.stop().expect("stop the standby");
+    }
+}
+
+#[derive(diesel::QueryableByName)]
+struct Lsn {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    lsn: String,
+}
+
+impl Drop for Standby {
+    fn drop(&mut self) {
+        let _ = self.cluster.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The folder of the PostgreSQL server binaries (pg_dump, pg_restore).
+pub fn bin_dir() -> std::path::PathBuf {
+    managed_postgres::find_bin_dir().expect("PostgreSQL binaries")
+}
+
 /// A fresh database for one test, dropped at the end.
 pub struct TestDb {
     pub name: String,
@@ -147,6 +224,17 @@ impl TestDb {
             .execute(&mut admin)
             .expect("create the test database");
         }
+        Self { url: server.owner_url(&name), server_url: server.server_url(&name), name }
+    }
+
+    /// An empty database (no schema), owned by the owner role: the target of a restore.
+    pub fn empty() -> Self {
+        let server = server();
+        let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::establish(&server.admin_url).expect("connect to the maintenance database");
+        diesel::sql_query(format!("CREATE DATABASE {name} OWNER {}", managed_postgres::OWNER_ROLE))
+            .execute(&mut admin)
+            .expect("create the empty database");
         Self { url: server.owner_url(&name), server_url: server.server_url(&name), name }
     }
 
@@ -192,7 +280,11 @@ impl TestApp {
 
     /// Spawns with settings changed by `f` (for example the body limit).
     pub async fn spawn_with(f: impl FnOnce(&mut api::config::Settings)) -> Self {
-        let db = TestDb::new();
+        Self::spawn_on(TestDb::new(), f).await
+    }
+
+    /// Spawns over the database `db` (for example a restored one).
+    pub async fn spawn_on(db: TestDb, f: impl FnOnce(&mut api::config::Settings)) -> Self {
         let mut settings = api::config::Settings::defaults();
         settings.jwt_secret = Some(TEST_JWT_SECRET.to_vec());
         f(&mut settings);

@@ -162,6 +162,33 @@ impl LocalCluster {
         }
     }
 
+    /// A hot standby of this cluster under `root`, streaming from it: a base backup
+    /// (`pg_basebackup -R -X stream`, as the superuser) started on a port of its own. Its roles and
+    /// passwords are the primary's (they are in the copied catalogue); it accepts reads only.
+    pub fn start_standby(&self, root: &Path) -> Result<LocalCluster, ClusterError> {
+        fs::create_dir_all(root)?;
+        let root = root.canonicalize()?;
+        for file in ["superuser.password", "owner.password", "server.password"] {
+            write_private(&root.join(file), &fs::read_to_string(self.root.join(file))?)?;
+        }
+        if let Some(user) = &self.run_as {
+            run("chown", Command::new("chown").arg(format!("{user}:")).arg(&root))?;
+            let mut p = fs::metadata(&root)?.permissions();
+            p.set_mode(0o700);
+            fs::set_permissions(&root, p)?;
+        }
+        let pgdata = root.join("pgdata");
+        let source = format!("host=127.0.0.1 port={} user={SUPERUSER} password={}", self.port, self.password);
+        run(
+            "pg_basebackup",
+            &mut self.command(
+                "pg_basebackup",
+                &["-D", path_str(&pgdata)?, "-R", "-X", "stream", "-c", "fast", "-d", &source],
+            ),
+        )?;
+        LocalCluster::start(&root, Durability::Throwaway)
+    }
+
     /// A plain `pg_ctl start` of this cluster, without options: what an operator types after a
     /// crash. The port and listen address come from the cluster's own configuration.
     pub fn start_command(&self) -> String {
@@ -211,6 +238,16 @@ impl LocalCluster {
         use diesel::{Connection, RunQueryDsl};
         let fail = |e: &dyn std::fmt::Display| ClusterError::Command { step: "create database", detail: e.to_string() };
         let mut conn = diesel::PgConnection::establish(&self.url_for("postgres")).map_err(|e| fail(&e))?;
+        #[derive(diesel::QueryableByName)]
+        struct Recovery {
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            standby: bool,
+        }
+        let recovery: Recovery =
+            diesel::sql_query("SELECT pg_is_in_recovery() AS standby").get_result(&mut conn).map_err(|e| fail(&e))?;
+        if recovery.standby {
+            return Ok(()); // a standby has the primary's roles and databases and cannot change them
+        }
         ensure_roles(&mut conn, &self.owner_password, &self.server_password).map_err(|e| fail(&e))?;
         #[derive(diesel::QueryableByName)]
         struct Count {

@@ -4,6 +4,7 @@
 
 mod access;
 mod auth;
+mod backup;
 mod conventions;
 mod disclosure;
 mod fixtures;

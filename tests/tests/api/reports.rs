@@ -1045,3 +1045,54 @@ async fn reports_read_through_the_reports_pool() {
     // The audit row of the read went to the primary.
     assert_eq!(app.audit_count("report.completeness"), 1);
 }
+
+/// Reports and releases on a real streaming standby (a base backup of the test cluster in hot
+/// standby) while writes go to the primary: what they read when the standby is up to date, when
+/// its replay lags (the last replayed state, older than the primary), and when it is down (503
+/// problem+json from the reports pool, while registration on the primary goes on).
+#[actix_web::test]
+async fn reports_and_releases_read_on_a_streaming_standby() {
+    let Some(mut standby) = integration_tests::Standby::start() else {
+        eprintln!("skipped: TEST_DATABASE_URL is set, so there is no managed cluster to stream from");
+        return;
+    };
+    let db = TestDb::new();
+    let url = standby.server_url(&db.name);
+    let name = db.name.clone();
+    standby.catch_up(&name);
+    let app = TestApp::spawn_on(db, move |s| s.reports_database_url = Some(url)).await;
+    let n = nodes(&app);
+    hand_made(Fixture::new(app.conn()), &n);
+    let pathways = app.count("pathways");
+    standby.catch_up(&name);
+    let staff = app.token_for(Role::RegisterStaff, app.nation()).await;
+    let completeness = "/api/v1/reports/completeness?year=2025&level=nation";
+    let doc = get_json(&app, &staff, completeness).await;
+    assert_eq!(row(&doc, n.nation)["pathways_started"], 5, "read on the standby, replayed");
+    let res = app.post("/api/v1/releases", &json!({"year": 2025})).bearer_auth(&staff).send().await.unwrap();
+    assert_eq!(res.status(), 201, "a release reads its counts on the standby and stores its cells on the primary");
+    assert!(app.count("release_cells") > 0);
+
+    // Replay paused: a pathway registered on the primary is not in the reports yet.
+    let mut admin = standby.admin_conn(&name);
+    diesel::sql_query("SELECT pg_wal_replay_pause()").execute(&mut admin).unwrap();
+    let registrar = app.token_for(Role::Registrar, app.unit(UNIT_MOLDE)).await;
+    let patient = crate::fixtures::register(&app, &registrar, ("15076500565", 1965)).await;
+    crate::fixtures::open(&app, &registrar, &patient, n.molde, "2025-06-01", 1).await;
+    let doc = get_json(&app, &staff, completeness).await;
+    assert_eq!(row(&doc, n.nation)["pathways_started"], 5, "a lagging standby answers with its replayed state");
+    diesel::sql_query("SELECT pg_wal_replay_resume()").execute(&mut admin).unwrap();
+    drop(admin);
+    standby.catch_up(&name);
+    let doc = get_json(&app, &staff, completeness).await;
+    assert_eq!(row(&doc, n.nation)["pathways_started"], 6, "caught up");
+
+    // Standby down: reports answer 503 problem+json; registration goes on.
+    standby.stop();
+    let res = app.get(completeness).bearer_auth(&staff).send().await.unwrap();
+    assert_eq!(res.status(), 503);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let patient = crate::fixtures::register(&app, &registrar, ("12038010008", 1980)).await;
+    crate::fixtures::open(&app, &registrar, &patient, n.molde, "2025-07-01", 1).await;
+    assert_eq!(app.count("pathways"), pathways + 2, "writes go to the primary");
+}
