@@ -276,11 +276,13 @@ pub fn login(
         let failed = |reason: &str, user: Option<Uuid>| {
             let mut entry = AuditEntry::new(Action::Login, Outcome::Failed)
                 .request(request_id.clone())
-                .detail(json!({"attempted_username": username, "reason": reason}));
+                .detail(json!({"attempted_username": username.replace('\0', "\u{FFFD}"), "reason": reason}));
             entry.user_id = user;
             entry
         };
-        let Some(user) = users::find_by_username_for_update(conn, username)? else {
+        // A name PostgreSQL cannot hold (a NUL character) names no user.
+        let found = if username.contains('\0') { None } else { users::find_by_username_for_update(conn, username)? };
+        let Some(user) = found else {
             let _ = verify_password(dummy_hash, password); // same work as a real user
             audit::record(conn, &failed("unknown_user", None))?;
             return Ok(Login::Failure);

@@ -245,3 +245,12 @@ mod base64_like {
         out
     }
 }
+
+/// Found by schemathesis: a username with a NUL character (which PostgreSQL text cannot hold)
+/// gave a 500; it names no user, like any other unknown name.
+#[actix_web::test]
+async fn a_username_with_a_nul_character_is_an_unknown_user() {
+    let app = TestApp::spawn().await;
+    assert_eq!(login_status(&app, "ka\u{0}ri", "whatever").await, 401);
+    assert_eq!(app.audit_count("auth.login"), 1, "the failure is audited");
+}
