@@ -19,6 +19,7 @@ pub mod pathways;
 pub mod patients;
 pub mod reports;
 pub mod reservations;
+pub mod results;
 pub mod state;
 pub mod tokens;
 pub mod users;
@@ -88,6 +89,7 @@ pub fn app_config(cfg: &mut web::ServiceConfig, body_limit: usize) {
     cfg.service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", openapi::ApiDoc::openapi()))
         .service(web::redirect("/docs", "/docs/"))
         .configure(health::configure)
+        .configure(results::configure)
         .service(
             web::scope("/api/v1")
                 .configure(auth::configure)

@@ -1,6 +1,7 @@
 //! rusreg reporting: indicators, completeness and coverage, the table model, primary and
 //! secondary suppression, the independent disclosure auditor, releases and exports.
 
+pub mod charts;
 pub mod completeness;
 pub mod coverage;
 pub mod exports;

@@ -15,6 +15,7 @@ mod pathways;
 mod patients;
 mod reports;
 mod reservations;
+mod results;
 mod roles;
 mod small_counts;
 mod synthetic;

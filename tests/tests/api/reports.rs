@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 /// Inserts rows directly (the rules of registration are tested elsewhere; here the data must be
 /// exactly what the hand computation below assumes).
-struct Fixture {
+pub(crate) struct Fixture {
     conn: PgConnection,
     user: Uuid,
     n: u128,
@@ -25,7 +25,7 @@ struct Fixture {
 
 impl Fixture {
     /// A fixture writing through `conn`, with a user of its own there (no grants, no login).
-    fn new(conn: PgConnection) -> Self {
+    pub(crate) fn new(conn: PgConnection) -> Self {
         let user = Uuid::new_v4();
         let mut fx = Fixture { conn, user, n: 0 };
         fx.exec(&format!(
@@ -85,7 +85,7 @@ impl Fixture {
 }
 
 /// Node ids of the hand-made data set.
-struct Nodes {
+pub(crate) struct Nodes {
     molde: i64,
     alesund: i64,
     st_olav: i64,
@@ -95,7 +95,7 @@ struct Nodes {
     nation: i64,
 }
 
-fn nodes(app: &TestApp) -> Nodes {
+pub(crate) fn nodes(app: &TestApp) -> Nodes {
     let molde = app.unit(UNIT_MOLDE);
     let st_olav = app.unit(UNIT_ST_OLAV);
     let hmr = app.entity_of(molde);
@@ -114,7 +114,7 @@ fn nodes(app: &TestApp) -> Nodes {
 
 /// The data set of 2025 (and 2024 for trends), described pathway by pathway in the comments;
 /// the expected figures are computed by hand in the tests.
-fn hand_made(mut fx: Fixture, n: &Nodes) {
+pub(crate) fn hand_made(mut fx: Fixture, n: &Nodes) {
     let (m, a, s) = (n.molde, n.alesund, n.st_olav);
     // p1, Molde, man born 1990, outpatient, started 2025-01-01: baseline on time (01-10,
     // somatic yes), measurements 03-01 (plan yes, crisis no, benefit 5) and 05-01 (plan no,
