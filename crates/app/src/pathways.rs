@@ -16,7 +16,7 @@ use persistence::forms::{self, FormRow};
 use persistence::pathways::{
     self, NewPathwayRow, NewTransferRow, PathwayFilter, PathwayRow, StatusChangeRow, TransferRow,
 };
-use persistence::{audit, in_transaction, organisations, patients, PgConnection, RepoError};
+use persistence::{audit, in_transaction, organisations, patients, reservations, PgConnection, RepoError};
 use uuid::Uuid;
 
 use crate::access::{load_pathway, pathway_access, record_for_patient, register_role, register_units, require_full};
@@ -89,7 +89,18 @@ pub fn open(
     };
     let role = caller.actor.role_for(Permission::Register, &path).ok_or(Error::Forbidden)?;
     let new = NewPathway::parse(input, today)?;
-    in_transaction(conn, |conn| {
+    let entry = caller.audit(Action::OpenPathway, Outcome::Success).role(Some(role.as_str()));
+    // The person's lock, as in a registration (`reservations::lock_person`): a reservation being
+    // written now is waited for and then seen; one that comes later deletes this pathway.
+    let opened = in_transaction(conn, |conn| {
+        reservations::lock_person(conn, &patient.pseudonym)?;
+        if reservations::is_reserved(conn, &patient.pseudonym)? {
+            let mut denied = entry.clone();
+            denied.outcome = Outcome::Denied.as_str().to_owned();
+            let denied = denied.unit(Some(new.unit.0)).patient(None, Some(patient.pseudonym.clone()));
+            audit::record(conn, &denied.detail(serde_json::json!({ "reason": "reserved" })))?;
+            return Ok(None);
+        }
         check_no_active_pathway(pathways::has_active(conn, patient.id)?)?;
         let row = NewPathwayRow {
             id: Uuid::now_v7(),
@@ -106,11 +117,12 @@ pub fn open(
             RepoError::UniqueViolation(_) => Conflict::ActivePathway.into(),
             e => Error::from(e),
         })?;
-        let entry =
-            caller.audit(Action::OpenPathway, Outcome::Success).role(Some(role.as_str())).target("pathway", p.id);
-        audit::record(conn, &entry.unit(Some(p.unit_id)).patient(Some(patient.id), Some(patient.pseudonym)))?;
-        Ok(PathwayView { row: p, writable: true })
-    })
+        let entry = entry.clone().target("pathway", p.id).unit(Some(p.unit_id));
+        audit::record(conn, &entry.patient(Some(patient.id), Some(patient.pseudonym.clone())))?;
+        Ok::<_, Error>(Some(PathwayView { row: p, writable: true }))
+    })?;
+    // Refused with the denial's audit row committed.
+    opened.ok_or_else(|| Conflict::Reserved.into())
 }
 
 /// The filters of a pathway list, as the caller gave them.
