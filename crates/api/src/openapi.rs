@@ -28,7 +28,7 @@ use utoipa::{Modify, OpenApi};
         crate::reports::public_indicators,
         crate::health::live, crate::health::ready, crate::health::metrics,
     ),
-    components(schemas(crate::error::Problem, crate::error::FieldErrorDoc)),
+    components(schemas(crate::error::Problem, crate::error::FieldErrorDoc, crate::forms::ReopenReceiptResponse)),
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Tokens and the caller"),
