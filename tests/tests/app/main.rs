@@ -138,10 +138,10 @@ fn database_uniqueness_comes_back_as_named_conflicts() {
     assert!(matches!(again, Err(Error::Conflict(Conflict::UsernameTaken))), "{again:?}");
 
     let molde = unit(conn, UNIT_MOLDE).0;
-    app::users::add_grant(conn, &admin, kari.row.id, "registrar", molde, today).unwrap();
-    let twice = app::users::add_grant(conn, &admin, kari.row.id, "registrar", molde, today);
+    app::users::add_grant(conn, &admin, kari.row.id, "registrar", molde, None, today).unwrap();
+    let twice = app::users::add_grant(conn, &admin, kari.row.id, "registrar", molde, None, today);
     assert!(matches!(twice, Err(Error::Conflict(Conflict::GrantExists))), "{twice:?}");
-    let not_admin = app::users::add_grant(conn, &staff, kari.row.id, "registrar", molde, today);
+    let not_admin = app::users::add_grant(conn, &staff, kari.row.id, "registrar", molde, None, today);
     assert!(matches!(not_admin, Err(Error::Forbidden)), "{not_admin:?}");
 
     let key = IdKey::from_bytes(&TEST_ID_KEY);
