@@ -92,16 +92,26 @@ pub fn open(
     let entry = caller.audit(Action::OpenPathway, Outcome::Success).role(Some(role.as_str()));
     // The person's lock, as in a registration (`reservations::lock_person`): a reservation being
     // written now is waited for and then seen; one that comes later deletes this pathway.
+    // A refusal is audited with the patient's pseudonym, in a transaction that commits: a refused
+    // opening tells the caller that the person is in treatment elsewhere, so it must show in the
+    // patient's access log (docs/operations.md, "Access risks that remain").
+    let denied = |reason: &str, patient_id: Option<Uuid>| {
+        let mut denied = entry.clone();
+        denied.outcome = Outcome::Denied.as_str().to_owned();
+        let denied = denied.unit(Some(new.unit.0)).patient(patient_id, Some(patient.pseudonym.clone()));
+        denied.detail(serde_json::json!({ "reason": reason }))
+    };
     let opened = in_transaction(conn, |conn| {
         reservations::lock_person(conn, &patient.pseudonym)?;
         if reservations::is_reserved(conn, &patient.pseudonym)? {
-            let mut denied = entry.clone();
-            denied.outcome = Outcome::Denied.as_str().to_owned();
-            let denied = denied.unit(Some(new.unit.0)).patient(None, Some(patient.pseudonym.clone()));
-            audit::record(conn, &denied.detail(serde_json::json!({ "reason": "reserved" })))?;
-            return Ok(None);
+            audit::record(conn, &denied("reserved", None))?;
+            return Ok(Err(Conflict::Reserved.into()));
         }
-        check_no_active_pathway(pathways::has_active(conn, patient.id)?)?;
+        // Under the person's lock, two openings of one patient run one after the other.
+        if let Err(e) = check_no_active_pathway(pathways::has_active(conn, patient.id)?) {
+            audit::record(conn, &denied("active_pathway", Some(patient.id)))?;
+            return Ok(Err(e.into()));
+        }
         let row = NewPathwayRow {
             id: Uuid::now_v7(),
             patient_id: patient.id,
@@ -119,10 +129,10 @@ pub fn open(
         })?;
         let entry = entry.clone().target("pathway", p.id).unit(Some(p.unit_id));
         audit::record(conn, &entry.patient(Some(patient.id), Some(patient.pseudonym.clone())))?;
-        Ok::<_, Error>(Some(PathwayView { row: p, writable: true }))
+        Ok::<_, Error>(Ok(PathwayView { row: p, writable: true }))
     })?;
     // Refused with the denial's audit row committed.
-    opened.ok_or_else(|| Conflict::Reserved.into())
+    opened
 }
 
 /// The filters of a pathway list, as the caller gave them.

@@ -25,7 +25,8 @@ async fn a_second_active_pathway_is_refused_with_409() {
     assert_eq!(status, 409);
     assert_eq!(body["code"], "conflict");
     assert_eq!(app.count("pathways"), 1);
-    assert_eq!(app.audit_count("pathway.open"), 1);
+    // The opening, and the refusal (it tells that the patient is in treatment: audited as denied).
+    assert_eq!(app.audit_count("pathway.open"), 2);
 }
 
 #[actix_web::test]

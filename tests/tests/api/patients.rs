@@ -178,3 +178,44 @@ async fn patient_endpoints_follow_the_access_matrix() {
     );
     assert_no_national_id_in_audit(&app);
 }
+
+/// A registrar of another unit can learn that a person is registered (`created: false`) and in
+/// treatment elsewhere (409 on opening a pathway). The workflow stays, but every such probe is
+/// in the patient's access log (found by the pseudonym of the national id).
+#[actix_web::test]
+async fn probing_whether_a_person_is_in_treatment_elsewhere_shows_in_the_patients_access_log() {
+    let app = TestApp::spawn().await;
+    let molde = app.unit(UNIT_MOLDE);
+    let st_olav = app.unit(UNIT_ST_OLAV);
+    let home = app.token_for(Role::Registrar, molde).await;
+    let patient = register(&app, &home, IDS[0]).await;
+    open(&app, &home, &patient, molde.0, "2025-01-05", 1).await;
+
+    let prober = app.user_with("prober", Role::Registrar, st_olav);
+    let token = app.login("prober", integration_tests::TEST_PASSWORD).await;
+    let body = json!({"national_id": IDS[0].0, "sex": 1, "birth_year": IDS[0].1});
+    let (status, again) = call(&app, "POST", "/api/v1/patients", Some(&body), Some(&token)).await;
+    assert_eq!((status, again["created"].as_bool()), (200, Some(false)), "{again}");
+    let body = json!({"patient_id": patient, "unit_id": st_olav.0, "start_date": "2025-02-01", "treatment_level": 1});
+    assert_eq!(call(&app, "POST", "/api/v1/pathways", Some(&body), Some(&token)).await.0, 409);
+
+    let staff = app.token_for(Role::RegisterStaff, app.nation()).await;
+    let (status, log) = call(
+        &app,
+        "POST",
+        "/api/v1/audit/patient-log",
+        Some(&json!({"national_id": IDS[0].0, "per_page": 500})),
+        Some(&staff),
+    )
+    .await;
+    assert_eq!(status, 200, "{log}");
+    let by_prober: Vec<&Value> =
+        log["items"].as_array().unwrap().iter().filter(|e| e["user_id"] == prober.to_string()).collect();
+    let seen = |action: &str, outcome: &str| by_prober.iter().any(|e| e["action"] == action && e["outcome"] == outcome);
+    assert!(seen("patient.register", "success"), "the registration that found the person: {by_prober:#?}");
+    assert!(seen("pathway.open", "denied"), "the refused opening: {by_prober:#?}");
+    let denied = by_prober.iter().find(|e| e["action"] == "pathway.open").unwrap();
+    assert_eq!(denied["detail"]["reason"], "active_pathway");
+    assert_eq!(denied["unit_id"], st_olav.0);
+    assert_no_national_id_in_audit(&app);
+}
