@@ -19,7 +19,9 @@ use persistence::pathways::{
 use persistence::{audit, in_transaction, organisations, patients, reservations, PgConnection, RepoError};
 use uuid::Uuid;
 
-use crate::access::{load_pathway, pathway_access, record_for_patient, register_role, register_units, require_full};
+use crate::access::{
+    as_left, load_pathway, pathway_access, record_for_patient, register_role, register_units, require_full,
+};
 use crate::paging::{Paged, Paging};
 use crate::{Caller, Conflict, Error};
 
@@ -193,13 +195,17 @@ pub fn list(conn: &mut PgConnection, caller: &Caller, q: &ListQuery) -> Result<P
             })
             .collect();
         patients::record_audit_batch(conn, &entries)?;
-        let items = rows
-            .into_iter()
-            .map(|(p, _)| {
-                let writable = units.contains(&p.unit_id);
-                PathwayView { row: p, writable }
-            })
-            .collect();
+        let mut items = Vec::with_capacity(rows.len());
+        for (p, _) in rows {
+            let writable = units.contains(&p.unit_id);
+            let row = if writable {
+                p
+            } else {
+                let transfers = pathways::transfers(conn, p.pathway())?;
+                as_left(conn, &units, p, &transfers)?.0
+            };
+            items.push(PathwayView { row, writable });
+        }
         Ok(Paged::new(items, paging, total))
     })
 }
@@ -211,16 +217,26 @@ pub fn read(conn: &mut PgConnection, caller: &Caller, id: PathwayId) -> Result<P
         let p = load_pathway(conn, id, false)?;
         let access = pathway_access(conn, &caller.actor, &p)?;
         let forms = forms::of_pathway(conn, id)?.into_iter().filter(|f| access.reads_form_of(f.unit_id)).collect();
-        let status_history = pathways::status_history(conn, id)?;
-        let transfers = pathways::transfers(conn, id)?;
+        let mut status_history = pathways::status_history(conn, id)?;
+        let mut transfers = pathways::transfers(conn, id)?;
         let entry = caller.audit(Action::ReadPathway, Outcome::Success).role(Some(role.as_str())).target("pathway", id);
         record_for_patient(conn, entry, &p)?;
-        Ok(PathwayDetail {
-            pathway: PathwayView { row: p, writable: access == PathwayAccess::Full },
-            forms,
-            status_history,
-            transfers,
-        })
+        // A unit that only keeps read access sees the pathway as it was when it left.
+        let writable = access == PathwayAccess::Full;
+        let p = if writable {
+            p
+        } else {
+            let covered = register_units(conn, &caller.actor)?;
+            let (seen, left) = as_left(conn, &covered, p, &transfers)?;
+            if let Some(left) = left {
+                status_history.retain(|h| h.changed_at <= left.created_at);
+                if let Some(at) = transfers.iter().position(|t| t.id == left.id) {
+                    transfers.truncate(at + 1);
+                }
+            }
+            seen
+        };
+        Ok(PathwayDetail { pathway: PathwayView { row: p, writable }, forms, status_history, transfers })
     })
 }
 
@@ -256,6 +272,8 @@ pub fn transfer(
                 to_unit_id: input.to_unit_id.0,
                 transfer_date: input.date,
                 created_by: caller.actor.user_id,
+                status_at_transfer: p.status,
+                treatment_level_at_transfer: p.treatment_level_in_force(),
             },
         )?;
         let entry = caller

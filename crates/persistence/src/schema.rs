@@ -232,6 +232,8 @@ diesel::table! {
         transfer_date -> Date,
         created_by -> Uuid,
         created_at -> Timestamptz,
+        status_at_transfer -> Nullable<Int2>,
+        treatment_level_at_transfer -> Nullable<Int2>,
     }
 }
 
