@@ -11,7 +11,6 @@ use domain::pathways::{
     TreatmentStatus,
 };
 use domain::FieldError;
-use persistence::audit::AuditEntry;
 use persistence::forms::{self, FormRow};
 use persistence::pathways::{
     self, NewPathwayRow, NewTransferRow, PathwayFilter, PathwayRow, StatusChangeRow, TransferRow,
@@ -153,8 +152,8 @@ pub struct ListQuery {
 }
 
 /// Lists the pathways in the caller's scope (owned by, or transferred away from, a unit the
-/// caller registers for), newest start first, with the total. Every listed pathway is an
-/// audited read of its patient.
+/// caller registers for), newest start first, with the total. Audited as one row carrying every
+/// listed patient (their ids and pseudonyms) and the listed pathways.
 pub fn list(conn: &mut PgConnection, caller: &Caller, q: &ListQuery) -> Result<Paged<PathwayView>, Error> {
     let role = register_role(&caller.actor, Error::Forbidden)?;
     let mut errors = Vec::new();
@@ -181,20 +180,16 @@ pub fn list(conn: &mut PgConnection, caller: &Caller, q: &ListQuery) -> Result<P
         limit: paging.limit,
         offset: paging.offset,
     };
-    let template = caller.audit(Action::ListPathways, Outcome::Success).role(Some(role.as_str()));
+    let entry = caller.audit(Action::ListPathways, Outcome::Success).role(Some(role.as_str()));
     in_transaction(conn, |conn| {
         let (rows, total) = pathways::list(conn, &filter)?;
-        let entries: Vec<AuditEntry> = rows
-            .iter()
-            .map(|(p, pseudonym)| {
-                template
-                    .clone()
-                    .unit(Some(p.unit_id))
-                    .target("pathway", p.id)
-                    .patient(Some(p.patient_id), Some(pseudonym.clone()))
-            })
-            .collect();
-        patients::record_audit_batch(conn, &entries)?;
+        // One row for the request, carrying every listed patient (found by each one's log).
+        let listed: Vec<(Uuid, Vec<u8>)> =
+            rows.iter().map(|(p, pseudonym)| (p.patient_id, pseudonym.clone())).collect();
+        let pathway_ids: Vec<Uuid> = rows.iter().map(|(p, _)| p.id).collect();
+        let detail = serde_json::json!({"unit": q.unit, "status": q.status, "from": q.from, "to": q.to,
+            "page": paging.page(), "pathways": pathway_ids, "total": total});
+        audit::record(conn, &entry.clone().unit(q.unit).patients(&listed).detail(detail))?;
         let mut items = Vec::with_capacity(rows.len());
         for (p, _) in rows {
             let writable = units.contains(&p.unit_id);

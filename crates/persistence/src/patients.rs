@@ -107,6 +107,14 @@ pub fn in_scope(
     .get_result(conn)?)
 }
 
+/// The pseudonyms of these patients, as `(id, pseudonym)` (patients that no longer exist are left out).
+pub fn pseudonyms_of(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<(Uuid, Vec<u8>)>, RepoError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(patients::table.filter(patients::id.eq_any(ids)).select((patients::id, patients::pseudonym)).load(conn)?)
+}
+
 /// Writes many audit rows in one statement (for example one per patient of a listed page).
 pub fn record_audit_batch(conn: &mut PgConnection, entries: &[AuditEntry]) -> Result<(), RepoError> {
     if !entries.is_empty() {

@@ -16,6 +16,8 @@ diesel::table! {
         outcome -> Text,
         request_id -> Nullable<Text>,
         detail -> Jsonb,
+        patient_ids -> Nullable<Array<Nullable<Uuid>>>,
+        patient_pseudonyms -> Nullable<Array<Nullable<Bytea>>>,
     }
 }
 

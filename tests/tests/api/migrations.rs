@@ -191,9 +191,15 @@ fn schema_rs_matches_the_migrated_database() {
 fn migration_000009_backfills_the_treatment_levels_of_forms_already_there() {
     let db = TestDb::new();
     let mut conn = db.conn();
-    for version in
-        ["20261204000015", "20261204000014", "20261203000012", "20261201000011", "20261201000010", "20261201000009"]
-    {
+    for version in [
+        "20261204000016",
+        "20261204000015",
+        "20261204000014",
+        "20261203000012",
+        "20261201000011",
+        "20261201000010",
+        "20261201000009",
+    ] {
         assert_eq!(persistence::migrations::revert_last(&mut conn).unwrap().as_deref(), Some(version));
     }
     // At 000008: a pathway opened inpatient (3) with a baseline and three completed points at
