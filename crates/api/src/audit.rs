@@ -34,6 +34,9 @@ pub struct AuditEntryResponse {
     pub outcome: String,
     pub request_id: Option<String>,
     pub detail: serde_json::Value,
+    /// The patients (internal ids) a list read showed: one row per request carries them all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patient_ids: Option<Vec<Uuid>>,
 }
 
 impl From<AuditRow> for AuditEntryResponse {
@@ -52,6 +55,7 @@ impl From<AuditRow> for AuditEntryResponse {
             outcome: r.outcome,
             request_id: r.request_id,
             detail: r.detail,
+            patient_ids: r.patient_ids.map(|ids| ids.into_iter().flatten().collect()),
         }
     }
 }
@@ -121,7 +125,8 @@ pub async fn get_patient_log(
 }
 
 /// Middleware: after the response is built, a refusal (marked by `Refused`) is written to the
-/// audit log with the user (if the token was good), the route pattern and the status.
+/// audit log with the user (if the token was good), the route pattern, the status and the
+/// route's `{id}` (`app::audit_log::record_refusal` adds the target's patient where known).
 pub async fn record_refusals(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -141,6 +146,7 @@ pub async fn record_refusals(
         method: request.method().as_str().to_owned(),
         route: request.match_pattern().unwrap_or_else(|| "(unmatched)".into()),
         status: res.status().as_u16(),
+        target_id: request.match_info().get("id").map(str::to_owned),
     };
     // Writing the refusal must not turn the refusal into a 500: a failure is logged instead.
     if let Err(e) = state.run_db(move |conn| Ok(app::audit_log::record_refusal(conn, refusal)?)).await {

@@ -154,6 +154,15 @@ pub struct GrantResponse {
     pub node_id: i64,
     pub node_kind: String,
     pub node_name: String,
+    /// `active`, or `pending` (a register_staff or admin grant waiting for a second admin's
+    /// approval: it gives no access).
+    pub status: String,
+    pub reason: Option<String>,
+    /// The admin who granted it (none: the operator's command line).
+    pub granted_by: Option<Uuid>,
+    pub approved_by: Option<Uuid>,
+    /// When it took effect (none while pending).
+    pub valid_from: Option<chrono::DateTime<Utc>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -166,7 +175,18 @@ pub struct MeResponse {
 
 impl From<GrantView> for GrantResponse {
     fn from(g: GrantView) -> Self {
-        Self { id: g.row.id, role: g.row.role, node_id: g.row.node_id, node_kind: g.node_kind, node_name: g.node_name }
+        Self {
+            id: g.row.id,
+            status: g.row.status().as_str().to_owned(),
+            role: g.row.role,
+            node_id: g.row.node_id,
+            node_kind: g.node_kind,
+            node_name: g.node_name,
+            reason: g.row.reason,
+            granted_by: g.row.granted_by,
+            approved_by: g.row.approved_by,
+            valid_from: g.row.valid_from,
+        }
     }
 }
 

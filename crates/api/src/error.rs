@@ -23,6 +23,9 @@ pub enum ApiError {
     InvalidCredentials,
     #[error("forbidden")]
     Forbidden,
+    /// Forbidden for a reason with its own code (segregation of duties), 403.
+    #[error("forbidden: {code}")]
+    ForbiddenBecause { code: &'static str, message: &'static str },
     /// Out of scope where even existence must not leak: looks exactly like a missing target.
     #[error("not found (hidden)")]
     Hidden,
@@ -89,6 +92,7 @@ impl ApiError {
             Self::Unauthenticated(_) => "unauthenticated",
             Self::InvalidCredentials => "invalid_credentials",
             Self::Forbidden => "forbidden",
+            Self::ForbiddenBecause { code, .. } => code,
             Self::Hidden | Self::NotFound => "not_found",
             Self::Conflict { code, .. } => code,
             Self::Invalid(_) => "validation_failed",
@@ -106,6 +110,7 @@ impl ApiError {
             Self::Unauthenticated(why) => format!("authentication required: {why}"),
             Self::InvalidCredentials => "wrong username or password, or the account is locked".into(),
             Self::Forbidden => "your grants do not allow this".into(),
+            Self::ForbiddenBecause { message, .. } => (*message).into(),
             Self::Hidden | Self::NotFound => "no such resource".into(),
             Self::Conflict { message, .. } => message.clone(),
             Self::Invalid(errors) => format!("{} field(s) failed validation", errors.len()),
@@ -123,7 +128,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::Unauthenticated(_) | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::ForbiddenBecause { .. } => StatusCode::FORBIDDEN,
             Self::Hidden | Self::NotFound => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -169,7 +174,7 @@ impl ResponseError for ApiError {
             },
         };
         let mut res = HttpResponse::build(status).content_type("application/problem+json").json(problem);
-        if matches!(self, Self::Forbidden | Self::Hidden | Self::Unauthenticated(_)) {
+        if matches!(self, Self::Forbidden | Self::ForbiddenBecause { .. } | Self::Hidden | Self::Unauthenticated(_)) {
             res.extensions_mut().insert(Refused);
         }
         res
@@ -193,6 +198,7 @@ impl From<app::Error> for ApiError {
         use app::Error as E;
         match e {
             E::Forbidden => Self::Forbidden,
+            E::Refused { code, message } => Self::ForbiddenBecause { code, message },
             E::Hidden => Self::Hidden,
             E::NotFound => Self::NotFound,
             E::Conflict(c) => Self::Conflict { code: c.code(), message: c.message() },

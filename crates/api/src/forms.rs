@@ -9,7 +9,7 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
-use app::forms::{FormInput, FormView};
+use app::forms::{FormInput, FormView, Reopened};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::forms::{FormData, FormId, FormKind};
 use domain::pathways::PathwayId;
@@ -228,7 +228,8 @@ pub struct ReopenRequest {
 /// Reopening a discharge or follow-up moves the pathway status back (docs/domain.md).
 #[utoipa::path(post, path = "/api/v1/forms/{id}/reopen", tag = "forms", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Form id")), request_body = ReopenRequest,
-    responses((status = 200, body = FormResponse), (status = 401, body = crate::error::Problem),
+    responses((status = 200, description = "the form (FormResponse) to a caller who may read it, else a ReopenReceiptResponse",
+               body = FormResponse), (status = 401, body = crate::error::Problem),
               (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
               (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn reopen_form(
@@ -240,8 +241,36 @@ pub async fn reopen_form(
     let id = FormId(id.into_inner());
     let reason = body.into_inner().reason;
     let caller = user.caller();
-    let view = state.run_db(move |conn| Ok(app::forms::reopen(conn, &caller, id, &reason)?)).await?;
-    Ok(FormResponse::new(view)?.respond(StatusCode::OK))
+    let reopened = state.run_db(move |conn| Ok(app::forms::reopen(conn, &caller, id, &reason)?)).await?;
+    match reopened {
+        Reopened::Form(view) => Ok(FormResponse::new(*view)?.respond(StatusCode::OK)),
+        Reopened::Receipt(r) => {
+            let receipt = ReopenReceiptResponse {
+                id: r.id,
+                kind: r.kind,
+                status: r.status,
+                version: r.version,
+                reopened_by: r.reopened_by,
+                reopened_at: r.reopened_at,
+                reopen_reason: r.reopen_reason,
+            };
+            Ok(HttpResponse::Ok().insert_header((header::ETAG, format!("\"{}\"", r.version))).json(receipt))
+        }
+    }
+}
+
+/// A reopening as seen by a caller who may not read the form (register staff): the same keys as
+/// [`FormResponse`], without the form's content, dates, unit or pathway.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReopenReceiptResponse {
+    pub id: Uuid,
+    pub kind: String,
+    /// draft (reopened).
+    pub status: String,
+    pub version: i32,
+    pub reopened_by: Option<Uuid>,
+    pub reopened_at: Option<DateTime<Utc>>,
+    pub reopen_reason: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

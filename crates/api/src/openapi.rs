@@ -12,7 +12,8 @@ use utoipa::{Modify, OpenApi};
         crate::organisations::list_org_units, crate::organisations::get_org_unit, crate::organisations::create_org_unit,
         crate::organisations::update_org_unit, crate::organisations::create_org_link,
         crate::users::list_users, crate::users::create_user, crate::users::update_user,
-        crate::users::add_grant, crate::users::remove_grant,
+        crate::users::add_grant, crate::users::remove_grant, crate::users::approve_grant,
+        crate::users::list_authorisations,
         crate::audit::list_audit, crate::audit::get_patient_log,
         crate::patients::register_patient, crate::patients::get_patient,
         crate::pathways::open_pathway, crate::pathways::list_pathways, crate::pathways::get_pathway,
@@ -28,7 +29,7 @@ use utoipa::{Modify, OpenApi};
         crate::reports::public_indicators,
         crate::health::live, crate::health::ready, crate::health::metrics,
     ),
-    components(schemas(crate::error::Problem, crate::error::FieldErrorDoc)),
+    components(schemas(crate::error::Problem, crate::error::FieldErrorDoc, crate::forms::ReopenReceiptResponse)),
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Tokens and the caller"),

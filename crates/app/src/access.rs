@@ -7,7 +7,7 @@ use domain::access::{Actor, PathwayAccess, Permission, Role};
 use domain::organisations::NodeId;
 use domain::pathways::PathwayId;
 use persistence::audit::AuditEntry;
-use persistence::pathways::{self, PathwayRow};
+use persistence::pathways::{self, PathwayRow, TransferRow};
 use persistence::{audit, organisations, patients, users, PgConnection, RepoError};
 use uuid::Uuid;
 
@@ -94,4 +94,35 @@ pub fn record_for_patient(conn: &mut PgConnection, entry: AuditEntry, p: &Pathwa
     let pseudonym = patients::pseudonym_of(conn, p.patient_id)?;
     audit::record(conn, &entry.unit(Some(p.unit_id)).patient(Some(p.patient_id), Some(pseudonym)))?;
     Ok(())
+}
+
+/// A pathway as a caller with read access only (a unit it was transferred away from) sees it:
+/// as it was when it left the caller's units, at the last transfer away from one of them — its
+/// status and treatment level then, owned by the unit it went to — and that transfer. The
+/// owning unit sees the pathway as it is (`None`).
+pub fn as_left(
+    conn: &mut PgConnection,
+    covered: &[i64],
+    mut p: PathwayRow,
+    transfers: &[TransferRow],
+) -> Result<(PathwayRow, Option<TransferRow>), Error> {
+    if covered.contains(&p.unit_id) {
+        return Ok((p, None));
+    }
+    let Some(left) = transfers.iter().rev().find(|t| covered.contains(&t.from_unit_id)).cloned() else {
+        return Ok((p, None));
+    };
+    let status = match left.status_at_transfer {
+        Some(s) => s,
+        None => pathways::status_history(conn, p.pathway())?
+            .iter()
+            .rev()
+            .find(|h| h.changed_at <= left.created_at)
+            .map_or(p.status, |h| h.to_status),
+    };
+    p.status = status;
+    p.current_treatment_level = Some(left.treatment_level_at_transfer.unwrap_or(p.treatment_level));
+    p.unit_id = left.to_unit_id;
+    p.updated_at = left.created_at;
+    Ok((p, Some(left)))
 }

@@ -5,9 +5,11 @@
 use chrono::{DateTime, Utc};
 use domain::access::Permission;
 use domain::audit::{Action, Outcome};
+use domain::forms::FormId;
 use domain::national_id::{IdKey, NationalId};
+use domain::pathways::PathwayId;
 use persistence::audit::{self as repo, AuditEntry, AuditFilter, AuditRow};
-use persistence::PgConnection;
+use persistence::{forms, pathways, patients, PgConnection, RepoError};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -99,14 +101,85 @@ pub struct Refusal {
     /// The route pattern (never the path itself, which may hold an id).
     pub route: String,
     pub status: u16,
+    /// The route's `{id}` as the request gave it, if it has one.
+    pub target_id: Option<String>,
 }
 
-/// Writes the audit row of a refused request.
+/// The kind of target a route names by its `{id}`: the path segment before it, singular.
+fn target_kind(route: &str) -> Option<&'static str> {
+    let rest = route.strip_prefix("/api/v1/")?;
+    let (collection, tail) = rest.split_once('/')?;
+    if !tail.starts_with("{id}") {
+        return None;
+    }
+    Some(match collection {
+        "forms" => "form",
+        "pathways" => "pathway",
+        "patients" => "patient",
+        "users" => "user",
+        "units" => "unit",
+        "org-units" => "org_unit",
+        "releases" => "release",
+        "reservations" => "reservation",
+        _ => return None,
+    })
+}
+
+/// The patient (id, pseudonym) a refused target belongs to, when it is a form, pathway or patient
+/// that exists.
+fn patient_of_target(conn: &mut PgConnection, kind: &str, id: &str) -> Result<Option<(Uuid, Vec<u8>)>, Error> {
+    let Ok(id) = Uuid::parse_str(id) else { return Ok(None) };
+    let patient = match kind {
+        "form" => match forms::find(conn, FormId(id)) {
+            Ok(f) => pathways::find(conn, f.pathway()).map(|p| p.patient_id),
+            Err(e) => Err(e),
+        },
+        "pathway" => pathways::find(conn, PathwayId(id)).map(|p| p.patient_id),
+        "patient" => Ok(id),
+        _ => return Ok(None),
+    };
+    let patient = match patient {
+        Ok(p) => p,
+        Err(RepoError::NotFound) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    match patients::pseudonym_of(conn, patient) {
+        Ok(pseudonym) => Ok(Some((patient, pseudonym))),
+        Err(RepoError::NotFound) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Writes the audit row of a refused request, with its target (the route's `{id}`) and, when the
+/// target is a form, pathway or patient that exists, the patient (id and pseudonym), so that the
+/// refusal is in the patient's access log.
 pub fn record_refusal(conn: &mut PgConnection, refusal: Refusal) -> Result<(), Error> {
     let detail = json!({"method": refusal.method, "route": refusal.route, "status": refusal.status});
     let mut entry = AuditEntry::new(Action::Refusal, Outcome::Denied).request(refusal.request_id).detail(detail);
     if let Some((id, username)) = &refusal.user {
         entry = entry.by(*id, username);
     }
+    if let (Some(kind), Some(id)) = (target_kind(&refusal.route), refusal.target_id.as_deref()) {
+        entry = entry.target(kind, id);
+        if let Some((patient, pseudonym)) = patient_of_target(conn, kind, id)? {
+            entry = entry.patient(Some(patient), Some(pseudonym));
+        }
+    }
     Ok(repo::record(conn, &entry)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::target_kind;
+
+    #[test]
+    fn a_routes_id_names_its_target_kind() {
+        assert_eq!(target_kind("/api/v1/forms/{id}/reopen"), Some("form"));
+        assert_eq!(target_kind("/api/v1/pathways/{id}"), Some("pathway"));
+        assert_eq!(target_kind("/api/v1/users/{id}/grants/{gid}"), Some("user"));
+        assert_eq!(target_kind("/api/v1/units/{id}/worklist"), Some("unit"));
+        assert_eq!(target_kind("/api/v1/pathways"), None);
+        assert_eq!(target_kind("/api/v1/audit/patient-log"), None);
+        assert_eq!(target_kind("(unmatched)"), None);
+    }
 }

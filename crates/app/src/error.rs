@@ -10,6 +10,10 @@ pub enum Error {
     /// The caller's grants do not allow this, and the target is one they may know exists.
     #[error("forbidden")]
     Forbidden,
+    /// Not allowed for a reason with its own stable code (segregation of duties: `own_grant`,
+    /// `second_admin_required`); a refusal like [`Error::Forbidden`].
+    #[error("forbidden: {code}")]
+    Refused { code: &'static str, message: &'static str },
     /// Out of the caller's scope where even existence must not leak: indistinguishable from
     /// [`Error::NotFound`] to the caller.
     #[error("not found (hidden)")]
@@ -64,6 +68,8 @@ pub enum Conflict {
     UsernameTaken,
     /// The user holds this grant already.
     GrantExists,
+    /// Only a pending grant can be approved.
+    GrantNotPending,
     /// An organisation node with the same identifier (organisation number, RESH-id) exists;
     /// `constraint` names which.
     NodeExists { constraint: String },
@@ -89,6 +95,7 @@ impl Conflict {
             Self::Reserved => "reserved",
             Self::AlreadyReserved => "already_reserved",
             Self::UsernameTaken => "username_taken",
+            Self::GrantNotPending => "not_pending",
             Self::GrantExists | Self::NodeExists { .. } | Self::LinkNotAfterCurrent => "conflict",
             Self::ReleaseRefused { .. } => "release_refused",
             Self::AlreadyPublished => "already_published",
@@ -115,6 +122,7 @@ impl Conflict {
             Self::AlreadyReserved => "the person is already on the reservation list".into(),
             Self::UsernameTaken => "a user with this username exists".into(),
             Self::GrantExists => "the user already holds this grant".into(),
+            Self::GrantNotPending => "the grant is in effect already; only a pending grant is approved".into(),
             Self::NodeExists { constraint } => {
                 format!("an organisation node with the same identifier exists ({constraint})")
             }
@@ -150,6 +158,12 @@ impl Error {
     /// Anything that should never happen with consistent data.
     pub fn inconsistent(what: &'static str) -> Self {
         Self::Internal(what.into())
+    }
+}
+
+impl From<domain::access::DutyConflict> for Error {
+    fn from(c: domain::access::DutyConflict) -> Self {
+        Self::Refused { code: c.code(), message: c.message() }
     }
 }
 

@@ -250,12 +250,35 @@ pub fn complete(
     })
 }
 
+/// A reopening as the caller may see it: the whole form for a caller who may read it (the owning
+/// unit's contact), only the reopening itself for one who may not (register staff, who never
+/// read forms).
+#[derive(Debug, Clone)]
+pub enum Reopened {
+    Form(Box<FormView>),
+    Receipt(ReopenReceipt),
+}
+
+/// What a caller who may not read a form learns of reopening it: no field, date, unit or pathway.
+#[derive(Debug, Clone)]
+pub struct ReopenReceipt {
+    pub id: Uuid,
+    /// As stored (`baseline`, `measurement`, `discharge`, `follow_up`...), like [`FormRow::kind`].
+    pub kind: String,
+    pub status: String,
+    pub version: i32,
+    pub reopened_by: Option<Uuid>,
+    pub reopened_at: Option<chrono::DateTime<Utc>>,
+    pub reopen_reason: Option<String>,
+}
+
 /// The most characters a reopening's reason may have.
 pub const REASON_MAX: usize = 1000;
 
 /// Reopens a completed form with a reason (unit contact of the owning unit, register staff).
-/// Reopening a discharge or follow-up moves the pathway's status back.
-pub fn reopen(conn: &mut PgConnection, caller: &Caller, id: FormId, reason: &str) -> Result<FormView, Error> {
+/// Reopening a discharge or follow-up moves the pathway's status back. Returns the form only to
+/// a caller who may read it ([`Reopened`]).
+pub fn reopen(conn: &mut PgConnection, caller: &Caller, id: FormId, reason: &str) -> Result<Reopened, Error> {
     let reason = reason.trim().to_owned();
     let by = caller.actor.user_id;
     in_transaction(conn, |conn| {
@@ -294,8 +317,24 @@ pub fn reopen(conn: &mut PgConnection, caller: &Caller, id: FormId, reason: &str
         add_history(conn, &row, "reopened", by, json!([]), Some(reason.clone()))?;
         let entry = caller.audit(Action::ReopenForm, Outcome::Success).target("form", id);
         record_for_patient(conn, entry.role(Some(role.as_str())), &p)?;
+        let readable = match pathway_access(conn, &caller.actor, &p) {
+            Ok(access) => access.reads_form_of(row.unit_id),
+            Err(Error::Hidden) => false,
+            Err(e) => return Err(e),
+        };
+        if !readable {
+            return Ok(Reopened::Receipt(ReopenReceipt {
+                id: row.id,
+                kind: row.kind,
+                status: row.status,
+                version: row.version,
+                reopened_by: row.reopened_by,
+                reopened_at: row.reopened_at,
+                reopen_reason: row.reopen_reason,
+            }));
+        }
         let data = forms::load_data(conn, &row)?;
-        Ok(FormView { row, data, warnings: Vec::new() })
+        Ok(Reopened::Form(Box::new(FormView { row, data, warnings: Vec::new() })))
     })
 }
 

@@ -11,15 +11,16 @@ use domain::pathways::{
     TreatmentStatus,
 };
 use domain::FieldError;
-use persistence::audit::AuditEntry;
 use persistence::forms::{self, FormRow};
 use persistence::pathways::{
     self, NewPathwayRow, NewTransferRow, PathwayFilter, PathwayRow, StatusChangeRow, TransferRow,
 };
-use persistence::{audit, in_transaction, organisations, patients, PgConnection, RepoError};
+use persistence::{audit, in_transaction, organisations, patients, reservations, PgConnection, RepoError};
 use uuid::Uuid;
 
-use crate::access::{load_pathway, pathway_access, record_for_patient, register_role, register_units, require_full};
+use crate::access::{
+    as_left, load_pathway, pathway_access, record_for_patient, register_role, register_units, require_full,
+};
 use crate::paging::{Paged, Paging};
 use crate::{Caller, Conflict, Error};
 
@@ -89,8 +90,29 @@ pub fn open(
     };
     let role = caller.actor.role_for(Permission::Register, &path).ok_or(Error::Forbidden)?;
     let new = NewPathway::parse(input, today)?;
-    in_transaction(conn, |conn| {
-        check_no_active_pathway(pathways::has_active(conn, patient.id)?)?;
+    let entry = caller.audit(Action::OpenPathway, Outcome::Success).role(Some(role.as_str()));
+    // The person's lock, as in a registration (`reservations::lock_person`): a reservation being
+    // written now is waited for and then seen; one that comes later deletes this pathway.
+    // A refusal is audited with the patient's pseudonym, in a transaction that commits: a refused
+    // opening tells the caller that the person is in treatment elsewhere, so it must show in the
+    // patient's access log (docs/operations.md, "Access risks that remain").
+    let denied = |reason: &str, patient_id: Option<Uuid>| {
+        let mut denied = entry.clone();
+        denied.outcome = Outcome::Denied.as_str().to_owned();
+        let denied = denied.unit(Some(new.unit.0)).patient(patient_id, Some(patient.pseudonym.clone()));
+        denied.detail(serde_json::json!({ "reason": reason }))
+    };
+    let opened = in_transaction(conn, |conn| {
+        reservations::lock_person(conn, &patient.pseudonym)?;
+        if reservations::is_reserved(conn, &patient.pseudonym)? {
+            audit::record(conn, &denied("reserved", None))?;
+            return Ok(Err(Conflict::Reserved.into()));
+        }
+        // Under the person's lock, two openings of one patient run one after the other.
+        if let Err(e) = check_no_active_pathway(pathways::has_active(conn, patient.id)?) {
+            audit::record(conn, &denied("active_pathway", Some(patient.id)))?;
+            return Ok(Err(e.into()));
+        }
         let row = NewPathwayRow {
             id: Uuid::now_v7(),
             patient_id: patient.id,
@@ -106,11 +128,12 @@ pub fn open(
             RepoError::UniqueViolation(_) => Conflict::ActivePathway.into(),
             e => Error::from(e),
         })?;
-        let entry =
-            caller.audit(Action::OpenPathway, Outcome::Success).role(Some(role.as_str())).target("pathway", p.id);
-        audit::record(conn, &entry.unit(Some(p.unit_id)).patient(Some(patient.id), Some(patient.pseudonym)))?;
-        Ok(PathwayView { row: p, writable: true })
-    })
+        let entry = entry.clone().target("pathway", p.id).unit(Some(p.unit_id));
+        audit::record(conn, &entry.patient(Some(patient.id), Some(patient.pseudonym.clone())))?;
+        Ok::<_, Error>(Ok(PathwayView { row: p, writable: true }))
+    })?;
+    // Refused with the denial's audit row committed.
+    opened
 }
 
 /// The filters of a pathway list, as the caller gave them.
@@ -129,8 +152,8 @@ pub struct ListQuery {
 }
 
 /// Lists the pathways in the caller's scope (owned by, or transferred away from, a unit the
-/// caller registers for), newest start first, with the total. Every listed pathway is an
-/// audited read of its patient.
+/// caller registers for), newest start first, with the total. Audited as one row carrying every
+/// listed patient (their ids and pseudonyms) and the listed pathways.
 pub fn list(conn: &mut PgConnection, caller: &Caller, q: &ListQuery) -> Result<Paged<PathwayView>, Error> {
     let role = register_role(&caller.actor, Error::Forbidden)?;
     let mut errors = Vec::new();
@@ -157,27 +180,27 @@ pub fn list(conn: &mut PgConnection, caller: &Caller, q: &ListQuery) -> Result<P
         limit: paging.limit,
         offset: paging.offset,
     };
-    let template = caller.audit(Action::ListPathways, Outcome::Success).role(Some(role.as_str()));
+    let entry = caller.audit(Action::ListPathways, Outcome::Success).role(Some(role.as_str()));
     in_transaction(conn, |conn| {
         let (rows, total) = pathways::list(conn, &filter)?;
-        let entries: Vec<AuditEntry> = rows
-            .iter()
-            .map(|(p, pseudonym)| {
-                template
-                    .clone()
-                    .unit(Some(p.unit_id))
-                    .target("pathway", p.id)
-                    .patient(Some(p.patient_id), Some(pseudonym.clone()))
-            })
-            .collect();
-        patients::record_audit_batch(conn, &entries)?;
-        let items = rows
-            .into_iter()
-            .map(|(p, _)| {
-                let writable = units.contains(&p.unit_id);
-                PathwayView { row: p, writable }
-            })
-            .collect();
+        // One row for the request, carrying every listed patient (found by each one's log).
+        let listed: Vec<(Uuid, Vec<u8>)> =
+            rows.iter().map(|(p, pseudonym)| (p.patient_id, pseudonym.clone())).collect();
+        let pathway_ids: Vec<Uuid> = rows.iter().map(|(p, _)| p.id).collect();
+        let detail = serde_json::json!({"unit": q.unit, "status": q.status, "from": q.from, "to": q.to,
+            "page": paging.page(), "pathways": pathway_ids, "total": total});
+        audit::record(conn, &entry.clone().unit(q.unit).patients(&listed).detail(detail))?;
+        let mut items = Vec::with_capacity(rows.len());
+        for (p, _) in rows {
+            let writable = units.contains(&p.unit_id);
+            let row = if writable {
+                p
+            } else {
+                let transfers = pathways::transfers(conn, p.pathway())?;
+                as_left(conn, &units, p, &transfers)?.0
+            };
+            items.push(PathwayView { row, writable });
+        }
         Ok(Paged::new(items, paging, total))
     })
 }
@@ -189,16 +212,26 @@ pub fn read(conn: &mut PgConnection, caller: &Caller, id: PathwayId) -> Result<P
         let p = load_pathway(conn, id, false)?;
         let access = pathway_access(conn, &caller.actor, &p)?;
         let forms = forms::of_pathway(conn, id)?.into_iter().filter(|f| access.reads_form_of(f.unit_id)).collect();
-        let status_history = pathways::status_history(conn, id)?;
-        let transfers = pathways::transfers(conn, id)?;
+        let mut status_history = pathways::status_history(conn, id)?;
+        let mut transfers = pathways::transfers(conn, id)?;
         let entry = caller.audit(Action::ReadPathway, Outcome::Success).role(Some(role.as_str())).target("pathway", id);
         record_for_patient(conn, entry, &p)?;
-        Ok(PathwayDetail {
-            pathway: PathwayView { row: p, writable: access == PathwayAccess::Full },
-            forms,
-            status_history,
-            transfers,
-        })
+        // A unit that only keeps read access sees the pathway as it was when it left.
+        let writable = access == PathwayAccess::Full;
+        let p = if writable {
+            p
+        } else {
+            let covered = register_units(conn, &caller.actor)?;
+            let (seen, left) = as_left(conn, &covered, p, &transfers)?;
+            if let Some(left) = left {
+                status_history.retain(|h| h.changed_at <= left.created_at);
+                if let Some(at) = transfers.iter().position(|t| t.id == left.id) {
+                    transfers.truncate(at + 1);
+                }
+            }
+            seen
+        };
+        Ok(PathwayDetail { pathway: PathwayView { row: p, writable }, forms, status_history, transfers })
     })
 }
 
@@ -234,6 +267,8 @@ pub fn transfer(
                 to_unit_id: input.to_unit_id.0,
                 transfer_date: input.date,
                 created_by: caller.actor.user_id,
+                status_at_transfer: p.status,
+                treatment_level_at_transfer: p.treatment_level_in_force(),
             },
         )?;
         let entry = caller

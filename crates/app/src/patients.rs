@@ -15,7 +15,7 @@ use persistence::{audit, in_transaction, reservations, PgConnection};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::access::{hide_missing, register_role, register_units};
+use crate::access::{as_left, hide_missing, register_role, register_units};
 use crate::{Caller, Conflict, Error};
 
 /// The check-digit rules applied to new national ids. The 2032 rule is off until it is needed
@@ -95,9 +95,10 @@ pub fn read(conn: &mut PgConnection, caller: &Caller, id: PatientId) -> Result<P
         }
         let mut visible = Vec::new();
         for p in pathways::of_patient(conn, id)? {
-            let held: Vec<i64> = pathways::transfers(conn, p.pathway())?.iter().map(|t| t.from_unit_id).collect();
-            if units.contains(&p.unit_id) || held.iter().any(|u| units.contains(u)) {
-                visible.push(p);
+            let transfers = pathways::transfers(conn, p.pathway())?;
+            if units.contains(&p.unit_id) || transfers.iter().any(|t| units.contains(&t.from_unit_id)) {
+                // A pathway transferred away: as it was when it left the caller's units.
+                visible.push(as_left(conn, &units, p, &transfers)?.0);
             }
         }
         let entry = caller.audit(Action::ReadPatient, Outcome::Success).role(Some(role.as_str())).target("patient", id);

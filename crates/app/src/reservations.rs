@@ -110,7 +110,10 @@ pub fn list(
     caller.actor.require_national(Permission::Oversight)?;
     let paging = page.paging()?;
     let (rows, total) = reservations::list(conn, pending, paging.limit, paging.offset)?;
-    audit::record(conn, &caller.audit(Action::ListReservations, Outcome::Success).role(Some("register_staff")))?;
+    // One row for the request, carrying the listed people's pseudonyms (found by each one's log).
+    let listed = rows.iter().map(|r| r.pseudonym.clone()).collect();
+    let entry = caller.audit(Action::ListReservations, Outcome::Success).role(Some("register_staff"));
+    audit::record(conn, &entry.pseudonyms(listed))?;
     Ok(Paged::new(rows.into_iter().map(|r| ReservationView::new(r, today)).collect(), paging, total))
 }
 

@@ -6,12 +6,12 @@
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use chrono::{DateTime, NaiveDate, Utc};
-use domain::access::{validate_grant, Permission, Role};
+use domain::access::{check_approval, check_grant_change, validate_grant, GrantStatus, Permission, Role};
 use domain::audit::{Action, Outcome};
 use domain::organisations::NodeId;
 use domain::FieldError;
 use persistence::audit::AuditEntry;
-use persistence::users::{self, GrantRow, NewUserRow, UserChanges, UserRow};
+use persistence::users::{self, AuthorisationRow, GrantRow, NewGrant, NewUserRow, UserChanges, UserRow};
 use persistence::{audit, in_transaction, organisations, PgConnection, RepoError};
 use serde_json::json;
 use uuid::Uuid;
@@ -41,7 +41,7 @@ pub struct GrantView {
     pub node_name: String,
 }
 
-/// A user with their grants.
+/// A user with their grants not revoked (in effect and pending: [`GrantRow::status`]).
 #[derive(Debug, Clone)]
 pub struct UserView {
     pub row: UserRow,
@@ -66,7 +66,7 @@ fn describe_grants(conn: &mut PgConnection, rows: Vec<GrantRow>) -> Result<Vec<G
 }
 
 fn view(conn: &mut PgConnection, row: UserRow) -> Result<UserView, Error> {
-    let grants = users::grants_of(conn, row.id)?;
+    let grants = users::current_grants_of(conn, row.id)?;
     Ok(UserView { grants: describe_grants(conn, grants)?, row })
 }
 
@@ -169,17 +169,28 @@ pub fn update(conn: &mut PgConnection, caller: &Caller, id: Uuid, input: UserUpd
     })
 }
 
-/// Grants `role` at a node (admin). The node's kind must fit the role; a grant the user holds
-/// already is [`Conflict::GrantExists`].
+/// The most characters a grant's reason may have.
+pub const GRANT_REASON_MAX: usize = 1000;
+
+/// Grants `role` at a node (admin), with an optional reason. The node's kind must fit the role;
+/// a grant the user holds already (in effect or pending) is [`Conflict::GrantExists`]. An admin
+/// may not grant itself anything (`own_grant`). A register_staff or admin grant is pending until
+/// a second admin approves it ([`approve_grant`]); the others take effect at once.
 pub fn add_grant(
     conn: &mut PgConnection,
     caller: &Caller,
     id: Uuid,
     role: &str,
     node_id: i64,
+    reason: Option<&str>,
     today: NaiveDate,
 ) -> Result<GrantView, Error> {
     caller.actor.require_national(Permission::Administer)?;
+    check_grant_change(caller.actor.user_id, id)?;
+    let reason = reason.map(str::trim);
+    if reason.is_some_and(|r| r.is_empty() || r.chars().count() > GRANT_REASON_MAX) {
+        return Err(Error::invalid("reason", "length", "must have 1 to 1000 characters"));
+    }
     in_transaction(conn, |conn| {
         users::find(conn, id)?;
         let node = match organisations::find_node(conn, node_id, today) {
@@ -190,22 +201,54 @@ pub fn add_grant(
             Err(e) => return Err(e.into()),
         };
         let role = validate_grant(role, node.node.kind()?)?;
-        let row = users::add_grant(conn, id, role, NodeId(node_id)).map_err(|e| match e {
+        let new = NewGrant {
+            user: id,
+            role,
+            node: NodeId(node_id),
+            granted_by: Some(caller.actor.user_id),
+            reason,
+            in_effect: !role.needs_second_admin(),
+        };
+        let row = users::add_grant(conn, &new).map_err(|e| match e {
             RepoError::UniqueViolation(_) => Conflict::GrantExists.into(),
             other => Error::from(other),
         })?;
-        let detail = json!({"grant_id": row.id, "role": row.role, "node_id": row.node_id});
+        let detail = json!({"grant_id": row.id, "role": row.role, "node_id": row.node_id,
+            "status": row.status().as_str(), "reason": row.reason});
         let entry = caller.audit(Action::AddGrant, Outcome::Success).role(Some("admin")).target("user", id);
         audit::record(conn, &entry.detail(detail))?;
         describe_grants(conn, vec![row])?.pop().ok_or_else(|| Error::inconsistent("a grant vanished"))
     })
 }
 
-/// Removes a grant (admin).
+/// Approves a pending grant (admin): it takes effect now. The approver must be a second admin,
+/// neither the grantee (`own_grant`) nor the admin who granted it (`second_admin_required`); a
+/// grant in effect already is [`Conflict::GrantNotPending`].
+pub fn approve_grant(conn: &mut PgConnection, caller: &Caller, id: Uuid, grant: i64) -> Result<GrantView, Error> {
+    caller.actor.require_national(Permission::Administer)?;
+    check_grant_change(caller.actor.user_id, id)?;
+    in_transaction(conn, |conn| {
+        let row = users::find_current_grant_for_update(conn, id, grant)?;
+        check_approval(caller.actor.user_id, row.user_id, row.granted_by)?;
+        if row.status() != GrantStatus::Pending {
+            return Err(Conflict::GrantNotPending.into());
+        }
+        let row = users::approve_grant(conn, grant, Some(caller.actor.user_id))?;
+        let detail =
+            json!({"grant_id": row.id, "role": row.role, "node_id": row.node_id, "granted_by": row.granted_by});
+        let entry = caller.audit(Action::ApproveGrant, Outcome::Success).role(Some("admin")).target("user", id);
+        audit::record(conn, &entry.detail(detail))?;
+        describe_grants(conn, vec![row])?.pop().ok_or_else(|| Error::inconsistent("a grant vanished"))
+    })
+}
+
+/// Revokes a grant, in effect or pending (admin); it stays in the authorisation register with
+/// its revocation. An admin may not revoke its own grants (`own_grant`).
 pub fn remove_grant(conn: &mut PgConnection, caller: &Caller, id: Uuid, grant: i64) -> Result<(), Error> {
     caller.actor.require_national(Permission::Administer)?;
+    check_grant_change(caller.actor.user_id, id)?;
     in_transaction(conn, |conn| {
-        let row = users::remove_grant(conn, id, grant)?;
+        let row = users::revoke_grant(conn, id, grant, caller.actor.user_id)?;
         let detail = json!({"grant_id": row.id, "role": row.role, "node_id": row.node_id});
         let entry = caller.audit(Action::RemoveGrant, Outcome::Success).role(Some("admin")).target("user", id);
         audit::record(conn, &entry.detail(detail))?;
@@ -213,9 +256,27 @@ pub fn remove_grant(conn: &mut PgConnection, caller: &Caller, id: Uuid, grant: i
     })
 }
 
+/// The authorisation register (admin, register staff): every grant ever made — pending, in
+/// effect and revoked — newest first, optionally of one user. Reading it is audited.
+pub fn authorisations(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    user: Option<Uuid>,
+    page: PageRequest,
+) -> Result<Paged<AuthorisationRow>, Error> {
+    let nation = [caller.actor.nation];
+    let role = caller.actor.role_for(Permission::Authorisations, &nation).ok_or(Error::Forbidden)?;
+    let paging = page.paging()?;
+    let (rows, total) = users::authorisations(conn, user, paging.limit, paging.offset)?;
+    let entry = caller.audit(Action::ReadAuthorisations, Outcome::Success).role(Some(role.as_str()));
+    audit::record(conn, &entry.detail(json!({"user": user})))?;
+    Ok(Paged::new(rows, paging, total))
+}
+
 /// Creates the user if missing (or sets the password and enables it if present) and makes sure
 /// it holds `role` at `node`. For the operator's command line (`rusreg user add`, `rusreg demo`)
-/// and test set-up: audited like an admin change, by the system.
+/// and test set-up: audited like an admin change, by the system. The grant takes effect at once,
+/// also a register_staff or admin grant (the operator bootstraps the first admins; docs/operations.md).
 pub fn ensure_user_with_grant(
     conn: &mut PgConnection,
     username: &str,
@@ -241,8 +302,16 @@ pub fn ensure_user_with_grant(
             }
             None => insert_user(conn, username, display_name, &hash)?.id,
         };
-        if !users::grants_of(conn, id)?.iter().any(|g| g.role == role.as_str() && g.node_id == node.0) {
-            users::add_grant(conn, id, role, node)?;
+        // The operator's grant takes effect at once, also one pending approval.
+        match users::current_grants_of(conn, id)?.into_iter().find(|g| g.role == role.as_str() && g.node_id == node.0) {
+            Some(g) if g.status() == GrantStatus::Pending => {
+                users::approve_grant(conn, g.id, None)?;
+            }
+            Some(_) => {}
+            None => {
+                let new = NewGrant { user: id, role, node, granted_by: None, reason: None, in_effect: true };
+                users::add_grant(conn, &new)?;
+            }
         }
         let detail = json!({"username": username, "role": role.as_str(), "node_id": node.0, "by": "cli"});
         audit::record(conn, &AuditEntry::new(Action::CreateUser, Outcome::Success).target("user", id).detail(detail))?;

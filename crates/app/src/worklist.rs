@@ -1,14 +1,14 @@
 //! A unit's worklist: the forms due and overdue at the unit, for its registrars and unit
 //! contacts. The facts come from one set-based query; the due-date rules are
-//! `domain::worklist::worklist_items` with the configured time limits. Audited as a read of the
-//! unit's list (not of each patient).
+//! `domain::worklist::worklist_items` with the configured time limits. Audited as one row per
+//! request carrying the patients on the returned page (ids and pseudonyms).
 
 use chrono::NaiveDate;
 use domain::access::Permission;
 use domain::audit::{Action, Outcome};
 use domain::worklist::{worklist_items, WorklistConfig, WorklistItemKind};
 use persistence::PgConnection;
-use persistence::{audit, organisations, RepoError};
+use persistence::{audit, organisations, patients, RepoError};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -74,9 +74,15 @@ pub fn for_unit(
         .collect();
     items.sort_by_key(|i| (i.due_date, i.pathway_id, i.kind));
     let total = items.len() as i64;
-    let entry = caller.audit(Action::ReadWorklist, Outcome::Success).unit(Some(unit)).target("unit", unit);
-    audit::record(conn, &entry.role(role).detail(json!({"items": total})))?;
     let offset = usize::try_from(paging.offset).unwrap_or(usize::MAX);
     let limit = usize::try_from(paging.limit).unwrap_or(0);
-    Ok(Paged::new(items.into_iter().skip(offset).take(limit).collect(), paging, total))
+    let page: Vec<WorklistItem> = items.into_iter().skip(offset).take(limit).collect();
+    // One row for the request, carrying every patient on the page (found by each one's log).
+    let ids: Vec<Uuid> = page.iter().map(|i| i.patient_id).collect();
+    let mut listed = patients::pseudonyms_of(conn, &ids)?;
+    listed.sort_by_key(|(id, _)| ids.iter().position(|i| i == id));
+    let entry = caller.audit(Action::ReadWorklist, Outcome::Success).unit(Some(unit)).target("unit", unit);
+    let detail = json!({"items": total, "page": paging.page(), "listed": page.len()});
+    audit::record(conn, &entry.role(role).patients(&listed).detail(detail))?;
+    Ok(Paged::new(page, paging, total))
 }

@@ -49,6 +49,87 @@ impl Role {
     }
 }
 
+impl Role {
+    /// Roles whose grants take effect only when a second admin (neither the grantee nor the
+    /// admin who granted it) approves them: they read every patient's audit trail or administer
+    /// users (docs/domain.md, Grants and approvals).
+    pub fn needs_second_admin(self) -> bool {
+        matches!(self, Self::RegisterStaff | Self::Admin)
+    }
+}
+
+/// Where a grant stands: pending (waiting for a second admin), active, or revoked. Only an
+/// active grant gives access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantStatus {
+    Pending,
+    Active,
+    Revoked,
+}
+
+impl GrantStatus {
+    /// From the facts kept on a grant: whether it took effect and whether it was revoked.
+    pub fn of(in_effect: bool, revoked: bool) -> Self {
+        match (in_effect, revoked) {
+            (_, true) => Self::Revoked,
+            (true, false) => Self::Active,
+            (false, false) => Self::Pending,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Active => "active",
+            Self::Revoked => "revoked",
+        }
+    }
+}
+
+/// A change of grants that segregation of duties forbids, with a stable code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DutyConflict {
+    /// An admin adding, approving or removing a grant of its own.
+    OwnGrant,
+    /// The admin who granted a grant approving it: it needs a second admin.
+    SecondAdminRequired,
+}
+
+impl DutyConflict {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::OwnGrant => "own_grant",
+            Self::SecondAdminRequired => "second_admin_required",
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::OwnGrant => "an admin may not add, approve or remove its own grants; another admin must",
+            Self::SecondAdminRequired => "a grant must be approved by a second admin, not by the admin who granted it",
+        }
+    }
+}
+
+/// Segregation of duties: `admin` may add or remove grants of `grantee` only when it is someone else.
+pub fn check_grant_change(admin: Uuid, grantee: Uuid) -> Result<(), DutyConflict> {
+    if admin == grantee {
+        return Err(DutyConflict::OwnGrant);
+    }
+    Ok(())
+}
+
+/// Segregation of duties: `approver` may approve a grant of `grantee` made by `granted_by` only
+/// when it is neither of them (a grant made by the operator's command line has no granter).
+pub fn check_approval(approver: Uuid, grantee: Uuid, granted_by: Option<Uuid>) -> Result<(), DutyConflict> {
+    check_grant_change(approver, grantee)?;
+    if granted_by == Some(approver) {
+        return Err(DutyConflict::SecondAdminRequired);
+    }
+    Ok(())
+}
+
 /// Checks that `role` may be granted at a node of kind `kind`.
 pub fn validate_grant(role: &str, kind: NodeKind) -> Result<Role, DomainError> {
     let role = Role::parse(role).ok_or_else(|| {
@@ -94,6 +175,8 @@ pub enum Permission {
     Oversight,
     /// Users, grants and organisation units.
     Administer,
+    /// The authorisation register: every grant, approval and revocation (admin, register staff).
+    Authorisations,
 }
 
 impl Permission {
@@ -106,6 +189,7 @@ impl Permission {
             Self::EntityDownloads => &[RegisterContact, RegisterStaff],
             Self::Oversight => &[RegisterStaff],
             Self::Administer => &[Admin],
+            Self::Authorisations => &[RegisterStaff, Admin],
         }
     }
 }
@@ -288,8 +372,10 @@ mod tests {
             EntityDownloads => matches!(r, RegisterContact | RegisterStaff),
             Oversight => r == Role::RegisterStaff,
             Administer => r == Admin,
+            Authorisations => matches!(r, RegisterStaff | Admin),
         };
-        for p in [Register, Worklist, ReopenForm, Completeness, EntityDownloads, Oversight, Administer] {
+        for p in [Register, Worklist, ReopenForm, Completeness, EntityDownloads, Oversight, Administer, Authorisations]
+        {
             for r in Role::ALL {
                 let g = grant(r, home(r));
                 let target: &[NodeId] = if r == RegisterContact { &ENTITY_PATH } else { &UNIT_PATH };
@@ -310,6 +396,23 @@ mod tests {
         let g = grant(Role::Registrar, ENTITY);
         assert!(allows(&g, Permission::Register, &UNIT_PATH));
         assert!(!allows(&g, Permission::Register, &OTHER_UNIT_PATH));
+    }
+
+    #[test]
+    fn segregation_of_duties_no_own_grants_and_a_second_admin_approves() {
+        let (a, b, c) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+        assert_eq!(check_grant_change(a, a), Err(DutyConflict::OwnGrant));
+        assert_eq!(check_grant_change(a, b), Ok(()));
+        assert_eq!(check_approval(b, b, Some(a)), Err(DutyConflict::OwnGrant));
+        assert_eq!(check_approval(a, b, Some(a)), Err(DutyConflict::SecondAdminRequired));
+        assert_eq!(check_approval(c, b, Some(a)), Ok(()));
+        assert_eq!(check_approval(c, b, None), Ok(()), "granted by the operator's command line");
+        assert!(Role::RegisterStaff.needs_second_admin() && Role::Admin.needs_second_admin());
+        assert!(!Role::Registrar.needs_second_admin() && !Role::UnitContact.needs_second_admin());
+        assert!(!Role::RegisterContact.needs_second_admin());
+        assert_eq!(GrantStatus::of(false, false), GrantStatus::Pending);
+        assert_eq!(GrantStatus::of(true, false), GrantStatus::Active);
+        assert_eq!(GrantStatus::of(false, true), GrantStatus::Revoked);
     }
 
     #[test]

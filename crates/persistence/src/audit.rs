@@ -25,6 +25,9 @@ pub struct AuditEntry {
     pub outcome: String,
     pub request_id: Option<String>,
     pub detail: serde_json::Value,
+    /// Every patient a list read showed (one row per request): internal ids and pseudonyms.
+    pub patient_ids: Option<Vec<Option<Uuid>>>,
+    pub patient_pseudonyms: Option<Vec<Option<Vec<u8>>>>,
 }
 
 impl AuditEntry {
@@ -43,7 +46,24 @@ impl AuditEntry {
             outcome: outcome.as_str().to_owned(),
             request_id: None,
             detail: serde_json::Value::Object(Default::default()),
+            patient_ids: None,
+            patient_pseudonyms: None,
         }
+    }
+
+    /// People a list read showed by pseudonym only (reservations: no patient row is left).
+    pub fn pseudonyms(mut self, listed: Vec<Vec<u8>>) -> Self {
+        self.patient_pseudonyms = Some(listed.into_iter().map(Some).collect());
+        self
+    }
+
+    /// The patients a list read showed, as `(id, pseudonym)`, each once (in the order given).
+    pub fn patients(mut self, listed: &[(Uuid, Vec<u8>)]) -> Self {
+        let mut seen = std::collections::HashSet::new();
+        let unique: Vec<&(Uuid, Vec<u8>)> = listed.iter().filter(|(id, _)| seen.insert(*id)).collect();
+        self.patient_ids = Some(unique.iter().map(|(id, _)| Some(*id)).collect());
+        self.patient_pseudonyms = Some(unique.iter().map(|(_, p)| Some(p.clone())).collect());
+        self
     }
 
     pub fn by(mut self, user_id: Uuid, username: &str) -> Self {
@@ -101,6 +121,8 @@ pub struct AuditRow {
     pub outcome: String,
     pub request_id: Option<String>,
     pub detail: serde_json::Value,
+    /// The patients of a list read.
+    pub patient_ids: Option<Vec<Option<Uuid>>>,
 }
 
 /// Writes one entry.
@@ -128,11 +150,16 @@ pub fn list(conn: &mut PgConnection, f: &AuditFilter) -> Result<(Vec<AuditRow>, 
         if let Some(u) = f.user {
             q = q.filter(audit_log::user_id.eq(u));
         }
+        // A patient is found on the rows about them and on the list reads that showed them.
         if let Some(p) = f.patient {
-            q = q.filter(audit_log::patient_id.eq(p));
+            q = q.filter(audit_log::patient_id.eq(p).or(audit_log::patient_ids.contains(vec![Some(p)])));
         }
         if let Some(p) = &f.pseudonym {
-            q = q.filter(audit_log::patient_pseudonym.eq(p.clone()));
+            q = q.filter(
+                audit_log::patient_pseudonym
+                    .eq(p.clone())
+                    .or(audit_log::patient_pseudonyms.contains(vec![Some(p.clone())])),
+            );
         }
         if let Some(a) = &f.action {
             q = q.filter(audit_log::action.eq(a.clone()));

@@ -99,6 +99,10 @@ pub struct TransferRow {
     pub transfer_date: NaiveDate,
     pub created_by: Uuid,
     pub created_at: DateTime<Utc>,
+    /// The pathway's status when it left (`None` for transfers written without it).
+    pub status_at_transfer: Option<i16>,
+    /// The treatment level in force when it left (`None` likewise).
+    pub treatment_level_at_transfer: Option<i16>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -109,6 +113,8 @@ pub struct NewTransferRow {
     pub to_unit_id: i64,
     pub transfer_date: NaiveDate,
     pub created_by: Uuid,
+    pub status_at_transfer: i16,
+    pub treatment_level_at_transfer: i16,
 }
 
 /// Inserts a pathway and the first row of its status history (event `opened`). A second active
@@ -252,7 +258,19 @@ pub fn list(conn: &mut PgConnection, f: &PathwayFilter) -> Result<(Vec<ListedPat
             q = q.filter(pathways::unit_id.eq(unit));
         }
         if let Some(status) = f.status {
-            q = q.filter(pathways::status.eq(status));
+            // A pathway transferred away is filtered by its status when it left the caller's
+            // units (what the caller sees), never by the receiving unit's later status.
+            let as_left = diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::SmallInt>>(
+                "(SELECT COALESCE(t.status_at_transfer, (SELECT h.to_status FROM pathway_status_history h \
+                   WHERE h.pathway_id = t.pathway_id AND h.changed_at <= t.created_at ORDER BY h.id DESC LIMIT 1)) \
+                  FROM pathway_transfers t WHERE t.pathway_id = pathways.id AND t.from_unit_id = ANY(",
+            )
+            .bind::<Array<BigInt>, _>(f.visible_units.clone())
+            .sql(") ORDER BY t.transfer_date DESC, t.id DESC LIMIT 1)");
+            q = q.filter(
+                (pathways::unit_id.eq_any(f.visible_units.clone()).and(pathways::status.eq(status)))
+                    .or(pathways::unit_id.ne_all(f.visible_units.clone()).and(as_left.eq(status))),
+            );
         }
         if let Some(from) = f.from {
             q = q.filter(pathways::start_date.ge(from));

@@ -7,8 +7,7 @@ use diesel::prelude::*;
 use domain::patients::PatientId;
 use uuid::Uuid;
 
-use crate::audit::AuditEntry;
-use crate::schema::{audit_log, pathway_transfers, pathways, patients};
+use crate::schema::{pathway_transfers, pathways, patients};
 use crate::RepoError;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -107,10 +106,10 @@ pub fn in_scope(
     .get_result(conn)?)
 }
 
-/// Writes many audit rows in one statement (for example one per patient of a listed page).
-pub fn record_audit_batch(conn: &mut PgConnection, entries: &[AuditEntry]) -> Result<(), RepoError> {
-    if !entries.is_empty() {
-        diesel::insert_into(audit_log::table).values(entries).execute(conn)?;
+/// The pseudonyms of these patients, as `(id, pseudonym)` (patients that no longer exist are left out).
+pub fn pseudonyms_of(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<(Uuid, Vec<u8>)>, RepoError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(())
+    Ok(patients::table.filter(patients::id.eq_any(ids)).select((patients::id, patients::pseudonym)).load(conn)?)
 }

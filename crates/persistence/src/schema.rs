@@ -16,6 +16,8 @@ diesel::table! {
         outcome -> Text,
         request_id -> Nullable<Text>,
         detail -> Jsonb,
+        patient_ids -> Nullable<Array<Nullable<Uuid>>>,
+        patient_pseudonyms -> Nullable<Array<Nullable<Bytea>>>,
     }
 }
 
@@ -149,6 +151,12 @@ diesel::table! {
         role -> Text,
         node_id -> Int8,
         created_at -> Timestamptz,
+        granted_by -> Nullable<Uuid>,
+        reason -> Nullable<Text>,
+        approved_by -> Nullable<Uuid>,
+        valid_from -> Nullable<Timestamptz>,
+        revoked_by -> Nullable<Uuid>,
+        revoked_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -226,6 +234,8 @@ diesel::table! {
         transfer_date -> Date,
         created_by -> Uuid,
         created_at -> Timestamptz,
+        status_at_transfer -> Nullable<Int2>,
+        treatment_level_at_transfer -> Nullable<Int2>,
     }
 }
 
@@ -347,7 +357,6 @@ diesel::joinable!(form_substances -> forms (form_id));
 diesel::joinable!(forms -> org_nodes (unit_id));
 diesel::joinable!(forms -> pathways (pathway_id));
 diesel::joinable!(grants -> org_nodes (node_id));
-diesel::joinable!(grants -> users (user_id));
 diesel::joinable!(measurement_forms -> forms (form_id));
 diesel::joinable!(npr_counts -> org_nodes (unit_id));
 diesel::joinable!(npr_counts -> users (imported_by));

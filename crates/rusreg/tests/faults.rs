@@ -50,7 +50,7 @@ fn json_field(response: &str, field: &str) -> Option<String> {
 }
 
 /// A valid fødselsnummer for a birth on day `n` after 1960-01-01 with individual number `i`
-/// (000–499: born 1900–1999).
+/// (000–499: born 1900–1999, so `n` stays below 10,000 days: births up to 1987).
 fn national_id(n: u32, i: u32) -> Option<String> {
     let birth = chrono::NaiveDate::from_ymd_opt(1960, 1, 1)?.checked_add_days(chrono::Days::new(u64::from(n)))?;
     let first9 = format!("{}{:03}", birth.format("%d%m%y"), i);
@@ -220,9 +220,9 @@ fn writers(
                 let today = chrono::Utc::now().date_naive();
                 while !stop.load(Ordering::Relaxed) {
                     let n = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(id) = national_id(n % 15_000, 100 + n / 15_000) else { continue };
+                    let Some(id) = national_id(n % 10_000, 100 + (n / 10_000) % 400) else { continue };
                     let p = port.load(Ordering::Relaxed) as u16;
-                    let body = format!(r#"{{"national_id":"{id}","sex":1,"birth_year":{}}}"#, birth_year(n % 15_000));
+                    let body = format!(r#"{{"national_id":"{id}","sex":1,"birth_year":{}}}"#, birth_year(n % 10_000));
                     let note = |ack: &Mutex<Acknowledged>, what: &str, res: Option<(u16, String)>| match res {
                         // Refused while the database or the server is down: nothing was promised.
                         Some((503, r)) | Some((500, r)) if r.contains("application/problem+json") => {}

@@ -334,3 +334,37 @@ async fn a_transfer_hands_the_pathway_over_and_the_sender_keeps_read_access() {
     assert_eq!(list["total"], 1);
     assert_eq!(app.audit_count("pathway.transfer"), 1);
 }
+
+/// Register staff may reopen any completed form but may not read it (404 on `GET /forms/{id}`):
+/// the reopen's response carries the reopening only, none of the form's clinical content.
+#[actix_web::test]
+async fn reopen_by_register_staff_returns_no_clinical_content_when_staff_may_not_read_the_form() {
+    let app = TestApp::spawn().await;
+    let unit = app.unit(UNIT_MOLDE);
+    let contact = app.token_for(Role::UnitContact, unit).await;
+    let staff = app.token_for(Role::RegisterStaff, app.nation()).await;
+    let patient = register(&app, &contact, IDS[0]).await;
+    let pathway = open(&app, &contact, &patient, unit.0, "2025-01-05", 1).await;
+    let (b, _) = create(&app, &contact, &pathway, "baseline", &baseline("2025-01-10")).await;
+    complete(&app, &contact, &b).await;
+    assert_eq!(call(&app, "GET", &format!("/api/v1/forms/{b}"), None, Some(&staff)).await.0, 404);
+
+    let path = format!("/api/v1/forms/{b}/reopen");
+    let (status, reopened) = call(&app, "POST", &path, Some(&json!({"reason": "audit finding"})), Some(&staff)).await;
+    assert_eq!(status, 200, "{reopened}");
+    assert_eq!((reopened["id"].as_str(), reopened["status"].as_str()), (Some(b.as_str()), Some("draft")));
+    assert_eq!(reopened["reopen_reason"], "audit finding");
+    assert!(reopened["version"].is_i64());
+    for hidden in ["data", "event_date", "pathway_id", "unit_id", "created_by", "updated_by", "completed_by"] {
+        assert!(reopened.get(hidden).is_none(), "{hidden} in {reopened}");
+    }
+    // The unit contact, who may read the form, still gets all of it.
+    complete(&app, &registrar_again(&app, unit).await, &b).await;
+    let (status, full) = call(&app, "POST", &path, Some(&json!({"reason": "typo"})), Some(&contact)).await;
+    assert_eq!(status, 200, "{full}");
+    assert_eq!(full["data"]["event_date"], "2025-01-10");
+}
+
+async fn registrar_again(app: &TestApp, unit: domain::organisations::NodeId) -> String {
+    app.token_for(Role::Registrar, unit).await
+}

@@ -25,7 +25,8 @@ async fn a_second_active_pathway_is_refused_with_409() {
     assert_eq!(status, 409);
     assert_eq!(body["code"], "conflict");
     assert_eq!(app.count("pathways"), 1);
-    assert_eq!(app.audit_count("pathway.open"), 1);
+    // The opening, and the refusal (it tells that the patient is in treatment: audited as denied).
+    assert_eq!(app.audit_count("pathway.open"), 2);
 }
 
 #[actix_web::test]
@@ -167,4 +168,58 @@ async fn pathway_endpoints_follow_the_access_matrix() {
         401
     );
     crate::patients::assert_no_national_id_in_audit(&app);
+}
+
+/// After a transfer the sending unit keeps read access to what it registered, and sees the
+/// pathway as it was when it left: the status, the status history up to the transfer and the
+/// treatment level at the transfer — nothing the receiving unit recorded later.
+#[actix_web::test]
+async fn the_sending_unit_sees_the_pathway_as_it_was_when_it_left() {
+    use crate::fixtures::{complete, completed_baseline, create, discharge, measurement};
+    let app = TestApp::spawn().await;
+    let molde = app.unit(UNIT_MOLDE);
+    let alesund = app.unit(integration_tests::UNIT_ALESUND);
+    let sender = app.token_for(Role::Registrar, molde).await;
+    let receiver = app.token_for(Role::Registrar, alesund).await;
+    let patient = register(&app, &sender, IDS[0]).await;
+    let pathway = open(&app, &sender, &patient, molde.0, "2026-01-05", 1).await;
+    completed_baseline(&app, &sender, &pathway, "2026-01-10").await;
+    let transfer = json!({"to_unit_id": alesund.0, "date": "2026-01-20"});
+    let (status, moved) =
+        call(&app, "POST", &format!("/api/v1/pathways/{pathway}/transfers"), Some(&transfer), Some(&sender)).await;
+    assert_eq!(status, 201, "{moved}");
+
+    // Ålesund carries on: inpatient from the first measurement, then a discharge.
+    let mut point = measurement("2026-02-01");
+    point["treatment_level"] = json!(3);
+    let (m, _) = create(&app, &receiver, &pathway, "measurement", &point).await;
+    complete(&app, &receiver, &m).await;
+    let (d, _) = create(&app, &receiver, &pathway, "discharge", &discharge("2026-03-01")).await;
+    complete(&app, &receiver, &d).await;
+    let (_, now) = call(&app, "GET", &format!("/api/v1/pathways/{pathway}"), None, Some(&receiver)).await;
+    assert_eq!(now["current_treatment_level"], 3);
+    let later_status = now["status"].as_i64().unwrap();
+    assert_ne!(later_status, 1, "{now}");
+    assert_eq!(now["status_history"].as_array().unwrap().len(), 2);
+
+    let (status, seen) = call(&app, "GET", &format!("/api/v1/pathways/{pathway}"), None, Some(&sender)).await;
+    assert_eq!(status, 200);
+    assert_eq!(seen["writable"], false);
+    assert_eq!((seen["status"].as_i64(), seen["current_treatment_level"].as_i64()), (Some(1), Some(1)), "{seen}");
+    let history = seen["status_history"].as_array().unwrap();
+    assert_eq!(history.len(), 1, "up to the transfer: {seen}");
+    assert_eq!(history[0]["event"], "opened");
+    assert_eq!(seen["transfers"].as_array().unwrap().len(), 1);
+
+    let (_, list) = call(&app, "GET", "/api/v1/pathways", None, Some(&sender)).await;
+    let listed = &list["items"][0];
+    assert_eq!((listed["status"].as_i64(), listed["current_treatment_level"].as_i64()), (Some(1), Some(1)), "{list}");
+    let (_, by_later) =
+        call(&app, "GET", &format!("/api/v1/pathways?status={later_status}"), None, Some(&sender)).await;
+    assert_eq!(by_later["total"], 0, "the later status cannot be probed by the filter: {by_later}");
+    let (_, by_then) = call(&app, "GET", "/api/v1/pathways?status=1", None, Some(&sender)).await;
+    assert_eq!(by_then["total"], 1, "{by_then}");
+
+    let (_, person) = call(&app, "GET", &format!("/api/v1/patients/{patient}"), None, Some(&sender)).await;
+    assert_eq!(person["pathways"][0]["status"], 1, "{person}");
 }

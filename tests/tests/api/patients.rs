@@ -178,3 +178,100 @@ async fn patient_endpoints_follow_the_access_matrix() {
     );
     assert_no_national_id_in_audit(&app);
 }
+
+/// A registrar of another unit can learn that a person is registered (`created: false`) and in
+/// treatment elsewhere (409 on opening a pathway). The workflow stays, but every such probe is
+/// in the patient's access log (found by the pseudonym of the national id).
+#[actix_web::test]
+async fn probing_whether_a_person_is_in_treatment_elsewhere_shows_in_the_patients_access_log() {
+    let app = TestApp::spawn().await;
+    let molde = app.unit(UNIT_MOLDE);
+    let st_olav = app.unit(UNIT_ST_OLAV);
+    let home = app.token_for(Role::Registrar, molde).await;
+    let patient = register(&app, &home, IDS[0]).await;
+    open(&app, &home, &patient, molde.0, "2025-01-05", 1).await;
+
+    let prober = app.user_with("prober", Role::Registrar, st_olav);
+    let token = app.login("prober", integration_tests::TEST_PASSWORD).await;
+    let body = json!({"national_id": IDS[0].0, "sex": 1, "birth_year": IDS[0].1});
+    let (status, again) = call(&app, "POST", "/api/v1/patients", Some(&body), Some(&token)).await;
+    assert_eq!((status, again["created"].as_bool()), (200, Some(false)), "{again}");
+    let body = json!({"patient_id": patient, "unit_id": st_olav.0, "start_date": "2025-02-01", "treatment_level": 1});
+    assert_eq!(call(&app, "POST", "/api/v1/pathways", Some(&body), Some(&token)).await.0, 409);
+
+    let staff = app.token_for(Role::RegisterStaff, app.nation()).await;
+    let (status, log) = call(
+        &app,
+        "POST",
+        "/api/v1/audit/patient-log",
+        Some(&json!({"national_id": IDS[0].0, "per_page": 500})),
+        Some(&staff),
+    )
+    .await;
+    assert_eq!(status, 200, "{log}");
+    let by_prober: Vec<&Value> =
+        log["items"].as_array().unwrap().iter().filter(|e| e["user_id"] == prober.to_string()).collect();
+    let seen = |action: &str, outcome: &str| by_prober.iter().any(|e| e["action"] == action && e["outcome"] == outcome);
+    assert!(seen("patient.register", "success"), "the registration that found the person: {by_prober:#?}");
+    assert!(seen("pathway.open", "denied"), "the refused opening: {by_prober:#?}");
+    let denied = by_prober.iter().find(|e| e["action"] == "pathway.open").unwrap();
+    assert_eq!(denied["detail"]["reason"], "active_pathway");
+    assert_eq!(denied["unit_id"], st_olav.0);
+    assert_no_national_id_in_audit(&app);
+}
+
+/// The patient's access log (by the pseudonym of `id`), as register staff read it.
+async fn patient_log(app: &TestApp, staff: &str, id: &str) -> Vec<Value> {
+    let body = json!({"national_id": id, "per_page": 500});
+    let (status, log) = call(app, "POST", "/api/v1/audit/patient-log", Some(&body), Some(staff)).await;
+    assert_eq!(status, 200, "{log}");
+    log["items"].as_array().unwrap().clone()
+}
+
+/// Lists that show patients (the worklist, the pathway list, the reservation list) write one
+/// audit row per request carrying every listed patient, found by each patient's access log; a
+/// refusal of a target that belongs to a patient is in that patient's log too.
+#[actix_web::test]
+async fn list_reads_and_refusals_are_in_the_access_log_of_every_patient_concerned() {
+    let app = TestApp::spawn().await;
+    let molde = app.unit(UNIT_MOLDE);
+    let registrar = app.token_for(Role::Registrar, molde).await;
+    let staff = app.token_for(Role::RegisterStaff, app.nation()).await;
+    let start = (chrono::Utc::now().date_naive() - chrono::Duration::days(5)).to_string();
+    let mut pathways = Vec::new();
+    for id in &IDS[..2] {
+        let patient = register(&app, &registrar, *id).await;
+        pathways.push(open(&app, &registrar, &patient, molde.0, &start, 1).await);
+    }
+
+    let (status, worklist) =
+        call(&app, "GET", &format!("/api/v1/units/{}/worklist", molde.0), None, Some(&registrar)).await;
+    assert_eq!(status, 200, "{worklist}");
+    let (status, list) = call(&app, "GET", "/api/v1/pathways", None, Some(&registrar)).await;
+    assert_eq!((status, list["total"].as_i64()), (200, Some(2)));
+    assert_eq!(app.audit_count("pathway.list"), 1, "one row for the request");
+    assert_eq!(app.audit_count("worklist.read"), 1);
+    for id in &IDS[..2] {
+        let log = patient_log(&app, &staff, id.0).await;
+        for action in ["worklist.read", "pathway.list"] {
+            assert!(log.iter().any(|e| e["action"] == action), "{action} in the log of a listed patient: {log:#?}");
+        }
+    }
+
+    // A refusal of a form of the first patient (404 for another unit) is in that patient's log.
+    let (form, _) = crate::fixtures::create(&app, &registrar, &pathways[0], "baseline", &json!({})).await;
+    let outsider = app.token_for(Role::Registrar, app.unit(UNIT_ST_OLAV)).await;
+    assert_eq!(call(&app, "GET", &format!("/api/v1/forms/{form}"), None, Some(&outsider)).await.0, 404);
+    let log = patient_log(&app, &staff, IDS[0].0).await;
+    let refusal = log.iter().find(|e| e["action"] == "access.refused").expect("the refusal in the patient's log");
+    assert_eq!((refusal["target_kind"].as_str(), refusal["target_id"].as_str()), (Some("form"), Some(form.as_str())));
+    assert!(!patient_log(&app, &staff, IDS[1].0).await.iter().any(|e| e["action"] == "access.refused"));
+
+    // The reservation list shows people by their reservation: in their log too.
+    let reservation = json!({"national_id": IDS[1].0, "received_date": "2026-01-02"});
+    assert_eq!(call(&app, "POST", "/api/v1/reservations", Some(&reservation), Some(&staff)).await.0, 201);
+    assert_eq!(call(&app, "GET", "/api/v1/reservations", None, Some(&staff)).await.0, 200);
+    let log = patient_log(&app, &staff, IDS[1].0).await;
+    assert!(log.iter().any(|e| e["action"] == "reservation.list"), "{log:#?}");
+    assert_no_national_id_in_audit(&app);
+}

@@ -114,8 +114,8 @@ async fn the_bulk_load_switch_holds_only_for_the_owner() {
     assert!(!on.on);
 }
 
-/// The server's privileges per table: S(elect), I(nsert), U(pdate), D(elete); U on `releases`
-/// covers only the status columns. A new table must be added here (and granted in its migration).
+/// The server's privileges per table: S(elect), I(nsert), U(pdate), D(elete); `releases` and
+/// `grants` have UPDATE on some columns only (checked below). A new table must be added here (and granted in its migration).
 const MATRIX: &[(&str, &str)] = &[
     ("__diesel_schema_migrations", "S"),
     ("audit_log", "SI"),
@@ -126,7 +126,7 @@ const MATRIX: &[(&str, &str)] = &[
     ("form_history", "SI"),
     ("form_substances", "SID"),
     ("forms", "SIU"),
-    ("grants", "SID"),
+    ("grants", "SI"),
     ("measurement_forms", "SIUD"),
     ("npr_counts", "SIU"),
     ("org_links", "SIU"),
@@ -186,4 +186,14 @@ fn the_server_role_has_exactly_the_privileges_of_the_matrix() {
     .map(|c| c.name)
     .collect();
     assert_eq!(updatable, ["published_at", "published_by", "status"]);
+    let updatable: Vec<String> = diesel::sql_query(
+        "SELECT column_name::text AS name FROM information_schema.column_privileges \
+         WHERE grantee = 'rusreg_server' AND table_name = 'grants' AND privilege_type = 'UPDATE' ORDER BY 1",
+    )
+    .load::<Column>(&mut db.conn())
+    .unwrap()
+    .into_iter()
+    .map(|c| c.name)
+    .collect();
+    assert_eq!(updatable, ["approved_by", "revoked_at", "revoked_by", "valid_from"], "approval and revocation only");
 }

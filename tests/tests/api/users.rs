@@ -121,3 +121,143 @@ async fn the_audit_log_filters_by_user_and_time() {
     // Reading the log is itself logged.
     assert!(app.audit_count("audit.read") >= 2);
 }
+
+async fn send_json(app: &TestApp, method: &str, path: &str, body: Option<Value>, token: &str) -> (u16, Value) {
+    let req = match method {
+        "GET" => app.get(path),
+        "POST" => app.post(path, &body.unwrap_or_else(|| json!({}))),
+        "DELETE" => app.delete(path),
+        other => panic!("method {other}"),
+    };
+    let res = req.bearer_auth(token).send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.json::<Value>().await.unwrap_or(Value::Null))
+}
+
+async fn my_id(app: &TestApp, token: &str) -> String {
+    send_json(app, "GET", "/api/v1/me", None, token).await.1["id"].as_str().unwrap().to_owned()
+}
+
+/// Segregation of duties: an admin may not grant itself a role that reads patients or the audit
+/// log, nor remove or approve its own grants.
+#[actix_web::test]
+async fn an_admin_may_not_add_approve_or_remove_its_own_grants() {
+    let app = TestApp::spawn().await;
+    let admin = app.token_for(Role::Admin, app.nation()).await;
+    let me = my_id(&app, &admin).await;
+    let unit = app.unit(UNIT_MOLDE);
+    let grants = format!("/api/v1/users/{me}/grants");
+    for (role, node) in [("registrar", unit.0), ("register_staff", app.nation().0)] {
+        let (status, body) =
+            send_json(&app, "POST", &grants, Some(json!({"role": role, "node_id": node})), &admin).await;
+        assert_eq!((status, body["code"].as_str()), (403, Some("own_grant")), "{role}: {body}");
+    }
+    let refusals = app.audit_count("access.refused");
+    let own: Value = send_json(&app, "GET", "/api/v1/me", None, &admin).await.1;
+    let gid = own["grants"][0]["id"].as_i64().unwrap();
+    let (status, body) = send_json(&app, "DELETE", &format!("{grants}/{gid}"), None, &admin).await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("own_grant")), "{body}");
+    let (status, body) = send_json(&app, "POST", &format!("{grants}/{gid}/approve"), None, &admin).await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("own_grant")), "{body}");
+    assert_eq!(app.audit_count("access.refused"), refusals + 2, "every refusal audited");
+    let own: Value = send_json(&app, "GET", "/api/v1/me", None, &admin).await.1;
+    assert_eq!(own["grants"].as_array().unwrap().len(), 1, "nothing added or removed: {own}");
+    assert_eq!(app.audit_count("grant.add"), 0);
+}
+
+/// `register_staff` and `admin` grants are pending until a second, different admin approves
+/// them; a pending grant gives no access at all. Every grant, approval and revocation is audited.
+#[actix_web::test]
+async fn register_staff_and_admin_grants_take_effect_only_after_a_second_admin_approves() {
+    let app = TestApp::spawn().await;
+    let nation = app.nation().0;
+    let first = app.token_for(Role::Admin, app.nation()).await;
+    let second = app.token_for(Role::Admin, app.nation()).await;
+    let kari = app.user_with("kari", Role::Registrar, app.unit(UNIT_MOLDE));
+    let grants = format!("/api/v1/users/{kari}/grants");
+
+    let body = json!({"role": "register_staff", "node_id": nation, "reason": "new register secretary"});
+    let (status, grant) = send_json(&app, "POST", &grants, Some(body), &first).await;
+    assert_eq!(status, 201, "{grant}");
+    assert_eq!((grant["status"].as_str(), grant["reason"].as_str()), (Some("pending"), Some("new register secretary")));
+    let gid = grant["id"].as_i64().unwrap();
+
+    // Pending: kari logs in as before, but the grant gives nothing.
+    let token = app.login("kari", TEST_PASSWORD).await;
+    assert_eq!(send_json(&app, "GET", "/api/v1/audit", None, &token).await.0, 403);
+    assert_eq!(send_json(&app, "GET", "/api/v1/reservations", None, &token).await.0, 403);
+    let me = send_json(&app, "GET", "/api/v1/me", None, &token).await.1;
+    let pending: Vec<&Value> = me["grants"].as_array().unwrap().iter().filter(|g| g["status"] == "pending").collect();
+    assert_eq!(pending.len(), 1, "{me}");
+
+    // The admin who granted it may not approve it; another admin may, once.
+    let approve = format!("{grants}/{gid}/approve");
+    let (status, body) = send_json(&app, "POST", &approve, None, &first).await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("second_admin_required")), "{body}");
+    assert_eq!(send_json(&app, "GET", "/api/v1/audit", None, &token).await.0, 403);
+    let (status, approved) = send_json(&app, "POST", &approve, None, &second).await;
+    assert_eq!(status, 200, "{approved}");
+    assert_eq!(approved["status"], "active");
+    assert_eq!(send_json(&app, "POST", &approve, None, &second).await.0, 409, "approved already");
+    assert_eq!(send_json(&app, "GET", "/api/v1/audit", None, &token).await.0, 200, "the same token, now in effect");
+
+    // A registrar grant needs no approval; an admin grant does.
+    let ola = app.user_with("ola", Role::Registrar, app.unit(UNIT_MOLDE));
+    let body = json!({"role": "admin", "node_id": nation});
+    let (status, grant) = send_json(&app, "POST", &format!("/api/v1/users/{ola}/grants"), Some(body), &first).await;
+    assert_eq!((status, grant["status"].as_str()), (201, Some("pending")));
+    let ola_token = app.login("ola", TEST_PASSWORD).await;
+    assert_eq!(send_json(&app, "GET", "/api/v1/users", None, &ola_token).await.0, 403, "a pending admin");
+
+    // Revoked: access ends at once.
+    let (status, _) = send_json(&app, "DELETE", &format!("{grants}/{gid}"), None, &second).await;
+    assert_eq!(status, 204);
+    assert_eq!(send_json(&app, "GET", "/api/v1/audit", None, &token).await.0, 403);
+    assert_eq!(app.audit_count("grant.add"), 2);
+    assert_eq!(app.audit_count("grant.approve"), 1);
+    assert_eq!(app.audit_count("grant.remove"), 1);
+}
+
+/// The authorisation register: every grant with who, role, where, granted by, approved by,
+/// from and to (revoked), and the reason; read by admins and register staff, paginated.
+#[actix_web::test]
+async fn the_authorisation_register_lists_grants_approvals_and_revocations() {
+    let app = TestApp::spawn().await;
+    let nation = app.nation().0;
+    let first = app.token_for(Role::Admin, app.nation()).await;
+    let second = app.token_for(Role::Admin, app.nation()).await;
+    let (first_id, second_id) = (my_id(&app, &first).await, my_id(&app, &second).await);
+    let kari = app.user_with("kari", Role::Registrar, app.unit(UNIT_MOLDE));
+    let grants = format!("/api/v1/users/{kari}/grants");
+    let body = json!({"role": "register_staff", "node_id": nation, "reason": "new register secretary"});
+    let gid = send_json(&app, "POST", &grants, Some(body), &first).await.1["id"].as_i64().unwrap();
+    assert_eq!(send_json(&app, "POST", &format!("{grants}/{gid}/approve"), None, &second).await.0, 200);
+    assert_eq!(send_json(&app, "DELETE", &format!("{grants}/{gid}"), None, &first).await.0, 204);
+
+    let staff = app.token_for(Role::RegisterStaff, app.nation()).await;
+    for token in [&first, &staff] {
+        let (status, page) = send_json(&app, "GET", "/api/v1/authorisations?per_page=2", None, token).await;
+        assert_eq!(status, 200, "{page}");
+        assert_eq!((page["page"].as_i64(), page["per_page"].as_i64()), (Some(1), Some(2)));
+        assert!(page["total"].as_i64().unwrap() >= 5, "{page}");
+        assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    }
+    let (_, page) = send_json(&app, "GET", &format!("/api/v1/authorisations?user={kari}"), None, &staff).await;
+    let entry = page["items"].as_array().unwrap().iter().find(|e| e["grant_id"] == gid).unwrap().clone();
+    assert_eq!(entry["username"], "kari");
+    assert_eq!(entry["role"], "register_staff");
+    assert_eq!(entry["node_id"], nation);
+    assert_eq!(entry["granted_by"], first_id.as_str());
+    assert_eq!(entry["approved_by"], second_id.as_str());
+    assert_eq!(entry["revoked_by"], first_id.as_str());
+    assert_eq!(entry["reason"], "new register secretary");
+    assert_eq!(entry["status"], "revoked");
+    assert!(entry["valid_from"].is_string() && entry["revoked_at"].is_string(), "{entry}");
+
+    for role in [Role::Registrar, Role::RegisterContact] {
+        let node = if role == Role::Registrar { app.unit(UNIT_MOLDE) } else { app.entity_of(app.unit(UNIT_MOLDE)) };
+        let token = app.token_for(role, node).await;
+        assert_eq!(send_json(&app, "GET", "/api/v1/authorisations", None, &token).await.0, 403, "{role:?}");
+    }
+    assert!(app.audit_count("authorisation.read") >= 3);
+}

@@ -138,10 +138,10 @@ fn database_uniqueness_comes_back_as_named_conflicts() {
     assert!(matches!(again, Err(Error::Conflict(Conflict::UsernameTaken))), "{again:?}");
 
     let molde = unit(conn, UNIT_MOLDE).0;
-    app::users::add_grant(conn, &admin, kari.row.id, "registrar", molde, today).unwrap();
-    let twice = app::users::add_grant(conn, &admin, kari.row.id, "registrar", molde, today);
+    app::users::add_grant(conn, &admin, kari.row.id, "registrar", molde, None, today).unwrap();
+    let twice = app::users::add_grant(conn, &admin, kari.row.id, "registrar", molde, None, today);
     assert!(matches!(twice, Err(Error::Conflict(Conflict::GrantExists))), "{twice:?}");
-    let not_admin = app::users::add_grant(conn, &staff, kari.row.id, "registrar", molde, today);
+    let not_admin = app::users::add_grant(conn, &staff, kari.row.id, "registrar", molde, None, today);
     assert!(matches!(not_admin, Err(Error::Forbidden)), "{not_admin:?}");
 
     let key = IdKey::from_bytes(&TEST_ID_KEY);
@@ -190,4 +190,93 @@ fn a_registration_racing_a_reservation_of_the_same_person_waits_and_is_refused()
     assert!(matches!(registered, Err(Error::Conflict(Conflict::Reserved))), "{registered:?}");
     assert_eq!(count(&mut a, "SELECT count(*) AS n FROM patients"), 0);
     assert_eq!(count(&mut a, "SELECT count(*) AS n FROM reservations"), 1);
+}
+
+/// Opening a pathway takes the person's lock like a registration: an opening that starts while
+/// a reservation of the patient is being written waits for it and is refused (`reserved`), and
+/// openings racing reservations never fail otherwise nor leave a pathway beside a reservation.
+#[test]
+fn opening_a_pathway_racing_a_reservation_of_the_patient_waits_and_is_refused() {
+    let db = TestDb::new();
+    let mut a = db.conn();
+    let molde = unit(&mut a, UNIT_MOLDE);
+    let nation = persistence::organisations::nation_id(&mut a).unwrap();
+    let staff = caller(&mut a, "staff", Role::RegisterStaff, nation);
+    let registrar = caller(&mut a, "registrar", Role::Registrar, molde);
+    let today = Utc::now().date_naive();
+    let key = IdKey::from_bytes(&TEST_ID_KEY);
+    let ids = [
+        ("17046204441", 1962),
+        ("01027012333", 1970),
+        ("03047123401", 1971),
+        ("05067234660", 1972),
+        ("07087345658", 1973),
+        ("09107411140", 1974),
+    ];
+    let register = |conn: &mut PgConnection, id: &str, year: i32| {
+        let input = NewPatientInput { national_id: id.into(), sex: 2, birth_year: year };
+        app::patients::register(conn, &registrar, &key, input, today).unwrap().id
+    };
+    let open_input = |patient| OpenPathwayInput {
+        patient_id: PatientId(patient),
+        unit_id: molde,
+        start_date: today - Duration::days(3),
+        treatment_level: 1,
+    };
+
+    // The reservation is written, not committed, when the opening starts.
+    let (id, year) = ids[0];
+    let patient = register(&mut a, id, year);
+    let url = db.url.clone();
+    let opening = a
+        .transaction::<_, diesel::result::Error, _>(|a| {
+            let input = app::reservations::ReservationInput { national_id: id.into(), received_date: today };
+            app::reservations::reserve(a, &staff, &key, input, today).unwrap();
+            let registrar = registrar.clone();
+            let input = open_input(patient);
+            let opening = std::thread::spawn(move || {
+                let mut b = PgConnection::establish(&url).unwrap();
+                app::pathways::open(&mut b, &registrar, &input, today)
+            });
+            std::thread::sleep(std::time::Duration::from_millis(700));
+            Ok(opening)
+        })
+        .unwrap();
+    let opened = opening.join().unwrap();
+    assert!(matches!(opened, Err(Error::Conflict(Conflict::Reserved))), "{opened:?}");
+
+    // Reserve and open at once, many times: either the opening comes first (and the reservation
+    // deletes its pathway), or it is refused as reserved, or the patient is gone; nothing else.
+    for round in 0..4 {
+        for &(id, year) in &ids[1..] {
+            let patient = register(&mut a, id, year);
+            let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+            let (url, b2, r) = (db.url.clone(), barrier.clone(), registrar.clone());
+            let input = open_input(patient);
+            let opening = std::thread::spawn(move || {
+                let mut b = PgConnection::establish(&url).unwrap();
+                b2.wait();
+                app::pathways::open(&mut b, &r, &input, today)
+            });
+            let (url, s) = (db.url.clone(), staff.clone());
+            let national_id = id.to_owned();
+            let reserving = std::thread::spawn(move || {
+                let mut c = PgConnection::establish(&url).unwrap();
+                let key = IdKey::from_bytes(&TEST_ID_KEY);
+                barrier.wait();
+                let input = app::reservations::ReservationInput { national_id, received_date: today };
+                app::reservations::reserve(&mut c, &s, &key, input, today)
+            });
+            reserving.join().unwrap().unwrap();
+            match opening.join().unwrap() {
+                Ok(_) | Err(Error::Conflict(Conflict::Reserved)) => {}
+                // The reservation came first and deleted the patient.
+                Err(Error::Invalid(e)) if e.len() == 1 && e[0].field == "patient_id" => {}
+                other => panic!("round {round}: {other:?}"),
+            }
+            assert_eq!(count(&mut a, "SELECT count(*) AS n FROM pathways"), 0, "round {round}");
+            assert_eq!(count(&mut a, "SELECT count(*) AS n FROM patients"), 0, "round {round}");
+            diesel::sql_query("DELETE FROM reservations").execute(&mut a).unwrap();
+        }
+    }
 }

@@ -1,0 +1,3 @@
+ALTER TABLE pathway_transfers
+    DROP COLUMN treatment_level_at_transfer,
+    DROP COLUMN status_at_transfer;
