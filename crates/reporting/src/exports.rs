@@ -8,7 +8,9 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::indicators::{IndicatorId, ReportLevel, TargetLevel, AGE_GROUPS, INDICATORS, SEXES};
-use rust_xlsxwriter::{Format, Workbook, XlsxError};
+use rust_xlsxwriter::{
+    Chart, ChartErrorBars, ChartErrorBarsType, ChartRange, ChartType, Format, Workbook, Worksheet, XlsxError,
+};
 use serde::Serialize;
 
 use crate::indicators::{IndicatorResult, ACTIVITY};
@@ -269,6 +271,73 @@ pub fn to_json(s: &ReleaseSlice) -> Result<Vec<u8>, serde_json::Error> {
 }
 
 /// XLSX: an "Om tallene" (about) sheet, one sheet per indicator and one for activity.
+/// The readme sheet's explanations in bokmål (the values — ids, years, the audit line — are the
+/// same in both languages).
+const ABOUT_NO: [(&str, &str); 8] = [
+    ("level", "unit (enhet), legal_entity (helseforetak), region eller nation (landet); et nivå summerer tallene under seg"),
+    ("numerator", "tilfeller som oppfyller indikatoren (se arket for hver indikator)"),
+    ("complement", "nevner − teller, vist bare når begge er publisert"),
+    ("denominator", "tilfeller i indikatorens populasjon i året"),
+    ("percent, ci_low, ci_high", "andel i prosent med Wilsons 95 % konfidensintervall"),
+    ("target_level", "høy / moderat / lav målt mot indikatorens målnivåer"),
+    (
+        "previous_percent, trend",
+        "fjorårets andel (fra fjorårets siste publiserte utgivelse) og endringen: bedre / uendret / verre (minst ett prosentpoeng)",
+    ),
+    ("activity", "forløp startet i året, etter kjønn og aldersgruppe ved start"),
+];
+
+/// Columns of an indicator sheet that only the chart reads (right of the table, after a gap):
+/// the bar's label (the name, with `*` when withheld), the interval's arms in percentage points,
+/// and the two target levels in percent.
+const CHART_COLUMNS: [&str; 5] =
+    ["chart: label", "chart: ci_plus", "chart: ci_minus", "chart: high target", "chart: moderate target"];
+const CHART_FIRST_COLUMN: u16 = 13;
+
+/// A native Excel chart beside an indicator's table: a column per row of the table (its percent,
+/// with the 95 % interval as error bars), the high and moderate target levels as lines, and
+/// a withheld row's label marked with `*` (its bar is absent, its label says why).
+fn indicator_chart(ws: &mut Worksheet, t: &DownloadTable) -> Result<(), XlsxError> {
+    let bold = Format::new().set_bold();
+    let c0 = CHART_FIRST_COLUMN;
+    for (i, h) in CHART_COLUMNS.iter().enumerate() {
+        ws.write_string_with_format(0, c0 + i as u16, *h, &bold)?;
+    }
+    for (i, r) in t.rows.iter().enumerate() {
+        let row = i as u32 + 1;
+        let label = match r.result.share {
+            Some(_) => r.result.name.clone(),
+            None => format!("{} ({SUPPRESSED})", r.result.name),
+        };
+        ws.write_string(row, c0, label)?;
+        if let (Some(share), Some(lo), Some(hi)) = (r.result.share, r.result.ci_low, r.result.ci_high) {
+            ws.write_number(row, c0 + 1, ((hi - share) * 1000.0).round() / 10.0)?;
+            ws.write_number(row, c0 + 2, ((share - lo) * 1000.0).round() / 10.0)?;
+        }
+        ws.write_number(row, c0 + 3, t.high * 100.0)?;
+        ws.write_number(row, c0 + 4, t.moderate * 100.0)?;
+    }
+    let last = t.rows.len().max(1) as u32;
+    let sheet = sheet_name(t.id.as_str());
+    let range = |col: u16| ChartRange::new_from_range(&sheet, 1, col, last, col);
+    let mut chart = Chart::new(ChartType::Column);
+    chart.title().set_name(t.title_no);
+    chart.y_axis().set_name("%").set_min(0).set_max(100);
+    chart
+        .add_series()
+        .set_name("percent")
+        .set_categories(&range(c0))
+        .set_values(&range(6))
+        .set_y_error_bars(ChartErrorBars::new().set_type(ChartErrorBarsType::Custom(range(c0 + 1), range(c0 + 2))));
+    let mut targets = Chart::new(ChartType::Line);
+    targets.add_series().set_name("high target").set_categories(&range(c0)).set_values(&range(c0 + 3));
+    targets.add_series().set_name("moderate target").set_categories(&range(c0)).set_values(&range(c0 + 4));
+    chart.combine(&targets);
+    chart.set_width(720).set_height(360);
+    ws.insert_chart(last + 3, 2, &chart)?;
+    Ok(())
+}
+
 pub fn to_xlsx(s: &ReleaseSlice) -> Result<Vec<u8>, XlsxError> {
     let mut wb = Workbook::new();
     let bold = Format::new().set_bold();
@@ -304,11 +373,26 @@ pub fn to_xlsx(s: &ReleaseSlice) -> Result<Vec<u8>, XlsxError> {
             ("previous_percent, trend".into(), "last year's share (from its latest published release) and the change: better / unchanged / worse (at least one percentage point)".into()),
             ("activity".into(), "pathways started in the year, by sex and age group at the start".into()),
         ];
+        ws.set_column_width(2, 110)?;
         ws.write_string_with_format(0, 0, "field", &bold)?;
         ws.write_string_with_format(0, 1, "meaning / value", &bold)?;
+        ws.write_string_with_format(0, 2, "betydning / verdi (bokmål)", &bold)?;
         for (i, (k, v)) in about.iter().enumerate() {
             ws.write_string(i as u32 + 1, 0, k)?;
             ws.write_string(i as u32 + 1, 1, v)?;
+            let norwegian = match k.as_str() {
+                "suppression" => format!(
+                    "Tall fra 1 til {} vises aldri, heller ikke tall som de kan regnes ut fra; slike celler viser \
+                     \"{SUPPRESSED}\". Alle tilbakeholdte celler ser like ut. Null vises. Tabellene i utgivelsen ble \
+                     prikket samlet som én sammenhengende tabell og kontrollert av en uavhengig revisor; hver \
+                     nedlasting er et utsnitt av den samme lagrede utgivelsen.",
+                    m.min_cell - 1
+                ),
+                other => {
+                    ABOUT_NO.iter().find(|(key, _)| *key == other).map_or_else(|| v.clone(), |(_, no)| (*no).to_owned())
+                }
+            };
+            ws.write_string(i as u32 + 1, 2, norwegian)?;
         }
         for (i, t) in s.indicators.iter().enumerate() {
             let row = about.len() as u32 + 2 + i as u32;
@@ -377,6 +461,7 @@ pub fn to_xlsx(s: &ReleaseSlice) -> Result<Vec<u8>, XlsxError> {
                 )?;
             }
         }
+        indicator_chart(ws, t)?;
     }
     if !s.activity.is_empty() {
         let ws = wb.add_worksheet();

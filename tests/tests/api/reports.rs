@@ -635,7 +635,25 @@ async fn a_release_is_suppressed_audited_published_and_downloaded_without_disclo
         xlsx.headers()["content-type"].to_str().unwrap(),
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     );
-    assert_eq!(&xlsx.bytes().await.unwrap()[..2], b"PK", "an XLSX is a zip file");
+    let xlsx = xlsx.bytes().await.unwrap();
+    assert_eq!(&xlsx[..2], b"PK", "an XLSX is a zip file");
+    // A native chart per indicator sheet: percent columns with the interval as error bars and the
+    // two target levels as lines, over the labels that mark withheld rows with "*".
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(xlsx.to_vec())).unwrap();
+    let charts: Vec<String> =
+        zip.file_names().map(|f| f.unwrap().into_owned()).filter(|f| f.starts_with("xl/charts/chart")).collect();
+    assert_eq!(charts.len(), IndicatorId::ALL.len(), "{charts:?}");
+    let mut sheets_charted = BTreeSet::new();
+    for name in charts {
+        let mut xml = String::new();
+        std::io::Read::read_to_string(&mut zip.by_name(&name).unwrap(), &mut xml).unwrap();
+        assert!(xml.contains("<c:barChart>") && xml.contains("<c:lineChart>"), "{name}");
+        assert!(xml.contains("<c:errBars>") && xml.contains("<c:errBarType val=\"both\"/>"), "{name}");
+        let sheet = IndicatorId::ALL.iter().find(|id| xml.contains(&format!("<c:f>{}!$G$2:", id.as_str()))).unwrap();
+        assert!(xml.contains(&format!("<c:f>{}!$N$2:", sheet.as_str())), "{name}: labels from the chart columns");
+        sheets_charted.insert(sheet.as_str());
+    }
+    assert_eq!(sheets_charted.len(), IndicatorId::ALL.len(), "each indicator sheet has its own chart");
     assert!(app.audit_count("release.download") >= 2 * entities.len() as i64 + 2);
 
     // What was handed out is exactly the release's published cells, unchanged.
