@@ -11,9 +11,11 @@ use persistence::audit::AuditRow;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
+use validator::Validate;
 
 use crate::auth::{AuthInfo, AuthUser};
 use crate::error::{ApiError, Refused};
+use crate::extract::Query;
 use crate::pagination::{Page, PageParams};
 use crate::state::AppState;
 
@@ -56,7 +58,7 @@ impl From<AuditRow> for AuditEntryResponse {
     }
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// Only entries by this user.
@@ -69,7 +71,11 @@ pub struct AuditQuery {
     pub from: Option<DateTime<Utc>>,
     /// Until this moment (exclusive), RFC 3339.
     pub to: Option<DateTime<Utc>>,
+    /// Page number, from 1 to 1,000,000.
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
+    /// Items per page, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub per_page: Option<i64>,
 }
 
@@ -80,7 +86,7 @@ pub struct AuditQuery {
 pub async fn list_audit(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<AuditQuery>,
+    query: Query<AuditQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let page = PageParams { page: q.page, per_page: q.per_page }.request();

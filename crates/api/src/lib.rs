@@ -30,10 +30,11 @@ use std::sync::Arc;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::middleware::{from_fn, Next};
+use actix_web::middleware::{from_fn, ErrorHandlers, Next};
 use actix_web::{web, App, HttpMessage, HttpServer};
 use persistence::DbPool;
-use tracing_actix_web::{RequestId, TracingLogger};
+use tracing::Span;
+use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder, TracingLogger};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -77,6 +78,36 @@ async fn request_id_header(
     Ok(res)
 }
 
+/// The root span of each request: tracing-actix-web's fields, but the target is the route
+/// pattern (`/api/v1/pathways/{id}`), never the path and query the client sent, which may hold
+/// anything (a national id in a path or query is then never logged).
+pub struct RouteSpan;
+
+impl RootSpanBuilder for RouteSpan {
+    fn on_request_start(request: &ServiceRequest) -> Span {
+        let route = request.match_pattern().unwrap_or_else(|| "(unmatched)".into());
+        let method = request.method().as_str().to_owned();
+        let request_id = request.extensions().get::<RequestId>().map(|r| r.to_string()).unwrap_or_default();
+        tracing::info_span!(
+            "HTTP request",
+            http.method = %method,
+            http.route = %route,
+            http.target = %route,
+            http.status_code = tracing::field::Empty,
+            otel.name = %format!("{method} {route}"),
+            otel.kind = "server",
+            otel.status_code = tracing::field::Empty,
+            request_id = %request_id,
+            exception.message = tracing::field::Empty,
+            exception.details = tracing::field::Empty,
+        )
+    }
+
+    fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, actix_web::Error>) {
+        DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
+}
+
 async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
     Err(ApiError::NotFound)
 }
@@ -111,10 +142,11 @@ pub fn serve(state: AppState, listener: TcpListener, workers: Option<usize>) -> 
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .wrap(ErrorHandlers::new().default_handler(error::problem_for_plain_errors))
             .wrap(from_fn(audit::record_refusals))
             .wrap(from_fn(health::measure))
             .wrap(from_fn(request_id_header))
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<RouteSpan>::new())
             .configure(|cfg| app_config(cfg, body_limit))
     })
     .listen(listener)?;

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::auth::{AuthUser, GrantResponse};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
+use crate::extract::Query;
 use crate::pagination::{Page, PageParams};
 use crate::state::AppState;
 
@@ -48,7 +49,7 @@ impl From<UserView> for UserResponse {
 pub async fn list_users(
     state: web::Data<AppState>,
     user: AuthUser,
-    page: web::Query<PageParams>,
+    page: Query<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
     let page = page.request();
     let caller = user.caller();

@@ -8,6 +8,7 @@ mod conventions;
 mod disclosure;
 mod fixtures;
 mod forms;
+mod input;
 mod migrations;
 mod org_units;
 mod pathways;
