@@ -135,21 +135,40 @@ pub fn app_config(cfg: &mut web::ServiceConfig, body_limit: usize) {
         .default_service(web::to(not_found));
 }
 
-/// Runs the app on `listener` with `workers` threads (None: one per core).
+/// Runs the app on `listener` with `workers` threads (None: one per core), and on the metrics
+/// listener `RUSREG_METRICS_BIND` when it is set.
 pub fn serve(state: AppState, listener: TcpListener, workers: Option<usize>) -> std::io::Result<Server> {
+    let metrics = state.settings.metrics_bind.as_deref().map(TcpListener::bind).transpose()?;
+    serve_with_metrics(state, listener, metrics, workers)
+}
+
+/// Runs the app on `listener`, and on `metrics` (which serves only `/metrics`, without a token).
+pub fn serve_with_metrics(
+    state: AppState,
+    listener: TcpListener,
+    metrics: Option<TcpListener>,
+    workers: Option<usize>,
+) -> std::io::Result<Server> {
     let body_limit = state.settings.body_limit;
+    let metrics_addr = metrics.as_ref().map(TcpListener::local_addr).transpose()?.map(health::MetricsListener);
     let state = web::Data::new(state);
     let mut server = HttpServer::new(move || {
-        App::new()
-            .app_data(state.clone())
-            .wrap(ErrorHandlers::new().default_handler(error::problem_for_plain_errors))
+        let mut app = App::new().app_data(state.clone());
+        if let Some(m) = metrics_addr {
+            app = app.app_data(m);
+        }
+        app.wrap(ErrorHandlers::new().default_handler(error::problem_for_plain_errors))
             .wrap(from_fn(audit::record_refusals))
             .wrap(from_fn(health::measure))
+            .wrap(from_fn(health::metrics_listener_only))
             .wrap(from_fn(request_id_header))
             .wrap(TracingLogger::<RouteSpan>::new())
             .configure(|cfg| app_config(cfg, body_limit))
     })
     .listen(listener)?;
+    if let Some(m) = metrics {
+        server = server.listen(m)?;
+    }
     if let Some(w) = workers {
         server = server.workers(w);
     }
