@@ -24,6 +24,8 @@
 //! | `RUSREG_DEMO_PATHWAYS` | `20000` | size of the demo's synthetic population (first run) |
 //! | `RUSREG_METRICS_BIND` | — | a second address serving only `/metrics`, without a token |
 //! | `RUSREG_METRICS_TOKEN` | — | bearer token (32+ characters) for `/metrics` on `RUSREG_BIND` |
+//! | `RUSREG_LOGIN_LIMIT_PER_ADDRESS` | `100` | login attempts a minute from one source address (0: no limit) |
+//! | `RUSREG_LOGIN_LIMIT_PER_USERNAME` | `10` | login attempts a minute for one typed username (0: no limit) |
 
 use std::path::PathBuf;
 
@@ -52,6 +54,8 @@ pub const VARIABLES: &[&str] = &[
     "RUSREG_DEMO_PATHWAYS",
     "RUSREG_METRICS_BIND",
     "RUSREG_METRICS_TOKEN",
+    "RUSREG_LOGIN_LIMIT_PER_ADDRESS",
+    "RUSREG_LOGIN_LIMIT_PER_USERNAME",
 ];
 
 use serde::Deserialize;
@@ -80,6 +84,8 @@ struct RawEnv {
     rusreg_demo_pathways: Option<usize>,
     rusreg_metrics_bind: Option<String>,
     rusreg_metrics_token: Option<String>,
+    rusreg_login_limit_per_address: Option<u32>,
+    rusreg_login_limit_per_username: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -120,6 +126,10 @@ pub struct Settings {
     /// With it, `/metrics` on the API listener answers to `Authorization: Bearer <token>`.
     /// With neither, the API listener answers 404 for `/metrics`.
     pub metrics_token: Option<String>,
+    /// Login attempts a minute from one source address (0: no limit).
+    pub login_limit_per_address: u32,
+    /// Login attempts a minute for one typed username (0: no limit).
+    pub login_limit_per_username: u32,
 }
 
 impl std::fmt::Debug for Settings {
@@ -141,6 +151,10 @@ impl std::fmt::Debug for Settings {
 
 /// The smallest JWT secret accepted outside demo mode.
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
+/// Login attempts a minute from one source address, unless configured.
+pub const DEFAULT_LOGIN_LIMIT_PER_ADDRESS: u32 = 100;
+/// Login attempts a minute for one typed username, unless configured.
+pub const DEFAULT_LOGIN_LIMIT_PER_USERNAME: u32 = 10;
 /// The shortest metrics token accepted.
 pub const MIN_METRICS_TOKEN_CHARS: usize = 32;
 /// The suppression threshold is never below this.
@@ -199,6 +213,8 @@ impl Settings {
         Ok(Self {
             metrics_bind: raw.rusreg_metrics_bind.filter(|b| !b.is_empty()),
             metrics_token,
+            login_limit_per_address: raw.rusreg_login_limit_per_address.unwrap_or(DEFAULT_LOGIN_LIMIT_PER_ADDRESS),
+            login_limit_per_username: raw.rusreg_login_limit_per_username.unwrap_or(DEFAULT_LOGIN_LIMIT_PER_USERNAME),
             worklist,
             demo_pathways: raw.rusreg_demo_pathways.unwrap_or(20_000),
             database_url: raw.database_url,
@@ -250,6 +266,8 @@ impl Settings {
             demo_pathways: 20_000,
             metrics_bind: None,
             metrics_token: None,
+            login_limit_per_address: DEFAULT_LOGIN_LIMIT_PER_ADDRESS,
+            login_limit_per_username: DEFAULT_LOGIN_LIMIT_PER_USERNAME,
         }
     }
 }

@@ -47,6 +47,9 @@ pub enum ApiError {
     PreconditionRequired,
     #[error("service unavailable")]
     Unavailable,
+    /// Too many attempts (429); try again after so many seconds (`Retry-After`).
+    #[error("too many requests")]
+    RateLimited { retry_after: u64 },
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -101,6 +104,7 @@ impl ApiError {
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::PreconditionRequired => "precondition_required",
             Self::Unavailable => "unavailable",
+            Self::RateLimited { .. } => "too_many_requests",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -119,6 +123,7 @@ impl ApiError {
             Self::UnsupportedMediaType => "send the body as application/json".into(),
             Self::PreconditionRequired => "send If-Match with the version you read".into(),
             Self::Unavailable => "the database is not available".into(),
+            Self::RateLimited { retry_after } => format!("too many attempts: try again in {retry_after} s"),
             Self::Internal(_) => "internal error".into(),
         }
     }
@@ -137,6 +142,7 @@ impl ResponseError for ApiError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -174,6 +180,10 @@ impl ResponseError for ApiError {
             },
         };
         let mut res = HttpResponse::build(status).content_type("application/problem+json").json(problem);
+        if let Self::RateLimited { retry_after } = self {
+            res.headers_mut()
+                .insert(actix_web::http::header::RETRY_AFTER, actix_web::http::header::HeaderValue::from(*retry_after));
+        }
         if matches!(self, Self::Forbidden | Self::Hidden | Self::Unauthenticated(_)) {
             res.extensions_mut().insert(Refused);
         }

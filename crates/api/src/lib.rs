@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub mod forms;
 pub mod health;
+pub mod login_limits;
 pub mod metrics;
 pub mod openapi;
 pub mod organisations;
@@ -54,7 +55,12 @@ pub fn build_state(
     let dummy_hash = auth::hash_password(&uuid::Uuid::new_v4().to_string())?;
     let tokens = Tokens::new(jwt_secret, settings.token_minutes);
     let metrics = metrics::Metrics::new().map_err(ApiError::internal)?;
+    let login_limits =
+        login_limits::LoginLimits::new(settings.login_limit_per_address, settings.login_limit_per_username);
+    let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
     Ok(AppState {
+        login_limits: Arc::new(login_limits),
+        login_slots: Arc::new(tokio::sync::Semaphore::new((cores / 2).max(1))),
         pool,
         reports_pool,
         settings: Arc::new(settings),

@@ -13,7 +13,7 @@ use utoipa::{Modify, OpenApi};
         crate::organisations::update_org_unit, crate::organisations::create_org_link,
         crate::users::list_users, crate::users::create_user, crate::users::update_user,
         crate::users::add_grant, crate::users::remove_grant,
-        crate::audit::list_audit, crate::audit::get_patient_log,
+        crate::audit::list_audit, crate::audit::get_patient_log, crate::audit::get_login_failures,
         crate::patients::register_patient, crate::patients::get_patient,
         crate::pathways::open_pathway, crate::pathways::list_pathways, crate::pathways::get_pathway,
         crate::pathways::create_transfer,

@@ -9,6 +9,7 @@ mod disclosure;
 mod fixtures;
 mod forms;
 mod input;
+mod logins;
 mod metrics;
 mod migrations;
 mod org_units;
