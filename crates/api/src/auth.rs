@@ -135,10 +135,13 @@ pub async fn issue_token(
     // Limits first: a refused attempt costs neither a connection nor argon2.
     let tag = state.id_key.username_tag(&body.username);
     let address = req.peer_addr().map(|a| a.ip());
-    state.login_limits.check(address, &tag).map_err(|wait| {
+    if let Err(wait) = state.login_limits.check(address, &tag) {
         state.metrics.observe("POST", "(login rate limited)", "429", 0.0);
-        ApiError::RateLimited { retry_after: crate::login_limits::retry_after_seconds(wait) }
-    })?;
+        // The answer is held back (up to a second, costing no thread): a client that does not
+        // wait for Retry-After gets one answer a second per connection, not thousands.
+        actix_web::rt::time::sleep(wait.min(crate::login_limits::TARPIT_MAX)).await;
+        return Err(ApiError::RateLimited { retry_after: crate::login_limits::retry_after_seconds(wait) });
+    }
     let _slot = state.login_slots.clone().acquire_owned().await.map_err(ApiError::internal)?;
     let (pool, key, dummy) = (state.pool.clone(), state.id_key.clone(), state.dummy_hash.clone());
     // No connection is held while argon2 runs (app::users::login checks out twice).

@@ -1,7 +1,9 @@
 //! Limits on login attempts (governor's keyed GCRA limiters): per source address and per typed
 //! username, each so many attempts a minute with a burst of as many. The username is keyed by
 //! its keyed hash (`IdKey::username_tag`), so no typed name is kept in memory either. A refused
-//! attempt costs no database work and no argon2: the endpoint answers 429 with `Retry-After`.
+//! attempt costs no database work and no argon2: the endpoint answers 429 with `Retry-After`,
+//! held back for the wait or `TARPIT_MAX`, whichever is shorter, so a flood that ignores
+//! `Retry-After` gets one answer a second per connection.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -10,6 +12,9 @@ use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+/// The longest a refused attempt's answer is held back.
+pub const TARPIT_MAX: Duration = Duration::from_secs(1);
 
 /// Forget idle keys after this many checks (their state is full again by then anyway).
 const RETAIN_EVERY: u64 = 4096;
