@@ -8,6 +8,10 @@ use persistence::RepoError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+/// `Retry-After` of a 503 (no free database connection within the pool's timeout, or the
+/// database down): a short wait, by which a burst has usually drained.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 5;
+
 /// Marks a response as a refusal, so the audit middleware records it (also for 404s that hide
 /// an out-of-scope target).
 #[derive(Debug, Clone, Copy)]
@@ -122,7 +126,9 @@ impl ApiError {
             Self::PayloadTooLarge => "the request body is larger than allowed".into(),
             Self::UnsupportedMediaType => "send the body as application/json".into(),
             Self::PreconditionRequired => "send If-Match with the version you read".into(),
-            Self::Unavailable => "the database is not available".into(),
+            Self::Unavailable => {
+                "the database is busy or not available (no free connection in time): retry after Retry-After".into()
+            }
             Self::RateLimited { retry_after } => format!("too many attempts: try again in {retry_after} s"),
             Self::Internal(_) => "internal error".into(),
         }
@@ -180,9 +186,14 @@ impl ResponseError for ApiError {
             },
         };
         let mut res = HttpResponse::build(status).content_type("application/problem+json").json(problem);
-        if let Self::RateLimited { retry_after } = self {
+        let retry_after = match self {
+            Self::RateLimited { retry_after } => Some(*retry_after),
+            Self::Unavailable => Some(UNAVAILABLE_RETRY_AFTER_SECS),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
             res.headers_mut()
-                .insert(actix_web::http::header::RETRY_AFTER, actix_web::http::header::HeaderValue::from(*retry_after));
+                .insert(actix_web::http::header::RETRY_AFTER, actix_web::http::header::HeaderValue::from(seconds));
         }
         if matches!(self, Self::Forbidden | Self::Hidden | Self::Unauthenticated(_)) {
             res.extensions_mut().insert(Refused);

@@ -15,6 +15,7 @@ mod migrations;
 mod org_units;
 mod pathways;
 mod patients;
+mod pools;
 mod reports;
 mod reservations;
 mod small_counts;
