@@ -11,9 +11,11 @@ use persistence::audit::AuditRow;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
+use validator::Validate;
 
 use crate::auth::{AuthInfo, AuthUser};
 use crate::error::{ApiError, Refused};
+use crate::extract::Query;
 use crate::pagination::{Page, PageParams};
 use crate::state::AppState;
 
@@ -60,7 +62,7 @@ impl From<AuditRow> for AuditEntryResponse {
     }
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// Only entries by this user.
@@ -73,7 +75,11 @@ pub struct AuditQuery {
     pub from: Option<DateTime<Utc>>,
     /// Until this moment (exclusive), RFC 3339.
     pub to: Option<DateTime<Utc>>,
+    /// Page number, from 1 to 1,000,000.
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
+    /// Items per page, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub per_page: Option<i64>,
 }
 
@@ -84,7 +90,7 @@ pub struct AuditQuery {
 pub async fn list_audit(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<AuditQuery>,
+    query: Query<AuditQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let page = PageParams { page: q.page, per_page: q.per_page }.request();
@@ -124,6 +130,38 @@ pub async fn get_patient_log(
     Ok(HttpResponse::Ok().json(Page::from(listed.map(AuditEntryResponse::from))))
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginFailuresRequest {
+    /// The username as typed at login (in the body: typed usernames never go in a URL). Hashed
+    /// with the register's key to find the rows; never stored or returned.
+    pub username: String,
+    pub page: Option<i64>,
+    pub per_page: Option<i64>,
+}
+
+/// The failed logins typed with a username, newest first (register staff). Failed logins keep the
+/// typed username only as its keyed hash (`attempted_username_tag`); the username sent here is
+/// hashed the same way. Reading it is audited.
+#[utoipa::path(post, path = "/api/v1/audit/login-failures", tag = "audit", security(("bearer" = [])),
+    request_body = LoginFailuresRequest,
+    responses((status = 200, body = Page<AuditEntryResponse>), (status = 401, body = crate::error::Problem),
+              (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn get_login_failures(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: crate::extract::JsonBody<LoginFailuresRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let page = PageParams { page: body.page, per_page: body.per_page }.request();
+    let caller = user.caller();
+    let key = state.id_key.clone();
+    let listed = state
+        .run_db(move |conn| Ok(app::audit_log::login_failures(conn, &caller, &key, &body.username, page)?))
+        .await?;
+    Ok(HttpResponse::Ok().json(Page::from(listed.map(AuditEntryResponse::from))))
+}
+
 /// Middleware: after the response is built, a refusal (marked by `Refused`) is written to the
 /// audit log with the user (if the token was good), the route pattern, the status and the
 /// route's `{id}` (`app::audit_log::record_refusal` adds the target's patient where known).
@@ -158,4 +196,5 @@ pub async fn record_refusals(
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/audit", web::get().to(list_audit));
     cfg.route("/audit/patient-log", web::post().to(get_patient_log));
+    cfg.route("/audit/login-failures", web::post().to(get_login_failures));
 }

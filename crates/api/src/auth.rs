@@ -121,7 +121,9 @@ pub struct TokenResponse {
 /// Exchanges username and password for an access token.
 #[utoipa::path(post, path = "/api/v1/auth/token", tag = "auth", request_body = TokenRequest,
     responses((status = 200, body = TokenResponse), (status = 401, body = crate::error::Problem),
-              (status = 422, body = crate::error::Problem)))]
+              (status = 422, body = crate::error::Problem),
+              (status = 429, body = crate::error::Problem, description = "too many attempts from this address or for this username; see Retry-After",
+               headers(("Retry-After" = u64, description = "seconds to wait")))))]
 pub async fn issue_token(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -130,10 +132,23 @@ pub async fn issue_token(
     let body = body.into_inner();
     body.validate()?;
     let request_id = request_id(&req);
-    let dummy = state.dummy_hash.clone();
-    let outcome = state
-        .run_db(move |conn| Ok(app::users::login(conn, &body.username, &body.password, &dummy, request_id)?))
-        .await?;
+    // Limits first: a refused attempt costs neither a connection nor argon2.
+    let tag = state.id_key.username_tag(&body.username);
+    let address = req.peer_addr().map(|a| a.ip());
+    if let Err(wait) = state.login_limits.check(address, &tag) {
+        state.metrics.observe("POST", "(login rate limited)", "429", 0.0);
+        // The answer is held back (up to a second, costing no thread): a client that does not
+        // wait for Retry-After gets one answer a second per connection, not thousands.
+        actix_web::rt::time::sleep(wait.min(crate::login_limits::TARPIT_MAX)).await;
+        return Err(ApiError::RateLimited { retry_after: crate::login_limits::retry_after_seconds(wait) });
+    }
+    let _slot = state.login_slots.clone().acquire_owned().await.map_err(ApiError::internal)?;
+    let (pool, key, dummy) = (state.pool.clone(), state.id_key.clone(), state.dummy_hash.clone());
+    // No connection is held while argon2 runs (app::users::login checks out twice).
+    let outcome =
+        web::block(move || app::users::login(&pool, &key, &body.username, &body.password, &dummy, request_id))
+            .await
+            .map_err(ApiError::internal)??;
     match outcome {
         Login::Success { user, generation } => {
             let token = state.tokens.issue(user, generation, Utc::now())?;

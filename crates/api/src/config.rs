@@ -23,6 +23,10 @@
 //! | `RUSREG_WORKERS` | number of cores | HTTP worker threads |
 //! | `RUSREG_WORKLIST` | the limits of docs/domain.md, Time limits | JSON object overriding worklist time limits |
 //! | `RUSREG_DEMO_PATHWAYS` | `20000` | size of the demo's synthetic population (first run) |
+//! | `RUSREG_METRICS_BIND` | — | a second address serving only `/metrics`, without a token |
+//! | `RUSREG_METRICS_TOKEN` | — | bearer token (32+ characters) for `/metrics` on `RUSREG_BIND` |
+//! | `RUSREG_LOGIN_LIMIT_PER_ADDRESS` | `100` | login attempts a minute from one source address (0: no limit) |
+//! | `RUSREG_LOGIN_LIMIT_PER_USERNAME` | `10` | login attempts a minute for one typed username (0: no limit) |
 
 use std::path::PathBuf;
 
@@ -50,6 +54,10 @@ pub const VARIABLES: &[&str] = &[
     "RUSREG_NEW_PASSWORD",
     "RUSREG_WORKLIST",
     "RUSREG_DEMO_PATHWAYS",
+    "RUSREG_METRICS_BIND",
+    "RUSREG_METRICS_TOKEN",
+    "RUSREG_LOGIN_LIMIT_PER_ADDRESS",
+    "RUSREG_LOGIN_LIMIT_PER_USERNAME",
 ];
 
 use serde::Deserialize;
@@ -77,6 +85,10 @@ struct RawEnv {
     rusreg_workers: Option<usize>,
     rusreg_worklist: Option<String>,
     rusreg_demo_pathways: Option<usize>,
+    rusreg_metrics_bind: Option<String>,
+    rusreg_metrics_token: Option<String>,
+    rusreg_login_limit_per_address: Option<u32>,
+    rusreg_login_limit_per_username: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +127,15 @@ pub struct Settings {
     /// The worklist's time limits (defaults: docs/domain.md, Time limits).
     pub worklist: domain::worklist::WorklistConfig,
     pub demo_pathways: usize,
+    /// A second listener that serves only `/metrics` (no token): for the monitoring network.
+    pub metrics_bind: Option<String>,
+    /// With it, `/metrics` on the API listener answers to `Authorization: Bearer <token>`.
+    /// With neither, the API listener answers 404 for `/metrics`.
+    pub metrics_token: Option<String>,
+    /// Login attempts a minute from one source address (0: no limit).
+    pub login_limit_per_address: u32,
+    /// Login attempts a minute for one typed username (0: no limit).
+    pub login_limit_per_username: u32,
 }
 
 impl std::fmt::Debug for Settings {
@@ -129,12 +150,20 @@ impl std::fmt::Debug for Settings {
             .field("id_key", &self.id_key.as_ref().map(|_| "<set>"))
             .field("min_cell", &self.min_cell)
             .field("pool_size", &self.pool_size)
+            .field("metrics_bind", &self.metrics_bind)
+            .field("metrics_token", &self.metrics_token.as_ref().map(|_| "<set>"))
             .finish_non_exhaustive()
     }
 }
 
 /// The smallest JWT secret accepted outside demo mode.
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
+/// Login attempts a minute from one source address, unless configured.
+pub const DEFAULT_LOGIN_LIMIT_PER_ADDRESS: u32 = 100;
+/// Login attempts a minute for one typed username, unless configured.
+pub const DEFAULT_LOGIN_LIMIT_PER_USERNAME: u32 = 10;
+/// The shortest metrics token accepted.
+pub const MIN_METRICS_TOKEN_CHARS: usize = 32;
 /// The suppression threshold is never below this.
 pub const MIN_CELL_FLOOR: u32 = 3;
 
@@ -182,7 +211,17 @@ impl Settings {
                 ConfigError::Invalid(format!("RUSREG_WORKLIST is not a valid worklist configuration: {e}"))
             })?,
         };
+        let metrics_token = raw.rusreg_metrics_token.filter(|t| !t.is_empty());
+        if metrics_token.as_ref().is_some_and(|t| t.len() < MIN_METRICS_TOKEN_CHARS) {
+            return Err(ConfigError::Invalid(format!(
+                "RUSREG_METRICS_TOKEN is weak: at least {MIN_METRICS_TOKEN_CHARS} characters are required"
+            )));
+        }
         Ok(Self {
+            metrics_bind: raw.rusreg_metrics_bind.filter(|b| !b.is_empty()),
+            metrics_token,
+            login_limit_per_address: raw.rusreg_login_limit_per_address.unwrap_or(DEFAULT_LOGIN_LIMIT_PER_ADDRESS),
+            login_limit_per_username: raw.rusreg_login_limit_per_username.unwrap_or(DEFAULT_LOGIN_LIMIT_PER_USERNAME),
             worklist,
             demo_pathways: raw.rusreg_demo_pathways.unwrap_or(20_000),
             database_url: raw.database_url,
@@ -234,6 +273,10 @@ impl Settings {
             workers: None,
             worklist: domain::worklist::WorklistConfig::default(),
             demo_pathways: 20_000,
+            metrics_bind: None,
+            metrics_token: None,
+            login_limit_per_address: DEFAULT_LOGIN_LIMIT_PER_ADDRESS,
+            login_limit_per_username: DEFAULT_LOGIN_LIMIT_PER_USERNAME,
         }
     }
 }
@@ -291,6 +334,14 @@ mod tests {
         // This module's own table documents every variable too.
         let own = variables_in(include_str!("config.rs"));
         assert!(known.is_subset(&own));
+    }
+
+    #[test]
+    fn a_short_metrics_token_is_refused() {
+        let raw = RawEnv { rusreg_metrics_token: Some("short".into()), ..Default::default() };
+        assert!(Settings::from_raw(raw).is_err());
+        let raw = RawEnv { rusreg_metrics_token: Some("m".repeat(32)), ..Default::default() };
+        assert!(Settings::from_raw(raw).is_ok_and(|s| s.metrics_token.is_some()));
     }
 
     #[test]

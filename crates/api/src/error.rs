@@ -8,6 +8,10 @@ use persistence::RepoError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+/// `Retry-After` of a 503 (no free database connection within the pool's timeout, or the
+/// database down): a short wait, by which a burst has usually drained.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 5;
+
 /// Marks a response as a refusal, so the audit middleware records it (also for 404s that hide
 /// an out-of-scope target).
 #[derive(Debug, Clone, Copy)]
@@ -36,6 +40,9 @@ pub enum ApiError {
     /// Field-level validation failure (422).
     #[error("validation failed")]
     Invalid(Vec<FieldError>),
+    /// Query parameters of the wrong type (400 `invalid_query`), one entry per field.
+    #[error("invalid query")]
+    InvalidQuery(Vec<FieldError>),
     /// A body or query that could not be read at all (400).
     #[error("{code}: {message}")]
     BadRequest { code: &'static str, message: String },
@@ -47,6 +54,9 @@ pub enum ApiError {
     PreconditionRequired,
     #[error("service unavailable")]
     Unavailable,
+    /// Too many attempts (429); try again after so many seconds (`Retry-After`).
+    #[error("too many requests")]
+    RateLimited { retry_after: u64 },
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -96,11 +106,13 @@ impl ApiError {
             Self::Hidden | Self::NotFound => "not_found",
             Self::Conflict { code, .. } => code,
             Self::Invalid(_) => "validation_failed",
+            Self::InvalidQuery(_) => "invalid_query",
             Self::BadRequest { code, .. } => code,
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::PreconditionRequired => "precondition_required",
             Self::Unavailable => "unavailable",
+            Self::RateLimited { .. } => "too_many_requests",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -114,11 +126,15 @@ impl ApiError {
             Self::Hidden | Self::NotFound => "no such resource".into(),
             Self::Conflict { message, .. } => message.clone(),
             Self::Invalid(errors) => format!("{} field(s) failed validation", errors.len()),
+            Self::InvalidQuery(errors) => format!("{} query parameter(s) could not be read", errors.len()),
             Self::BadRequest { message, .. } => message.clone(),
             Self::PayloadTooLarge => "the request body is larger than allowed".into(),
             Self::UnsupportedMediaType => "send the body as application/json".into(),
             Self::PreconditionRequired => "send If-Match with the version you read".into(),
-            Self::Unavailable => "the database is not available".into(),
+            Self::Unavailable => {
+                "the database is busy or not available (no free connection in time): retry after Retry-After".into()
+            }
+            Self::RateLimited { retry_after } => format!("too many attempts: try again in {retry_after} s"),
             Self::Internal(_) => "internal error".into(),
         }
     }
@@ -132,11 +148,12 @@ impl ResponseError for ApiError {
             Self::Hidden | Self::NotFound => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::BadRequest { .. } | Self::InvalidQuery(_) => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -160,7 +177,7 @@ impl ResponseError for ApiError {
             code: self.code().to_owned(),
             detail: self.detail(),
             errors: match self {
-                Self::Invalid(errors) => Some(
+                Self::Invalid(errors) | Self::InvalidQuery(errors) => Some(
                     errors
                         .iter()
                         .map(|e| FieldErrorDoc {
@@ -174,11 +191,70 @@ impl ResponseError for ApiError {
             },
         };
         let mut res = HttpResponse::build(status).content_type("application/problem+json").json(problem);
+        let retry_after = match self {
+            Self::RateLimited { retry_after } => Some(*retry_after),
+            Self::Unavailable => Some(UNAVAILABLE_RETRY_AFTER_SECS),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
+            res.headers_mut()
+                .insert(actix_web::http::header::RETRY_AFTER, actix_web::http::header::HeaderValue::from(seconds));
+        }
         if matches!(self, Self::Forbidden | Self::ForbiddenBecause { .. } | Self::Hidden | Self::Unauthenticated(_)) {
             res.extensions_mut().insert(Refused);
         }
         res
     }
+}
+
+/// Middleware hook (`ErrorHandlers::default_handler`): an error answer that is not yet a problem
+/// document — one made by actix-web itself, such as 413 from the `web::Bytes` body limit, 405 or
+/// 415 — is rewritten into one, with a code for its status. Its old body (actix-web's plain text,
+/// which may quote the request) is dropped.
+pub fn problem_for_plain_errors<B: actix_web::body::MessageBody + 'static>(
+    res: actix_web::dev::ServiceResponse<B>,
+) -> actix_web::Result<actix_web::middleware::ErrorHandlerResponse<B>> {
+    use actix_web::http::header::CONTENT_TYPE;
+    use actix_web::middleware::ErrorHandlerResponse;
+    let is_problem = res
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/problem+json"));
+    if is_problem {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let error = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType,
+        StatusCode::NOT_FOUND => ApiError::NotFound,
+        StatusCode::SERVICE_UNAVAILABLE => ApiError::Unavailable,
+        s if s.is_server_error() => ApiError::Internal("an error answer of the HTTP layer".into()),
+        StatusCode::UNAUTHORIZED => ApiError::Unauthenticated("authentication required"),
+        StatusCode::FORBIDDEN => ApiError::Forbidden,
+        StatusCode::METHOD_NOT_ALLOWED => {
+            ApiError::bad_request("method_not_allowed", "this method is not allowed here")
+        }
+        _ => ApiError::bad_request("bad_request", "the request could not be read"),
+    };
+    let problem = Problem {
+        type_: format!("https://rusreg.example/problems/{}", error.code()),
+        title: status.canonical_reason().unwrap_or("error").to_owned(),
+        status: status.as_u16(),
+        code: error.code().to_owned(),
+        detail: error.detail(),
+        errors: None,
+    };
+    let fresh = HttpResponse::build(status).content_type("application/problem+json").json(problem);
+    let (req, old) = res.into_parts();
+    let mut fresh = fresh.map_into_boxed_body();
+    for (name, value) in old.headers() {
+        if name != CONTENT_TYPE && name != actix_web::http::header::CONTENT_LENGTH {
+            fresh.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    Ok(ErrorHandlerResponse::Response(actix_web::dev::ServiceResponse::new(req, fresh).map_into_right_body()))
 }
 
 impl From<DomainError> for ApiError {

@@ -9,7 +9,10 @@ use actix_web::dev::Payload;
 use actix_web::error::{PathError, QueryPayloadError};
 use actix_web::web::{self, Bytes};
 use actix_web::{FromRequest, HttpRequest};
+use domain::FieldError;
 use serde::de::DeserializeOwned;
+use serde_path_to_error::Segment;
+use validator::Validate;
 
 use crate::error::ApiError;
 
@@ -47,32 +50,19 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     }
 }
 
-/// Deserialises `body`, naming the failing field on a type or unknown-field error.
+/// Deserialises `body`, naming the failing field on a type or unknown-field error. The message
+/// never carries a submitted value (see [`value_free`]).
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, app::Error> {
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
+        let path = e.path().clone();
         let inner = e.into_inner();
         match inner.classify() {
             serde_json::error::Category::Data => {
-                let field = if path == "." { "body".to_owned() } else { path };
                 let message = inner.to_string();
-                // Keep only serde's reason, without the position (it may quote values).
+                // Drop the position (" at line 1 column 9"): serde_json appends it.
                 let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
-                let code = if message.starts_with("unknown field") {
-                    "unknown_field"
-                } else if message.starts_with("missing field") {
-                    "required"
-                } else {
-                    "type"
-                };
-                // An unknown field's path already ends in its name; a missing one's is its parent.
-                let field = match (code, message.split('`').nth(1)) {
-                    ("unknown_field" | "required", Some(name)) if field == "body" => name.to_owned(),
-                    ("required", Some(name)) => format!("{field}.{name}"),
-                    _ => field,
-                };
-                app::Error::invalid(&field, code, sanitize(&message))
+                app::Error::Invalid(vec![field_error(&path, &message, "body")])
             }
             _ => {
                 app::Error::Unreadable { code: "malformed_json", message: "the request body is not valid JSON".into() }
@@ -81,25 +71,174 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, app::Error> {
     })
 }
 
-/// serde's messages may quote the value that failed ("invalid value: string \"...\""): drop the
-/// quoted value so that no identifier sent by the client is echoed back or logged.
-fn sanitize(message: &str) -> String {
-    match message.find("invalid type: string \"").or_else(|| message.find("invalid value: string \"")) {
-        Some(_) => {
-            let expected = message.split(", expected ").nth(1).unwrap_or("another value");
-            format!("wrong type or value, expected {expected}")
+/// One field error from serde's path and message: the field's dotted path (an unknown key that
+/// does not look like a field name is left out) and a value-free message.
+fn field_error(path: &serde_path_to_error::Path, message: &str, whole: &str) -> FieldError {
+    let code = if message.starts_with("unknown field") {
+        "unknown_field"
+    } else if message.starts_with("missing field") {
+        "required"
+    } else {
+        "type"
+    };
+    let mut segments: Vec<String> = path
+        .iter()
+        .filter_map(|s| match s {
+            Segment::Seq { index } => Some(index.to_string()),
+            Segment::Map { key } | Segment::Enum { variant: key } => Some(key.clone()),
+            Segment::Unknown => None,
+        })
+        .collect();
+    // An unknown field's path ends in the key the client sent; a missing field's is its parent.
+    if code == "unknown_field" {
+        if let Some(key) = segments.pop() {
+            if looks_like_a_field_name(&key) {
+                segments.push(key);
+            }
         }
-        None => message.to_owned(),
+    }
+    if code == "required" {
+        if let Some(name) = message.split('`').nth(1) {
+            segments.push(name.to_owned());
+        }
+    }
+    let segments: Vec<String> =
+        segments.into_iter().map(|s| if looks_like_a_field_name(&s) { s } else { "?".into() }).collect();
+    let field = if segments.is_empty() { whole.to_owned() } else { segments.join(".") };
+    FieldError::new(&field, code, value_free(message))
+}
+
+/// A key that may be echoed: a snake_case name, never a number or anything longer than a name.
+fn looks_like_a_field_name(key: &str) -> bool {
+    let digits = key.chars().filter(char::is_ascii_digit).count();
+    let is_index = !key.is_empty() && digits == key.len() && key.len() <= 4;
+    is_index
+        || (!key.is_empty()
+            && key.len() <= 48
+            && digits <= 2
+            && key.starts_with(|c: char| c.is_ascii_lowercase())
+            && key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
+}
+
+/// serde's (and the types' own) messages may quote the value that failed (`invalid type: integer
+/// 12038840205, expected a string`, `invalid value: string "…"`, `found `x` at 3`): rebuild the
+/// message from what the code says it expected, never from what was sent. Messages that are not
+/// one of serde's known forms become a generic one.
+pub fn value_free(message: &str) -> String {
+    // What the type expected is written by the code (a visitor's `expecting`), never by the
+    // client; a "found ..." after it (uuid, chrono) is cut off.
+    let expected = message.rsplit_once(", expected ").map(|(_, e)| {
+        let e = e.split(" found").next().unwrap_or(e);
+        let e = e.split(", found").next().unwrap_or(e);
+        e.trim_end_matches([',', ' ']).chars().take(200).collect::<String>()
+    });
+    let head = |kind: &str| match &expected {
+        Some(e) => format!("{kind}: expected {e}"),
+        None => kind.to_owned(),
+    };
+    let out = if message.starts_with("invalid type") {
+        head("invalid type")
+    } else if message.starts_with("invalid value") {
+        head("invalid value")
+    } else if message.starts_with("invalid length") {
+        head("invalid length")
+    } else if message.starts_with("unknown variant") {
+        head("unknown variant")
+    } else if message.starts_with("unknown field") {
+        head("unknown field")
+    } else if message.starts_with("missing field `") || message.starts_with("duplicate field `") {
+        // The name is one of the type's own fields.
+        message.to_owned()
+    } else if SAFE_MESSAGES.contains(&message) {
+        message.to_owned()
+    } else {
+        "invalid value".to_owned()
+    };
+    scrub_digits(&out)
+}
+
+/// Messages with no value in them (integer parsing, serde_json's number errors).
+const SAFE_MESSAGES: &[&str] = &[
+    "invalid digit found in string",
+    "number too large to fit in target type",
+    "number too small to fit in target type",
+    "cannot parse integer from empty string",
+    "invalid number",
+    "number out of range",
+    "invalid float literal",
+    "premature end of input",
+    "input contains invalid characters",
+    "input is out of range",
+    "input is not enough for unique date and time",
+    "trailing input",
+    "no possible date and time matching input",
+    "provided string was not `true` or `false`",
+];
+
+/// A last guard: a run of five or more digits is never part of an expected-type text.
+fn scrub_digits(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut run = String::new();
+    for c in message.chars().chain(std::iter::once('\0')) {
+        if c.is_ascii_digit() {
+            run.push(c);
+            continue;
+        }
+        if run.len() >= 5 {
+            out.push('…');
+        } else {
+            out.push_str(&run);
+        }
+        run.clear();
+        if c != '\0' {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A query string deserialised into `T` and checked with `T`'s `validator` rules: a value of
+/// the wrong type is a 400 `invalid_query`, a value out of its bounds a 422, both with one entry
+/// per field and no submitted value in them.
+pub struct Query<T>(pub T);
+
+impl<T> Query<T> {
+    pub fn into_inner(self) -> T {
+        self.0
     }
 }
 
-/// Error handler for `web::Query`: 400 with the reason, as a problem document.
-pub fn query_error(e: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    let message = match &e {
-        QueryPayloadError::Deserialize(d) => d.to_string(),
-        other => other.to_string(),
-    };
-    ApiError::bad_request("invalid_query", sanitize(&message)).into()
+impl<T> std::ops::Deref for Query<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: DeserializeOwned + Validate> FromRequest for Query<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(parse_query(req.query_string()).map(Query))
+    }
+}
+
+/// Parses and checks a query string (see [`Query`]).
+pub fn parse_query<T: DeserializeOwned + Validate>(query: &str) -> Result<T, ApiError> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    let value: T = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().clone();
+        let message = e.into_inner().to_string();
+        ApiError::InvalidQuery(vec![field_error(&path, &message, "query")])
+    })?;
+    value.validate()?;
+    Ok(value)
+}
+
+/// Error handler for `web::Query` (none is left in the API; kept for safety): 400, value-free.
+pub fn query_error(_e: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::bad_request("invalid_query", "the query string could not be read").into()
 }
 
 /// Error handler for `web::Path`: a path that does not parse names nothing that exists.
@@ -145,8 +284,35 @@ mod tests {
     }
 
     #[test]
-    fn quoted_values_are_not_echoed() {
-        let msg = sanitize("invalid type: string \"15076500565\", expected i32");
-        assert!(!msg.contains("15076500565"));
+    fn submitted_values_are_never_echoed() {
+        for msg in [
+            "invalid type: string \"15076500565\", expected i32",
+            "invalid type: integer `12038840205`, expected a string",
+            "invalid value: integer `12038840205`, expected u8",
+            "invalid length 12038840205, expected fewer elements in array",
+            "unknown variant `12038840205`, expected one of `a`, `b`",
+            "UUID parsing failed: invalid character: expected [0-9a-fA-F-], found `12038840205` at 1",
+            "12038840205 is not a date",
+        ] {
+            let safe = value_free(msg);
+            assert!(!safe.contains("12038840205") && !safe.contains("15076500565"), "{msg} -> {safe}");
+        }
+        assert_eq!(value_free("invalid type: integer `120`, expected a string"), "invalid type: expected a string");
+        let e = parse_json::<Probe>(br#"{"name":"x","count":7,"12038840205":1}"#).err();
+        assert_eq!(e.map(fields), Some(vec![("body".into(), "unknown_field".into())]));
+    }
+
+    #[test]
+    fn query_values_out_of_type_or_bounds_name_the_field() {
+        #[derive(Debug, serde::Deserialize, Validate)]
+        #[serde(deny_unknown_fields)]
+        struct Q {
+            #[validate(range(min = 1, max = 10))]
+            page: Option<i64>,
+        }
+        let e = parse_query::<Q>("page=99999999999999999999").err().map(|e| e.to_string());
+        assert_eq!(e.as_deref(), Some("invalid query"));
+        assert!(matches!(parse_query::<Q>("page=9223372036854775807"), Err(ApiError::Invalid(_))));
+        assert!(matches!(parse_query::<Q>("page=3"), Ok(Q { page: Some(3) })));
     }
 }

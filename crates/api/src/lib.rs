@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub mod forms;
 pub mod health;
+pub mod login_limits;
 pub mod metrics;
 pub mod openapi;
 pub mod organisations;
@@ -31,10 +32,11 @@ use std::sync::Arc;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::middleware::{from_fn, Next};
+use actix_web::middleware::{from_fn, ErrorHandlers, Next};
 use actix_web::{web, App, HttpMessage, HttpServer};
 use persistence::DbPool;
-use tracing_actix_web::{RequestId, TracingLogger};
+use tracing::Span;
+use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder, TracingLogger};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -54,7 +56,12 @@ pub fn build_state(
     let dummy_hash = auth::hash_password(&uuid::Uuid::new_v4().to_string())?;
     let tokens = Tokens::new(jwt_secret, settings.token_minutes);
     let metrics = metrics::Metrics::new().map_err(ApiError::internal)?;
+    let login_limits =
+        login_limits::LoginLimits::new(settings.login_limit_per_address, settings.login_limit_per_username);
+    let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
     Ok(AppState {
+        login_limits: Arc::new(login_limits),
+        login_slots: Arc::new(tokio::sync::Semaphore::new((cores / 2).max(1))),
         pool,
         reports_pool,
         settings: Arc::new(settings),
@@ -76,6 +83,36 @@ async fn request_id_header(
         res.headers_mut().insert(HeaderName::from_static("x-request-id"), v);
     }
     Ok(res)
+}
+
+/// The root span of each request: tracing-actix-web's fields, but the target is the route
+/// pattern (`/api/v1/pathways/{id}`), never the path and query the client sent, which may hold
+/// anything (a national id in a path or query is then never logged).
+pub struct RouteSpan;
+
+impl RootSpanBuilder for RouteSpan {
+    fn on_request_start(request: &ServiceRequest) -> Span {
+        let route = request.match_pattern().unwrap_or_else(|| "(unmatched)".into());
+        let method = request.method().as_str().to_owned();
+        let request_id = request.extensions().get::<RequestId>().map(|r| r.to_string()).unwrap_or_default();
+        tracing::info_span!(
+            "HTTP request",
+            http.method = %method,
+            http.route = %route,
+            http.target = %route,
+            http.status_code = tracing::field::Empty,
+            otel.name = %format!("{method} {route}"),
+            otel.kind = "server",
+            otel.status_code = tracing::field::Empty,
+            request_id = %request_id,
+            exception.message = tracing::field::Empty,
+            exception.details = tracing::field::Empty,
+        )
+    }
+
+    fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, actix_web::Error>) {
+        DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
 }
 
 async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
@@ -106,23 +143,43 @@ pub fn app_config(cfg: &mut web::ServiceConfig, body_limit: usize) {
         .default_service(web::to(not_found));
 }
 
-/// Runs the app on `listener` with `workers` threads (None: one per core).
+/// Runs the app on `listener` with `workers` threads (None: one per core), and on the metrics
+/// listener `RUSREG_METRICS_BIND` when it is set.
 pub fn serve(state: AppState, listener: TcpListener, workers: Option<usize>) -> std::io::Result<Server> {
+    let metrics = state.settings.metrics_bind.as_deref().map(TcpListener::bind).transpose()?;
+    serve_with_metrics(state, listener, metrics, workers)
+}
+
+/// Runs the app on `listener`, and on `metrics` (which serves only `/metrics`, without a token).
+pub fn serve_with_metrics(
+    state: AppState,
+    listener: TcpListener,
+    metrics: Option<TcpListener>,
+    workers: Option<usize>,
+) -> std::io::Result<Server> {
     let body_limit = state.settings.body_limit;
+    let metrics_addr = metrics.as_ref().map(TcpListener::local_addr).transpose()?.map(health::MetricsListener);
     let state = web::Data::new(state);
     let mut server = HttpServer::new(move || {
-        App::new()
-            .app_data(state.clone())
+        let mut app = App::new().app_data(state.clone());
+        if let Some(m) = metrics_addr {
+            app = app.app_data(m);
+        }
+        app.wrap(ErrorHandlers::new().default_handler(error::problem_for_plain_errors))
             .wrap(from_fn(audit::record_refusals))
             .wrap(from_fn(health::measure))
+            .wrap(from_fn(health::metrics_listener_only))
             .wrap(from_fn(request_id_header))
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<RouteSpan>::new())
             .configure(|cfg| app_config(cfg, body_limit))
     })
     // The binary handles SIGINT and SIGTERM itself (both stop gracefully); actix's own handler
     // would treat SIGINT as a forced stop that cuts requests in flight.
     .disable_signals()
     .listen(listener)?;
+    if let Some(m) = metrics {
+        server = server.listen(m)?;
+    }
     if let Some(w) = workers {
         server = server.workers(w);
     }

@@ -14,7 +14,7 @@ use utoipa::{Modify, OpenApi};
         crate::users::list_users, crate::users::create_user, crate::users::update_user,
         crate::users::add_grant, crate::users::remove_grant, crate::users::approve_grant,
         crate::users::list_authorisations,
-        crate::audit::list_audit, crate::audit::get_patient_log,
+        crate::audit::list_audit, crate::audit::get_patient_log, crate::audit::get_login_failures,
         crate::patients::register_patient, crate::patients::get_patient,
         crate::pathways::open_pathway, crate::pathways::list_pathways, crate::pathways::get_pathway,
         crate::pathways::create_transfer,
@@ -57,6 +57,10 @@ impl Modify for BearerAuth {
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+        components.add_security_scheme(
+            "metrics_token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
     }
 }

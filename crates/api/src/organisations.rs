@@ -7,10 +7,12 @@ use chrono::NaiveDate;
 use persistence::organisations::{NodeView, OrgLinkRow};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use validator::Validate;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::extract::JsonBody;
+use crate::extract::Query;
 use crate::pagination::{Page, PageParams};
 use crate::state::AppState;
 
@@ -65,16 +67,22 @@ pub struct OrgUnitDetailResponse {
     pub links: Vec<OrgLinkResponse>,
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Only nodes of this kind.
     pub kind: Option<String>,
     /// Only children of this node.
+    #[param(minimum = 1, maximum = 9007199254740991_i64)]
+    #[validate(range(min = 1, max = crate::pagination::MAX_ID, message = "an id is between 1 and 9007199254740991"))]
     pub parent: Option<i64>,
     /// The day whose tree to show (default today).
     pub on: Option<NaiveDate>,
+    /// Page number, from 1 to 1,000,000.
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
+    /// Items per page, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub per_page: Option<i64>,
 }
 
@@ -84,7 +92,7 @@ pub struct ListQuery {
 pub async fn list_org_units(
     state: web::Data<AppState>,
     _user: AuthUser,
-    query: web::Query<ListQuery>,
+    query: Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let page = PageParams { page: q.page, per_page: q.per_page }.request();

@@ -16,10 +16,12 @@ use persistence::forms;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
+use validator::Validate;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::extract::JsonBody;
+use crate::extract::Query;
 use crate::pagination::Page;
 use crate::state::AppState;
 
@@ -98,18 +100,25 @@ pub async fn open_pathway(
     Ok(HttpResponse::Created().json(PathwayResponse::new(view)))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct PathwayQuery {
     /// Only pathways owned by this unit now.
+    #[param(minimum = 1, maximum = 9007199254740991_i64)]
+    #[validate(range(min = 1, max = crate::pagination::MAX_ID, message = "an id is between 1 and 9007199254740991"))]
     pub unit: Option<i64>,
     /// Only this treatment_status (1–7).
+    #[param(minimum = 1, maximum = 7)]
     pub status: Option<i16>,
     /// Start date from (inclusive).
     pub from: Option<NaiveDate>,
     /// Start date to (inclusive).
     pub to: Option<NaiveDate>,
+    /// Page number, from 1 to 1,000,000.
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
+    /// Items per page, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub per_page: Option<i64>,
 }
 
@@ -121,7 +130,7 @@ pub struct PathwayQuery {
 pub async fn list_pathways(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<PathwayQuery>,
+    query: Query<PathwayQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let query = app::pathways::ListQuery {

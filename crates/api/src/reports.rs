@@ -14,18 +14,22 @@ use reporting::completeness::{CompletenessRow, VariableCompleteness};
 use reporting::indicators::IndicatorTable;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use validator::Validate;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::extract::JsonBody;
+use crate::extract::Query;
 use crate::state::AppState;
 
 // ---------------------------------------------------------------------------------------------
 // Indicators
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct IndicatorQuery {
+    #[param(minimum = 2000, maximum = 9999)]
+    #[validate(range(min = crate::pagination::MIN_YEAR, max = crate::pagination::MAX_YEAR, message = "year is between 2000 and 9999"))]
     pub year: i32,
     /// unit, legal_entity, region or nation (default nation).
     pub level: Option<String>,
@@ -57,7 +61,7 @@ pub struct IndicatorsResponse {
 pub async fn get_indicators(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<IndicatorQuery>,
+    query: Query<IndicatorQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let req = IndicatorRequest { year: q.year, level: q.level, grouping: q.grouping };
@@ -81,13 +85,17 @@ pub async fn get_indicators(
 // ---------------------------------------------------------------------------------------------
 // Completeness
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct CompletenessQuery {
+    #[param(minimum = 2000, maximum = 9999)]
+    #[validate(range(min = crate::pagination::MIN_YEAR, max = crate::pagination::MAX_YEAR, message = "year is between 2000 and 9999"))]
     pub year: i32,
     /// unit (default), legal_entity, region or nation.
     pub level: Option<String>,
     /// Only nodes at or below this node id.
+    #[param(minimum = 1, maximum = 9007199254740991_i64)]
+    #[validate(range(min = 1, max = crate::pagination::MAX_ID, message = "an id is between 1 and 9007199254740991"))]
     pub unit: Option<i64>,
     /// as_registered (default) or as_of_today; a caller who gets small counts withheld (a
     /// register contact) gets them as registered only (422 `grouping` otherwise).
@@ -122,7 +130,7 @@ pub struct CompletenessResponse {
 pub async fn get_completeness(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<CompletenessQuery>,
+    query: Query<CompletenessQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let req = CompletenessRequest { year: q.year, level: q.level, unit: q.unit, grouping: q.grouping };
@@ -154,14 +162,18 @@ impl From<SnapshotInfo> for SnapshotMeta {
     }
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct VariableQuery {
+    #[param(minimum = 2000, maximum = 9999)]
+    #[validate(range(min = crate::pagination::MIN_YEAR, max = crate::pagination::MAX_YEAR, message = "year is between 2000 and 9999"))]
     pub year: i32,
     /// baseline, measurement, discharge or follow-up (default: all).
     pub form: Option<String>,
     /// unit, legal_entity, region or nation (default nation).
     pub level: Option<String>,
+    #[param(minimum = 1, maximum = 9007199254740991_i64)]
+    #[validate(range(min = 1, max = crate::pagination::MAX_ID, message = "an id is between 1 and 9007199254740991"))]
     pub unit: Option<i64>,
 }
 
@@ -186,7 +198,7 @@ pub struct VariableResponse {
 pub async fn get_variable_completeness(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<VariableQuery>,
+    query: Query<VariableQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let req = CompletenessRequest { year: q.year, level: q.level, unit: q.unit, grouping: None };
@@ -314,9 +326,11 @@ pub async fn create_release(
     Ok(HttpResponse::Created().json(ReleaseResponse::from(row)))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct ReleaseListQuery {
+    #[param(minimum = 2000, maximum = 9999)]
+    #[validate(range(min = 2000, max = 9999, message = "year is between 2000 and 9999"))]
     pub year: Option<i16>,
 }
 
@@ -327,7 +341,7 @@ pub struct ReleaseListQuery {
 pub async fn list_releases(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<ReleaseListQuery>,
+    query: Query<ReleaseListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let year = query.into_inner().year;
     let caller = user.caller();
@@ -366,11 +380,13 @@ pub async fn publish_release(
     Ok(HttpResponse::Ok().json(ReleaseResponse::from(row)))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct DownloadQuery {
     /// The legal entity (node id). Register contacts must give their own; register staff may
     /// leave it out for every node of the release.
+    #[param(minimum = 1, maximum = 9007199254740991_i64)]
+    #[validate(range(min = 1, max = crate::pagination::MAX_ID, message = "an id is between 1 and 9007199254740991"))]
     pub entity: Option<i64>,
     /// csv, xlsx or json (default json).
     pub format: Option<String>,
@@ -387,7 +403,7 @@ pub async fn download_release(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<i64>,
-    query: web::Query<DownloadQuery>,
+    query: Query<DownloadQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let q = query.into_inner();
@@ -416,10 +432,12 @@ pub async fn download_release(
         .body(file.bytes))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct PublicQuery {
     /// The year (default: the latest published release of any year).
+    #[param(minimum = 2000, maximum = 9999)]
+    #[validate(range(min = crate::pagination::MIN_YEAR, max = crate::pagination::MAX_YEAR, message = "year is between 2000 and 9999"))]
     pub year: Option<i32>,
 }
 
@@ -429,7 +447,7 @@ pub struct PublicQuery {
               (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn public_indicators(
     state: web::Data<AppState>,
-    query: web::Query<PublicQuery>,
+    query: Query<PublicQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let year = query.into_inner().year;
     let today = state.today();

@@ -9,10 +9,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
+use validator::Validate;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::extract::JsonBody;
+use crate::extract::Query;
 use crate::pagination::{Page, PageParams};
 use crate::state::AppState;
 
@@ -78,12 +80,16 @@ pub async fn create_reservation(
     Ok(HttpResponse::Created().json(res))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct ReservationQuery {
     /// Only reservations whose letter is not sent yet.
     pub pending: Option<bool>,
+    /// Page number, from 1 to 1,000,000.
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
+    /// Items per page, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub per_page: Option<i64>,
 }
 
@@ -95,7 +101,7 @@ pub struct ReservationQuery {
 pub async fn list_reservations(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<ReservationQuery>,
+    query: Query<ReservationQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let page = PageParams { page: q.page, per_page: q.per_page }.request();

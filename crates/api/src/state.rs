@@ -22,8 +22,13 @@ pub struct AppState {
     /// that an unknown user costs the same work as a wrong password.
     pub dummy_hash: String,
     pub metrics: crate::metrics::Metrics,
-    /// Key of the national-id pseudonym (HMAC) and encryption (AES-GCM).
+    /// Key of the national-id pseudonym (HMAC) and encryption (AES-GCM), and of typed usernames.
     pub id_key: Arc<domain::national_id::IdKey>,
+    /// Login attempts per source address and per typed username.
+    pub login_limits: Arc<crate::login_limits::LoginLimits>,
+    /// Logins (argon2) running at once: half the cores, at least one, so that a burst of logins
+    /// leaves cores for everything else.
+    pub login_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::auth::{AuthUser, GrantResponse};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
+use crate::extract::Query;
 use crate::pagination::{Page, PageParams};
 use crate::state::AppState;
 
@@ -48,7 +49,7 @@ impl From<UserView> for UserResponse {
 pub async fn list_users(
     state: web::Data<AppState>,
     user: AuthUser,
-    page: web::Query<PageParams>,
+    page: Query<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
     let page = page.request();
     let caller = user.caller();
@@ -220,12 +221,16 @@ impl From<persistence::users::AuthorisationRow> for AuthorisationResponse {
     }
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams, validator::Validate)]
 #[serde(deny_unknown_fields)]
 pub struct AuthorisationQuery {
     /// Only the grants of this user.
     pub user: Option<Uuid>,
+    /// Page number, from 1 to 1,000,000.
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
+    /// Items per page, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub per_page: Option<i64>,
 }
 
@@ -237,7 +242,7 @@ pub struct AuthorisationQuery {
 pub async fn list_authorisations(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<AuthorisationQuery>,
+    query: crate::extract::Query<AuthorisationQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let page = PageParams { page: q.page, per_page: q.per_page }.request();

@@ -8,9 +8,11 @@ use domain::worklist::WorklistItemKind;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
+use validator::Validate;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
+use crate::extract::Query;
 use crate::pagination::{Page, PageParams};
 use crate::state::AppState;
 
@@ -28,7 +30,7 @@ pub struct WorklistItemResponse {
     pub overdue: bool,
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct WorklistQuery {
     /// Only items of this kind.
@@ -36,7 +38,11 @@ pub struct WorklistQuery {
     pub kind: Option<WorklistItemKind>,
     /// Only overdue items (true) or only those not yet overdue (false).
     pub overdue: Option<bool>,
+    /// Page number, from 1 to 1,000,000.
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
+    /// Items per page, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub per_page: Option<i64>,
 }
 
@@ -48,7 +54,7 @@ pub async fn get_worklist(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<i64>,
-    query: web::Query<WorklistQuery>,
+    query: Query<WorklistQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let unit = id.into_inner();
     let q = query.into_inner();

@@ -53,6 +53,7 @@ pub fn search(
         action: search.action,
         from: search.from,
         to: search.to,
+        detail: None,
         limit: paging.limit,
         offset: paging.offset,
     };
@@ -86,6 +87,35 @@ pub fn patient_log(
         .audit(Action::ReadPatientLog, Outcome::Success)
         .role(Some("register_staff"))
         .patient(None, Some(pseudonym));
+    repo::record(conn, &entry)?;
+    Ok(Paged::new(rows, paging, total))
+}
+
+/// The failed logins typed with this username, newest first (register staff). Failed logins keep
+/// the typed username only as its keyed hash (`IdKey::username_tag`), so the username is hashed
+/// here and never stored, returned or logged. Reading it is audited (without the username).
+pub fn login_failures(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    key: &IdKey,
+    username: &str,
+    page: PageRequest,
+) -> Result<Paged<AuditRow>, Error> {
+    caller.actor.require_national(Permission::Oversight)?;
+    let paging = page.paging()?;
+    let tag = hex::encode(key.username_tag(username));
+    let filter = AuditFilter {
+        action: Some(Action::Login.as_str().to_owned()),
+        detail: Some(json!({"attempted_username_tag": tag})),
+        limit: paging.limit,
+        offset: paging.offset,
+        ..Default::default()
+    };
+    let (rows, total) = repo::list(conn, &filter)?;
+    let entry = caller
+        .audit(Action::ReadAuditLog, Outcome::Success)
+        .role(Some("register_staff"))
+        .detail(json!({"login_failures_of": "a username (not stored)"}));
     repo::record(conn, &entry)?;
     Ok(Paged::new(rows, paging, total))
 }

@@ -1,9 +1,11 @@
-//! Paged lists: pages from 1, 1 to 500 items a page (50 unless asked).
+//! Paged lists: pages from 1 to 1,000,000, 1 to 500 items a page (50 unless asked).
 
 use domain::FieldError;
 
 /// The most items one page may hold.
 pub const MAX_PER_PAGE: i64 = 500;
+/// The last page one may ask for (so that the offset, at most 500 × 1,000,000, never overflows).
+pub const MAX_PAGE: i64 = 1_000_000;
 /// Items a page when the caller does not say.
 pub const DEFAULT_PER_PAGE: i64 = 50;
 
@@ -19,11 +21,11 @@ impl Paging {
     pub fn parse(page: Option<i64>, per_page: Option<i64>) -> Result<Self, FieldError> {
         let page = page.unwrap_or(1);
         let per_page = per_page.unwrap_or(DEFAULT_PER_PAGE);
-        if page < 1 {
-            return Err(FieldError::new("page", "range", "page starts at 1"));
+        if !(1..=MAX_PAGE).contains(&page) {
+            return Err(FieldError::new("page", "range", "page is between 1 and 1000000"));
         }
         if !(1..=MAX_PER_PAGE).contains(&per_page) {
-            return Err(FieldError::new("per_page", "range", "per_page must be between 1 and 500"));
+            return Err(FieldError::new("per_page", "range", "per_page is between 1 and 500"));
         }
         Ok(Self { limit: per_page, offset: (page - 1) * per_page })
     }
@@ -63,5 +65,19 @@ impl<T> Paged<T> {
 
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Paged<U> {
         Paged { items: self.items.into_iter().map(f).collect(), paging: self.paging, total: self.total }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_out_of_bounds_are_refused_without_overflow() {
+        assert_eq!(Paging::parse(Some(MAX_PAGE), Some(MAX_PER_PAGE)).map(|p| p.page()), Ok(MAX_PAGE));
+        for page in [0, -1, MAX_PAGE + 1, i64::MAX, i64::MIN] {
+            assert_eq!(Paging::parse(Some(page), Some(MAX_PER_PAGE)).map_err(|e| e.field), Err("page".to_owned()));
+        }
+        assert_eq!(Paging::parse(Some(1), Some(i64::MAX)).map_err(|e| e.field), Err("per_page".to_owned()));
     }
 }

@@ -8,11 +8,12 @@ use argon2::Argon2;
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::access::{check_approval, check_grant_change, validate_grant, GrantStatus, Permission, Role};
 use domain::audit::{Action, Outcome};
+use domain::national_id::IdKey;
 use domain::organisations::NodeId;
 use domain::FieldError;
 use persistence::audit::AuditEntry;
 use persistence::users::{self, AuthorisationRow, GrantRow, NewGrant, NewUserRow, UserChanges, UserRow};
-use persistence::{audit, in_transaction, organisations, PgConnection, RepoError};
+use persistence::{audit, in_transaction, organisations, DbPool, PgConnection, RepoError};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -332,31 +333,59 @@ pub enum Login {
 
 /// Checks a username and password. An unknown user costs the same work as a wrong password
 /// (`dummy_hash` is verified instead); a wrong password counts towards the lockout; a locked or
-/// disabled user fails even with the right password. Every attempt is audited.
+/// disabled user fails even with the right password. Every attempt is audited; a failure's audit
+/// row holds the typed username only as its keyed hash ([`IdKey::username_tag`], hex), never in
+/// clear.
+///
+/// argon2 runs while no database connection is held: the user is read with one checkout of
+/// `pool`, the connection goes back, the password is verified on the calling (blocking) thread,
+/// and a second checkout writes the outcome in one transaction, with the user's row locked and
+/// its login state read again (so concurrent failures still count one by one).
+/// The user of a typed name, locked; a name PostgreSQL cannot hold (a NUL character) names no
+/// user (it used to end in a 500).
+fn find_user(conn: &mut PgConnection, username: &str) -> Result<Option<UserRow>, RepoError> {
+    if username.contains('\0') {
+        return Ok(None);
+    }
+    users::find_by_username_for_update(conn, username)
+}
+
 pub fn login(
-    conn: &mut PgConnection,
+    pool: &DbPool,
+    key: &IdKey,
     username: &str,
     password: &str,
     dummy_hash: &str,
     request_id: Option<String>,
 ) -> Result<Login, Error> {
-    in_transaction(conn, |conn| {
+    let seen = find_user(&mut *crate::connection(pool)?, username)?;
+    // No connection is held from here until the outcome is written.
+    let password_ok = verify_password(seen.as_ref().map_or(dummy_hash, |u| u.password_hash.as_str()), password);
+    let tag = hex::encode(key.username_tag(username));
+    let failed = |reason: &str, user: Option<Uuid>| {
+        let mut entry = AuditEntry::new(Action::Login, Outcome::Failed)
+            .request(request_id.clone())
+            .detail(json!({"attempted_username_tag": tag, "reason": reason}));
+        entry.user_id = user;
+        entry
+    };
+    let mut conn = crate::connection(pool)?;
+    in_transaction(&mut conn, |conn| {
         let now = Utc::now();
-        let failed = |reason: &str, user: Option<Uuid>| {
-            let mut entry = AuditEntry::new(Action::Login, Outcome::Failed)
-                .request(request_id.clone())
-                .detail(json!({"attempted_username": username.replace('\0', "\u{FFFD}"), "reason": reason}));
-            entry.user_id = user;
-            entry
+        let user = match (seen.as_ref(), find_user(conn, username)?) {
+            (Some(seen), Some(user)) if user.id == seen.id => user,
+            (None, None) => {
+                audit::record(conn, &failed("unknown_user", None))?;
+                return Ok(Login::Failure);
+            }
+            // Created, renamed or removed while the password was being checked.
+            (_, now_row) => {
+                audit::record(conn, &failed("changed_during_login", now_row.map(|u| u.id)))?;
+                return Ok(Login::Failure);
+            }
         };
-        // A name PostgreSQL cannot hold (a NUL character) names no user.
-        let found = if username.contains('\0') { None } else { users::find_by_username_for_update(conn, username)? };
-        let Some(user) = found else {
-            let _ = verify_password(dummy_hash, password); // same work as a real user
-            audit::record(conn, &failed("unknown_user", None))?;
-            return Ok(Login::Failure);
-        };
-        let password_ok = verify_password(&user.password_hash, password);
+        // The password verified was the one read first; a change since then fails the login.
+        let password_ok = password_ok && seen.as_ref().is_some_and(|s| s.password_hash == user.password_hash);
         let state = user.login_state();
         if state.is_locked(now) {
             audit::record(conn, &failed("locked", Some(user.id)))?;

@@ -223,17 +223,21 @@ fn century(individual: u32, yy: u32) -> Option<u32> {
 
 /// The master key protecting national ids (32 bytes), usually from the env var `RUSREG_ID_KEY`.
 ///
-/// Two sub-keys are derived with HMAC-SHA-256 over fixed labels, so the pseudonym key and the
-/// encryption key differ: `HMAC(master, "rusreg/national-id/pseudonym/v1")` and
-/// `HMAC(master, "rusreg/national-id/encryption/v1")`. `Debug` prints `IdKey(***)`.
+/// Three sub-keys are derived with HMAC-SHA-256 over fixed labels, so the pseudonym key, the
+/// encryption key and the username key differ: `HMAC(master, "rusreg/national-id/pseudonym/v1")`,
+/// `HMAC(master, "rusreg/national-id/encryption/v1")` and `HMAC(master, "rusreg/username/v1")`.
+/// `Debug` prints `IdKey(***)`.
 #[derive(Clone)]
 pub struct IdKey {
     mac_key: [u8; 32],
     enc_key: [u8; 32],
+    username_key: [u8; 32],
 }
 
 /// Label of the HMAC sub-key.
 const PSEUDONYM_LABEL: &[u8] = b"rusreg/national-id/pseudonym/v1";
+/// Label of the sub-key of typed usernames (failed logins, login rate limits).
+const USERNAME_LABEL: &[u8] = b"rusreg/username/v1";
 /// Label of the AES sub-key.
 const ENCRYPTION_LABEL: &[u8] = b"rusreg/national-id/encryption/v1";
 /// Associated data bound to every ciphertext, so a ciphertext of another kind cannot pass.
@@ -266,7 +270,19 @@ impl IdKey {
 
     /// Build from the raw 32 key bytes.
     pub fn from_bytes(master: &[u8; 32]) -> IdKey {
-        IdKey { mac_key: derive(master, PSEUDONYM_LABEL), enc_key: derive(master, ENCRYPTION_LABEL) }
+        IdKey {
+            mac_key: derive(master, PSEUDONYM_LABEL),
+            enc_key: derive(master, ENCRYPTION_LABEL),
+            username_key: derive(master, USERNAME_LABEL),
+        }
+    }
+
+    /// The keyed hash (HMAC-SHA-256 under its own sub-key, `HMAC(master, "rusreg/username/v1")`)
+    /// of a username as typed at login: failed logins are audited and rate-limited by it, so a
+    /// typed name (perhaps someone's password or national id typed in the wrong field) is never
+    /// stored in clear. Anyone with the key can find the failures of a known username.
+    pub fn username_tag(&self, username: &str) -> [u8; 32] {
+        hmac_sha256(&self.username_key, username.as_bytes())
     }
 
     /// The keyed hash (HMAC-SHA-256 of the 11 digits) that finds a patient and that the

@@ -139,6 +139,8 @@ pub struct AuditFilter {
     pub action: Option<String>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
+    /// Entries whose `detail` contains this JSON object (`@>`).
+    pub detail: Option<serde_json::Value>,
     pub limit: i64,
     pub offset: i64,
 }
@@ -169,6 +171,9 @@ pub fn list(conn: &mut PgConnection, f: &AuditFilter) -> Result<(Vec<AuditRow>, 
         }
         if let Some(to) = f.to {
             q = q.filter(audit_log::at.lt(to));
+        }
+        if let Some(d) = &f.detail {
+            q = q.filter(audit_log::detail.contains(d.clone()));
         }
         q
     };

@@ -5,7 +5,7 @@
 //! rusreg-pages-bench --url http://127.0.0.1:8080 --paths /results,/api/v1/public/indicators
 //!                    [--requests 400] [--concurrency 4] [--warmup 20]
 
-#![expect(clippy::unwrap_used, clippy::expect_used, reason = "a benchmark tool: a failure aborts the run")]
+#![expect(clippy::unwrap_used, reason = "a benchmark tool: a failure aborts the run")]
 
 use std::time::{Duration, Instant};
 

@@ -170,11 +170,12 @@ async fn every_response_carries_a_request_id() {
 
 #[actix_web::test]
 async fn health_metrics_and_docs_are_served() {
-    let app = TestApp::spawn().await;
+    let token = "metrics-token-0123456789-abcdefghijklmnop";
+    let app = TestApp::spawn_with(|s| s.metrics_token = Some(token.into())).await;
     assert_eq!(app.get("/health/live").send().await.unwrap().status(), 200);
     let ready = app.get("/health/ready").send().await.unwrap();
     assert_eq!(ready.status(), 200);
-    let metrics = app.get("/metrics").send().await.unwrap().text().await.unwrap();
+    let metrics = app.get("/metrics").bearer_auth(token).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("rusreg_http_requests_total"), "{metrics}");
     let doc: Value = app.get("/api/v1/openapi.json").send().await.unwrap().json().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));

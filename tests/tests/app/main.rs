@@ -15,6 +15,8 @@ use domain::pathways::OpenPathwayInput;
 use domain::patients::{NewPatientInput, PatientId};
 use integration_tests::{TestDb, TEST_ID_KEY, TEST_PASSWORD, UNIT_ALESUND, UNIT_MOLDE};
 
+mod login;
+
 fn caller(conn: &mut PgConnection, username: &str, role: Role, node: NodeId) -> Caller {
     let id = app::users::ensure_user_with_grant(conn, username, username, TEST_PASSWORD, role, node).unwrap();
     let actor: Actor = app::access::actor_of(conn, id, None).unwrap().unwrap();
