@@ -16,6 +16,8 @@ use domain::organisations::NodeId;
 use managed_postgres::{Durability, LocalCluster};
 use serde_json::Value;
 
+pub mod bench;
+
 pub use reqwest;
 pub use serde_json::json;
 

@@ -9,24 +9,8 @@
 
 use std::time::{Duration, Instant};
 
+use integration_tests::bench::{arg, percentile};
 use serde_json::{json, Value};
-
-fn arg(name: &str, default: Option<&str>) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .or_else(|| default.map(str::to_owned))
-        .unwrap_or_else(|| panic!("missing {name}"))
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i].as_secs_f64() * 1000.0
-}
 
 fn measurement_body(level: i64, n: u64) -> Value {
     json!({

@@ -7,21 +7,8 @@
 
 #![expect(clippy::unwrap_used, reason = "a benchmark tool: a failure aborts the run")]
 
-use std::time::{Duration, Instant};
-
-fn arg(name: &str, default: Option<&str>) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .or_else(|| default.map(str::to_owned))
-        .unwrap_or_else(|| panic!("missing {name}"))
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i].as_secs_f64() * 1000.0
-}
+use integration_tests::bench::{arg, percentile};
+use std::time::Instant;
 
 #[tokio::main]
 async fn main() {

@@ -14,17 +14,9 @@ use std::time::{Duration, Instant};
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use domain::indicators::ReportLevel;
+use integration_tests::bench::arg;
 use persistence::reports::CountSettings;
 use reporting::tree::OrgTree;
-
-fn arg(name: &str, default: Option<&str>) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .or_else(|| default.map(str::to_owned))
-        .unwrap_or_else(|| panic!("missing {name}"))
-}
 
 #[derive(diesel::QueryableByName)]
 struct Row {
