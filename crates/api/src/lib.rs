@@ -62,6 +62,7 @@ pub fn build_state(
     Ok(AppState {
         login_limits: Arc::new(login_limits),
         login_slots: Arc::new(tokio::sync::Semaphore::new((cores / 2).max(1))),
+        public_cache: Arc::default(),
         pool,
         reports_pool,
         settings: Arc::new(settings),

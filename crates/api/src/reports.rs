@@ -451,8 +451,10 @@ pub async fn public_indicators(
 ) -> Result<HttpResponse, ApiError> {
     let year = query.into_inner().year;
     let today = state.today();
-    let slice = state.run_reports(move |conn| Ok(app::reports::public_results(conn, year, today)?)).await?;
-    Ok(HttpResponse::Ok().json(slice))
+    let cache = state.public_cache.clone();
+    let slice =
+        state.run_reports(move |conn| Ok(app::reports::public_results_cached(conn, &cache, year, today)?)).await?;
+    Ok(HttpResponse::Ok().json(&*slice))
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -2,7 +2,7 @@
 //! per indicator (a chart of the nation, every region and every legal entity, with intervals,
 //! target bands and last year's value, and the same numbers as a table) and a page per legal
 //! entity. Every page is built from the latest published release through the same use case as
-//! `GET /api/v1/public/indicators` (`app::reports::public_results`): the same stored cells,
+//! `GET /api/v1/public/indicators` (`app::reports::public_results_cached`): the same stored cells,
 //! nothing recomputed, withheld cells shown as withheld. Charts are SVG drawn on the server
 //! (`reporting::charts`), so the pages need no script and load nothing from elsewhere.
 
@@ -169,10 +169,11 @@ fn html(page: &impl Template) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body))
 }
 
-/// The latest published release's public slice.
-async fn slice(state: &AppState) -> Result<ReleaseSlice, ApiError> {
+/// The latest published release's public slice (built once per publication and day).
+async fn slice(state: &AppState) -> Result<std::sync::Arc<ReleaseSlice>, ApiError> {
     let today = state.today();
-    state.run_reports(move |conn| Ok(app::reports::public_results(conn, None, today)?)).await
+    let cache = state.public_cache.clone();
+    state.run_reports(move |conn| Ok(app::reports::public_results_cached(conn, &cache, None, today)?)).await
 }
 
 async fn index(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {

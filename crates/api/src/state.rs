@@ -29,6 +29,8 @@ pub struct AppState {
     /// Logins (argon2) running at once: half the cores, at least one, so that a burst of logins
     /// leaves cores for everything else.
     pub login_slots: Arc<tokio::sync::Semaphore>,
+    /// The public slices of published releases, shared by the public JSON and `/results`.
+    pub public_cache: Arc<app::reports::PublicCache>,
 }
 
 impl AppState {

@@ -566,14 +566,47 @@ pub fn download(
     Ok(Download { format, bytes })
 }
 
-/// The public results: the latest published release (of `year`, when given) at legal entity,
-/// region and nation level. No login, not audited.
-pub fn public_results(conn: &mut PgConnection, year: Option<i32>, today: NaiveDate) -> Result<ReleaseSlice, Error> {
-    let year = year.map(|y| year_of(y, today)).transpose()?;
+fn public_slice(conn: &mut PgConnection, release: &ReleaseRow, today: NaiveDate) -> Result<ReleaseSlice, Error> {
     let tree = OrgTree::load(conn)?;
-    let release = stored::latest_published(conn, year.and_then(|y| i16::try_from(y).ok()))?.ok_or(Error::NotFound)?;
     let year = i32::from(release.year);
-    let (view, previous) = views(conn, &release)?;
+    let (view, previous) = views(conn, release)?;
     let nodes = exports::public_nodes(&tree, &view, year, tree_day(year, today));
-    Ok(exports::slice(&view, previous.as_ref(), meta(&release, None), &nodes, false))
+    Ok(exports::slice(&view, previous.as_ref(), meta(release, None), &nodes, false))
+}
+
+/// What a public slice is built from: the release, the latest published release of the year
+/// before (the trend) and the day.
+type PublicKey = (i64, Option<i64>, NaiveDate);
+
+/// Public slices already built, by what they were built from: a published release never
+/// changes, so its slice stays right while it is the latest of its year, the latest of the year
+/// before (the trend) is the same, and the day is the same (the tree's day for the current year).
+#[derive(Debug, Default)]
+pub struct PublicCache {
+    slices: std::sync::Mutex<std::collections::HashMap<PublicKey, std::sync::Arc<ReleaseSlice>>>,
+}
+
+/// The public results: the latest published release (of `year`, when given) at legal entity,
+/// region and nation level; no login, not audited. Built through `cache`: two small lookups (the latest published release of the
+/// year and of the year before) decide whether the slice built before still stands; only a new
+/// publication or a new day builds it again. The results pages and the public JSON share it.
+pub fn public_results_cached(
+    conn: &mut PgConnection,
+    cache: &PublicCache,
+    year: Option<i32>,
+    today: NaiveDate,
+) -> Result<std::sync::Arc<ReleaseSlice>, Error> {
+    let year = year.map(|y| year_of(y, today)).transpose()?;
+    let release = stored::latest_published(conn, year.and_then(|y| i16::try_from(y).ok()))?.ok_or(Error::NotFound)?;
+    let previous = stored::latest_published(conn, i16::try_from(i32::from(release.year) - 1).ok())?.map(|r| r.id);
+    let key = (release.id, previous, today);
+    let lock = || cache.slices.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(slice) = lock().get(&key) {
+        return Ok(slice.clone());
+    }
+    let slice = std::sync::Arc::new(public_slice(conn, &release, today)?);
+    let mut slices = lock();
+    slices.retain(|(_, _, day), _| *day == today); // yesterday's slices are never asked for again
+    slices.insert(key, slice.clone());
+    Ok(slice)
 }

@@ -165,3 +165,28 @@ async fn in_a_real_browser_the_pages_render_load_nothing_from_elsewhere_and_keep
         assert!(dom.find("<a href=\"#main\">") < dom.find("<main"), "the skip link comes first");
     }
 }
+
+/// The public slice is built once per publication: a later release of the year, once published,
+/// replaces it on the pages and in the JSON at once.
+#[actix_web::test]
+async fn a_new_publication_replaces_what_the_pages_and_the_json_show() {
+    let app = published().await;
+    let first: Value = app.get("/api/v1/public/indicators").send().await.unwrap().json().await.unwrap();
+    let first_id = first["metadata"]["release_id"].as_i64().unwrap();
+    assert!(page(&app, "/results").await.1.contains(&format!("Utgivelse {first_id} for 2025")));
+    let staff = app.token_for(Role::RegisterStaff, app.nation()).await;
+    let res = app.post("/api/v1/releases", &json!({"year": 2025})).bearer_auth(&staff).send().await.unwrap();
+    let second_id = res.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    // A draft changes nothing public.
+    assert!(page(&app, "/results").await.1.contains(&format!("Utgivelse {first_id} for 2025")));
+    let res = app
+        .post(&format!("/api/v1/releases/{second_id}/publish"), &json!({}))
+        .bearer_auth(&staff)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(page(&app, "/results").await.1.contains(&format!("Utgivelse {second_id} for 2025")));
+    let now: Value = app.get("/api/v1/public/indicators").send().await.unwrap().json().await.unwrap();
+    assert_eq!(now["metadata"]["release_id"], second_id);
+}
