@@ -20,3 +20,17 @@ pub fn percentile(sorted: &[Duration], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i].as_secs_f64() * 1000.0
 }
+
+/// Logs in over the API and returns the access token.
+pub async fn login(client: &reqwest::Client, url: &str, username: &str, password: &str) -> String {
+    let login: serde_json::Value = client
+        .post(format!("{url}/api/v1/auth/token"))
+        .json(&serde_json::json!({"username": username, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    login["access_token"].as_str().expect("login").to_owned()
+}

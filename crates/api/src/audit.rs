@@ -121,12 +121,30 @@ pub async fn get_patient_log(
     body: crate::extract::JsonBody<PatientLogRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let page = PageParams { page: body.page, per_page: body.per_page }.request();
-    let caller = user.caller();
-    let key = state.id_key.clone();
-    let listed = state
-        .run_db(move |conn| Ok(app::audit_log::patient_log(conn, &caller, &key, &body.national_id, page)?))
-        .await?;
+    let page = PageParams { page: body.page, per_page: body.per_page };
+    keyed_search(&state, &user, body.national_id, page, app::audit_log::patient_log).await
+}
+
+/// A use case that finds audit rows by a secret sent in the body (a national id, a typed
+/// username), which it hashes with the register's key.
+type KeyedSearch = fn(
+    &mut persistence::PgConnection,
+    &app::Caller,
+    &domain::national_id::IdKey,
+    &str,
+    app::paging::PageRequest,
+) -> Result<app::paging::Paged<AuditRow>, app::Error>;
+
+/// Runs a keyed search of the audit log for `user` and answers with the page.
+async fn keyed_search(
+    state: &AppState,
+    user: &AuthUser,
+    secret: String,
+    page: PageParams,
+    search: KeyedSearch,
+) -> Result<HttpResponse, ApiError> {
+    let (caller, key, page) = (user.caller(), state.id_key.clone(), page.request());
+    let listed = state.run_db(move |conn| Ok(search(conn, &caller, &key, &secret, page)?)).await?;
     Ok(HttpResponse::Ok().json(Page::from(listed.map(AuditEntryResponse::from))))
 }
 
@@ -153,13 +171,8 @@ pub async fn get_login_failures(
     body: crate::extract::JsonBody<LoginFailuresRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let page = PageParams { page: body.page, per_page: body.per_page }.request();
-    let caller = user.caller();
-    let key = state.id_key.clone();
-    let listed = state
-        .run_db(move |conn| Ok(app::audit_log::login_failures(conn, &caller, &key, &body.username, page)?))
-        .await?;
-    Ok(HttpResponse::Ok().json(Page::from(listed.map(AuditEntryResponse::from))))
+    let page = PageParams { page: body.page, per_page: body.per_page };
+    keyed_search(&state, &user, body.username, page, app::audit_log::login_failures).await
 }
 
 /// Middleware: after the response is built, a refusal (marked by `Refused`) is written to the

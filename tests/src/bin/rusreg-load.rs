@@ -5,11 +5,11 @@
 //! rusreg-load --url http://127.0.0.1:8080 --username bench --password ... --unit <node id>
 //!             [--concurrency 16] [--seconds 30] [--worklist-requests 200]
 
-#![expect(clippy::unwrap_used, clippy::expect_used, reason = "a benchmark tool: a failure aborts the run")]
+#![expect(clippy::unwrap_used, reason = "a benchmark tool: a failure aborts the run")]
 
 use std::time::{Duration, Instant};
 
-use integration_tests::bench::{arg, percentile};
+use integration_tests::bench::{arg, login, percentile};
 use serde_json::{json, Value};
 
 fn measurement_body(level: i64, n: u64) -> Value {
@@ -39,16 +39,7 @@ async fn main() {
     let worklist_requests: usize = arg("--worklist-requests", Some("200")).parse().unwrap();
     let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency * 2).build().unwrap();
 
-    let login: Value = client
-        .post(format!("{url}/api/v1/auth/token"))
-        .json(&json!({"username": username, "password": password}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["access_token"].as_str().expect("login").to_owned();
+    let token = login(&client, &url, &username, &password).await;
 
     // Worklist latency, one request at a time (the unit's whole list, first page of 500).
     let mut latencies = Vec::new();

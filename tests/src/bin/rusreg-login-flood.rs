@@ -5,13 +5,13 @@
 //! rusreg-login-flood --url http://127.0.0.1:8080 --username NAME --password PW
 //!                    [--seconds 20] [--flood 40] [--clients 1]
 
-#![expect(clippy::unwrap_used, clippy::expect_used, reason = "a benchmark tool: a failure aborts the run")]
+#![expect(clippy::unwrap_used, reason = "a benchmark tool: a failure aborts the run")]
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use integration_tests::bench::{arg, percentile};
-use serde_json::{json, Value};
+use integration_tests::bench::{arg, login, percentile};
+use serde_json::json;
 
 /// `clients` clients reading `GET /me` one request after another until `seconds` have passed.
 async fn read_me(client: &reqwest::Client, url: &str, token: &str, clients: usize, seconds: u64) -> Vec<Duration> {
@@ -59,16 +59,7 @@ async fn main() {
     let clients: usize = arg("--clients", Some("1")).parse().unwrap();
     let client = reqwest::Client::builder().pool_max_idle_per_host(flood + clients + 4).build().unwrap();
 
-    let login: Value = client
-        .post(format!("{url}/api/v1/auth/token"))
-        .json(&json!({"username": username, "password": password}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["access_token"].as_str().expect("login").to_owned();
+    let token = login(&client, &url, &username, &password).await;
 
     let quiet = read_me(&client, &url, &token, clients, seconds).await;
     report(&format!("GET /me quiet ({clients} client(s), {seconds} s)"), &quiet);
