@@ -413,23 +413,28 @@ pub async fn download_release(
     let file = state
         .run_reports_use_case(move |db| app::reports::download(db, &caller, id, entity, q.format.as_deref(), today))
         .await?;
-    let content_type = match file.format {
-        ExportFormat::Csv => "text/csv; charset=utf-8",
-        ExportFormat::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        ExportFormat::Json => "application/json",
-    };
     let ext = file.format.extension();
     let name = match entity {
         Some(e) => format!("rusreg-release-{id}-entity-{e}.{ext}"),
         None => format!("rusreg-release-{id}.{ext}"),
     };
-    Ok(HttpResponse::Ok()
+    Ok(attachment(file.format, name, file.bytes))
+}
+
+/// A file to save: its content type by format, and its name.
+fn attachment(format: ExportFormat, name: String, bytes: Vec<u8>) -> HttpResponse {
+    let content_type = match format {
+        ExportFormat::Csv => "text/csv; charset=utf-8",
+        ExportFormat::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ExportFormat::Json => "application/json",
+    };
+    HttpResponse::Ok()
         .content_type(content_type)
         .insert_header(ContentDisposition {
             disposition: DispositionType::Attachment,
             parameters: vec![DispositionParam::Filename(name)],
         })
-        .body(file.bytes))
+        .body(bytes)
 }
 
 #[derive(Debug, Deserialize, IntoParams, Validate)]
@@ -439,22 +444,39 @@ pub struct PublicQuery {
     #[param(minimum = 2000, maximum = 9999)]
     #[validate(range(min = crate::pagination::MIN_YEAR, max = crate::pagination::MAX_YEAR, message = "year is between 2000 and 9999"))]
     pub year: Option<i32>,
+    /// `csv`, `xlsx` or `json` as a file to save; without it, the JSON document itself.
+    #[param(pattern = "^(csv|xlsx|json)$")]
+    pub format: Option<String>,
 }
 
-/// The latest published release at legal entity, region and nation level: no login.
+/// The latest published release at unit, legal entity, region and nation level: no login. The
+/// results pages under `/results` show the same slice, and link its CSV, XLSX and JSON here.
 #[utoipa::path(get, path = "/api/v1/public/indicators", tag = "public", params(PublicQuery),
-    responses((status = 200, description = "the release's indicator tables with its metadata"),
+    responses((status = 200, description = "the release's indicator tables with its metadata (JSON), or the same as a CSV, XLSX or JSON file"),
               (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn public_indicators(
     state: web::Data<AppState>,
     query: Query<PublicQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let year = query.into_inner().year;
+    let PublicQuery { year, format } = query.into_inner();
+    let format = format.as_deref().map(|f| ExportFormat::parse(Some(f))).transpose()?;
     let today = state.today();
     let cache = state.public_cache.clone();
     let slice =
         state.run_reports(move |conn| Ok(app::reports::public_results_cached(conn, &cache, year, today)?)).await?;
-    Ok(HttpResponse::Ok().json(&*slice))
+    match format {
+        None => Ok(HttpResponse::Ok().json(&*slice)),
+        Some(format) => {
+            let bytes = format.render(&slice)?;
+            let name = format!(
+                "rusreg-results-{}-release-{}.{}",
+                slice.metadata.year,
+                slice.metadata.release_id,
+                format.extension()
+            );
+            Ok(attachment(format, name, bytes))
+        }
+    }
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

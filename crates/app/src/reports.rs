@@ -483,6 +483,15 @@ impl ExportFormat {
         }
     }
 
+    /// The slice in this format.
+    pub fn render(self, slice: &ReleaseSlice) -> Result<Vec<u8>, Error> {
+        match self {
+            ExportFormat::Csv => exports::to_csv(slice).map_err(Error::internal),
+            ExportFormat::Xlsx => exports::to_xlsx(slice).map_err(Error::internal),
+            ExportFormat::Json => exports::to_json(slice).map_err(Error::internal),
+        }
+    }
+
     pub fn extension(self) -> &'static str {
         match self {
             Self::Csv => "csv",
@@ -552,11 +561,7 @@ pub fn download(
         };
         exports::slice(&view, previous.as_ref(), meta(&release, entity), &nodes, true)
     };
-    let bytes = match format {
-        ExportFormat::Csv => exports::to_csv(&slice).map_err(Error::internal)?,
-        ExportFormat::Xlsx => exports::to_xlsx(&slice).map_err(Error::internal)?,
-        ExportFormat::Json => exports::to_json(&slice).map_err(Error::internal)?,
-    };
+    let bytes = format.render(&slice)?;
     let entry = caller
         .audit(Action::DownloadRelease, Outcome::Success)
         .target("release", id)
@@ -586,8 +591,8 @@ pub struct PublicCache {
     slices: std::sync::Mutex<std::collections::HashMap<PublicKey, std::sync::Arc<ReleaseSlice>>>,
 }
 
-/// The public results: the latest published release (of `year`, when given) at legal entity,
-/// region and nation level; no login, not audited. Built through `cache`: two small lookups (the latest published release of the
+/// The public results: the latest published release (of `year`, when given) at unit, legal
+/// entity, region and nation level; no login, not audited. Built through `cache`: two small lookups (the latest published release of the
 /// year and of the year before) decide whether the slice built before still stands; only a new
 /// publication or a new day builds it again. The results pages and the public JSON share it.
 pub fn public_results_cached(

@@ -26,6 +26,9 @@ pub struct ChartWords {
 /// Bokmål.
 pub const NORWEGIAN: ChartWords = ChartWords { withheld: "holdt tilbake", share_axis: "andel (%)" };
 
+/// English.
+pub const ENGLISH: ChartWords = ChartWords { withheld: "withheld", share_axis: "share (%)" };
+
 /// The rows in chart order: published shares from highest to lowest, then the withheld ones
 /// (by name), so that a withheld row never sits where a low result would.
 pub fn chart_order(table: &DownloadTable) -> Vec<&DownloadRow> {
@@ -39,8 +42,9 @@ pub fn chart_order(table: &DownloadTable) -> Vec<&DownloadRow> {
     rows
 }
 
-/// The SVG of `table`'s rows, titled `title`, with `description` as its text alternative.
-pub fn indicator_svg(table: &DownloadTable, title: &str, description: &str, words: ChartWords) -> String {
+/// The SVG of `table`'s rows, titled `title`, with `description` as its text alternative; `id`
+/// makes the ids of its title and description unique on a page with several charts.
+pub fn indicator_svg(table: &DownloadTable, id: &str, title: &str, description: &str, words: ChartWords) -> String {
     let rows = chart_order(table);
     let height = 70 + 28 * rows.len().max(1) as u32;
     let mut svg = String::new();
@@ -52,7 +56,7 @@ pub fn indicator_svg(table: &DownloadTable, title: &str, description: &str, word
         }
         let _ = root.present();
     }
-    accessible(svg, title, description)
+    accessible(svg, id, title, description)
 }
 
 fn draw(
@@ -129,11 +133,12 @@ fn draw(
 }
 
 /// Gives the SVG a role, a title and a description (its text alternative).
-fn accessible(svg: String, title: &str, description: &str) -> String {
+fn accessible(svg: String, id: &str, title: &str, description: &str) -> String {
     let Some(end) = svg.find('>') else { return svg };
     let (head, rest) = svg.split_at(end);
+    let id = escape(id);
     format!(
-        "{head} role=\"img\" aria-labelledby=\"chart-title chart-desc\"><title id=\"chart-title\">{}</title><desc id=\"chart-desc\">{}</desc>{}",
+        "{head} role=\"img\" aria-labelledby=\"{id}-title {id}-desc\"><title id=\"{id}-title\">{}</title><desc id=\"{id}-desc\">{}</desc>{}",
         escape(title),
         escape(description),
         &rest[1..]
@@ -153,6 +158,7 @@ mod tests {
     fn row(name: &str, counts: (Option<i64>, Option<i64>)) -> DownloadRow {
         DownloadRow {
             level: ReportLevel::LegalEntity,
+            parent_id: None,
             complement: None,
             result: IndicatorResult::new(IndicatorId::TreatmentPlanEarly, 1, name, counts, (None, None)),
         }
@@ -182,7 +188,7 @@ mod tests {
 
     #[test]
     fn the_svg_names_every_row_marks_the_withheld_one_and_has_a_text_alternative() {
-        let svg = indicator_svg(&table(), "Behandlingsplan <2025>", "alt text", NORWEGIAN);
+        let svg = indicator_svg(&table(), "chart", "Behandlingsplan <2025>", "alt text", NORWEGIAN);
         assert!(svg.starts_with("<svg"), "{svg}");
         assert!(
             svg.contains("role=\"img\"")

@@ -41,6 +41,15 @@ pub struct SliceNode {
     pub level: ReportLevel,
     pub node_id: i64,
     pub name: String,
+    /// The node's parent on the slice's day (a unit's legal entity, an entity's region, a
+    /// region's nation; `None` for the nation).
+    pub parent_id: Option<i64>,
+}
+
+impl SliceNode {
+    fn new(tree: &OrgTree, level: ReportLevel, id: i64, day: NaiveDate) -> Self {
+        SliceNode { level, node_id: id, name: tree.name(id).to_owned(), parent_id: tree.parent_on(id, day) }
+    }
 }
 
 /// One indicator result in a download: the level, the complement (when derivable from
@@ -48,6 +57,8 @@ pub struct SliceNode {
 #[derive(Debug, Clone, Serialize)]
 pub struct DownloadRow {
     pub level: ReportLevel,
+    /// The node's parent in the tree the release is placed on (`None` for the nation).
+    pub parent_id: Option<i64>,
     pub complement: Option<i64>,
     #[serde(flatten)]
     pub result: IndicatorResult,
@@ -87,7 +98,7 @@ pub struct ReleaseSlice {
 /// The nodes a legal entity's download covers: its units in the release, itself, its region
 /// and the nation, placed as on `day` (the last day of the release's year, or today).
 pub fn entity_nodes(tree: &OrgTree, view: &ReleaseView, entity: i64, year: i32, day: NaiveDate) -> Vec<SliceNode> {
-    let node = |level, id: i64| SliceNode { level, node_id: id, name: tree.name(id).to_owned() };
+    let node = |level, id: i64| SliceNode::new(tree, level, id, day);
     let mut out: Vec<SliceNode> = tree
         .units_in_year(year, day)
         .into_iter()
@@ -113,16 +124,15 @@ pub fn level_nodes(
     tree.nodes_at(year, day, level)
         .into_iter()
         .filter(|n| view.has_node(*n))
-        .map(|id| SliceNode { level, node_id: id, name: tree.name(id).to_owned() })
+        .map(|id| SliceNode::new(tree, level, id, day))
         .collect()
 }
 
-/// The nodes of public results: every legal entity and region in the release, and the nation.
+/// The nodes of public results: every unit, legal entity and region in the release, and the
+/// nation. Every one of them is already in some legal entity's download (an entity's download
+/// holds its units), so the public view adds no cell to what the threat model's coalition sees.
 pub fn public_nodes(tree: &OrgTree, view: &ReleaseView, year: i32, day: NaiveDate) -> Vec<SliceNode> {
-    [ReportLevel::LegalEntity, ReportLevel::Region, ReportLevel::Nation]
-        .into_iter()
-        .flat_map(|level| level_nodes(tree, view, year, day, level))
-        .collect()
+    ReportLevel::ALL.into_iter().flat_map(|level| level_nodes(tree, view, year, day, level)).collect()
 }
 
 /// Cuts a slice out of a release. `previous` is the latest published release of the year
@@ -153,6 +163,7 @@ pub fn slice(
                     };
                     DownloadRow {
                         level: n.level,
+                        parent_id: n.parent_id,
                         complement,
                         result: IndicatorResult::new(d.id, n.node_id, &n.name, now, before),
                     }

@@ -26,6 +26,11 @@ async fn published() -> TestApp {
     app
 }
 
+/// Every chart of a page.
+fn svgs(html: &str) -> Vec<&str> {
+    html.match_indices("<svg").map(|(start, _)| &html[start..start + html[start..].find("</svg>").unwrap()]).collect()
+}
+
 async fn page(app: &TestApp, path: &str) -> (u16, String) {
     let res = app.get(path).send().await.unwrap();
     let status = res.status().as_u16();
@@ -83,10 +88,14 @@ async fn the_pages_show_exactly_the_public_numbers_and_withheld_cells_as_withhel
                 assert_eq!(cells[4], share);
             }
         }
-        // The chart draws a withheld row as withheld.
+        // The charts (nation and regions, entities, units) draw each withheld row as withheld.
         let withheld_rows = table["rows"].as_array().unwrap().iter().filter(|r| r["share"].is_null()).count();
-        let svg = &html[html.find("<svg").unwrap()..html.find("</svg>").unwrap()];
-        assert_eq!(svg.matches("* holdt tilbake").count(), withheld_rows, "{id}");
+        assert_eq!(
+            svgs(&html).iter().map(|svg| svg.matches("* holdt tilbake").count()).sum::<usize>(),
+            withheld_rows,
+            "{id}"
+        );
+        assert_eq!(svgs(&html).len(), 3, "{id}: a chart per level");
     }
     assert!(withheld_seen > 0, "the data set has withheld cells to show");
     // A legal entity's page, and what does not exist.
@@ -98,6 +107,12 @@ async fn the_pages_show_exactly_the_public_numbers_and_withheld_cells_as_withhel
     let (status, html) = page(&app, &format!("/results/foretak/{entity}")).await;
     assert_eq!(status, 200);
     assert_eq!(html.matches("<svg").count(), 8, "a chart per indicator");
+    // Its units are on it, and no unit of another entity.
+    let units = public["indicators"][0]["rows"].as_array().unwrap().iter().filter(|r| r["level"] == "unit");
+    for unit in units {
+        let shown = html.contains(&format!("<tr data-node=\"{}\">", unit["node_id"]));
+        assert_eq!(shown, unit["parent_id"] == entity, "{}", unit["name"]);
+    }
     assert_eq!(page(&app, "/results/indikator/nonsense").await.0, 404);
     assert_eq!(
         page(&app, &format!("/results/foretak/{}", app.nation().0)).await.0,
@@ -155,7 +170,10 @@ async fn in_a_real_browser_the_pages_render_load_nothing_from_elsewhere_and_keep
         let elsewhere: Vec<_> = urls.iter().filter(|u| !u.starts_with(&origin)).collect();
         assert!(elsewhere.is_empty(), "{path} requested {elsewhere:?}");
         if path != "/results" {
-            assert!(dom.contains("<svg") && dom.contains("<title id=\"chart-title\">"), "{path}: the chart rendered");
+            assert!(
+                dom.contains("<svg") && dom.contains("<title id=\"chart-regions-title\">"),
+                "{path}: the chart rendered"
+            );
         }
         // Every link is a plain link with an address (focusable in order by Tab), none taken
         // out of the tab order, and the first one skips to the content.
@@ -189,4 +207,74 @@ async fn a_new_publication_replaces_what_the_pages_and_the_json_show() {
     assert!(page(&app, "/results").await.1.contains(&format!("Utgivelse {second_id} for 2025")));
     let now: Value = app.get("/api/v1/public/indicators").send().await.unwrap().json().await.unwrap();
     assert_eq!(now["metadata"]["release_id"], second_id);
+}
+
+/// Units are public (every unit is already in its entity's download); a region narrows an
+/// indicator page to its entities and units; the English pages show the same numbers; the
+/// public slice downloads as CSV and XLSX; what does not exist is a 404.
+#[actix_web::test]
+async fn units_regions_english_and_downloads() {
+    let app = published().await;
+    let public: Value = app.get("/api/v1/public/indicators").send().await.unwrap().json().await.unwrap();
+    let rows = public["indicators"][0]["rows"].as_array().unwrap().clone();
+    let of_level = |l: &str| rows.iter().filter(|r| r["level"] == l).cloned().collect::<Vec<_>>();
+    let (units, entities, regions) = (of_level("unit"), of_level("legal_entity"), of_level("region"));
+    assert!(!units.is_empty() && regions.len() >= 2, "the data set has units and two regions");
+    let id = public["indicators"][0]["id"].as_str().unwrap();
+    let (_, all) = page(&app, &format!("/results/indikator/{id}")).await;
+    for unit in &units {
+        assert!(all.contains(&format!("<tr data-node=\"{}\">", unit["node_id"])), "unit {} on the page", unit["name"]);
+    }
+    // One region: its entities and their units, the region and the nation; nothing else.
+    let region = regions[0]["node_id"].as_i64().unwrap();
+    let (status, html) = page(&app, &format!("/results/indikator/{id}?region={region}")).await;
+    assert_eq!(status, 200);
+    let mine: Vec<i64> =
+        entities.iter().filter(|e| e["parent_id"] == region).map(|e| e["node_id"].as_i64().unwrap()).collect();
+    assert!(!mine.is_empty());
+    for e in &entities {
+        let shown = html.contains(&format!("<tr data-node=\"{}\">", e["node_id"]));
+        assert_eq!(shown, e["parent_id"] == region, "entity {}", e["name"]);
+    }
+    for u in &units {
+        let shown = html.contains(&format!("<tr data-node=\"{}\">", u["node_id"]));
+        assert_eq!(shown, mine.contains(&u["parent_id"].as_i64().unwrap()), "unit {}", u["name"]);
+    }
+    assert!(html.contains(&format!("<option value=\"{region}\" selected>")));
+    assert!(!html.contains(&format!("<tr data-node=\"{}\">", regions[1]["node_id"])), "the other region is not shown");
+    // English: the English title, the same numbers (in English notation), English words for withheld.
+    let (status, en) = page(&app, &format!("/results/indikator/{id}?lang=en")).await;
+    assert_eq!(status, 200);
+    assert!(en.contains("<html lang=\"en\">") && en.contains(public["indicators"][0]["title_en"].as_str().unwrap()));
+    for row in &rows {
+        let cells = table_row(&en, row["node_id"].as_i64().unwrap());
+        let expected = row["share"].as_f64().map_or("*".to_owned(), |s| format!("{:.1}\u{a0}%", s * 100.0));
+        assert_eq!(cells[4], expected, "{}", row["name"]);
+    }
+    let withheld = rows.iter().filter(|r| r["share"].is_null()).count();
+    assert_eq!(svgs(&en).iter().map(|s| s.matches("* withheld").count()).sum::<usize>(), withheld);
+    assert!(en.contains("href=\"/results?lang=en\""), "links keep the language");
+    let (status, en_index) = page(&app, "/results?lang=en").await;
+    assert_eq!(status, 200);
+    assert!(en_index.contains("Results for 2025"));
+    // Downloads of the same slice.
+    let res = app.get("/api/v1/public/indicators?format=csv").send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
+    assert!(res.headers()["content-disposition"].to_str().unwrap().contains("attachment"));
+    let csv = res.text().await.unwrap();
+    for unit in &units {
+        assert!(csv.contains(unit["name"].as_str().unwrap()), "the CSV has the units");
+    }
+    let res = app.get("/api/v1/public/indicators?format=xlsx").send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.bytes().await.unwrap().starts_with(b"PK"), "an XLSX (zip) file");
+    assert!(all.contains("/api/v1/public/indicators?year=2025&amp;format=csv"), "the pages link the downloads");
+    // What does not exist, and bad input.
+    assert_eq!(page(&app, &format!("/results/indikator/{id}?region={}", entities[0]["node_id"])).await.0, 404);
+    assert_eq!(page(&app, &format!("/results/indikator/{id}?region=999999")).await.0, 404);
+    assert_eq!(page(&app, "/results?lang=de").await.0, 404);
+    assert_eq!(page(&app, &format!("/results/indikator/{id}?region=north")).await.0, 400);
+    let res = app.get("/api/v1/public/indicators?format=pdf").send().await.unwrap();
+    assert_eq!(res.status(), 422);
 }
