@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod directory;
 pub mod error;
 pub mod extract;
 pub mod forms;
@@ -128,6 +129,7 @@ pub fn app_config(cfg: &mut web::ServiceConfig, body_limit: usize) {
         .service(web::redirect("/docs", "/docs/"))
         .configure(health::configure)
         .configure(results::configure)
+        .configure(directory::configure_page)
         .service(
             web::scope("/api/v1")
                 .configure(auth::configure)
@@ -139,7 +141,8 @@ pub fn app_config(cfg: &mut web::ServiceConfig, body_limit: usize) {
                 .configure(forms::configure)
                 .configure(reservations::configure)
                 .configure(worklist::configure)
-                .configure(reports::configure),
+                .configure(reports::configure)
+                .configure(directory::configure),
         )
         .default_service(web::to(not_found));
 }

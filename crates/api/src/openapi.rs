@@ -27,6 +27,8 @@ use utoipa::{Modify, OpenApi};
         crate::reports::import_reference_counts, crate::reports::create_release, crate::reports::list_releases,
         crate::reports::get_release, crate::reports::publish_release, crate::reports::download_release,
         crate::reports::public_indicators,
+        crate::directory::get_directory, crate::directory::put_facts, crate::directory::get_history,
+        crate::directory::import_directory,
         crate::health::live, crate::health::ready, crate::health::metrics,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldErrorDoc, crate::forms::ReopenReceiptResponse)),
@@ -43,7 +45,8 @@ use utoipa::{Modify, OpenApi};
         (name = "worklist", description = "Forms due and overdue at a unit"),
         (name = "reports", description = "Indicators, completeness, coverage"),
         (name = "releases", description = "Releases and downloads (suppressed)"),
-        (name = "public", description = "Published results, no login"),
+        (name = "public", description = "Published results and the TSB service directory, no login"),
+        (name = "directory", description = "The TSB service directory: recording and importing (register staff)"),
         (name = "health", description = "Liveness, readiness, metrics"),
     )
 )]

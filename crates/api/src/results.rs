@@ -246,11 +246,15 @@ pub struct Frame {
     pub w: &'static Words,
     /// `""` or `?lang=en`, to append to a link without a query.
     pub q: String,
-    /// `""` or `&lang=en`, to append to a link with a query.
-    pub qa: String,
     /// This page in the other language.
     pub other: String,
-    pub release_id: i64,
+    /// The release the page shows (`None` on the directory page before any publication).
+    pub release: Option<ReleaseLine>,
+}
+
+/// The footer's release line.
+pub struct ReleaseLine {
+    pub id: i64,
     pub year: i32,
     pub published: Option<String>,
     pub min_cell: i32,
@@ -261,8 +265,19 @@ pub struct Frame {
 impl Frame {
     pub fn of(slice: &ReleaseSlice, lang: Lang, path: &str, extra: &[(&str, String)]) -> Self {
         let m = &slice.metadata;
+        let release = ReleaseLine {
+            id: m.release_id,
+            year: m.year,
+            published: m.published_at.map(|t| t.format("%d.%m.%Y").to_string()),
+            min_cell: m.min_cell,
+            below: m.min_cell - 1,
+            download: format!("/api/v1/public/indicators?year={}", m.year),
+        };
+        Frame { release: Some(release), ..Frame::without_release(lang, path, extra) }
+    }
+
+    pub fn without_release(lang: Lang, path: &str, extra: &[(&str, String)]) -> Self {
         let q = if lang.query().is_empty() { String::new() } else { format!("?{}", lang.query()) };
-        let qa = if lang.query().is_empty() { String::new() } else { format!("&{}", lang.query()) };
         let other_lang = match lang {
             Lang::Norwegian => Some("en"),
             Lang::English => None,
@@ -270,18 +285,12 @@ impl Frame {
         let params: Vec<String> =
             extra.iter().map(|(k, v)| format!("{k}={v}")).chain(other_lang.map(|l| format!("lang={l}"))).collect();
         let other = if params.is_empty() { path.to_owned() } else { format!("{path}?{}", params.join("&")) };
-        Frame {
-            w: lang.words(),
-            q,
-            qa,
-            other,
-            release_id: m.release_id,
-            year: m.year,
-            published: m.published_at.map(|t| t.format("%d.%m.%Y").to_string()),
-            min_cell: m.min_cell,
-            below: m.min_cell - 1,
-            download: format!("/api/v1/public/indicators?year={}", m.year),
-        }
+        Frame { w: lang.words(), q, other, release: None }
+    }
+
+    /// The release's year (0 without one; pages that show results always have one).
+    pub fn year(&self) -> i32 {
+        self.release.as_ref().map_or(0, |r| r.year)
     }
 }
 

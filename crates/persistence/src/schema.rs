@@ -370,6 +370,30 @@ diesel::joinable!(patients -> users (registered_by));
 diesel::joinable!(release_cells -> org_nodes (node_id));
 diesel::joinable!(release_cells -> releases (release_id));
 
+diesel::table! {
+    service_facts (id) {
+        id -> Int8,
+        node_id -> Int8,
+        valid_from -> Date,
+        valid_to -> Nullable<Date>,
+        treatment_levels -> Array<Text>,
+        beds -> Nullable<Int4>,
+        special_functions -> Array<Text>,
+        municipality_number -> Text,
+        municipality_name -> Text,
+        address -> Text,
+        postal_code -> Nullable<Text>,
+        postal_place -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        referral -> Text,
+        demo -> Bool,
+        recorded_by -> Uuid,
+        recorded_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(service_facts -> org_nodes (node_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     baseline_forms,
@@ -391,5 +415,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     release_cells,
     releases,
     reservations,
+    service_facts,
     users,
 );

@@ -15,6 +15,10 @@ use crate::RepoError;
 /// The reference data, built into the binary.
 pub const ORGANISATIONS_JSON: &str = include_str!("../../../seeds/organisations.json");
 
+/// The demo's TSB service directory (seeds/directory-demo.csv): made-up facts for the demo units,
+/// every row marked `demo`, in the import's CSV format (`rusreg demo` imports it once).
+pub const DIRECTORY_DEMO_CSV: &str = include_str!("../../../seeds/directory-demo.csv");
+
 /// An organisation tree to load: seeds/organisations.json, or that tree with the made-up
 /// trusts, private institutions and units of the synthetic organisation tree
 /// (`synthetic::tree`) added.

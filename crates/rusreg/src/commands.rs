@@ -329,6 +329,14 @@ pub fn demo(mut settings: Settings) -> anyhow::Result<()> {
             }
         }
     }
+    if let Some(id) = staff {
+        if persistence::directory::is_empty(&mut conn)? {
+            match import_demo_directory(&server, id) {
+                Ok(n) => println!("imported the demo service directory ({n} units, made-up facts)"),
+                Err(e) => println!("no demo service directory: {e}"),
+            }
+        }
+    }
     drop(conn);
     let secret = match settings.jwt_secret.clone() {
         Some(s) => s,
@@ -375,6 +383,19 @@ fn publish_demo_release(url: &str, settings: &Settings, year: i32, staff: uuid::
     let created = app::releases::create(db, &caller, input, &release_settings)?;
     app::releases::publish(&mut conn, &caller, created.id)?;
     Ok(created.id)
+}
+
+/// Imports seeds/directory-demo.csv as the demo's register staff, through the same use case as
+/// `POST /api/v1/directory/import`.
+fn import_demo_directory(url: &str, staff: uuid::Uuid) -> anyhow::Result<usize> {
+    let mut conn = connect(url)?;
+    let actor = app::access::actor_of(&mut conn, staff, None)?
+        .map_err(|why| anyhow::anyhow!("the demo register staff user cannot act ({why:?})"))?;
+    let caller = app::Caller::new(actor, Some("rusreg-demo".into()));
+    let csv = persistence::seeds::DIRECTORY_DEMO_CSV.as_bytes();
+    let done = app::directory::import(&mut conn, &caller, csv, true, false)
+        .map_err(|e| anyhow::anyhow!("{e}: {}", describe_app_error(&e)))?;
+    Ok(done.rows)
 }
 
 /// The demo's national-id key: RUSREG_ID_KEY, else one generated once and kept in the data

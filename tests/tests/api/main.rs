@@ -6,6 +6,7 @@ mod access;
 mod auth;
 mod backup;
 mod conventions;
+mod directory;
 mod disclosure;
 mod fixtures;
 mod forms;

@@ -622,7 +622,34 @@ async fn a_release_is_suppressed_audited_published_and_downloaded_without_disclo
     }
     let public: Value = app.get("/api/v1/public/indicators?year=2025").send().await.unwrap().json().await.unwrap();
     assert_eq!(public["metadata"]["release_id"], id);
-    assert!(public["indicators"][0]["rows"].as_array().unwrap().iter().all(|r| r["level"] != "unit"));
+    // The public slice has the units, and every public row is exactly the row of some legal
+    // entity's download: the public view shows no cell that the downloads do not.
+    let mut downloaded = BTreeSet::new();
+    for e in &entities {
+        let doc = get_json(&app, &staff, &url(*e, "json")).await;
+        for t in doc["indicators"].as_array().unwrap() {
+            for r in t["rows"].as_array().unwrap() {
+                downloaded.insert((
+                    t["id"].to_string(),
+                    r["node_id"].to_string(),
+                    r["numerator"].to_string(),
+                    r["denominator"].to_string(),
+                ));
+            }
+        }
+    }
+    assert!(public["indicators"][0]["rows"].as_array().unwrap().iter().any(|r| r["level"] == "unit"));
+    for t in public["indicators"].as_array().unwrap() {
+        for r in t["rows"].as_array().unwrap() {
+            let key = (
+                t["id"].to_string(),
+                r["node_id"].to_string(),
+                r["numerator"].to_string(),
+                r["denominator"].to_string(),
+            );
+            assert!(downloaded.contains(&key), "public row {key:?} is in a download");
+        }
+    }
     collect_json(&public, &mut seen);
     // The register contact of HMR gets the same slice in all three formats.
     let mine = get_json(&app, &contact, &url(n.hmr, "json")).await;

@@ -138,6 +138,7 @@ const MATRIX: &[(&str, &str)] = &[
     ("release_cells", "SI"),
     ("releases", "SI"),
     ("reservations", "SIU"),
+    ("service_facts", "SI"),
     ("users", "SIU"),
 ];
 
@@ -196,4 +197,14 @@ fn the_server_role_has_exactly_the_privileges_of_the_matrix() {
     .map(|c| c.name)
     .collect();
     assert_eq!(updatable, ["approved_by", "revoked_at", "revoked_by", "valid_from"], "approval and revocation only");
+    let updatable: Vec<String> = diesel::sql_query(
+        "SELECT column_name::text AS name FROM information_schema.column_privileges \
+         WHERE grantee = 'rusreg_server' AND table_name = 'service_facts' AND privilege_type = 'UPDATE' ORDER BY 1",
+    )
+    .load::<Column>(&mut db.conn())
+    .unwrap()
+    .into_iter()
+    .map(|c| c.name)
+    .collect();
+    assert_eq!(updatable, ["valid_to"], "a service period can only be closed");
 }
