@@ -520,10 +520,12 @@ async fn services_page(state: web::Data<AppState>, query: Query<PageQuery>) -> R
         function: filter_text(&p.function),
         on: None,
     };
-    let all_page = app::paging::PageRequest { page: Some(1), per_page: Some(app::paging::MAX_PER_PAGE) };
-    // The form's choices come from every service of the day; the list from the filtered ones.
-    let everything = list(&state, DirectoryQuery::default(), all_page).await?;
-    let listed = list(&state, q.clone(), all_page).await?;
+    let today = state.today();
+    let cache = state.public_cache.clone();
+    // The form's choices come from every service of the day; the list from the matching ones.
+    let query = q.clone();
+    let view = state.run_reports(move |conn| Ok(app::directory::page_view(conn, &cache, &query, today)?)).await?;
+    let (everything, listed) = (view.all, view.matching);
     let choices = |items: Vec<(String, String)>, chosen: Option<String>| {
         let mut items = items;
         items.sort_by(|a, b| a.1.cmp(&b.1));
@@ -534,16 +536,15 @@ async fn services_page(state: web::Data<AppState>, query: Query<PageQuery>) -> R
             .collect::<Vec<_>>()
     };
     let regions = choices(
-        everything.items.iter().filter_map(|s| s.region.as_ref().map(|r| (r.id.to_string(), r.name.clone()))).collect(),
+        everything.iter().filter_map(|s| s.region.as_ref().map(|r| (r.id.to_string(), r.name.clone()))).collect(),
         q.region.map(|r| r.to_string()),
     );
     let entities = choices(
-        everything.items.iter().filter_map(|s| s.entity.as_ref().map(|e| (e.id.to_string(), e.name.clone()))).collect(),
+        everything.iter().filter_map(|s| s.entity.as_ref().map(|e| (e.id.to_string(), e.name.clone()))).collect(),
         q.entity.map(|e| e.to_string()),
     );
     let municipalities = choices(
         everything
-            .items
             .iter()
             .map(|s| {
                 (
@@ -572,10 +573,10 @@ async fn services_page(state: web::Data<AppState>, query: Query<PageQuery>) -> R
             selected: q.function.as_deref() == Some(f.as_str()),
         })
         .collect();
-    let count = listed.items.len();
-    let release_year = listed.items.iter().find_map(|s| s.release.map(|r| r.1));
+    let count = listed.len();
+    let release_year = listed.iter().find_map(|s| s.release.map(|r| r.1));
     let mut groups: Vec<RegionGroup> = Vec::new();
-    for s in listed.items {
+    for s in listed {
         let region = s.region.as_ref().map_or_else(String::new, |r| r.name.clone());
         let entity = s.entity.as_ref().map_or_else(String::new, |e| e.name.clone());
         if groups.last().is_none_or(|g| g.name != region) {

@@ -3,6 +3,8 @@
 //! placed in the organisation tree of the day and with the unit's latest published indicators
 //! beside it; register staff record a new period or import a CSV file of them (audited).
 
+use std::collections::HashMap;
+
 use chrono::NaiveDate;
 use domain::access::Permission;
 use domain::audit::{Action, Outcome};
@@ -114,6 +116,75 @@ fn check_query(q: &DirectoryQuery, tree: &OrgTree) -> Result<Filter, Error> {
     Ok(Filter { region, entity, municipality, level, function })
 }
 
+/// Every unit's services on `day`, ordered by region, legal entity and unit name, each with its
+/// results in the latest published release.
+fn services_on(
+    conn: &mut PgConnection,
+    cache: &PublicCache,
+    tree: &OrgTree,
+    day: NaiveDate,
+    today: NaiveDate,
+) -> Result<Vec<Service>, Error> {
+    let slice = match crate::reports::public_results_cached(conn, cache, None, today) {
+        Ok(slice) => Some(slice),
+        Err(Error::NotFound) => None,
+        Err(e) => return Err(e),
+    };
+    // Each unit's row of each indicator table, found once.
+    let mut results: HashMap<i64, Vec<UnitIndicator>> = HashMap::new();
+    if let Some(slice) = &slice {
+        for t in &slice.indicators {
+            for row in t.rows.iter().filter(|r| r.level == ReportLevel::Unit) {
+                results.entry(row.result.node_id).or_default().push(UnitIndicator {
+                    id: t.id.as_str(),
+                    title_no: t.title_no,
+                    title_en: t.title_en,
+                    row: row.clone(),
+                });
+            }
+        }
+    }
+    let release = slice.as_ref().map(|s| (s.metadata.release_id, s.metadata.year));
+    let named = |id: Option<i64>| id.map(|id| NodeRef { id, name: tree.name(id).to_owned() });
+    let mut services: Vec<Service> = repo::on_day(conn, day)?
+        .into_iter()
+        .filter_map(|facts| {
+            let node = tree.node(facts.node_id)?;
+            let place = tree.place_on(facts.node_id, day);
+            // A unit no longer (or not yet) in the tree on the day is not listed.
+            place.entity?;
+            Some(Service {
+                unit: NodeRef { id: node.id, name: node.name.clone() },
+                resh_id: node.resh_id,
+                entity: named(place.entity),
+                region: named(place.region),
+                indicators: results.remove(&node.id).unwrap_or_default(),
+                release,
+                facts,
+            })
+        })
+        .collect();
+    fn name(n: &Option<NodeRef>) -> &str {
+        n.as_ref().map_or("", |n| n.name.as_str())
+    }
+    fn key(s: &Service) -> (&str, &str, &str) {
+        (name(&s.region), name(&s.entity), s.unit.name.as_str())
+    }
+    services.sort_by(|a, b| key(a).cmp(&key(b)));
+    Ok(services)
+}
+
+impl Filter {
+    fn matches(&self, s: &Service) -> bool {
+        let f = &s.facts;
+        self.region.is_none_or(|r| s.region.as_ref().map(|x| x.id) == Some(r))
+            && self.entity.is_none_or(|e| s.entity.as_ref().map(|x| x.id) == Some(e))
+            && self.municipality.as_ref().is_none_or(|m| *m == f.municipality_number)
+            && self.level.is_none_or(|l| f.treatment_levels.iter().any(|x| x == l.as_str()))
+            && self.function.is_none_or(|x| f.special_functions.iter().any(|y| y == x.as_str()))
+    }
+}
+
 /// The directory on a day, filtered, a page at a time, ordered by region, legal entity and unit
 /// name; each unit with its latest published indicators. Public: no access check, not audited.
 pub fn list(
@@ -126,63 +197,35 @@ pub fn list(
     let tree = OrgTree::load(conn)?;
     let filter = check_query(q, &tree)?;
     let paging = page.paging()?;
-    let day = q.on.unwrap_or(today);
-    let slice = match crate::reports::public_results_cached(conn, cache, None, today) {
-        Ok(slice) => Some(slice),
-        Err(Error::NotFound) => None,
-        Err(e) => return Err(e),
-    };
-    let named = |id: Option<i64>| id.map(|id| NodeRef { id, name: tree.name(id).to_owned() });
-    let mut services: Vec<Service> = repo::on_day(conn, day)?
-        .into_iter()
-        .filter_map(|facts| {
-            let node = tree.node(facts.node_id)?;
-            let place = tree.place_on(facts.node_id, day);
-            // A unit no longer (or not yet) in the tree on the day is not listed.
-            place.entity?;
-            let keep = filter.region.is_none_or(|r| place.region == Some(r))
-                && filter.entity.is_none_or(|e| place.entity == Some(e))
-                && filter.municipality.as_ref().is_none_or(|m| *m == facts.municipality_number)
-                && filter.level.is_none_or(|l| facts.treatment_levels.iter().any(|x| x == l.as_str()))
-                && filter.function.is_none_or(|f| facts.special_functions.iter().any(|x| x == f.as_str()));
-            keep.then(|| Service {
-                unit: NodeRef { id: node.id, name: node.name.clone() },
-                resh_id: node.resh_id,
-                entity: named(place.entity),
-                region: named(place.region),
-                indicators: Vec::new(),
-                release: None,
-                facts,
-            })
-        })
-        .collect();
-    let key = |s: &Service| {
-        (s.region.as_ref().map(|r| r.name.clone()), s.entity.as_ref().map(|e| e.name.clone()), s.unit.name.clone())
-    };
-    services.sort_by_key(key);
+    let mut services = services_on(conn, cache, &tree, q.on.unwrap_or(today), today)?;
+    services.retain(|s| filter.matches(s));
     let total = services.len() as i64;
     let start = usize::try_from(paging.offset).unwrap_or(usize::MAX).min(services.len());
     let end = start.saturating_add(usize::try_from(paging.limit).unwrap_or(0)).min(services.len());
-    let mut items: Vec<Service> = services.drain(start..end).collect();
-    if let Some(slice) = slice {
-        for s in &mut items {
-            s.release = Some((slice.metadata.release_id, slice.metadata.year));
-            s.indicators = slice
-                .indicators
-                .iter()
-                .filter_map(|t| {
-                    let row = t.rows.iter().find(|r| r.level == ReportLevel::Unit && r.result.node_id == s.unit.id)?;
-                    Some(UnitIndicator {
-                        id: t.id.as_str(),
-                        title_no: t.title_no,
-                        title_en: t.title_en,
-                        row: row.clone(),
-                    })
-                })
-                .collect();
-        }
-    }
-    Ok(Paged::new(items, paging, total))
+    Ok(Paged::new(services.drain(start..end).collect(), paging, total))
+}
+
+/// What the directory's page shows: every service of the day (for the filters' choices) and
+/// the ones that match the filters.
+#[derive(Debug, Clone)]
+pub struct DirectoryView {
+    pub all: Vec<Service>,
+    pub matching: Vec<Service>,
+}
+
+/// The directory's page: every service of the day and those matching `q` (unpaged: a few hundred
+/// units).
+pub fn page_view(
+    conn: &mut PgConnection,
+    cache: &PublicCache,
+    q: &DirectoryQuery,
+    today: NaiveDate,
+) -> Result<DirectoryView, Error> {
+    let tree = OrgTree::load(conn)?;
+    let filter = check_query(q, &tree)?;
+    let all = services_on(conn, cache, &tree, q.on.unwrap_or(today), today)?;
+    let matching = all.iter().filter(|s| filter.matches(s)).cloned().collect();
+    Ok(DirectoryView { all, matching })
 }
 
 /// Every period of a unit's facts, oldest first (register staff).
