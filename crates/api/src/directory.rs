@@ -2,7 +2,6 @@
 //! `GET /directory/{unit}/history` and `POST /directory/import` (register staff), and the public
 //! page `/results/tjenester`. The use cases are `app::directory`.
 
-use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use app::directory::{DirectoryImport, DirectoryQuery, Recorded, Service};
 use askama::Template;
@@ -331,12 +330,7 @@ pub async fn import_directory(
     query: Query<ImportParams>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let is_csv = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
-        .is_some_and(|t| t == "text/csv" || t == "application/csv");
+    let is_csv = crate::extract::is_csv(&req);
     let dry_run = query.dry_run.unwrap_or(false);
     let caller = user.caller();
     let DirectoryImport { rows, created, unchanged, dry_run } =

@@ -253,6 +253,15 @@ pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
         .app_data(web::PathConfig::default().error_handler(path_error));
 }
 
+/// Whether the request's body is declared as CSV (`text/csv` or `application/csv`).
+pub fn is_csv(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .is_some_and(|t| t == "text/csv" || t == "application/csv")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,7 @@
 //! public results. The use cases, with who sees what, are `app::reports` and `app::releases`;
 //! the handlers here only translate.
 
-use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
+use actix_web::http::header::{ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{web, HttpRequest, HttpResponse};
 use app::reports::{CompletenessRequest, ExportFormat, IndicatorRequest, SnapshotInfo, Source};
 use chrono::NaiveDate;
@@ -238,12 +238,7 @@ pub async fn import_reference_counts(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let is_csv = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
-        .is_some_and(|t| t == "text/csv" || t == "application/csv");
+    let is_csv = crate::extract::is_csv(&req);
     let today = state.today();
     let caller = user.caller();
     let imported = state
