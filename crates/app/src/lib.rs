@@ -11,6 +11,7 @@ pub mod access;
 pub mod audit_log;
 pub mod error;
 pub mod forms;
+pub mod identities;
 pub mod organisations;
 pub mod paging;
 pub mod pathways;

@@ -66,6 +66,11 @@ fn describe_grants(conn: &mut PgConnection, rows: Vec<GrantRow>) -> Result<Vec<G
         .collect()
 }
 
+/// Grants with their nodes' kinds and names (as of today).
+pub fn grant_views(conn: &mut PgConnection, rows: Vec<GrantRow>) -> Result<Vec<GrantView>, Error> {
+    describe_grants(conn, rows)
+}
+
 fn view(conn: &mut PgConnection, row: UserRow) -> Result<UserView, Error> {
     let grants = users::current_grants_of(conn, row.id)?;
     Ok(UserView { grants: describe_grants(conn, grants)?, row })
@@ -146,6 +151,13 @@ pub fn update(conn: &mut PgConnection, caller: &Caller, id: Uuid, input: UserUpd
     let current = users::find(conn, id)?;
     if let Some(pw) = &input.password {
         errors.extend(domain::users::validate_password("password", pw, &current.username).err());
+        if crate::identities::is_client_user(conn, id)? {
+            errors.push(FieldError::new(
+                "password",
+                "client_account",
+                "a record system's own user has no password; it signs in with its client credentials",
+            ));
+        }
     }
     if !errors.is_empty() {
         return Err(Error::Invalid(errors));

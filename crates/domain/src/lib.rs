@@ -7,6 +7,7 @@ pub mod access;
 pub mod audit;
 pub mod error;
 pub mod forms;
+pub mod identities;
 pub mod indicators;
 pub mod national_id;
 pub mod organisations;

@@ -114,8 +114,8 @@ async fn the_bulk_load_switch_holds_only_for_the_owner() {
     assert!(!on.on);
 }
 
-/// The server's privileges per table: S(elect), I(nsert), U(pdate), D(elete); `releases` and
-/// `grants` have UPDATE on some columns only (checked below). A new table must be added here (and granted in its migration).
+/// The server's privileges per table: S(elect), I(nsert), U(pdate), D(elete); `releases`,
+/// `grants`, `user_identities` and `oidc_clients` have UPDATE on some columns only (checked below). A new table must be added here (and granted in its migration).
 const MATRIX: &[(&str, &str)] = &[
     ("__diesel_schema_migrations", "S"),
     ("audit_log", "SI"),
@@ -129,6 +129,7 @@ const MATRIX: &[(&str, &str)] = &[
     ("grants", "SI"),
     ("measurement_forms", "SIUD"),
     ("npr_counts", "SIU"),
+    ("oidc_clients", "SI"),
     ("org_links", "SIU"),
     ("org_nodes", "SIU"),
     ("pathway_status_history", "SI"),
@@ -138,6 +139,7 @@ const MATRIX: &[(&str, &str)] = &[
     ("release_cells", "SI"),
     ("releases", "SI"),
     ("reservations", "SIU"),
+    ("user_identities", "SI"),
     ("users", "SIU"),
 ];
 
@@ -196,4 +198,16 @@ fn the_server_role_has_exactly_the_privileges_of_the_matrix() {
     .map(|c| c.name)
     .collect();
     assert_eq!(updatable, ["approved_by", "revoked_at", "revoked_by", "valid_from"], "approval and revocation only");
+    for table in ["user_identities", "oidc_clients"] {
+        let updatable: Vec<String> = diesel::sql_query(format!(
+            "SELECT column_name::text AS name FROM information_schema.column_privileges \
+             WHERE grantee = 'rusreg_server' AND table_name = '{table}' AND privilege_type = 'UPDATE' ORDER BY 1"
+        ))
+        .load::<Column>(&mut db.conn())
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+        assert_eq!(updatable, ["revoked_at", "revoked_by"], "{table}: revocation only");
+    }
 }
