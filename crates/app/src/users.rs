@@ -144,9 +144,7 @@ pub fn update(conn: &mut PgConnection, caller: &Caller, id: Uuid, input: UserUpd
     caller.actor.require_national(Permission::Administer)?;
     let mut errors = Vec::new();
     if let Some(name) = &input.display_name {
-        if name.trim().is_empty() || name.chars().count() > 200 {
-            errors.push(FieldError::new("display_name", "length", "display_name must have 1 to 200 characters"));
-        }
+        errors.extend(domain::users::validate_display_name(name).err());
     }
     let current = users::find(conn, id)?;
     if let Some(pw) = &input.password {
@@ -307,6 +305,13 @@ pub fn ensure_user_with_grant(
             .kind()?;
         validate_grant(role.as_str(), kind)?;
         let id = match users::find_by_username_for_update(conn, username)? {
+            Some(existing) if crate::identities::is_client_user(conn, existing.id)? => {
+                return Err(Error::invalid(
+                    "username",
+                    "client_account",
+                    "this user is a record system's own user; it has no password",
+                ));
+            }
             Some(existing) => {
                 let changes =
                     UserChanges { password_hash: Some(hash.clone()), disabled: Some(false), ..Default::default() };

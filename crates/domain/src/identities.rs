@@ -51,13 +51,7 @@ pub fn validate_client(issuer: &str, client_id: &str, display_name: &str) -> Res
     let mut errors = Vec::new();
     errors.extend(text_field("issuer", issuer, MAX_ISSUER_CHARS));
     errors.extend(text_field("client_id", client_id, MAX_CLIENT_ID_CHARS));
-    if display_name.trim().is_empty() || display_name.chars().count() > 200 || display_name.contains(char::is_control) {
-        errors.push(FieldError::new(
-            "display_name",
-            "length",
-            "display_name must have 1 to 200 characters and no control characters",
-        ));
-    }
+    errors.extend(crate::users::validate_display_name(display_name).err());
     DomainError::check(errors)
 }
 

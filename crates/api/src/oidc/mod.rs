@@ -30,6 +30,8 @@ pub mod claims {
     pub const HPR_NUMBER: &str = "helseid://claims/hpr/hpr_number";
     /// The assurance of the person's sign-in: 4 is eIDAS high (BankID, Buypass), 3 substantial.
     pub const SECURITY_LEVEL: &str = "helseid://claims/identity/security_level";
+    /// The same as eIDAS words (`high`, `substantial`, `low`), read when the level is missing.
+    pub const ASSURANCE_LEVEL: &str = "helseid://claims/identity/assurance_level";
     /// A client's legal entity (its organisation number).
     pub const ORG_PARENT: &str = "helseid://claims/client/claims/orgnr_parent";
     /// A client's sub-unit (its organisation number); asserted by the client, not checked by
@@ -64,12 +66,18 @@ pub struct Presented<'a> {
     pub url: String,
 }
 
-/// A security level claim as HelseID writes it (a string such as `"4"`) or as a number.
-pub fn security_level(claim: Option<&Value>) -> u8 {
+/// A security level claim as HelseID writes it (a string such as `"4"`) or as a number; without
+/// it, the eIDAS assurance level (`high` is 4, `substantial` 3, `low` 2); 0 when neither says.
+pub fn security_level(claim: Option<&Value>, assurance: Option<&Value>) -> u8 {
     match claim {
         Some(Value::String(s)) => s.trim().parse().unwrap_or(0),
         Some(Value::Number(n)) => n.as_u64().and_then(|n| u8::try_from(n).ok()).unwrap_or(0),
-        _ => 0,
+        _ => match assurance.and_then(Value::as_str).map(str::trim) {
+            Some("high") => 4,
+            Some("substantial") => 3,
+            Some("low") => 2,
+            _ => 0,
+        },
     }
 }
 
@@ -166,7 +174,7 @@ impl Provider {
             return Ok(Principal::Person {
                 subject,
                 national_id,
-                security_level: security_level(claims.get(claims::SECURITY_LEVEL)),
+                security_level: security_level(claims.get(claims::SECURITY_LEVEL), claims.get(claims::ASSURANCE_LEVEL)),
             });
         }
         let client_id = client_id.ok_or(Refuse("the token names neither a person nor a client"))?;
@@ -241,10 +249,13 @@ mod tests {
 
     #[test]
     fn security_levels_as_strings_or_numbers() {
-        assert_eq!(security_level(Some(&serde_json::json!("4"))), 4);
-        assert_eq!(security_level(Some(&serde_json::json!(3))), 3);
-        assert_eq!(security_level(Some(&serde_json::json!("high"))), 0);
-        assert_eq!(security_level(None), 0);
+        let high = serde_json::json!("high");
+        assert_eq!(security_level(Some(&serde_json::json!("4")), None), 4);
+        assert_eq!(security_level(Some(&serde_json::json!(3)), Some(&high)), 3, "the level wins");
+        assert_eq!(security_level(Some(&serde_json::json!("high")), None), 0);
+        assert_eq!(security_level(None, Some(&high)), 4);
+        assert_eq!(security_level(None, Some(&serde_json::json!("substantial"))), 3);
+        assert_eq!(security_level(None, None), 0);
     }
 
     #[test]
