@@ -17,6 +17,7 @@ use managed_postgres::{Durability, LocalCluster};
 use serde_json::Value;
 
 pub mod bench;
+pub mod oidc;
 
 pub use reqwest;
 pub use serde_json::json;

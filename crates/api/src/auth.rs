@@ -1,9 +1,16 @@
 //! Authentication over HTTP: short-lived HS256 tokens with a token generation, the `AuthUser`
 //! extractor, and the endpoints `POST /auth/token`, `GET /me`, `POST /me/password` (the login
 //! rule, the lockout and argon2id passwords are in `app::users`).
+//!
+//! `AuthUser` takes rusreg's own tokens (HS256, unless password sign-in is switched off) and the
+//! configured OpenID provider's access tokens (`crate::oidc`: any other algorithm, as
+//! `Authorization: Bearer` or, DPoP-bound, `Authorization: DPoP`); a provider token finds its
+//! user through `app::identities`.
 
 use app::access::NoActor;
+use app::identities::NoSignIn;
 use app::users::{GrantView, Login};
+use domain::identities::IDENTIFIABLE_DATA_LEVEL;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -22,6 +29,7 @@ use validator::Validate;
 
 use crate::error::ApiError;
 use crate::extract::JsonBody;
+use crate::oidc::{Presented, Principal, Scheme};
 use crate::state::AppState;
 
 pub use app::users::{hash_password, verify_password};
@@ -73,23 +81,152 @@ impl FromRequest for AuthUser {
                 .app_data::<web::Data<AppState>>()
                 .cloned()
                 .ok_or_else(|| ApiError::Internal("application state missing".into()))?;
-            let header = req
-                .headers()
-                .get(actix_web::http::header::AUTHORIZATION)
-                .ok_or(ApiError::Unauthenticated("no bearer token"))?;
-            let token = header
-                .to_str()
-                .ok()
-                .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .ok_or(ApiError::Unauthenticated("the Authorization header is not a bearer token"))?;
-            let claims = state.tokens.verify(token)?;
-            let actor = state.run_db(move |conn| load_actor(conn, claims.sub, claims.gen)).await?;
-            req.extensions_mut().insert(AuthInfo { user_id: actor.user_id, username: actor.username.clone() });
-            Ok(AuthUser { actor, request_id: request_id(&req) })
+            let (scheme, token) = authorization(&req)?;
+            let header = jsonwebtoken::decode_header(token).map_err(|_| {
+                ApiError::Unauthenticated("the token is malformed, expired or not signed by this server")
+            })?;
+            if header.alg == jsonwebtoken::Algorithm::HS256 {
+                return own_token(&state, &req, scheme, token).await;
+            }
+            let Some(provider) = state.oidc.clone() else {
+                return Err(ApiError::Unauthenticated("the token is malformed, expired or not signed by this server"));
+            };
+            let presented = Presented {
+                token,
+                scheme,
+                proof: dpop_proof(&req),
+                method: req.method().as_str(),
+                url: request_url(&state, &req),
+            };
+            let principal = provider.verify(&header, &presented).await?;
+            provider_actor(&state, &req, provider.issuer(), principal).await
         })
     }
+}
+
+/// The token of `Authorization: Bearer <token>` or `Authorization: DPoP <token>`.
+fn authorization(req: &HttpRequest) -> Result<(Scheme, &str), ApiError> {
+    let header = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .ok_or(ApiError::Unauthenticated("no bearer token"))?;
+    let value =
+        header.to_str().map_err(|_| ApiError::Unauthenticated("the Authorization header is not a bearer token"))?;
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    let scheme = if scheme.eq_ignore_ascii_case("bearer") {
+        Scheme::Bearer
+    } else if scheme.eq_ignore_ascii_case("dpop") {
+        Scheme::DPoP
+    } else {
+        return Err(ApiError::Unauthenticated("the Authorization header is not a bearer token"));
+    };
+    let token = rest.trim();
+    if token.is_empty() {
+        return Err(ApiError::Unauthenticated("the Authorization header is not a bearer token"));
+    }
+    Ok((scheme, token))
+}
+
+/// The one `DPoP` header of the request (none when there are several).
+fn dpop_proof(req: &HttpRequest) -> Option<&str> {
+    let mut proofs = req.headers().get_all("dpop");
+    let first = proofs.next()?;
+    if proofs.next().is_some() {
+        return None;
+    }
+    first.to_str().ok()
+}
+
+/// The URL the client called, for a DPoP proof's `htu`: `RUSREG_PUBLIC_URL` and the path, or
+/// the request's scheme and host (as a proxy forwards them) and the path.
+fn request_url(state: &AppState, req: &HttpRequest) -> String {
+    match &state.settings.public_url {
+        Some(base) => format!("{}{}", base.trim_end_matches('/'), req.path()),
+        None => {
+            let info = req.connection_info();
+            format!("{}://{}{}", info.scheme(), info.host(), req.path())
+        }
+    }
+}
+
+/// rusreg's own token (HS256, from `POST /auth/token`): refused when password sign-in is off.
+async fn own_token(state: &AppState, req: &HttpRequest, scheme: Scheme, token: &str) -> Result<AuthUser, ApiError> {
+    if scheme == Scheme::DPoP {
+        return Err(ApiError::Unauthenticated("rusreg's own tokens are bearer tokens"));
+    }
+    if !state.settings.password_login {
+        return Err(ApiError::Unauthenticated("password sign-in is switched off: sign in through the OpenID provider"));
+    }
+    let claims = state.tokens.verify(token)?;
+    let actor = state.run_db(move |conn| load_actor(conn, claims.sub, claims.gen)).await?;
+    req.extensions_mut().insert(AuthInfo { user_id: actor.user_id, username: actor.username.clone() });
+    Ok(AuthUser { actor, request_id: request_id(req) })
+}
+
+/// The user a verified provider token names, with their grants from rusreg. A person signed in
+/// below security level 4 is refused on routes with identifiable data (403 `security_level`).
+async fn provider_actor(
+    state: &AppState,
+    req: &HttpRequest,
+    issuer: &str,
+    principal: Principal,
+) -> Result<AuthUser, ApiError> {
+    let issuer = issuer.to_owned();
+    let today = state.today();
+    let key = state.id_key.clone();
+    let (found, level) = match principal {
+        Principal::Person { subject, national_id, security_level } => {
+            let found = state
+                .run_db(move |conn| {
+                    Ok(app::identities::person_actor(conn, &key, &issuer, subject.as_deref(), national_id.as_deref())?)
+                })
+                .await?;
+            (found, Some(security_level))
+        }
+        Principal::System { client_id, org_parent, org_child } => {
+            let found = state
+                .run_db(move |conn| {
+                    Ok(app::identities::client_actor(
+                        conn,
+                        &issuer,
+                        &client_id,
+                        org_parent.as_deref(),
+                        org_child.as_deref(),
+                        today,
+                    )?)
+                })
+                .await?;
+            (found, None)
+        }
+    };
+    let actor = found.map_err(|why| match why {
+        NoSignIn::IdentityNotLinked => ApiError::ForbiddenBecause {
+            code: "identity_not_linked",
+            message: "no rusreg user is linked to this identity: an admin links it (POST /users/{id}/identities)",
+        },
+        NoSignIn::IdentityAmbiguous => ApiError::ForbiddenBecause {
+            code: "identity_ambiguous",
+            message: "the subject and the national id of this identity are linked to different users",
+        },
+        NoSignIn::Disabled => ApiError::Unauthenticated("the user is disabled"),
+        NoSignIn::ClientNotRegistered => ApiError::ForbiddenBecause {
+            code: "client_not_registered",
+            message: "this client is not registered in rusreg: an admin registers it (POST /clients)",
+        },
+        NoSignIn::OrganisationMismatch => ApiError::ForbiddenBecause {
+            code: "organisation_mismatch",
+            message: "the token's organisation numbers are not those of the client's legal entity and its units",
+        },
+    })?;
+    req.extensions_mut().insert(AuthInfo { user_id: actor.user_id, username: actor.username.clone() });
+    let route = req.match_pattern().unwrap_or_default();
+    if level.is_some_and(|l| l < IDENTIFIABLE_DATA_LEVEL) && crate::oidc::needs_high_level(&route) {
+        return Err(ApiError::ForbiddenBecause {
+            code: "security_level",
+            message: "identifiable data needs a sign-in at security level 4 (for example BankID)",
+        });
+    }
+    Ok(AuthUser { actor, request_id: request_id(req) })
 }
 
 /// Loads the user and grants; refuses disabled users and revoked tokens.
@@ -118,9 +255,12 @@ pub struct TokenResponse {
     pub expires_in: i64,
 }
 
-/// Exchanges username and password for an access token.
+/// Exchanges username and password for an access token. With password sign-in switched off
+/// (`RUSREG_PASSWORD_LOGIN=off`) it answers 403 `password_login_disabled`: people sign in through
+/// the OpenID provider.
 #[utoipa::path(post, path = "/api/v1/auth/token", tag = "auth", request_body = TokenRequest,
     responses((status = 200, body = TokenResponse), (status = 401, body = crate::error::Problem),
+              (status = 403, body = crate::error::Problem, description = "password sign-in is switched off"),
               (status = 422, body = crate::error::Problem),
               (status = 429, body = crate::error::Problem, description = "too many attempts from this address or for this username; see Retry-After",
                headers(("Retry-After" = u64, description = "seconds to wait")))))]
@@ -129,6 +269,12 @@ pub async fn issue_token(
     req: HttpRequest,
     body: JsonBody<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    if !state.settings.password_login {
+        return Err(ApiError::ForbiddenBecause {
+            code: "password_login_disabled",
+            message: "password sign-in is switched off: sign in through the OpenID provider",
+        });
+    }
     let body = body.into_inner();
     body.validate()?;
     let request_id = request_id(&req);

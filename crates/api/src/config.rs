@@ -27,6 +27,16 @@
 //! | `RUSREG_METRICS_TOKEN` | — | bearer token (32+ characters) for `/metrics` on `RUSREG_BIND` |
 //! | `RUSREG_LOGIN_LIMIT_PER_ADDRESS` | `100` | login attempts a minute from one source address (0: no limit) |
 //! | `RUSREG_LOGIN_LIMIT_PER_USERNAME` | `10` | login attempts a minute for one typed username (0: no limit) |
+//! | `RUSREG_PASSWORD_LOGIN` | `on` | `off`: no password sign-in, and rusreg's own tokens are refused |
+//! | `RUSREG_OIDC_ISSUER` | — | the OpenID provider's issuer (HelseID); set, its access tokens are accepted |
+//! | `RUSREG_OIDC_AUDIENCE` | — (required with the issuer) | the `aud` rusreg's tokens carry |
+//! | `RUSREG_OIDC_SCOPE` | — (required with the issuer) | a scope every token must carry |
+//! | `RUSREG_OIDC_ALGORITHMS` | `RS256` | the provider's signing algorithms accepted (RS256, PS256, ES256) |
+//! | `RUSREG_OIDC_LEEWAY_SECONDS` | `30` | clock skew allowed on `exp`, `nbf` and `iat` (at most 300) |
+//! | `RUSREG_OIDC_REQUIRE_DPOP` | `off` | `on`: only DPoP-bound tokens are accepted |
+//! | `RUSREG_OIDC_JWKS_MAX_AGE_SECONDS` | `600` | the provider's keys are fetched again when this old |
+//! | `RUSREG_OIDC_JWKS_MIN_REFRESH_SECONDS` | `10` | an unknown key id fetches the keys at most this often |
+//! | `RUSREG_PUBLIC_URL` | — (the request's host) | rusreg's external base URL, for DPoP proofs' `htu` |
 
 use std::path::PathBuf;
 
@@ -58,6 +68,16 @@ pub const VARIABLES: &[&str] = &[
     "RUSREG_METRICS_TOKEN",
     "RUSREG_LOGIN_LIMIT_PER_ADDRESS",
     "RUSREG_LOGIN_LIMIT_PER_USERNAME",
+    "RUSREG_PASSWORD_LOGIN",
+    "RUSREG_OIDC_ISSUER",
+    "RUSREG_OIDC_AUDIENCE",
+    "RUSREG_OIDC_SCOPE",
+    "RUSREG_OIDC_ALGORITHMS",
+    "RUSREG_OIDC_LEEWAY_SECONDS",
+    "RUSREG_OIDC_REQUIRE_DPOP",
+    "RUSREG_OIDC_JWKS_MAX_AGE_SECONDS",
+    "RUSREG_OIDC_JWKS_MIN_REFRESH_SECONDS",
+    "RUSREG_PUBLIC_URL",
 ];
 
 use serde::Deserialize;
@@ -89,6 +109,16 @@ struct RawEnv {
     rusreg_metrics_token: Option<String>,
     rusreg_login_limit_per_address: Option<u32>,
     rusreg_login_limit_per_username: Option<u32>,
+    rusreg_password_login: Option<String>,
+    rusreg_oidc_issuer: Option<String>,
+    rusreg_oidc_audience: Option<String>,
+    rusreg_oidc_scope: Option<String>,
+    rusreg_oidc_algorithms: Option<String>,
+    rusreg_oidc_leeway_seconds: Option<u64>,
+    rusreg_oidc_require_dpop: Option<String>,
+    rusreg_oidc_jwks_max_age_seconds: Option<u64>,
+    rusreg_oidc_jwks_min_refresh_seconds: Option<u64>,
+    rusreg_public_url: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -136,6 +166,143 @@ pub struct Settings {
     pub login_limit_per_address: u32,
     /// Login attempts a minute for one typed username (0: no limit).
     pub login_limit_per_username: u32,
+    /// Password sign-in (`POST /auth/token`) and rusreg's own tokens; production may switch them
+    /// off when people sign in through the OpenID provider.
+    pub password_login: bool,
+    /// The OpenID provider whose access tokens are accepted (none: passwords only).
+    pub oidc: Option<OidcSettings>,
+    /// rusreg's external base URL (`https://rusreg.example.no`): what DPoP proofs' `htu` is
+    /// compared with (none: the scheme and host of the request, as the proxy forwards them).
+    pub public_url: Option<String>,
+}
+
+/// The OpenID provider (HelseID) whose access tokens are accepted.
+#[derive(Debug, Clone)]
+pub struct OidcSettings {
+    /// The issuer, exactly as the tokens' `iss` and the discovery document's `issuer` carry it.
+    pub issuer: String,
+    /// The audience rusreg's tokens carry (`aud`).
+    pub audience: String,
+    /// A scope every token must carry.
+    pub scope: String,
+    /// The signing algorithms accepted (pinned: RS256, PS256, ES256).
+    pub algorithms: Vec<jsonwebtoken::Algorithm>,
+    /// Clock skew allowed on `exp`, `nbf`, `iat` and DPoP proofs' `iat`.
+    pub leeway_seconds: u64,
+    /// Only DPoP-bound tokens are accepted.
+    pub require_dpop: bool,
+    /// The provider's keys are fetched again when older than this.
+    pub jwks_max_age_seconds: u64,
+    /// A token signed with a key id not in the cached key set fetches the key set again, at most
+    /// once in this many seconds (key rotation without a restart, no fetch per forged token).
+    pub jwks_min_refresh_seconds: u64,
+}
+
+/// The provider's signing algorithms rusreg accepts at all.
+pub const OIDC_ALGORITHMS: [jsonwebtoken::Algorithm; 3] =
+    [jsonwebtoken::Algorithm::RS256, jsonwebtoken::Algorithm::PS256, jsonwebtoken::Algorithm::ES256];
+/// The largest clock skew that may be configured.
+pub const MAX_LEEWAY_SECONDS: u64 = 300;
+
+impl OidcSettings {
+    /// A provider with the defaults (RS256, 30 s leeway, no DPoP required, keys kept 10 minutes
+    /// and fetched again on an unknown key id at most every 10 s).
+    pub fn new(issuer: &str, audience: &str, scope: &str) -> Self {
+        Self {
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+            scope: scope.to_owned(),
+            algorithms: vec![jsonwebtoken::Algorithm::RS256],
+            leeway_seconds: 30,
+            require_dpop: false,
+            jwks_max_age_seconds: 600,
+            jwks_min_refresh_seconds: 10,
+        }
+    }
+}
+
+/// `on` or `off` (also `true`/`false`, `1`/`0`).
+fn on_off(name: &str, raw: Option<&str>, default: bool) -> Result<bool, ConfigError> {
+    match raw.map(|r| r.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("") => Ok(default),
+        Some("on" | "true" | "1" | "yes") => Ok(true),
+        Some("off" | "false" | "0" | "no") => Ok(false),
+        Some(_) => Err(ConfigError::Invalid(format!("{name} must be on or off"))),
+    }
+}
+
+/// An https URL, or http on the loopback interface (tests, a provider on the same host).
+pub fn check_provider_url(name: &str, raw: &str) -> Result<(), ConfigError> {
+    let url = reqwest::Url::parse(raw).map_err(|_| ConfigError::Invalid(format!("{name} is not a URL")))?;
+    let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
+        return Err(ConfigError::Invalid(format!("{name} must be an https URL")));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(ConfigError::Invalid(format!("{name} must have no query or fragment")));
+    }
+    Ok(())
+}
+
+fn oidc_from_raw(raw: &RawEnv) -> Result<Option<OidcSettings>, ConfigError> {
+    let set = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+    let Some(issuer) = set(&raw.rusreg_oidc_issuer) else {
+        let others = [&raw.rusreg_oidc_audience, &raw.rusreg_oidc_scope, &raw.rusreg_oidc_algorithms]
+            .iter()
+            .any(|v| set(v).is_some())
+            || raw.rusreg_oidc_leeway_seconds.is_some()
+            || set(&raw.rusreg_oidc_require_dpop).is_some();
+        if others {
+            return Err(ConfigError::Invalid("RUSREG_OIDC_* is set without RUSREG_OIDC_ISSUER".into()));
+        }
+        return Ok(None);
+    };
+    check_provider_url("RUSREG_OIDC_ISSUER", &issuer)?;
+    let audience = set(&raw.rusreg_oidc_audience)
+        .ok_or_else(|| ConfigError::Invalid("RUSREG_OIDC_AUDIENCE is required with RUSREG_OIDC_ISSUER".into()))?;
+    let scope = set(&raw.rusreg_oidc_scope)
+        .ok_or_else(|| ConfigError::Invalid("RUSREG_OIDC_SCOPE is required with RUSREG_OIDC_ISSUER".into()))?;
+    if scope.contains(char::is_whitespace) {
+        return Err(ConfigError::Invalid("RUSREG_OIDC_SCOPE is one scope, without spaces".into()));
+    }
+    let mut settings = OidcSettings::new(&issuer, &audience, &scope);
+    if let Some(list) = set(&raw.rusreg_oidc_algorithms) {
+        let mut algorithms = Vec::new();
+        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let alg = OIDC_ALGORITHMS.into_iter().find(|a| format!("{a:?}") == name).ok_or_else(|| {
+                ConfigError::Invalid(format!("RUSREG_OIDC_ALGORITHMS: {name} is not one of RS256, PS256, ES256"))
+            })?;
+            if !algorithms.contains(&alg) {
+                algorithms.push(alg);
+            }
+        }
+        if algorithms.is_empty() {
+            return Err(ConfigError::Invalid("RUSREG_OIDC_ALGORITHMS names no algorithm".into()));
+        }
+        settings.algorithms = algorithms;
+    }
+    if let Some(leeway) = raw.rusreg_oidc_leeway_seconds {
+        if leeway > MAX_LEEWAY_SECONDS {
+            return Err(ConfigError::Invalid(format!(
+                "RUSREG_OIDC_LEEWAY_SECONDS must be at most {MAX_LEEWAY_SECONDS}"
+            )));
+        }
+        settings.leeway_seconds = leeway;
+    }
+    settings.require_dpop = on_off("RUSREG_OIDC_REQUIRE_DPOP", raw.rusreg_oidc_require_dpop.as_deref(), false)?;
+    if let Some(age) = raw.rusreg_oidc_jwks_max_age_seconds {
+        if !(1..=86_400).contains(&age) {
+            return Err(ConfigError::Invalid("RUSREG_OIDC_JWKS_MAX_AGE_SECONDS must be 1 to 86400".into()));
+        }
+        settings.jwks_max_age_seconds = age;
+    }
+    if let Some(min) = raw.rusreg_oidc_jwks_min_refresh_seconds {
+        if min > 3600 {
+            return Err(ConfigError::Invalid("RUSREG_OIDC_JWKS_MIN_REFRESH_SECONDS must be at most 3600".into()));
+        }
+        settings.jwks_min_refresh_seconds = min;
+    }
+    Ok(Some(settings))
 }
 
 impl std::fmt::Debug for Settings {
@@ -152,6 +319,9 @@ impl std::fmt::Debug for Settings {
             .field("pool_size", &self.pool_size)
             .field("metrics_bind", &self.metrics_bind)
             .field("metrics_token", &self.metrics_token.as_ref().map(|_| "<set>"))
+            .field("password_login", &self.password_login)
+            .field("oidc", &self.oidc)
+            .field("public_url", &self.public_url)
             .finish_non_exhaustive()
     }
 }
@@ -175,6 +345,7 @@ impl Settings {
     }
 
     fn from_raw(raw: RawEnv) -> Result<Self, ConfigError> {
+        let oidc = oidc_from_raw(&raw)?;
         let read_file = |p: &PathBuf, what: &str| {
             std::fs::read_to_string(p)
                 .map(|s| s.trim().to_owned())
@@ -217,7 +388,24 @@ impl Settings {
                 "RUSREG_METRICS_TOKEN is weak: at least {MIN_METRICS_TOKEN_CHARS} characters are required"
             )));
         }
+        let password_login = on_off("RUSREG_PASSWORD_LOGIN", raw.rusreg_password_login.as_deref(), true)?;
+        if !password_login && oidc.is_none() {
+            return Err(ConfigError::Invalid(
+                "RUSREG_PASSWORD_LOGIN=off needs RUSREG_OIDC_ISSUER: otherwise nobody can sign in".into(),
+            ));
+        }
+        let public_url = raw.rusreg_public_url.as_deref().map(str::trim).filter(|u| !u.is_empty()).map(str::to_owned);
+        if let Some(u) = &public_url {
+            let parsed =
+                reqwest::Url::parse(u).map_err(|_| ConfigError::Invalid("RUSREG_PUBLIC_URL is not a URL".into()))?;
+            if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+                return Err(ConfigError::Invalid("RUSREG_PUBLIC_URL must be an http(s) URL with a host".into()));
+            }
+        }
         Ok(Self {
+            password_login,
+            oidc,
+            public_url,
             metrics_bind: raw.rusreg_metrics_bind.filter(|b| !b.is_empty()),
             metrics_token,
             login_limit_per_address: raw.rusreg_login_limit_per_address.unwrap_or(DEFAULT_LOGIN_LIMIT_PER_ADDRESS),
@@ -277,6 +465,9 @@ impl Settings {
             metrics_token: None,
             login_limit_per_address: DEFAULT_LOGIN_LIMIT_PER_ADDRESS,
             login_limit_per_username: DEFAULT_LOGIN_LIMIT_PER_USERNAME,
+            password_login: true,
+            oidc: None,
+            public_url: None,
         }
     }
 }
@@ -296,6 +487,7 @@ pub fn check_secret_strength(secret: &[u8]) -> Result<(), ConfigError> {
 }
 
 #[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "tests")]
 mod tests {
     use super::*;
 
@@ -342,6 +534,52 @@ mod tests {
         assert!(Settings::from_raw(raw).is_err());
         let raw = RawEnv { rusreg_metrics_token: Some("m".repeat(32)), ..Default::default() };
         assert!(Settings::from_raw(raw).is_ok_and(|s| s.metrics_token.is_some()));
+    }
+
+    #[test]
+    fn the_provider_is_configured_whole_or_not_at_all() {
+        let provider = |issuer: &str| RawEnv {
+            rusreg_oidc_issuer: Some(issuer.into()),
+            rusreg_oidc_audience: Some("rusreg-api".into()),
+            rusreg_oidc_scope: Some("nhn:rusreg/api".into()),
+            ..Default::default()
+        };
+        let s = Settings::from_raw(provider("https://helseid-sts.nhn.no")).unwrap();
+        let oidc = s.oidc.unwrap();
+        assert_eq!(oidc.algorithms, [jsonwebtoken::Algorithm::RS256]);
+        assert_eq!((oidc.leeway_seconds, oidc.require_dpop), (30, false));
+        assert!(s.password_login);
+        assert!(Settings::from_raw(provider("http://127.0.0.1:4000")).is_ok(), "http on the loopback only");
+        assert!(Settings::from_raw(provider("http://helseid-sts.nhn.no")).is_err());
+        assert!(Settings::from_raw(provider("not a url")).is_err());
+        let no_audience = RawEnv { rusreg_oidc_audience: None, ..provider("https://helseid-sts.nhn.no") };
+        assert!(Settings::from_raw(no_audience).is_err());
+        let algorithms =
+            |list: &str| RawEnv { rusreg_oidc_algorithms: Some(list.into()), ..provider("https://helseid-sts.nhn.no") };
+        let s = Settings::from_raw(algorithms("PS256, ES256")).unwrap();
+        assert_eq!(s.oidc.unwrap().algorithms, [jsonwebtoken::Algorithm::PS256, jsonwebtoken::Algorithm::ES256]);
+        assert!(Settings::from_raw(algorithms("HS256")).is_err(), "no shared-secret algorithm");
+        assert!(Settings::from_raw(algorithms("none")).is_err());
+        let leeway = RawEnv { rusreg_oidc_leeway_seconds: Some(301), ..provider("https://helseid-sts.nhn.no") };
+        assert!(Settings::from_raw(leeway).is_err(), "clock skew bounded");
+        let orphan = RawEnv { rusreg_oidc_audience: Some("x".into()), ..Default::default() };
+        assert!(Settings::from_raw(orphan).is_err(), "provider settings without the issuer");
+    }
+
+    #[test]
+    fn passwords_switch_off_only_with_a_provider() {
+        let off = RawEnv { rusreg_password_login: Some("off".into()), ..Default::default() };
+        assert!(Settings::from_raw(off).is_err());
+        let off = RawEnv {
+            rusreg_password_login: Some("off".into()),
+            rusreg_oidc_issuer: Some("https://helseid-sts.nhn.no".into()),
+            rusreg_oidc_audience: Some("rusreg-api".into()),
+            rusreg_oidc_scope: Some("nhn:rusreg/api".into()),
+            ..Default::default()
+        };
+        assert!(!Settings::from_raw(off).unwrap().password_login);
+        let odd = RawEnv { rusreg_password_login: Some("maybe".into()), ..Default::default() };
+        assert!(Settings::from_raw(odd).is_err());
     }
 
     #[test]

@@ -54,6 +54,9 @@ pub enum ApiError {
     PreconditionRequired,
     #[error("service unavailable")]
     Unavailable,
+    /// The OpenID provider's keys could not be fetched, so its token cannot be checked (503).
+    #[error("the OpenID provider is unavailable")]
+    ProviderUnavailable,
     /// Too many attempts (429); try again after so many seconds (`Retry-After`).
     #[error("too many requests")]
     RateLimited { retry_after: u64 },
@@ -112,6 +115,7 @@ impl ApiError {
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::PreconditionRequired => "precondition_required",
             Self::Unavailable => "unavailable",
+            Self::ProviderUnavailable => "provider_unavailable",
             Self::RateLimited { .. } => "too_many_requests",
             Self::Internal(_) => "internal_error",
         }
@@ -134,6 +138,11 @@ impl ApiError {
             Self::Unavailable => {
                 "the database is busy or not available (no free connection in time): retry after Retry-After".into()
             }
+            Self::ProviderUnavailable => {
+                "the OpenID provider's keys could not be fetched, so the token cannot be checked: retry after \
+                 Retry-After"
+                    .into()
+            }
             Self::RateLimited { retry_after } => format!("too many attempts: try again in {retry_after} s"),
             Self::Internal(_) => "internal error".into(),
         }
@@ -152,7 +161,7 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::ProviderUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -193,7 +202,7 @@ impl ResponseError for ApiError {
         let mut res = HttpResponse::build(status).content_type("application/problem+json").json(problem);
         let retry_after = match self {
             Self::RateLimited { retry_after } => Some(*retry_after),
-            Self::Unavailable => Some(UNAVAILABLE_RETRY_AFTER_SECS),
+            Self::Unavailable | Self::ProviderUnavailable => Some(UNAVAILABLE_RETRY_AFTER_SECS),
             _ => None,
         };
         if let Some(seconds) = retry_after {

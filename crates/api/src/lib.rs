@@ -12,8 +12,10 @@ pub mod error;
 pub mod extract;
 pub mod forms;
 pub mod health;
+pub mod identities;
 pub mod login_limits;
 pub mod metrics;
+pub mod oidc;
 pub mod openapi;
 pub mod organisations;
 pub mod pagination;
@@ -38,7 +40,6 @@ use actix_web::{web, App, HttpMessage, HttpServer};
 use persistence::DbPool;
 use tracing::Span;
 use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder, TracingLogger};
-use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::Tokens;
@@ -60,7 +61,9 @@ pub fn build_state(
     let login_limits =
         login_limits::LoginLimits::new(settings.login_limit_per_address, settings.login_limit_per_username);
     let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
+    let oidc = settings.oidc.clone().map(oidc::Provider::new).transpose()?.map(Arc::new);
     Ok(AppState {
+        oidc,
         login_limits: Arc::new(login_limits),
         login_slots: Arc::new(tokio::sync::Semaphore::new((cores / 2).max(1))),
         public_cache: Arc::default(),
@@ -121,11 +124,12 @@ async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
     Err(ApiError::NotFound)
 }
 
-/// Mounts every route of the API under /api/v1, plus health, metrics and the docs.
-pub fn app_config(cfg: &mut web::ServiceConfig, body_limit: usize) {
+/// Mounts every route of the API under /api/v1, plus health, metrics and the docs (`doc`: the
+/// OpenAPI document, [`openapi::document`]).
+pub fn app_config(cfg: &mut web::ServiceConfig, body_limit: usize, doc: utoipa::openapi::OpenApi) {
     extract::configure(cfg, body_limit);
     // The docs first: their /api/v1/openapi.json route must match before the /api/v1 scope.
-    cfg.service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", openapi::ApiDoc::openapi()))
+    cfg.service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", doc))
         .service(web::redirect("/docs", "/docs/"))
         .configure(health::configure)
         .configure(results::configure)
@@ -135,6 +139,7 @@ pub fn app_config(cfg: &mut web::ServiceConfig, body_limit: usize) {
                 .configure(auth::configure)
                 .configure(organisations::configure)
                 .configure(users::configure)
+                .configure(identities::configure)
                 .configure(audit::configure)
                 .configure(patients::configure)
                 .configure(pathways::configure)
@@ -162,6 +167,7 @@ pub fn serve_with_metrics(
     workers: Option<usize>,
 ) -> std::io::Result<Server> {
     let body_limit = state.settings.body_limit;
+    let doc = openapi::document(state.settings.oidc.as_ref());
     let metrics_addr = metrics.as_ref().map(TcpListener::local_addr).transpose()?.map(health::MetricsListener);
     let state = web::Data::new(state);
     let mut server = HttpServer::new(move || {
@@ -175,7 +181,7 @@ pub fn serve_with_metrics(
             .wrap(from_fn(health::metrics_listener_only))
             .wrap(from_fn(request_id_header))
             .wrap(TracingLogger::<RouteSpan>::new())
-            .configure(|cfg| app_config(cfg, body_limit))
+            .configure(|cfg| app_config(cfg, body_limit, doc.clone()))
     })
     // The binary handles SIGINT and SIGTERM itself (both stop gracefully); actix's own handler
     // would treat SIGINT as a forced stop that cuts requests in flight.

@@ -31,6 +31,8 @@ pub struct AppState {
     pub login_slots: Arc<tokio::sync::Semaphore>,
     /// The public slices of published releases, shared by the public JSON and `/results`.
     pub public_cache: Arc<app::reports::PublicCache>,
+    /// The OpenID provider whose access tokens are accepted (`RUSREG_OIDC_ISSUER`).
+    pub oidc: Option<Arc<crate::oidc::Provider>>,
 }
 
 impl AppState {

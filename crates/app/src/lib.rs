@@ -12,6 +12,7 @@ pub mod audit_log;
 pub mod directory;
 pub mod error;
 pub mod forms;
+pub mod identities;
 pub mod organisations;
 pub mod paging;
 pub mod pathways;

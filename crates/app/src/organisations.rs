@@ -133,8 +133,12 @@ pub fn update(
 ) -> Result<NodeDetail, Error> {
     caller.actor.require_national(Permission::Administer)?;
     if let Some(name) = &name {
-        if name.trim().is_empty() || name.chars().count() > 200 {
-            return Err(Error::invalid("name", "length", "name must have 1 to 200 characters"));
+        if name.trim().is_empty() || name.chars().count() > 200 || name.contains(char::is_control) {
+            return Err(Error::invalid(
+                "name",
+                "length",
+                "name must have 1 to 200 characters and no control characters",
+            ));
         }
     }
     in_transaction(conn, |conn| {

@@ -66,6 +66,11 @@ fn describe_grants(conn: &mut PgConnection, rows: Vec<GrantRow>) -> Result<Vec<G
         .collect()
 }
 
+/// Grants with their nodes' kinds and names (as of today).
+pub fn grant_views(conn: &mut PgConnection, rows: Vec<GrantRow>) -> Result<Vec<GrantView>, Error> {
+    describe_grants(conn, rows)
+}
+
 fn view(conn: &mut PgConnection, row: UserRow) -> Result<UserView, Error> {
     let grants = users::current_grants_of(conn, row.id)?;
     Ok(UserView { grants: describe_grants(conn, grants)?, row })
@@ -139,13 +144,18 @@ pub fn update(conn: &mut PgConnection, caller: &Caller, id: Uuid, input: UserUpd
     caller.actor.require_national(Permission::Administer)?;
     let mut errors = Vec::new();
     if let Some(name) = &input.display_name {
-        if name.trim().is_empty() || name.chars().count() > 200 {
-            errors.push(FieldError::new("display_name", "length", "display_name must have 1 to 200 characters"));
-        }
+        errors.extend(domain::users::validate_display_name(name).err());
     }
     let current = users::find(conn, id)?;
     if let Some(pw) = &input.password {
         errors.extend(domain::users::validate_password("password", pw, &current.username).err());
+        if crate::identities::is_client_user(conn, id)? {
+            errors.push(FieldError::new(
+                "password",
+                "client_account",
+                "a record system's own user has no password; it signs in with its client credentials",
+            ));
+        }
     }
     if !errors.is_empty() {
         return Err(Error::Invalid(errors));
@@ -295,6 +305,13 @@ pub fn ensure_user_with_grant(
             .kind()?;
         validate_grant(role.as_str(), kind)?;
         let id = match users::find_by_username_for_update(conn, username)? {
+            Some(existing) if crate::identities::is_client_user(conn, existing.id)? => {
+                return Err(Error::invalid(
+                    "username",
+                    "client_account",
+                    "this user is a record system's own user; it has no password",
+                ));
+            }
             Some(existing) => {
                 let changes =
                     UserChanges { password_hash: Some(hash.clone()), disabled: Some(false), ..Default::default() };

@@ -94,6 +94,9 @@ pub enum DutyConflict {
     OwnGrant,
     /// The admin who granted a grant approving it: it needs a second admin.
     SecondAdminRequired,
+    /// An admin linking or unlinking a sign-in identity of its own account (whoever holds that
+    /// identity would act with the admin's grants).
+    OwnIdentity,
 }
 
 impl DutyConflict {
@@ -101,6 +104,7 @@ impl DutyConflict {
         match self {
             Self::OwnGrant => "own_grant",
             Self::SecondAdminRequired => "second_admin_required",
+            Self::OwnIdentity => "own_identity",
         }
     }
 
@@ -108,6 +112,9 @@ impl DutyConflict {
         match self {
             Self::OwnGrant => "an admin may not add, approve or remove its own grants; another admin must",
             Self::SecondAdminRequired => "a grant must be approved by a second admin, not by the admin who granted it",
+            Self::OwnIdentity => {
+                "an admin may not link or unlink sign-in identities of its own account; another admin must"
+            }
         }
     }
 }
@@ -116,6 +123,15 @@ impl DutyConflict {
 pub fn check_grant_change(admin: Uuid, grantee: Uuid) -> Result<(), DutyConflict> {
     if admin == grantee {
         return Err(DutyConflict::OwnGrant);
+    }
+    Ok(())
+}
+
+/// Segregation of duties: `admin` may link or unlink sign-in identities of `user` only when it is
+/// someone else.
+pub fn check_identity_change(admin: Uuid, user: Uuid) -> Result<(), DutyConflict> {
+    if admin == user {
+        return Err(DutyConflict::OwnIdentity);
     }
     Ok(())
 }
@@ -407,6 +423,8 @@ mod tests {
         assert_eq!(check_approval(a, b, Some(a)), Err(DutyConflict::SecondAdminRequired));
         assert_eq!(check_approval(c, b, Some(a)), Ok(()));
         assert_eq!(check_approval(c, b, None), Ok(()), "granted by the operator's command line");
+        assert_eq!(check_identity_change(a, a), Err(DutyConflict::OwnIdentity));
+        assert_eq!(check_identity_change(a, b), Ok(()));
         assert!(Role::RegisterStaff.needs_second_admin() && Role::Admin.needs_second_admin());
         assert!(!Role::Registrar.needs_second_admin() && !Role::UnitContact.needs_second_admin());
         assert!(!Role::RegisterContact.needs_second_admin());

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod directory;
 pub mod error;
 pub mod forms;
+pub mod identities;
 pub mod indicators;
 pub mod national_id;
 pub mod organisations;

@@ -223,21 +223,25 @@ fn century(individual: u32, yy: u32) -> Option<u32> {
 
 /// The master key protecting national ids (32 bytes), usually from the env var `RUSREG_ID_KEY`.
 ///
-/// Three sub-keys are derived with HMAC-SHA-256 over fixed labels, so the pseudonym key, the
-/// encryption key and the username key differ: `HMAC(master, "rusreg/national-id/pseudonym/v1")`,
-/// `HMAC(master, "rusreg/national-id/encryption/v1")` and `HMAC(master, "rusreg/username/v1")`.
+/// Four sub-keys are derived with HMAC-SHA-256 over fixed labels, so the pseudonym key, the
+/// encryption key, the username key and the staff identity key differ:
+/// `HMAC(master, "rusreg/national-id/pseudonym/v1")`, `HMAC(master, "rusreg/national-id/encryption/v1")`,
+/// `HMAC(master, "rusreg/username/v1")` and `HMAC(master, "rusreg/person-identity/v1")`.
 /// `Debug` prints `IdKey(***)`.
 #[derive(Clone)]
 pub struct IdKey {
     mac_key: [u8; 32],
     enc_key: [u8; 32],
     username_key: [u8; 32],
+    person_key: [u8; 32],
 }
 
 /// Label of the HMAC sub-key.
 const PSEUDONYM_LABEL: &[u8] = b"rusreg/national-id/pseudonym/v1";
 /// Label of the sub-key of typed usernames (failed logins, login rate limits).
 const USERNAME_LABEL: &[u8] = b"rusreg/username/v1";
+/// Label of the sub-key of the national ids of users signing in through an OpenID provider.
+const PERSON_LABEL: &[u8] = b"rusreg/person-identity/v1";
 /// Label of the AES sub-key.
 const ENCRYPTION_LABEL: &[u8] = b"rusreg/national-id/encryption/v1";
 /// Associated data bound to every ciphertext, so a ciphertext of another kind cannot pass.
@@ -274,6 +278,7 @@ impl IdKey {
             mac_key: derive(master, PSEUDONYM_LABEL),
             enc_key: derive(master, ENCRYPTION_LABEL),
             username_key: derive(master, USERNAME_LABEL),
+            person_key: derive(master, PERSON_LABEL),
         }
     }
 
@@ -283,6 +288,16 @@ impl IdKey {
     /// stored in clear. Anyone with the key can find the failures of a known username.
     pub fn username_tag(&self, username: &str) -> [u8; 32] {
         hmac_sha256(&self.username_key, username.as_bytes())
+    }
+
+    /// The keyed hash (HMAC-SHA-256 under its own sub-key, `HMAC(master, "rusreg/person-identity/v1")`)
+    /// of the national id in an OpenID provider's person claim (HelseID's
+    /// `helseid://claims/identity/pid`): a user is linked to a person by this hash, and the id is
+    /// never stored in clear. The sub-key differs from the patients' pseudonym key, so a user's
+    /// tag cannot be matched against the patients (a health worker who is also a patient stays
+    /// unlinked).
+    pub fn person_tag(&self, national_id: &str) -> [u8; 32] {
+        hmac_sha256(&self.person_key, national_id.as_bytes())
     }
 
     /// The keyed hash (HMAC-SHA-256 of the 11 digits) that finds a patient and that the
@@ -708,6 +723,17 @@ mod tests {
     fn pseudonym_and_encryption_keys_differ() {
         let key = IdKey::from_bytes(&[1u8; 32]);
         assert_ne!(key.mac_key, key.enc_key);
+    }
+
+    #[test]
+    fn a_users_person_tag_is_not_the_pseudonym_of_the_same_patient() {
+        let key = IdKey::parse(HEX_KEY).unwrap();
+        let a = ok("15076500565");
+        assert_eq!(key.person_tag("15076500565"), key.person_tag("15076500565"));
+        assert_ne!(key.person_tag("15076500565"), key.person_tag("70019950032"));
+        assert_ne!(key.person_tag("15076500565"), key.pseudonym(&a));
+        assert_ne!(key.person_tag("15076500565"), key.username_tag("15076500565"));
+        assert_ne!(key.person_tag("15076500565"), IdKey::from_bytes(&[7u8; 32]).person_tag("15076500565"));
     }
 
     #[test]

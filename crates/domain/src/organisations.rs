@@ -137,8 +137,12 @@ impl NewNode {
             }
         };
         let name = name.trim();
-        if name.is_empty() || name.chars().count() > 200 {
-            errors.push(FieldError::new("name", "length", "name must have 1 to 200 characters"));
+        if name.is_empty() || name.chars().count() > 200 || name.contains(char::is_control) {
+            errors.push(FieldError::new(
+                "name",
+                "length",
+                "name must have 1 to 200 characters and no control characters",
+            ));
         }
         let org_number = match org_number.map(OrgNumber::check).transpose() {
             Ok(n) => n,

@@ -36,13 +36,24 @@ pub fn validate_password(field: &str, password: &str, username: &str) -> Result<
     Ok(())
 }
 
+/// A display name: 1–200 characters, not only spaces, no control characters (PostgreSQL's text
+/// cannot hold NUL: such a name used to end in a 500).
+pub fn validate_display_name(name: &str) -> Result<(), FieldError> {
+    if name.trim().is_empty() || name.chars().count() > 200 || name.contains(char::is_control) {
+        return Err(FieldError::new(
+            "display_name",
+            "length",
+            "display_name must have 1 to 200 characters and no control characters",
+        ));
+    }
+    Ok(())
+}
+
 /// Validates a new user's fields, listing every failure.
 pub fn validate_new_user(username: &str, display_name: &str, password: &str) -> Result<(), DomainError> {
     let mut errors = Vec::new();
     errors.extend(validate_username(username).err());
-    if display_name.trim().is_empty() || display_name.chars().count() > 200 {
-        errors.push(FieldError::new("display_name", "length", "display_name must have 1 to 200 characters"));
-    }
+    errors.extend(validate_display_name(display_name).err());
     errors.extend(validate_password("password", password, username).err());
     DomainError::check(errors)
 }
@@ -101,6 +112,15 @@ mod tests {
         assert!(s.is_locked(t(10)));
         assert!(s.is_locked(t(24)));
         assert!(!s.is_locked(t(25)));
+    }
+
+    #[test]
+    fn a_display_name_holds_no_control_character() {
+        assert!(validate_display_name("Ola Nordmann").is_ok());
+        assert!(validate_display_name("Ola\u{0}Nordmann").is_err(), "PostgreSQL text cannot hold NUL");
+        assert!(validate_display_name("Ola\nNordmann").is_err());
+        assert!(validate_display_name("  ").is_err());
+        assert!(validate_display_name(&"x".repeat(201)).is_err());
     }
 
     #[test]

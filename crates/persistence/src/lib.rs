@@ -6,6 +6,7 @@ pub mod audit;
 pub mod directory;
 pub mod error;
 pub mod forms;
+pub mod identities;
 pub mod migrations;
 pub mod organisations;
 pub mod pathways;

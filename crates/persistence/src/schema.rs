@@ -189,6 +189,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    oidc_clients (id) {
+        id -> Int8,
+        issuer -> Text,
+        client_id -> Text,
+        user_id -> Uuid,
+        legal_entity_id -> Int8,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        revoked_by -> Nullable<Uuid>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     org_links (id) {
         id -> Int8,
         child_id -> Int8,
@@ -332,6 +346,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    user_identities (id) {
+        id -> Int8,
+        user_id -> Uuid,
+        issuer -> Text,
+        subject -> Nullable<Text>,
+        pid_tag -> Nullable<Bytea>,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        revoked_by -> Nullable<Uuid>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Uuid,
         username -> Text,
@@ -360,6 +388,7 @@ diesel::joinable!(grants -> org_nodes (node_id));
 diesel::joinable!(measurement_forms -> forms (form_id));
 diesel::joinable!(npr_counts -> org_nodes (unit_id));
 diesel::joinable!(npr_counts -> users (imported_by));
+diesel::joinable!(oidc_clients -> org_nodes (legal_entity_id));
 diesel::joinable!(pathway_status_history -> pathways (pathway_id));
 diesel::joinable!(pathway_status_history -> users (changed_by));
 diesel::joinable!(pathway_transfers -> pathways (pathway_id));
@@ -406,6 +435,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     grants,
     measurement_forms,
     npr_counts,
+    oidc_clients,
     org_links,
     org_nodes,
     pathway_status_history,
@@ -416,5 +446,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     releases,
     reservations,
     service_facts,
+    user_identities,
     users,
 );

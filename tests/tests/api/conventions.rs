@@ -36,6 +36,18 @@ fn body_endpoints(
         ),
         ("PATCH", format!("/api/v1/users/{user}"), json!({"disabled": "yes"}), &["users"]),
         ("POST", format!("/api/v1/users/{user}/grants"), json!({"role": "registrar", "node_id": "one"}), &["grants"]),
+        (
+            "POST",
+            format!("/api/v1/users/{user}/identities"),
+            json!({"issuer": "https://issuer.example", "subject": 5}),
+            &["user_identities"],
+        ),
+        (
+            "POST",
+            "/api/v1/clients".into(),
+            json!({"client_id": "journal", "display_name": "Journal", "legal_entity_id": "one"}),
+            &["oidc_clients", "users", "grants"],
+        ),
     ]
 }
 
@@ -46,7 +58,7 @@ async fn bad_bodies_get_a_clear_4xx_and_store_nothing() {
     let entity = app.entity_of(unit);
     let user = app.user_with("someone", Role::Registrar, unit);
     let admin = app.token_for(Role::Admin, app.nation()).await;
-    let tables = ["org_nodes", "org_links", "users", "grants"];
+    let tables = ["org_nodes", "org_links", "users", "grants", "user_identities", "oidc_clients"];
     let counts = |app: &TestApp| tables.map(|t| app.count(t));
     let before = counts(&app);
     let before_hashes: Vec<String> =

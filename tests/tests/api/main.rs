@@ -14,6 +14,7 @@ mod input;
 mod logins;
 mod metrics;
 mod migrations;
+mod oidc;
 mod org_units;
 mod pathways;
 mod patients;

@@ -114,8 +114,8 @@ async fn the_bulk_load_switch_holds_only_for_the_owner() {
     assert!(!on.on);
 }
 
-/// The server's privileges per table: S(elect), I(nsert), U(pdate), D(elete); `releases` and
-/// `grants` have UPDATE on some columns only (checked below). A new table must be added here (and granted in its migration).
+/// The server's privileges per table: S(elect), I(nsert), U(pdate), D(elete); `releases`,
+/// `releases`, `grants`, `service_facts`, `user_identities` and `oidc_clients` have UPDATE on some columns only (checked below). A new table must be added here (and granted in its migration).
 const MATRIX: &[(&str, &str)] = &[
     ("__diesel_schema_migrations", "S"),
     ("audit_log", "SI"),
@@ -129,6 +129,7 @@ const MATRIX: &[(&str, &str)] = &[
     ("grants", "SI"),
     ("measurement_forms", "SIUD"),
     ("npr_counts", "SIU"),
+    ("oidc_clients", "SI"),
     ("org_links", "SIU"),
     ("org_nodes", "SIU"),
     ("pathway_status_history", "SI"),
@@ -139,6 +140,7 @@ const MATRIX: &[(&str, &str)] = &[
     ("releases", "SI"),
     ("reservations", "SIU"),
     ("service_facts", "SI"),
+    ("user_identities", "SI"),
     ("users", "SIU"),
 ];
 
@@ -172,39 +174,33 @@ fn the_server_role_has_exactly_the_privileges_of_the_matrix() {
         .collect();
     assert_eq!(rows, expected);
     // Column privileges: only a release's status, publisher and time can be updated.
+    assert_eq!(updatable_columns(&db, "releases"), ["published_at", "published_by", "status"]);
+    assert_eq!(
+        updatable_columns(&db, "grants"),
+        ["approved_by", "revoked_at", "revoked_by", "valid_from"],
+        "approval and revocation only"
+    );
+    assert_eq!(updatable_columns(&db, "service_facts"), ["valid_to"], "a service period can only be closed");
+    for table in ["user_identities", "oidc_clients"] {
+        assert_eq!(updatable_columns(&db, table), ["revoked_at", "revoked_by"], "{table}: revocation only");
+    }
+}
+
+/// The columns of `table` the server's role may update (a column-level grant).
+fn updatable_columns(db: &integration_tests::TestDb, table: &str) -> Vec<String> {
     #[derive(diesel::QueryableByName)]
     struct Column {
         #[diesel(sql_type = diesel::sql_types::Text)]
         name: String,
     }
-    let updatable: Vec<String> = diesel::sql_query(
+    diesel::sql_query(
         "SELECT column_name::text AS name FROM information_schema.column_privileges \
-         WHERE grantee = 'rusreg_server' AND table_name = 'releases' AND privilege_type = 'UPDATE' ORDER BY 1",
+         WHERE grantee = 'rusreg_server' AND table_name = $1 AND privilege_type = 'UPDATE' ORDER BY 1",
     )
+    .bind::<diesel::sql_types::Text, _>(table)
     .load::<Column>(&mut db.conn())
     .unwrap()
     .into_iter()
     .map(|c| c.name)
-    .collect();
-    assert_eq!(updatable, ["published_at", "published_by", "status"]);
-    let updatable: Vec<String> = diesel::sql_query(
-        "SELECT column_name::text AS name FROM information_schema.column_privileges \
-         WHERE grantee = 'rusreg_server' AND table_name = 'grants' AND privilege_type = 'UPDATE' ORDER BY 1",
-    )
-    .load::<Column>(&mut db.conn())
-    .unwrap()
-    .into_iter()
-    .map(|c| c.name)
-    .collect();
-    assert_eq!(updatable, ["approved_by", "revoked_at", "revoked_by", "valid_from"], "approval and revocation only");
-    let updatable: Vec<String> = diesel::sql_query(
-        "SELECT column_name::text AS name FROM information_schema.column_privileges \
-         WHERE grantee = 'rusreg_server' AND table_name = 'service_facts' AND privilege_type = 'UPDATE' ORDER BY 1",
-    )
-    .load::<Column>(&mut db.conn())
-    .unwrap()
-    .into_iter()
-    .map(|c| c.name)
-    .collect();
-    assert_eq!(updatable, ["valid_to"], "a service period can only be closed");
+    .collect()
 }
