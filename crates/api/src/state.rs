@@ -31,6 +31,8 @@ pub struct AppState {
     pub login_slots: Arc<tokio::sync::Semaphore>,
     /// The public slices of published releases, shared by the public JSON and `/results`.
     pub public_cache: Arc<app::reports::PublicCache>,
+    /// Wakes the import worker when a large batch is queued.
+    pub import_wake: Arc<crate::imports::Wake>,
 }
 
 impl AppState {

@@ -11,6 +11,8 @@ pub mod access;
 pub mod audit_log;
 pub mod error;
 pub mod forms;
+pub mod imports;
+pub mod json;
 pub mod organisations;
 pub mod paging;
 pub mod pathways;

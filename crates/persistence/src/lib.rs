@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod error;
 pub mod forms;
+pub mod imports;
 pub mod migrations;
 pub mod organisations;
 pub mod pathways;

@@ -9,6 +9,7 @@ mod conventions;
 mod disclosure;
 mod fixtures;
 mod forms;
+mod imports;
 mod input;
 mod logins;
 mod metrics;
