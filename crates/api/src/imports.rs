@@ -141,8 +141,8 @@ fn format_of(req: &HttpRequest, kind: Option<&str>) -> Result<Format, ApiError> 
 /// most 1000 rows answers 200 with the finished job; a larger one answers 202 and runs in the
 /// background (`Location`: the job).
 #[utoipa::path(post, path = "/api/v1/imports", tag = "imports", security(("bearer" = [])), params(ImportQuery),
-    request_body(content = String, description = "NDJSON or CSV (docs/api.md, Imports)",
-                 content_type = "application/x-ndjson"),
+    request_body(description = "NDJSON, or CSV of one `kind` (docs/api.md, Imports)",
+                 content((String = "application/x-ndjson"), (String = "text/csv"))),
     responses((status = 200, body = ImportJobResponse), (status = 202, body = ImportJobResponse),
               (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem),
               (status = 403, body = crate::error::Problem), (status = 413, body = crate::error::Problem),

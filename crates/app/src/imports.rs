@@ -366,51 +366,48 @@ fn run(
     let owner = job.created_by;
     let whole = job.dry_run || job.all_or_nothing;
     if whole {
-        // One transaction for all rows, rolled back for a dry run or any rejected row; counts
-        // and errors are written after it.
+        // One transaction that holds the job's row (a worker's claim skips it while it lives);
+        // the rows run in a savepoint inside it, rolled back for a dry run or any rejected row,
+        // and the counts and errors are written after it, in the same transaction.
         let mut counts = Counts::default();
         let mut errors = Vec::new();
-        let outcome = in_transaction(conn, |conn| {
-            for (n, (line, text)) in lines.iter().enumerate() {
-                let (c, e) = one_row(conn, &caller, key, today, owner, job.id, *line, text, &format)?;
-                counts.add(c);
-                errors.extend(e);
-                if n % CHUNK == CHUNK - 1 {
-                    progress(i32::try_from(n + 1).unwrap_or(total), total);
+        return in_transaction(conn, |conn| {
+            imports::lock_job(conn, job.id)?;
+            let rows = in_transaction(conn, |conn| {
+                for (n, (line, text)) in lines.iter().enumerate() {
+                    let (c, e) = one_row(conn, &caller, key, today, owner, job.id, *line, text, &format)?;
+                    counts.add(c);
+                    errors.extend(e);
+                    if n % CHUNK == CHUNK - 1 {
+                        progress(i32::try_from(n + 1).unwrap_or(total), total);
+                    }
                 }
-            }
-            if job.dry_run || !errors.is_empty() {
-                return Err(Stop::RollBack);
-            }
+                if job.dry_run || !errors.is_empty() {
+                    return Err(Stop::RollBack);
+                }
+                Ok(())
+            });
+            let status = match rows {
+                Ok(()) => "completed",
+                Err(Stop::RollBack) if job.dry_run => "completed",
+                Err(Stop::RollBack) => "rolled_back",
+                Err(Stop::Fail(e)) => return Err(e),
+            };
+            imports::add_errors(conn, &errors)?;
             imports::set_counts(conn, job.id, total, counts)?;
-            if !imports::finish(conn, job.id, claim, "completed")? {
-                return Err(Stop::Fail(lost()));
+            if !imports::finish(conn, job.id, claim, status)? {
+                return Err(lost());
             }
+            progress(total, total);
             Ok(())
         });
-        match outcome {
-            Ok(()) => {}
-            Err(Stop::Fail(e)) => return Err(e),
-            Err(Stop::RollBack) => {
-                let status = if job.dry_run { "completed" } else { "rolled_back" };
-                in_transaction(conn, |conn| {
-                    imports::add_errors(conn, &errors)?;
-                    imports::set_counts(conn, job.id, total, counts)?;
-                    if !imports::finish(conn, job.id, claim, status)? {
-                        return Err(lost());
-                    }
-                    Ok(())
-                })?;
-            }
-        }
-        progress(total, total);
-        return Ok(());
     }
     let start = usize::try_from(job.next_line).unwrap_or(0).min(lines.len());
     let mut done = start;
     for chunk in lines[start..].chunks(CHUNK) {
         let next = i32::try_from(done + chunk.len()).map_err(Error::internal)?;
         in_transaction(conn, |conn| {
+            imports::lock_job(conn, job.id)?;
             let mut counts = Counts::default();
             let mut errors = Vec::new();
             for (line, text) in chunk {

@@ -122,12 +122,10 @@ struct JobId {
     id: Uuid,
 }
 
-/// Renews the claim's heartbeat; `false` when the job is no longer held by `claim`.
-pub fn heartbeat(conn: &mut PgConnection, id: Uuid, claim: Uuid) -> Result<bool, RepoError> {
-    let n = diesel::update(import_jobs::table.find(id).filter(import_jobs::claim.eq(claim)))
-        .set(import_jobs::heartbeat_at.eq(diesel::dsl::now))
-        .execute(conn)?;
-    Ok(n == 1)
+/// Locks a job's row for the rest of the transaction: a worker's claim skips it meanwhile.
+pub fn lock_job(conn: &mut PgConnection, id: Uuid) -> Result<(), RepoError> {
+    import_jobs::table.find(id).select(import_jobs::id).for_update().first::<Uuid>(conn)?;
+    Ok(())
 }
 
 /// Moves a job held by `claim` on to `next_line`, adding `counts`, with the heartbeat renewed.
