@@ -17,6 +17,7 @@
 //! | `RUSREG_DB_POOL_SIZE` | `16` | connections in the primary pool |
 //! | `RUSREG_REPORTS_POOL_SIZE` | `4` | connections in the reports pool |
 //! | `RUSREG_BODY_LIMIT` | `1048576` | largest request body in bytes |
+//! | `RUSREG_IMPORT_BODY_LIMIT` | `268435456` | largest import batch (`POST /api/v1/imports`) in bytes |
 //! | `RUSREG_LOG_FORMAT` | `pretty` | `pretty` or `json` |
 //! | `RUSREG_LOG` | `info` | log filter (tracing EnvFilter syntax) |
 //! | `RUSREG_DEMO_PASSWORD` | — (generated) | password of the demo users (`rusreg demo`) |
@@ -57,6 +58,7 @@ pub const VARIABLES: &[&str] = &[
     "RUSREG_DB_POOL_SIZE",
     "RUSREG_REPORTS_POOL_SIZE",
     "RUSREG_BODY_LIMIT",
+    "RUSREG_IMPORT_BODY_LIMIT",
     "RUSREG_LOG_FORMAT",
     "RUSREG_LOG",
     "RUSREG_DEMO_PASSWORD",
@@ -99,6 +101,7 @@ struct RawEnv {
     rusreg_db_pool_size: Option<u32>,
     rusreg_reports_pool_size: Option<u32>,
     rusreg_body_limit: Option<usize>,
+    rusreg_import_body_limit: Option<usize>,
     rusreg_log_format: Option<String>,
     rusreg_log: Option<String>,
     rusreg_demo_password: Option<String>,
@@ -150,6 +153,8 @@ pub struct Settings {
     pub pool_size: u32,
     pub reports_pool_size: u32,
     pub body_limit: usize,
+    /// The largest import batch in bytes.
+    pub import_body_limit: usize,
     pub log_format: LogFormat,
     pub log_filter: String,
     pub demo_password: Option<String>,
@@ -424,6 +429,7 @@ impl Settings {
             pool_size: raw.rusreg_db_pool_size.unwrap_or(16).max(1),
             reports_pool_size: raw.rusreg_reports_pool_size.unwrap_or(4).max(1),
             body_limit: raw.rusreg_body_limit.unwrap_or(1024 * 1024),
+            import_body_limit: raw.rusreg_import_body_limit.unwrap_or(256 * 1024 * 1024),
             log_format,
             log_filter: raw.rusreg_log.unwrap_or_else(|| "info".into()),
             demo_password: raw.rusreg_demo_password,
@@ -455,6 +461,7 @@ impl Settings {
             pool_size: 16,
             reports_pool_size: 4,
             body_limit: 1024 * 1024,
+            import_body_limit: 256 * 1024 * 1024,
             log_format: LogFormat::Pretty,
             log_filter: "info".into(),
             demo_password: None,

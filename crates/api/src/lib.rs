@@ -13,6 +13,7 @@ pub mod extract;
 pub mod forms;
 pub mod health;
 pub mod identities;
+pub mod imports;
 pub mod login_limits;
 pub mod metrics;
 pub mod oidc;
@@ -74,6 +75,7 @@ pub fn build_state(
         dummy_hash,
         metrics,
         id_key: Arc::new(id_key),
+        import_wake: Arc::default(),
     })
 }
 
@@ -126,7 +128,12 @@ async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
 
 /// Mounts every route of the API under /api/v1, plus health, metrics and the docs (`doc`: the
 /// OpenAPI document, [`openapi::document`]).
-pub fn app_config(cfg: &mut web::ServiceConfig, body_limit: usize, doc: utoipa::openapi::OpenApi) {
+pub fn app_config(
+    cfg: &mut web::ServiceConfig,
+    body_limit: usize,
+    import_body_limit: usize,
+    doc: utoipa::openapi::OpenApi,
+) {
     extract::configure(cfg, body_limit);
     // The docs first: their /api/v1/openapi.json route must match before the /api/v1 scope.
     cfg.service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", doc))
@@ -144,6 +151,7 @@ pub fn app_config(cfg: &mut web::ServiceConfig, body_limit: usize, doc: utoipa::
                 .configure(patients::configure)
                 .configure(pathways::configure)
                 .configure(forms::configure)
+                .configure(|cfg| imports::configure(cfg, import_body_limit))
                 .configure(reservations::configure)
                 .configure(worklist::configure)
                 .configure(reports::configure)
@@ -166,10 +174,12 @@ pub fn serve_with_metrics(
     metrics: Option<TcpListener>,
     workers: Option<usize>,
 ) -> std::io::Result<Server> {
-    let body_limit = state.settings.body_limit;
+    let (body_limit, import_body_limit) = (state.settings.body_limit, state.settings.import_body_limit);
     let doc = openapi::document(state.settings.oidc.as_ref());
     let metrics_addr = metrics.as_ref().map(TcpListener::local_addr).transpose()?.map(health::MetricsListener);
     let state = web::Data::new(state);
+    // The import worker runs until the last handle of the state is dropped with the server.
+    imports::spawn_worker(std::sync::Arc::downgrade(&state.clone().into_inner()));
     let mut server = HttpServer::new(move || {
         let mut app = App::new().app_data(state.clone());
         if let Some(m) = metrics_addr {
@@ -181,7 +191,7 @@ pub fn serve_with_metrics(
             .wrap(from_fn(health::metrics_listener_only))
             .wrap(from_fn(request_id_header))
             .wrap(TracingLogger::<RouteSpan>::new())
-            .configure(|cfg| app_config(cfg, body_limit, doc.clone()))
+            .configure(|cfg| app_config(cfg, body_limit, import_body_limit, doc.clone()))
     })
     // The binary handles SIGINT and SIGTERM itself (both stop gracefully); actix's own handler
     // would treat SIGINT as a forced stop that cuts requests in flight.

@@ -33,6 +33,8 @@ pub struct AppState {
     pub public_cache: Arc<app::reports::PublicCache>,
     /// The OpenID provider whose access tokens are accepted (`RUSREG_OIDC_ISSUER`).
     pub oidc: Option<Arc<crate::oidc::Provider>>,
+    /// Wakes the import worker when a large batch is queued.
+    pub import_wake: Arc<crate::imports::Wake>,
 }
 
 impl AppState {

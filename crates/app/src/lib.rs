@@ -13,6 +13,8 @@ pub mod directory;
 pub mod error;
 pub mod forms;
 pub mod identities;
+pub mod imports;
+pub mod json;
 pub mod organisations;
 pub mod paging;
 pub mod pathways;

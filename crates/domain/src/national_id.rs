@@ -234,6 +234,8 @@ pub struct IdKey {
     enc_key: [u8; 32],
     username_key: [u8; 32],
     person_key: [u8; 32],
+    batch_key: [u8; 32],
+    import_tag_key: [u8; 32],
 }
 
 /// Label of the HMAC sub-key.
@@ -244,6 +246,12 @@ const USERNAME_LABEL: &[u8] = b"rusreg/username/v1";
 const PERSON_LABEL: &[u8] = b"rusreg/person-identity/v1";
 /// Label of the AES sub-key.
 const ENCRYPTION_LABEL: &[u8] = b"rusreg/national-id/encryption/v1";
+/// Label of the AES sub-key of stored import batches.
+const BATCH_LABEL: &[u8] = b"rusreg/import-batch/encryption/v1";
+/// Label of the HMAC sub-key of imported objects' content hashes.
+const IMPORT_TAG_LABEL: &[u8] = b"rusreg/import-content/v1";
+/// Associated data bound to a sealed import batch.
+const BATCH_AAD: &[u8] = b"rusreg/import-batch/v1";
 /// Associated data bound to every ciphertext, so a ciphertext of another kind cannot pass.
 const AAD: &[u8] = b"rusreg/national-id/v1";
 /// Length of the random nonce prepended to the ciphertext.
@@ -279,6 +287,8 @@ impl IdKey {
             enc_key: derive(master, ENCRYPTION_LABEL),
             username_key: derive(master, USERNAME_LABEL),
             person_key: derive(master, PERSON_LABEL),
+            batch_key: derive(master, BATCH_LABEL),
+            import_tag_key: derive(master, IMPORT_TAG_LABEL),
         }
     }
 
@@ -339,6 +349,40 @@ impl IdKey {
             .map_err(|_| DomainError::unexpected(CryptoError("decrypted id is not text")))?;
         NationalId::parse_field(text, &IdRules::WITH_2032)
             .map_err(|_| DomainError::unexpected(CryptoError("decrypted id is not valid")))
+    }
+}
+
+impl IdKey {
+    /// The keyed hash of an imported object's content (it may hold a national id), under its
+    /// own sub-key: a repeated object is found by it, and it reveals nothing without the key.
+    pub fn import_tag(&self, content: &[u8]) -> [u8; 32] {
+        hmac_sha256(&self.import_tag_key, content)
+    }
+
+    /// Seals an import batch (which holds national ids) for storage until its job ends:
+    /// AES-256-GCM under its own sub-key, `nonce || ciphertext || tag`.
+    pub fn seal_batch(&self, batch: &[u8]) -> Result<Vec<u8>, DomainError> {
+        let mut nonce = [0u8; NONCE_LEN];
+        rand::rngs::OsRng.try_fill_bytes(&mut nonce).map_err(DomainError::unexpected)?;
+        let cipher = Aes256Gcm::new((&self.batch_key).into());
+        let sealed = cipher
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: batch, aad: BATCH_AAD })
+            .map_err(|_| DomainError::unexpected(CryptoError("encryption failed")))?;
+        let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&sealed);
+        Ok(out)
+    }
+
+    /// Opens what [`IdKey::seal_batch`] sealed; a wrong key or tampered input is `Unexpected`.
+    pub fn open_batch(&self, sealed: &[u8]) -> Result<Vec<u8>, DomainError> {
+        if sealed.len() < NONCE_LEN + TAG_LEN {
+            return Err(DomainError::unexpected(CryptoError("ciphertext too short")));
+        }
+        let (nonce, body) = sealed.split_at(NONCE_LEN);
+        Aes256Gcm::new((&self.batch_key).into())
+            .decrypt(Nonce::from_slice(nonce), Payload { msg: body, aad: BATCH_AAD })
+            .map_err(|_| DomainError::unexpected(CryptoError("decryption failed")))
     }
 }
 

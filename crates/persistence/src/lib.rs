@@ -7,6 +7,7 @@ pub mod directory;
 pub mod error;
 pub mod forms;
 pub mod identities;
+pub mod imports;
 pub mod migrations;
 pub mod organisations;
 pub mod pathways;

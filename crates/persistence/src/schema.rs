@@ -161,6 +161,52 @@ diesel::table! {
 }
 
 diesel::table! {
+    import_errors (id) {
+        id -> Int8,
+        job_id -> Uuid,
+        line -> Int4,
+        field -> Text,
+        code -> Text,
+        message -> Text,
+    }
+}
+
+diesel::table! {
+    import_jobs (id) {
+        id -> Uuid,
+        created_by -> Uuid,
+        format -> Text,
+        csv_kind -> Nullable<Text>,
+        dry_run -> Bool,
+        all_or_nothing -> Bool,
+        status -> Text,
+        total_lines -> Int4,
+        next_line -> Int4,
+        created_count -> Int4,
+        updated_count -> Int4,
+        unchanged_count -> Int4,
+        rejected_count -> Int4,
+        batch -> Nullable<Bytea>,
+        claim -> Nullable<Uuid>,
+        heartbeat_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        finished_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    import_keys (owner, kind, sender_key) {
+        owner -> Uuid,
+        kind -> Text,
+        sender_key -> Text,
+        target_id -> Uuid,
+        content_hash -> Bytea,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     measurement_forms (form_id) {
         form_id -> Uuid,
         treatment_level -> Nullable<Int2>,
@@ -385,6 +431,9 @@ diesel::joinable!(form_substances -> forms (form_id));
 diesel::joinable!(forms -> org_nodes (unit_id));
 diesel::joinable!(forms -> pathways (pathway_id));
 diesel::joinable!(grants -> org_nodes (node_id));
+diesel::joinable!(import_errors -> import_jobs (job_id));
+diesel::joinable!(import_jobs -> users (created_by));
+diesel::joinable!(import_keys -> users (owner));
 diesel::joinable!(measurement_forms -> forms (form_id));
 diesel::joinable!(npr_counts -> org_nodes (unit_id));
 diesel::joinable!(npr_counts -> users (imported_by));
@@ -433,6 +482,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     form_substances,
     forms,
     grants,
+    import_errors,
+    import_jobs,
+    import_keys,
     measurement_forms,
     npr_counts,
     oidc_clients,

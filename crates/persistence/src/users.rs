@@ -92,6 +92,10 @@ pub fn find(conn: &mut PgConnection, id: Uuid) -> Result<UserRow, RepoError> {
     Ok(users::table.find(id).select(UserRow::as_select()).first(conn)?)
 }
 
+pub fn find_by_username(conn: &mut PgConnection, username: &str) -> Result<Option<UserRow>, RepoError> {
+    Ok(users::table.filter(users::username.eq(username)).select(UserRow::as_select()).first(conn).optional()?)
+}
+
 /// Reads the user for update (locks the row), so concurrent logins count failures correctly.
 pub fn find_by_username_for_update(conn: &mut PgConnection, username: &str) -> Result<Option<UserRow>, RepoError> {
     Ok(users::table

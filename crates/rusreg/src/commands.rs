@@ -158,6 +158,76 @@ pub fn seed(
     Ok(())
 }
 
+/// `rusreg import`: runs a batch through `app::imports` as `username`, connected as the server's
+/// role, with a progress bar of rows.
+pub fn import(
+    settings: &Settings,
+    file: &std::path::Path,
+    username: &str,
+    kind: Option<&str>,
+    dry_run: bool,
+    all_or_nothing: bool,
+) -> anyhow::Result<()> {
+    use app::imports::{CsvKind, Format, NewImport, Submitted};
+    let csv = kind.is_some() || file.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    let format = match (csv, kind) {
+        (false, _) => Format::Ndjson,
+        (true, None) => bail!("a CSV batch needs --kind (pathway, baseline, measurement, discharge or follow-up)"),
+        (true, Some(k)) => Format::Csv(CsvKind::parse(k).with_context(|| format!("--kind {k} is not a kind"))?),
+    };
+    let batch = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let key = id_key_for(settings)?;
+    let db = database(settings)?;
+    let mut conn = connect(&db.server)?;
+    let user =
+        persistence::users::find_by_username(&mut conn, username)?.with_context(|| format!("no user {username}"))?;
+    let actor = app::access::actor_of(&mut conn, user.id, None)?
+        .map_err(|why| anyhow::anyhow!("the user cannot act ({why:?})"))?;
+    let caller = app::Caller::new(actor, Some("rusreg-import".into()));
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} rows ({per_sec}, {eta} left)")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let new = NewImport { format, dry_run, all_or_nothing, batch };
+    let today = chrono::Utc::now().date_naive();
+    let submitted = app::imports::submit(&mut conn, &caller, &key, new, today, usize::MAX, &mut |done, total| {
+        bar.set_length(u64::try_from(total).unwrap_or(0));
+        bar.set_position(u64::try_from(done).unwrap_or(0));
+    });
+    bar.finish_and_clear();
+    let job = match submitted {
+        Ok(Submitted::Done(job)) => job,
+        Ok(Submitted::Queued(_)) => bail!("the import was queued instead of run"),
+        Err(app::Error::Invalid(errors)) => {
+            for e in errors {
+                eprintln!("{}: {} ({})", e.field, e.message, e.code);
+            }
+            bail!("the batch was refused");
+        }
+        Err(e) => bail!("the import failed: {e}"),
+    };
+    let r = &job.row;
+    println!(
+        "import {}: {}{} — {} rows, {} created, {} updated, {} unchanged, {} rejected",
+        r.id,
+        r.status,
+        if r.dry_run { " (dry run, nothing stored)" } else { "" },
+        r.total_lines,
+        r.created_count,
+        r.updated_count,
+        r.unchanged_count,
+        r.rejected_count
+    );
+    for e in &job.errors {
+        eprintln!("line {}: {}: {} ({})", e.line, e.field, e.message, e.code);
+    }
+    if r.rejected_count > 0 || r.status != "completed" {
+        bail!("{} rows rejected", r.rejected_count);
+    }
+    Ok(())
+}
+
 /// Resolves `nation`, an organisation number (9 digits) or a RESH-id to a node.
 fn resolve_node(conn: &mut PgConnection, node: Option<&str>, role: Role) -> anyhow::Result<NodeId> {
     match node {

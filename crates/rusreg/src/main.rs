@@ -1,5 +1,5 @@
 //! The `rusreg` binary: parses the command line, loads `Settings`, starts logging, and calls
-//! into the libraries. Commands: serve, demo, migrate, seed-reference, seed, suppress, audit, user add.
+//! into the libraries. Commands: serve, demo, migrate, seed-reference, seed, import, suppress, audit, user add.
 
 mod commands;
 
@@ -68,6 +68,26 @@ enum Command {
         #[arg(long)]
         min_cell: Option<u32>,
     },
+    /// Import a batch of patients, pathways and forms from a patient-record system (NDJSON, or
+    /// CSV of one --kind; docs/api.md, Imports) as --user, through the same use cases as
+    /// `POST /api/v1/imports`, in this process, with a progress bar. Prints the counts and the
+    /// rejected rows (line, field, code, message); exits non-zero when a row was rejected.
+    Import {
+        /// The batch: `.ndjson`/`.jsonl`, or `.csv` with --kind.
+        file: std::path::PathBuf,
+        /// The user the rows are registered as: their grants decide what is allowed.
+        #[arg(long)]
+        user: String,
+        /// For CSV: pathway, baseline, measurement, discharge or follow-up.
+        #[arg(long)]
+        kind: Option<String>,
+        /// Check every row and store nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Store nothing unless every row is accepted.
+        #[arg(long)]
+        all_or_nothing: bool,
+    },
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -133,6 +153,9 @@ fn main() -> anyhow::Result<()> {
             commands::suppress(&input, min_cell, output.as_deref(), strict)
         }
         Command::Audit { input, min_cell } => commands::audit(&input, min_cell),
+        Command::Import { file, user, kind, dry_run, all_or_nothing } => {
+            commands::import(&settings, &file, &user, kind.as_deref(), dry_run, all_or_nothing)
+        }
         Command::User { command: UserCommand::Add { username, display_name, role, node, password_stdin } } => {
             commands::user_add(&settings, &username, display_name.as_deref(), &role, node.as_deref(), password_stdin)
         }

@@ -28,12 +28,24 @@ fn free_port() -> u16 {
 /// One HTTP/1.1 request (Connection: close); `None` when the connection failed or closed
 /// without a response.
 fn http(port: u16, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> Option<(u16, String)> {
+    http_typed(port, method, path, token, "application/json", body)
+}
+
+/// [`http`] with the body's content type.
+fn http_typed(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    content_type: &str,
+    body: Option<&str>,
+) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(60))).ok()?;
     let body = body.unwrap_or("");
     let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Content-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).ok()?;
@@ -44,9 +56,11 @@ fn http(port: u16, method: &str, path: &str, token: Option<&str>, body: Option<&
 }
 
 fn json_field(response: &str, field: &str) -> Option<String> {
-    let body = response.split_once("\r\n\r\n")?.1;
-    let value: serde_json::Value = serde_json::from_str(body).ok()?;
-    value[field].as_str().map(str::to_owned)
+    json_body(response)?[field].as_str().map(str::to_owned)
+}
+
+fn json_body(response: &str) -> Option<serde_json::Value> {
+    serde_json::from_str(response.split_once("\r\n\r\n")?.1).ok()
 }
 
 /// A valid fødselsnummer for a birth on day `n` after 1960-01-01 with individual number `i`
@@ -411,4 +425,95 @@ fn a_full_log_disk_does_not_cost_the_answer() {
     assert!(!response.contains(&id));
     signal(server.id(), "-TERM");
     server.wait().unwrap();
+}
+
+/// The number of rows `sql` (a `SELECT count(*) AS n ...`) counts.
+fn count(conn: &mut PgConnection, sql: &str) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    diesel::sql_query(sql).get_result::<N>(conn).unwrap().n
+}
+
+#[test]
+fn an_import_job_killed_midway_resumes_after_restart_and_does_every_row_once() {
+    let register = Register::new("import");
+    let port = free_port();
+    let mut server = register.serve(port, false);
+    assert!(wait_status(port, "/health/ready", 200, Duration::from_secs(60)), "server did not start");
+    let token = login(port);
+    // Patients, each with a pathway and a baseline draft: more rows than run in the request.
+    let today = chrono::Utc::now().date_naive();
+    let start = today - chrono::Days::new(30);
+    let mut batch = String::new();
+    let mut people = 0;
+    for n in 0..2000 {
+        let Some(id) = national_id(n, 300) else { continue };
+        people += 1;
+        batch.push_str(&format!(
+            "{{\"type\":\"patient\",\"key\":\"P{n}\",\"national_id\":\"{id}\",\"sex\":1,\"birth_year\":{}}}\n\
+             {{\"type\":\"pathway\",\"key\":\"W{n}\",\"patient_key\":\"P{n}\",\"unit_id\":{},\"start_date\":\"{start}\",\"treatment_level\":1}}\n\
+             {{\"type\":\"form\",\"key\":\"B{n}\",\"pathway_key\":\"W{n}\",\"kind\":\"baseline\",\"data\":{{\"event_date\":\"{today}\"}}}}\n",
+            birth_year(n),
+            register.unit
+        ));
+    }
+    let rows = people * 3;
+    let (status, res) =
+        http_typed(port, "POST", "/api/v1/imports", Some(&token), "application/x-ndjson", Some(&batch)).unwrap();
+    assert_eq!(status, 202, "{res}");
+    let job = json_field(&res, "id").unwrap();
+    // Kill the server once some chunks are committed and before the end.
+    let started = Instant::now();
+    let done_at_kill = loop {
+        let (_, res) = http(port, "GET", &format!("/api/v1/imports/{job}"), Some(&token), None).unwrap();
+        let done = json_body(&res).unwrap()["rows_done"].as_i64().unwrap();
+        if done > 0 {
+            assert!(done < rows, "the job ended before the kill: make the batch larger");
+            server.kill().unwrap(); // SIGKILL
+            break done;
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "the job did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    server.wait().unwrap();
+    let mut owner = register.owner();
+    let running =
+        count(&mut owner, &format!("SELECT count(*) AS n FROM import_jobs WHERE id = '{job}' AND status = 'running'"));
+    assert_eq!(running, 1, "the killed job is left running");
+    // Started again, the server's worker takes the job up when its heartbeat is stale.
+    let port = free_port();
+    let mut server = register.serve(port, false);
+    assert!(wait_status(port, "/health/ready", 200, Duration::from_secs(60)), "server did not restart");
+    let token = login(port);
+    let started = Instant::now();
+    let job_now = loop {
+        let (_, res) = http(port, "GET", &format!("/api/v1/imports/{job}"), Some(&token), None).unwrap();
+        let body = json_body(&res).unwrap();
+        if body["status"] != "running" && body["status"] != "queued" {
+            break body;
+        }
+        assert!(started.elapsed() < Duration::from_secs(300), "the job was not resumed: {body}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(job_now["status"], "completed", "{job_now}");
+    assert_eq!(job_now["rows_done"].as_i64(), Some(rows));
+    assert_eq!((job_now["created"].as_i64(), job_now["rejected"].as_i64()), (Some(rows), Some(0)), "{job_now}");
+    // Every row exactly once: one patient, pathway and form per person, each with one audit row.
+    for (sql, want) in [
+        ("SELECT count(*) AS n FROM patients", people),
+        ("SELECT count(*) AS n FROM pathways", people),
+        ("SELECT count(*) AS n FROM forms", people),
+        ("SELECT count(*) AS n FROM import_keys", rows),
+        ("SELECT count(*) AS n FROM audit_log WHERE action = 'patient.register'", people),
+        ("SELECT count(*) AS n FROM audit_log WHERE action = 'pathway.open'", people),
+        ("SELECT count(*) AS n FROM audit_log WHERE action = 'form.create'", people),
+    ] {
+        assert_eq!(count(&mut owner, sql), want, "{sql} (killed at {done_at_kill} of {rows} rows)");
+    }
+    assert_eq!(count(&mut owner, "SELECT count(*) AS n FROM import_jobs WHERE batch IS NOT NULL"), 0);
+    signal(server.id(), "-TERM");
+    let _ = server.wait();
 }

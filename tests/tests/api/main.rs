@@ -10,6 +10,7 @@ mod directory;
 mod disclosure;
 mod fixtures;
 mod forms;
+mod imports;
 mod input;
 mod logins;
 mod metrics;
