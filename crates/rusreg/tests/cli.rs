@@ -278,3 +278,53 @@ fn serve_runs_only_as_the_server_role_and_the_cluster_keeps_its_port() {
     cluster.stop().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `rusreg import` runs a batch through the import use case as the named user: the counts and
+/// every rejected row (line, field, code; never the value) are printed, a rejected row makes the
+/// exit status non-zero, and the same batch again changes nothing.
+#[test]
+fn import_runs_a_batch_as_a_user_and_a_second_run_changes_nothing() {
+    let dir = temp_dir("import");
+    let rusreg = |args: &[&str]| {
+        let res = Command::new(env!("CARGO_BIN_EXE_rusreg"))
+            .args(args)
+            .env("RUSREG_DATA_DIR", &dir)
+            .env_remove("DATABASE_URL")
+            .env("RUSREG_NEW_PASSWORD", PASSWORD)
+            .env("RUSREG_LOG", "warn")
+            .output()
+            .unwrap();
+        (
+            res.status.success(),
+            String::from_utf8_lossy(&res.stdout).into_owned(),
+            String::from_utf8_lossy(&res.stderr).into_owned(),
+        )
+    };
+    for args in [
+        &["migrate"][..],
+        &["seed-reference"],
+        &["user", "add", "--username", "epj", "--role", "registrar", "--node", "9000008"],
+    ] {
+        let (ok, out, err) = rusreg(args);
+        assert!(ok, "{args:?}: {out}{err}");
+    }
+    let file = dir.join("batch.ndjson");
+    std::fs::write(
+        &file,
+        "{\"type\":\"patient\",\"key\":\"A\",\"national_id\":\"02029404855\",\"sex\":2,\"birth_year\":1994}\n\
+         {\"type\":\"patient\",\"key\":\"B\",\"national_id\":\"12106346508\",\"sex\":1,\"birth_year\":1963}\n\
+         {\"type\":\"patient\",\"key\":\"C\",\"national_id\":\"12106346509\",\"sex\":1,\"birth_year\":1963}\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let (ok, out, err) = rusreg(&["import", path, "--user", "epj"]);
+    assert!(!ok, "{out}{err}");
+    assert!(out.contains("3 rows, 2 created, 0 updated, 0 unchanged, 1 rejected"), "{out}{err}");
+    assert!(err.contains("line 3: national_id:"), "{err}");
+    assert!(!err.contains("12106346509") && !out.contains("12106346509"), "{out}{err}");
+    let (_, out, err) = rusreg(&["import", path, "--user", "epj"]);
+    assert!(out.contains("3 rows, 0 created, 0 updated, 2 unchanged, 1 rejected"), "{out}{err}");
+    let (ok, _, err) = rusreg(&["import", path, "--user", "nobody"]);
+    assert!(!ok && err.contains("no user nobody"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
