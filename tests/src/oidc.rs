@@ -199,6 +199,12 @@ impl Provider {
         self._stdin = stdin;
     }
 
+    /// Stops the provider (as in an outage); `restart_with_keys` brings it back.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// The key set the provider publishes now.
     pub async fn jwks(&self) -> Value {
         self.http.get(format!("{}/jwks", self.issuer)).send().await.unwrap().json().await.unwrap()

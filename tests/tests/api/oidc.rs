@@ -402,6 +402,25 @@ async fn the_providers_keys_rotate_without_a_restart_of_rusreg() {
 }
 
 #[actix_web::test]
+async fn while_the_provider_is_down_its_tokens_get_503_until_its_keys_are_held_and_passwords_still_work() {
+    let mut w = world(|_| {}).await;
+    register(&w, "journal", w.orgs.entity).await;
+    let token = w.provider.system_token("journal").await;
+    // Down before rusreg ever fetched its keys: the token cannot be checked.
+    w.provider.stop();
+    let res = w.app.get("/api/v1/me").bearer_auth(&token).send().await.unwrap();
+    assert_eq!(res.status(), 503);
+    assert!(res.headers().contains_key("retry-after"));
+    assert_eq!(res.json::<Value>().await.unwrap()["code"], "provider_unavailable");
+    assert_eq!(me(&w.app, &w.admin).await.0, 200, "rusreg's own tokens do not need the provider");
+    // Back: the keys are fetched; down again: the keys held are used.
+    w.provider.restart_with_keys(json!([{"kid": "rs-1", "alg": "RS256"}, {"kid": "es-1", "alg": "ES256"}]));
+    assert_eq!(me(&w.app, &token).await.0, 200);
+    w.provider.stop();
+    assert_eq!(me(&w.app, &token).await.0, 200);
+}
+
+#[actix_web::test]
 async fn tokens_of_another_issuer_or_audience_expired_or_of_a_refused_algorithm_are_refused() {
     let w = world(|s| {
         if let Some(o) = s.oidc.as_mut() {

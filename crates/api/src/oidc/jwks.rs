@@ -33,6 +33,8 @@ pub enum FetchError {
     IssuerMismatch,
     #[error("the discovery document's jwks_uri is not an https URL")]
     InsecureJwksUri,
+    #[error("no key set has been fetched yet, and the last attempt failed moments ago")]
+    NotYet,
 }
 
 /// A verification key with the JWK it came from.
@@ -103,17 +105,14 @@ impl Jwks {
     /// `Ok(None)`: the provider publishes no such key (or did not at the last fetch).
     pub async fn key(&self, kid: &str) -> Result<Option<Key>, FetchError> {
         let (found, fresh, may_fetch) = self.look(kid);
-        if found.is_some() && fresh {
-            return Ok(found);
-        }
-        if !may_fetch {
-            return Ok(found);
+        if (found.is_some() && fresh) || !may_fetch {
+            return self.held(found);
         }
         let _one = self.fetching.lock().await;
         // Someone else may have fetched while this request waited.
         let (found, fresh, may_fetch) = self.look(kid);
         if (found.is_some() && fresh) || !may_fetch {
-            return Ok(found);
+            return self.held(found);
         }
         self.write().last_attempt = Some(Instant::now());
         match self.fetch().await {
@@ -130,6 +129,16 @@ impl Jwks {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// The key held, when no fetch is due or allowed now: while no key set was ever fetched, that
+    /// is the provider being unavailable, not an unknown key.
+    fn held(&self, found: Option<Key>) -> Result<Option<Key>, FetchError> {
+        let ever = self.cached.read().unwrap_or_else(|p| p.into_inner()).fetched_at.is_some();
+        if found.is_none() && !ever {
+            return Err(FetchError::NotYet);
+        }
+        Ok(found)
     }
 
     /// (the cached key, whether the cache is fresh, whether a fetch is allowed now)
