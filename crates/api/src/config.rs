@@ -27,6 +27,7 @@
 //! | `RUSREG_METRICS_TOKEN` | — | bearer token (32+ characters) for `/metrics` on `RUSREG_BIND` |
 //! | `RUSREG_LOGIN_LIMIT_PER_ADDRESS` | `100` | login attempts a minute from one source address (0: no limit) |
 //! | `RUSREG_LOGIN_LIMIT_PER_USERNAME` | `10` | login attempts a minute for one typed username (0: no limit) |
+//! | `RUSREG_ORDERS` | reminder 15, expiry 30 days | JSON object overriding the questionnaire orders' days and limits |
 
 use std::path::PathBuf;
 
@@ -58,6 +59,7 @@ pub const VARIABLES: &[&str] = &[
     "RUSREG_METRICS_TOKEN",
     "RUSREG_LOGIN_LIMIT_PER_ADDRESS",
     "RUSREG_LOGIN_LIMIT_PER_USERNAME",
+    "RUSREG_ORDERS",
 ];
 
 use serde::Deserialize;
@@ -89,6 +91,7 @@ struct RawEnv {
     rusreg_metrics_token: Option<String>,
     rusreg_login_limit_per_address: Option<u32>,
     rusreg_login_limit_per_username: Option<u32>,
+    rusreg_orders: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -136,6 +139,8 @@ pub struct Settings {
     pub login_limit_per_address: u32,
     /// Login attempts a minute for one typed username (0: no limit).
     pub login_limit_per_username: u32,
+    /// The questionnaire orders' reminder and expiry days, follow-up attempts and sign-in limit.
+    pub orders: domain::orders::OrderConfig,
 }
 
 impl std::fmt::Debug for Settings {
@@ -211,6 +216,14 @@ impl Settings {
                 ConfigError::Invalid(format!("RUSREG_WORKLIST is not a valid worklist configuration: {e}"))
             })?,
         };
+        let orders = match &raw.rusreg_orders {
+            None => domain::orders::OrderConfig::default(),
+            Some(json) => serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(json)
+                .and_then(|object| serde_json::from_value::<domain::orders::OrderConfig>(object.into()))
+                .map_err(|e| e.to_string())
+                .and_then(domain::orders::OrderConfig::checked)
+                .map_err(|e| ConfigError::Invalid(format!("RUSREG_ORDERS is not a valid order configuration: {e}")))?,
+        };
         let metrics_token = raw.rusreg_metrics_token.filter(|t| !t.is_empty());
         if metrics_token.as_ref().is_some_and(|t| t.len() < MIN_METRICS_TOKEN_CHARS) {
             return Err(ConfigError::Invalid(format!(
@@ -218,6 +231,7 @@ impl Settings {
             )));
         }
         Ok(Self {
+            orders,
             metrics_bind: raw.rusreg_metrics_bind.filter(|b| !b.is_empty()),
             metrics_token,
             login_limit_per_address: raw.rusreg_login_limit_per_address.unwrap_or(DEFAULT_LOGIN_LIMIT_PER_ADDRESS),
@@ -277,6 +291,7 @@ impl Settings {
             metrics_token: None,
             login_limit_per_address: DEFAULT_LOGIN_LIMIT_PER_ADDRESS,
             login_limit_per_username: DEFAULT_LOGIN_LIMIT_PER_USERNAME,
+            orders: domain::orders::OrderConfig::default(),
         }
     }
 }
@@ -342,6 +357,21 @@ mod tests {
         assert!(Settings::from_raw(raw).is_err());
         let raw = RawEnv { rusreg_metrics_token: Some("m".repeat(32)), ..Default::default() };
         assert!(Settings::from_raw(raw).is_ok_and(|s| s.metrics_token.is_some()));
+    }
+
+    #[test]
+    fn order_settings_default_to_15_and_30_days_and_bad_ones_are_refused() {
+        let s = Settings::from_raw(RawEnv::default());
+        assert!(s.is_ok_and(|s| (s.orders.remind_days, s.orders.expire_days) == (15, 30)));
+        let raw =
+            RawEnv { rusreg_orders: Some(r#"{"remind_days": 5, "expire_days": 10}"#.into()), ..Default::default() };
+        assert!(Settings::from_raw(raw).is_ok_and(|s| s.orders.remind_days == 5 && s.orders.follow_up_attempts == 2));
+        for bad in
+            [r#"{"remind_days": 30, "expire_days": 30}"#, r#"{"expiry": 3}"#, "[]", r#"{"follow_up_attempts": 0}"#]
+        {
+            let raw = RawEnv { rusreg_orders: Some(bad.into()), ..Default::default() };
+            assert!(Settings::from_raw(raw).is_err(), "{bad}");
+        }
     }
 
     #[test]

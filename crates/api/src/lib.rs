@@ -14,6 +14,7 @@ pub mod health;
 pub mod login_limits;
 pub mod metrics;
 pub mod openapi;
+pub mod orders;
 pub mod organisations;
 pub mod pagination;
 pub mod pathways;
@@ -138,6 +139,7 @@ pub fn app_config(cfg: &mut web::ServiceConfig, body_limit: usize) {
                 .configure(pathways::configure)
                 .configure(forms::configure)
                 .configure(reservations::configure)
+                .configure(orders::configure)
                 .configure(worklist::configure)
                 .configure(reports::configure),
         )

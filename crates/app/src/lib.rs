@@ -11,6 +11,7 @@ pub mod access;
 pub mod audit_log;
 pub mod error;
 pub mod forms;
+pub mod orders;
 pub mod organisations;
 pub mod paging;
 pub mod pathways;

@@ -64,6 +64,10 @@ pub enum Action {
     RecordReservationLetter,
     ListReservations,
     ReadWorklist,
+    CreateOrder,
+    ListOrders,
+    ReadOrder,
+    CancelOrder,
 }
 
 impl Action {
@@ -106,6 +110,10 @@ impl Action {
             Self::RecordReservationLetter => "reservation.letter_sent",
             Self::ListReservations => "reservation.list",
             Self::ReadWorklist => "worklist.read",
+            Self::CreateOrder => "order.create",
+            Self::ListOrders => "order.list",
+            Self::ReadOrder => "order.read",
+            Self::CancelOrder => "order.cancel",
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod error;
 pub mod forms;
 pub mod indicators;
 pub mod national_id;
+pub mod orders;
 pub mod organisations;
 pub mod pathways;
 pub mod patients;

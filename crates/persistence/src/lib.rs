@@ -6,6 +6,7 @@ pub mod audit;
 pub mod error;
 pub mod forms;
 pub mod migrations;
+pub mod orders;
 pub mod organisations;
 pub mod pathways;
 pub mod patients;

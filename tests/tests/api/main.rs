@@ -13,6 +13,7 @@ mod input;
 mod logins;
 mod metrics;
 mod migrations;
+mod orders;
 mod org_units;
 mod pathways;
 mod patients;
