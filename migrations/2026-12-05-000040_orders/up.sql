@@ -71,3 +71,8 @@ GRANT SELECT, INSERT, UPDATE ON orders TO rusreg_server;
 GRANT SELECT, INSERT ON order_status_history TO rusreg_server;
 GRANT SELECT, INSERT, UPDATE ON order_access_codes TO rusreg_server;
 GRANT USAGE ON SEQUENCE order_status_history_id_seq TO rusreg_server;
+
+-- Answers a patient saves through an order are kept in the form's history as their own action.
+ALTER TABLE form_history DROP CONSTRAINT form_history_action_check;
+ALTER TABLE form_history ADD CONSTRAINT form_history_action_check
+    CHECK (action IN ('created', 'updated', 'completed', 'reopened', 'answered_by_patient'));

@@ -27,6 +27,7 @@
 //! | `RUSREG_METRICS_TOKEN` | — | bearer token (32+ characters) for `/metrics` on `RUSREG_BIND` |
 //! | `RUSREG_LOGIN_LIMIT_PER_ADDRESS` | `100` | login attempts a minute from one source address (0: no limit) |
 //! | `RUSREG_LOGIN_LIMIT_PER_USERNAME` | `10` | login attempts a minute for one typed username (0: no limit) |
+//! | `RUSREG_PATIENT_COOKIE_SECURE` | `true` | mark the patient pages' session cookie Secure (HTTPS only) |
 //! | `RUSREG_ORDERS` | reminder 15, expiry 30 days | JSON object overriding the questionnaire orders' days and limits |
 
 use std::path::PathBuf;
@@ -60,6 +61,7 @@ pub const VARIABLES: &[&str] = &[
     "RUSREG_LOGIN_LIMIT_PER_ADDRESS",
     "RUSREG_LOGIN_LIMIT_PER_USERNAME",
     "RUSREG_ORDERS",
+    "RUSREG_PATIENT_COOKIE_SECURE",
 ];
 
 use serde::Deserialize;
@@ -92,6 +94,7 @@ struct RawEnv {
     rusreg_login_limit_per_address: Option<u32>,
     rusreg_login_limit_per_username: Option<u32>,
     rusreg_orders: Option<String>,
+    rusreg_patient_cookie_secure: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -141,6 +144,8 @@ pub struct Settings {
     pub login_limit_per_username: u32,
     /// The questionnaire orders' reminder and expiry days, follow-up attempts and sign-in limit.
     pub orders: domain::orders::OrderConfig,
+    /// The patient pages' session cookie is `Secure` (sent over HTTPS only).
+    pub patient_cookie_secure: bool,
 }
 
 impl std::fmt::Debug for Settings {
@@ -232,6 +237,7 @@ impl Settings {
         }
         Ok(Self {
             orders,
+            patient_cookie_secure: raw.rusreg_patient_cookie_secure.unwrap_or(true),
             metrics_bind: raw.rusreg_metrics_bind.filter(|b| !b.is_empty()),
             metrics_token,
             login_limit_per_address: raw.rusreg_login_limit_per_address.unwrap_or(DEFAULT_LOGIN_LIMIT_PER_ADDRESS),
@@ -292,6 +298,7 @@ impl Settings {
             login_limit_per_address: DEFAULT_LOGIN_LIMIT_PER_ADDRESS,
             login_limit_per_username: DEFAULT_LOGIN_LIMIT_PER_USERNAME,
             orders: domain::orders::OrderConfig::default(),
+            patient_cookie_secure: true,
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod orders;
 pub mod organisations;
 pub mod pagination;
 pub mod pathways;
+pub mod patient_pages;
 pub mod patients;
 pub mod reports;
 pub mod reservations;
@@ -62,6 +63,8 @@ pub fn build_state(
     let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
     Ok(AppState {
         login_limits: Arc::new(login_limits),
+        patient_limits: Arc::new(login_limits::LoginLimits::new(settings.login_limit_per_address, 0)),
+        patient_sessions: Arc::new(patient_pages::PatientSessions::new(jwt_secret)),
         login_slots: Arc::new(tokio::sync::Semaphore::new((cores / 2).max(1))),
         public_cache: Arc::default(),
         pool,
@@ -129,6 +132,7 @@ pub fn app_config(cfg: &mut web::ServiceConfig, body_limit: usize) {
         .service(web::redirect("/docs", "/docs/"))
         .configure(health::configure)
         .configure(results::configure)
+        .configure(patient_pages::configure)
         .service(
             web::scope("/api/v1")
                 .configure(auth::configure)

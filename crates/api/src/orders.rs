@@ -136,7 +136,8 @@ pub async fn create_order(
 #[serde(deny_unknown_fields)]
 pub struct OrderQuery {
     /// Only orders of this unit (one the caller registers at).
-    #[param(minimum = 1)]
+    #[param(minimum = 1, maximum = 9007199254740991_i64)]
+    #[validate(range(min = 1, max = crate::pagination::MAX_ID, message = "an id is between 1 and 9007199254740991"))]
     pub unit: Option<i64>,
     /// Only orders of this pathway.
     pub pathway: Option<Uuid>,

@@ -15,6 +15,7 @@ pub mod orders;
 pub mod organisations;
 pub mod paging;
 pub mod pathways;
+pub mod patient_channel;
 pub mod patients;
 pub mod releases;
 pub mod reports;

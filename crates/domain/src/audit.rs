@@ -68,6 +68,9 @@ pub enum Action {
     ListOrders,
     ReadOrder,
     CancelOrder,
+    PatientSignIn,
+    PatientAnswer,
+    PatientSubmit,
 }
 
 impl Action {
@@ -114,6 +117,9 @@ impl Action {
             Self::ListOrders => "order.list",
             Self::ReadOrder => "order.read",
             Self::CancelOrder => "order.cancel",
+            Self::PatientSignIn => "patient_channel.sign_in",
+            Self::PatientAnswer => "patient_channel.answer",
+            Self::PatientSubmit => "patient_channel.submit",
         }
     }
 }

@@ -121,6 +121,45 @@ impl std::fmt::Display for OrderStatus {
     }
 }
 
+/// One screen of the patient's page: a group of questions, named by their fields in the form
+/// catalogue (`forms::catalogue::form_fields`), whose labels, codes and ranges the page shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuestionGroup {
+    /// In the page's address (`/p/questions/{key}`).
+    pub key: &'static str,
+    pub title_nb: &'static str,
+    pub fields: &'static [&'static str],
+}
+
+const BASELINE_GROUPS: &[QuestionGroup] = &[
+    QuestionGroup {
+        key: "helse",
+        title_nb: "Hvordan har du det?",
+        fields: &["self_rated_severity", "self_rated_life_situation"],
+    },
+    QuestionGroup {
+        key: "hverdag",
+        title_nb: "Bolig og hverdag",
+        fields: &["housing", "lives_with", "children_under_18", "occupation"],
+    },
+    QuestionGroup { key: "rus", title_nb: "Rusmidler", fields: &["injected_ever", "audit_score", "dudit_score"] },
+];
+
+const MEASUREMENT_GROUPS: &[QuestionGroup] = &[
+    QuestionGroup { key: "nytte", title_nb: "Behandlingen", fields: &["benefit"] },
+    QuestionGroup { key: "hverdag", title_nb: "Bolig og hverdag", fields: &["housing", "occupation"] },
+];
+
+/// The screens of a questionnaire, in order. The substance-use block (a list of substances) and
+/// the follow-up are not on the patient's page yet: the clinician fills them in.
+pub fn question_groups(q: Questionnaire) -> &'static [QuestionGroup] {
+    match q {
+        Questionnaire::Baseline => BASELINE_GROUPS,
+        Questionnaire::Measurement => MEASUREMENT_GROUPS,
+        Questionnaire::FollowUp => &[],
+    }
+}
+
 /// The dates of an order and the follow-up's attempts (configuration; defaults 15, 30 and 2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -253,6 +292,29 @@ mod tests {
         for s in S::ALL {
             assert_eq!(S::parse(s.as_str()), Some(s));
             assert_eq!(S::OPEN.contains(&s.as_str()), s.is_open());
+        }
+    }
+
+    #[test]
+    fn every_question_is_a_single_code_or_number_of_the_catalogue_with_norwegian_labels() {
+        use crate::forms::catalogue::{form_fields, FieldKind};
+        use crate::forms::codes::labels_nb;
+        for q in [Questionnaire::Baseline, Questionnaire::Measurement] {
+            let specs = form_fields(q.form_kind());
+            for group in question_groups(q) {
+                for field in group.fields {
+                    let spec = specs.iter().find(|s| s.name == *field).unwrap();
+                    match spec.kind {
+                        FieldKind::Code => {
+                            let nb = labels_nb(spec.codes).unwrap();
+                            let codes: Vec<i16> = spec.codes.iter().map(|c| c.0).collect();
+                            assert_eq!(nb.iter().map(|c| c.0).collect::<Vec<_>>(), codes, "{field}");
+                        }
+                        FieldKind::Integer(_) => {}
+                        other => panic!("{field} is {other:?}"),
+                    }
+                }
+            }
         }
     }
 

@@ -208,3 +208,49 @@ pub fn open_of_patient(conn: &mut PgConnection, patient: Uuid) -> Result<Vec<Ord
         .for_update()
         .load(conn)?)
 }
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = order_access_codes, check_for_backend(diesel::pg::Pg))]
+pub struct AccessCodeRow {
+    pub order_id: Uuid,
+    pub code_hash: Vec<u8>,
+    pub failed_attempts: i16,
+    pub created_at: DateTime<Utc>,
+    pub spent_at: Option<DateTime<Utc>>,
+}
+
+/// The access code with this hash (locked until the transaction ends), if any.
+pub fn code_by_hash(conn: &mut PgConnection, hash: &[u8]) -> Result<Option<AccessCodeRow>, RepoError> {
+    Ok(order_access_codes::table
+        .filter(order_access_codes::code_hash.eq(hash))
+        .select(AccessCodeRow::as_select())
+        .for_update()
+        .first(conn)
+        .optional()?)
+}
+
+/// The access code of an order.
+pub fn code_of(conn: &mut PgConnection, order: Uuid) -> Result<AccessCodeRow, RepoError> {
+    Ok(order_access_codes::table.find(order).select(AccessCodeRow::as_select()).first(conn)?)
+}
+
+/// Counts a wrong sign-in; the code dies when it reaches `max`. Returns the new count.
+pub fn count_failed_sign_in(conn: &mut PgConnection, order: Uuid, max: i16) -> Result<i16, RepoError> {
+    let n: i16 = diesel::update(order_access_codes::table.find(order))
+        .set(order_access_codes::failed_attempts.eq(order_access_codes::failed_attempts + 1))
+        .returning(order_access_codes::failed_attempts)
+        .get_result(conn)?;
+    if n >= max {
+        spend_code(conn, order)?;
+    }
+    Ok(n)
+}
+
+/// Kills an order's code (once).
+pub fn spend_code(conn: &mut PgConnection, order: Uuid) -> Result<(), RepoError> {
+    diesel::update(order_access_codes::table.find(order))
+        .filter(order_access_codes::spent_at.is_null())
+        .set(order_access_codes::spent_at.eq(diesel::dsl::now))
+        .execute(conn)?;
+    Ok(())
+}
