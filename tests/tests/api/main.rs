@@ -16,6 +16,7 @@ mod migrations;
 mod orders;
 mod org_units;
 mod pathways;
+mod patient_browser;
 mod patient_pages;
 mod patients;
 mod pools;
