@@ -15,6 +15,7 @@ pub mod releases;
 pub mod reports;
 pub mod reservations;
 pub mod roles;
+pub mod scheduler;
 pub mod schema;
 pub mod seeds;
 pub mod synthetic;

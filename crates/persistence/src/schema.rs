@@ -256,6 +256,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    outbox_messages (id) {
+        id -> Int8,
+        order_id -> Uuid,
+        channel -> Text,
+        purpose -> Text,
+        body -> Text,
+        status -> Text,
+        attempts -> Int2,
+        next_attempt_at -> Timestamptz,
+        created_at -> Timestamptz,
+        sent_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     pathway_status_history (id) {
         id -> Int8,
         pathway_id -> Uuid,
@@ -411,6 +426,7 @@ diesel::joinable!(orders -> org_nodes (unit_id));
 diesel::joinable!(orders -> pathways (pathway_id));
 diesel::joinable!(orders -> patients (patient_id));
 diesel::joinable!(orders -> users (ordered_by));
+diesel::joinable!(outbox_messages -> orders (order_id));
 diesel::joinable!(pathway_status_history -> pathways (pathway_id));
 diesel::joinable!(pathway_status_history -> users (changed_by));
 diesel::joinable!(pathway_transfers -> pathways (pathway_id));
@@ -438,6 +454,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     orders,
     org_links,
     org_nodes,
+    outbox_messages,
     pathway_status_history,
     pathway_transfers,
     pathways,

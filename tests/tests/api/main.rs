@@ -24,6 +24,7 @@ mod reports;
 mod reservations;
 mod results;
 mod roles;
+mod scheduler;
 mod schemathesis;
 mod small_counts;
 mod synthetic;

@@ -134,6 +134,7 @@ const MATRIX: &[(&str, &str)] = &[
     ("orders", "SIU"),
     ("org_links", "SIU"),
     ("org_nodes", "SIU"),
+    ("outbox_messages", "SIU"),
     ("pathway_status_history", "SI"),
     ("pathway_transfers", "SI"),
     ("pathways", "SIU"),
