@@ -209,6 +209,11 @@ pub async fn sign_in(
             },
         ),
         Err(SignInRefused::Closed) => order_closed(),
+        Err(SignInRefused::NotOnline) => message(
+            StatusCode::CONFLICT,
+            "Skjemaet kan ikke besvares her ennå",
+            vec!["Koden og fødselsdatoen stemmer, men dette skjemaet kan ikke fylles ut på nett ennå. Du blir kontaktet."],
+        ),
     }
 }
 

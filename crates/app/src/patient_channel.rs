@@ -30,6 +30,9 @@ pub enum SignInRefused {
     /// The code was right once but cannot be used any more: answered, cancelled, expired, or
     /// too many wrong attempts.
     Closed,
+    /// The code and date are right, but this questionnaire cannot be answered on the page yet
+    /// (the follow-up).
+    NotOnline,
 }
 
 /// A signed-in order: what the session carries.
@@ -83,6 +86,11 @@ pub fn sign_in(
             let failed = orders::count_failed_sign_in(conn, order.id, max)?;
             audit::record(conn, &entry(Outcome::Denied).detail(json!({"reason": "birth_date", "failed": failed})))?;
             return Ok(Err(SignInRefused::Wrong));
+        }
+        let online = Questionnaire::parse(&order.questionnaire).is_some_and(|q| !question_groups(q).is_empty());
+        if !online || order.form_id.is_none() {
+            audit::record(conn, &entry(Outcome::Denied).detail(json!({"reason": "not_online"})))?;
+            return Ok(Err(SignInRefused::NotOnline));
         }
         if order.status != "opened" {
             orders::move_status(conn, order.id, &order.status, "opened", Mover::Patient, None)?;

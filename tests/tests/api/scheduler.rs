@@ -91,6 +91,21 @@ async fn the_follow_up_is_ordered_reminded_and_expired_by_itself_once_whatever_r
     }
     assert!(letters[0].body.contains("https://rusreg.example/p"));
 
+    // The letter's code with the patient's date of birth is right, but the follow-up is not on
+    // the patient's page yet: a page that says so, and the order stays as it was.
+    let res = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(app.url("/p/sign-in"))
+        .form(&[("code", code.display().as_str()), ("birth_date", "02.02.1994")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 409);
+    assert!(res.text().await.unwrap().contains("ikke besvares her"));
+    assert_eq!(app.count("orders WHERE status = 'ordered'"), 1);
+
     // Again: nothing new.
     assert_eq!(pass(&app, today), app::scheduler::PassReport::default());
 
