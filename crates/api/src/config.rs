@@ -38,6 +38,8 @@
 //! | `RUSREG_OIDC_JWKS_MAX_AGE_SECONDS` | `600` | the provider's keys are fetched again when this old |
 //! | `RUSREG_OIDC_JWKS_MIN_REFRESH_SECONDS` | `10` | an unknown key id fetches the keys at most this often |
 //! | `RUSREG_PUBLIC_URL` | — (the request's host) | rusreg's external base URL, for DPoP proofs' `htu` |
+//! | `RUSREG_PATIENT_COOKIE_SECURE` | `true` | mark the patient pages' session cookie Secure (HTTPS only) |
+//! | `RUSREG_ORDERS` | reminder 15, expiry 30 days | JSON object overriding the questionnaire orders' days and limits |
 
 use std::path::PathBuf;
 
@@ -80,6 +82,8 @@ pub const VARIABLES: &[&str] = &[
     "RUSREG_OIDC_JWKS_MAX_AGE_SECONDS",
     "RUSREG_OIDC_JWKS_MIN_REFRESH_SECONDS",
     "RUSREG_PUBLIC_URL",
+    "RUSREG_ORDERS",
+    "RUSREG_PATIENT_COOKIE_SECURE",
 ];
 
 use serde::Deserialize;
@@ -122,6 +126,8 @@ struct RawEnv {
     rusreg_oidc_jwks_max_age_seconds: Option<u64>,
     rusreg_oidc_jwks_min_refresh_seconds: Option<u64>,
     rusreg_public_url: Option<String>,
+    rusreg_orders: Option<String>,
+    rusreg_patient_cookie_secure: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -171,6 +177,10 @@ pub struct Settings {
     pub login_limit_per_address: u32,
     /// Login attempts a minute for one typed username (0: no limit).
     pub login_limit_per_username: u32,
+    /// The questionnaire orders' reminder and expiry days, follow-up attempts and sign-in limit.
+    pub orders: domain::orders::OrderConfig,
+    /// The patient pages' session cookie is `Secure` (sent over HTTPS only).
+    pub patient_cookie_secure: bool,
     /// Password sign-in (`POST /auth/token`) and rusreg's own tokens; production may switch them
     /// off when people sign in through the OpenID provider.
     pub password_login: bool,
@@ -387,6 +397,14 @@ impl Settings {
                 ConfigError::Invalid(format!("RUSREG_WORKLIST is not a valid worklist configuration: {e}"))
             })?,
         };
+        let orders = match &raw.rusreg_orders {
+            None => domain::orders::OrderConfig::default(),
+            Some(json) => serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(json)
+                .and_then(|object| serde_json::from_value::<domain::orders::OrderConfig>(object.into()))
+                .map_err(|e| e.to_string())
+                .and_then(domain::orders::OrderConfig::checked)
+                .map_err(|e| ConfigError::Invalid(format!("RUSREG_ORDERS is not a valid order configuration: {e}")))?,
+        };
         let metrics_token = raw.rusreg_metrics_token.filter(|t| !t.is_empty());
         if metrics_token.as_ref().is_some_and(|t| t.len() < MIN_METRICS_TOKEN_CHARS) {
             return Err(ConfigError::Invalid(format!(
@@ -411,6 +429,8 @@ impl Settings {
             password_login,
             oidc,
             public_url,
+            orders,
+            patient_cookie_secure: raw.rusreg_patient_cookie_secure.unwrap_or(true),
             metrics_bind: raw.rusreg_metrics_bind.filter(|b| !b.is_empty()),
             metrics_token,
             login_limit_per_address: raw.rusreg_login_limit_per_address.unwrap_or(DEFAULT_LOGIN_LIMIT_PER_ADDRESS),
@@ -475,6 +495,8 @@ impl Settings {
             password_login: true,
             oidc: None,
             public_url: None,
+            orders: domain::orders::OrderConfig::default(),
+            patient_cookie_secure: true,
         }
     }
 }
@@ -587,6 +609,21 @@ mod tests {
         assert!(!Settings::from_raw(off).unwrap().password_login);
         let odd = RawEnv { rusreg_password_login: Some("maybe".into()), ..Default::default() };
         assert!(Settings::from_raw(odd).is_err());
+    }
+
+    #[test]
+    fn order_settings_default_to_15_and_30_days_and_bad_ones_are_refused() {
+        let s = Settings::from_raw(RawEnv::default());
+        assert!(s.is_ok_and(|s| (s.orders.remind_days, s.orders.expire_days) == (15, 30)));
+        let raw =
+            RawEnv { rusreg_orders: Some(r#"{"remind_days": 5, "expire_days": 10}"#.into()), ..Default::default() };
+        assert!(Settings::from_raw(raw).is_ok_and(|s| s.orders.remind_days == 5 && s.orders.follow_up_attempts == 2));
+        for bad in
+            [r#"{"remind_days": 30, "expire_days": 30}"#, r#"{"expiry": 3}"#, "[]", r#"{"follow_up_attempts": 0}"#]
+        {
+            let raw = RawEnv { rusreg_orders: Some(bad.into()), ..Default::default() };
+            assert!(Settings::from_raw(raw).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -219,7 +219,8 @@ impl ResponseError for ApiError {
 /// Middleware hook (`ErrorHandlers::default_handler`): an error answer that is not yet a problem
 /// document — one made by actix-web itself, such as 413 from the `web::Bytes` body limit, 405 or
 /// 415 — is rewritten into one, with a code for its status. Its old body (actix-web's plain text,
-/// which may quote the request) is dropped.
+/// which may quote the request) is dropped. An HTML page (the patient pages' own error pages,
+/// rendered by rusreg) is left as it is.
 pub fn problem_for_plain_errors<B: actix_web::body::MessageBody + 'static>(
     res: actix_web::dev::ServiceResponse<B>,
 ) -> actix_web::Result<actix_web::middleware::ErrorHandlerResponse<B>> {
@@ -229,7 +230,7 @@ pub fn problem_for_plain_errors<B: actix_web::body::MessageBody + 'static>(
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/problem+json"));
+        .is_some_and(|v| v.starts_with("application/problem+json") || v.starts_with("text/html"));
     if is_problem {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }

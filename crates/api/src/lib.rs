@@ -18,9 +18,11 @@ pub mod login_limits;
 pub mod metrics;
 pub mod oidc;
 pub mod openapi;
+pub mod orders;
 pub mod organisations;
 pub mod pagination;
 pub mod pathways;
+pub mod patient_pages;
 pub mod patients;
 pub mod reports;
 pub mod reservations;
@@ -66,6 +68,8 @@ pub fn build_state(
     Ok(AppState {
         oidc,
         login_limits: Arc::new(login_limits),
+        patient_limits: Arc::new(login_limits::LoginLimits::new(settings.login_limit_per_address, 0)),
+        patient_sessions: Arc::new(patient_pages::PatientSessions::new(jwt_secret)),
         login_slots: Arc::new(tokio::sync::Semaphore::new((cores / 2).max(1))),
         public_cache: Arc::default(),
         pool,
@@ -141,6 +145,7 @@ pub fn app_config(
         .configure(health::configure)
         .configure(results::configure)
         .configure(directory::configure_page)
+        .configure(patient_pages::configure)
         .service(
             web::scope("/api/v1")
                 .configure(auth::configure)
@@ -153,6 +158,7 @@ pub fn app_config(
                 .configure(forms::configure)
                 .configure(|cfg| imports::configure(cfg, import_body_limit))
                 .configure(reservations::configure)
+                .configure(orders::configure)
                 .configure(worklist::configure)
                 .configure(reports::configure)
                 .configure(directory::configure),

@@ -26,6 +26,10 @@ pub struct AppState {
     pub id_key: Arc<domain::national_id::IdKey>,
     /// Login attempts per source address and per typed username.
     pub login_limits: Arc<crate::login_limits::LoginLimits>,
+    /// Sign-ins on the patient pages per source address.
+    pub patient_limits: Arc<crate::login_limits::LoginLimits>,
+    /// The patient pages' session tokens.
+    pub patient_sessions: Arc<crate::patient_pages::PatientSessions>,
     /// Logins (argon2) running at once: half the cores, at least one, so that a burst of logins
     /// leaves cores for everything else.
     pub login_slots: Arc<tokio::sync::Semaphore>,

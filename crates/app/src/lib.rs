@@ -15,13 +15,16 @@ pub mod forms;
 pub mod identities;
 pub mod imports;
 pub mod json;
+pub mod orders;
 pub mod organisations;
 pub mod paging;
 pub mod pathways;
+pub mod patient_channel;
 pub mod patients;
 pub mod releases;
 pub mod reports;
 pub mod reservations;
+pub mod scheduler;
 pub mod users;
 pub mod worklist;
 

@@ -10,7 +10,7 @@ use domain::audit::{Action, Outcome};
 use domain::national_id::{IdKey, NationalId};
 use domain::FieldError;
 use persistence::reservations::{self, NewReservationRow, ReservationRow};
-use persistence::{audit, in_transaction, PgConnection, RepoError};
+use persistence::{audit, in_transaction, patients, PgConnection, RepoError};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -79,6 +79,12 @@ pub fn reserve(
     let entry = caller.audit(Action::CreateReservation, Outcome::Success).role(Some("register_staff"));
     in_transaction(conn, |conn| {
         reservations::lock_person(conn, &pseudonym)?;
+        // Open questionnaire orders are cancelled first (their codes die), then deleted with the
+        // patient's other rows and any answers.
+        let cancelled_orders = match patients::find_by_pseudonym(conn, &pseudonym)? {
+            Some(patient) => crate::orders::cancel_all_of_patient(conn, patient.id, caller.actor.user_id)?,
+            None => 0,
+        };
         let new = NewReservationRow {
             id: Uuid::now_v7(),
             pseudonym: pseudonym.clone(),
@@ -93,7 +99,7 @@ pub fn reserve(
         let entry = entry
             .target("reservation", row.id)
             .patient(None, Some(pseudonym.clone()))
-            .detail(json!({ "deleted_patient_data": deleted_patient_data }));
+            .detail(json!({ "deleted_patient_data": deleted_patient_data, "cancelled_orders": cancelled_orders }));
         audit::record(conn, &entry)?;
         Ok(Reserved { view: ReservationView::new(row, today), deleted_patient_data })
     })

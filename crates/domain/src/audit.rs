@@ -72,6 +72,13 @@ pub enum Action {
     RecordReservationLetter,
     ListReservations,
     ReadWorklist,
+    CreateOrder,
+    ListOrders,
+    ReadOrder,
+    CancelOrder,
+    PatientSignIn,
+    PatientAnswer,
+    PatientSubmit,
 }
 
 impl Action {
@@ -122,6 +129,13 @@ impl Action {
             Self::RecordReservationLetter => "reservation.letter_sent",
             Self::ListReservations => "reservation.list",
             Self::ReadWorklist => "worklist.read",
+            Self::CreateOrder => "order.create",
+            Self::ListOrders => "order.list",
+            Self::ReadOrder => "order.read",
+            Self::CancelOrder => "order.cancel",
+            Self::PatientSignIn => "patient_channel.sign_in",
+            Self::PatientAnswer => "patient_channel.answer",
+            Self::PatientSubmit => "patient_channel.submit",
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod forms;
 pub mod identities;
 pub mod indicators;
 pub mod national_id;
+pub mod orders;
 pub mod organisations;
 pub mod pathways;
 pub mod patients;

@@ -249,6 +249,49 @@ diesel::table! {
 }
 
 diesel::table! {
+    order_access_codes (order_id) {
+        order_id -> Uuid,
+        code_hash -> Bytea,
+        failed_attempts -> Int2,
+        created_at -> Timestamptz,
+        spent_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    order_status_history (id) {
+        id -> Int8,
+        order_id -> Uuid,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        changed_by -> Nullable<Uuid>,
+        actor -> Text,
+        reason -> Nullable<Text>,
+        changed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    orders (id) {
+        id -> Uuid,
+        patient_id -> Uuid,
+        pathway_id -> Uuid,
+        unit_id -> Int8,
+        form_id -> Nullable<Uuid>,
+        questionnaire -> Text,
+        status -> Text,
+        remind_on -> Date,
+        expires_on -> Date,
+        attempt -> Int2,
+        ordered_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        reminded_at -> Nullable<Timestamptz>,
+        closed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     org_links (id) {
         id -> Int8,
         child_id -> Int8,
@@ -269,6 +312,21 @@ diesel::table! {
         is_demo -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    outbox_messages (id) {
+        id -> Int8,
+        order_id -> Uuid,
+        channel -> Text,
+        purpose -> Text,
+        body -> Text,
+        status -> Text,
+        attempts -> Int2,
+        next_attempt_at -> Timestamptz,
+        created_at -> Timestamptz,
+        sent_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -438,6 +496,15 @@ diesel::joinable!(measurement_forms -> forms (form_id));
 diesel::joinable!(npr_counts -> org_nodes (unit_id));
 diesel::joinable!(npr_counts -> users (imported_by));
 diesel::joinable!(oidc_clients -> org_nodes (legal_entity_id));
+diesel::joinable!(order_access_codes -> orders (order_id));
+diesel::joinable!(order_status_history -> orders (order_id));
+diesel::joinable!(order_status_history -> users (changed_by));
+diesel::joinable!(orders -> forms (form_id));
+diesel::joinable!(orders -> org_nodes (unit_id));
+diesel::joinable!(orders -> pathways (pathway_id));
+diesel::joinable!(orders -> patients (patient_id));
+diesel::joinable!(orders -> users (ordered_by));
+diesel::joinable!(outbox_messages -> orders (order_id));
 diesel::joinable!(pathway_status_history -> pathways (pathway_id));
 diesel::joinable!(pathway_status_history -> users (changed_by));
 diesel::joinable!(pathway_transfers -> pathways (pathway_id));
@@ -488,8 +555,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     measurement_forms,
     npr_counts,
     oidc_clients,
+    order_access_codes,
+    order_status_history,
+    orders,
     org_links,
     org_nodes,
+    outbox_messages,
     pathway_status_history,
     pathway_transfers,
     pathways,

@@ -82,6 +82,25 @@ pub fn seed_reference(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One pass of the order scheduler as the server's role, printing what it did.
+pub fn schedule(settings: &Settings, public_url: &str) -> anyhow::Result<()> {
+    let db = database(settings)?;
+    let mut conn = connect(&db.server)?;
+    let today = chrono::Utc::now().date_naive();
+    let public_url = public_url.trim_end_matches('/');
+    let started = std::time::Instant::now();
+    let report = app::scheduler::run_pass(&mut conn, settings.orders, settings.worklist, public_url, today, 1000)
+        .map_err(|e| anyhow::anyhow!("scheduler: {}", describe_app_error(&e)))?;
+    println!(
+        "scheduler pass of {today}: {} follow-up orders, {} reminders, {} expired ({:.1} s)",
+        report.follow_ups_ordered,
+        report.reminded,
+        report.expired,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 /// The national-id key for commands that write patients: RUSREG_ID_KEY, or (with the managed
 /// cluster) the demo's key in the data folder.
 fn id_key_for(settings: &Settings) -> anyhow::Result<IdKey> {

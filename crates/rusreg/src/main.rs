@@ -27,6 +27,13 @@ enum Command {
     },
     /// Load the reference data of seeds/ (regions, health trusts, demo units); idempotent.
     SeedReference,
+    /// Run one pass of the questionnaire-order scheduler as of today (follow-up orders, reminders,
+    /// expiry; docs/patient-channel.md). Safe to run on several hosts at once; run it daily.
+    Schedule {
+        /// The address of the patient pages as patients reach it, for the letters.
+        #[arg(long)]
+        public_url: String,
+    },
     /// Generate and load a synthetic population (made-up patients, pathways and forms) in bulk;
     /// the same --seed gives the same population. Needs the reference data (`--tree realistic`
     /// loads it).
@@ -145,6 +152,7 @@ fn main() -> anyhow::Result<()> {
         Command::Demo => commands::demo(settings),
         Command::Migrate { revert_all } => commands::migrate(&settings, revert_all),
         Command::SeedReference => commands::seed_reference(&settings),
+        Command::Schedule { public_url } => commands::schedule(&settings, &public_url),
         Command::Seed { pathways, seed, writers, batch, tree } => {
             let options = persistence::synthetic::LoadOptions { writers, batch_pathways: batch };
             commands::seed(&settings, pathways, seed, tree.into(), &options)

@@ -18,6 +18,9 @@ const PATIENT_TABLES: &[&str] = &[
     "follow_up_forms",
     "form_substances",
     "form_history",
+    "orders",
+    "order_status_history",
+    "order_access_codes",
 ];
 
 #[actix_web::test]

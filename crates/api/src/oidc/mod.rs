@@ -224,8 +224,10 @@ impl Provider {
 /// below security level 4 gets 403 `security_level` there (docs/operations.md, Security level).
 /// Everything else (the caller's own account, organisation units, aggregate reports, releases,
 /// published results) is open at any level the provider issues.
-pub const IDENTIFIABLE_ROUTES: [&str; 9] = [
+pub const IDENTIFIABLE_ROUTES: [&str; 11] = [
     "/api/v1/patients",
+    "/api/v1/imports",
+    "/api/v1/orders",
     "/api/v1/pathways",
     "/api/v1/forms",
     "/api/v1/units/{id}/worklist",
@@ -289,6 +291,10 @@ mod tests {
             "/api/v1/releases/{id}/publish",
             "/api/v1/releases/{id}/download",
             "/api/v1/public/indicators",
+            "/api/v1/directory",
+            "/api/v1/directory/import",
+            "/api/v1/directory/{unit}",
+            "/api/v1/directory/{unit}/history",
             "/health/live",
             "/health/ready",
             "/metrics",

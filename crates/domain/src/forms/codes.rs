@@ -196,6 +196,54 @@ pub fn is_qualifying_substance_diagnosis(code: &str) -> bool {
     is_icd10(code) && Icd10Rule::Substance.allows(code) && b[2] != b'7' && matches!(b[4], b'1' | b'2')
 }
 
+/// Norwegian (bokmål) labels of the code lists a patient answers, for the patient's pages: the
+/// same codes as the list itself (a test holds them equal), worded for the patient.
+pub fn labels_nb(list: CodeList) -> Option<CodeList> {
+    const YES_NO_UNKNOWN_NB: CodeList = &[(1, "Ja"), (2, "Nei"), (3, "Vet ikke")];
+    const YES_NO_NB: CodeList = &[(1, "Ja"), (2, "Nei")];
+    const HOUSING_NB: CodeList = &[
+        (1, "Eier egen bolig"),
+        (2, "Leier privat"),
+        (3, "Leier kommunal bolig"),
+        (4, "Bor hos familie, uten egen bolig"),
+        (5, "Bor hos venner"),
+        (6, "Hospits eller midlertidig bolig"),
+        (7, "Bolig med oppfølging"),
+        (8, "Institusjon eller fengsel"),
+        (9, "Uten bolig (sover ute)"),
+        (10, "Annet"),
+    ];
+    const OCCUPATION_NB: CodeList = &[
+        (1, "Arbeid, heltid"),
+        (2, "Arbeid, deltid"),
+        (3, "Studier"),
+        (4, "Arbeidsavklaringspenger"),
+        (5, "Uføretrygd"),
+        (6, "Sosialhjelp"),
+        (7, "Arbeidsledig"),
+        (8, "Annet"),
+    ];
+    const LIVES_WITH_NB: CodeList = &[
+        (1, "Alene"),
+        (2, "Med partner"),
+        (3, "Med partner og barn"),
+        (4, "Alene med barn"),
+        (5, "Med foreldre eller annen familie"),
+        (6, "Med andre"),
+        (7, "Vet ikke"),
+    ];
+    [
+        (YES_NO_UNKNOWN, YES_NO_UNKNOWN_NB),
+        (YES_NO, YES_NO_NB),
+        (HOUSING, HOUSING_NB),
+        (OCCUPATION, OCCUPATION_NB),
+        (LIVES_WITH, LIVES_WITH_NB),
+    ]
+    .into_iter()
+    .find(|(l, _)| *l == list)
+    .map(|(_, nb)| nb)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

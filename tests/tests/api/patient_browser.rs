@@ -1,0 +1,242 @@
+//! The patient pages in a real browser: Debian's chromium, headless, driven over WebDriver
+//! (chromium-driver, with fantoccini) at a phone-sized viewport (390 × 844). A patient signs in
+//! with the keyboard, answers by clicking the labels, goes back with the browser's back button and
+//! reloads (the answers are still chosen), sees the summary, submits and sees the receipt; a
+//! wrong code, an expired order and a used code each get their page. On every page: every input
+//! has a label, nothing is wider than the screen, and no script runs.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use domain::access::Role;
+use fantoccini::key::Key;
+use fantoccini::{Client, ClientBuilder, Locator};
+use integration_tests::{json, TestApp, UNIT_MOLDE};
+use serde_json::Value;
+
+use crate::fixtures::{call, create, pathway_for_new_patient, IDS};
+
+/// A chromedriver on a free port, stopped (by its own process id) when dropped.
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Driver {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver runs (apt-get install chromium-driver)");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, port }
+    }
+
+    async fn browser(&self) -> Client {
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--window-size=390,844", "--lang=nb"],
+                "mobileEmulation": {"deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 3.0}},
+            }),
+        );
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        ClientBuilder::new(connector)
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .expect("a chromium session")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn ordered_baseline(app: &TestApp, id: (&str, i32)) -> (String, String, String, String) {
+    let unit = app.unit(UNIT_MOLDE);
+    let registrar = app.token_for(Role::Registrar, unit).await;
+    let pathway = pathway_for_new_patient(app, &registrar, unit.0, id, 20, 1).await;
+    let date = (chrono::Utc::now().date_naive() - chrono::Duration::days(5)).to_string();
+    let body = json!({"event_date": date, "referral_diagnosis": "F10.2"});
+    let (form, _) = create(app, &registrar, &pathway, "baseline", &body).await;
+    let (status, order) = call(app, "POST", "/api/v1/orders", Some(&json!({"form_id": form})), Some(&registrar)).await;
+    assert_eq!(status, 201, "{order}");
+    (registrar, form, order["id"].as_str().unwrap().to_owned(), order["access_code"].as_str().unwrap().to_owned())
+}
+
+/// The checks every page passes: labelled inputs, nothing wider than the phone, no script.
+async fn check_page(c: &Client) {
+    let facts = c
+        .execute(
+            "return {
+               unlabelled: [...document.querySelectorAll('input:not([type=hidden])')].filter(i => i.labels.length === 0).map(i => i.id),
+               wide: document.documentElement.scrollWidth > window.innerWidth,
+               scripts: document.scripts.length,
+               lang: document.documentElement.lang,
+               width: window.innerWidth,
+             };",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(facts["unlabelled"], json!([]), "every input has a label");
+    assert_eq!(facts["wide"], false, "nothing is wider than the screen");
+    assert_eq!(facts["scripts"], 0);
+    assert_eq!(facts["lang"], "nb");
+    assert!(facts["width"].as_i64().is_some_and(|w| w <= 400), "a phone-sized viewport: {facts}");
+}
+
+/// The page's path once it is `expected` (a click's navigation may still be under way), or
+/// the last one seen after five seconds.
+async fn path_of_when(c: &Client, expected: &str) -> String {
+    let mut path = String::new();
+    for _ in 0..100 {
+        path = c.current_url().await.unwrap().path().to_owned();
+        let ready = c.execute("return document.readyState", vec![]).await.unwrap();
+        if path == expected && ready == "complete" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    path
+}
+
+async fn body_text(c: &Client) -> String {
+    c.find(Locator::Css("body")).await.unwrap().text().await.unwrap()
+}
+
+async fn sign_in_by_keyboard(c: &Client, app: &TestApp, code: &str, born: &str) {
+    c.goto(&app.url("/p")).await.unwrap();
+    check_page(c).await;
+    let input = c.find(Locator::Id("code")).await.unwrap();
+    input.send_keys(code).await.unwrap();
+    input.send_keys(&Key::Tab.to_string()).await.unwrap();
+    let active = c.active_element().await.unwrap();
+    assert_eq!(active.attr("id").await.unwrap().as_deref(), Some("birth_date"), "Tab moves to the date of birth");
+    active.send_keys(born).await.unwrap();
+    active.send_keys(&Key::Enter.to_string()).await.unwrap();
+}
+
+async fn choose(c: &Client, id: &str) {
+    c.find(Locator::Css(&format!("label[for='{id}']"))).await.unwrap().click().await.unwrap();
+}
+
+async fn next(c: &Client) {
+    c.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+}
+
+async fn chosen(c: &Client, id: &str) -> bool {
+    c.find(Locator::Id(id)).await.unwrap().is_selected().await.unwrap()
+}
+
+#[actix_web::test]
+async fn on_a_phone_a_patient_signs_in_answers_goes_back_reloads_and_submits() {
+    let app = TestApp::spawn_with(|s| s.patient_cookie_secure = false).await;
+    let (registrar, form, order, code) = ordered_baseline(&app, IDS[0]).await;
+    let driver = Driver::start();
+    let c = driver.browser().await;
+
+    sign_in_by_keyboard(&c, &app, &code.to_lowercase(), "02.02.1994").await;
+    assert_eq!(path_of_when(&c, "/p/questions/helse").await, "/p/questions/helse");
+    check_page(&c).await;
+    choose(&c, "self_rated_severity-4").await;
+    choose(&c, "self_rated_life_situation-2").await;
+    next(&c).await;
+    assert_eq!(path_of_when(&c, "/p/questions/hverdag").await, "/p/questions/hverdag");
+    check_page(&c).await;
+    // The browser's back button, then a reload: the answers are still chosen.
+    c.back().await.unwrap();
+    assert_eq!(path_of_when(&c, "/p/questions/helse").await, "/p/questions/helse");
+    c.refresh().await.unwrap();
+    assert!(chosen(&c, "self_rated_severity-4").await && chosen(&c, "self_rated_life_situation-2").await);
+    assert!(!chosen(&c, "self_rated_severity-3").await);
+    next(&c).await;
+    for id in ["housing-2", "lives_with-1", "children_under_18-2", "occupation-7"] {
+        choose(&c, id).await;
+    }
+    next(&c).await;
+    assert_eq!(path_of_when(&c, "/p/questions/rus").await, "/p/questions/rus");
+    // A number out of range: the message is next to the field, which is marked invalid.
+    choose(&c, "injected_ever-2").await;
+    c.find(Locator::Id("audit_score")).await.unwrap().send_keys("50").await.unwrap();
+    next(&c).await;
+    c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Id("audit_score-error")).await.unwrap();
+    let field = c.find(Locator::Id("audit_score")).await.unwrap();
+    assert_eq!(field.attr("aria-invalid").await.unwrap().as_deref(), Some("true"));
+    let described = field.attr("aria-describedby").await.unwrap().unwrap_or_default();
+    assert!(described.contains("audit_score-error"));
+    let error = c.find(Locator::Id("audit_score-error")).await.unwrap().text().await.unwrap();
+    assert!(error.contains("fra 0 til 40"), "{error}");
+    field.clear().await.unwrap();
+    field.send_keys("20").await.unwrap();
+    next(&c).await;
+    assert_eq!(path_of_when(&c, "/p/summary").await, "/p/summary");
+    check_page(&c).await;
+    let text = body_text(&c).await;
+    for shown in ["Leier privat", "Arbeidsledig", "20"] {
+        assert!(text.contains(shown), "{shown}: {text}");
+    }
+    assert!(!c.source().await.unwrap().contains(IDS[0].0), "no national id on a page");
+    next(&c).await;
+    assert_eq!(path_of_when(&c, "/p/receipt").await, "/p/receipt");
+    assert!(body_text(&c).await.contains("Takk for svarene"));
+    check_page(&c).await;
+
+    let (_, read) = call(&app, "GET", &format!("/api/v1/orders/{order}"), None, Some(&registrar)).await;
+    assert_eq!(read["status"], "answered");
+    let (_, read) = call(&app, "GET", &format!("/api/v1/forms/{form}"), None, Some(&registrar)).await;
+    assert_eq!(
+        (read["data"]["housing"].clone(), read["data"]["audit_score"].clone()),
+        (Value::from(2), Value::from(20))
+    );
+
+    // The code again: used.
+    sign_in_by_keyboard(&c, &app, &code, "02.02.1994").await;
+    assert_eq!(path_of_when(&c, "/p/sign-in").await, "/p/sign-in");
+    assert!(body_text(&c).await.contains("Skjemaet er lukket"));
+    c.close().await.unwrap();
+}
+
+#[actix_web::test]
+async fn on_a_phone_a_wrong_code_and_an_expired_order_get_their_pages() {
+    let app = TestApp::spawn_with(|s| s.patient_cookie_secure = false).await;
+    let (_, _, order, code) = ordered_baseline(&app, IDS[1]).await;
+    let driver = Driver::start();
+    let c = driver.browser().await;
+
+    sign_in_by_keyboard(&c, &app, "AAAA-BBBB-CCCC-DDDD", "12.10.1963").await;
+    assert_eq!(path_of_when(&c, "/p/sign-in").await, "/p/sign-in");
+    let alert = c.find(Locator::Css("[role=alert]")).await.unwrap().text().await.unwrap();
+    assert!(alert.contains("stemmer ikke"), "{alert}");
+    check_page(&c).await;
+
+    {
+        use diesel::RunQueryDsl;
+        diesel::sql_query(
+            "UPDATE orders SET remind_on = current_date - 2, expires_on = current_date - 1 WHERE id = $1",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(uuid::Uuid::parse_str(&order).unwrap())
+        .execute(&mut app.conn())
+        .unwrap();
+    }
+    sign_in_by_keyboard(&c, &app, &code, "12.10.1963").await;
+    assert_eq!(path_of_when(&c, "/p/sign-in").await, "/p/sign-in");
+    assert!(body_text(&c).await.contains("Skjemaet er lukket"));
+    check_page(&c).await;
+    c.close().await.unwrap();
+}

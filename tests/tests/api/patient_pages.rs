@@ -1,0 +1,302 @@
+//! The patient's pages under /p over real HTTP (no redirects followed, the session cookie carried
+//! by hand as a browser would): sign in with the order's code and the date of birth, answer one
+//! screen at a time, go back and reload (answers kept), a wrong answer gets a message at the
+//! field and saves nothing, summary, submit, receipt; the answers land in the draft and the order
+//! is answered. And the failures: a wrong code or date, a used code, an expired order, too many
+//! wrong dates (the code dies), too many attempts from one address, a missing CSRF token.
+
+use domain::access::Role;
+use integration_tests::{json, TestApp, UNIT_MOLDE};
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::redirect::Policy;
+use serde_json::Value;
+
+use crate::fixtures::{call, create, pathway_for_new_patient, IDS};
+
+/// A browser-like client: no redirects followed, the session cookie kept by hand.
+struct Patient<'a> {
+    app: &'a TestApp,
+    client: reqwest::Client,
+    cookie: Option<String>,
+}
+
+impl<'a> Patient<'a> {
+    fn new(app: &'a TestApp) -> Self {
+        let client = reqwest::Client::builder().redirect(Policy::none()).build().unwrap();
+        Self { app, client, cookie: None }
+    }
+
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> (u16, Option<String>, String) {
+        let req = match &self.cookie {
+            Some(c) => req.header(COOKIE, c.clone()),
+            None => req,
+        };
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let location = res.headers().get(LOCATION).map(|l| l.to_str().unwrap().to_owned());
+        if let Some(set) = res.headers().get(SET_COOKIE) {
+            let set = set.to_str().unwrap().to_owned();
+            for attribute in ["HttpOnly", "SameSite=Strict", "Path=/p"] {
+                assert!(set.contains(attribute), "{set}");
+            }
+            let pair = set.split(';').next().unwrap().to_owned();
+            self.cookie = if pair.ends_with('=') { None } else { Some(pair) };
+        }
+        (status, location, res.text().await.unwrap())
+    }
+
+    async fn get(&mut self, path: &str) -> (u16, Option<String>, String) {
+        let req = self.client.get(self.app.url(path));
+        self.send(req).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> (u16, Option<String>, String) {
+        let req = self.client.post(self.app.url(path)).form(form);
+        self.send(req).await
+    }
+
+    async fn sign_in(&mut self, code: &str, birth_date: &str) -> (u16, Option<String>, String) {
+        self.post("/p/sign-in", &[("code", code), ("birth_date", birth_date)]).await
+    }
+}
+
+/// The CSRF token of a page's form.
+fn csrf_of(page: &str) -> String {
+    let at = page.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
+    page[at..at + 32].to_owned()
+}
+
+/// A baseline draft (clinician's part only) at Molde for the patient `id`, ordered; returns
+/// (registrar token, form id, order id, code).
+async fn ordered_baseline(app: &TestApp, id: (&str, i32)) -> (String, String, String, String) {
+    let unit = app.unit(UNIT_MOLDE);
+    let registrar = app.token_for(Role::Registrar, unit).await;
+    let pathway = pathway_for_new_patient(app, &registrar, unit.0, id, 20, 1).await;
+    let date = (chrono::Utc::now().date_naive() - chrono::Duration::days(5)).to_string();
+    let (form, _) =
+        create(app, &registrar, &pathway, "baseline", &json!({"event_date": date, "referral_diagnosis": "F10.2"}))
+            .await;
+    let (status, order) = call(app, "POST", "/api/v1/orders", Some(&json!({"form_id": form})), Some(&registrar)).await;
+    assert_eq!(status, 201, "{order}");
+    let code = order["access_code"].as_str().unwrap().to_owned();
+    (registrar, form, order["id"].as_str().unwrap().to_owned(), code)
+}
+
+/// IDS[0] is 02029404855: born 2 February 1994.
+const BORN: &str = "02.02.1994";
+
+#[actix_web::test]
+async fn a_patient_signs_in_with_the_code_answers_goes_back_reloads_and_submits() {
+    let app = TestApp::spawn().await;
+    let (registrar, form, order, code) = ordered_baseline(&app, IDS[0]).await;
+    let mut p = Patient::new(&app);
+
+    let (status, _, page) = p.get("/p").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("<html lang=\"nb\">") && page.contains("<label for=\"code\">"), "{page}");
+
+    // A wrong date of birth: refused like a wrong code, counted against the order.
+    let (status, _, page) = p.sign_in(&code, "03.02.1994").await;
+    assert_eq!(status, 401);
+    assert!(page.contains("stemmer ikke"));
+    assert!(p.cookie.is_none());
+
+    // The code as a patient might type it: lower case, spaces for dashes.
+    let typed = code.to_lowercase().replace('-', " ");
+    let (status, location, _) = p.sign_in(&typed, BORN).await;
+    assert_eq!((status, location.as_deref()), (303, Some("/p/questions")));
+    assert!(p.cookie.is_some());
+    let (status, location, _) = p.get("/p/questions").await;
+    assert_eq!((status, location.as_deref()), (303, Some("/p/questions/helse")));
+    let (status, _, page) = p.get("/p/questions/helse").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Side 1 av 3"), "{page}");
+    assert!(page.contains("Egenvurdert alvorlighet av rusproblemet"), "labels from the catalogue");
+    let csrf = csrf_of(&page);
+
+    // Without the CSRF token: refused, nothing saved.
+    let (status, _, _) = p.post("/p/questions/helse", &[("self_rated_severity", "4")]).await;
+    assert_eq!(status, 403);
+    // An answer outside the range: the message is at the field, nothing is saved.
+    let (status, _, page) = p
+        .post(
+            "/p/questions/helse",
+            &[("csrf", &csrf), ("self_rated_severity", "4"), ("self_rated_life_situation", "9")],
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(page.contains("id=\"self_rated_life_situation-error\""), "{page}");
+    assert!(page.contains("fra 1 til 5"));
+    let (_, read) = call(&app, "GET", &format!("/api/v1/forms/{form}"), None, Some(&registrar)).await;
+    assert_eq!(read["data"]["self_rated_severity"], Value::Null);
+    assert_eq!(read["version"], 1);
+
+    let (status, location, _) = p
+        .post(
+            "/p/questions/helse",
+            &[("csrf", &csrf), ("self_rated_severity", "4"), ("self_rated_life_situation", "2")],
+        )
+        .await;
+    assert_eq!((status, location.as_deref()), (303, Some("/p/questions/hverdag")));
+    let (_, _, page) = p.get("/p/questions/hverdag").await;
+    assert!(page.contains("Leier privat"), "Norwegian answer labels");
+    assert!(page.contains("href=\"/p/questions/helse\""), "a way back");
+    // Back, and a reload: the answers are there.
+    for _ in 0..2 {
+        let (status, _, page) = p.get("/p/questions/helse").await;
+        assert_eq!(status, 200);
+        assert!(
+            page.contains("id=\"self_rated_severity-4\" name=\"self_rated_severity\" value=\"4\" checked"),
+            "{page}"
+        );
+        assert!(page.contains("value=\"2\" checked"));
+    }
+    let (status, location, _) = p
+        .post(
+            "/p/questions/hverdag",
+            &[("csrf", &csrf), ("housing", "2"), ("lives_with", "1"), ("children_under_18", "2"), ("occupation", "7")],
+        )
+        .await;
+    assert_eq!((status, location.as_deref()), (303, Some("/p/questions/rus")));
+    // A number field: letters and a number out of range are refused with a message each.
+    let (status, _, page) =
+        p.post("/p/questions/rus", &[("csrf", &csrf), ("injected_ever", "2"), ("audit_score", "tjue")]).await;
+    assert_eq!(status, 422);
+    assert!(page.contains("helt tall") && page.contains("value=\"tjue\""), "the typed value is kept");
+    let (status, _, page) =
+        p.post("/p/questions/rus", &[("csrf", &csrf), ("injected_ever", "2"), ("audit_score", "50")]).await;
+    assert_eq!(status, 422);
+    assert!(page.contains("fra 0 til 40"));
+    let (status, location, _) = p
+        .post(
+            "/p/questions/rus",
+            &[("csrf", &csrf), ("injected_ever", "2"), ("audit_score", "20"), ("dudit_score", "")],
+        )
+        .await;
+    assert_eq!((status, location.as_deref()), (303, Some("/p/summary")));
+
+    let (status, _, page) = p.get("/p/summary").await;
+    assert_eq!(status, 200);
+    for shown in ["Leier privat", "Alene", "Arbeidsledig", "20", "Ikke besvart"] {
+        assert!(page.contains(shown), "{shown}: {page}");
+    }
+    assert!(!page.contains(IDS[0].0), "no national id on any page");
+    let (status, location, _) = p.post("/p/submit", &[("csrf", &csrf)]).await;
+    assert_eq!((status, location.as_deref()), (303, Some("/p/receipt")));
+    assert!(p.cookie.is_none(), "the session ends");
+    let (status, _, page) = p.get("/p/receipt").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Takk for svarene"));
+
+    // The answers are the patient part of the draft; the clinician's part is untouched.
+    let (_, read) = call(&app, "GET", &format!("/api/v1/forms/{form}"), None, Some(&registrar)).await;
+    assert_eq!(read["status"], "draft");
+    assert_eq!(read["data"]["referral_diagnosis"], "F10.2");
+    for (field, value) in [
+        ("self_rated_severity", 4),
+        ("self_rated_life_situation", 2),
+        ("housing", 2),
+        ("occupation", 7),
+        ("audit_score", 20),
+    ] {
+        assert_eq!(read["data"][field], value, "{field}");
+    }
+    let (_, history) = call(&app, "GET", &format!("/api/v1/forms/{form}/history"), None, Some(&registrar)).await;
+    let by_patient = history.as_array().unwrap().iter().filter(|h| h["action"] == "answered_by_patient").count();
+    assert_eq!(by_patient, 3);
+    let (_, read) = call(&app, "GET", &format!("/api/v1/orders/{order}"), None, Some(&registrar)).await;
+    assert_eq!(read["status"], "answered");
+    let moves: Vec<(String, String)> = read["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["to_status"].as_str().unwrap().to_owned(), h["actor"].as_str().unwrap().to_owned()))
+        .collect();
+    let expected = [("ordered", "user"), ("opened", "patient"), ("answered", "patient")];
+    assert_eq!(moves, expected.map(|(a, b)| (a.to_owned(), b.to_owned())));
+
+    // The code is used up: signing in again is refused, and so is the old session.
+    let mut again = Patient::new(&app);
+    let (status, _, page) = again.sign_in(&code, BORN).await;
+    assert_eq!(status, 410);
+    assert!(page.contains("lukket"));
+    assert_eq!(app.audit_count("patient_channel.sign_in"), 3);
+    assert_eq!(app.audit_count("patient_channel.answer"), 3);
+    assert_eq!(app.audit_count("patient_channel.submit"), 1);
+}
+
+#[actix_web::test]
+async fn wrong_codes_expired_orders_and_dead_codes_are_refused() {
+    let app = TestApp::spawn_with(|s| s.orders.max_failed_sign_ins = 3).await;
+    let (registrar, _, order, code) = ordered_baseline(&app, IDS[0]).await;
+    let mut p = Patient::new(&app);
+    // A code that is no order's, and text that is no code.
+    for wrong in ["AAAA-BBBB-CCCC-DDDD", "hello", ""] {
+        let (status, _, page) = p.sign_in(wrong, BORN).await;
+        assert_eq!(status, 401, "{wrong}");
+        assert!(page.contains("stemmer ikke"));
+    }
+    // Three wrong dates kill the code: the right one no longer opens it.
+    for _ in 0..3 {
+        let (status, _, _) = p.sign_in(&code, "01.01.1990").await;
+        assert_eq!(status, 401);
+    }
+    let (status, _, _) = p.sign_in(&code, BORN).await;
+    assert_eq!(status, 410);
+    assert!(p.cookie.is_none());
+    let (_, read) = call(&app, "GET", &format!("/api/v1/orders/{order}"), None, Some(&registrar)).await;
+    assert_eq!(read["status"], "ordered", "the order stays open for the clinician to cancel and order again");
+
+    // An order past its expiry date expires when its code is tried.
+    let (registrar, _, order, code) = ordered_baseline(&app, IDS[1]).await;
+    {
+        use diesel::RunQueryDsl;
+        diesel::sql_query(
+            "UPDATE orders SET remind_on = current_date - 2, expires_on = current_date - 1 WHERE id = $1",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(uuid::Uuid::parse_str(&order).unwrap())
+        .execute(&mut app.conn())
+        .unwrap();
+    }
+    let (status, _, _) = p.sign_in(&code, "12.10.1963").await;
+    assert_eq!(status, 410);
+    let (_, read) = call(&app, "GET", &format!("/api/v1/orders/{order}"), None, Some(&registrar)).await;
+    assert_eq!(read["status"], "expired");
+    assert_eq!(read["history"][1]["actor"], "system");
+
+    // A cancelled order's code is dead, and so is a session opened before the cancellation.
+    let (registrar, _, order, code) = ordered_baseline(&app, IDS[2]).await;
+    let (status, _, _) = p.sign_in(&code, "17.04.1962").await;
+    assert_eq!(status, 303);
+    let (status, _, _) = p.get("/p/questions/helse").await;
+    assert_eq!(status, 200);
+    let (status, _) =
+        call(&app, "POST", &format!("/api/v1/orders/{order}/cancel"), Some(&json!({})), Some(&registrar)).await;
+    assert_eq!(status, 200);
+    let (status, _, page) = p.get("/p/questions/helse").await;
+    assert_eq!(status, 410, "{page}");
+    let (status, _, _) = Patient::new(&app).sign_in(&code, "17.04.1962").await;
+    assert_eq!(status, 410);
+
+    // No session: the question pages send the patient to sign in.
+    let (status, _, page) = Patient::new(&app).get("/p/summary").await;
+    assert_eq!(status, 401);
+    assert!(page.contains("href=\"/p\""));
+    let mut forged = Patient::new(&app);
+    forged.cookie = Some("rusreg_patient=eyJhbGciOiJIUzI1NiJ9.e30.x".into());
+    let (status, _, _) = forged.get("/p/summary").await;
+    assert_eq!(status, 401);
+}
+
+#[actix_web::test]
+async fn sign_ins_from_one_address_are_limited() {
+    let app = TestApp::spawn_with(|s| s.login_limit_per_address = 3).await;
+    let mut p = Patient::new(&app);
+    for _ in 0..3 {
+        let (status, _, _) = p.sign_in("AAAA-BBBB-CCCC-DDDD", BORN).await;
+        assert_eq!(status, 401);
+    }
+    let (status, _, page) = p.sign_in("AAAA-BBBB-CCCC-DDDD", BORN).await;
+    assert_eq!(status, 429);
+    assert!(page.contains("For mange forsøk"));
+}

@@ -1,0 +1,146 @@
+//! The order scheduler against the real database as the server's role: the one-year follow-up is
+//! ordered by itself when its window opens (endings 3 or 4 with consent only), with one
+//! invitation letter carrying the code and nothing about health; two passes running at once (two
+//! connections, as two server instances) make one order and one letter; a pass run again changes
+//! nothing; the reminder comes once; an expired follow-up is ordered again while attempts are left.
+
+use chrono::{Duration, NaiveDate, Utc};
+use diesel::prelude::*;
+use domain::access::Role;
+use domain::orders::OrderConfig;
+use domain::worklist::WorklistConfig;
+use integration_tests::{json, TestApp, UNIT_MOLDE};
+
+use crate::fixtures::{call, complete, create, discharge, pathway_for_new_patient, IDS};
+
+const URL: &str = "https://rusreg.example";
+
+fn pass(app: &TestApp, today: NaiveDate) -> app::scheduler::PassReport {
+    let mut conn = app.db.server_conn();
+    app::scheduler::run_pass(&mut conn, OrderConfig::default(), WorklistConfig::default(), URL, today, 100).unwrap()
+}
+
+/// A pathway discharged `days_ago` days ago with `ending` and the consent answer `consent`.
+async fn discharged(app: &TestApp, token: &str, id: (&str, i32), days_ago: i64, ending: i16, consent: i16) -> String {
+    let unit = app.unit(UNIT_MOLDE);
+    let pathway = pathway_for_new_patient(app, token, unit.0, id, days_ago + 60, 1).await;
+    let baseline = (Utc::now().date_naive() - Duration::days(days_ago + 50)).to_string();
+    crate::fixtures::completed_baseline(app, token, &pathway, &baseline).await;
+    let date = (Utc::now().date_naive() - Duration::days(days_ago)).to_string();
+    let mut body = discharge(&date);
+    body["ending"] = json!(ending);
+    body["contact_consent_1y"] = json!(consent);
+    if ending == 3 {
+        body["municipality_informed"] = json!(1);
+    }
+    let (form, _) = create(app, token, &pathway, "discharge", &body).await;
+    complete(app, token, &form).await;
+    pathway
+}
+
+#[derive(QueryableByName, Debug)]
+struct Message {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    purpose: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    body: String,
+}
+
+fn messages(app: &TestApp) -> Vec<Message> {
+    diesel::sql_query("SELECT purpose, body FROM outbox_messages ORDER BY id").load(&mut app.conn()).unwrap()
+}
+
+#[actix_web::test]
+async fn the_follow_up_is_ordered_reminded_and_expired_by_itself_once_whatever_runs_at_once() {
+    let app = TestApp::spawn().await;
+    let unit = app.unit(UNIT_MOLDE);
+    let registrar = app.token_for(Role::Registrar, unit).await;
+    let due = discharged(&app, &registrar, IDS[0], 345, 4, 1).await;
+    // Not ordered: no consent; ending 2 (not 3 or 4); window not open yet (2 months).
+    discharged(&app, &registrar, IDS[1], 345, 4, 2).await;
+    discharged(&app, &registrar, IDS[2], 345, 2, 1).await;
+    discharged(&app, &registrar, IDS[3], 60, 3, 1).await;
+    let today = Utc::now().date_naive();
+
+    // Two passes at once, as two server instances against one database.
+    let reports: Vec<_> = std::thread::scope(|s| {
+        let a = s.spawn(|| pass(&app, today));
+        let b = s.spawn(|| pass(&app, today));
+        vec![a.join().unwrap(), b.join().unwrap()]
+    });
+    assert_eq!(reports.iter().map(|r| r.follow_ups_ordered).sum::<usize>(), 1, "{reports:?}");
+    assert_eq!(app.count("orders"), 1);
+    let (_, list) = call(&app, "GET", &format!("/api/v1/orders?pathway={due}"), None, Some(&registrar)).await;
+    assert_eq!(list["total"], 1);
+    let order = &list["items"][0];
+    assert_eq!((order["questionnaire"].as_str(), order["attempt"].as_i64()), (Some("follow_up"), Some(1)));
+    assert_eq!(order["ordered_by"], serde_json::Value::Null, "ordered by the system");
+    let letters = messages(&app);
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].purpose, "invitation");
+    // The letter carries a code that is the order's, and nothing about health or the register.
+    let code_line = letters[0].body.lines().map(str::trim).find(|l| l.len() == 19 && l.matches('-').count() == 3);
+    let code = domain::orders::AccessCode::parse(code_line.unwrap()).unwrap();
+    let stored: Vec<u8> = {
+        use persistence::schema::order_access_codes as c;
+        c::table.select(c::code_hash).first(&mut app.conn()).unwrap()
+    };
+    assert_eq!(stored, code.hash().to_vec());
+    for word in ["rusmidl", "rusbehandling", "TSB", "behandling", "avhengighet", IDS[0].0, "1994"] {
+        assert!(!letters[0].body.to_lowercase().contains(&word.to_lowercase()), "{word}: {}", letters[0].body);
+    }
+    assert!(letters[0].body.contains("https://rusreg.example/p"));
+
+    // The letter's code with the patient's date of birth is right, but the follow-up is not on
+    // the patient's page yet: a page that says so, and the order stays as it was.
+    let res = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(app.url("/p/sign-in"))
+        .form(&[("code", code.display().as_str()), ("birth_date", "02.02.1994")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 409);
+    assert!(res.text().await.unwrap().contains("ikke besvares her"));
+    assert_eq!(app.count("orders WHERE status = 'ordered'"), 1);
+
+    // Again: nothing new.
+    assert_eq!(pass(&app, today), app::scheduler::PassReport::default());
+
+    // The reminder, once, after 15 days (two passes at once again).
+    let later = today + Duration::days(15);
+    let reports: Vec<_> = std::thread::scope(|s| {
+        let a = s.spawn(|| pass(&app, later));
+        let b = s.spawn(|| pass(&app, later));
+        vec![a.join().unwrap(), b.join().unwrap()]
+    });
+    assert_eq!(reports.iter().map(|r| r.reminded).sum::<usize>(), 1, "{reports:?}");
+    assert_eq!(messages(&app).iter().filter(|m| m.purpose == "reminder").count(), 1);
+    assert!(!messages(&app)[1].body.contains(&code.display()), "a reminder carries no code");
+
+    // After 31 days the order expires (code dead, history by the system) and attempt 2 is made.
+    let expiry = today + Duration::days(31);
+    let report = pass(&app, expiry);
+    assert_eq!((report.expired, report.follow_ups_ordered), (1, 1), "{report:?}");
+    let (_, list) = call(&app, "GET", &format!("/api/v1/orders?pathway={due}"), None, Some(&registrar)).await;
+    let statuses: Vec<(i64, String)> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["attempt"].as_i64().unwrap(), o["status"].as_str().unwrap().to_owned()))
+        .collect();
+    assert!(statuses.contains(&(1, "expired".into())) && statuses.contains(&(2, "ordered".into())), "{statuses:?}");
+    let first = list["items"].as_array().unwrap().iter().find(|o| o["attempt"] == 1).unwrap();
+    let (_, read) =
+        call(&app, "GET", &format!("/api/v1/orders/{}", first["id"].as_str().unwrap()), None, Some(&registrar)).await;
+    let last = read["history"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!((last["to_status"].as_str(), last["actor"].as_str()), (Some("expired"), Some("system")));
+
+    // The second attempt expires too: attempts (2) are spent, nothing more is ordered.
+    let report = pass(&app, expiry + Duration::days(31));
+    assert_eq!((report.expired, report.follow_ups_ordered), (1, 0), "{report:?}");
+    assert_eq!(app.count("orders"), 2);
+    assert_eq!(app.audit_count("order.create"), 2);
+}
