@@ -5,6 +5,7 @@
 mod access;
 mod auth;
 mod backup;
+mod browser;
 mod conventions;
 mod directory;
 mod disclosure;

@@ -5,67 +5,16 @@
 //! wrong code, an expired order and a used code each get their page. On every page: every input
 //! has a label, nothing is wider than the screen, and no script runs.
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use domain::access::Role;
 use fantoccini::key::Key;
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use integration_tests::{json, TestApp, UNIT_MOLDE};
 use serde_json::Value;
 
+use crate::browser::Driver;
 use crate::fixtures::{call, create, pathway_for_new_patient, IDS};
-
-/// A chromedriver on a free port, stopped (by its own process id) when dropped.
-struct Driver {
-    child: Child,
-    port: u16,
-}
-
-impl Driver {
-    fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver runs (apt-get install chromium-driver)");
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Self { child, port }
-    }
-
-    async fn browser(&self) -> Client {
-        let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            json!({
-                "binary": "/usr/bin/chromium",
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                         "--window-size=390,844", "--lang=nb"],
-                "mobileEmulation": {"deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 3.0}},
-            }),
-        );
-        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        ClientBuilder::new(connector)
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{}", self.port))
-            .await
-            .expect("a chromium session")
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 async fn ordered_baseline(app: &TestApp, id: (&str, i32)) -> (String, String, String, String) {
     let unit = app.unit(UNIT_MOLDE);
@@ -149,7 +98,7 @@ async fn on_a_phone_a_patient_signs_in_answers_goes_back_reloads_and_submits() {
     let app = TestApp::spawn_with(|s| s.patient_cookie_secure = false).await;
     let (registrar, form, order, code) = ordered_baseline(&app, IDS[0]).await;
     let driver = Driver::start();
-    let c = driver.browser().await;
+    let c = driver.phone().await;
 
     sign_in_by_keyboard(&c, &app, &code.to_lowercase(), "02.02.1994").await;
     assert_eq!(path_of_when(&c, "/p/questions/helse").await, "/p/questions/helse");
@@ -166,6 +115,7 @@ async fn on_a_phone_a_patient_signs_in_answers_goes_back_reloads_and_submits() {
     assert!(chosen(&c, "self_rated_severity-4").await && chosen(&c, "self_rated_life_situation-2").await);
     assert!(!chosen(&c, "self_rated_severity-3").await);
     next(&c).await;
+    assert_eq!(path_of_when(&c, "/p/questions/hverdag").await, "/p/questions/hverdag");
     for id in ["housing-2", "lives_with-1", "children_under_18-2", "occupation-7"] {
         choose(&c, id).await;
     }
@@ -217,7 +167,7 @@ async fn on_a_phone_a_wrong_code_and_an_expired_order_get_their_pages() {
     let app = TestApp::spawn_with(|s| s.patient_cookie_secure = false).await;
     let (_, _, order, code) = ordered_baseline(&app, IDS[1]).await;
     let driver = Driver::start();
-    let c = driver.browser().await;
+    let c = driver.phone().await;
 
     sign_in_by_keyboard(&c, &app, "AAAA-BBBB-CCCC-DDDD", "12.10.1963").await;
     assert_eq!(path_of_when(&c, "/p/sign-in").await, "/p/sign-in");

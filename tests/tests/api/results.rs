@@ -283,3 +283,76 @@ async fn units_regions_english_and_downloads() {
     let res = app.get("/api/v1/public/indicators?format=pdf").send().await.unwrap();
     assert_eq!(res.status(), 422);
 }
+
+/// The keyboard reaches every link and control of every page kind, in document order, starting
+/// with the skip link, and each one shows where the focus is: Tab pressed in a real browser
+/// (chromium over WebDriver), the focused element read back after each press.
+#[actix_web::test]
+async fn the_keyboard_reaches_every_link_of_every_page_in_order() {
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+    use fantoccini::key::Key;
+    let app = published().await;
+    let staff = app.token_for(Role::RegisterStaff, app.nation()).await;
+    let csv = include_str!("../../../seeds/directory-demo.csv");
+    let res = reqwest::Client::new()
+        .post(app.url("/api/v1/directory/import"))
+        .header("content-type", "text/csv")
+        .bearer_auth(&staff)
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let public: Value = app.get("/api/v1/public/indicators").send().await.unwrap().json().await.unwrap();
+    let entity =
+        public["indicators"][0]["rows"].as_array().unwrap().iter().find(|r| r["level"] == "legal_entity").unwrap()
+            ["node_id"]
+            .clone();
+    let driver = crate::browser::Driver::start();
+    let c = driver.desktop().await;
+    for path in [
+        "/results".to_owned(),
+        "/results/indikator/follow_up_reached".to_owned(),
+        format!("/results/foretak/{entity}"),
+        "/results/tjenester?lang=en".to_owned(),
+    ] {
+        c.goto(&app.url(&path)).await.unwrap();
+        // Number every element the keyboard should reach, in document order.
+        let count = c
+            .execute(
+                "const all = [...document.querySelectorAll('a[href], select, button, input:not([type=hidden]), textarea, [tabindex]')];
+                 all.forEach((e, i) => e.setAttribute('data-walk', i));
+                 return all.length;",
+                vec![],
+            )
+            .await
+            .unwrap()
+            .as_u64()
+            .unwrap();
+        assert!(count > 3, "{path}: links to walk");
+        let mut visited = Vec::new();
+        for _ in 0..count {
+            let tab = KeyActions::new("keyboard".into())
+                .then(KeyAction::Down { value: Key::Tab.into() })
+                .then(KeyAction::Up { value: Key::Tab.into() });
+            c.perform_actions(tab).await.unwrap();
+            let focused = c
+                .execute(
+                    "const e = document.activeElement;
+                     return [e.getAttribute('data-walk'), getComputedStyle(e).outlineStyle, e.getAttribute('href')];",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            let index = focused[0].as_str().and_then(|i| i.parse::<u64>().ok());
+            assert_ne!(focused[1], "none", "{path}: element {index:?} shows its focus");
+            visited.push(index);
+            if index == Some(0) {
+                assert_eq!(focused[2], "#main", "{path}: the skip link comes first");
+            }
+        }
+        let expected: Vec<Option<u64>> = (0..count).map(Some).collect();
+        assert_eq!(visited, expected, "{path}: Tab visits every link and control once, in order");
+    }
+    c.close().await.unwrap();
+}
