@@ -21,6 +21,7 @@ fn out_of_bounds(unit: i64) -> Vec<(String, &'static str)> {
         "/api/v1/pathways",
         "/api/v1/reservations",
         "/api/v1/users",
+        "/api/v1/directory",
         &format!("/api/v1/units/{unit}/worklist"),
     ]
     .iter()
@@ -45,6 +46,8 @@ fn out_of_bounds(unit: i64) -> Vec<(String, &'static str)> {
         ("/api/v1/releases?year=-3".to_owned(), "year"),
         ("/api/v1/releases/1/download?entity=0".to_owned(), "entity"),
         ("/api/v1/public/indicators?year=1999".to_owned(), "year"),
+        ("/api/v1/directory?region=0".to_owned(), "region"),
+        (format!("/api/v1/directory?entity={huge}"), "entity"),
     ]);
     v
 }
@@ -88,7 +91,7 @@ fn documented_bounds(name: &str) -> (f64, f64) {
     match name {
         "page" => (1.0, app::paging::MAX_PAGE as f64),
         "per_page" => (1.0, app::paging::MAX_PER_PAGE as f64),
-        "unit" | "parent" | "entity" => (1.0, api::pagination::MAX_ID as f64),
+        "unit" | "parent" | "entity" | "region" => (1.0, api::pagination::MAX_ID as f64),
         "year" => (f64::from(api::pagination::MIN_YEAR), f64::from(api::pagination::MAX_YEAR)),
         "status" => (1.0, 7.0),
         other => panic!("numeric query parameter {other} has no bounds in this test"),
