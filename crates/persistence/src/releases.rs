@@ -213,3 +213,77 @@ pub fn lock_snapshots(conn: &mut PgConnection, year: i16) -> Result<(), RepoErro
     diesel::sql_query("SELECT pg_advisory_xact_lock(7366, $1::int)").bind::<SmallInt, _>(year).execute(conn)?;
     Ok(())
 }
+
+/// One inner count a release was built from (migration `release_counts`): never shown, kept so
+/// that a later release of the year can be audited together with this one.
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct ReleaseCountRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub population: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub unit_id: i64,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    pub entity_id: Option<i64>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    pub region_id: Option<i64>,
+    #[diesel(sql_type = SmallInt)]
+    pub sex: i16,
+    #[diesel(sql_type = SmallInt)]
+    pub age_group: i16,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub o1: bool,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub o2: bool,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub o3: bool,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub n: i64,
+}
+
+/// Stores the inner counts of a release, in the transaction that creates it (one statement per
+/// 20,000 counts, as arrays).
+pub fn insert_release_counts(
+    conn: &mut PgConnection,
+    release_id: i64,
+    counts: &[ReleaseCountRow],
+) -> Result<(), RepoError> {
+    use diesel::sql_types::Integer;
+    use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text};
+    for (i, chunk) in counts.chunks(20_000).enumerate() {
+        let col = |f: fn(&ReleaseCountRow) -> bool| chunk.iter().map(f).collect::<Vec<bool>>();
+        let offset = i32::try_from(i * 20_000).map_err(|_| RepoError::Other("too many release counts".into()))?;
+        diesel::sql_query(
+            "INSERT INTO release_counts \
+             (release_id, row_number, population, unit_id, entity_id, region_id, sex, age_group, o1, o2, o3, n) \
+             SELECT $1, $12 + u.ord::integer, u.population, u.unit_id, u.entity_id, u.region_id, u.sex, \
+                    u.age_group, u.o1, u.o2, u.o3, u.n \
+             FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::smallint[], \
+                         $7::smallint[], $8::boolean[], $9::boolean[], $10::boolean[], $11::bigint[]) \
+                  WITH ORDINALITY AS u(population, unit_id, entity_id, region_id, sex, age_group, o1, o2, o3, n, ord)",
+        )
+        .bind::<BigInt, _>(release_id)
+        .bind::<Array<Text>, _>(chunk.iter().map(|c| c.population.clone()).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(chunk.iter().map(|c| c.unit_id).collect::<Vec<_>>())
+        .bind::<Array<Nullable<BigInt>>, _>(chunk.iter().map(|c| c.entity_id).collect::<Vec<_>>())
+        .bind::<Array<Nullable<BigInt>>, _>(chunk.iter().map(|c| c.region_id).collect::<Vec<_>>())
+        .bind::<Array<SmallInt>, _>(chunk.iter().map(|c| c.sex).collect::<Vec<_>>())
+        .bind::<Array<SmallInt>, _>(chunk.iter().map(|c| c.age_group).collect::<Vec<_>>())
+        .bind::<Array<Bool>, _>(col(|c| c.o1))
+        .bind::<Array<Bool>, _>(col(|c| c.o2))
+        .bind::<Array<Bool>, _>(col(|c| c.o3))
+        .bind::<Array<BigInt>, _>(chunk.iter().map(|c| c.n).collect::<Vec<_>>())
+        .bind::<Integer, _>(offset)
+        .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// The inner counts a release was built from (empty for a release stored before they were kept).
+pub fn release_counts(conn: &mut PgConnection, release_id: i64) -> Result<Vec<ReleaseCountRow>, RepoError> {
+    Ok(diesel::sql_query(
+        "SELECT population, unit_id, entity_id, region_id, sex, age_group, o1, o2, o3, n \
+         FROM release_counts WHERE release_id = $1 ORDER BY row_number",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(release_id)
+    .load(conn)?)
+}

@@ -418,6 +418,23 @@ diesel::table! {
 }
 
 diesel::table! {
+    release_counts (release_id, row_number) {
+        release_id -> Int8,
+        row_number -> Int4,
+        population -> Text,
+        unit_id -> Int8,
+        entity_id -> Nullable<Int8>,
+        region_id -> Nullable<Int8>,
+        sex -> Int2,
+        age_group -> Int2,
+        o1 -> Bool,
+        o2 -> Bool,
+        o3 -> Bool,
+        n -> Int8,
+    }
+}
+
+diesel::table! {
     releases (id) {
         id -> Int8,
         year -> Int2,
@@ -514,6 +531,7 @@ diesel::joinable!(pathways -> users (created_by));
 diesel::joinable!(patients -> users (registered_by));
 diesel::joinable!(release_cells -> org_nodes (node_id));
 diesel::joinable!(release_cells -> releases (release_id));
+diesel::joinable!(release_counts -> releases (release_id));
 
 diesel::table! {
     service_facts (id) {
@@ -566,6 +584,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     pathways,
     patients,
     release_cells,
+    release_counts,
     releases,
     reservations,
     service_facts,

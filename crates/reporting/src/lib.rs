@@ -7,6 +7,7 @@ pub mod coverage;
 pub mod exports;
 pub mod history;
 pub mod indicators;
+pub mod over_time;
 pub mod releases;
 pub mod small_counts;
 pub mod snapshots;

@@ -74,6 +74,13 @@ pub struct AuditSummary {
     /// Primary cells that cells forced by an earlier publication of the year would disclose
     /// (a value that changed by 1..k-1 is withheld instead of forced, so it is not counted here).
     pub unsafe_forced: usize,
+    /// Earlier releases of the year this release was audited together with, as one model
+    /// (releases stored before their counts were kept are not among them).
+    #[serde(default)]
+    pub over_time_releases: usize,
+    /// What that audit over time found (0 in every stored release).
+    #[serde(default)]
+    pub over_time_findings: usize,
 }
 
 impl AuditSummary {
@@ -91,6 +98,8 @@ impl AuditSummary {
             insider_units: report.insider_groups,
             singleton_findings: report.insider.len(),
             unsafe_forced,
+            over_time_releases: 0,
+            over_time_findings: 0,
         }
     }
 
@@ -123,6 +132,9 @@ pub struct BuiltRelease {
     pub primary: usize,
     pub secondary: usize,
     pub stats: serde_json::Value,
+    /// The inner counts of the year the release was built from (stored with it, for auditing
+    /// later releases of the year together with it).
+    pub counts: Vec<PlacedCount>,
 }
 
 impl BuiltRelease {
@@ -157,6 +169,9 @@ impl BuiltRelease {
 #[derive(Debug, Clone, Default)]
 pub struct Previous {
     pub release_id: Option<i64>,
+    /// The published releases of the year whose counts are kept, oldest first: a new release is
+    /// audited together with them (`crate::over_time`).
+    pub earlier: Vec<crate::over_time::EarlierRelease>,
     pub history: History<CellKey>,
     pub over_time: OverTime,
 }
@@ -216,14 +231,16 @@ impl Previous {
                 }
             }
         }
-        Previous { release_id, history, over_time: OverTime::default() }
+        Previous { release_id, history, over_time: OverTime::default(), earlier: Vec::new() }
     }
 
     /// The history of `year` as stored (see [`load_publications`]).
     pub fn load(conn: &mut persistence::PgConnection, year: i32) -> Result<Self, persistence::RepoError> {
         let (latest, stored) = load_publications(conn, year)?;
         let publications: Vec<Publication<'_>> = stored.iter().map(StoredPublication::as_publication).collect();
-        Ok(Previous::new(latest, &publications))
+        let mut previous = Previous::new(latest, &publications);
+        previous.earlier = crate::over_time::load_earlier(conn, year)?;
+        Ok(previous)
     }
 }
 
@@ -295,7 +312,7 @@ const OUTCOMES: [&str; 3] = ["total", "yes", "no"];
 /// The outcome dimensions of the linked table (see [`IndicatorId::counted_in`]).
 const OUTCOME_DIMS: [&str; 3] = ["o1", "o2", "o3"];
 
-fn outcome_str(raw: &str) -> &'static str {
+pub(crate) fn outcome_str(raw: &str) -> &'static str {
     OUTCOMES.into_iter().find(|o| *o == raw).unwrap_or("total")
 }
 
@@ -397,12 +414,27 @@ pub fn linked_table(
     today: chrono::NaiveDate,
 ) -> Result<LinkedTable, SuppressionError> {
     let counts: Vec<&PlacedCount> = counts.iter().filter(|c| c.year == year).collect();
+    Ok(linked_table_of(&[counts], tree, year, today)?.0)
+}
+
+/// The linked table of `year` over one set of counts, or over several sets at once (the counts
+/// of earlier releases of the year and of the one being made: one model with a `time`
+/// dimension, in which every release's cells are cells of their own epoch). With several
+/// epochs, the second value gives each key's epoch.
+pub(crate) fn linked_table_of(
+    epochs: &[Vec<&PlacedCount>],
+    tree: &OrgTree,
+    year: i32,
+    today: chrono::NaiveDate,
+) -> Result<(LinkedTable, Vec<usize>), SuppressionError> {
+    let over_time = epochs.len() > 1;
     let mut places: BTreeSet<Placement> = tree.units_in_year(year, today).into_iter().collect();
-    places.extend(counts.iter().map(|c| c.place));
+    places.extend(epochs.iter().flatten().map(|c| c.place));
     let org = org_dimension(tree, &places)?;
 
     let sex_codes: Vec<String> = SEXES.iter().map(|(c, _)| c.to_string()).collect();
     let age_codes: Vec<String> = (1..=AGE_GROUPS.len()).map(|a| a.to_string()).collect();
+    let time_codes: Vec<String> = (0..epochs.len()).map(|e| format!("t{e}")).collect();
     let populations: Vec<&str> = Population::ALL.iter().map(|p| p.as_str()).collect();
     let mut b = TableBuilder::new();
     b.dimension(Dimension::flat("population", "all", &populations)?)
@@ -412,48 +444,82 @@ pub fn linked_table(
     for o in OUTCOME_DIMS {
         b.dimension(Dimension::flat(o, "all", &["yes", "no"])?);
     }
+    if over_time {
+        b.dimension(Dimension::flat("time", "all", &time_codes)?);
+    }
+    let with_time = |mut pattern: Vec<Option<&'static str>>| {
+        if over_time {
+            pattern.push(None);
+        }
+        pattern
+    };
     // Outcomes a population does not have are always yes; a baseline not yet due is not on time.
     for p in Population::ALL {
         for o in p.outcomes()..3 {
-            let mut pattern = vec![Some(p.as_str()), None, None, None, None, None, None];
+            let mut pattern = with_time(vec![Some(p.as_str()), None, None, None, None, None, None]);
             pattern[4 + o] = Some("no");
             b.structural_zero(&pattern)?;
         }
     }
-    b.structural_zero(&[Some(Population::Started.as_str()), None, None, None, Some("yes"), Some("no"), None])?;
+    b.structural_zero(&with_time(vec![
+        Some(Population::Started.as_str()),
+        None,
+        None,
+        None,
+        Some("yes"),
+        Some("no"),
+        None,
+    ]))?;
     let yn = |v: bool| if v { "yes" } else { "no" };
-    for c in &counts {
-        let sex = c.sex.to_string();
-        let age = (c.age_group.clamp(0, AGE_GROUPS.len() as i16 - 1) + 1).to_string();
-        let leaf = org.leaf[&c.place].as_str();
-        let [o1, o2, o3] = c.outcomes;
-        b.count(&[c.population.as_str(), leaf, &sex, &age, yn(o1), yn(o2), yn(o3)], c.n)?;
+    for (e, counts) in epochs.iter().enumerate() {
+        for c in counts {
+            let sex = c.sex.to_string();
+            let age = (c.age_group.clamp(0, AGE_GROUPS.len() as i16 - 1) + 1).to_string();
+            let leaf = org.leaf[&c.place].as_str();
+            let [o1, o2, o3] = c.outcomes;
+            let mut codes = vec![c.population.as_str(), leaf, &sex, &age, yn(o1), yn(o2), yn(o3)];
+            if over_time {
+                codes.push(&time_codes[e]);
+            }
+            b.count(&codes, c.n)?;
+        }
     }
     // Every cell of the release, by key, with its codes; indicators sharing a population share
     // its denominator cell (one column of the model).
     let mut keys: Vec<(CellKey, Vec<&str>, CellRole)> = Vec::new();
+    let mut epoch_of: Vec<usize> = Vec::new();
     let started = Population::Started.as_str();
-    for (code, node) in &org.published {
-        for s in std::iter::once("0").chain(sex_codes.iter().map(String::as_str)) {
-            for a in std::iter::once("0").chain(age_codes.iter().map(String::as_str)) {
-                let key = (ACTIVITY.to_owned(), *node, s.parse().unwrap_or(0), a.parse().unwrap_or(0), "total");
-                keys.push((key, vec![started, code, s, a, "all", "all", "all"], CellRole::Published));
+    for (e, time) in time_codes.iter().enumerate() {
+        let first = keys.len();
+        for (code, node) in &org.published {
+            for s in std::iter::once("0").chain(sex_codes.iter().map(String::as_str)) {
+                for a in std::iter::once("0").chain(age_codes.iter().map(String::as_str)) {
+                    let key = (ACTIVITY.to_owned(), *node, s.parse().unwrap_or(0), a.parse().unwrap_or(0), "total");
+                    keys.push((key, vec![started, code, s, a, "all", "all", "all"], CellRole::Published));
+                }
+            }
+            for id in IndicatorId::ALL {
+                let (population, outcome, filter) = id.counted_in();
+                for (o, role) in
+                    [("total", CellRole::Published), ("yes", CellRole::Published), ("no", CellRole::Protected)]
+                {
+                    let mut codes = vec![population.as_str(), code, "0", "0", "all", "all", "all"];
+                    if let Some(f) = filter {
+                        codes[4 + f] = "yes";
+                    }
+                    if o != "total" {
+                        codes[4 + outcome] = o;
+                    }
+                    keys.push(((id.as_str().to_owned(), *node, 0, 0, o), codes, role));
+                }
             }
         }
-        for id in IndicatorId::ALL {
-            let (population, outcome, filter) = id.counted_in();
-            for (o, role) in [("total", CellRole::Published), ("yes", CellRole::Published), ("no", CellRole::Protected)]
-            {
-                let mut codes = vec![population.as_str(), code, "0", "0", "all", "all", "all"];
-                if let Some(f) = filter {
-                    codes[4 + f] = "yes";
-                }
-                if o != "total" {
-                    codes[4 + outcome] = o;
-                }
-                keys.push(((id.as_str().to_owned(), *node, 0, 0, o), codes, role));
+        if over_time {
+            for (_, codes, _) in &mut keys[first..] {
+                codes.push(time.as_str());
             }
         }
+        epoch_of.resize(keys.len(), e);
     }
     for (_, codes, role) in &keys {
         match role {
@@ -471,14 +537,15 @@ pub fn linked_table(
         })
         .collect::<Result<_, SuppressionError>>()?;
     let (insiders, insider_units) = unit_groups(&model, 1, &org.leaf);
-    Ok(LinkedTable {
+    let table = LinkedTable {
         model,
         keys: keys.into_iter().map(|(k, _, r)| (k, r)).collect(),
         index,
         placements: places.len(),
         insiders,
         insider_units,
-    })
+    };
+    Ok((table, epoch_of))
 }
 
 /// The inner cells of each unit of a linked table whose dimension `org_dim` has a leaf per
@@ -574,108 +641,165 @@ pub fn build_release_with(
             )
         }
     };
-    let mut opts = SuppressOptions {
-        strict: true,
-        forced: forced.clone(),
-        extra_primary: extra_primary.clone(),
-        insiders: insiders.clone(),
-        insider_exempt: insider_exempt.clone(),
-        extra_sums: extra_sums.clone(),
-        ..SuppressOptions::with_rule(rule)
-    };
-    let t = Instant::now();
-    let mut pattern = suppress(&model, &opts)?;
-    // Forcing unchanged values keeps what users saw, but no forced value may give a withheld
-    // count away (to an outsider or to one unit's staff). When forced cells would, the values
-    // shown before at the nodes around the cells they expose are no longer forced (withholding
-    // a value shown before is safe: the attacker cannot know it did not change), and the table
-    // is suppressed again; a release is refused only if that does not help.
+    // Cells withheld because the release, audited together with the earlier releases of the
+    // year, would give something away (see `audit_over_time`); grows round by round.
+    let mut withheld_over_time: BTreeSet<usize> = BTreeSet::new();
+    let mut rounds_over_time = 0usize;
     let mut unforced = 0usize;
-    for _ in 0..3 {
-        if pattern.unsafe_cells.is_empty() || opts.forced.is_empty() {
-            break;
-        }
-        let around = nodes_around(
-            tree,
-            year,
-            today,
-            pattern.unsafe_cells.iter().filter_map(|j| node_of_cell(&keys, &index, *j)),
-        );
-        let before = opts.forced.len();
-        opts.forced.retain(|j| node_of_cell(&keys, &index, *j).is_none_or(|n| !around.contains(&n)));
-        unforced += before - opts.forced.len();
-        pattern = suppress(&model, &opts)?;
-    }
-    let forced = opts.forced.clone();
-    let suppress_time = t.elapsed();
-    let t = Instant::now();
-    let suppressed: Vec<bool> = (0..model.ncells()).map(|j| pattern.is_suppressed(j)).collect();
-    let report = audit_flags(
-        &model,
-        &suppressed,
-        &AuditOptions {
-            rule,
+    let mut forced_now = forced.clone();
+    loop {
+        let mut primaries = extra_primary.clone();
+        primaries.extend(withheld_over_time.iter().copied().filter(|j| !extra_primary.contains(j)));
+        forced_now.retain(|j| !withheld_over_time.contains(j));
+        let mut opts = SuppressOptions {
             strict: true,
-            insider: true,
-            extra_primary: extra_primary.clone(),
-            insiders,
-            insider_exempt,
+            forced: forced_now.clone(),
+            extra_primary: primaries.clone(),
+            insiders: insiders.clone(),
+            insider_exempt: insider_exempt.clone(),
             extra_sums: extra_sums.clone(),
-        },
-    );
-    let audit_time = t.elapsed();
-    let summary = AuditSummary::new(&report, pattern.unsafe_cells.len() + pattern.unsafe_extra);
-    if !summary.passed {
-        return Err(ReleaseError::Refused(summary));
-    }
-    let freq = model.freq();
-    let mut cells = Vec::with_capacity(keys.len());
-    for ((key, _), &j) in keys.iter().zip(&index) {
-        let status = match pattern.status[j] {
-            CellStatus::Published => "published",
-            CellStatus::Primary => "primary",
-            CellStatus::Secondary => "secondary",
-            CellStatus::Hidden => "protected",
+            ..SuppressOptions::with_rule(rule)
         };
-        cells.push(ReleaseCellRow {
-            release_id: 0,
-            measure: key.0.clone(),
-            node_id: key.1,
-            sex: key.2,
-            age_group: key.3,
-            outcome: key.4.to_owned(),
-            value: i32::try_from(freq[j]).map_err(|_| ReleaseError::Invalid("a count above i32".into()))?,
-            status: status.to_owned(),
+        let t = Instant::now();
+        let mut pattern = suppress(&model, &opts)?;
+        // Forcing unchanged values keeps what users saw, but no forced value may give a withheld
+        // count away (to an outsider or to one unit's staff). When forced cells would, the values
+        // shown before at the nodes around the cells they expose are no longer forced (withholding
+        // a value shown before is safe: the attacker cannot know it did not change), and the table
+        // is suppressed again; a release is refused only if that does not help.
+        for _ in 0..3 {
+            if pattern.unsafe_cells.is_empty() || opts.forced.is_empty() {
+                break;
+            }
+            let around = nodes_around(
+                tree,
+                year,
+                today,
+                pattern.unsafe_cells.iter().filter_map(|j| node_of_cell(&keys, &index, *j)),
+            );
+            let before = opts.forced.len();
+            opts.forced.retain(|j| node_of_cell(&keys, &index, *j).is_none_or(|n| !around.contains(&n)));
+            unforced += before - opts.forced.len();
+            pattern = suppress(&model, &opts)?;
+        }
+        forced_now = opts.forced.clone();
+        let suppress_time = t.elapsed();
+        let t = Instant::now();
+        let suppressed: Vec<bool> = (0..model.ncells()).map(|j| pattern.is_suppressed(j)).collect();
+        let report = audit_flags(
+            &model,
+            &suppressed,
+            &AuditOptions {
+                rule,
+                strict: true,
+                insider: true,
+                extra_primary: primaries.clone(),
+                insiders: insiders.clone(),
+                insider_exempt: insider_exempt.clone(),
+                extra_sums: extra_sums.clone(),
+                extra_combinations: Vec::new(),
+            },
+        );
+        let audit_time = t.elapsed();
+        let mut summary = AuditSummary::new(&report, pattern.unsafe_cells.len() + pattern.unsafe_extra);
+        if !summary.passed {
+            return Err(ReleaseError::Refused(summary));
+        }
+        let freq = model.freq();
+        let mut cells = Vec::with_capacity(keys.len());
+        for ((key, _), &j) in keys.iter().zip(&index) {
+            let status = match pattern.status[j] {
+                CellStatus::Published => "published",
+                CellStatus::Primary => "primary",
+                CellStatus::Secondary => "secondary",
+                CellStatus::Hidden => "protected",
+            };
+            cells.push(ReleaseCellRow {
+                release_id: 0,
+                measure: key.0.clone(),
+                node_id: key.1,
+                sex: key.2,
+                age_group: key.3,
+                outcome: key.4.to_owned(),
+                value: i32::try_from(freq[j]).map_err(|_| ReleaseError::Invalid("a count above i32".into()))?,
+                status: status.to_owned(),
+            });
+        }
+        // The release together with every earlier release of the year whose counts are kept.
+        let t = Instant::now();
+        let year_counts: Vec<PlacedCount> = counts.iter().filter(|c| c.year == year).cloned().collect();
+        // Only what rusreg publishes is audited over time; the older ways of tying releases are
+        // kept to reproduce what they leaked.
+        let over_time = if previous.earlier.is_empty()
+            || protection == Protection::OutsiderOnly
+            || previous.over_time != OverTime::WithInsiders
+        {
+            None
+        } else {
+            Some(crate::over_time::audit_over_time(
+                &previous.earlier,
+                &year_counts,
+                &cells,
+                tree,
+                year,
+                today,
+                min_cell,
+            )?)
+        };
+        let over_time_ms = t.elapsed().as_millis() as u64;
+        if let Some(ot) = &over_time {
+            summary.over_time_releases = ot.releases;
+            summary.over_time_findings = ot.findings.len();
+            if !ot.findings.is_empty() {
+                let column: HashMap<&CellKey, usize> = keys.iter().zip(&index).map(|((k, _), &j)| (k, j)).collect();
+                let more: BTreeSet<usize> = ot
+                    .to_withhold()
+                    .iter()
+                    .filter_map(|k| column.get(k).copied())
+                    .filter(|j| pattern.status[*j] == CellStatus::Published)
+                    .collect();
+                if more.is_empty() || rounds_over_time == 3 {
+                    summary.passed = false;
+                    return Err(ReleaseError::Refused(summary));
+                }
+                rounds_over_time += 1;
+                withheld_over_time.extend(more);
+                continue;
+            }
+        }
+        let count = |s: &str| cells.iter().filter(|c| c.status == s).count();
+        let stats = serde_json::json!({
+            "inner_cells": model.inner().len(),
+            "model_cells": model.ncells(),
+            "nonzeros": model.matrix().nnz(),
+            "placements": placements,
+            "forced_from_previous": forced_now.len(),
+            "kept_primary_from_previous": extra_primary.len(),
+            "withheld_for_a_small_change": changed_small,
+            "withheld_for_a_small_change_besides_one_unit": moved_for_an_insider,
+            "sums_of_small_changes_protected": extra_sums.len(),
+            "no_longer_forced": unforced,
+            "withheld_after_the_audit_over_time": withheld_over_time.len(),
+            "over_time_rounds": rounds_over_time,
+            "pivots": pattern.stats.pivots,
+            "insider_units": report.insider_groups,
+            "insider_units_fixed": pattern.stats.insider_groups_fixed,
+            "insider_secondaries": pattern.stats.insider_secondaries,
+            "build_ms": built_in.as_millis() as u64,
+            "suppress_ms": suppress_time.as_millis() as u64,
+            "audit_ms": audit_time.as_millis() as u64,
+            "audit_over_time_ms": over_time_ms,
+        });
+        return Ok(BuiltRelease {
+            published: count("published"),
+            primary: count("primary"),
+            secondary: count("secondary"),
+            cells,
+            audit: summary,
+            stats,
+            counts: year_counts,
         });
     }
-    let count = |s: &str| cells.iter().filter(|c| c.status == s).count();
-    let stats = serde_json::json!({
-        "inner_cells": model.inner().len(),
-        "model_cells": model.ncells(),
-        "nonzeros": model.matrix().nnz(),
-        "placements": placements,
-        "forced_from_previous": forced.len(),
-        "kept_primary_from_previous": extra_primary.len(),
-        "withheld_for_a_small_change": changed_small,
-        "withheld_for_a_small_change_besides_one_unit": moved_for_an_insider,
-        "sums_of_small_changes_protected": extra_sums.len(),
-        "no_longer_forced": unforced,
-        "pivots": pattern.stats.pivots,
-        "insider_units": report.insider_groups,
-        "insider_units_fixed": pattern.stats.insider_groups_fixed,
-        "insider_secondaries": pattern.stats.insider_secondaries,
-        "build_ms": built_in.as_millis() as u64,
-        "suppress_ms": suppress_time.as_millis() as u64,
-        "audit_ms": audit_time.as_millis() as u64,
-    });
-    Ok(BuiltRelease {
-        published: count("published"),
-        primary: count("primary"),
-        secondary: count("secondary"),
-        cells,
-        audit: summary,
-        stats,
-    })
 }
 
 /// A stored release's cells by key; only published values are ever handed out.
@@ -768,6 +892,7 @@ pub fn store(
         .new_release(year, min_cell, previous_release_id, by)
         .map_err(|e| crate::snapshots::SnapshotError::Stored(e.to_string()))?;
     let row = persistence::releases::insert_release(conn, &new, &built.cells)?;
+    persistence::releases::insert_release_counts(conn, row.id, &crate::over_time::count_rows(&built.counts))?;
     let cells: Vec<ReleaseCellRow> =
         built.cells.iter().map(|c| ReleaseCellRow { release_id: row.id, ..c.clone() }).collect();
     crate::snapshots::store_for_release(conn, tree, year, settings, min_cell, row.id, &cells)?;

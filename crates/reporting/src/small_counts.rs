@@ -380,7 +380,16 @@ pub fn protect(
     let report = audit_flags(
         &model,
         &suppressed,
-        &AuditOptions { rule, strict: true, insider: false, extra_primary, insiders, insider_exempt, extra_sums },
+        &AuditOptions {
+            rule,
+            strict: true,
+            insider: false,
+            extra_primary,
+            insiders,
+            insider_exempt,
+            extra_sums,
+            extra_combinations: Vec::new(),
+        },
     );
     let audit = AuditSummary::new(&report, unsafe_forced);
     let fail_closed = !audit.passed;

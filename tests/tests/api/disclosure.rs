@@ -976,7 +976,35 @@ async fn releases_over_time(app: &TestApp, year: i32, later: Later) -> Vec<(Opti
         }
     };
     let after = see(app, year, second).await;
-    difference_attack(&before, &after)
+    let found = difference_attack(&before, &after);
+    // The auditor, given both releases as one model with the changes as counts, sees what the
+    // coalition worked out: every change it found is a finding, and none when there are none.
+    let audit = audit_second_release(app, year, first, second);
+    assert_eq!(audit.releases, 1, "the first release's counts are kept and audited with the second");
+    if found.is_empty() {
+        assert!(audit.findings.is_empty(), "the audit over time finds what the attack does not: {:?}", audit.findings);
+    } else {
+        assert!(!audit.findings.is_empty(), "the audit over time misses what the coalition worked out: {found:?}");
+    }
+    println!(
+        "audit over time ({later:?}): {} small changes checked, {} findings",
+        audit.small_changes,
+        audit.findings.len()
+    );
+    found
+}
+
+/// The stored second release of `year`, audited together with the first (the release's own
+/// check, run again on the stored cells and counts).
+fn audit_second_release(app: &TestApp, year: i32, first: i64, second: i64) -> reporting::over_time::OverTimeReport {
+    let mut conn = app.conn();
+    let today = Utc::now().date_naive();
+    let tree = OrgTree::load(&mut conn).unwrap();
+    let earlier: Vec<_> =
+        reporting::over_time::load_earlier(&mut conn, year).unwrap().into_iter().filter(|r| r.id == first).collect();
+    let now =
+        reporting::over_time::load_earlier(&mut conn, year).unwrap().into_iter().find(|r| r.id == second).unwrap();
+    reporting::over_time::audit_over_time(&earlier, &now.counts, &now.cells, &tree, year, today, K as u32).unwrap()
 }
 
 /// Both attacks over time on one population, with the later publications made as `later`

@@ -144,6 +144,7 @@ const MATRIX: &[(&str, &str)] = &[
     ("pathways", "SIU"),
     ("patients", "SID"),
     ("release_cells", "SI"),
+    ("release_counts", "SI"),
     ("releases", "SI"),
     ("reservations", "SIU"),
     ("service_facts", "SI"),

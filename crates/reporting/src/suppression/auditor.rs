@@ -40,6 +40,12 @@ pub struct AuditOptions {
     /// Sums of cells that must not be derivable (see `SuppressOptions::extra_sums`): a derivable
     /// one is a level (a) failure (`AuditReport::sum_disclosures`).
     pub extra_sums: Vec<Vec<usize>>,
+    /// Signed combinations of cells (cell, coefficient) that must not be derivable, such as the
+    /// change of a cell between two releases of a year (new − old): a derivable one is a level
+    /// (a) failure (`AuditReport::combination_disclosures`), and one that an insider group can
+    /// compute while the part outside the group is small (1..k−1 in absolute value) is a level
+    /// (d) failure (`AuditReport::combination_insider`).
+    pub extra_combinations: Vec<Vec<(usize, i64)>>,
 }
 
 impl Default for AuditOptions {
@@ -52,6 +58,7 @@ impl Default for AuditOptions {
             insiders: Vec::new(),
             insider_exempt: Vec::new(),
             extra_sums: Vec::new(),
+            extra_combinations: Vec::new(),
         }
     }
 }
@@ -142,6 +149,12 @@ pub struct AuditReport {
     /// Level (a) for the given sums (`AuditOptions::extra_sums`): derivable ones, always a
     /// failure.
     pub sum_disclosures: Vec<Vec<usize>>,
+    /// Level (a) for the given signed combinations (`AuditOptions::extra_combinations`): the
+    /// indices of the derivable ones, always a failure.
+    pub combination_disclosures: Vec<usize>,
+    /// Level (d) for the given signed combinations: (insider group, combination index), always
+    /// a failure.
+    pub combination_insider: Vec<(usize, usize)>,
     /// Level (c): for information.
     pub insider: Vec<InsiderFinding>,
     /// Insider groups audited (level d).
@@ -163,6 +176,8 @@ impl AuditReport {
     pub fn passes(&self) -> bool {
         self.disclosures.is_empty()
             && self.sum_disclosures.is_empty()
+            && self.combination_disclosures.is_empty()
+            && self.combination_insider.is_empty()
             && self.unit_insider.is_empty()
             && (!self.strict || self.group_disclosures.is_empty())
     }
@@ -310,6 +325,24 @@ impl<T: Num> Vector<T> {
         }
         Some(())
     }
+}
+
+/// What one insider group can work out: cells, and (group, combination) pairs.
+type GroupFindings = (Vec<GroupInsiderFinding>, Vec<(usize, usize)>);
+
+/// The inner cells of a signed combination of cells with their coefficients (zeros dropped),
+/// in row order.
+fn combination_rows(model: &Model, terms: &[(usize, i64)]) -> Vec<(u32, i64)> {
+    let x = model.matrix();
+    let mut rows: HashMap<u32, i64> = HashMap::new();
+    for &(c, coef) in terms.iter().filter(|(c, _)| *c < model.ncells()) {
+        for &r in x.col(c) {
+            *rows.entry(r).or_insert(0) += coef;
+        }
+    }
+    let mut entries: Vec<(u32, i64)> = rows.into_iter().filter(|(_, c)| *c != 0).collect();
+    entries.sort_unstable();
+    entries
 }
 
 struct Auditor<'m, T: Num> {
@@ -467,6 +500,22 @@ impl<'m, T: Num> Auditor<'m, T> {
             }
         }
 
+        // Level (a) for the given signed combinations; the ones that stay unknown are kept for
+        // level (d).
+        let mut reduced_combinations: Vec<(Vector<T>, usize)> = Vec::new();
+        for (i, terms) in opts.extra_combinations.iter().enumerate() {
+            let entries = combination_rows(model, terms);
+            if entries.is_empty() {
+                continue;
+            }
+            let v = aud.reduce(aud.restrict(entries.into_iter()), &mut acc)?;
+            if v.entries.is_empty() {
+                report.combination_disclosures.push(i);
+            } else {
+                reduced_combinations.push((v, i));
+            }
+        }
+
         // Level (c): an insider knows one singleton inner cell of a suppressed cell.
         if opts.insider {
             let mut in_suppressed = vec![false; m];
@@ -502,7 +551,7 @@ impl<'m, T: Num> Auditor<'m, T> {
                 exempt[j] = true;
             }
         }
-        if !opts.insiders.is_empty() && !reduced_primary.is_empty() {
+        if !opts.insiders.is_empty() && (!reduced_primary.is_empty() || !reduced_combinations.is_empty()) {
             // The groups are independent: checked in parallel (each thread with its own small
             // basis and accumulator), findings in group order.
             let aud = &aud;
@@ -510,7 +559,8 @@ impl<'m, T: Num> Auditor<'m, T> {
             let published = &published;
             let exempt = &exempt;
             let is_extra = &is_extra;
-            let per_group: Vec<Option<Vec<GroupInsiderFinding>>> = opts
+            let reduced_combinations = &reduced_combinations;
+            let per_group: Vec<Option<GroupFindings>> = opts
                 .insiders
                 .par_iter()
                 .enumerate()
@@ -573,12 +623,33 @@ impl<'m, T: Num> Auditor<'m, T> {
                                 }
                             }
                         }
-                        Some(found)
+                        // A combination the group can compute whose part outside the group is
+                        // small (in absolute value) gives that part away.
+                        let mut combos = Vec::new();
+                        for (v, i) in reduced_combinations {
+                            if !v.entries.iter().all(|(r, _)| support.contains(r)) {
+                                continue;
+                            }
+                            if !local.reduce(v.clone(), acc)?.entries.is_empty() {
+                                continue;
+                            }
+                            let outside: i64 = combination_rows(model, &opts.extra_combinations[*i])
+                                .into_iter()
+                                .filter(|&(r, _)| !in_group[r as usize])
+                                .map(|(r, c)| c * y[r as usize])
+                                .sum();
+                            if outside != 0 && rule.is_primary(outside.abs()) {
+                                combos.push((gi, *i));
+                            }
+                        }
+                        Some((found, combos))
                     },
                 )
                 .collect();
             for found in per_group {
-                report.unit_insider.extend(found?);
+                let (cells, combos) = found?;
+                report.unit_insider.extend(cells);
+                report.combination_insider.extend(combos);
             }
             report.unit_insider.sort_by_key(|f| (f.group, f.cell));
         }
@@ -737,6 +808,70 @@ impl<T: Num> Dense<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two releases of one entity's four units as one model (`time` t0, t1): a change of a cell
+    /// between them is a signed combination; the auditor finds it derivable when the other
+    /// units' cells and the entity are shown at both times, and, with the changed unit withheld
+    /// at both times but its sibling shown, not derivable to an outsider yet computable by the
+    /// staff of the sibling unit when only the two are withheld.
+    #[test]
+    fn a_change_between_two_releases_is_audited_as_a_signed_combination() {
+        use crate::suppression::{Dimension, TableBuilder};
+        let mut b = TableBuilder::new();
+        b.dimension(Dimension::flat("unit", "E", &["A", "B", "C", "D"]).unwrap_or_else(|e| panic!("{e}")))
+            .dimension(Dimension::flat("time", "all", &["t0", "t1"]).unwrap_or_else(|e| panic!("{e}")));
+        // A gains 2 pathways between the releases, B gains 7 (its staff know their 7).
+        for (u, t0, t1) in [("A", 10, 12), ("B", 20, 27), ("C", 30, 30), ("D", 40, 40)] {
+            b.count(&[u, "t0"], t0).unwrap_or_else(|e| panic!("{e}"));
+            b.count(&[u, "t1"], t1).unwrap_or_else(|e| panic!("{e}"));
+        }
+        for t in ["t0", "t1"] {
+            for u in ["E", "A", "B", "C", "D"] {
+                b.publish_cell(&[u, t]).unwrap_or_else(|e| panic!("{e}"));
+            }
+        }
+        let model = b.build().unwrap_or_else(|e| panic!("{e}"));
+        let cell = |u: &str, t: &str| {
+            let ids = [
+                model.dims()[0].code(u).unwrap_or_else(|e| panic!("{e}")),
+                model.dims()[1].code(t).unwrap_or_else(|e| panic!("{e}")),
+            ];
+            model.find_cell(&ids).unwrap_or_else(|| panic!("{u} {t}"))
+        };
+        let change_of_a = vec![(cell("A", "t0"), -1), (cell("A", "t1"), 1)];
+        let rows_of = |u: &str| -> Vec<u32> {
+            let code = model.dims()[0].code(u).unwrap_or_else(|e| panic!("{e}"));
+            (0..model.inner().len() as u32).filter(|&r| model.inner().codes(r as usize)[0] == code).collect()
+        };
+        let opts = AuditOptions {
+            rule: PrimaryRule::new(5),
+            extra_combinations: vec![change_of_a],
+            insiders: vec![rows_of("B")],
+            ..Default::default()
+        };
+        let withhold = |cells: &[(&str, &str)]| -> Vec<bool> {
+            let mut s = vec![false; model.ncells()];
+            for (u, t) in cells {
+                s[cell(u, t)] = true;
+            }
+            s
+        };
+        // Only A withheld at both times: its change is the entity's less the others' changes.
+        let r = audit_flags(&model, &withhold(&[("A", "t0"), ("A", "t1")]), &opts);
+        assert_eq!(r.combination_disclosures, vec![0], "{r}");
+        assert!(!r.passes());
+        // A and B withheld at both times: A + B is known at each time, A's change is not (to an
+        // outsider), but B's staff know B's change and take it off the pair's.
+        let both = withhold(&[("A", "t0"), ("A", "t1"), ("B", "t0"), ("B", "t1")]);
+        let r = audit_flags(&model, &both, &opts);
+        assert!(r.combination_disclosures.is_empty(), "{r}");
+        assert_eq!(r.combination_insider, vec![(0, 0)], "{r}");
+        assert!(!r.passes());
+        // With C withheld too, B's staff are left with A + C's change: nothing.
+        let more = withhold(&[("A", "t0"), ("A", "t1"), ("B", "t0"), ("B", "t1"), ("C", "t0"), ("C", "t1")]);
+        let r = audit_flags(&model, &more, &opts);
+        assert!(r.combination_disclosures.is_empty() && r.combination_insider.is_empty(), "{r}");
+    }
 
     #[test]
     fn reduce_eliminates_pivots_in_insertion_order() {

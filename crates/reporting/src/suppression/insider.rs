@@ -145,6 +145,7 @@ fn groups_that_see_a_leak(
         insiders: opts.insiders.clone(),
         insider_exempt: opts.insider_exempt.clone(),
         extra_sums: Vec::new(),
+        extra_combinations: Vec::new(),
     };
     let report = audit_flags(model, &suppressed, &check);
     let mut groups: BTreeMap<usize, BTreeSet<u32>> = BTreeMap::new();
