@@ -271,7 +271,7 @@ impl Wake {
         }
     }
 
-    fn wait_timeout(&self, timeout: Duration) {
+    pub fn wait_timeout(&self, timeout: Duration) {
         let Ok(p) = self.pending.lock() else { return };
         if let Ok((mut p, _)) = self.signal.wait_timeout_while(p, timeout, |p| !*p) {
             *p = false;

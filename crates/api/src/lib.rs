@@ -80,6 +80,7 @@ pub fn build_state(
         metrics,
         id_key: Arc::new(id_key),
         import_wake: Arc::default(),
+        release_wake: Arc::default(),
     })
 }
 
@@ -186,6 +187,7 @@ pub fn serve_with_metrics(
     let state = web::Data::new(state);
     // The import worker runs until the last handle of the state is dropped with the server.
     imports::spawn_worker(std::sync::Arc::downgrade(&state.clone().into_inner()));
+    reports::spawn_release_worker(std::sync::Arc::downgrade(&state.clone().into_inner()));
     let mut server = HttpServer::new(move || {
         let mut app = App::new().app_data(state.clone());
         if let Some(m) = metrics_addr {

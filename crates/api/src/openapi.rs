@@ -32,7 +32,7 @@ use crate::config::OidcSettings;
         crate::worklist::get_worklist,
         crate::reports::get_indicators, crate::reports::get_completeness, crate::reports::get_variable_completeness,
         crate::reports::import_reference_counts, crate::reports::create_release, crate::reports::list_releases,
-        crate::reports::get_release, crate::reports::publish_release, crate::reports::download_release,
+        crate::reports::get_release, crate::reports::get_release_job, crate::reports::publish_release, crate::reports::download_release,
         crate::reports::public_indicators,
         crate::directory::get_directory, crate::directory::put_facts, crate::directory::get_history,
         crate::directory::import_directory,

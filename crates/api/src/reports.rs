@@ -300,25 +300,138 @@ impl From<ReleaseRow> for ReleaseResponse {
 }
 
 /// Builds a release of a year: every table as one linked table, suppressed, audited (a release
-/// with any disclosure is refused with 409 `release_refused`) and stored as a draft.
+/// with any disclosure is refused with 409 `release_refused`) and stored as a draft. With the
+/// header `Prefer: respond-async` the release is built in the background instead: 202 with the
+/// job (`Location: /api/v1/releases/jobs/{id}`), the same checks of the request first (403, 422).
 #[utoipa::path(post, path = "/api/v1/releases", tag = "releases", security(("bearer" = [])),
     request_body = ReleaseRequest,
-    responses((status = 201, body = ReleaseResponse), (status = 401, body = crate::error::Problem),
+    params(("Prefer" = Option<String>, Header, description = "`respond-async`: build in the background and answer 202 with the job")),
+    responses((status = 201, body = ReleaseResponse), (status = 202, body = ReleaseJobResponse),
+              (status = 401, body = crate::error::Problem),
               (status = 403, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
               (status = 422, body = crate::error::Problem)))]
 pub async fn create_release(
     state: web::Data<AppState>,
     user: AuthUser,
+    req: actix_web::HttpRequest,
     body: JsonBody<ReleaseRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let input = app::releases::ReleaseInput { year: body.year, min_cell: body.min_cell };
-    let report = state.report_settings();
-    let counts = CountSettings { today: report.today, as_of_today: false, limits: report.limits };
-    let settings = app::releases::ReleaseSettings { default_min_cell: report.min_cell, counts };
     let caller = user.caller();
+    if prefers_async(&req) {
+        let today = state.today();
+        let job = state.run_db(move |conn| Ok(app::releases::enqueue(conn, &caller, input, today)?)).await?;
+        state.release_wake.notify_one();
+        let location = format!("/api/v1/releases/jobs/{}", job.id);
+        return Ok(HttpResponse::Accepted()
+            .insert_header((actix_web::http::header::LOCATION, location))
+            .insert_header(("Preference-Applied", "respond-async"))
+            .json(ReleaseJobResponse::from(job)));
+    }
+    let settings = release_settings(&state);
     let row = state.run_reports_use_case(move |db| app::releases::create(db, &caller, input, &settings)).await?;
     Ok(HttpResponse::Created().json(ReleaseResponse::from(row)))
+}
+
+/// Whether the request's `Prefer` header asks for an asynchronous answer (RFC 7240).
+fn prefers_async(req: &actix_web::HttpRequest) -> bool {
+    req.headers()
+        .get_all("Prefer")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("respond-async")))
+}
+
+/// What a release is built with: the register's threshold, the counts as of today.
+fn release_settings(state: &AppState) -> app::releases::ReleaseSettings {
+    let report = state.report_settings();
+    let counts = CountSettings { today: report.today, as_of_today: false, limits: report.limits };
+    app::releases::ReleaseSettings { default_min_cell: report.min_cell, counts }
+}
+
+/// A release built in the background.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReleaseJobResponse {
+    pub id: uuid::Uuid,
+    pub year: i16,
+    pub min_cell: Option<i16>,
+    /// `queued`, `running`, `done` (see `release_id`), `refused` (the disclosure audit found no
+    /// safe pattern: `problem` holds its line) or `failed` (`problem`: `forbidden`, `invalid`,
+    /// `unavailable` or `internal`).
+    pub status: String,
+    pub release_id: Option<i64>,
+    /// Link to the draft release when done.
+    pub release: Option<String>,
+    pub problem: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub started_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub attempts: i16,
+}
+
+impl From<persistence::releases::ReleaseJobRow> for ReleaseJobResponse {
+    fn from(r: persistence::releases::ReleaseJobRow) -> Self {
+        ReleaseJobResponse {
+            id: r.id,
+            year: r.year,
+            min_cell: r.min_cell,
+            status: r.status,
+            release_id: r.release_id,
+            release: r.release_id.map(|id| format!("/api/v1/releases/{id}")),
+            problem: r.problem,
+            created_at: r.created_at,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            attempts: r.attempts,
+        }
+    }
+}
+
+/// A release job: its status, and the draft release when done (register staff).
+#[utoipa::path(get, path = "/api/v1/releases/jobs/{id}", tag = "releases", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The job's id, from the 202 answer")),
+    responses((status = 200, body = ReleaseJobResponse), (status = 401, body = crate::error::Problem),
+              (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
+              (status = 422, body = crate::error::Problem)))]
+pub async fn get_release_job(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let Ok(id) = uuid::Uuid::parse_str(&path.into_inner()) else {
+        return Err(app::Error::invalid("id", "format", "a release job id is a UUID").into());
+    };
+    let caller = user.caller();
+    let job = state.run_db(move |conn| Ok(app::releases::job(conn, &caller, id)?)).await?;
+    Ok(HttpResponse::Ok().json(ReleaseJobResponse::from(job)))
+}
+
+/// Runs queued release jobs in the background until the last handle of the state is dropped with
+/// the server: one at a time per server; several servers share the queue.
+pub fn spawn_release_worker(state: std::sync::Weak<AppState>) {
+    let spawned = std::thread::Builder::new().name("rusreg-releases".into()).spawn(move || loop {
+        let Some(state) = state.upgrade() else { return };
+        let wake = state.release_wake.clone();
+        let settings = release_settings(&state);
+        let ran = match app::releases::run_next_job(
+            app::Databases { primary: &state.pool, reports: &state.reports_pool },
+            &settings,
+        ) {
+            Ok(job) => job.is_some(),
+            Err(e) => {
+                tracing::error!(error = %e, "the release worker could not run a job");
+                false
+            }
+        };
+        drop(state);
+        if !ran {
+            wake.wait_timeout(std::time::Duration::from_secs(2));
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "the release worker could not start");
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams, Validate)]
@@ -481,6 +594,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/coverage/reference-counts", web::post().to(import_reference_counts))
         .route("/releases", web::post().to(create_release))
         .route("/releases", web::get().to(list_releases))
+        .route("/releases/jobs/{id}", web::get().to(get_release_job))
         .route("/releases/{id}", web::get().to(get_release))
         .route("/releases/{id}/publish", web::post().to(publish_release))
         .route("/releases/{id}/download", web::get().to(download_release))

@@ -39,6 +39,8 @@ pub struct AppState {
     pub oidc: Option<Arc<crate::oidc::Provider>>,
     /// Wakes the import worker when a large batch is queued.
     pub import_wake: Arc<crate::imports::Wake>,
+    /// Wakes the release job worker when a release is queued.
+    pub release_wake: Arc<crate::imports::Wake>,
 }
 
 impl AppState {

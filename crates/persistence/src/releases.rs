@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use diesel::sql_types::SmallInt;
 use uuid::Uuid;
 
-use crate::schema::{completeness_snapshots, release_cells, releases};
+use crate::schema::{completeness_snapshots, release_cells, release_jobs, releases};
 use crate::RepoError;
 
 /// A stored release.
@@ -286,4 +286,89 @@ pub fn release_counts(conn: &mut PgConnection, release_id: i64) -> Result<Vec<Re
     )
     .bind::<diesel::sql_types::BigInt, _>(release_id)
     .load(conn)?)
+}
+
+/// A release built in the background (migration `release_jobs`).
+#[derive(Debug, Clone, Queryable, Selectable, QueryableByName)]
+#[diesel(table_name = release_jobs, check_for_backend(diesel::pg::Pg))]
+pub struct ReleaseJobRow {
+    pub id: Uuid,
+    pub year: i16,
+    pub min_cell: Option<i16>,
+    pub status: String,
+    pub release_id: Option<i64>,
+    pub problem: Option<String>,
+    pub created_by: Uuid,
+    pub request_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub heartbeat_at: Option<DateTime<Utc>>,
+    pub attempts: i16,
+}
+
+/// A release job to queue.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = release_jobs)]
+pub struct NewReleaseJob {
+    pub id: Uuid,
+    pub year: i16,
+    pub min_cell: Option<i16>,
+    pub created_by: Uuid,
+    pub request_id: Option<String>,
+}
+
+pub fn insert_release_job(conn: &mut PgConnection, job: &NewReleaseJob) -> Result<ReleaseJobRow, RepoError> {
+    Ok(diesel::insert_into(release_jobs::table)
+        .values(job)
+        .returning(ReleaseJobRow::as_returning())
+        .get_result(conn)?)
+}
+
+pub fn find_release_job(conn: &mut PgConnection, id: Uuid) -> Result<ReleaseJobRow, RepoError> {
+    Ok(release_jobs::table.find(id).select(ReleaseJobRow::as_select()).first(conn)?)
+}
+
+/// Claims the oldest queued job, or a running one whose heartbeat is older than `stale_secs`
+/// (its server stopped): marks it running, counts the attempt. One server gets each job.
+pub fn claim_release_job(conn: &mut PgConnection, stale_secs: i32) -> Result<Option<ReleaseJobRow>, RepoError> {
+    Ok(diesel::sql_query(
+        "UPDATE release_jobs SET status = 'running', started_at = now(), heartbeat_at = now(), \
+                attempts = attempts + 1 \
+         WHERE id = (SELECT id FROM release_jobs \
+                     WHERE status = 'queued' \
+                        OR (status = 'running' AND heartbeat_at < now() - make_interval(secs => $1)) \
+                     ORDER BY created_at FOR UPDATE SKIP LOCKED LIMIT 1) \
+         RETURNING *",
+    )
+    .bind::<diesel::sql_types::Integer, _>(stale_secs)
+    .get_result(conn)
+    .optional()?)
+}
+
+/// Marks a running job as alive.
+pub fn beat_release_job(conn: &mut PgConnection, id: Uuid) -> Result<(), RepoError> {
+    diesel::update(release_jobs::table.find(id).filter(release_jobs::status.eq("running")))
+        .set(release_jobs::heartbeat_at.eq(diesel::dsl::now))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Ends a job: `done` with its release, or `refused` / `failed` with the reason.
+pub fn finish_release_job(
+    conn: &mut PgConnection,
+    id: Uuid,
+    status: &str,
+    release_id: Option<i64>,
+    problem: Option<&str>,
+) -> Result<ReleaseJobRow, RepoError> {
+    Ok(diesel::update(release_jobs::table.find(id))
+        .set((
+            release_jobs::status.eq(status),
+            release_jobs::release_id.eq(release_id),
+            release_jobs::problem.eq(problem),
+            release_jobs::finished_at.eq(diesel::dsl::now),
+        ))
+        .returning(ReleaseJobRow::as_returning())
+        .get_result(conn)?)
 }

@@ -418,6 +418,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    release_jobs (id) {
+        id -> Uuid,
+        year -> Int2,
+        min_cell -> Nullable<Int2>,
+        status -> Text,
+        release_id -> Nullable<Int8>,
+        problem -> Nullable<Text>,
+        created_by -> Uuid,
+        request_id -> Nullable<Text>,
+        created_at -> Timestamptz,
+        started_at -> Nullable<Timestamptz>,
+        finished_at -> Nullable<Timestamptz>,
+        heartbeat_at -> Nullable<Timestamptz>,
+        attempts -> Int2,
+    }
+}
+
+diesel::table! {
     release_counts (release_id, row_number) {
         release_id -> Int8,
         row_number -> Int4,
@@ -532,6 +550,8 @@ diesel::joinable!(patients -> users (registered_by));
 diesel::joinable!(release_cells -> org_nodes (node_id));
 diesel::joinable!(release_cells -> releases (release_id));
 diesel::joinable!(release_counts -> releases (release_id));
+diesel::joinable!(release_jobs -> releases (release_id));
+diesel::joinable!(release_jobs -> users (created_by));
 
 diesel::table! {
     service_facts (id) {
@@ -585,6 +605,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     patients,
     release_cells,
     release_counts,
+    release_jobs,
     releases,
     reservations,
     service_facts,

@@ -9,6 +9,7 @@ use chrono::{Datelike, Duration, Months, Utc};
 use diesel::{PgConnection, RunQueryDsl};
 use domain::access::Role;
 use domain::indicators::IndicatorId;
+use domain::organisations::NodeId;
 use integration_tests::{json, TestApp, TestDb, UNIT_ALESUND, UNIT_MOLDE, UNIT_ST_OLAV};
 use reporting::suppression::{audit_flags, AuditOptions, PrimaryRule};
 use reporting::tree::OrgTree;
@@ -1140,4 +1141,92 @@ async fn reports_and_releases_read_on_a_streaming_standby() {
     let patient = crate::fixtures::register(&app, &registrar, ("12038010008", 1980)).await;
     crate::fixtures::open(&app, &registrar, &patient, n.molde, "2025-07-01", 1).await;
     assert_eq!(app.count("pathways"), pathways + 2, "writes go to the primary");
+}
+
+/// Polls a release job until it has ended (done, refused or failed).
+async fn job_ended(app: &TestApp, token: &str, location: &str) -> Value {
+    for _ in 0..600 {
+        let job = get_json(app, token, location).await;
+        if !["queued", "running"].contains(&job["status"].as_str().unwrap()) {
+            return job;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the release job at {location} did not end within a minute");
+}
+
+/// `Prefer: respond-async`: the request is checked at once (role, year, threshold: 403, 422 with
+/// the field, nothing queued), then answered 202 with the job; the server's worker builds the
+/// release as the caller (the same use case: counts kept, audited), and the job links the draft.
+/// A job left running by a stopped server (an old heartbeat) is taken over and finished.
+#[actix_web::test]
+async fn a_release_built_in_the_background_is_checked_queued_built_and_linked() {
+    let app = TestApp::spawn().await;
+    let n = staff_and_data(&app);
+    let staff = app.token_for(Role::RegisterStaff, app.nation()).await;
+    let post = |token: &str, body: Value| {
+        app.post("/api/v1/releases", &body).bearer_auth(token).header("Prefer", "respond-async").send()
+    };
+
+    // Refused before anything is queued.
+    for (role, node) in [
+        (Role::Registrar, NodeId(n.molde)),
+        (Role::RegisterContact, app.entity_of(NodeId(n.molde))),
+        (Role::Admin, app.nation()),
+    ] {
+        let token = app.token_for(role, node).await;
+        assert_eq!(post(&token, json!({"year": 2025})).await.unwrap().status(), 403, "{role:?}");
+    }
+    let res =
+        app.post("/api/v1/releases", &json!({"year": 2025})).header("Prefer", "respond-async").send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    for (body, field) in [(json!({"year": 1999}), "year"), (json!({"year": 2025, "min_cell": 2}), "min_cell")] {
+        let res = post(&staff, body.clone()).await.unwrap();
+        assert_eq!(res.status(), 422, "{body}");
+        let problem: Value = res.json().await.unwrap();
+        assert!(problem["errors"].as_array().unwrap().iter().any(|e| e["field"] == field), "{problem}");
+    }
+    assert_eq!(app.count("release_jobs"), 0, "nothing queued for a refused request");
+
+    // Queued, built, linked.
+    let res = post(&staff, json!({"year": 2025, "min_cell": 3})).await.unwrap();
+    assert_eq!(res.status(), 202);
+    assert_eq!(res.headers()["preference-applied"], "respond-async");
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let queued: Value = res.json().await.unwrap();
+    assert_eq!(location, format!("/api/v1/releases/jobs/{}", queued["id"].as_str().unwrap()));
+    let job = job_ended(&app, &staff, &location).await;
+    assert_eq!(job["status"], "done", "{job}");
+    let release = job["release_id"].as_i64().unwrap();
+    assert_eq!(job["release"], format!("/api/v1/releases/{release}"));
+    let stored = get_json(&app, &staff, &format!("/api/v1/releases/{release}")).await;
+    assert_eq!(stored["status"], "draft");
+    assert_eq!(stored["year"], 2025);
+    assert!(app.count("release_counts") > 0, "the counts are kept with the release");
+    assert_eq!(app.audit_count("release.queue"), 1);
+    assert_eq!(app.audit_count("release.create"), 1, "built by the same use case, as the caller");
+
+    // The job is the register staff's to read; others are refused, a wrong id is 422 or 404.
+    for (role, node) in [(Role::Registrar, NodeId(n.molde)), (Role::RegisterContact, app.entity_of(NodeId(n.molde)))] {
+        let token = app.token_for(role, node).await;
+        assert_eq!(app.get(&location).bearer_auth(&token).send().await.unwrap().status(), 403, "{role:?}");
+    }
+    assert_eq!(app.get(&location).send().await.unwrap().status(), 401);
+    let res = app.get("/api/v1/releases/jobs/not-a-uuid").bearer_auth(&staff).send().await.unwrap();
+    assert_eq!(res.status(), 422);
+    let res = app.get(&format!("/api/v1/releases/jobs/{}", Uuid::new_v4())).bearer_auth(&staff).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+
+    // A job a stopped server left running is taken over once its heartbeat is old.
+    let staff_id = app.user_with("release-job-staff", Role::RegisterStaff, app.nation());
+    let left = Uuid::new_v4();
+    diesel::sql_query(format!(
+        "INSERT INTO release_jobs (id, year, min_cell, status, created_by, started_at, heartbeat_at, attempts) \
+         VALUES ('{left}', 2025, 3, 'running', '{staff_id}', now() - interval '1 hour', now() - interval '1 hour', 1)"
+    ))
+    .execute(&mut app.conn())
+    .unwrap();
+    let job = job_ended(&app, &staff, &format!("/api/v1/releases/jobs/{left}")).await;
+    assert_eq!(job["status"], "done", "{job}");
+    assert_eq!(job["attempts"], 2);
 }

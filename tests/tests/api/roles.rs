@@ -115,7 +115,7 @@ async fn the_bulk_load_switch_holds_only_for_the_owner() {
 }
 
 /// The server's privileges per table: S(elect), I(nsert), U(pdate), D(elete); `releases`,
-/// `releases`, `grants`, `service_facts`, `user_identities` and `oidc_clients` have UPDATE on some columns only (checked below). A new table must be added here (and granted in its migration).
+/// `releases`, `release_jobs`, `grants`, `service_facts`, `user_identities` and `oidc_clients` have UPDATE on some columns only (checked below). A new table must be added here (and granted in its migration).
 const MATRIX: &[(&str, &str)] = &[
     ("__diesel_schema_migrations", "S"),
     ("audit_log", "SI"),
@@ -145,6 +145,7 @@ const MATRIX: &[(&str, &str)] = &[
     ("patients", "SID"),
     ("release_cells", "SI"),
     ("release_counts", "SI"),
+    ("release_jobs", "SI"),
     ("releases", "SI"),
     ("reservations", "SIU"),
     ("service_facts", "SI"),
@@ -189,6 +190,11 @@ fn the_server_role_has_exactly_the_privileges_of_the_matrix() {
         "approval and revocation only"
     );
     assert_eq!(updatable_columns(&db, "service_facts"), ["valid_to"], "a service period can only be closed");
+    assert_eq!(
+        updatable_columns(&db, "release_jobs"),
+        ["attempts", "finished_at", "heartbeat_at", "problem", "release_id", "started_at", "status"],
+        "a release job's progress only, never who queued it or what"
+    );
     for table in ["user_identities", "oidc_clients"] {
         assert_eq!(updatable_columns(&db, table), ["revoked_at", "revoked_by"], "{table}: revocation only");
     }

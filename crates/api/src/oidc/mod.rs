@@ -288,6 +288,7 @@ mod tests {
             "/api/v1/coverage/reference-counts",
             "/api/v1/releases",
             "/api/v1/releases/{id}",
+            "/api/v1/releases/jobs/{id}",
             "/api/v1/releases/{id}/publish",
             "/api/v1/releases/{id}/download",
             "/api/v1/public/indicators",
