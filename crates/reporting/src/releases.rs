@@ -105,8 +105,16 @@ impl AuditSummary {
 
     /// One line for CSV metadata and logs.
     pub fn line(&self) -> String {
+        let over_time = if self.over_time_releases > 0 {
+            format!(
+                "; audited with {} earlier release(s) of the year: {} findings",
+                self.over_time_releases, self.over_time_findings
+            )
+        } else {
+            String::new()
+        };
         format!(
-            "{}: {} cells, {} published, {} primary, {} secondary suppressions; {} disclosures, {} group disclosures, {} insider findings over {} units",
+            "{}: {} cells, {} published, {} primary, {} secondary suppressions; {} disclosures, {} group disclosures, {} insider findings over {} units{over_time}",
             if self.passed { "passed" } else { "FAILED" },
             self.cells,
             self.published,

@@ -5,8 +5,15 @@
 //! (`/usr/bin/time -v`, one process per task, see tests/bench/reports.sh).
 //!
 //! rusreg-reports-bench --database-url postgres://... --year 2025 --task indicators|completeness|
-//!                      release|protected-completeness|price|baseline-indicators|baseline-completeness
-//!                      [--repeat 5]
+//!                      release|protected-completeness|price|over-time|baseline-indicators|
+//!                      baseline-completeness [--repeat 5] [--late 50]
+//!
+//! `over-time` builds the year's release from its counts (the first release), adds one late
+//! registration to every `--late`-th count of pathways started (a pathway started in the year,
+//! registered after the release), and builds the second release twice in one run, both tied to
+//! the first by the rules of `reporting::history`: without the audit over time (the first
+//! release's counts not kept: what rusreg did before) and with it (the two releases audited as
+//! one model). Nothing is stored.
 
 #![expect(clippy::unwrap_used, clippy::expect_used, reason = "a benchmark tool: a failure aborts the run")]
 
@@ -250,6 +257,61 @@ fn main() {
                 built.audit.line(),
                 built.stats
             );
+        }
+        "over-time" => {
+            let every: usize = arg("--late", Some("50")).parse().unwrap();
+            let tree = OrgTree::load(&mut conn).unwrap();
+            let counts = reporting::indicators::load_counts(&mut conn, &tree, year, year, &s).unwrap();
+            let previous = reporting::releases::Previous::default();
+            let first = reporting::releases::build_release(&counts, &tree, year, s.today, 5, &previous).unwrap();
+            let mut later = first.counts.clone();
+            let mut late = 0;
+            for (i, c) in
+                later.iter_mut().filter(|c| c.population == domain::indicators::Population::Started).enumerate()
+            {
+                if i % every == 0 {
+                    c.n += 1;
+                    late += 1;
+                }
+            }
+            let history =
+                reporting::releases::Previous::new(Some(1), &[reporting::releases::Publication::Release(&first.cells)]);
+            let earlier = reporting::over_time::EarlierRelease {
+                id: 1,
+                cells: first.cells.clone(),
+                counts: first.counts.clone(),
+            };
+            let with = reporting::releases::Previous { earlier: vec![earlier], ..history.clone() };
+            println!(
+                "first release: {} cells, {} published, {} primary, {} secondary; {late} late registrations (every {every}th started count + 1)",
+                first.cells.len(),
+                first.published,
+                first.primary,
+                first.secondary
+            );
+            for _ in 0..repeat {
+                for (what, previous) in [("rules only (before)", &history), ("with the audit over time (now)", &with)] {
+                    let t = Instant::now();
+                    let second = reporting::releases::build_release(&later, &tree, year, s.today, 5, previous);
+                    let elapsed = t.elapsed();
+                    match second {
+                        Ok(b) => println!(
+                            "second release, {what}: {:.2} s; {} published, {} primary, {} secondary; audit {}; over time: {} releases, {} findings, {} cells withheld after it, {} rounds, {} ms",
+                            elapsed.as_secs_f64(),
+                            b.published,
+                            b.primary,
+                            b.secondary,
+                            b.audit.line(),
+                            b.audit.over_time_releases,
+                            b.audit.over_time_findings,
+                            b.stats["withheld_after_the_audit_over_time"],
+                            b.stats["over_time_rounds"],
+                            b.stats["audit_over_time_ms"]
+                        ),
+                        Err(e) => println!("second release, {what}: {:.2} s; refused: {e:?}", elapsed.as_secs_f64()),
+                    }
+                }
+            }
         }
         other => panic!("unknown task {other}"),
     }
