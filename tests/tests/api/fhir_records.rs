@@ -112,10 +112,13 @@ async fn patients_and_episodes_in_scope_only_with_the_json_apis_audit() {
     let (_, _, found) = fhir(&app, "GET", &format!("/fhir/Patient?_id={patient}"), None, Some(&molde)).await;
     assert_eq!(total(&found), 1);
     emitted.push(found);
-    // A national id names nobody here (and would never be sent in a URL).
-    let (status, _, none) =
-        fhir(&app, "GET", "/fhir/Patient?identifier=urn:oid:2.16.578.1.12.4.1.4.1|x", None, Some(&molde)).await;
-    assert_eq!((status, total(&none)), (200, 0));
+    // The register is never searched by a national id (nor is one echoed in a link).
+    let (status, ct, body) =
+        fhir(&app, "GET", "/fhir/Patient?identifier=urn:oid:2.16.578.1.12.4.1.4.1|15076500565", None, Some(&molde))
+            .await;
+    assert_outcome(status, &ct, &body, 400);
+    assert!(!body.to_string().contains("15076500565"));
+    emitted.push(body);
     let (status, ct, body) = fhir(&app, "GET", "/fhir/Patient", None, Some(&molde)).await;
     assert_outcome(status, &ct, &body, 400);
     emitted.push(body);
@@ -421,5 +424,74 @@ async fn bad_questionnaire_responses_are_outcomes_and_store_nothing() {
     let (status, ct, outcome) = fhir(&app, "POST", "/fhir/QuestionnaireResponse", Some(&json!({})), None).await;
     assert_outcome(status, &ct, &outcome, 401);
     emitted.push(outcome);
+    validate(&emitted);
+}
+
+/// Every search parameter of the identifiable resources, in and out of scope: the caller who
+/// may read the record finds it; a caller of another unit gets exactly what a search for a
+/// record that does not exist gives (200, an empty Bundle), never a refusal that tells the two
+/// apart.
+#[actix_web::test]
+async fn every_search_parameter_finds_in_scope_and_hides_out_of_scope_alike() {
+    let app = TestApp::spawn().await;
+    let molde = app.token_for(Role::Registrar, app.unit(UNIT_MOLDE)).await;
+    let st_olav = app.token_for(Role::Registrar, app.unit(UNIT_ST_OLAV)).await;
+    let unit = app.unit(UNIT_MOLDE).0;
+    let pathway = pathway_for_new_patient(&app, &molde, unit, IDS[4], 20, 1).await;
+    let (_, p) = call(&app, "GET", &format!("/api/v1/pathways/{pathway}"), None, Some(&molde)).await;
+    let patient = p["patient_id"].as_str().unwrap().to_owned();
+    let start = p["start_date"].as_str().unwrap().to_owned();
+    let date = (chrono::Utc::now().date_naive() - chrono::Duration::days(5)).to_string();
+    let (status, _) =
+        call(&app, "POST", &format!("/api/v1/pathways/{pathway}/forms/baseline"), Some(&baseline(&date)), Some(&molde))
+            .await;
+    assert_eq!(status, 201);
+    let missing = uuid::Uuid::new_v4();
+    let qr = |extra: &str| format!("/fhir/QuestionnaireResponse?subject=EpisodeOfCare/{pathway}{extra}");
+    // (search that finds the record, the same search for a record that does not exist)
+    let searches = [
+        (format!("/fhir/Patient?_id={patient}"), format!("/fhir/Patient?_id={missing}")),
+        (format!("/fhir/Patient?identifier={patient}"), format!("/fhir/Patient?identifier={missing}")),
+        (format!("/fhir/EpisodeOfCare?_id={pathway}"), format!("/fhir/EpisodeOfCare?_id={missing}")),
+        (format!("/fhir/EpisodeOfCare?organization={unit}"), "/fhir/EpisodeOfCare?organization=99999999".to_owned()),
+        (
+            format!("/fhir/EpisodeOfCare?organization={unit}&status=active"),
+            "/fhir/EpisodeOfCare?organization=99999999&status=active".to_owned(),
+        ),
+        (
+            format!("/fhir/EpisodeOfCare?organization={unit}&treatment-status=1"),
+            "/fhir/EpisodeOfCare?organization=99999999&treatment-status=1".to_owned(),
+        ),
+        (
+            format!("/fhir/EpisodeOfCare?organization={unit}&date={start}"),
+            format!("/fhir/EpisodeOfCare?organization=99999999&date={start}"),
+        ),
+        (qr(""), format!("/fhir/QuestionnaireResponse?subject=EpisodeOfCare/{missing}")),
+        (
+            qr("&questionnaire=baseline"),
+            format!("/fhir/QuestionnaireResponse?subject=EpisodeOfCare/{missing}&questionnaire=baseline"),
+        ),
+        (
+            qr("&status=in-progress"),
+            format!("/fhir/QuestionnaireResponse?subject=EpisodeOfCare/{missing}&status=in-progress"),
+        ),
+        (
+            qr(&format!("&authored=ge{date}")),
+            format!("/fhir/QuestionnaireResponse?subject=EpisodeOfCare/{missing}&authored=ge{date}"),
+        ),
+    ];
+    let mut emitted = Vec::new();
+    for (found, absent) in &searches {
+        let (status, _, mine) = fhir(&app, "GET", found, None, Some(&molde)).await;
+        assert_eq!(status, 200, "{found}: {mine}");
+        assert!(total(&mine) >= 1, "{found} finds the record in scope: {mine}");
+        let (s1, _, hidden) = fhir(&app, "GET", found, None, Some(&st_olav)).await;
+        let (s2, _, none) = fhir(&app, "GET", absent, None, Some(&st_olav)).await;
+        assert_eq!((s1, s2), (200, 200), "{found}");
+        assert_eq!((total(&hidden), total(&none)), (0, 0), "{found}");
+        assert_eq!(hidden.get("entry"), none.get("entry"));
+        assert_eq!(hidden["type"], none["type"]);
+        emitted.extend([mine, hidden]);
+    }
     validate(&emitted);
 }

@@ -83,7 +83,11 @@ pub const RESOURCES: &[Supported] = &[
         interactions: &["read", "search-type"],
         search: &[
             p("_id", "token", "the internal id"),
-            p("identifier", "token", "the internal id, system https://rusreg.example/fhir/sid/patient-id"),
+            p(
+                "identifier",
+                "token",
+                "the internal id, system https://rusreg.example/fhir/sid/patient-id (any other system is refused)",
+            ),
         ],
         doc: "Internal id, sex and birth year only; never the national id. Registrars and unit contacts, in their \
               scope; a patient outside it reads as one that does not exist (404 on read, empty Bundle on search). \

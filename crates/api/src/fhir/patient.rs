@@ -75,8 +75,15 @@ pub async fn search(state: web::Data<AppState>, user: AuthUser, req: HttpRequest
         (Some(id), None) => Some(id.to_owned()),
         (None, Some(identifier)) => match identifier.split_once('|') {
             Some((PATIENT_ID_SYSTEM, value)) | Some(("", value)) => Some(value.to_owned()),
-            // Another system (a national id, say) names no patient here: nothing matches.
-            Some(_) => None,
+            // Another system (a national id, say) is refused: the register is never searched by
+            // a national id, and a Bundle's `self` link would echo it.
+            Some(_) => {
+                return Err(ApiError::InvalidQuery(vec![domain::FieldError::new(
+                    "identifier",
+                    "unsupported_parameter",
+                    "only the internal id (system https://rusreg.example/fhir/sid/patient-id) is searchable",
+                )]))
+            }
             None => Some(identifier.to_owned()),
         },
         (Some(_), Some(_)) | (None, None) => {

@@ -203,7 +203,7 @@ fn value_of(
     }
     match (spec.kind, &a.value) {
         (FieldKind::Code | FieldKind::CodeSet, Some(AnswerValue::Coding(c))) => {
-            let Some(def) = code_list(spec.codes) else { return None };
+            let def = code_list(spec.codes)?;
             let system = c.system.as_ref().and_then(|s| s.value.as_deref());
             if system != Some(code_system_url(def.code_system).as_str()) {
                 err(errors, format!("{at}.value.system"), "code_list", "must be the system of the item's ValueSet");
@@ -319,7 +319,7 @@ impl FormInput for FhirForm {
             return Err(app::Error::invalid(
                 "QuestionnaireResponse.questionnaire",
                 "code_list",
-                &format!("must be the Questionnaire of a {kind} form: {}", questionnaire_url(kind)),
+                format!("must be the Questionnaire of a {kind} form: {}", questionnaire_url(kind)),
             ));
         }
         let mut errors = Vec::new();
@@ -583,7 +583,8 @@ mod tests {
             ),
         ];
         for (kind, json) in forms {
-            let items = to_items(&tree(kind), json.as_object().unwrap());
+            let Some(obj) = json.as_object() else { panic!("{kind}: not an object") };
+            let items = to_items(&tree(kind), obj);
             let mut errors = Vec::new();
             let back = from_items(&tree(kind), &items, "QuestionnaireResponse", &mut errors);
             assert!(errors.is_empty(), "{errors:?}");
