@@ -100,7 +100,8 @@ impl ApiError {
         Self::Invalid(vec![FieldError::new(field, code, message)])
     }
 
-    fn code(&self) -> &'static str {
+    /// The stable code of the problem document (and of a FHIR OperationOutcome's `details`).
+    pub fn code(&self) -> &'static str {
         match self {
             Self::Unauthenticated(_) => "unauthenticated",
             Self::InvalidCredentials => "invalid_credentials",
@@ -121,7 +122,8 @@ impl ApiError {
         }
     }
 
-    fn detail(&self) -> String {
+    /// The problem document's `detail`.
+    pub fn detail(&self) -> String {
         match self {
             Self::Unauthenticated(why) => format!("authentication required: {why}"),
             Self::InvalidCredentials => "wrong username or password, or the account is locked".into(),
@@ -226,11 +228,9 @@ pub fn problem_for_plain_errors<B: actix_web::body::MessageBody + 'static>(
 ) -> actix_web::Result<actix_web::middleware::ErrorHandlerResponse<B>> {
     use actix_web::http::header::CONTENT_TYPE;
     use actix_web::middleware::ErrorHandlerResponse;
-    let is_problem = res
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/problem+json") || v.starts_with("text/html"));
+    let is_problem = res.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+        v.starts_with("application/problem+json") || v.starts_with("text/html") || v.starts_with(crate::fhir::FHIR_JSON)
+    });
     if is_problem {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }

@@ -10,6 +10,7 @@ pub mod config;
 pub mod directory;
 pub mod error;
 pub mod extract;
+pub mod fhir;
 pub mod forms;
 pub mod health;
 pub mod identities;
@@ -147,6 +148,7 @@ pub fn app_config(
         .configure(results::configure)
         .configure(directory::configure_page)
         .configure(patient_pages::configure)
+        .configure(fhir::configure)
         .service(
             web::scope("/api/v1")
                 .configure(auth::configure)

@@ -391,3 +391,35 @@ pub fn diff(old: &FormData, new: &FormData) -> Value {
         .collect();
     Value::Array(changes)
 }
+
+/// Creates a draft and completes it in one transaction (a way in that sends a finished form in
+/// one request, such as FHIR's `status` `completed`): when completion fails, nothing is stored.
+pub fn create_completed(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    pathway_id: PathwayId,
+    kind: FormKind,
+    input: impl FormInput,
+    today: NaiveDate,
+) -> Result<FormView, Error> {
+    in_transaction(conn, |conn| {
+        let draft = create(conn, caller, pathway_id, kind, input)?;
+        complete(conn, caller, FormId(draft.row.id), Some(draft.row.version), today)
+    })
+}
+
+/// Updates a draft at `version` and completes it in one transaction: when completion fails, the
+/// update is not stored either.
+pub fn update_completed(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    id: FormId,
+    version: Option<i32>,
+    input: impl FormInput,
+    today: NaiveDate,
+) -> Result<FormView, Error> {
+    in_transaction(conn, |conn| {
+        let draft = update(conn, caller, id, version, input)?;
+        complete(conn, caller, id, Some(draft.row.version), today)
+    })
+}

@@ -181,3 +181,24 @@ pub fn move_node(
         read(conn, id, today)
     })
 }
+
+/// The node with a RESH id or an organisation number, as of `on` (`None` when there is none).
+/// The tree is open to every user, like [`read`].
+pub fn find_by_identifier(
+    conn: &mut PgConnection,
+    resh_id: Option<i64>,
+    org_number: Option<&str>,
+    on: NaiveDate,
+) -> Result<Option<NodeView>, Error> {
+    let row = match (resh_id, org_number) {
+        (Some(resh), _) => orgs::find_by_resh_id(conn, resh)?,
+        (None, Some(number)) => orgs::find_by_org_number(conn, number)?,
+        (None, None) => None,
+    };
+    let Some(row) = row else { return Ok(None) };
+    match orgs::find_node(conn, row.id, on) {
+        Ok(view) => Ok(Some(view)),
+        Err(RepoError::NotFound) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}

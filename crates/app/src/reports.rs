@@ -521,46 +521,7 @@ pub fn download(
     today: NaiveDate,
 ) -> Result<Download, Error> {
     let format = ExportFormat::parse(format)?;
-    let actor = &caller.actor;
-    if actor.nodes_for(Permission::EntityDownloads).is_empty() {
-        return Err(Error::Forbidden);
-    }
-    let national = actor.is_national();
-    if entity.is_none() && !national {
-        return Err(Error::invalid("entity", "required", "entity (the legal entity's node id) is required"));
-    }
-    let slice = {
-        let conn = &mut connection(db.reports)?;
-        let tree = OrgTree::load(conn)?;
-        if let Some(e) = entity {
-            match tree.node(e) {
-                None => return Err(Error::NotFound),
-                Some(n) if n.kind != NodeKind::LegalEntity => {
-                    return Err(Error::invalid("entity", "hierarchy", "entity is a legal entity's node id"))
-                }
-                Some(_) => {}
-            }
-            if !in_scope(actor, &tree, Permission::EntityDownloads, e, today) {
-                return Err(Error::Forbidden);
-            }
-        }
-        let release = match stored::find_release(conn, id) {
-            Ok(r) if r.status() == domain::releases::ReleaseStatus::Published || national => r,
-            Ok(_) | Err(RepoError::NotFound) => return Err(Error::NotFound),
-            Err(e) => return Err(e.into()),
-        };
-        let year = i32::from(release.year);
-        let (view, previous) = views(conn, &release)?;
-        let day = tree_day(year, today);
-        let nodes = match entity {
-            Some(e) => exports::entity_nodes(&tree, &view, e, year, day),
-            None => ReportLevel::ALL
-                .into_iter()
-                .flat_map(|level| exports::level_nodes(&tree, &view, year, day, level))
-                .collect(),
-        };
-        exports::slice(&view, previous.as_ref(), meta(&release, entity), &nodes, true)
-    };
+    let slice = entity_slice(db, caller, ReleaseChoice::Id(id), entity, today)?;
     let bytes = format.render(&slice)?;
     let entry = caller
         .audit(Action::DownloadRelease, Outcome::Success)
@@ -569,6 +530,105 @@ pub fn download(
         .detail(json!({"entity": entity, "format": format.extension(), "bytes": bytes.len()}));
     record(db, &entry)?;
     Ok(Download { format, bytes })
+}
+
+/// Which release a slice is cut from.
+#[derive(Debug, Clone, Copy)]
+pub enum ReleaseChoice {
+    /// This release: published, or any status for register staff (the download's rule).
+    Id(i64),
+    /// The latest published release of the year (of any year when `None`); never a draft.
+    LatestPublished(Option<i32>),
+}
+
+/// The caller's slice of a release, by the download's rules of who sees which entity.
+fn entity_slice(
+    db: Databases<'_>,
+    caller: &Caller,
+    choice: ReleaseChoice,
+    entity: Option<i64>,
+    today: NaiveDate,
+) -> Result<ReleaseSlice, Error> {
+    let actor = &caller.actor;
+    if actor.nodes_for(Permission::EntityDownloads).is_empty() {
+        return Err(Error::Forbidden);
+    }
+    let national = actor.is_national();
+    if entity.is_none() && !national {
+        return Err(Error::invalid("entity", "required", "entity (the legal entity's node id) is required"));
+    }
+    let conn = &mut connection(db.reports)?;
+    let tree = OrgTree::load(conn)?;
+    if let Some(e) = entity {
+        match tree.node(e) {
+            None => return Err(Error::NotFound),
+            Some(n) if n.kind != NodeKind::LegalEntity => {
+                return Err(Error::invalid("entity", "hierarchy", "entity is a legal entity's node id"))
+            }
+            Some(_) => {}
+        }
+        if !in_scope(actor, &tree, Permission::EntityDownloads, e, today) {
+            return Err(Error::Forbidden);
+        }
+    }
+    let release = match choice {
+        ReleaseChoice::Id(id) => match stored::find_release(conn, id) {
+            Ok(r) if r.status() == domain::releases::ReleaseStatus::Published || national => r,
+            Ok(_) | Err(RepoError::NotFound) => return Err(Error::NotFound),
+            Err(e) => return Err(e.into()),
+        },
+        ReleaseChoice::LatestPublished(year) => {
+            let year = year.map(|y| i16::try_from(y).map_err(|_| Error::NotFound)).transpose()?;
+            stored::latest_published(conn, year)?.ok_or(Error::NotFound)?
+        }
+    };
+    let year = i32::from(release.year);
+    let (view, previous) = views(conn, &release)?;
+    let day = tree_day(year, today);
+    let nodes = match entity {
+        Some(e) => exports::entity_nodes(&tree, &view, e, year, day),
+        None => ReportLevel::ALL
+            .into_iter()
+            .flat_map(|level| exports::level_nodes(&tree, &view, year, day, level))
+            .collect(),
+    };
+    Ok(exports::slice(&view, previous.as_ref(), meta(&release, entity), &nodes, true))
+}
+
+/// The caller's slice of the latest **published** release of a year, as the FHIR MeasureReports
+/// show it: the same cells, suppressed alike, as the download of that release gives the same
+/// caller (its rules of who sees which entity), never a draft; `None` when no release of the
+/// year is published. Audited as a download (`format` `fhir`).
+pub fn published_slice(
+    db: Databases<'_>,
+    caller: &Caller,
+    year: Option<i32>,
+    entity: Option<i64>,
+    today: NaiveDate,
+) -> Result<Option<ReleaseSlice>, Error> {
+    let published = {
+        let conn = &mut connection(db.reports)?;
+        match year.map(i16::try_from).transpose() {
+            Ok(y) => stored::latest_published(conn, y)?,
+            Err(_) => None,
+        }
+    };
+    // The access checks first: a caller without downloads learns nothing of what is published.
+    if caller.actor.nodes_for(Permission::EntityDownloads).is_empty() {
+        return Err(Error::Forbidden);
+    }
+    if published.is_none() {
+        return Ok(None);
+    }
+    let slice = entity_slice(db, caller, ReleaseChoice::LatestPublished(year), entity, today)?;
+    let id = slice.metadata.release_id;
+    let entry = caller
+        .audit(Action::DownloadRelease, Outcome::Success)
+        .target("release", id)
+        .unit(entity)
+        .detail(json!({"entity": entity, "format": "fhir"}));
+    record(db, &entry)?;
+    Ok(Some(slice))
 }
 
 fn public_slice(conn: &mut PgConnection, release: &ReleaseRow, today: NaiveDate) -> Result<ReleaseSlice, Error> {

@@ -192,7 +192,7 @@ pub(crate) fn hand_made(mut fx: Fixture, n: &Nodes) {
     ));
 }
 
-fn staff_and_data(app: &TestApp) -> Nodes {
+pub(crate) fn staff_and_data(app: &TestApp) -> Nodes {
     let n = nodes(app);
     hand_made(Fixture::new(app.conn()), &n);
     // The data set is written straight in SQL (forms before their typed rows, as a loader would):

@@ -224,7 +224,7 @@ impl Provider {
 /// below security level 4 gets 403 `security_level` there (docs/operations.md, Security level).
 /// Everything else (the caller's own account, organisation units, aggregate reports, releases,
 /// published results) is open at any level the provider issues.
-pub const IDENTIFIABLE_ROUTES: [&str; 11] = [
+pub const IDENTIFIABLE_ROUTES: [&str; 14] = [
     "/api/v1/patients",
     "/api/v1/imports",
     "/api/v1/orders",
@@ -236,6 +236,9 @@ pub const IDENTIFIABLE_ROUTES: [&str; 11] = [
     "/api/v1/users",
     "/api/v1/authorisations",
     "/api/v1/clients",
+    "/fhir/Patient",
+    "/fhir/EpisodeOfCare",
+    "/fhir/QuestionnaireResponse",
 ];
 
 /// Whether the route `pattern` needs security level 4.
@@ -307,5 +310,29 @@ mod tests {
         assert!(needs_high_level("/api/v1/patients/{id}"));
         assert!(needs_high_level("/api/v1/users/{id}/identities"));
         assert!(!needs_high_level("/api/v1/patientsx"));
+    }
+
+    /// The FHIR facade is described by its CapabilityStatement, not the OpenAPI document: each
+    /// of its routes is classified here on purpose, the same way.
+    #[test]
+    fn every_fhir_route_is_classified_by_security_level() {
+        let open_at_any_level = [
+            "/fhir/metadata",
+            "/fhir/Questionnaire",
+            "/fhir/Questionnaire/{id}",
+            "/fhir/CodeSystem",
+            "/fhir/CodeSystem/{id}",
+            "/fhir/ValueSet",
+            "/fhir/ValueSet/{id}",
+            "/fhir/Organization",
+            "/fhir/Organization/{id}",
+            "/fhir/Measure",
+            "/fhir/Measure/{id}",
+            "/fhir/MeasureReport",
+        ];
+        for path in crate::fhir::ROUTES {
+            let open = open_at_any_level.contains(path);
+            assert_ne!(needs_high_level(path), open, "{path}: classify it here and in IDENTIFIABLE_ROUTES");
+        }
     }
 }

@@ -640,3 +640,43 @@ pub fn data_dictionary_markdown() -> String {
     }
     out
 }
+
+/// When a field (or the block of fields under a name) of a form applies at all: the structured
+/// form of the dependencies that [`Required::When`] states in words. The FHIR Questionnaire's
+/// `enableWhen` is generated from it; a field that does not apply stays empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Condition {
+    /// The field it depends on, a code field of the same form (for fields of list entries, a
+    /// field of the same entry: `substance_use.substances[].frequency_30d`).
+    pub on: &'static str,
+    /// The codes that enable it (`in`), or that disable it (`!in`).
+    pub codes: &'static [i16],
+    /// `true`: enabled when the other field has one of `codes`; `false`: when it has none of them.
+    pub is_in: bool,
+}
+
+/// The condition under which `name` applies on a form of `kind` (`None`: always). `name` may be
+/// a field of the catalogue or a block (`substance_use`) whose fields all share the condition.
+pub fn enabled_when(kind: FormKind, name: &str) -> Option<Condition> {
+    let when = |on, codes, is_in| Some(Condition { on, codes, is_in });
+    match (kind, name) {
+        (_, "substance_use.substances[].route") => {
+            when("substance_use.substances[].frequency_30d", &[codes::NOT_USED], false)
+        }
+        (FormKind::Baseline, "lar_medication") => when("in_lar", &[codes::YES], true),
+        (FormKind::Discharge, "municipality_informed") => when("ending", &[3], true),
+        (FormKind::Discharge, "satisfaction") => when("ending", &[2, 4], true),
+        (FormKind::Discharge, "contact_consent_1y") => when("ending", &[3, 4], true),
+        (
+            FormKind::FollowUp,
+            "substance_use" | "housing" | "occupation" | "received_follow_up" | "self_rated_life_situation",
+        ) => when("outcome", &[5], true),
+        _ => None,
+    }
+}
+
+/// The condition of a field itself or of the block it is in (`substance_use.main_substance` is
+/// in the block `substance_use`).
+pub fn applies_when(kind: FormKind, name: &str) -> Option<Condition> {
+    enabled_when(kind, name).or_else(|| name.split_once('.').and_then(|(block, _)| enabled_when(kind, block)))
+}

@@ -789,3 +789,27 @@ proptest::proptest! {
         proptest::prop_assert!(errs.iter().all(|e| e.field == "event_date" && e.code == "date_order"));
     }
 }
+
+/// Every field required only under a condition has that condition in structured form (the FHIR
+/// Questionnaire's `enableWhen` comes from it), naming a code field of the same form and codes
+/// of its list.
+#[test]
+fn conditional_fields_have_a_structured_condition() {
+    for kind in FormKind::ALL {
+        let fields = catalogue::form_fields(kind);
+        for f in &fields {
+            let cond = catalogue::applies_when(kind, f.name);
+            if let Required::When(_) = f.required_on_completion {
+                assert!(cond.is_some(), "{kind} {}: required only when ..., but no condition", f.name);
+            }
+            if let Some(c) = cond {
+                let on = fields.iter().find(|o| o.name == c.on);
+                let on = on.unwrap_or_else(|| panic!("{kind} {}: condition on unknown field {}", f.name, c.on));
+                assert_eq!(on.kind, FieldKind::Code, "{kind} {}: condition on a field without codes", f.name);
+                for code in c.codes {
+                    assert!(on.codes.iter().any(|(k, _)| k == code), "{kind} {}: code {code} not in {}", f.name, c.on);
+                }
+            }
+        }
+    }
+}
