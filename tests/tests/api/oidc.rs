@@ -291,6 +291,36 @@ async fn a_too_low_security_level_is_refused_identifiable_data_with_its_own_code
     assert_eq!(n.n, 3);
 }
 
+/// The FHIR routes that show identifiable data need security level 4 too (IDENTIFIABLE_ROUTES);
+/// the definitions and the organisation tree do not. The refusal is an OperationOutcome.
+#[actix_web::test]
+async fn fhir_routes_with_identifiable_data_need_security_level_4() {
+    let w = world(|_| {}).await;
+    let bob = w.app.user_with("bob", Role::Registrar, w.orgs.molde);
+    assert_eq!(link(&w, bob, json!({"national_id": BOB_PID})).await.0, 201);
+    let token = w.provider.sign_in("web", "bob", RESOURCE, SCOPE).await;
+    assert_eq!(payload(&token)["helseid://claims/identity/security_level"], "3");
+    for open in ["/fhir/metadata", "/fhir/Questionnaire/baseline", "/fhir/Organization", "/fhir/Measure"] {
+        assert_eq!(call(&w.app, "GET", open, None, Some(&token)).await.0, 200, "{open}");
+    }
+    let id = uuid::Uuid::new_v4();
+    for identifiable in [
+        format!("/fhir/Patient/{id}"),
+        format!("/fhir/Patient?_id={id}"),
+        format!("/fhir/EpisodeOfCare/{id}"),
+        "/fhir/EpisodeOfCare".to_owned(),
+        format!("/fhir/QuestionnaireResponse/{id}"),
+        format!("/fhir/QuestionnaireResponse?subject=EpisodeOfCare/{id}"),
+    ] {
+        let res = w.app.get(&identifiable).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(res.status(), 403, "{identifiable}");
+        assert!(res.headers()["content-type"].to_str().unwrap().starts_with("application/fhir+json"));
+        let outcome: Value = res.json().await.unwrap();
+        assert_eq!(outcome["resourceType"], "OperationOutcome");
+        assert_eq!(outcome["issue"][0]["details"]["coding"][0]["code"], "security_level", "{outcome}");
+    }
+}
+
 #[actix_web::test]
 async fn a_record_system_submits_for_the_units_of_its_own_legal_entity_only() {
     let w = world(|_| {}).await;
