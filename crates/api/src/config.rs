@@ -49,6 +49,8 @@
 //! | `RUSREG_SMTP_TIMEOUT_SECONDS` | `30` | connecting and every SMTP command time out after this |
 //! | `RUSREG_SMTP_RETRY_SECONDS` | `60` | delay after the first failed attempt; it doubles each time, up to 6 hours |
 //! | `RUSREG_SMTP_MAX_ATTEMPTS` | `8` | attempts before a message is given up |
+//! | `RUSREG_SCHEDULER` | `on` | `off`: `serve` runs neither the order scheduler nor the e-mail sender |
+//! | `RUSREG_SCHEDULER_INTERVAL_SECONDS` | `300` | how often `serve` runs the scheduler's pass and the e-mail sender |
 
 use std::path::PathBuf;
 
@@ -102,6 +104,8 @@ pub const VARIABLES: &[&str] = &[
     "RUSREG_SMTP_TIMEOUT_SECONDS",
     "RUSREG_SMTP_RETRY_SECONDS",
     "RUSREG_SMTP_MAX_ATTEMPTS",
+    "RUSREG_SCHEDULER",
+    "RUSREG_SCHEDULER_INTERVAL_SECONDS",
 ];
 
 use serde::Deserialize;
@@ -155,6 +159,8 @@ struct RawEnv {
     rusreg_smtp_timeout_seconds: Option<u64>,
     rusreg_smtp_retry_seconds: Option<u32>,
     rusreg_smtp_max_attempts: Option<u16>,
+    rusreg_scheduler: Option<String>,
+    rusreg_scheduler_interval_seconds: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -220,6 +226,8 @@ pub struct Settings {
     pub smtp: Option<app::outbox::SmtpSettings>,
     /// When e-mail that did not go out is tried again.
     pub smtp_retry: app::outbox::RetryPolicy,
+    /// How often `serve` runs the order scheduler's pass and the e-mail sender (none: off).
+    pub scheduler_interval_seconds: Option<u64>,
 }
 
 fn smtp_from_raw(raw: &RawEnv) -> Result<(Option<app::outbox::SmtpSettings>, app::outbox::RetryPolicy), ConfigError> {
@@ -451,6 +459,12 @@ impl Settings {
     fn from_raw(raw: RawEnv) -> Result<Self, ConfigError> {
         let oidc = oidc_from_raw(&raw)?;
         let (smtp, smtp_retry) = smtp_from_raw(&raw)?;
+        let interval = raw.rusreg_scheduler_interval_seconds.unwrap_or(300);
+        if !(1..=86_400).contains(&interval) {
+            return Err(ConfigError::Invalid("RUSREG_SCHEDULER_INTERVAL_SECONDS must be 1 to 86400".into()));
+        }
+        let scheduler_interval_seconds =
+            on_off("RUSREG_SCHEDULER", raw.rusreg_scheduler.as_deref(), true)?.then_some(interval);
         let read_file = |p: &PathBuf, what: &str| {
             std::fs::read_to_string(p)
                 .map(|s| s.trim().to_owned())
@@ -516,6 +530,7 @@ impl Settings {
             }
         }
         Ok(Self {
+            scheduler_interval_seconds,
             smtp,
             smtp_retry,
             password_login,
@@ -591,6 +606,7 @@ impl Settings {
             patient_cookie_secure: true,
             smtp: None,
             smtp_retry: app::outbox::RetryPolicy::default(),
+            scheduler_interval_seconds: None,
         }
     }
 }
@@ -739,6 +755,19 @@ mod tests {
         assert!(Settings::from_raw(raw(None, Some("a@example.no"), None)).is_err(), "no host");
         let half = RawEnv { rusreg_smtp_username: Some("user".into()), ..raw(Some("h"), Some("a@example.no"), None) };
         assert!(Settings::from_raw(half).is_err(), "a user without a password");
+    }
+
+    #[test]
+    fn the_scheduler_runs_every_five_minutes_unless_switched_off() {
+        assert!(Settings::from_raw(RawEnv::default()).is_ok_and(|s| s.scheduler_interval_seconds == Some(300)));
+        let off = RawEnv { rusreg_scheduler: Some("off".into()), ..Default::default() };
+        assert!(Settings::from_raw(off).is_ok_and(|s| s.scheduler_interval_seconds.is_none()));
+        let every = RawEnv { rusreg_scheduler_interval_seconds: Some(60), ..Default::default() };
+        assert!(Settings::from_raw(every).is_ok_and(|s| s.scheduler_interval_seconds == Some(60)));
+        let zero = RawEnv { rusreg_scheduler_interval_seconds: Some(0), ..Default::default() };
+        assert!(Settings::from_raw(zero).is_err());
+        let bad = RawEnv { rusreg_scheduler: Some("sometimes".into()), ..Default::default() };
+        assert!(Settings::from_raw(bad).is_err());
     }
 
     #[test]

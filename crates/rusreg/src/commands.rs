@@ -339,6 +339,12 @@ fn run_server(settings: Settings, url: &str, jwt_secret: &[u8], id_key: IdKey) -
     let reports_pool = persistence::build_pool(&reports_url, settings.reports_pool_size)?;
     let listener = TcpListener::bind(&settings.bind).with_context(|| format!("cannot listen on {}", settings.bind))?;
     let workers = settings.workers;
+    // The order scheduler and the e-mail sender on their interval (RUSREG_SCHEDULER), on a
+    // thread of their own with a connection of the primary pool.
+    if let Some(job) = api::background::SchedulerJob::of(&settings) {
+        tracing::info!(interval_seconds = job.interval.as_secs(), "scheduler on");
+        job.spawn(pool.clone()).context("cannot start the scheduler's thread")?;
+    }
     let state =
         api::build_state(settings, pool, reports_pool, jwt_secret, id_key).map_err(|e| anyhow::anyhow!("{e}"))?;
     actix_web::rt::System::new().block_on(async move {
