@@ -222,6 +222,10 @@ impl PhoneNumber {
         let bad = || {
             crate::DomainError::invalid("phone", "invalid_phone", "a mobile number: 8 digits, or + and 8 to 15 digits")
         };
+        // The length the API documents (`maxLength` 32), spaces and dashes included.
+        if raw.chars().count() > 32 {
+            return Err(bad());
+        }
         let compact: String = raw.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
         let digits = if let Some(rest) = compact.strip_prefix('+') {
             rest.to_owned()
@@ -311,7 +315,8 @@ mod tests {
         {
             assert_eq!(PhoneNumber::parse(raw).map(|p| p.as_str().to_owned()).ok().as_deref(), Some(e164), "{raw}");
         }
-        for raw in ["", "1234567", "+47 91a34567", "+0123456789", "+1234567890123456", "912345678"] {
+        let padded = format!("{}91234567", " ".repeat(30));
+        for raw in ["", "1234567", "+47 91a34567", "+0123456789", "+1234567890123456", "912345678", &padded] {
             assert!(PhoneNumber::parse(raw).is_err(), "{raw}");
         }
     }
