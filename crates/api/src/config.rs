@@ -40,6 +40,17 @@
 //! | `RUSREG_PUBLIC_URL` | — (the request's host) | rusreg's external base URL, for DPoP proofs' `htu` |
 //! | `RUSREG_PATIENT_COOKIE_SECURE` | `true` | mark the patient pages' session cookie Secure (HTTPS only) |
 //! | `RUSREG_ORDERS` | reminder 15, expiry 30 days | JSON object overriding the questionnaire orders' days and limits |
+//! | `RUSREG_SMTP_HOST` | — (no e-mail is sent) | the SMTP server the patient channel's e-mail goes through |
+//! | `RUSREG_SMTP_PORT` | `587` (`465` with `tls`, `25` with `none`) | its port |
+//! | `RUSREG_SMTP_TLS` | `starttls` | `starttls` (required), `tls` (from the first byte) or `none` |
+//! | `RUSREG_SMTP_USERNAME` | — | SMTP user (with the password) |
+//! | `RUSREG_SMTP_PASSWORD` | — | SMTP password (with the user) |
+//! | `RUSREG_SMTP_FROM` | — (required with the host) | the sender address, `KvaRus <noreply@example.no>` |
+//! | `RUSREG_SMTP_TIMEOUT_SECONDS` | `30` | connecting and every SMTP command time out after this |
+//! | `RUSREG_SMTP_RETRY_SECONDS` | `60` | delay after the first failed attempt; it doubles each time, up to 6 hours |
+//! | `RUSREG_SMTP_MAX_ATTEMPTS` | `8` | attempts before a message is given up |
+//! | `RUSREG_SCHEDULER` | `on` | `off`: `serve` runs neither the order scheduler nor the e-mail sender |
+//! | `RUSREG_SCHEDULER_INTERVAL_SECONDS` | `300` | how often `serve` runs the scheduler's pass and the e-mail sender |
 
 use std::path::PathBuf;
 
@@ -84,6 +95,17 @@ pub const VARIABLES: &[&str] = &[
     "RUSREG_PUBLIC_URL",
     "RUSREG_ORDERS",
     "RUSREG_PATIENT_COOKIE_SECURE",
+    "RUSREG_SMTP_HOST",
+    "RUSREG_SMTP_PORT",
+    "RUSREG_SMTP_TLS",
+    "RUSREG_SMTP_USERNAME",
+    "RUSREG_SMTP_PASSWORD",
+    "RUSREG_SMTP_FROM",
+    "RUSREG_SMTP_TIMEOUT_SECONDS",
+    "RUSREG_SMTP_RETRY_SECONDS",
+    "RUSREG_SMTP_MAX_ATTEMPTS",
+    "RUSREG_SCHEDULER",
+    "RUSREG_SCHEDULER_INTERVAL_SECONDS",
 ];
 
 use serde::Deserialize;
@@ -128,6 +150,17 @@ struct RawEnv {
     rusreg_public_url: Option<String>,
     rusreg_orders: Option<String>,
     rusreg_patient_cookie_secure: Option<bool>,
+    rusreg_smtp_host: Option<String>,
+    rusreg_smtp_port: Option<u16>,
+    rusreg_smtp_tls: Option<String>,
+    rusreg_smtp_username: Option<String>,
+    rusreg_smtp_password: Option<String>,
+    rusreg_smtp_from: Option<String>,
+    rusreg_smtp_timeout_seconds: Option<u64>,
+    rusreg_smtp_retry_seconds: Option<u32>,
+    rusreg_smtp_max_attempts: Option<u16>,
+    rusreg_scheduler: Option<String>,
+    rusreg_scheduler_interval_seconds: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -189,6 +222,69 @@ pub struct Settings {
     /// rusreg's external base URL (`https://rusreg.example.no`): what DPoP proofs' `htu` is
     /// compared with (none: the scheme and host of the request, as the proxy forwards them).
     pub public_url: Option<String>,
+    /// The SMTP server for the patient channel's e-mail (none: e-mail waits in the outbox).
+    pub smtp: Option<app::outbox::SmtpSettings>,
+    /// When e-mail that did not go out is tried again.
+    pub smtp_retry: app::outbox::RetryPolicy,
+    /// How often `serve` runs the order scheduler's pass and the e-mail sender (none: off).
+    pub scheduler_interval_seconds: Option<u64>,
+}
+
+fn smtp_from_raw(raw: &RawEnv) -> Result<(Option<app::outbox::SmtpSettings>, app::outbox::RetryPolicy), ConfigError> {
+    let set = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+    let mut retry = app::outbox::RetryPolicy::default();
+    if let Some(seconds) = raw.rusreg_smtp_retry_seconds {
+        if !(1..=86_400).contains(&seconds) {
+            return Err(ConfigError::Invalid("RUSREG_SMTP_RETRY_SECONDS must be 1 to 86400".into()));
+        }
+        retry.first_delay_seconds = seconds;
+        retry.max_delay_seconds = retry.max_delay_seconds.max(seconds);
+    }
+    if let Some(attempts) = raw.rusreg_smtp_max_attempts {
+        if !(1..=50).contains(&attempts) {
+            return Err(ConfigError::Invalid("RUSREG_SMTP_MAX_ATTEMPTS must be 1 to 50".into()));
+        }
+        retry.max_attempts = attempts;
+    }
+    let Some(host) = set(&raw.rusreg_smtp_host) else {
+        let others =
+            [&raw.rusreg_smtp_tls, &raw.rusreg_smtp_username, &raw.rusreg_smtp_password, &raw.rusreg_smtp_from]
+                .iter()
+                .any(|v| set(v).is_some())
+                || raw.rusreg_smtp_port.is_some();
+        if others {
+            return Err(ConfigError::Invalid("RUSREG_SMTP_* is set without RUSREG_SMTP_HOST".into()));
+        }
+        return Ok((None, retry));
+    };
+    let tls = match set(&raw.rusreg_smtp_tls) {
+        None => app::outbox::SmtpTls::StartTls,
+        Some(t) => app::outbox::SmtpTls::parse(&t)
+            .ok_or_else(|| ConfigError::Invalid("RUSREG_SMTP_TLS must be starttls, tls or none".into()))?,
+    };
+    let port = raw.rusreg_smtp_port.unwrap_or(match tls {
+        app::outbox::SmtpTls::StartTls => 587,
+        app::outbox::SmtpTls::Tls => 465,
+        app::outbox::SmtpTls::None => 25,
+    });
+    let from = set(&raw.rusreg_smtp_from)
+        .ok_or_else(|| ConfigError::Invalid("RUSREG_SMTP_FROM is required with RUSREG_SMTP_HOST".into()))?;
+    let timeout_seconds = raw.rusreg_smtp_timeout_seconds.unwrap_or(30);
+    if !(1..=300).contains(&timeout_seconds) {
+        return Err(ConfigError::Invalid("RUSREG_SMTP_TIMEOUT_SECONDS must be 1 to 300".into()));
+    }
+    let settings = app::outbox::SmtpSettings {
+        host,
+        port,
+        tls,
+        username: set(&raw.rusreg_smtp_username),
+        password: raw.rusreg_smtp_password.clone().filter(|p| !p.is_empty()),
+        from,
+        timeout_seconds,
+    };
+    // Refuses a bad sender address or half a credential now, not at the first message.
+    app::outbox::Mailer::new(&settings).map_err(ConfigError::Invalid)?;
+    Ok((Some(settings), retry))
 }
 
 /// The OpenID provider (HelseID) whose access tokens are accepted.
@@ -337,6 +433,7 @@ impl std::fmt::Debug for Settings {
             .field("password_login", &self.password_login)
             .field("oidc", &self.oidc)
             .field("public_url", &self.public_url)
+            .field("smtp", &self.smtp)
             .finish_non_exhaustive()
     }
 }
@@ -361,6 +458,13 @@ impl Settings {
 
     fn from_raw(raw: RawEnv) -> Result<Self, ConfigError> {
         let oidc = oidc_from_raw(&raw)?;
+        let (smtp, smtp_retry) = smtp_from_raw(&raw)?;
+        let interval = raw.rusreg_scheduler_interval_seconds.unwrap_or(300);
+        if !(1..=86_400).contains(&interval) {
+            return Err(ConfigError::Invalid("RUSREG_SCHEDULER_INTERVAL_SECONDS must be 1 to 86400".into()));
+        }
+        let scheduler_interval_seconds =
+            on_off("RUSREG_SCHEDULER", raw.rusreg_scheduler.as_deref(), true)?.then_some(interval);
         let read_file = |p: &PathBuf, what: &str| {
             std::fs::read_to_string(p)
                 .map(|s| s.trim().to_owned())
@@ -426,6 +530,9 @@ impl Settings {
             }
         }
         Ok(Self {
+            scheduler_interval_seconds,
+            smtp,
+            smtp_retry,
             password_login,
             oidc,
             public_url,
@@ -497,6 +604,9 @@ impl Settings {
             public_url: None,
             orders: domain::orders::OrderConfig::default(),
             patient_cookie_secure: true,
+            smtp: None,
+            smtp_retry: app::outbox::RetryPolicy::default(),
+            scheduler_interval_seconds: None,
         }
     }
 }
@@ -624,6 +734,40 @@ mod tests {
             let raw = RawEnv { rusreg_orders: Some(bad.into()), ..Default::default() };
             assert!(Settings::from_raw(raw).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn smtp_is_configured_whole_or_not_at_all() {
+        let raw = |host: Option<&str>, from: Option<&str>, tls: Option<&str>| RawEnv {
+            rusreg_smtp_host: host.map(Into::into),
+            rusreg_smtp_from: from.map(Into::into),
+            rusreg_smtp_tls: tls.map(Into::into),
+            ..Default::default()
+        };
+        assert!(Settings::from_raw(raw(None, None, None)).is_ok_and(|s| s.smtp.is_none()));
+        let s = Settings::from_raw(raw(Some("smtp.example.no"), Some("KvaRus <noreply@example.no>"), None));
+        assert!(s.is_ok_and(|s| s.smtp.is_some_and(|m| m.port == 587 && m.tls == app::outbox::SmtpTls::StartTls)));
+        let s = Settings::from_raw(raw(Some("smtp.example.no"), Some("noreply@example.no"), Some("tls")));
+        assert!(s.is_ok_and(|s| s.smtp.is_some_and(|m| m.port == 465)));
+        assert!(Settings::from_raw(raw(Some("smtp.example.no"), None, None)).is_err(), "no sender");
+        assert!(Settings::from_raw(raw(Some("smtp.example.no"), Some("not an address"), None)).is_err());
+        assert!(Settings::from_raw(raw(Some("smtp.example.no"), Some("a@example.no"), Some("ssl3"))).is_err());
+        assert!(Settings::from_raw(raw(None, Some("a@example.no"), None)).is_err(), "no host");
+        let half = RawEnv { rusreg_smtp_username: Some("user".into()), ..raw(Some("h"), Some("a@example.no"), None) };
+        assert!(Settings::from_raw(half).is_err(), "a user without a password");
+    }
+
+    #[test]
+    fn the_scheduler_runs_every_five_minutes_unless_switched_off() {
+        assert!(Settings::from_raw(RawEnv::default()).is_ok_and(|s| s.scheduler_interval_seconds == Some(300)));
+        let off = RawEnv { rusreg_scheduler: Some("off".into()), ..Default::default() };
+        assert!(Settings::from_raw(off).is_ok_and(|s| s.scheduler_interval_seconds.is_none()));
+        let every = RawEnv { rusreg_scheduler_interval_seconds: Some(60), ..Default::default() };
+        assert!(Settings::from_raw(every).is_ok_and(|s| s.scheduler_interval_seconds == Some(60)));
+        let zero = RawEnv { rusreg_scheduler_interval_seconds: Some(0), ..Default::default() };
+        assert!(Settings::from_raw(zero).is_err());
+        let bad = RawEnv { rusreg_scheduler: Some("sometimes".into()), ..Default::default() };
+        assert!(Settings::from_raw(bad).is_err());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! `GET /orders/{id}` gives one with its status history; `POST /orders/{id}/cancel` cancels an
 //! open one. Registrars and unit contacts of the pathway's unit; all audited.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use app::orders::{OrderView, Ordered};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::forms::FormId;
@@ -20,11 +20,25 @@ use crate::extract::{JsonBody, Query};
 use crate::pagination::Page;
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrderRequest {
     /// The baseline or measurement draft whose patient part the patient is asked to answer.
     pub form_id: Uuid,
+    /// An e-mail address to tell the patient that there is something to answer (without the
+    /// code). Kept only while the order is open; never shown again.
+    #[schema(max_length = 254, example = "pasient@example.no")]
+    pub email: Option<String>,
+    /// A mobile number for the same by SMS (8 digits for a Norwegian number, or + and 8 to 15
+    /// digits). Kept only while the order is open; never shown again.
+    #[schema(max_length = 32, example = "+4791234567")]
+    pub phone: Option<String>,
+}
+
+impl std::fmt::Debug for OrderRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OrderRequest").field("form_id", &self.form_id).finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -119,17 +133,34 @@ impl OrderResponse {
               (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
               (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn create_order(
+    req: HttpRequest,
     state: web::Data<AppState>,
     user: AuthUser,
     body: JsonBody<OrderRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let form = FormId(body.into_inner().form_id);
+    let body = body.into_inner();
+    let form = FormId(body.form_id);
+    let contacts = app::orders::Contacts { email: body.email, phone: body.phone };
     let (caller, today, config) = (user.caller(), state.today(), state.settings.orders);
-    let Ordered { view, code } =
-        state.run_db(move |conn| Ok(app::orders::create(conn, &caller, form, config, today)?)).await?;
+    let public_url = public_url(&req, &state);
+    let Ordered { view, code } = state
+        .run_db(move |conn| Ok(app::orders::create(conn, &caller, form, &contacts, config, &public_url, today)?))
+        .await?;
     let mut res = OrderResponse::of_view(view);
     res.access_code = Some(code.display());
     Ok(HttpResponse::Created().insert_header(("Cache-Control", "no-store")).json(res))
+}
+
+/// rusreg's external base URL for the patient's messages: `RUSREG_PUBLIC_URL`, or the scheme and
+/// host the request came to.
+fn public_url(req: &HttpRequest, state: &AppState) -> String {
+    match &state.settings.public_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => {
+            let info = req.connection_info();
+            format!("{}://{}", info.scheme(), info.host())
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams, Validate)]

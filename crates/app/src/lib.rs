@@ -17,6 +17,7 @@ pub mod imports;
 pub mod json;
 pub mod orders;
 pub mod organisations;
+pub mod outbox;
 pub mod paging;
 pub mod pathways;
 pub mod patient_channel;

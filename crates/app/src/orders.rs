@@ -12,7 +12,7 @@ use domain::orders::{AccessCode, OrderConfig, OrderStatus, Questionnaire};
 use domain::FieldError;
 use persistence::orders::{self, Mover, NewOrderRow, OrderFilter, OrderRow, OrderStatusRow};
 use persistence::pathways::PathwayRow;
-use persistence::{audit, forms, in_transaction, PgConnection, RepoError};
+use persistence::{audit, forms, in_transaction, outbox, PgConnection, RepoError};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -47,6 +47,54 @@ fn order_closed(status: OrderStatus) -> Error {
         .into()
 }
 
+/// Where the patient is told about a new order besides the code handed over: an e-mail address
+/// and a mobile number, both optional. Kept in the outbox only while the order is open.
+#[derive(Clone, Default)]
+pub struct Contacts {
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+impl std::fmt::Debug for Contacts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Contacts")
+            .field("email", &self.email.as_ref().map(|_| "<set>"))
+            .field("phone", &self.phone.as_ref().map(|_| "<set>"))
+            .finish()
+    }
+}
+
+/// The checked contacts: an e-mail address lettre can send to, a phone number in E.164.
+fn parse_contacts(contacts: &Contacts) -> Result<(Option<String>, Option<domain::orders::PhoneNumber>), Error> {
+    let mut errors = Vec::new();
+    let email = match contacts.email.as_deref().map(str::trim) {
+        None => None,
+        Some(raw) => match raw.parse::<lettre::Address>() {
+            Ok(a) if raw.len() <= 254 => Some(a.to_string()),
+            _ => {
+                errors.push(FieldError::new("email", "invalid_email", "an e-mail address, name@example.no"));
+                None
+            }
+        },
+    };
+    let phone = match contacts.phone.as_deref() {
+        None => None,
+        Some(raw) => match domain::orders::PhoneNumber::parse(raw) {
+            Ok(p) => Some(p),
+            Err(domain::DomainError::Invalid(mut e)) => {
+                errors.append(&mut e);
+                None
+            }
+            Err(e) => return Err(e.into()),
+        },
+    };
+    if errors.is_empty() {
+        Ok((email, phone))
+    } else {
+        Err(Error::Invalid(errors))
+    }
+}
+
 /// Orders the patient part of the draft `form` (baseline or measurement). `Hidden` when the
 /// form is out of the caller's scope, `Forbidden` when the caller only reads it (a unit the
 /// pathway left), `Invalid` on `form_id` for a kind without a patient part, a conflict when the
@@ -55,11 +103,14 @@ pub fn create(
     conn: &mut PgConnection,
     caller: &Caller,
     form: FormId,
+    contacts: &Contacts,
     config: OrderConfig,
+    public_url: &str,
     today: NaiveDate,
 ) -> Result<Ordered, Error> {
     let role = register_role(&caller.actor, Error::Forbidden)?;
     let by = caller.actor.user_id;
+    let (email, phone) = parse_contacts(contacts)?;
     in_transaction(conn, |conn| {
         let f = forms::find(conn, form).map_err(hide_missing)?;
         let p = load_pathway(conn, f.pathway(), true)?;
@@ -101,8 +152,22 @@ pub fn create(
             .into(),
             e => Error::from(e),
         })?;
+        // The messages say that there is something to answer and how; not the code.
+        let mut channels = Vec::new();
+        if let Some(email) = &email {
+            let body = crate::scheduler::email_invitation_text(public_url, expires_on);
+            let subject = crate::scheduler::EMAIL_INVITATION_SUBJECT;
+            outbox::add_addressed(conn, row.id, "email", "invitation", email, Some(subject), &body)?;
+            channels.push("email");
+        }
+        if let Some(phone) = &phone {
+            let body = crate::scheduler::sms_invitation_text(public_url, expires_on);
+            outbox::add_addressed(conn, row.id, "sms", "invitation", phone.as_str(), None, &body)?;
+            channels.push("sms");
+        }
         let entry = caller.audit(Action::CreateOrder, Outcome::Success).role(Some(role.as_str()));
-        let detail = json!({"questionnaire": questionnaire, "form": f.id, "expires_on": expires_on});
+        let detail =
+            json!({"questionnaire": questionnaire, "form": f.id, "expires_on": expires_on, "channels": channels});
         record_for_patient(conn, entry.target("order", row.id).detail(detail), &p)?;
         let history = orders::history(conn, row.id)?;
         Ok(Ordered { view: OrderView { row, history }, code })

@@ -24,6 +24,8 @@ pub struct PassReport {
     pub follow_ups_ordered: usize,
     pub reminded: usize,
     pub expired: usize,
+    /// Messages whose addresses were forgotten because their order closed.
+    pub addresses_forgotten: usize,
 }
 
 /// The invitation letter: that there is something to answer and how, nothing about health,
@@ -42,6 +44,48 @@ pub fn reminder_text(public_url: &str, expires_on: NaiveDate) -> String {
     format!(
         "Påminnelse: du har et spørreskjema som venter på svar. Gå til {public_url}/p og logg inn med koden \
          fra brevet du fikk. Skjemaet kan besvares til {}.",
+        expires_on.format("%d.%m.%Y")
+    )
+}
+
+/// The subject of the invitation e-mail.
+pub const EMAIL_INVITATION_SUBJECT: &str = "Du har et spørreskjema å svare på";
+/// The subject of the reminder e-mail.
+pub const EMAIL_REMINDER_SUBJECT: &str = "Påminnelse: et spørreskjema venter på svar";
+
+/// The invitation e-mail. It does not carry the code (docs/patient-channel.md, Why the e-mail
+/// carries no code): the patient has it from the person who ordered or from the letter.
+pub fn email_invitation_text(public_url: &str, expires_on: NaiveDate) -> String {
+    format!(
+        "Du er invitert til å svare på et spørreskjema.\n\nGå til {public_url}/p og logg inn med koden du har fått \
+         utlevert eller i brev, og fødselsdatoen din. Skjemaet kan besvares til {}.\n\n\
+         Denne e-posten er sendt automatisk og kan ikke besvares.",
+        expires_on.format("%d.%m.%Y")
+    )
+}
+
+/// The reminder e-mail (no code either).
+pub fn email_reminder_text(public_url: &str, expires_on: NaiveDate) -> String {
+    format!(
+        "Påminnelse: du har et spørreskjema som venter på svar. Gå til {public_url}/p og logg inn med koden \
+         du har fått utlevert eller i brev. Skjemaet kan besvares til {}.\n\n\
+         Denne e-posten er sendt automatisk og kan ikke besvares.",
+        expires_on.format("%d.%m.%Y")
+    )
+}
+
+/// The invitation SMS (no code: an SMS is read on a locked screen).
+pub fn sms_invitation_text(public_url: &str, expires_on: NaiveDate) -> String {
+    format!(
+        "Du har et spørreskjema å svare på innen {}. Logg inn på {public_url}/p med koden du har fått.",
+        expires_on.format("%d.%m.%Y")
+    )
+}
+
+/// The reminder SMS.
+pub fn sms_reminder_text(public_url: &str, expires_on: NaiveDate) -> String {
+    format!(
+        "Påminnelse: et spørreskjema venter på svar til {}. Logg inn på {public_url}/p med koden du har fått.",
         expires_on.format("%d.%m.%Y")
     )
 }
@@ -136,6 +180,13 @@ pub fn run_pass(
             for id in &ids {
                 let order = orders::find(conn, *id)?;
                 scheduler::add_message(conn, *id, "letter", "reminder", &reminder_text(public_url, order.expires_on))?;
+                // And on the channels the invitation went out on, to the same address.
+                persistence::outbox::add_addressed_reminders(
+                    conn,
+                    *id,
+                    (EMAIL_REMINDER_SUBJECT, &email_reminder_text(public_url, order.expires_on)),
+                    &sms_reminder_text(public_url, order.expires_on),
+                )?;
             }
             Ok::<_, Error>(ids.len())
         })?;
@@ -144,5 +195,6 @@ pub fn run_pass(
             break;
         }
     }
+    report.addresses_forgotten = crate::outbox::forget_addresses(conn)?;
     Ok(report)
 }

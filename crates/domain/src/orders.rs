@@ -206,6 +206,47 @@ impl OrderConfig {
     }
 }
 
+/// A mobile number for the SMS channel, kept as E.164 (`+4791234567`). Eight digits are read as
+/// a Norwegian number; spaces, dashes and a leading `00` are allowed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PhoneNumber(String);
+
+impl std::fmt::Debug for PhoneNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PhoneNumber(<redacted>)")
+    }
+}
+
+impl PhoneNumber {
+    pub fn parse(raw: &str) -> Result<Self, crate::DomainError> {
+        let bad = || {
+            crate::DomainError::invalid("phone", "invalid_phone", "a mobile number: 8 digits, or + and 8 to 15 digits")
+        };
+        // The length the API documents (`maxLength` 32), spaces and dashes included.
+        if raw.chars().count() > 32 {
+            return Err(bad());
+        }
+        let compact: String = raw.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+        let digits = if let Some(rest) = compact.strip_prefix('+') {
+            rest.to_owned()
+        } else if let Some(rest) = compact.strip_prefix("00") {
+            rest.to_owned()
+        } else if compact.len() == 8 {
+            format!("47{compact}")
+        } else {
+            return Err(bad());
+        };
+        if !(8..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.starts_with('0') {
+            return Err(bad());
+        }
+        Ok(Self(format!("+{digits}")))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// The alphabet of access codes: Crockford's base 32 (no I, L, O or U), easy to read aloud and
 /// to type from a letter.
 const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -267,6 +308,19 @@ impl AccessCode {
 #[cfg(test)]
 #[expect(clippy::unwrap_used, reason = "tests")]
 mod tests {
+    #[test]
+    fn phone_numbers_are_read_as_e164_and_bad_ones_refused() {
+        for (raw, e164) in
+            [("912 34 567", "+4791234567"), ("+47 912-34-567", "+4791234567"), ("0046701234567", "+46701234567")]
+        {
+            assert_eq!(PhoneNumber::parse(raw).map(|p| p.as_str().to_owned()).ok().as_deref(), Some(e164), "{raw}");
+        }
+        let padded = format!("{}91234567", " ".repeat(30));
+        for raw in ["", "1234567", "+47 91a34567", "+0123456789", "+1234567890123456", "912345678", &padded] {
+            assert!(PhoneNumber::parse(raw).is_err(), "{raw}");
+        }
+    }
+
     use super::*;
     use rand::SeedableRng;
 

@@ -11,6 +11,7 @@ pub mod imports;
 pub mod migrations;
 pub mod orders;
 pub mod organisations;
+pub mod outbox;
 pub mod pathways;
 pub mod patients;
 pub mod pool;

@@ -327,6 +327,10 @@ diesel::table! {
         next_attempt_at -> Timestamptz,
         created_at -> Timestamptz,
         sent_at -> Nullable<Timestamptz>,
+        recipient -> Nullable<Text>,
+        subject -> Nullable<Text>,
+        sending_since -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
     }
 }
 

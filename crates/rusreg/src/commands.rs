@@ -101,6 +101,21 @@ pub fn schedule(settings: &Settings, public_url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One run of the e-mail sender as the server's role, printing what it did.
+pub fn send_mail(settings: &Settings) -> anyhow::Result<()> {
+    let smtp = settings.smtp.as_ref().ok_or_else(|| anyhow::anyhow!("RUSREG_SMTP_HOST is not set"))?;
+    let mailer = app::outbox::Mailer::new(smtp).map_err(|e| anyhow::anyhow!("SMTP: {e}"))?;
+    let db = database(settings)?;
+    let mut conn = connect(&db.server)?;
+    let report = app::outbox::send_email(&mut conn, &mailer, settings.smtp_retry, chrono::Utc::now(), 100)
+        .map_err(|e| anyhow::anyhow!("e-mail sender: {}", describe_app_error(&e)))?;
+    println!(
+        "e-mail: {} sent, {} to try again later, {} failed, {} interrupted earlier (marked failed)",
+        report.sent, report.retried, report.failed, report.interrupted
+    );
+    Ok(())
+}
+
 /// The national-id key for commands that write patients: RUSREG_ID_KEY, or (with the managed
 /// cluster) the demo's key in the data folder.
 fn id_key_for(settings: &Settings) -> anyhow::Result<IdKey> {
@@ -324,6 +339,12 @@ fn run_server(settings: Settings, url: &str, jwt_secret: &[u8], id_key: IdKey) -
     let reports_pool = persistence::build_pool(&reports_url, settings.reports_pool_size)?;
     let listener = TcpListener::bind(&settings.bind).with_context(|| format!("cannot listen on {}", settings.bind))?;
     let workers = settings.workers;
+    // The order scheduler and the e-mail sender on their interval (RUSREG_SCHEDULER), on a
+    // thread of their own with a connection of the primary pool.
+    if let Some(job) = api::background::SchedulerJob::of(&settings) {
+        tracing::info!(interval_seconds = job.interval.as_secs(), "scheduler on");
+        job.spawn(pool.clone()).context("cannot start the scheduler's thread")?;
+    }
     let state =
         api::build_state(settings, pool, reports_pool, jwt_secret, id_key).map_err(|e| anyhow::anyhow!("{e}"))?;
     actix_web::rt::System::new().block_on(async move {

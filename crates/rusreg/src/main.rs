@@ -34,6 +34,9 @@ enum Command {
         #[arg(long)]
         public_url: String,
     },
+    /// Send the patient channel's e-mail that is due (RUSREG_SMTP_*; docs/patient-channel.md,
+    /// Senders), once, and print what became of it. Safe to run on several hosts at once.
+    SendMail,
     /// Generate and load a synthetic population (made-up patients, pathways and forms) in bulk;
     /// the same --seed gives the same population. Needs the reference data (`--tree realistic`
     /// loads it).
@@ -153,6 +156,7 @@ fn main() -> anyhow::Result<()> {
         Command::Migrate { revert_all } => commands::migrate(&settings, revert_all),
         Command::SeedReference => commands::seed_reference(&settings),
         Command::Schedule { public_url } => commands::schedule(&settings, &public_url),
+        Command::SendMail => commands::send_mail(&settings),
         Command::Seed { pathways, seed, writers, batch, tree } => {
             let options = persistence::synthetic::LoadOptions { writers, batch_pathways: batch };
             commands::seed(&settings, pathways, seed, tree.into(), &options)

@@ -22,6 +22,7 @@ mod migrations;
 mod oidc;
 mod orders;
 mod org_units;
+mod outbox;
 mod pathways;
 mod patient_browser;
 mod patient_pages;
