@@ -519,20 +519,33 @@ fn one_row(
         Err(e) => return rejected(job, line_no, e),
     };
     let mut counts = Counts::default();
-    // A row may be two records (a CSV pathway row: its patient and the pathway): both or neither.
-    let outcome = in_transaction(conn, |conn| {
+    // A record is applied by use cases whose own transactions (savepoints here) undo a refused
+    // change, keeping what they record on purpose (a refusal's audit row, as through the API);
+    // a record of two steps (a form created or updated, then completed) undoes its first step
+    // itself. A row of two records (a CSV pathway row: its patient and the pathway) is both or
+    // neither: the second's refusal rolls the first back with the row's savepoint.
+    let outcome = if records.len() == 1 {
         let mut done = Vec::new();
         for record in records {
             match apply(conn, caller, key, today, keys, record)? {
                 Ok(d) => done.push(d),
-                Err(e) => return Ok(Err(e)),
+                Err(e) => return finish_rejected(keys, job, line_no, e),
             }
         }
-        Ok::<_, Error>(Ok(done))
-    });
-    let outcome = match outcome {
-        Ok(o) => o,
-        Err(e) => Err(e),
+        Ok(done)
+    } else {
+        in_transaction(conn, |conn| {
+            let mut done = Vec::new();
+            for record in records {
+                match apply(conn, caller, key, today, keys, record)? {
+                    Ok(d) => done.push(d),
+                    Err(e) if done.is_empty() => return Ok(Err(e)),
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok::<_, Error>(Ok(done))
+        })
+        .and_then(|o| o)
     };
     match outcome {
         Ok(done) => {
@@ -545,10 +558,18 @@ fn one_row(
             }
             Ok((counts, Vec::new()))
         }
-        Err(e @ (Error::Internal(_) | Error::Unavailable)) => Err(e),
-        Err(e) => {
+        Err(e) => finish_rejected(keys, job, line_no, e),
+    }
+}
+
+/// A rejected row: its staged keys are dropped and its errors returned (an infrastructure
+/// failure is passed on).
+fn finish_rejected(keys: &mut Keys, job: Uuid, line: i32, e: Error) -> Result<(Counts, Vec<ImportErrorRow>), Error> {
+    match e {
+        e @ (Error::Internal(_) | Error::Unavailable) => Err(e),
+        e => {
             keys.reject_row();
-            rejected(job, line_no, e)
+            rejected(job, line, e)
         }
     }
 }
@@ -993,22 +1014,29 @@ fn apply_patient(
         }
     }
     let (sex, birth_year) = (input.sex, input.birth_year);
-    let registered = crate::patients::register(conn, caller, key, input, today)?;
-    let content = content.ok_or_else(|| Error::inconsistent("a registered patient whose input did not parse"))?;
-    if !registered.created {
-        // As `POST /api/v1/patients`: a person registered before keeps their stored sex and
-        // birth year; a line that says otherwise is refused rather than silently ignored.
-        let stored = persistence::patients::find(conn, PatientId(registered.id))?;
-        if stored.sex != sex || i32::from(stored.birth_year) != birth_year {
-            return Err(Conflict::Rule {
-                code: "patient_changed",
-                message: "the person is registered with another sex or birth year; a patient's sex and birth \
-                          year cannot be changed by import"
-                    .into(),
+    // In a savepoint: a refused registration keeps its own audit row (as through the API); a
+    // registration that finds the person stored with other facts is undone with its audit row.
+    let registered = in_transaction(conn, |conn| {
+        let registered = match crate::patients::register(conn, caller, key, input, today) {
+            Ok(r) => r,
+            Err(e) => return Ok(Err(e)),
+        };
+        if !registered.created {
+            // As `POST /api/v1/patients`: a person registered before keeps their stored sex and
+            // birth year; a line that says otherwise is refused rather than silently ignored.
+            let stored = persistence::patients::find(conn, PatientId(registered.id))?;
+            if stored.sex != sex || i32::from(stored.birth_year) != birth_year {
+                return Err(Error::from(Conflict::Rule {
+                    code: "patient_changed",
+                    message: "the person is registered with another sex or birth year; a patient's sex and birth \
+                              year cannot be changed by import"
+                        .into(),
+                }));
             }
-            .into());
         }
-    }
+        Ok(Ok(registered))
+    })??;
+    let content = content.ok_or_else(|| Error::inconsistent("a registered patient whose input did not parse"))?;
     keys.put("patient", k, registered.id, content);
     Ok(if registered.created { Done::Created } else { Done::Unchanged })
 }
@@ -1096,18 +1124,28 @@ fn apply_form(
             if form.is_completed() {
                 return Err(Conflict::FormCompleted.into());
             }
-            crate::forms::update(conn, caller, id, Some(form.version), fields)?;
-            if complete {
-                crate::forms::complete(conn, caller, id, None, today)?;
-            }
+            // Updated and completed, or neither.
+            in_transaction(conn, |conn| {
+                crate::forms::update(conn, caller, id, Some(form.version), fields)?;
+                if complete {
+                    crate::forms::complete(conn, caller, id, None, today)?;
+                }
+                Ok::<_, Error>(())
+            })?;
             keys.put("form", k, id.0, content);
             Ok(Done::Updated)
         }
         None => {
-            let view = crate::forms::create(conn, caller, PathwayId(pathway), kind, fields)?;
-            if complete {
-                crate::forms::complete(conn, caller, FormId(view.row.id), None, today)?;
-            }
+            let view = if complete {
+                // Created and completed, or neither.
+                in_transaction(conn, |conn| {
+                    let view = crate::forms::create(conn, caller, PathwayId(pathway), kind, fields)?;
+                    crate::forms::complete(conn, caller, FormId(view.row.id), None, today)?;
+                    Ok::<_, Error>(view)
+                })?
+            } else {
+                crate::forms::create(conn, caller, PathwayId(pathway), kind, fields)?
+            };
             keys.put("form", k, view.row.id, content);
             Ok(Done::Created)
         }
