@@ -6,10 +6,12 @@
 //!
 //! Each object carries the sender's own key; `import_keys` maps (caller, kind, key) to rusreg's
 //! id with a keyed hash of the object, so a repeated object is a no-op and a changed form updates
-//! its draft. Rows run in chunks of [`CHUNK`] lines, one transaction each with a savepoint per
-//! row (the use cases' own transactions nest as savepoints); the job's progress commits with the
-//! chunk, so a worker that dies loses at most its open chunk and the next worker resumes at the
-//! first line not committed. A dry run and an all-or-nothing job run in one transaction that a
+//! its draft. Rows run in chunks of [`CHUNK`] lines, one transaction each (the use cases' own
+//! transactions nest as savepoints that undo a refused change; a row of two steps has a savepoint
+//! of its own); the chunk's sender keys are read before its rows and written after them, and
+//! the caller's scope is read once per chunk ([`Caller::fresh`]); the job's progress commits with
+//! the chunk, so a worker that dies loses at most its open chunk and the next worker resumes at
+//! the first line not committed. A dry run and an all-or-nothing job run in one transaction that a
 //! dry run, or any rejected row, rolls back.
 
 use std::collections::BTreeMap;
