@@ -18,6 +18,7 @@
 //! | `RUSREG_REPORTS_POOL_SIZE` | `4` | connections in the reports pool |
 //! | `RUSREG_BODY_LIMIT` | `1048576` | largest request body in bytes |
 //! | `RUSREG_IMPORT_BODY_LIMIT` | `268435456` | largest import batch (`POST /api/v1/imports`) in bytes |
+//! | `RUSREG_IMPORT_RETENTION_DAYS` | `30` | finished import jobs and their error reports are deleted this many days after they end |
 //! | `RUSREG_LOG_FORMAT` | `pretty` | `pretty` or `json` |
 //! | `RUSREG_LOG` | `info` | log filter (tracing EnvFilter syntax) |
 //! | `RUSREG_DEMO_PASSWORD` | — (generated) | password of the demo users (`rusreg demo`) |
@@ -72,6 +73,7 @@ pub const VARIABLES: &[&str] = &[
     "RUSREG_REPORTS_POOL_SIZE",
     "RUSREG_BODY_LIMIT",
     "RUSREG_IMPORT_BODY_LIMIT",
+    "RUSREG_IMPORT_RETENTION_DAYS",
     "RUSREG_LOG_FORMAT",
     "RUSREG_LOG",
     "RUSREG_DEMO_PASSWORD",
@@ -128,6 +130,7 @@ struct RawEnv {
     rusreg_reports_pool_size: Option<u32>,
     rusreg_body_limit: Option<usize>,
     rusreg_import_body_limit: Option<usize>,
+    rusreg_import_retention_days: Option<u32>,
     rusreg_log_format: Option<String>,
     rusreg_log: Option<String>,
     rusreg_demo_password: Option<String>,
@@ -194,6 +197,9 @@ pub struct Settings {
     pub body_limit: usize,
     /// The largest import batch in bytes.
     pub import_body_limit: usize,
+    /// Days a finished import job and its error report are kept (0: deleted by the worker's
+    /// next sweep).
+    pub import_retention_days: u32,
     pub log_format: LogFormat,
     pub log_filter: String,
     pub demo_password: Option<String>,
@@ -557,6 +563,7 @@ impl Settings {
             reports_pool_size: raw.rusreg_reports_pool_size.unwrap_or(4).max(1),
             body_limit: raw.rusreg_body_limit.unwrap_or(1024 * 1024),
             import_body_limit: raw.rusreg_import_body_limit.unwrap_or(256 * 1024 * 1024),
+            import_retention_days: raw.rusreg_import_retention_days.unwrap_or(30),
             log_format,
             log_filter: raw.rusreg_log.unwrap_or_else(|| "info".into()),
             demo_password: raw.rusreg_demo_password,
@@ -589,6 +596,7 @@ impl Settings {
             reports_pool_size: 4,
             body_limit: 1024 * 1024,
             import_body_limit: 256 * 1024 * 1024,
+            import_retention_days: 30,
             log_format: LogFormat::Pretty,
             log_filter: "info".into(),
             demo_password: None,

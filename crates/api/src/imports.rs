@@ -228,7 +228,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, import_body_limit: usize) {
 }
 
 /// Runs queued import jobs (and resumes those whose worker has gone) on a thread of its own
-/// until the server's state is dropped. Woken by a new job, or every second.
+/// until the server's state is dropped. Woken by a new job, or every second. When idle, it
+/// deletes the finished jobs older than `RUSREG_IMPORT_RETENTION_DAYS` with their error reports
+/// (one indexed delete a second).
 pub fn spawn_worker(state: Weak<AppState>) {
     let spawned = std::thread::Builder::new().name("rusreg-imports".into()).spawn(move || loop {
         let Some(state) = state.upgrade() else { return };
@@ -236,13 +238,21 @@ pub fn spawn_worker(state: Weak<AppState>) {
         let ran = match state.pool.get() {
             Ok(mut conn) => {
                 let today = state.today();
-                match app::imports::run_next(&mut conn, &state.id_key, today, None, &mut |_, _| {}) {
+                let ran = match app::imports::run_next(&mut conn, &state.id_key, today, None, &mut |_, _| {}) {
                     Ok(job) => job.is_some(),
                     Err(e) => {
                         tracing::error!(error = %e, "the import worker could not run a job");
                         false
                     }
+                };
+                if !ran {
+                    match app::imports::delete_finished(&mut conn, state.settings.import_retention_days) {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(jobs = n, "finished import jobs past their retention deleted"),
+                        Err(e) => tracing::error!(error = %e, "the import worker could not delete old jobs"),
+                    }
                 }
+                ran
             }
             Err(_) => false,
         };

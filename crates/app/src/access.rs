@@ -11,7 +11,27 @@ use persistence::pathways::{self, PathwayRow, TransferRow};
 use persistence::{audit, organisations, patients, users, PgConnection, RepoError};
 use uuid::Uuid;
 
-use crate::Error;
+use crate::{Caller, Error};
+
+/// A node as [`unit_path`] found it.
+#[derive(Debug, Clone)]
+enum UnitPath {
+    Unit(Vec<NodeId>),
+    NotAUnit,
+    NotFound,
+}
+
+/// What the access checks have read about one caller (see [`Caller`]): kept for the caller's
+/// request or import chunk, never longer.
+#[derive(Debug, Default)]
+pub struct Scope {
+    /// The units the caller registers at ([`register_units`]).
+    units: Option<Vec<i64>>,
+    /// Nodes by id as [`unit_path`] found them.
+    unit_paths: std::collections::HashMap<i64, UnitPath>,
+    /// Patients' pseudonyms by patient id (for audit rows; a patient's pseudonym never changes).
+    pseudonyms: std::collections::HashMap<Uuid, Vec<u8>>,
+}
 
 /// Why a user cannot act.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,23 +72,54 @@ pub fn register_role(actor: &Actor, missing: Error) -> Result<Role, Error> {
     actor.register_role().ok_or(missing)
 }
 
-/// Every unit the caller may register at (grants at a legal entity cover its units).
-pub fn register_units(conn: &mut PgConnection, actor: &Actor) -> Result<Vec<i64>, Error> {
-    let nodes: Vec<i64> = actor.nodes_for(Permission::Register).iter().map(|n| n.0).collect();
-    Ok(pathways::units_under(conn, &nodes, Utc::now().date_naive())?)
+/// Every unit the caller may register at (grants at a legal entity cover its units), read once
+/// per caller.
+pub fn register_units(conn: &mut PgConnection, caller: &Caller) -> Result<Vec<i64>, Error> {
+    if let Some(units) = &caller.scope().units {
+        return Ok(units.clone());
+    }
+    let nodes: Vec<i64> = caller.actor.nodes_for(Permission::Register).iter().map(|n| n.0).collect();
+    let units = pathways::units_under(conn, &nodes, Utc::now().date_naive())?;
+    caller.scope().units = Some(units.clone());
+    Ok(units)
+}
+
+/// A unit's path up to the nation, or a field error on `field` when `unit` is no node valid
+/// today (`not_found`) or a node that is no unit (`hierarchy`). Read once per caller and unit.
+pub fn unit_path(conn: &mut PgConnection, caller: &Caller, unit: i64, field: &str) -> Result<Vec<NodeId>, Error> {
+    let known = caller.scope().unit_paths.get(&unit).cloned();
+    let found = match known {
+        Some(found) => found,
+        None => {
+            let today = Utc::now().date_naive();
+            let found = match organisations::find_node(conn, unit, today) {
+                Ok(n) if n.node.kind == "unit" => UnitPath::Unit(organisations::path_of(conn, unit, today)?),
+                Ok(_) => UnitPath::NotAUnit,
+                Err(RepoError::NotFound) => UnitPath::NotFound,
+                Err(e) => return Err(e.into()),
+            };
+            caller.scope().unit_paths.insert(unit, found.clone());
+            found
+        }
+    };
+    match found {
+        UnitPath::Unit(path) => Ok(path),
+        UnitPath::NotAUnit => Err(Error::invalid(field, "hierarchy", "must be a unit (behandlingsenhet)")),
+        UnitPath::NotFound => Err(Error::invalid(field, "not_found", "no such unit")),
+    }
 }
 
 /// The caller's access to `p` by [`PathwayAccess::decide`], or `Hidden` when there is none.
-pub fn pathway_access(conn: &mut PgConnection, actor: &Actor, p: &PathwayRow) -> Result<PathwayAccess, Error> {
-    let covered = register_units(conn, actor)?;
+pub fn pathway_access(conn: &mut PgConnection, caller: &Caller, p: &PathwayRow) -> Result<PathwayAccess, Error> {
+    let covered = register_units(conn, caller)?;
     let mut held: Vec<i64> = pathways::transfers(conn, p.pathway())?.iter().map(|t| t.from_unit_id).collect();
     held.push(p.opened_unit_id);
     PathwayAccess::decide(&covered, p.unit_id, &held).ok_or(Error::Hidden)
 }
 
 /// Full access to `p` or `Forbidden` (read access alone does not allow a change).
-pub fn require_full(conn: &mut PgConnection, actor: &Actor, p: &PathwayRow) -> Result<(), Error> {
-    match pathway_access(conn, actor, p)? {
+pub fn require_full(conn: &mut PgConnection, caller: &Caller, p: &PathwayRow) -> Result<(), Error> {
+    match pathway_access(conn, caller, p)? {
         PathwayAccess::Full => Ok(()),
         PathwayAccess::ReadOwn(_) => Err(Error::Forbidden),
     }
@@ -89,9 +140,29 @@ pub fn hide_missing(e: RepoError) -> Error {
     }
 }
 
+/// The pseudonym of a patient, read once per caller.
+pub fn pseudonym_of(conn: &mut PgConnection, caller: &Caller, patient: Uuid) -> Result<Vec<u8>, Error> {
+    if let Some(p) = caller.scope().pseudonyms.get(&patient) {
+        return Ok(p.clone());
+    }
+    let pseudonym = patients::pseudonym_of(conn, patient)?;
+    caller.scope().pseudonyms.insert(patient, pseudonym.clone());
+    Ok(pseudonym)
+}
+
+/// Tells the caller's scope a patient's pseudonym (one it has just registered or read).
+pub fn know_pseudonym(caller: &Caller, patient: Uuid, pseudonym: &[u8]) {
+    caller.scope().pseudonyms.insert(patient, pseudonym.to_vec());
+}
+
 /// Writes `entry` about the pathway's patient (patient id and pseudonym, the owning unit).
-pub fn record_for_patient(conn: &mut PgConnection, entry: AuditEntry, p: &PathwayRow) -> Result<(), Error> {
-    let pseudonym = patients::pseudonym_of(conn, p.patient_id)?;
+pub fn record_for_patient(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    entry: AuditEntry,
+    p: &PathwayRow,
+) -> Result<(), Error> {
+    let pseudonym = pseudonym_of(conn, caller, p.patient_id)?;
     audit::record(conn, &entry.unit(Some(p.unit_id)).patient(Some(p.patient_id), Some(pseudonym)))?;
     Ok(())
 }

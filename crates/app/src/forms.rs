@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{NaiveDate, Utc};
-use domain::access::{Actor, PathwayAccess, Permission};
+use domain::access::{PathwayAccess, Permission};
 use domain::audit::{Action, Outcome};
 use domain::forms::{codes, CompletedDischarge, FormContext, FormData, FormId, FormKind};
 use domain::pathways::{next_status, DischargeEnding, PathwayId, StatusEvent, TreatmentStatus};
@@ -57,7 +57,7 @@ pub struct HistoryEntry {
 /// `false` read only (the unit that registered it, after a transfer); `Hidden` otherwise.
 fn load_form(
     conn: &mut PgConnection,
-    actor: &Actor,
+    caller: &Caller,
     id: FormId,
     lock: bool,
 ) -> Result<(FormRow, PathwayRow, bool), Error> {
@@ -67,15 +67,15 @@ fn load_form(
     // Locks the pathway, then the form: a changed date makes the worklist-facts trigger update
     // the pathway row, and one lock order keeps two saves on one pathway from deadlocking.
     let f = if lock { forms::find_for_update(conn, id)? } else { f };
-    match pathway_access(conn, actor, &p)? {
+    match pathway_access(conn, caller, &p)? {
         PathwayAccess::Full => Ok((f, p, true)),
         access if access.reads_form_of(f.unit_id) => Ok((f, p, false)),
         PathwayAccess::ReadOwn(_) => Err(Error::Hidden),
     }
 }
 
-fn load_writable(conn: &mut PgConnection, actor: &Actor, id: FormId) -> Result<(FormRow, PathwayRow), Error> {
-    match load_form(conn, actor, id, true)? {
+fn load_writable(conn: &mut PgConnection, caller: &Caller, id: FormId) -> Result<(FormRow, PathwayRow), Error> {
+    match load_form(conn, caller, id, true)? {
         (f, p, true) => Ok((f, p)),
         _ => Err(Error::Forbidden),
     }
@@ -144,7 +144,7 @@ pub fn create(
     let role = register_role(&caller.actor, Error::Hidden)?;
     in_transaction(conn, |conn| {
         let p = load_pathway(conn, pathway_id, true)?;
-        require_full(conn, &caller.actor, &p)?;
+        require_full(conn, caller, &p)?;
         let data = input.read(kind)?;
         if !kind.may_start(status_of(&p)?) {
             return Err(Conflict::FormNotStartable { kind, status: p.status }.into());
@@ -155,7 +155,7 @@ pub fn create(
             e => Error::from(e),
         })?;
         let entry = caller.audit(Action::CreateForm, Outcome::Success).role(Some(role.as_str()));
-        record_for_patient(conn, entry.target("form", row.id).detail(json!({"kind": kind})), &p)?;
+        record_for_patient(conn, caller, entry.target("form", row.id).detail(json!({"kind": kind})), &p)?;
         Ok(FormView { row, data, warnings: Vec::new() })
     })
 }
@@ -164,10 +164,10 @@ pub fn create(
 pub fn read(conn: &mut PgConnection, caller: &Caller, id: FormId) -> Result<FormView, Error> {
     let role = register_role(&caller.actor, Error::Hidden)?;
     in_transaction(conn, |conn| {
-        let (row, p, _) = load_form(conn, &caller.actor, id, false)?;
+        let (row, p, _) = load_form(conn, caller, id, false)?;
         let data = forms::load_data(conn, &row)?;
         let entry = caller.audit(Action::ReadForm, Outcome::Success).role(Some(role.as_str())).target("form", id);
-        record_for_patient(conn, entry, &p)?;
+        record_for_patient(conn, caller, entry, &p)?;
         Ok(FormView { row, data, warnings: Vec::new() })
     })
 }
@@ -185,7 +185,7 @@ pub fn update(
     let role = register_role(&caller.actor, Error::Hidden)?;
     let by = caller.actor.user_id;
     in_transaction(conn, |conn| {
-        let (f, p) = load_writable(conn, &caller.actor, id)?;
+        let (f, p) = load_writable(conn, caller, id)?;
         let version = version.ok_or(Error::VersionRequired)?;
         let data = input.read(kind_of(&f)?)?;
         let old = forms::load_data(conn, &f)?;
@@ -199,7 +199,7 @@ pub fn update(
         let fields: Vec<&Value> =
             changes.as_array().map(|c| c.iter().map(|c| &c["field"]).collect()).unwrap_or_default();
         let entry = caller.audit(Action::UpdateForm, Outcome::Success).role(Some(role.as_str())).target("form", id);
-        record_for_patient(conn, entry.detail(json!({"fields": fields})), &p)?;
+        record_for_patient(conn, caller, entry.detail(json!({"fields": fields})), &p)?;
         Ok(FormView { row, data, warnings: Vec::new() })
     })
 }
@@ -216,7 +216,7 @@ pub fn complete(
     let role = register_role(&caller.actor, Error::Hidden)?;
     let by = caller.actor.user_id;
     in_transaction(conn, |conn| {
-        let (f, p) = load_writable(conn, &caller.actor, id)?;
+        let (f, p) = load_writable(conn, caller, id)?;
         if f.is_completed() {
             return Err(Conflict::FormCompleted.into());
         }
@@ -245,7 +245,7 @@ pub fn complete(
         let row = forms::mark_completed(conn, id, by)?;
         add_history(conn, &row, "completed", by, json!([]), None)?;
         let entry = caller.audit(Action::CompleteForm, Outcome::Success).role(Some(role.as_str())).target("form", id);
-        record_for_patient(conn, entry, &p)?;
+        record_for_patient(conn, caller, entry, &p)?;
         Ok(FormView { row, data, warnings })
     })
 }
@@ -288,7 +288,7 @@ pub fn reopen(conn: &mut PgConnection, caller: &Caller, id: FormId, reason: &str
         let Some(role) = caller.actor.role_for(Permission::ReopenForm, &path) else {
             // A registrar of the unit sees the form but may not reopen it; anyone else must not
             // learn that it exists.
-            pathway_access(conn, &caller.actor, &p)?;
+            pathway_access(conn, caller, &p)?;
             return Err(Error::Forbidden);
         };
         if reason.is_empty() || reason.chars().count() > REASON_MAX {
@@ -316,8 +316,8 @@ pub fn reopen(conn: &mut PgConnection, caller: &Caller, id: FormId, reason: &str
         let row = forms::mark_reopened(conn, id, by, &reason)?;
         add_history(conn, &row, "reopened", by, json!([]), Some(reason.clone()))?;
         let entry = caller.audit(Action::ReopenForm, Outcome::Success).target("form", id);
-        record_for_patient(conn, entry.role(Some(role.as_str())), &p)?;
-        let readable = match pathway_access(conn, &caller.actor, &p) {
+        record_for_patient(conn, caller, entry.role(Some(role.as_str())), &p)?;
+        let readable = match pathway_access(conn, caller, &p) {
             Ok(access) => access.reads_form_of(row.unit_id),
             Err(Error::Hidden) => false,
             Err(e) => return Err(e),
@@ -342,7 +342,7 @@ pub fn reopen(conn: &mut PgConnection, caller: &Caller, id: FormId, reason: &str
 pub fn history(conn: &mut PgConnection, caller: &Caller, id: FormId) -> Result<Vec<HistoryEntry>, Error> {
     let role = register_role(&caller.actor, Error::Hidden)?;
     in_transaction(conn, |conn| {
-        let (_, p, _) = load_form(conn, &caller.actor, id, false)?;
+        let (_, p, _) = load_form(conn, caller, id, false)?;
         let rows = forms::history(conn, id)?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
@@ -351,7 +351,7 @@ pub fn history(conn: &mut PgConnection, caller: &Caller, id: FormId) -> Result<V
         }
         let entry =
             caller.audit(Action::ReadFormHistory, Outcome::Success).role(Some(role.as_str())).target("form", id);
-        record_for_patient(conn, entry, &p)?;
+        record_for_patient(conn, caller, entry, &p)?;
         Ok(out)
     })
 }

@@ -6,15 +6,18 @@
 //!
 //! Each object carries the sender's own key; `import_keys` maps (caller, kind, key) to rusreg's
 //! id with a keyed hash of the object, so a repeated object is a no-op and a changed form updates
-//! its draft. Rows run in chunks of [`CHUNK`] lines, one transaction each with a savepoint per
-//! row (the use cases' own transactions nest as savepoints); the job's progress commits with the
-//! chunk, so a worker that dies loses at most its open chunk and the next worker resumes at the
-//! first line not committed. A dry run and an all-or-nothing job run in one transaction that a
+//! its draft. Rows run in chunks of [`CHUNK`] lines, one transaction each (the use cases' own
+//! transactions nest as savepoints that undo a refused change; a row of two steps has a savepoint
+//! of its own); the chunk's sender keys are read before its rows and written after them, and
+//! the caller's scope is read once per chunk ([`Caller::fresh`]); the job's progress commits with
+//! the chunk, so a worker that dies loses at most its open chunk and the next worker resumes at
+//! the first line not committed. A dry run and an all-or-nothing job run in one transaction that a
 //! dry run, or any rejected row, rolls back.
 
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
+use domain::access::Permission;
 use domain::audit::{Action, Outcome};
 use domain::forms::catalogue::{form_fields, FieldKind};
 use domain::forms::{FormData, FormId, FormKind};
@@ -234,6 +237,7 @@ pub fn submit(
         all_or_nothing: new.all_or_nothing,
         total_lines: i32::try_from(lines.len()).map_err(Error::internal)?,
         batch: key.seal_batch(&new.batch)?,
+        owner_nodes: caller.actor.nodes_for(Permission::Register).iter().map(|n| n.0).collect(),
     };
     drop(lines);
     let job = in_transaction(conn, |conn| {
@@ -252,22 +256,37 @@ pub fn submit(
     Ok(Submitted::Done(read(conn, caller, id, i64::MAX)?))
 }
 
-/// The caller's own job with its first `error_limit` rejected rows (`Hidden` for anyone else's).
-pub fn read(conn: &mut PgConnection, caller: &Caller, id: Uuid, error_limit: i64) -> Result<ImportJob, Error> {
+/// A job the caller may read: one they sent, or one of their organisation — every unit the
+/// job's sender registered for when sending it is one the caller registers for (a registrar of
+/// the same unit, or of the legal entity a record system's client sent for). `Hidden` otherwise.
+fn readable_job(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> Result<ImportJobRow, Error> {
     let job = imports::find_job(conn, id).map_err(crate::access::hide_missing)?;
-    if job.created_by != caller.actor.user_id {
+    if job.created_by == caller.actor.user_id {
+        return Ok(job);
+    }
+    if caller.actor.register_role().is_none() || job.owner_nodes.is_empty() {
         return Err(Error::Hidden);
     }
+    let theirs = persistence::pathways::units_under(conn, &job.owner_nodes, chrono::Utc::now().date_naive())?;
+    let mine = crate::access::register_units(conn, caller)?;
+    if theirs.is_empty() || !theirs.iter().all(|u| mine.contains(u)) {
+        return Err(Error::Hidden);
+    }
+    Ok(job)
+}
+
+/// A job of the caller or their organisation with its first `error_limit` rejected rows
+/// (`Hidden` for anyone else's).
+pub fn read(conn: &mut PgConnection, caller: &Caller, id: Uuid, error_limit: i64) -> Result<ImportJob, Error> {
+    let job = readable_job(conn, caller, id)?;
     let errors = imports::errors(conn, id, error_limit, 0)?;
     Ok(ImportJob { row: job, errors })
 }
 
-/// The error report of the caller's own job as CSV: `line,field,code,message`, in line order.
+/// The error report of a job of the caller or their organisation as CSV:
+/// `line,field,code,message`, in line order.
 pub fn error_report(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> Result<Vec<u8>, Error> {
-    let job = imports::find_job(conn, id).map_err(crate::access::hide_missing)?;
-    if job.created_by != caller.actor.user_id {
-        return Err(Error::Hidden);
-    }
+    readable_job(conn, caller, id)?;
     let mut out = csv::Writer::from_writer(Vec::new());
     out.write_record(["line", "field", "code", "message"]).map_err(Error::internal)?;
     let mut offset = 0;
@@ -282,6 +301,13 @@ pub fn error_report(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> Resul
         offset += 10_000;
     }
     out.into_inner().map_err(|e| Error::internal(e.into_error()))
+}
+
+/// Deletes the jobs that ended more than `retention_days` days ago, with their error reports
+/// (run by the import worker when it is idle). Returns how many.
+pub fn delete_finished(conn: &mut PgConnection, retention_days: u32) -> Result<usize, Error> {
+    let before = chrono::Utc::now() - chrono::Duration::days(i64::from(retention_days));
+    Ok(imports::delete_finished(conn, before)?)
 }
 
 /// Claims one job (`only` that one when given) and runs it to its end. Returns the job as it
@@ -374,14 +400,14 @@ fn run(
         return in_transaction(conn, |conn| {
             imports::lock_job(conn, job.id)?;
             let rows = in_transaction(conn, |conn| {
-                for (n, (line, text)) in lines.iter().enumerate() {
-                    let (c, e) = one_row(conn, &caller, key, today, owner, job.id, *line, text, &format)?;
+                let mut keys = Keys::new(owner);
+                for (n, chunk) in lines.chunks(CHUNK).enumerate() {
+                    let (c, e) = run_chunk(conn, &caller.fresh(), key, today, &mut keys, job.id, chunk, &format)?;
                     counts.add(c);
                     errors.extend(e);
-                    if n % CHUNK == CHUNK - 1 {
-                        progress(i32::try_from(n + 1).unwrap_or(total), total);
-                    }
+                    progress(i32::try_from((n + 1) * CHUNK).unwrap_or(total).min(total), total);
                 }
+                keys.flush(conn)?;
                 if job.dry_run || !errors.is_empty() {
                     return Err(Stop::RollBack);
                 }
@@ -408,13 +434,9 @@ fn run(
         let next = i32::try_from(done + chunk.len()).map_err(Error::internal)?;
         in_transaction(conn, |conn| {
             imports::lock_job(conn, job.id)?;
-            let mut counts = Counts::default();
-            let mut errors = Vec::new();
-            for (line, text) in chunk {
-                let (c, e) = one_row(conn, &caller, key, today, owner, job.id, *line, text, &format)?;
-                counts.add(c);
-                errors.extend(e);
-            }
+            let mut keys = Keys::new(owner);
+            let (counts, errors) = run_chunk(conn, &caller.fresh(), key, today, &mut keys, job.id, chunk, &format)?;
+            keys.flush(conn)?;
             imports::add_errors(conn, &errors)?;
             if !imports::advance(conn, job.id, claim, next, counts)? {
                 return Err(lost());
@@ -453,6 +475,33 @@ impl From<Error> for Stop {
     }
 }
 
+/// Runs the rows of one chunk in order, with the sender keys they name read first (one
+/// statement per kind) and the caller's scope read once ([`Caller::fresh`] for each chunk).
+/// Only an infrastructure failure is an `Err`.
+#[expect(clippy::too_many_arguments, reason = "the chunk's whole context")]
+fn run_chunk(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    key: &IdKey,
+    today: NaiveDate,
+    keys: &mut Keys,
+    job: Uuid,
+    chunk: &[(usize, String)],
+    format: &Format,
+) -> Result<(Counts, Vec<ImportErrorRow>), Error> {
+    let rows: Vec<(usize, Result<Vec<Record>, Error>)> =
+        chunk.iter().map(|(line, text)| (*line, read_row(format, text))).collect();
+    keys.prefetch(conn, rows.iter().filter_map(|(_, r)| r.as_ref().ok()).flatten())?;
+    let mut counts = Counts::default();
+    let mut errors = Vec::new();
+    for (line, records) in rows {
+        let (c, e) = one_row(conn, caller, key, today, keys, job, line, records)?;
+        counts.add(c);
+        errors.extend(e);
+    }
+    Ok((counts, errors))
+}
+
 /// Runs one row; a rejected row's changes are rolled back to its savepoint and its errors
 /// returned. Only an infrastructure failure is an `Err`.
 #[expect(clippy::too_many_arguments, reason = "the row's whole context")]
@@ -461,35 +510,48 @@ fn one_row(
     caller: &Caller,
     key: &IdKey,
     today: NaiveDate,
-    owner: Uuid,
+    keys: &mut Keys,
     job: Uuid,
     line: usize,
-    text: &str,
-    format: &Format,
+    records: Result<Vec<Record>, Error>,
 ) -> Result<(Counts, Vec<ImportErrorRow>), Error> {
     let line_no = i32::try_from(line).map_err(Error::internal)?;
-    let records = match read_row(format, text) {
+    let records = match records {
         Ok(r) => r,
         Err(e) => return rejected(job, line_no, e),
     };
     let mut counts = Counts::default();
-    // A row may be two records (a CSV pathway row: its patient and the pathway): both or neither.
-    let outcome = in_transaction(conn, |conn| {
+    // A record is applied by use cases whose own transactions (savepoints here) undo a refused
+    // change, keeping what they record on purpose (a refusal's audit row, as through the API);
+    // a record of two steps (a form created or updated, then completed) undoes its first step
+    // itself. A row of two records (a CSV pathway row: its patient and the pathway) is both or
+    // neither: the second's refusal rolls the first back with the row's savepoint.
+    let outcome = if records.len() == 1 {
         let mut done = Vec::new();
         for record in records {
-            match apply(conn, caller, key, today, owner, record)? {
+            match apply(conn, caller, key, today, keys, record)? {
                 Ok(d) => done.push(d),
-                Err(e) => return Ok(Err(e)),
+                Err(e) => return finish_rejected(keys, job, line_no, e),
             }
         }
-        Ok::<_, Error>(Ok(done))
-    });
-    let outcome = match outcome {
-        Ok(o) => o,
-        Err(e) => Err(e),
+        Ok(done)
+    } else {
+        in_transaction(conn, |conn| {
+            let mut done = Vec::new();
+            for record in records {
+                match apply(conn, caller, key, today, keys, record)? {
+                    Ok(d) => done.push(d),
+                    Err(e) if done.is_empty() => return Ok(Err(e)),
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok::<_, Error>(Ok(done))
+        })
+        .and_then(|o| o)
     };
     match outcome {
         Ok(done) => {
+            keys.accept_row();
             // A CSV pathway row counts as its pathway.
             match done.last() {
                 Some(Done::Created) => counts.created += 1,
@@ -498,8 +560,127 @@ fn one_row(
             }
             Ok((counts, Vec::new()))
         }
-        Err(e @ (Error::Internal(_) | Error::Unavailable)) => Err(e),
-        Err(e) => rejected(job, line_no, e),
+        Err(e) => finish_rejected(keys, job, line_no, e),
+    }
+}
+
+/// A rejected row: its staged keys are dropped and its errors returned (an infrastructure
+/// failure is passed on).
+fn finish_rejected(keys: &mut Keys, job: Uuid, line: i32, e: Error) -> Result<(Counts, Vec<ImportErrorRow>), Error> {
+    match e {
+        e @ (Error::Internal(_) | Error::Unavailable) => Err(e),
+        e => {
+            keys.reject_row();
+            rejected(job, line, e)
+        }
+    }
+}
+
+/// The sender keys of one owner as a job's rows see them: the keys a chunk names are read in
+/// one statement per kind before its rows run; a row's new keys are staged while it runs, kept
+/// when it is accepted (dropped with its savepoint when it is rejected), and written in one
+/// statement when the chunk ends ([`Keys::flush`], in the chunk's transaction).
+struct Keys {
+    owner: Uuid,
+    known: std::collections::HashMap<(&'static str, String), Option<ImportKeyRow>>,
+    staged: Vec<ImportKeyRow>,
+    pending: BTreeMap<(String, String), ImportKeyRow>,
+}
+
+impl Keys {
+    fn new(owner: Uuid) -> Self {
+        Self { owner, known: Default::default(), staged: Vec::new(), pending: BTreeMap::new() }
+    }
+
+    /// Reads every key the records define or name that is not known yet.
+    fn prefetch<'a>(
+        &mut self,
+        conn: &mut PgConnection,
+        records: impl Iterator<Item = &'a Record>,
+    ) -> Result<(), Error> {
+        let mut wanted: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
+        let mut want = |kind: &'static str, k: &str| {
+            if !self.known.contains_key(&(kind, k.to_owned())) {
+                wanted.entry(kind).or_default().push(k.to_owned());
+            }
+        };
+        for r in records {
+            match r {
+                Record::Patient(p) => want("patient", &p.key),
+                Record::Pathway(p) => {
+                    want("pathway", &p.key);
+                    if let Some(k) = &p.patient_key {
+                        want("patient", k);
+                    }
+                }
+                Record::Form(f) => {
+                    want("form", &f.key);
+                    if let Some(k) = &f.pathway_key {
+                        want("pathway", k);
+                    }
+                }
+            }
+        }
+        for (kind, mut list) in wanted {
+            list.sort();
+            list.dedup();
+            for k in &list {
+                self.known.insert((kind, k.clone()), None);
+            }
+            for row in imports::find_keys(conn, self.owner, kind, &list)? {
+                self.known.insert((kind, row.sender_key.clone()), Some(row));
+            }
+        }
+        Ok(())
+    }
+
+    /// The key of `kind` as the running row sees it.
+    fn find(&mut self, conn: &mut PgConnection, kind: &'static str, k: &str) -> Result<Option<ImportKeyRow>, Error> {
+        if let Some(row) = self.staged.iter().rev().find(|r| r.kind == kind && r.sender_key == k) {
+            return Ok(Some(row.clone()));
+        }
+        if let Some(known) = self.known.get(&(kind, k.to_owned())) {
+            return Ok(known.clone());
+        }
+        let found = imports::find_key(conn, self.owner, kind, k)?;
+        self.known.insert((kind, k.to_owned()), found.clone());
+        Ok(found)
+    }
+
+    /// Stages a key of the running row.
+    fn put(&mut self, kind: &'static str, k: &str, target: Uuid, content: Vec<u8>) {
+        self.staged.push(ImportKeyRow {
+            owner: self.owner,
+            kind: kind.into(),
+            sender_key: k.into(),
+            target_id: target,
+            content_hash: content,
+        });
+    }
+
+    fn accept_row(&mut self) {
+        for row in self.staged.drain(..) {
+            let kind = match row.kind.as_str() {
+                "patient" => "patient",
+                "pathway" => "pathway",
+                _ => "form",
+            };
+            self.known.insert((kind, row.sender_key.clone()), Some(row.clone()));
+            self.pending.insert((row.kind.clone(), row.sender_key.clone()), row);
+        }
+    }
+
+    fn reject_row(&mut self) {
+        self.staged.clear();
+    }
+
+    /// Writes the accepted rows' keys.
+    fn flush(&mut self, conn: &mut PgConnection) -> Result<(), Error> {
+        let rows: Vec<ImportKeyRow> = std::mem::take(&mut self.pending).into_values().collect();
+        for part in rows.chunks(5_000) {
+            imports::put_keys(conn, part)?;
+        }
+        Ok(())
     }
 }
 
@@ -770,24 +951,17 @@ fn hash(parts: &Value) -> Vec<u8> {
 }
 
 /// The rusreg id behind one of the owner's keys of `kind`, or a field error on `field`.
-fn resolve(conn: &mut PgConnection, owner: Uuid, kind: &str, key: &str, field: &str) -> Result<Uuid, Error> {
-    match imports::find_key(conn, owner, kind, key)? {
+fn resolve(
+    conn: &mut PgConnection,
+    keys: &mut Keys,
+    kind: &'static str,
+    key: &str,
+    field: &str,
+) -> Result<Uuid, Error> {
+    match keys.find(conn, kind, key)? {
         Some(k) => Ok(k.target_id),
         None => Err(Error::invalid(field, "not_found", format!("no {kind} with this key was imported by you"))),
     }
-}
-
-fn put_key(
-    conn: &mut PgConnection,
-    owner: Uuid,
-    kind: &str,
-    key: &str,
-    target: Uuid,
-    content: Vec<u8>,
-) -> Result<(), Error> {
-    let row =
-        ImportKeyRow { owner, kind: kind.into(), sender_key: key.into(), target_id: target, content_hash: content };
-    Ok(imports::put_key(conn, &row)?)
 }
 
 /// Applies one record through the use cases. `Ok(Err(e))`: the record was rejected (its
@@ -797,18 +971,18 @@ fn apply(
     caller: &Caller,
     key: &IdKey,
     today: NaiveDate,
-    owner: Uuid,
+    keys: &mut Keys,
     record: Record,
 ) -> Result<Result<Done, Error>, Error> {
     let result = match record {
         Record::Patient(PatientLine { key: k, national_id, sex, birth_year }) => {
-            apply_patient(conn, caller, key, today, owner, &k, NewPatientInput { national_id, sex, birth_year })
+            apply_patient(conn, caller, key, today, keys, &k, NewPatientInput { national_id, sex, birth_year })
         }
         Record::Pathway(PathwayLine { key: k, patient_key, patient_id, unit_id, start_date, treatment_level }) => {
-            apply_pathway(conn, caller, today, owner, &k, patient_key, patient_id, unit_id, start_date, treatment_level)
+            apply_pathway(conn, caller, today, keys, &k, patient_key, patient_id, unit_id, start_date, treatment_level)
         }
         Record::Form(FormLine { key: k, pathway_key, pathway_id, kind, status, version, data }) => {
-            apply_form(conn, caller, today, owner, &k, pathway_key, pathway_id, &kind, status, version, data)
+            apply_form(conn, caller, today, keys, &k, pathway_key, pathway_id, &kind, status, version, data)
         }
     };
     match result {
@@ -823,7 +997,7 @@ fn apply_patient(
     caller: &Caller,
     key: &IdKey,
     today: NaiveDate,
-    owner: Uuid,
+    keys: &mut Keys,
     k: &str,
     input: NewPatientInput,
 ) -> Result<Done, Error> {
@@ -835,15 +1009,37 @@ fn apply_patient(
         bytes.extend_from_slice(&p.birth_year.get().to_be_bytes());
         key.import_tag(&bytes).to_vec()
     });
-    let known = imports::find_key(conn, owner, "patient", k)?;
+    let known = keys.find(conn, "patient", k)?;
     if let (Some(known), Some(content)) = (&known, &content) {
         if &known.content_hash == content {
             return Ok(Done::Unchanged);
         }
     }
-    let registered = crate::patients::register(conn, caller, key, input, today)?;
+    let (sex, birth_year) = (input.sex, input.birth_year);
+    // In a savepoint: a refused registration keeps its own audit row (as through the API); a
+    // registration that finds the person stored with other facts is undone with its audit row.
+    let registered = in_transaction(conn, |conn| {
+        let registered = match crate::patients::register(conn, caller, key, input, today) {
+            Ok(r) => r,
+            Err(e) => return Ok(Err(e)),
+        };
+        if !registered.created {
+            // As `POST /api/v1/patients`: a person registered before keeps their stored sex and
+            // birth year; a line that says otherwise is refused rather than silently ignored.
+            let stored = persistence::patients::find(conn, PatientId(registered.id))?;
+            if stored.sex != sex || i32::from(stored.birth_year) != birth_year {
+                return Err(Error::from(Conflict::Rule {
+                    code: "patient_changed",
+                    message: "the person is registered with another sex or birth year; a patient's sex and birth \
+                              year cannot be changed by import"
+                        .into(),
+                }));
+            }
+        }
+        Ok(Ok(registered))
+    })??;
     let content = content.ok_or_else(|| Error::inconsistent("a registered patient whose input did not parse"))?;
-    put_key(conn, owner, "patient", k, registered.id, content)?;
+    keys.put("patient", k, registered.id, content);
     Ok(if registered.created { Done::Created } else { Done::Unchanged })
 }
 
@@ -852,7 +1048,7 @@ fn apply_pathway(
     conn: &mut PgConnection,
     caller: &Caller,
     today: NaiveDate,
-    owner: Uuid,
+    keys: &mut Keys,
     k: &str,
     patient_key: Option<String>,
     patient_id: Option<Uuid>,
@@ -862,12 +1058,12 @@ fn apply_pathway(
 ) -> Result<Done, Error> {
     check_key(k)?;
     let patient = match (patient_key, patient_id) {
-        (Some(pk), None) => resolve(conn, owner, "patient", &pk, "patient_key")?,
+        (Some(pk), None) => resolve(conn, keys, "patient", &pk, "patient_key")?,
         (None, Some(id)) => id,
         _ => return Err(Error::invalid("patient_key", "required", "give either patient_key or patient_id")),
     };
     let content = hash(&json!([patient, unit_id, start_date, treatment_level]));
-    if let Some(known) = imports::find_key(conn, owner, "pathway", k)? {
+    if let Some(known) = keys.find(conn, "pathway", k)? {
         if known.content_hash == content {
             return Ok(Done::Unchanged);
         }
@@ -882,7 +1078,7 @@ fn apply_pathway(
     let input =
         OpenPathwayInput { patient_id: PatientId(patient), unit_id: NodeId(unit_id), start_date, treatment_level };
     let opened = crate::pathways::open(conn, caller, &input, today)?;
-    put_key(conn, owner, "pathway", k, opened.row.id, content)?;
+    keys.put("pathway", k, opened.row.id, content);
     Ok(Done::Created)
 }
 
@@ -891,7 +1087,7 @@ fn apply_form(
     conn: &mut PgConnection,
     caller: &Caller,
     today: NaiveDate,
-    owner: Uuid,
+    keys: &mut Keys,
     k: &str,
     pathway_key: Option<String>,
     pathway_id: Option<Uuid>,
@@ -902,7 +1098,7 @@ fn apply_form(
 ) -> Result<Done, Error> {
     check_key(k)?;
     let pathway = match (pathway_key, pathway_id) {
-        (Some(pk), None) => resolve(conn, owner, "pathway", &pk, "pathway_key")?,
+        (Some(pk), None) => resolve(conn, keys, "pathway", &pk, "pathway_key")?,
         (None, Some(id)) => id,
         _ => return Err(Error::invalid("pathway_key", "required", "give either pathway_key or pathway_id")),
     };
@@ -916,7 +1112,7 @@ fn apply_form(
     let data = data.unwrap_or_else(|| Value::Object(Map::new()));
     let content = hash(&json!([pathway, kind.as_str(), complete, data]));
     let fields = ImportedForm(data);
-    match imports::find_key(conn, owner, "form", k)? {
+    match keys.find(conn, "form", k)? {
         Some(known) if known.content_hash == content => Ok(Done::Unchanged),
         Some(known) => {
             let id = FormId(known.target_id);
@@ -930,19 +1126,29 @@ fn apply_form(
             if form.is_completed() {
                 return Err(Conflict::FormCompleted.into());
             }
-            crate::forms::update(conn, caller, id, Some(form.version), fields)?;
-            if complete {
-                crate::forms::complete(conn, caller, id, None, today)?;
-            }
-            put_key(conn, owner, "form", k, id.0, content)?;
+            // Updated and completed, or neither.
+            in_transaction(conn, |conn| {
+                crate::forms::update(conn, caller, id, Some(form.version), fields)?;
+                if complete {
+                    crate::forms::complete(conn, caller, id, None, today)?;
+                }
+                Ok::<_, Error>(())
+            })?;
+            keys.put("form", k, id.0, content);
             Ok(Done::Updated)
         }
         None => {
-            let view = crate::forms::create(conn, caller, PathwayId(pathway), kind, fields)?;
-            if complete {
-                crate::forms::complete(conn, caller, FormId(view.row.id), None, today)?;
-            }
-            put_key(conn, owner, "form", k, view.row.id, content)?;
+            let view = if complete {
+                // Created and completed, or neither.
+                in_transaction(conn, |conn| {
+                    let view = crate::forms::create(conn, caller, PathwayId(pathway), kind, fields)?;
+                    crate::forms::complete(conn, caller, FormId(view.row.id), None, today)?;
+                    Ok::<_, Error>(view)
+                })?
+            } else {
+                crate::forms::create(conn, caller, PathwayId(pathway), kind, fields)?
+            };
+            keys.put("form", k, view.row.id, content);
             Ok(Done::Created)
         }
     }

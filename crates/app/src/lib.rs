@@ -38,15 +38,31 @@ use persistence::{DbPool, PooledConn};
 
 /// Who calls a use case: the authenticated actor (grants read from the database), and the id
 /// of the request or job that carries the call, for the audit log.
+///
+/// A caller also keeps what the access checks read about it once per call: the units it
+/// registers at, the units' paths up the tree, and the pseudonyms of patients it wrote audit
+/// rows about ([`access::Scope`]). A caller lives for one request, or for one chunk of an import
+/// job, so these are read once there instead of once per use case.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub actor: Actor,
     pub request_id: Option<String>,
+    scope: std::sync::Arc<std::sync::Mutex<access::Scope>>,
 }
 
 impl Caller {
     pub fn new(actor: Actor, request_id: Option<String>) -> Self {
-        Self { actor, request_id }
+        Self { actor, request_id, scope: Default::default() }
+    }
+
+    /// The same actor and request with nothing read yet (a new chunk of an import job).
+    #[must_use]
+    pub fn fresh(&self) -> Self {
+        Self::new(self.actor.clone(), self.request_id.clone())
+    }
+
+    pub(crate) fn scope(&self) -> std::sync::MutexGuard<'_, access::Scope> {
+        self.scope.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// An audit entry by this caller.

@@ -114,7 +114,7 @@ pub fn create(
     in_transaction(conn, |conn| {
         let f = forms::find(conn, form).map_err(hide_missing)?;
         let p = load_pathway(conn, f.pathway(), true)?;
-        match pathway_access(conn, &caller.actor, &p)? {
+        match pathway_access(conn, caller, &p)? {
             PathwayAccess::Full => {}
             access if access.reads_form_of(f.unit_id) => return Err(Error::Forbidden),
             PathwayAccess::ReadOwn(_) => return Err(Error::Hidden),
@@ -168,7 +168,7 @@ pub fn create(
         let entry = caller.audit(Action::CreateOrder, Outcome::Success).role(Some(role.as_str()));
         let detail =
             json!({"questionnaire": questionnaire, "form": f.id, "expires_on": expires_on, "channels": channels});
-        record_for_patient(conn, entry.target("order", row.id).detail(detail), &p)?;
+        record_for_patient(conn, caller, entry.target("order", row.id).detail(detail), &p)?;
         let history = orders::history(conn, row.id)?;
         Ok(Ordered { view: OrderView { row, history }, code })
     })
@@ -184,7 +184,7 @@ fn load_order(
 ) -> Result<(OrderRow, PathwayRow, bool), Error> {
     let row = if lock { orders::find_for_update(conn, id) } else { orders::find(conn, id) }.map_err(hide_missing)?;
     let p = load_pathway(conn, domain::pathways::PathwayId(row.pathway_id), false)?;
-    match pathway_access(conn, &caller.actor, &p)? {
+    match pathway_access(conn, caller, &p)? {
         PathwayAccess::Full => Ok((row, p, true)),
         access if access.reads_form_of(row.unit_id) => Ok((row, p, false)),
         PathwayAccess::ReadOwn(_) => Err(Error::Hidden),
@@ -198,7 +198,7 @@ pub fn read(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> Result<OrderV
         let (row, p, _) = load_order(conn, caller, id, false)?;
         let history = orders::history(conn, id)?;
         let entry = caller.audit(Action::ReadOrder, Outcome::Success).role(Some(role.as_str())).target("order", id);
-        record_for_patient(conn, entry, &p)?;
+        record_for_patient(conn, caller, entry, &p)?;
         Ok(OrderView { row, history })
     })
 }
@@ -223,7 +223,7 @@ pub fn cancel(conn: &mut PgConnection, caller: &Caller, id: Uuid, reason: Option
         let row = orders::move_status(conn, id, status.as_str(), "cancelled", Mover::User(by), reason.as_deref())?
             .ok_or_else(|| Error::inconsistent("a locked order changed"))?;
         let entry = caller.audit(Action::CancelOrder, Outcome::Success).role(Some(role.as_str())).target("order", id);
-        record_for_patient(conn, entry.detail(json!({"from": status})), &p)?;
+        record_for_patient(conn, caller, entry.detail(json!({"from": status})), &p)?;
         let history = orders::history(conn, id)?;
         Ok(OrderView { row, history })
     })
@@ -253,7 +253,7 @@ pub fn list(conn: &mut PgConnection, caller: &Caller, q: &ListQuery) -> Result<P
     }
     let paging = Paging::parse(q.page, q.per_page).map_err(|e| errors.push(e)).ok();
     let Some(paging) = paging.filter(|_| errors.is_empty()) else { return Err(Error::Invalid(errors)) };
-    let units = register_units(conn, &caller.actor)?;
+    let units = register_units(conn, caller)?;
     if q.unit.is_some_and(|u| !units.contains(&u)) {
         return Err(Error::Forbidden);
     }

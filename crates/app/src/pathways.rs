@@ -2,7 +2,7 @@
 //! status history and transfers, and transfer one to another unit. Every read of a pathway is
 //! an audited access to its patient.
 
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use domain::access::{PathwayAccess, Permission};
 use domain::audit::{Action, Outcome};
 use domain::organisations::NodeId;
@@ -15,11 +15,11 @@ use persistence::forms::{self, FormRow};
 use persistence::pathways::{
     self, NewPathwayRow, NewTransferRow, PathwayFilter, PathwayRow, StatusChangeRow, TransferRow,
 };
-use persistence::{audit, in_transaction, organisations, patients, reservations, PgConnection, RepoError};
+use persistence::{audit, in_transaction, patients, reservations, PgConnection, RepoError};
 use uuid::Uuid;
 
 use crate::access::{
-    as_left, load_pathway, pathway_access, record_for_patient, register_role, register_units, require_full,
+    as_left, load_pathway, pathway_access, record_for_patient, register_role, register_units, require_full, unit_path,
 };
 use crate::paging::{Paged, Paging};
 use crate::{Caller, Conflict, Error};
@@ -41,21 +41,6 @@ pub struct PathwayDetail {
     pub transfers: Vec<TransferRow>,
 }
 
-/// Checks that `unit` exists and is a unit (a field error on `field` otherwise), and returns its
-/// path up to the nation.
-fn require_unit(conn: &mut PgConnection, unit: i64, field: &str) -> Result<Vec<NodeId>, Error> {
-    let today = Utc::now().date_naive();
-    let node = match organisations::find_node(conn, unit, today) {
-        Ok(n) => n,
-        Err(RepoError::NotFound) => return Err(Error::invalid(field, "not_found", "no such unit")),
-        Err(e) => return Err(e.into()),
-    };
-    if node.node.kind != "unit" {
-        return Err(Error::invalid(field, "hierarchy", "must be a unit (behandlingsenhet)"));
-    }
-    Ok(organisations::path_of(conn, unit, today)?)
-}
-
 /// Opens a pathway at a unit the caller registers for. Every field error at once;
 /// [`Conflict::ActivePathway`] when the patient has an active pathway.
 pub fn open(
@@ -69,7 +54,7 @@ pub fn open(
         Err(domain::DomainError::Invalid(e)) => e,
         Err(e) => return Err(e.into()),
     };
-    let path = match require_unit(conn, input.unit_id.0, "unit_id") {
+    let path = match unit_path(conn, caller, input.unit_id.0, "unit_id") {
         Ok(path) => Some(path),
         Err(Error::Invalid(e)) => {
             errors.extend(e);
@@ -128,6 +113,7 @@ pub fn open(
             RepoError::UniqueViolation(_) => Conflict::ActivePathway.into(),
             e => Error::from(e),
         })?;
+        crate::access::know_pseudonym(caller, patient.id, &patient.pseudonym);
         let entry = entry.clone().target("pathway", p.id).unit(Some(p.unit_id));
         audit::record(conn, &entry.patient(Some(patient.id), Some(patient.pseudonym.clone())))?;
         Ok::<_, Error>(Ok(PathwayView { row: p, writable: true }))
@@ -167,7 +153,7 @@ pub fn list(conn: &mut PgConnection, caller: &Caller, q: &ListQuery) -> Result<P
     }
     let paging = Paging::parse(q.page, q.per_page).map_err(|e| errors.push(e)).ok();
     let Some(paging) = paging.filter(|_| errors.is_empty()) else { return Err(Error::Invalid(errors)) };
-    let units = register_units(conn, &caller.actor)?;
+    let units = register_units(conn, caller)?;
     if q.unit.is_some_and(|u| !units.contains(&u)) {
         return Err(Error::Forbidden);
     }
@@ -210,18 +196,18 @@ pub fn read(conn: &mut PgConnection, caller: &Caller, id: PathwayId) -> Result<P
     let role = register_role(&caller.actor, Error::Hidden)?;
     in_transaction(conn, |conn| {
         let p = load_pathway(conn, id, false)?;
-        let access = pathway_access(conn, &caller.actor, &p)?;
+        let access = pathway_access(conn, caller, &p)?;
         let forms = forms::of_pathway(conn, id)?.into_iter().filter(|f| access.reads_form_of(f.unit_id)).collect();
         let mut status_history = pathways::status_history(conn, id)?;
         let mut transfers = pathways::transfers(conn, id)?;
         let entry = caller.audit(Action::ReadPathway, Outcome::Success).role(Some(role.as_str())).target("pathway", id);
-        record_for_patient(conn, entry, &p)?;
+        record_for_patient(conn, caller, entry, &p)?;
         // A unit that only keeps read access sees the pathway as it was when it left.
         let writable = access == PathwayAccess::Full;
         let p = if writable {
             p
         } else {
-            let covered = register_units(conn, &caller.actor)?;
+            let covered = register_units(conn, caller)?;
             let (seen, left) = as_left(conn, &covered, p, &transfers)?;
             if let Some(left) = left {
                 status_history.retain(|h| h.changed_at <= left.created_at);
@@ -247,8 +233,8 @@ pub fn transfer(
     let role = register_role(&caller.actor, Error::Hidden)?;
     in_transaction(conn, |conn| {
         let p = load_pathway(conn, id, true)?;
-        require_full(conn, &caller.actor, &p)?;
-        require_unit(conn, input.to_unit_id.0, "to_unit_id")?;
+        require_full(conn, caller, &p)?;
+        unit_path(conn, caller, input.to_unit_id.0, "to_unit_id")?;
         let status = TreatmentStatus::from_code(p.status)
             .ok_or_else(|| Error::inconsistent("a pathway with an unknown status"))?;
         let last = pathways::transfers(conn, id)?.last().map(|t| t.transfer_date);
@@ -276,7 +262,7 @@ pub fn transfer(
             .role(Some(role.as_str()))
             .target("pathway", id)
             .detail(serde_json::json!({"from_unit_id": p.unit_id, "to_unit_id": input.to_unit_id.0}));
-        record_for_patient(conn, entry, &p)?;
+        record_for_patient(conn, caller, entry, &p)?;
         let p = pathways::find(conn, id)?;
         Ok(PathwayView { row: p, writable: false })
     })

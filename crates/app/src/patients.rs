@@ -72,6 +72,7 @@ pub fn register(
             registered_by: caller.actor.user_id,
         };
         let (patient, created) = patients::insert_or_find(conn, &row)?;
+        crate::access::know_pseudonym(caller, patient.id, &patient.pseudonym);
         let entry = entry
             .clone()
             .target("patient", patient.id)
@@ -88,7 +89,7 @@ pub fn register(
 pub fn read(conn: &mut PgConnection, caller: &Caller, id: PatientId) -> Result<PatientView, Error> {
     let role = register_role(&caller.actor, Error::Hidden)?;
     in_transaction(conn, |conn| {
-        let units = register_units(conn, &caller.actor)?;
+        let units = register_units(conn, caller)?;
         let patient = patients::find(conn, id).map_err(hide_missing)?;
         if !patients::in_scope(conn, id, caller.actor.user_id, &units)? {
             return Err(Error::Hidden);

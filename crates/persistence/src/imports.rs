@@ -29,6 +29,8 @@ pub struct ImportJobRow {
     pub heartbeat_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// The nodes the sender registered for when the job was submitted: its organisation.
+    pub owner_nodes: Vec<i64>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -46,6 +48,7 @@ pub struct NewImportJobRow {
     pub status: String,
     pub claim: Option<Uuid>,
     pub heartbeat_at: Option<DateTime<Utc>>,
+    pub owner_nodes: Vec<i64>,
 }
 
 /// What a chunk of lines adds to a job's counts.
@@ -212,6 +215,49 @@ pub fn find_key(
     key: &str,
 ) -> Result<Option<ImportKeyRow>, RepoError> {
     Ok(import_keys::table.find((owner, kind, key)).select(ImportKeyRow::as_select()).first(conn).optional()?)
+}
+
+/// Deletes the jobs that ended before `before`, with their error rows; returns how many.
+pub fn delete_finished(conn: &mut PgConnection, before: DateTime<Utc>) -> Result<usize, RepoError> {
+    Ok(diesel::delete(import_jobs::table.filter(import_jobs::finished_at.lt(before))).execute(conn)?)
+}
+
+/// The owner's keys of `kind` among `keys` (one statement for a chunk's keys).
+pub fn find_keys(
+    conn: &mut PgConnection,
+    owner: Uuid,
+    kind: &str,
+    keys: &[String],
+) -> Result<Vec<ImportKeyRow>, RepoError> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(import_keys::table
+        .filter(import_keys::owner.eq(owner))
+        .filter(import_keys::kind.eq(kind))
+        .filter(import_keys::sender_key.eq_any(keys))
+        .select(ImportKeyRow::as_select())
+        .load(conn)?)
+}
+
+/// Records (or moves) sender keys as [`put_key`] does, in one statement; a key may be given
+/// once only.
+pub fn put_keys(conn: &mut PgConnection, rows: &[ImportKeyRow]) -> Result<(), RepoError> {
+    use diesel::upsert::excluded;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    diesel::insert_into(import_keys::table)
+        .values(rows)
+        .on_conflict((import_keys::owner, import_keys::kind, import_keys::sender_key))
+        .do_update()
+        .set((
+            import_keys::target_id.eq(excluded(import_keys::target_id)),
+            import_keys::content_hash.eq(excluded(import_keys::content_hash)),
+            import_keys::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Records (or moves) a sender key to `target_id` with the object's hash.

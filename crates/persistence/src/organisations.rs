@@ -232,6 +232,15 @@ pub fn find_by_org_number(conn: &mut PgConnection, number: &str) -> Result<Optio
         .optional()?)
 }
 
+/// Sets the organisation number of a node that has none (seeding the units' numbers into a
+/// database seeded before they had them).
+pub fn set_missing_org_number(conn: &mut PgConnection, id: i64, number: &str) -> Result<(), RepoError> {
+    diesel::update(org_nodes::table.find(id).filter(org_nodes::org_number.is_null()))
+        .set(org_nodes::org_number.eq(number))
+        .execute(conn)?;
+    Ok(())
+}
+
 pub fn find_by_resh_id(conn: &mut PgConnection, resh: i64) -> Result<Option<OrgNodeRow>, RepoError> {
     Ok(org_nodes::table.filter(org_nodes::resh_id.eq(resh)).select(OrgNodeRow::as_select()).first(conn).optional()?)
 }

@@ -58,6 +58,17 @@ pub fn reserve(conn: &mut PgConnection, new: &NewReservationRow) -> Result<(Rese
         .values(new)
         .returning(ReservationRow::as_returning())
         .get_result(conn)?;
+    // The import keys that name the person's patient, pathways and forms (a sender's key would
+    // otherwise still say that rusreg knew the person) go first, while the rows they name exist.
+    diesel::sql_query(
+        "DELETE FROM import_keys k USING patients p \
+          WHERE p.pseudonym = $1 AND (k.target_id = p.id \
+             OR k.target_id IN (SELECT w.id FROM pathways w WHERE w.patient_id = p.id) \
+             OR k.target_id IN (SELECT f.id FROM forms f JOIN pathways w ON f.pathway_id = w.id \
+                                 WHERE w.patient_id = p.id))",
+    )
+    .bind::<diesel::sql_types::Bytea, _>(&new.pseudonym)
+    .execute(conn)?;
     let deleted: Option<Uuid> = diesel::delete(patients::table.filter(patients::pseudonym.eq(&new.pseudonym)))
         .returning(patients::id)
         .get_result(conn)

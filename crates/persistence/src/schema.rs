@@ -191,6 +191,7 @@ diesel::table! {
         heartbeat_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         finished_at -> Nullable<Timestamptz>,
+        owner_nodes -> Array<Int8>,
     }
 }
 

@@ -51,6 +51,10 @@ pub(crate) struct SeedEntity {
 pub(crate) struct SeedUnit {
     pub name: String,
     pub resh_id: i64,
+    /// The unit's own organisation number (a record system's client narrows to it with
+    /// `orgnr_child`).
+    #[serde(default)]
+    pub org_number: Option<String>,
     #[serde(default)]
     pub demo: bool,
 }
@@ -90,7 +94,7 @@ pub(crate) fn load_tree(conn: &mut PgConnection, tree: &SeedTree) -> Result<Seed
                 let entity_id =
                     nodes.org(NodeKind::LegalEntity, &entity.name, &entity.org_number, entity.demo, region_id)?;
                 for unit in &entity.units {
-                    nodes.unit(&unit.name, unit.resh_id, unit.demo, entity_id)?;
+                    nodes.unit(&unit.name, unit.resh_id, unit.org_number.as_deref(), unit.demo, entity_id)?;
                 }
             }
         }
@@ -138,13 +142,24 @@ impl MissingNodes<'_> {
         self.insert(&new, Some(parent))
     }
 
-    /// A unit, found by its RESH-id.
-    fn unit(&mut self, name: &str, resh_id: i64, demo: bool, parent: i64) -> Result<(), RepoError> {
-        if organisations::find_by_resh_id(self.conn, resh_id)?.is_some() {
+    /// A unit, found by its RESH-id. A unit seeded before it had an organisation number gets the
+    /// seed's (an existing number is never changed).
+    fn unit(
+        &mut self,
+        name: &str,
+        resh_id: i64,
+        org_number: Option<&str>,
+        demo: bool,
+        parent: i64,
+    ) -> Result<(), RepoError> {
+        let new = NewNode::parse(NodeKind::Unit.as_str(), name, org_number, Some(resh_id), demo).map_err(invalid)?;
+        if let Some(existing) = organisations::find_by_resh_id(self.conn, resh_id)? {
             self.summary.existing += 1;
+            if let (None, Some(number)) = (&existing.org_number, &new.org_number) {
+                organisations::set_missing_org_number(self.conn, existing.id, number.as_str())?;
+            }
             return Ok(());
         }
-        let new = NewNode::parse(NodeKind::Unit.as_str(), name, None, Some(resh_id), demo).map_err(invalid)?;
         self.insert(&new, Some(parent)).map(drop)
     }
 

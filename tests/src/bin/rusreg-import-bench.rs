@@ -6,12 +6,20 @@
 //! the same run. Prints pathways per second of both. The database is a fresh one of the managed
 //! test cluster (or `TEST_DATABASE_URL`'s server).
 //!
-//! rusreg-import-bench [--pathways 20000]
+//! With `--statements`, every statement the import sends is counted (diesel's connection
+//! instrumentation: each query, and each BEGIN, SAVEPOINT, RELEASE and COMMIT) with the time
+//! from sending it to its answer, and the statements per pathway are printed by their SQL text
+//! (no bound values), most time first.
+//!
+//! rusreg-import-bench [--pathways 20000] [--statements]
 
 #![expect(clippy::unwrap_used, clippy::expect_used, reason = "a benchmark tool: a failure aborts the run")]
 
-use std::time::Instant;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
+use diesel::connection::{Instrumentation, InstrumentationEvent};
 use diesel::{Connection, PgConnection};
 use domain::access::Role;
 use domain::national_id::IdKey;
@@ -79,8 +87,76 @@ fn batch(pathways: usize, unit: i64) -> String {
     out
 }
 
+/// Statements by their SQL text: how many, and the time from sending each to its answer.
+#[derive(Default)]
+struct Profile {
+    by_text: HashMap<String, (u64, Duration)>,
+    open: Option<(String, Instant)>,
+}
+
+impl Profile {
+    fn start(&mut self, text: String) {
+        self.open = Some((text, Instant::now()));
+    }
+
+    fn finish(&mut self) {
+        if let Some((text, at)) = self.open.take() {
+            let e = self.by_text.entry(text).or_default();
+            e.0 += 1;
+            e.1 += at.elapsed();
+        }
+    }
+}
+
+/// The statement's SQL without its bound values (diesel prints them after `-- binds:`).
+fn sql_text(query: &dyn std::fmt::Display) -> String {
+    let text = query.to_string();
+    let text = text.split(" -- binds:").next().unwrap_or_default();
+    // Savepoints are numbered by depth: one line for all of them.
+    let text = text.trim_end_matches(|c: char| c.is_ascii_digit());
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+struct Counter(Arc<Mutex<Profile>>);
+
+impl Instrumentation for Counter {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        let mut p = self.0.lock().unwrap();
+        match event {
+            InstrumentationEvent::StartQuery { query, .. } => p.start(sql_text(query)),
+            InstrumentationEvent::FinishQuery { .. } => p.finish(),
+            _ => {}
+        }
+    }
+}
+
+fn print_profile(profile: &Profile, pathways: usize, import_secs: f64) {
+    let mut rows: Vec<(&String, &(u64, Duration))> = profile.by_text.iter().collect();
+    rows.sort_by(|a, b| b.1 .1.cmp(&a.1 .1).then(b.1 .0.cmp(&a.1 .0)));
+    let total: u64 = rows.iter().map(|r| r.1 .0).sum();
+    let timed: Duration = rows.iter().map(|r| r.1 .1).sum();
+    println!(
+        "statements: {total} ({:.1} per pathway); queries answered in {:.1} s of the import's {import_secs:.1} s",
+        total as f64 / pathways as f64,
+        timed.as_secs_f64()
+    );
+    println!("{:>8} {:>9} {:>9}  statement", "per pw", "ms total", "us each");
+    for (text, (n, t)) in rows {
+        let short: String = text.chars().take(150).collect();
+        println!(
+            "{:>8.2} {:>9.0} {:>9.0}  {short}",
+            *n as f64 / pathways as f64,
+            t.as_secs_f64() * 1000.0,
+            t.as_secs_f64() * 1e6 / *n as f64
+        );
+    }
+}
+
 fn main() {
     let pathways: usize = arg("--pathways", Some("20000")).parse().expect("--pathways is a number");
+    let statements = std::env::args().any(|a| a == "--statements");
+    // A job that fails logs why (never a row's values).
+    tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter("warn").init();
     let db = TestDb::new();
     let key = IdKey::from_bytes(&TEST_ID_KEY);
     let mut owner = PgConnection::establish(&db.url).unwrap();
@@ -99,6 +175,10 @@ fn main() {
     // As the server's role, as the API and `rusreg import` run it.
     let mut conn = PgConnection::establish(&db.server_url).unwrap();
     let actor = app::access::actor_of(&mut conn, user, None).unwrap().unwrap();
+    let profile = Arc::new(Mutex::new(Profile::default()));
+    if statements {
+        conn.set_instrumentation(Counter(profile.clone()));
+    }
     let caller = app::Caller::new(actor, Some("import-bench".into()));
     let today = chrono::Utc::now().date_naive();
     let new = app::imports::NewImport {
@@ -112,12 +192,21 @@ fn main() {
     let import_secs = started.elapsed().as_secs_f64();
     let app::imports::Submitted::Done(job) = done else { panic!("the import was queued") };
     let r = &job.row;
-    assert_eq!((r.created_count, r.rejected_count), (i32::try_from(rows).unwrap(), 0), "{:?}", job.errors.first());
+    assert_eq!(
+        (r.created_count, r.rejected_count),
+        (i32::try_from(rows).unwrap(), 0),
+        "{} {:?}",
+        r.status,
+        job.errors.first()
+    );
     println!(
         "import: {pathways} pathways ({rows} rows: patient, pathway, completed baseline, draft measurement) in {import_secs:.1} s: {:.0} pathways/s, {:.0} rows/s",
         pathways as f64 / import_secs,
         rows as f64 / import_secs
     );
+    if statements {
+        print_profile(&profile.lock().unwrap(), pathways, import_secs);
+    }
     // `rusreg seed`'s load of the same number of pathways, into the same database.
     let mut settings = persistence::synthetic::SyntheticSettings::builtin().unwrap();
     settings.tree = persistence::synthetic::Tree::Demo;

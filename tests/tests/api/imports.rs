@@ -270,16 +270,31 @@ async fn bad_import_requests_get_problem_documents_and_store_nothing() {
     }
     assert_eq!(app.count("import_jobs"), 0);
     assert_eq!(app.count("patients"), 0);
-    // A job is its owner's: anyone else gets 404, as for a job that does not exist.
+    // A job is its organisation's: the sender, another registrar of the same unit and one of its
+    // legal entity read it; a registrar of another unit, and roles without registration, get
+    // 404, as for a job that does not exist.
     let job = import(&app, &token, "?dry_run=true", &pathway_lines(0, molde.0)).await;
     let id = job["id"].as_str().unwrap();
-    let other = app.token_for(Role::Registrar, molde).await;
+    let same_unit = app.token_for(Role::Registrar, molde).await;
+    let entity = app.token_for(Role::Registrar, app.entity_of(molde)).await;
+    let other_unit = app.token_for(Role::Registrar, app.unit(UNIT_ST_OLAV)).await;
+    let staff = app.token_for(Role::RegisterStaff, app.nation()).await;
     for path in [format!("/api/v1/imports/{id}"), format!("/api/v1/imports/{id}/errors")] {
-        let res = app.get(&path).bearer_auth(&other).send().await.unwrap();
-        assert_eq!(res.status(), 404, "{path}");
-        let res = app.get(&path).bearer_auth(&token).send().await.unwrap();
-        assert_eq!(res.status(), 200, "{path}");
+        for reader in [&token, &same_unit, &entity] {
+            let res = app.get(&path).bearer_auth(reader).send().await.unwrap();
+            assert_eq!(res.status(), 200, "{path}");
+        }
+        for reader in [&other_unit, &staff] {
+            let res = app.get(&path).bearer_auth(reader).send().await.unwrap();
+            assert_eq!(res.status(), 404, "{path}");
+        }
     }
+    // A job sent at the legal entity (as a record system's client sends for all its units) is
+    // not readable by a registrar of one unit only.
+    let job = import(&app, &entity, "?dry_run=true", &pathway_lines(1, molde.0)).await;
+    let id = job["id"].as_str().unwrap();
+    let res = app.get(&format!("/api/v1/imports/{id}")).bearer_auth(&same_unit).send().await.unwrap();
+    assert_eq!(res.status(), 404);
     let res = app.get(&format!("/api/v1/imports/{}", uuid::Uuid::nil())).bearer_auth(&token).send().await.unwrap();
     assert_eq!(res.status(), 404);
 }
@@ -318,4 +333,232 @@ async fn a_large_batch_runs_as_a_job_with_progress_and_an_error_report() {
     assert_eq!(job["errors"].as_array().unwrap().len(), 100);
     let res = app.get(&format!("/api/v1/imports/{id}/errors")).bearer_auth(&token).send().await.unwrap();
     assert_eq!(res.text().await.unwrap().lines().count(), 1101);
+}
+
+/// Everything stored about one patient, without ids, pseudonyms and times (which differ between
+/// two patients by construction): the patient, their pathways, forms with typed rows and
+/// substances, form history, and audit rows in order.
+fn stored_about(app: &TestApp, patient: &str) -> Value {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct J {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        j: String,
+    }
+    // A row as JSON without the columns that name ids, pseudonyms or times.
+    let strip = |t: &str| {
+        format!(
+            "(SELECT jsonb_object_agg(k, v) FROM jsonb_each(to_jsonb({t})) e(k, v) WHERE k NOT IN \
+             ('id', 'pathway_id', 'form_id', 'patient_id', 'patient_ids', 'pseudonym', 'patient_pseudonym', \
+             'patient_pseudonyms', 'national_id_enc', 'request_id', 'target_id', 'at') AND k NOT LIKE '%\\_at')"
+        )
+    };
+    let sql = format!(
+        "WITH p AS (SELECT * FROM patients WHERE id = $1::uuid), \
+              w AS (SELECT * FROM pathways WHERE patient_id = $1::uuid), \
+              f AS (SELECT forms.* FROM forms JOIN w ON forms.pathway_id = w.id) \
+         SELECT jsonb_build_object( \
+           'patient', (SELECT jsonb_agg({p}) FROM p), \
+           'pathways', (SELECT jsonb_agg({w}) FROM w), \
+           'forms', (SELECT jsonb_agg({f} ORDER BY f.kind) FROM f), \
+           'baselines', (SELECT jsonb_agg({b}) FROM baseline_forms b JOIN f ON b.form_id = f.id), \
+           'measurements', (SELECT jsonb_agg({m}) FROM measurement_forms m JOIN f ON m.form_id = f.id), \
+           'substances', (SELECT jsonb_agg({s} ORDER BY f.kind, s.substance) FROM form_substances s \
+                          JOIN f ON s.form_id = f.id), \
+           'history', (SELECT jsonb_agg({h} ORDER BY f.kind, h.version, h.id) FROM form_history h \
+                       JOIN f ON h.form_id = f.id), \
+           'status_history', (SELECT jsonb_agg({sh} ORDER BY sh.id) FROM pathway_status_history sh \
+                              JOIN w ON sh.pathway_id = w.id), \
+           'audit', (SELECT jsonb_agg({a} ORDER BY a.id) FROM audit_log a WHERE a.patient_id = $1::uuid) \
+         )::text AS j",
+        p = strip("p"),
+        w = strip("w"),
+        f = strip("f"),
+        b = strip("b"),
+        m = strip("m"),
+        s = strip("s"),
+        h = strip("h"),
+        sh = strip("sh"),
+        a = strip("a"),
+    );
+    let row: J =
+        diesel::sql_query(sql).bind::<diesel::sql_types::Text, _>(patient).get_result(&mut app.conn()).unwrap();
+    serde_json::from_str(&row.j).unwrap()
+}
+
+#[actix_web::test]
+async fn an_imported_pathway_is_stored_exactly_as_through_the_json_api() {
+    use diesel::RunQueryDsl;
+    let app = TestApp::spawn().await;
+    let molde = app.unit(UNIT_MOLDE);
+    let token = app.token_for(Role::Registrar, molde).await;
+    // Patient 0 by import: patient, pathway, completed baseline, draft measurement.
+    let job = import(&app, &token, "", &pathway_lines(0, molde.0)).await;
+    assert_eq!((job["created"].as_i64(), job["rejected"].as_i64()), (Some(4), Some(0)), "{job}");
+    // Patient 1, the same data through the JSON API, one call per use case.
+    let (id, year) = IDS[1];
+    let patient = crate::fixtures::register(&app, &token, (id, year)).await;
+    let pathway = crate::fixtures::open(&app, &token, &patient, molde.0, "2026-06-01", 1).await;
+    let (b, _) = crate::fixtures::create(&app, &token, &pathway, "baseline", &baseline("2026-06-02")).await;
+    crate::fixtures::complete(&app, &token, &b).await;
+    crate::fixtures::create(&app, &token, &pathway, "measurement", &measurement("2026-09-01")).await;
+    #[derive(diesel::QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        id: String,
+    }
+    let imported: Id = diesel::sql_query("SELECT id::text AS id FROM patients WHERE id <> $1::uuid")
+        .bind::<diesel::sql_types::Text, _>(&patient)
+        .get_result(&mut app.conn())
+        .unwrap();
+    let (by_import, by_api) = (stored_about(&app, &imported.id), stored_about(&app, &patient));
+    assert_eq!(by_import["forms"].as_array().map(Vec::len), Some(2), "{by_import}");
+    assert_eq!(by_import["audit"].as_array().map(Vec::len), Some(5), "{by_import}");
+    // The patient's birth year differs by construction (two people); everything else is equal.
+    let mut a = by_import.clone();
+    a["patient"][0]["birth_year"] = by_api["patient"][0]["birth_year"].clone();
+    a["pathways"][0]["patient_birth_year"] = by_api["pathways"][0]["patient_birth_year"].clone();
+    assert_eq!(a, by_api);
+}
+
+#[actix_web::test]
+async fn rejected_rows_of_a_chunk_leave_nothing_stored() {
+    let app = TestApp::spawn().await;
+    let molde = app.unit(UNIT_MOLDE);
+    let token = app.token_for(Role::Registrar, molde).await;
+    let audit_before = app.count("audit_log");
+    let mut lines = pathway_lines(0, molde.0);
+    // A second person whose pathway starts in the future: the patient is kept (its own line),
+    // the pathway is refused, and so are its forms.
+    let mut bad = pathway_lines(1, molde.0);
+    bad[1]["start_date"] = json!("2999-01-01");
+    // A third pathway whose baseline is created but cannot be completed (no event date): the
+    // created draft is rolled back with the line.
+    let mut half = pathway_lines(2, molde.0);
+    half[2]["data"].as_object_mut().unwrap().remove("event_date");
+    lines.extend(bad);
+    lines.extend(half);
+    let job = import(&app, &token, "", &lines).await;
+    assert_eq!((job["created"].as_i64(), job["rejected"].as_i64()), (Some(8), Some(4)), "{job}");
+    let lines_rejected: Vec<i64> = rejected(&job).iter().map(|e| e.0).collect();
+    assert_eq!(lines_rejected.first(), Some(&6));
+    assert!(lines_rejected.contains(&11), "{job}");
+    // Three patients, two pathways; the first pathway's two forms and the third's measurement.
+    assert_eq!(app.count("patients"), 3);
+    assert_eq!(app.count("pathways"), 2);
+    assert_eq!(app.count("forms"), 3);
+    // Created three times, completed once.
+    assert_eq!(app.count("form_history"), 4);
+    assert_eq!(app.count("import_keys"), 8);
+    assert_eq!(app.audit_count("form.create"), 3);
+    assert_eq!(app.audit_count("form.complete"), 1);
+    // patient.register ×3, pathway.open ×2, form.create ×3, form.complete ×1, import.create ×1.
+    assert_eq!(app.count("audit_log"), audit_before + 10);
+}
+
+#[actix_web::test]
+async fn a_reservation_deletes_the_import_keys_that_name_the_person() {
+    let app = TestApp::spawn().await;
+    let molde = app.unit(UNIT_MOLDE);
+    let token = app.token_for(Role::Registrar, molde).await;
+    let staff = app.token_for(Role::RegisterStaff, app.nation()).await;
+    let mut lines = pathway_lines(0, molde.0);
+    lines.extend(pathway_lines(1, molde.0));
+    let job = import(&app, &token, "", &lines).await;
+    assert_eq!(job["created"].as_i64(), Some(8), "{job}");
+    assert_eq!(app.count("import_keys"), 8);
+    let (status, body) = crate::fixtures::call(
+        &app,
+        "POST",
+        "/api/v1/reservations",
+        Some(&json!({"national_id": IDS[0].0, "received_date": "2026-01-02"})),
+        Some(&staff),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    // The person's patient, pathway and form keys are gone; the other person's stay.
+    assert_eq!(app.count("import_keys"), 4);
+    // The same batch again: the reserved person's patient line is refused, and nothing of
+    // theirs is stored again.
+    let job = import(&app, &token, "", &lines[..4]).await;
+    assert_eq!(rejected(&job).first().map(|e| e.2.clone()), Some("reserved".to_owned()), "{job}");
+    assert_eq!(app.count("patients"), 1);
+}
+
+#[actix_web::test]
+async fn finished_jobs_are_deleted_by_the_worker_after_their_retention() {
+    let app = TestApp::spawn_with(|s| s.import_retention_days = 0).await;
+    let molde = app.unit(UNIT_MOLDE);
+    let token = app.token_for(Role::Registrar, molde).await;
+    let mut lines = pathway_lines(0, molde.0);
+    lines[1]["unit_id"] = json!(-1);
+    let job = import(&app, &token, "", &lines).await;
+    assert_eq!(job["status"], "completed", "{job}");
+    let id = job["id"].as_str().unwrap().to_owned();
+    // The worker's next idle pass deletes the job and its error rows; the imported rows stay.
+    let mut status = 200;
+    for _ in 0..50 {
+        status = app.get(&format!("/api/v1/imports/{id}")).bearer_auth(&token).send().await.unwrap().status().as_u16();
+        if status == 404 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(status, 404);
+    assert_eq!((app.count("import_jobs"), app.count("import_errors")), (0, 0));
+    assert_eq!(app.count("patients"), 1);
+}
+
+#[actix_web::test]
+async fn finished_jobs_are_kept_within_their_retention() {
+    let app = TestApp::spawn_with(|s| s.import_retention_days = 1).await;
+    let molde = app.unit(UNIT_MOLDE);
+    let token = app.token_for(Role::Registrar, molde).await;
+    let job = import(&app, &token, "", &pathway_lines(0, molde.0)).await;
+    let id = job["id"].as_str().unwrap().to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let res = app.get(&format!("/api/v1/imports/{id}")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+#[actix_web::test]
+async fn a_patient_line_that_differs_from_the_stored_patient_is_refused() {
+    let app = TestApp::spawn().await;
+    let molde = app.unit(UNIT_MOLDE);
+    let token = app.token_for(Role::Registrar, molde).await;
+    let lines = pathway_lines(0, molde.0);
+    let job = import(&app, &token, "", &lines[..1]).await;
+    assert_eq!(job["created"].as_i64(), Some(1), "{job}");
+    let audit_before = app.count("audit_log");
+    // The same person with another sex: refused as the JSON API would not change it either.
+    let mut changed = lines[0].clone();
+    changed["sex"] = json!(1);
+    let job = import(&app, &token, "", &[changed]).await;
+    assert_eq!(rejected(&job), vec![(1, String::new(), "patient_changed".into())], "{job}");
+    // Nothing changed: the stored patient keeps sex 2, the key its first content; only the
+    // job's own audit row is new.
+    #[derive(diesel::QueryableByName)]
+    struct Sex {
+        #[diesel(sql_type = diesel::sql_types::SmallInt)]
+        sex: i16,
+    }
+    let stored: Sex =
+        diesel::RunQueryDsl::get_result(diesel::sql_query("SELECT sex FROM patients"), &mut app.conn()).unwrap();
+    assert_eq!(stored.sex, 2);
+    assert_eq!(app.count("audit_log"), audit_before + 1);
+    let again = import(&app, &token, "", &lines[..1]).await;
+    assert_eq!(again["unchanged"].as_i64(), Some(1), "{again}");
+    // Through the JSON API, a person registered before is not changed either.
+    let (status, body) = crate::fixtures::call(
+        &app,
+        "POST",
+        "/api/v1/patients",
+        Some(&json!({"national_id": IDS[0].0, "sex": 1, "birth_year": IDS[0].1})),
+        Some(&token),
+    )
+    .await;
+    assert_eq!((status, &body["created"]), (200, &json!(false)), "{body}");
+    let stored: Sex =
+        diesel::RunQueryDsl::get_result(diesel::sql_query("SELECT sex FROM patients"), &mut app.conn()).unwrap();
+    assert_eq!(stored.sex, 2);
 }

@@ -121,3 +121,48 @@ async fn an_admin_creates_renames_and_moves_a_unit_and_each_change_is_audited() 
     assert_eq!(app.audit_count("org_unit.update"), 1);
     assert_eq!(app.audit_count("org_link.create"), 1);
 }
+
+#[actix_web::test]
+async fn every_seeded_unit_has_an_organisation_number_a_client_can_narrow_to() {
+    use diesel::RunQueryDsl;
+    let app = TestApp::spawn().await;
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let missing: N =
+        diesel::sql_query("SELECT count(*) AS n FROM org_nodes WHERE kind = 'unit' AND org_number IS NULL")
+            .get_result(&mut app.conn())
+            .unwrap();
+    assert_eq!(missing.n, 0);
+    // A record system's client registered for Molde's legal entity, narrowed to the unit by its
+    // number as `orgnr_child`: its registrar grant moves down to the unit.
+    let today = chrono::Utc::now().date_naive();
+    let mut conn = app.conn();
+    let unit = persistence::organisations::find_node(&mut conn, app.unit(UNIT_MOLDE).0, today).unwrap().node;
+    let entity =
+        persistence::organisations::find_node(&mut conn, app.entity_of(app.unit(UNIT_MOLDE)).0, today).unwrap().node;
+    let admin = app.user_with("seed-admin", Role::Admin, app.nation());
+    let caller = app::Caller::new(app::access::actor_of(&mut conn, admin, None).unwrap().unwrap(), None);
+    let client = app::identities::NewClient {
+        issuer: "https://helseid.example".into(),
+        client_id: "record-system".into(),
+        display_name: "Record system".into(),
+        legal_entity_id: entity.id,
+        reason: None,
+    };
+    app::identities::register_client(&mut conn, &caller, client, today).unwrap();
+    let actor = app::identities::client_actor(
+        &mut conn,
+        "https://helseid.example",
+        "record-system",
+        entity.org_number.as_deref(),
+        unit.org_number.as_deref(),
+        today,
+    )
+    .unwrap()
+    .unwrap();
+    let nodes: Vec<i64> = actor.grants.iter().map(|g| g.node.0).collect();
+    assert_eq!(nodes, vec![unit.id]);
+}

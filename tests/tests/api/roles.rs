@@ -128,7 +128,7 @@ const MATRIX: &[(&str, &str)] = &[
     ("forms", "SIU"),
     ("grants", "SI"),
     ("import_errors", "SI"),
-    ("import_jobs", "SIU"),
+    ("import_jobs", "SIUD"),
     ("import_keys", "SIUD"),
     ("measurement_forms", "SIUD"),
     ("npr_counts", "SIU"),

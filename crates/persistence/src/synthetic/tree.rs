@@ -137,7 +137,7 @@ pub(crate) fn plan(mut tree: SeedTree, seed: u64, settings: &RealisticTreeSettin
         for _ in 0..n {
             let kind = kinds[rng.gen_range(0..kinds.len())];
             let name = format!("Syntetisk {kind} {:03} (synthetic)", resh_id - FIRST_RESH_ID + 1);
-            tree.regions[r].entities[e].units.push(SeedUnit { name, resh_id, demo: true });
+            tree.regions[r].entities[e].units.push(SeedUnit { name, resh_id, org_number: None, demo: true });
             resh_id += 1;
         }
     }
