@@ -522,3 +522,31 @@ pub fn report_facts_mismatches(conn: &mut PgConnection) -> Vec<String> {
         .map(|m| m.line)
         .collect()
 }
+
+/// A Python tool from PyPI that some tests drive (aiosmtpd, fhir.resources): `env` names its
+/// executable when set (`.ci/run` installs the tools and sets it); otherwise a virtual
+/// environment `venv` under `dir` (the test's `CARGO_TARGET_TMPDIR`) is made once with the pinned
+/// `packages`, so that `cargo test --workspace` alone runs every test. Returns `bin/<exe>` of it.
+pub fn python_tool(env: &str, dir: &std::path::Path, venv: &str, packages: &[&str], exe: &str) -> std::path::PathBuf {
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    if let Some(bin) = std::env::var_os(env) {
+        return bin.into();
+    }
+    let _guard = INSTALL.lock().unwrap_or_else(|p| p.into_inner());
+    let venv = dir.join(venv);
+    let bin = venv.join("bin").join(exe);
+    let ready = venv.join(".installed");
+    if !ready.exists() {
+        let ok = std::process::Command::new("python3").args(["-m", "venv"]).arg(&venv).status().unwrap().success();
+        assert!(ok, "python3 -m venv failed (apt-get install python3-venv)");
+        let ok = std::process::Command::new(venv.join("bin/pip"))
+            .args(["install", "--quiet"])
+            .args(packages)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "pip install {packages:?} failed (is PyPI reachable?)");
+        std::fs::write(&ready, packages.join("\n")).unwrap();
+    }
+    bin
+}

@@ -12,9 +12,14 @@ use serde_json::Value;
 
 /// Checks resources with `fhir.resources` (R4 4.0.1); panics with its report on any failure.
 pub fn validate(resources: &[Value]) {
-    let python = std::env::var("FHIR_RESOURCES_PYTHON").expect(
-        "FHIR_RESOURCES_PYTHON must name the python of a venv with fhir.resources 6.4.0 (.ci/run installs it \
-         under target/)",
+    // `.ci/run` installs it and names it in FHIR_RESOURCES_PYTHON; without that, a pinned venv
+    // under the tests' target folder (fhir.resources 6.4.0's default models are R4 4.0.1).
+    let python = integration_tests::python_tool(
+        "FHIR_RESOURCES_PYTHON",
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")),
+        "fhir-resources-6.4.0",
+        &["fhir.resources==6.4.0", "pydantic==1.10.22"],
+        "python",
     );
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/fhir/validate.py");
     let mut child = Command::new(python)

@@ -22,9 +22,15 @@ use serde_json::Value;
 use crate::fixtures::{call, create, pathway_for_new_patient, IDS};
 
 fn aiosmtpd_bin() -> PathBuf {
-    let bin = std::env::var_os("AIOSMTPD_BIN")
-        .expect("AIOSMTPD_BIN must name aiosmtpd (`.ci/run` installs it into target/ci-aiosmtpd-1.4.6)");
-    PathBuf::from(bin)
+    // `.ci/run` installs it and names it in AIOSMTPD_BIN; without that, a pinned venv under the
+    // tests' target folder.
+    integration_tests::python_tool(
+        "AIOSMTPD_BIN",
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")),
+        "aiosmtpd-1.4.6",
+        &["aiosmtpd==1.4.6"],
+        "aiosmtpd",
+    )
 }
 
 /// aiosmtpd listening on `port`, delivering into the maildir `dir`; killed on drop.
