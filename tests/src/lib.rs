@@ -300,7 +300,14 @@ impl TestApp {
         let addr = format!("http://{}", listener.local_addr().expect("addr"));
         let server = api::serve(state, listener, Some(2)).expect("serve");
         actix_web::rt::spawn(server);
-        Self { db, addr, client: reqwest::Client::new() }
+        // Idle connections are dropped well before the server's keep-alive (5 s) closes them, so
+        // that a request after a pause never goes out on a connection the server is closing
+        // (hyper's IncompleteMessage, seen on a loaded machine).
+        let client = reqwest::Client::builder()
+            .pool_idle_timeout(std::time::Duration::from_secs(2))
+            .build()
+            .expect("an HTTP client");
+        Self { db, addr, client }
     }
 
     pub fn url(&self, path: &str) -> String {
