@@ -121,14 +121,17 @@ impl FormInput for JsonForm {
 }
 
 /// The version in `If-Match` (`3`, `"3"` or `W/"3"`): `None` when absent, 400 when unreadable.
-fn if_match(req: &HttpRequest) -> Result<Option<i32>, ApiError> {
+/// The FHIR facade reads a QuestionnaireResponse's version the same way.
+pub(crate) fn if_match(req: &HttpRequest) -> Result<Option<i32>, ApiError> {
     let Some(v) = req.headers().get(header::IF_MATCH) else { return Ok(None) };
     v.to_str()
         .ok()
         .map(|s| s.trim().trim_start_matches("W/").trim_matches('"'))
         .and_then(|s| s.parse::<i32>().ok())
         .map(Some)
-        .ok_or_else(|| ApiError::bad_request("invalid_if_match", "If-Match must be the form's version, e.g. \"3\""))
+        .ok_or_else(|| {
+            ApiError::bad_request("invalid_if_match", "If-Match must be the form's version, e.g. \"3\" or W/\"3\"")
+        })
 }
 
 /// Creates a draft form of `kind` on the pathway (the body: the form's fields, may be partial or

@@ -426,17 +426,6 @@ pub async fn create(
     answer_response(&view, StatusCode::CREATED)
 }
 
-/// The version in `If-Match` (`W/"3"`, `"3"` or `3`).
-fn if_match(req: &HttpRequest) -> Result<Option<i32>, ApiError> {
-    let Some(v) = req.headers().get(header::IF_MATCH) else { return Ok(None) };
-    v.to_str()
-        .ok()
-        .map(|s| s.trim().trim_start_matches("W/").trim_matches('"'))
-        .and_then(|s| s.parse::<i32>().ok())
-        .map(Some)
-        .ok_or_else(|| ApiError::bad_request("invalid_if_match", "If-Match must be the version read, e.g. W/\"3\""))
-}
-
 /// `PUT /fhir/QuestionnaireResponse/{id}`: replaces a draft's answers (`If-Match` required);
 /// `completed` completes it in the same transaction.
 pub async fn update(
@@ -447,7 +436,7 @@ pub async fn update(
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound)?;
-    let version = if_match(&req)?;
+    let version = crate::forms::if_match(&req)?;
     let inc = incoming(&req, &body)?;
     if inc.id.as_deref().is_some_and(|i| i != id.to_string()) {
         return Err(ApiError::invalid("QuestionnaireResponse.id", "conflict_rule", "must be the id in the URL"));
