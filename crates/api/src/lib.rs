@@ -28,6 +28,7 @@ pub mod patient_pages;
 pub mod patients;
 pub mod reports;
 pub mod reservations;
+pub mod residence;
 pub mod results;
 pub mod state;
 pub mod tokens;
@@ -161,6 +162,7 @@ pub fn app_config(
                 .configure(pathways::configure)
                 .configure(forms::configure)
                 .configure(|cfg| imports::configure(cfg, import_body_limit))
+                .configure(|cfg| residence::configure(cfg, import_body_limit))
                 .configure(reservations::configure)
                 .configure(orders::configure)
                 .configure(worklist::configure)

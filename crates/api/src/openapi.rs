@@ -36,6 +36,7 @@ use crate::config::OidcSettings;
         crate::reports::public_indicators,
         crate::directory::get_directory, crate::directory::put_facts, crate::directory::get_history,
         crate::directory::import_directory,
+        crate::residence::import_areas, crate::residence::import_catchment, crate::residence::import_population,
         crate::health::live, crate::health::ready, crate::health::metrics,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldErrorDoc, crate::forms::ReopenReceiptResponse)),
@@ -56,6 +57,7 @@ use crate::config::OidcSettings;
         (name = "releases", description = "Releases and downloads (suppressed)"),
         (name = "public", description = "Published results and the TSB service directory, no login"),
         (name = "directory", description = "The TSB service directory: recording and importing (register staff)"),
+        (name = "residence", description = "Residence reference data: areas, catchment areas, population (register staff)"),
         (name = "health", description = "Liveness, readiness, metrics"),
     )
 )]

@@ -34,6 +34,10 @@ pub struct OpenPathwayRequest {
     pub start_date: NaiveDate,
     /// 1 outpatient, 2 day, 3 inpatient, 4 ambulant, 5 detoxification, 6 assessment.
     pub treatment_level: i16,
+    /// The patient's municipality of residence on the start date (kommunenummer, four digits;
+    /// in Oslo the city district, six digits), valid on that date (docs/residence.md).
+    #[schema(pattern = "^[0-9]{4}([0-9]{2})?$", example = "4601")]
+    pub residence_code: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -51,6 +55,9 @@ pub struct PathwayResponse {
     /// point, else `treatment_level`. The worklist's time limits (inpatient or outpatient)
     /// follow it.
     pub current_treatment_level: i16,
+    /// The patient's municipality or Oslo city district of residence on the start date, when
+    /// recorded.
+    pub residence_code: Option<String>,
     /// treatment_status 1–7 (docs/domain.md).
     pub status: i16,
     pub created_at: DateTime<Utc>,
@@ -69,6 +76,7 @@ impl PathwayResponse {
             start_date: p.start_date,
             treatment_level: p.treatment_level,
             current_treatment_level: p.treatment_level_in_force(),
+            residence_code: p.residence_code.clone(),
             status: p.status,
             created_at: p.created_at,
             writable: view.writable,
@@ -93,6 +101,7 @@ pub async fn open_pathway(
         unit_id: NodeId(body.unit_id),
         start_date: body.start_date,
         treatment_level: body.treatment_level,
+        residence_code: body.residence_code,
     };
     let today = state.today();
     let caller = user.caller();

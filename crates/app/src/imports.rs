@@ -133,6 +133,9 @@ struct PathwayLine {
     unit_id: i64,
     start_date: NaiveDate,
     treatment_level: i16,
+    /// Optional: the residence on the start date (docs/residence.md).
+    #[serde(default)]
+    residence_code: Option<String>,
 }
 
 /// A form: its kind and fields (the body of `POST /api/v1/pathways/{id}/forms/{kind}`), the
@@ -177,9 +180,11 @@ fn read_line(text: &str) -> Result<Record, Error> {
 /// a list of objects as one column of JSON; lists of codes are `;`-separated.
 pub fn csv_columns(kind: CsvKind) -> Vec<String> {
     match kind {
-        CsvKind::Pathway => ["key", "national_id", "sex", "birth_year", "unit_id", "start_date", "treatment_level"]
-            .map(String::from)
-            .to_vec(),
+        CsvKind::Pathway => {
+            ["key", "national_id", "sex", "birth_year", "unit_id", "start_date", "treatment_level", "residence_code"]
+                .map(String::from)
+                .to_vec()
+        }
         CsvKind::Form(k) => ["key", "pathway_key", "pathway_id", "status", "version"]
             .into_iter()
             .map(String::from)
@@ -786,6 +791,9 @@ fn integer(cells: &BTreeMap<&str, &str>, name: &str) -> Result<Option<i64>, Fiel
         .transpose()
 }
 
+/// The columns of a pathway CSV batch that may be left out.
+const OPTIONAL_PATHWAY_COLUMNS: [&str; 1] = ["residence_code"];
+
 fn csv_records(kind: CsvKind, cells: &BTreeMap<&str, &str>) -> Result<Vec<Record>, Error> {
     let text = |name: &str| cells.get(name).map(|v| (*v).to_owned());
     let mut errors = Vec::new();
@@ -796,8 +804,8 @@ fn csv_records(kind: CsvKind, cells: &BTreeMap<&str, &str>) -> Result<Vec<Record
     };
     match kind {
         CsvKind::Pathway => {
-            for name in csv_columns(kind) {
-                required(&name);
+            for name in csv_columns(kind).iter().filter(|c| !OPTIONAL_PATHWAY_COLUMNS.contains(&c.as_str())) {
+                required(name);
             }
             let mut int = |name: &str| match integer(cells, name) {
                 Ok(v) => v,
@@ -851,6 +859,7 @@ fn csv_records(kind: CsvKind, cells: &BTreeMap<&str, &str>) -> Result<Vec<Record
                     unit_id,
                     start_date,
                     treatment_level: level,
+                    residence_code: text("residence_code").filter(|c| !c.is_empty()),
                 }),
             ])
         }
@@ -978,9 +987,24 @@ fn apply(
         Record::Patient(PatientLine { key: k, national_id, sex, birth_year }) => {
             apply_patient(conn, caller, key, today, keys, &k, NewPatientInput { national_id, sex, birth_year })
         }
-        Record::Pathway(PathwayLine { key: k, patient_key, patient_id, unit_id, start_date, treatment_level }) => {
-            apply_pathway(conn, caller, today, keys, &k, patient_key, patient_id, unit_id, start_date, treatment_level)
-        }
+        Record::Pathway(PathwayLine {
+            key: k,
+            patient_key,
+            patient_id,
+            unit_id,
+            start_date,
+            treatment_level,
+            residence_code,
+        }) => apply_pathway(
+            conn,
+            caller,
+            today,
+            keys,
+            &k,
+            patient_key,
+            patient_id,
+            (unit_id, start_date, treatment_level, residence_code),
+        ),
         Record::Form(FormLine { key: k, pathway_key, pathway_id, kind, status, version, data }) => {
             apply_form(conn, caller, today, keys, &k, pathway_key, pathway_id, &kind, status, version, data)
         }
@@ -1052,9 +1076,7 @@ fn apply_pathway(
     k: &str,
     patient_key: Option<String>,
     patient_id: Option<Uuid>,
-    unit_id: i64,
-    start_date: NaiveDate,
-    treatment_level: i16,
+    (unit_id, start_date, treatment_level, residence_code): (i64, NaiveDate, i16, Option<String>),
 ) -> Result<Done, Error> {
     check_key(k)?;
     let patient = match (patient_key, patient_id) {
@@ -1062,21 +1084,30 @@ fn apply_pathway(
         (None, Some(id)) => id,
         _ => return Err(Error::invalid("patient_key", "required", "give either patient_key or patient_id")),
     };
-    let content = hash(&json!([patient, unit_id, start_date, treatment_level]));
+    // A line without a residence hashes as before the field existed.
+    let content = match &residence_code {
+        None => hash(&json!([patient, unit_id, start_date, treatment_level])),
+        Some(r) => hash(&json!([patient, unit_id, start_date, treatment_level, r])),
+    };
     if let Some(known) = keys.find(conn, "pathway", k)? {
         if known.content_hash == content {
             return Ok(Done::Unchanged);
         }
         return Err(Conflict::Rule {
             code: "pathway_changed",
-            message: "a pathway's patient, unit, start date and treatment level are set when it is opened; they \
-                      cannot be changed by import"
+            message: "a pathway's patient, unit, start date, treatment level and residence are set when it is \
+                      opened; they cannot be changed by import"
                 .into(),
         }
         .into());
     }
-    let input =
-        OpenPathwayInput { patient_id: PatientId(patient), unit_id: NodeId(unit_id), start_date, treatment_level };
+    let input = OpenPathwayInput {
+        patient_id: PatientId(patient),
+        unit_id: NodeId(unit_id),
+        start_date,
+        treatment_level,
+        residence_code,
+    };
     let opened = crate::pathways::open(conn, caller, &input, today)?;
     keys.put("pathway", k, opened.row.id, content);
     Ok(Done::Created)

@@ -25,6 +25,7 @@ pub mod patients;
 pub mod releases;
 pub mod reports;
 pub mod reservations;
+pub mod residence;
 pub mod scheduler;
 pub mod users;
 pub mod worklist;

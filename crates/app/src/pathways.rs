@@ -54,6 +54,14 @@ pub fn open(
         Err(domain::DomainError::Invalid(e)) => e,
         Err(e) => return Err(e.into()),
     };
+    if let Some(code) = input.residence_code.as_deref().filter(|c| domain::residence::is_area_code(c)) {
+        if let Err(e) = crate::residence::check_code(conn, "residence_code", code, input.start_date) {
+            match e {
+                Error::Invalid(e) => errors.extend(e),
+                e => return Err(e),
+            }
+        }
+    }
     let path = match unit_path(conn, caller, input.unit_id.0, "unit_id") {
         Ok(path) => Some(path),
         Err(Error::Invalid(e)) => {
@@ -107,6 +115,7 @@ pub fn open(
             treatment_level: new.treatment_level.code(),
             status: NewPathway::STATUS.code(),
             created_by: caller.actor.user_id,
+            residence_code: new.residence_code.clone(),
         };
         let p = pathways::insert(conn, &row).map_err(|e| match e {
             // Two openings at once: the partial unique index on active pathways decides.

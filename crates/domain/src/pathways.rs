@@ -397,6 +397,10 @@ pub struct OpenPathwayInput {
     pub unit_id: NodeId,
     pub start_date: NaiveDate,
     pub treatment_level: i16,
+    /// The patient's municipality (or Oslo city district) of residence on the start date
+    /// (docs/residence.md); checked against the reference data by the service.
+    #[serde(default)]
+    pub residence_code: Option<String>,
 }
 
 /// A validated request to open a pathway; its status is always 1 active.
@@ -406,6 +410,8 @@ pub struct NewPathway {
     pub unit: NodeId,
     pub start_date: StartDate,
     pub treatment_level: TreatmentLevel,
+    /// The residence code, of the right form (valid on the start date: checked by the service).
+    pub residence_code: Option<String>,
 }
 
 impl NewPathway {
@@ -422,10 +428,23 @@ impl NewPathway {
         if treatment_level.is_none() {
             errors.push(FieldError::new("treatment_level", "code_list", "must be a code from 1 to 6"));
         }
-        match (start_date, treatment_level) {
-            (Some(start_date), Some(treatment_level)) if errors.is_empty() => {
-                Ok(Self { patient: input.patient_id, unit: input.unit_id, start_date, treatment_level })
+        if let Some(code) = &input.residence_code {
+            if !crate::residence::is_area_code(code) {
+                errors.push(FieldError::new(
+                    "residence_code",
+                    "format",
+                    "a municipality number has four digits, a city district six",
+                ));
             }
+        }
+        match (start_date, treatment_level) {
+            (Some(start_date), Some(treatment_level)) if errors.is_empty() => Ok(Self {
+                patient: input.patient_id,
+                unit: input.unit_id,
+                start_date,
+                treatment_level,
+                residence_code: input.residence_code.clone(),
+            }),
             _ => Err(DomainError::Invalid(errors)),
         }
     }
@@ -634,6 +653,7 @@ mod tests {
             unit_id: NodeId(7),
             start_date: start,
             treatment_level: level,
+            residence_code: None,
         }
     }
 

@@ -18,6 +18,7 @@ pub mod pool;
 pub mod releases;
 pub mod reports;
 pub mod reservations;
+pub mod residence;
 pub mod roles;
 pub mod scheduler;
 pub mod schema;

@@ -27,6 +27,8 @@ pub struct PathwayRow {
     /// The level of the latest completed measurement point (a fact kept by the database
     /// triggers, migration current_treatment_level); `None` while there is none.
     pub current_treatment_level: Option<i16>,
+    /// The residence on the start date (docs/residence.md), when recorded.
+    pub residence_code: Option<String>,
 }
 
 impl PathwayRow {
@@ -62,6 +64,7 @@ pub struct NewPathwayRow {
     pub treatment_level: i16,
     pub status: i16,
     pub created_by: Uuid,
+    pub residence_code: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -238,6 +238,11 @@ pub struct ReleaseCountRow {
     pub o3: bool,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     pub n: i64,
+    /// As `reports::CountRow::residence_kind` (0 for counts kept before residence).
+    #[diesel(sql_type = SmallInt)]
+    pub residence_kind: i16,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    pub residence_trust_id: Option<i64>,
 }
 
 /// Stores the inner counts of a release, in the transaction that creates it (one statement per
@@ -254,12 +259,15 @@ pub fn insert_release_counts(
         let offset = i32::try_from(i * 20_000).map_err(|_| RepoError::Other("too many release counts".into()))?;
         diesel::sql_query(
             "INSERT INTO release_counts \
-             (release_id, row_number, population, unit_id, entity_id, region_id, sex, age_group, o1, o2, o3, n) \
+             (release_id, row_number, population, unit_id, entity_id, region_id, sex, age_group, o1, o2, o3, n, \
+              residence_kind, residence_trust_id) \
              SELECT $1, $12 + u.ord::integer, u.population, u.unit_id, u.entity_id, u.region_id, u.sex, \
-                    u.age_group, u.o1, u.o2, u.o3, u.n \
+                    u.age_group, u.o1, u.o2, u.o3, u.n, u.residence_kind, u.residence_trust_id \
              FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::smallint[], \
-                         $7::smallint[], $8::boolean[], $9::boolean[], $10::boolean[], $11::bigint[]) \
-                  WITH ORDINALITY AS u(population, unit_id, entity_id, region_id, sex, age_group, o1, o2, o3, n, ord)",
+                         $7::smallint[], $8::boolean[], $9::boolean[], $10::boolean[], $11::bigint[], \
+                         $13::smallint[], $14::bigint[]) \
+                  WITH ORDINALITY AS u(population, unit_id, entity_id, region_id, sex, age_group, o1, o2, o3, n, \
+                                       residence_kind, residence_trust_id, ord)",
         )
         .bind::<BigInt, _>(release_id)
         .bind::<Array<Text>, _>(chunk.iter().map(|c| c.population.clone()).collect::<Vec<_>>())
@@ -273,6 +281,8 @@ pub fn insert_release_counts(
         .bind::<Array<Bool>, _>(col(|c| c.o3))
         .bind::<Array<BigInt>, _>(chunk.iter().map(|c| c.n).collect::<Vec<_>>())
         .bind::<Integer, _>(offset)
+        .bind::<Array<SmallInt>, _>(chunk.iter().map(|c| c.residence_kind).collect::<Vec<_>>())
+        .bind::<Array<Nullable<BigInt>>, _>(chunk.iter().map(|c| c.residence_trust_id).collect::<Vec<_>>())
         .execute(conn)?;
     }
     Ok(())
@@ -281,8 +291,8 @@ pub fn insert_release_counts(
 /// The inner counts a release was built from (empty for a release stored before they were kept).
 pub fn release_counts(conn: &mut PgConnection, release_id: i64) -> Result<Vec<ReleaseCountRow>, RepoError> {
     Ok(diesel::sql_query(
-        "SELECT population, unit_id, entity_id, region_id, sex, age_group, o1, o2, o3, n \
-         FROM release_counts WHERE release_id = $1 ORDER BY row_number",
+        "SELECT population, unit_id, entity_id, region_id, sex, age_group, o1, o2, o3, n, residence_kind, \
+                residence_trust_id FROM release_counts WHERE release_id = $1 ORDER BY row_number",
     )
     .bind::<diesel::sql_types::BigInt, _>(release_id)
     .load(conn)?)

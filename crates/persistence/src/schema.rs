@@ -394,6 +394,7 @@ diesel::table! {
         discharge_agreed_follow_up -> Nullable<Array<Nullable<Int2>>>,
         follow_up_outcome -> Nullable<Int2>,
         current_treatment_level -> Nullable<Int2>,
+        residence_code -> Nullable<Text>,
     }
 }
 
@@ -454,6 +455,8 @@ diesel::table! {
         o2 -> Bool,
         o3 -> Bool,
         n -> Int8,
+        residence_kind -> Int2,
+        residence_trust_id -> Nullable<Int8>,
     }
 }
 
@@ -516,6 +519,36 @@ diesel::table! {
         locked_until -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    residence_areas (code, valid_from) {
+        code -> Text,
+        valid_from -> Date,
+        valid_to -> Nullable<Date>,
+        name -> Text,
+        successor -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    catchment_areas (area_code, valid_from) {
+        area_code -> Text,
+        valid_from -> Date,
+        valid_to -> Nullable<Date>,
+        trust_id -> Int8,
+    }
+}
+
+diesel::table! {
+    populations (year, area_code, sex, age) {
+        year -> Int2,
+        area_code -> Text,
+        sex -> Int2,
+        age -> Int2,
+        persons -> Int4,
+        synthetic -> Bool,
     }
 }
 
@@ -583,6 +616,9 @@ diesel::table! {
 diesel::joinable!(service_facts -> org_nodes (node_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    catchment_areas,
+    populations,
+    residence_areas,
     audit_log,
     baseline_forms,
     completeness_snapshots,

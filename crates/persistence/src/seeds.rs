@@ -18,6 +18,9 @@ pub const ORGANISATIONS_JSON: &str = include_str!("../../../seeds/organisations.
 /// The demo's TSB service directory (seeds/directory-demo.csv): made-up facts for the demo units,
 /// every row marked `demo`, in the import's CSV format (`rusreg demo` imports it once).
 pub const DIRECTORY_DEMO_CSV: &str = include_str!("../../../seeds/directory-demo.csv");
+/// The demo's residence areas and catchment areas (docs/residence.md).
+pub const RESIDENCE_AREAS_DEMO_CSV: &str = include_str!("../../../seeds/residence-areas-demo.csv");
+pub const CATCHMENT_DEMO_CSV: &str = include_str!("../../../seeds/catchment-demo.csv");
 
 /// An organisation tree to load: seeds/organisations.json, or that tree with the made-up
 /// trusts, private institutions and units of the synthetic organisation tree

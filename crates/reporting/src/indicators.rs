@@ -23,7 +23,43 @@ pub struct PlacedCount {
     pub age_group: i16,
     /// The outcomes of the indicators sharing the population ([`IndicatorId::counted_in`]).
     pub outcomes: [bool; 3],
+    /// Where the patients lived (pathways started only; docs/residence.md).
+    pub residence: Residence,
     pub n: i64,
+}
+
+/// Where the patients of a count of pathways started lived when the pathway started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum Residence {
+    /// Not split by residence: every population but pathways started (and counts kept with a
+    /// release made before residence was recorded).
+    #[default]
+    NotSplit,
+    /// Under 18 in the year: outside the residence tables.
+    Minor,
+    /// Aged 18 or over, with the health trust whose catchment area held the residence (`None`:
+    /// not recorded, or not in any catchment area).
+    Adult(Option<i64>),
+}
+
+impl Residence {
+    /// From the stored kind (0, 1, 2) and trust.
+    pub fn from_stored(kind: i16, trust: Option<i64>) -> Self {
+        match kind {
+            1 => Residence::Minor,
+            2 => Residence::Adult(trust),
+            _ => Residence::NotSplit,
+        }
+    }
+
+    /// The stored kind and trust.
+    pub fn stored(self) -> (i16, Option<i64>) {
+        match self {
+            Residence::NotSplit => (0, None),
+            Residence::Minor => (1, None),
+            Residence::Adult(t) => (2, t),
+        }
+    }
 }
 
 impl PlacedCount {
@@ -62,6 +98,7 @@ fn place(tree: &OrgTree, r: CountRow, s: &CountSettings) -> Result<PlacedCount, 
         sex: r.sex,
         age_group: r.age_group,
         outcomes: [r.o1, r.o2, r.o3],
+        residence: Residence::from_stored(r.residence_kind, r.residence_trust_id),
         n: r.n,
     })
 }

@@ -235,6 +235,8 @@ pub fn count_rows(counts: &[PlacedCount]) -> Vec<ReleaseCountRow> {
             o2: c.outcomes[1],
             o3: c.outcomes[2],
             n: c.n,
+            residence_kind: c.residence.stored().0,
+            residence_trust_id: c.residence.stored().1,
         })
         .collect()
 }
@@ -265,6 +267,7 @@ pub fn load_earlier(
                     sex: c.sex,
                     age_group: c.age_group,
                     outcomes: [c.o1, c.o2, c.o3],
+                    residence: crate::indicators::Residence::from_stored(c.residence_kind, c.residence_trust_id),
                     n: c.n,
                 })
             })

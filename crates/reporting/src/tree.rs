@@ -47,13 +47,21 @@ pub struct OrgTree {
     nodes: BTreeMap<i64, OrgNode>,
     links: Vec<Link>,
     nation: i64,
+    /// The health trusts of the catchment areas, with the periods of their areas
+    /// (docs/residence.md).
+    catchment: Vec<(i64, NaiveDate, Option<NaiveDate>)>,
 }
 
 impl OrgTree {
     /// Reads every node and link (a few hundred rows).
     pub fn load(conn: &mut PgConnection) -> Result<Self, RepoError> {
         let (nodes, links) = persistence::reports::org_snapshot(conn)?;
-        let mut tree = OrgTree { nodes: BTreeMap::new(), links: Vec::with_capacity(links.len()), nation: 0 };
+        let mut tree = OrgTree {
+            nodes: BTreeMap::new(),
+            links: Vec::with_capacity(links.len()),
+            nation: 0,
+            catchment: Vec::new(),
+        };
         for n in nodes {
             let kind = NodeKind::parse(&n.kind).ok_or_else(|| RepoError::Other("stored node kind".into()))?;
             if kind == NodeKind::Nation {
@@ -66,11 +74,36 @@ impl OrgTree {
             .into_iter()
             .map(|l| Link { child: l.child_id, parent: l.parent_id, from: l.valid_from, to: l.valid_to })
             .collect();
+        tree.catchment = persistence::residence::all_catchment(conn)?
+            .into_iter()
+            .map(|c| (c.trust_id, c.valid_from, c.valid_to))
+            .collect();
         Ok(tree)
+    }
+
+    /// The health trusts responsible for a catchment area on some day of `year`.
+    pub fn catchment_trusts(&self, year: i32) -> BTreeSet<i64> {
+        let (Some(start), Some(end)) = (NaiveDate::from_ymd_opt(year, 1, 1), NaiveDate::from_ymd_opt(year + 1, 1, 1))
+        else {
+            return BTreeSet::new();
+        };
+        self.catchment.iter().filter(|(_, from, to)| *from < end && to.is_none_or(|t| t > start)).map(|c| c.0).collect()
+    }
+
+    /// The region of a catchment trust in `year`: its parent on the last day of the year (or
+    /// `today`, for the current year).
+    pub fn residence_region(&self, trust: i64, year: i32, today: NaiveDate) -> Option<i64> {
+        let end = NaiveDate::from_ymd_opt(year, 12, 31)?;
+        self.parent_on(trust, if today.year() == year { today.min(end) } else { end })
     }
 
     pub fn nation(&self) -> i64 {
         self.nation
+    }
+
+    /// Every node.
+    pub fn nodes(&self) -> impl Iterator<Item = &OrgNode> {
+        self.nodes.values()
     }
 
     pub fn node(&self, id: i64) -> Option<&OrgNode> {

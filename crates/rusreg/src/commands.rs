@@ -440,6 +440,14 @@ pub fn demo(mut settings: Settings) -> anyhow::Result<()> {
         }
     }
     if let Some(id) = staff {
+        if persistence::residence::all_areas(&mut conn)?.is_empty() {
+            match import_demo_residence(&server, id, chrono::Datelike::year(&today)) {
+                Ok(n) => println!(
+                    "imported the demo residence areas, catchment areas and a SYNTHETIC population ({n} counts)"
+                ),
+                Err(e) => println!("no demo residence data: {e}"),
+            }
+        }
         if persistence::directory::is_empty(&mut conn)? {
             match import_demo_directory(&server, id) {
                 Ok(n) => println!("imported the demo service directory ({n} units, made-up facts)"),
@@ -506,6 +514,26 @@ fn import_demo_directory(url: &str, staff: uuid::Uuid) -> anyhow::Result<usize> 
     let done = app::directory::import(&mut conn, &caller, csv, true, false)
         .map_err(|e| anyhow::anyhow!("{e}: {}", describe_app_error(&e)))?;
     Ok(done.rows)
+}
+
+/// Imports the demo's residence areas and catchment areas (seeds/) and a made-up population of
+/// the last three years as the demo's register staff, through the same use case as
+/// `POST /api/v1/residence/...`; the population is marked synthetic.
+fn import_demo_residence(url: &str, staff: uuid::Uuid, year: i32) -> anyhow::Result<usize> {
+    use app::residence::{import, Table};
+    let mut conn = connect(url)?;
+    let actor = app::access::actor_of(&mut conn, staff, None)?
+        .map_err(|why| anyhow::anyhow!("the demo register staff user cannot act ({why:?})"))?;
+    let caller = app::Caller::new(actor, Some("rusreg-demo".into()));
+    let fail = |e: app::Error| anyhow::anyhow!("{e}: {}", describe_app_error(&e));
+    import(&mut conn, &caller, Table::Areas, persistence::seeds::RESIDENCE_AREAS_DEMO_CSV.as_bytes(), false, false)
+        .map_err(fail)?;
+    import(&mut conn, &caller, Table::Catchment, persistence::seeds::CATCHMENT_DEMO_CSV.as_bytes(), false, false)
+        .map_err(fail)?;
+    let areas = persistence::residence::all_areas(&mut conn)?;
+    let csv = persistence::synthetic::population::demo_population_csv(&areas, year - 2..=year, 2026);
+    let done = import(&mut conn, &caller, Table::Population, csv.as_bytes(), false, true).map_err(fail)?;
+    Ok(done.created)
 }
 
 /// The demo's national-id key: RUSREG_ID_KEY, else one generated once and kept in the data

@@ -30,6 +30,7 @@ mod patients;
 mod pools;
 mod reports;
 mod reservations;
+mod residence;
 mod results;
 mod roles;
 mod scheduler;

@@ -115,11 +115,13 @@ async fn the_bulk_load_switch_holds_only_for_the_owner() {
 }
 
 /// The server's privileges per table: S(elect), I(nsert), U(pdate), D(elete); `releases`,
-/// `releases`, `release_jobs`, `grants`, `service_facts`, `user_identities` and `oidc_clients` have UPDATE on some columns only (checked below). A new table must be added here (and granted in its migration).
+/// `releases`, `release_jobs`, `grants`, `service_facts`, `user_identities`, `oidc_clients` and the
+/// residence reference tables have UPDATE on some columns only (checked below). A new table must be added here (and granted in its migration).
 const MATRIX: &[(&str, &str)] = &[
     ("__diesel_schema_migrations", "S"),
     ("audit_log", "SI"),
     ("baseline_forms", "SIUD"),
+    ("catchment_areas", "SI"),
     ("completeness_snapshots", "SI"),
     ("discharge_forms", "SIUD"),
     ("follow_up_forms", "SIUD"),
@@ -143,11 +145,13 @@ const MATRIX: &[(&str, &str)] = &[
     ("pathway_transfers", "SI"),
     ("pathways", "SIU"),
     ("patients", "SID"),
+    ("populations", "SI"),
     ("release_cells", "SI"),
     ("release_counts", "SI"),
     ("release_jobs", "SI"),
     ("releases", "SI"),
     ("reservations", "SIU"),
+    ("residence_areas", "SI"),
     ("service_facts", "SI"),
     ("user_identities", "SI"),
     ("users", "SIU"),
@@ -195,6 +199,9 @@ fn the_server_role_has_exactly_the_privileges_of_the_matrix() {
         ["attempts", "finished_at", "heartbeat_at", "problem", "release_id", "started_at", "status"],
         "a release job's progress only, never who queued it or what"
     );
+    assert_eq!(updatable_columns(&db, "residence_areas"), ["name", "successor", "valid_to"], "corrections only");
+    assert_eq!(updatable_columns(&db, "catchment_areas"), ["trust_id", "valid_to"], "corrections only");
+    assert_eq!(updatable_columns(&db, "populations"), ["persons", "synthetic"], "a count is replaced, never moved");
     for table in ["user_identities", "oidc_clients"] {
         assert_eq!(updatable_columns(&db, table), ["revoked_at", "revoked_by"], "{table}: revocation only");
     }

@@ -50,6 +50,7 @@ fn setup(conn: &mut PgConnection) -> (Caller, FormId) {
         unit_id: molde,
         start_date: today - Duration::days(10),
         treatment_level: 1,
+        residence_code: None,
     };
     let pathway = app::pathways::open(conn, &registrar, &open, today).unwrap();
     let draft = FormData::Baseline(Baseline::default());
@@ -224,6 +225,7 @@ fn opening_a_pathway_racing_a_reservation_of_the_patient_waits_and_is_refused() 
         unit_id: molde,
         start_date: today - Duration::days(3),
         treatment_level: 1,
+        residence_code: None,
     };
 
     // The reservation is written, not committed, when the opening starts.

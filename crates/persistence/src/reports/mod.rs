@@ -60,6 +60,13 @@ pub struct CountRow {
     pub o2: bool,
     #[diesel(sql_type = Bool)]
     pub o3: bool,
+    /// 0 not split by residence (every population but pathways started), 1 under 18 in the
+    /// year, 2 aged 18 or over (docs/residence.md).
+    #[diesel(sql_type = SmallInt)]
+    pub residence_kind: i16,
+    /// For an adult: the health trust of the catchment area of the residence on the start date.
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub residence_trust_id: Option<i64>,
     #[diesel(sql_type = BigInt)]
     pub n: i64,
 }
@@ -111,6 +118,7 @@ pub fn indicator_counts(
             .bind::<Array<SmallInt>, _>(CountSettings::inpatient_levels())
             .bind::<Integer, _>(days(s.limits.follow_up_closes_months))
             .bind::<Array<Integer>, _>(domain::indicators::AGE_GROUP_BOUNDS.to_vec())
+            .bind::<Integer, _>(domain::residence::ADULT_AGE)
             .load(conn)
     })
 }

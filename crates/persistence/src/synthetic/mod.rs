@@ -28,6 +28,7 @@ use crate::RepoError;
 mod copy;
 mod generate;
 mod load;
+pub mod population;
 pub mod tree;
 
 use generate::weighted;
