@@ -188,3 +188,106 @@ async fn a_pathway_records_a_residence_valid_on_its_start_date() {
     assert_eq!(status, 201);
     assert!(pathway["residence_code"].is_null());
 }
+
+#[actix_web::test]
+async fn pathways_started_are_counted_by_the_catchment_trust_of_adults_residence() {
+    let app = TestApp::spawn().await;
+    let staff = app.token_for(Role::RegisterStaff, app.nation()).await;
+    assert_eq!(import(&app, &staff, "areas", AREAS, "").await.0, 200);
+    assert_eq!(import(&app, &staff, "catchment", CATCHMENT, "").await.0, 200);
+    let unit = app.unit(UNIT_MOLDE);
+    let token = app.token_for(Role::Registrar, unit).await;
+    // Molde (1506) is in Helse Møre og Romsdal's catchment; Grünerløkka in Oslo
+    // universitetssykehus'; one adult without a residence; one patient under 18 in 2026.
+    let cases: [((&str, i32), Option<&str>); 4] =
+        [(IDS[0], Some("1506")), (IDS[1], Some("030102")), (IDS[2], None), (("15091250060", 2012), Some("1506"))];
+    for (id, code) in cases {
+        let patient = register(&app, &token, id).await;
+        let mut body =
+            json!({"patient_id": patient, "unit_id": unit.0, "start_date": "2026-01-05", "treatment_level": 1});
+        if let Some(code) = code {
+            body["residence_code"] = json!(code);
+        }
+        let (status, problem) = call(&app, "POST", "/api/v1/pathways", Some(&body), Some(&token)).await;
+        assert_eq!(status, 201, "{problem}");
+    }
+    let mut conn = app.conn();
+    let mut trust = |org: &str| -> i64 {
+        use diesel::prelude::*;
+        use persistence::schema::org_nodes;
+        org_nodes::table.filter(org_nodes::org_number.eq(org)).select(org_nodes::id).first(&mut conn).unwrap()
+    };
+    let (hmr, ous) = (trust("997005562"), trust("993467049"));
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 6, 1).unwrap();
+    let settings = persistence::reports::CountSettings { today, as_of_today: false, limits: Default::default() };
+    let rows = persistence::reports::indicator_counts(&mut app.conn(), 2026, 2026, &settings).unwrap();
+    let mut started: Vec<(i16, Option<i64>, i64)> = rows
+        .iter()
+        .filter(|r| r.population == "started")
+        .map(|r| (r.residence_kind, r.residence_trust_id, r.n))
+        .collect();
+    started.sort();
+    assert_eq!(started, [(1, None, 1), (2, None, 1), (2, Some(ous.min(hmr)), 1), (2, Some(ous.max(hmr)), 1)]);
+    assert!(rows.iter().filter(|r| r.population != "started").all(|r| r.residence_kind == 0));
+}
+
+#[actix_web::test]
+async fn bulk_import_takes_the_residence_and_refuses_a_replaced_number_on_its_row() {
+    let app = TestApp::spawn().await;
+    let staff = app.token_for(Role::RegisterStaff, app.nation()).await;
+    assert_eq!(import(&app, &staff, "areas", AREAS, "").await.0, 200);
+    let unit = app.unit(UNIT_MOLDE);
+    let token = app.token_for(Role::Registrar, unit).await;
+    let lines = [
+        json!({"type": "patient", "key": "P0", "national_id": IDS[0].0, "sex": 2, "birth_year": IDS[0].1}),
+        json!({"type": "pathway", "key": "W0", "patient_key": "P0", "unit_id": unit.0, "start_date": "2026-01-05",
+               "treatment_level": 1, "residence_code": "1506"}),
+        json!({"type": "patient", "key": "P1", "national_id": IDS[1].0, "sex": 1, "birth_year": IDS[1].1}),
+        // Molde's number before the 2020 reform.
+        json!({"type": "pathway", "key": "W1", "patient_key": "P1", "unit_id": unit.0, "start_date": "2026-01-05",
+               "treatment_level": 1, "residence_code": "1502"}),
+    ];
+    let body: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let res = app
+        .client
+        .post(app.url("/api/v1/imports"))
+        .bearer_auth(&token)
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let job: Value = res.json().await.unwrap();
+    assert_eq!((job["created"].as_i64(), job["rejected"].as_i64()), (Some(3), Some(1)), "{job}");
+    assert_eq!(
+        (job["errors"][0]["line"].as_i64(), job["errors"][0]["field"].as_str()),
+        (Some(4), Some("residence_code"))
+    );
+    assert_eq!(job["errors"][0]["code"], "validity");
+    let stored: Vec<Option<String>> = {
+        use diesel::prelude::*;
+        persistence::schema::pathways::table
+            .select(persistence::schema::pathways::residence_code)
+            .load(&mut app.conn())
+            .unwrap()
+    };
+    assert_eq!(stored, [Some("1506".to_owned())]);
+    // The CSV layout has the column too (optional: a file without it reads as before).
+    let csv = format!(
+        "key,national_id,sex,birth_year,unit_id,start_date,treatment_level,residence_code\nC2,{},1,{},{},2026-01-05,1,030101\n",
+        IDS[2].0, IDS[2].1, unit.0
+    );
+    let res = app
+        .client
+        .post(app.url("/api/v1/imports?kind=pathway"))
+        .bearer_auth(&token)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    let job: Value = res.json().await.unwrap();
+    assert_eq!(job["rejected"].as_i64(), Some(0), "{job}");
+    assert_eq!(app.count("pathways"), 2);
+}
