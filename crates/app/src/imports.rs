@@ -902,7 +902,7 @@ fn csv_records(kind: CsvKind, cells: &BTreeMap<&str, &str>) -> Result<Vec<Record
                             continue;
                         }
                     },
-                    FieldKind::Date | FieldKind::NationalId | FieldKind::Icd10(_) => json!(raw),
+                    FieldKind::Date | FieldKind::NationalId | FieldKind::Icd10(_) | FieldKind::AreaCode => json!(raw),
                 };
                 // Dotted names are nested objects.
                 let mut at = &mut data;

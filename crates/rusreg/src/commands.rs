@@ -428,6 +428,17 @@ pub fn demo(mut settings: Settings) -> anyhow::Result<()> {
         }
     }
     let id_key = demo_id_key(&settings)?;
+    // The residence reference data first: the synthetic pathways draw their residences from it.
+    if let Some(id) = staff {
+        if persistence::residence::all_areas(&mut conn)?.is_empty() {
+            match import_demo_residence(&server, id, chrono::Datelike::year(&today)) {
+                Ok(n) => println!(
+                    "imported the demo residence areas, catchment areas and a SYNTHETIC population ({n} counts)"
+                ),
+                Err(e) => println!("no demo residence data: {e}"),
+            }
+        }
+    }
     if persistence::synthetic::pathway_count(&mut conn)? == 0 && settings.demo_pathways > 0 {
         println!("loading the demo population ({} synthetic pathways) ...", settings.demo_pathways);
         load_synthetic(&owner, &id_key, settings.demo_pathways, 1, Default::default(), &Default::default())?;

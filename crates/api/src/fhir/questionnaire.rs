@@ -140,7 +140,7 @@ fn field_item(kind: FormKind, f: &FieldSpec, fields: &[FieldSpec], patient_part:
         FieldKind::Year | FieldKind::Integer(_) => ("integer", false),
         FieldKind::Code => ("choice", false),
         FieldKind::CodeSet => ("choice", true),
-        FieldKind::Icd10(_) | FieldKind::NationalId => ("string", false),
+        FieldKind::Icd10(_) | FieldKind::NationalId | FieldKind::AreaCode => ("string", false),
         FieldKind::Icd10List(_) => ("string", true),
         FieldKind::List => ("group", true),
     };

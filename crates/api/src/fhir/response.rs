@@ -91,7 +91,7 @@ fn answer(spec: &FieldSpec, v: &Value) -> Option<QuestionnaireResponseItemAnswer
             AnswerValue::Integer(Integer::from(i32::try_from(v.as_i64()?).ok()?))
         }
         FieldKind::Date => AnswerValue::Date(Date::from(v.as_str()?.to_owned())),
-        FieldKind::Icd10(_) | FieldKind::Icd10List(_) | FieldKind::NationalId => {
+        FieldKind::Icd10(_) | FieldKind::Icd10List(_) | FieldKind::NationalId | FieldKind::AreaCode => {
             AnswerValue::String(v.as_str()?.into())
         }
         FieldKind::List => return None,

@@ -51,6 +51,8 @@ pub enum FieldKind {
     Icd10List(Icd10Rule),
     /// A list of objects, whose fields are listed as `name[].field`.
     List,
+    /// A municipality number (four digits) or a city district (six), valid on a date.
+    AreaCode,
 }
 
 impl FieldKind {
@@ -66,6 +68,7 @@ impl FieldKind {
             Self::Icd10(_) => "ICD-10 code".into(),
             Self::Icd10List(_) => "list of ICD-10 codes".into(),
             Self::List => "list".into(),
+            Self::AreaCode => "area code (4 or 6 digits)".into(),
         }
     }
 }
@@ -178,6 +181,17 @@ pub fn header_fields() -> Vec<FieldSpec> {
             "day, inpatient and detoxification use the inpatient time limits; the others the outpatient ones; \
              the baseline's limit follows this level, a measurement point's the level recorded by the point \
              before it (this one until a measurement point records a level)",
+        ),
+        spec(
+            w,
+            "residence_code",
+            "Bostedskommune (bydel i Oslo) ved start",
+            K::AreaCode,
+            NONE,
+            Never,
+            "the municipality number valid on the start date (the 2020 and 2024 reforms renumbered many: an old \
+             number is refused after its end, naming its successor); in a municipality recorded by city district \
+             (Oslo) the six-digit district; empty when not recorded (docs/residence.md)",
         ),
         spec(
             w,

@@ -724,12 +724,13 @@ fn header_fields_cover_patient_and_pathway() {
             ("patient", "birth_year"),
             ("pathway", "start_date"),
             ("pathway", "treatment_level"),
+            ("pathway", "residence_code"),
             ("pathway", "treatment_status"),
         ]
     );
     assert_eq!(
         catalogue::catalogue().len(),
-        6 + FormKind::ALL.iter().map(|k| catalogue::form_fields(*k).len()).sum::<usize>()
+        7 + FormKind::ALL.iter().map(|k| catalogue::form_fields(*k).len()).sum::<usize>()
     );
 }
 

@@ -205,7 +205,8 @@ pub(super) fn flush(conn: &mut PgConnection, b: &mut Buffers) -> Result<(), Repo
                 discharge_unit_id,
                 discharge_agreed_follow_up,
                 follow_up_outcome,
-                current_treatment_level
+                current_treatment_level,
+                residence_code
             )
         );
         copy_into!(

@@ -27,6 +27,53 @@ pub(super) struct Unit {
     pub(super) weight: f64,
 }
 
+/// The residences a synthetic pathway is given (docs/residence.md): mostly an area of the
+/// catchment of its unit's health trust, sometimes any area, sometimes none — each area valid on
+/// the start date. Drawn from a generator of its own, seeded by the pathway, so that the rest of
+/// the synthetic register is the same with or without residence data. Without catchment areas in
+/// the database no pathway gets a residence.
+pub(super) struct Residences {
+    /// (area code, valid from, valid to, trust) of every catchment period.
+    catchment: Vec<(String, NaiveDate, Option<NaiveDate>, i64)>,
+    /// The legal entity of each unit (its open link).
+    entity_of: std::collections::HashMap<i64, i64>,
+}
+
+impl Residences {
+    pub(super) fn load(conn: &mut PgConnection) -> Result<Self, RepoError> {
+        use crate::schema::org_links;
+        let catchment = crate::residence::all_catchment(conn)?
+            .into_iter()
+            .map(|c| (c.area_code, c.valid_from, c.valid_to, c.trust_id))
+            .collect();
+        let entity_of = org_links::table
+            .filter(org_links::valid_to.is_null())
+            .select((org_links::child_id, org_links::parent_id))
+            .load::<(i64, i64)>(conn)?
+            .into_iter()
+            .collect();
+        Ok(Residences { catchment, entity_of })
+    }
+
+    pub(super) fn draw(&self, seed: u64, pathway: Uuid, unit: i64, start: NaiveDate) -> Option<String> {
+        if self.catchment.is_empty() {
+            return None;
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (pathway.as_u128() as u64) ^ ((pathway.as_u128() >> 64) as u64));
+        let roll: f64 = rng.gen();
+        if roll < 0.05 {
+            return None;
+        }
+        let trust = self.entity_of.get(&unit).copied();
+        let valid = |c: &&(String, NaiveDate, Option<NaiveDate>, i64)| c.1 <= start && c.2.is_none_or(|t| t > start);
+        let local: Vec<&(String, NaiveDate, Option<NaiveDate>, i64)> =
+            self.catchment.iter().filter(valid).filter(|c| Some(c.3) == trust).collect();
+        let pool: Vec<&(String, NaiveDate, Option<NaiveDate>, i64)> =
+            if roll < 0.85 && !local.is_empty() { local } else { self.catchment.iter().filter(valid).collect() };
+        (!pool.is_empty()).then(|| pool[rng.gen_range(0..pool.len())].0.clone())
+    }
+}
+
 /// A random fødselsnummer valid by both check digits, born on `birth`.
 pub(super) fn random_national_id(rng: &mut ChaCha8Rng, birth: NaiveDate) -> Option<NationalId> {
     let year = birth.year();
@@ -324,6 +371,7 @@ pub(super) fn generate(
     let span_days = (today - settings.first_start).num_days().max(1);
     let mut used_pseudonyms: HashSet<[u8; 32]> = existing_pseudonyms(conn)?;
     let mut ids = Ids::new(seed, pathway_count(conn)?.max(0) as u64, settings.first_start);
+    let residences = Residences::load(conn)?;
     let mut batch = Batch::default();
     let batch_pathways = batch_pathways.max(1);
 
@@ -480,7 +528,7 @@ pub(super) fn generate(
                 f.baseline_somatic_health_assessed, f.first_measurement_unit_id, f.first_measurement.map(|(d, _)| d),
                 f.first_measurement_treatment_plan, f.first_measurement_crisis_plan, f.first_measurement_benefit,
                 f.discharge_unit_id, Array(&f.discharge_agreed_follow_up), f.follow_up_outcome,
-                f.current_treatment_level);
+                f.current_treatment_level, residences.draw(seed, pathway, unit, start));
             for form in &forms {
                 let previous = previous_point_of(form, &forms);
                 write_form(&mut batch.buffers, &mut summary, form, (pathway, unit, previous), loader, &ctx)?;
