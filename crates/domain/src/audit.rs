@@ -80,6 +80,11 @@ pub enum Action {
     PatientSignIn,
     PatientAnswer,
     PatientSubmit,
+    CreateResearchProject,
+    ListResearchProjects,
+    ReadResearchProject,
+    AssessResearchExtract,
+    DeliverResearchExtract,
 }
 
 impl Action {
@@ -138,6 +143,11 @@ impl Action {
             Self::PatientSignIn => "patient_channel.sign_in",
             Self::PatientAnswer => "patient_channel.answer",
             Self::PatientSubmit => "patient_channel.submit",
+            Self::CreateResearchProject => "research_project.create",
+            Self::ListResearchProjects => "research_project.list",
+            Self::ReadResearchProject => "research_project.read",
+            Self::AssessResearchExtract => "research_extract.assess",
+            Self::DeliverResearchExtract => "research_extract.deliver",
         }
     }
 }
