@@ -273,9 +273,14 @@ pub struct Anonymised {
 }
 
 /// The class key of record `i` at `levels`.
-fn key_of(columns: &[QiColumn], levels: &[usize], i: usize) -> Vec<Option<String>> {
+fn key_of(columns: &[QiColumn], levels: &[usize], i: usize) -> ClassKey {
     columns.iter().zip(levels).map(|(c, l)| c.values[i].at(c.ladder, *l)).collect()
 }
+
+/// A class key: each quasi-identifier's value at its level (None: empty).
+type ClassKey = Vec<Option<String>>;
+/// The distinct patients and the records of one class.
+type ClassMembers = (HashSet<u64>, Vec<usize>);
 
 /// The equivalence classes of the records not suppressed: key → distinct persons, records.
 fn classes(
@@ -283,8 +288,8 @@ fn classes(
     persons: &[u64],
     levels: &[usize],
     suppressed: &[bool],
-) -> HashMap<Vec<Option<String>>, (HashSet<u64>, Vec<usize>)> {
-    let mut out: HashMap<Vec<Option<String>>, (HashSet<u64>, Vec<usize>)> = HashMap::new();
+) -> HashMap<ClassKey, ClassMembers> {
+    let mut out: HashMap<ClassKey, ClassMembers> = HashMap::new();
     for (i, person) in persons.iter().enumerate() {
         if suppressed[i] {
             continue;
