@@ -404,6 +404,8 @@ async fn research_endpoints_are_for_register_staff_only() {
     for (method, path, b) in endpoints {
         assert_eq!(call(&app, method, path, b, None).await.0, 401, "{method} {path} without a token");
     }
+    let refusals_before = app.audit_count("access.refused");
+    let mut refused = 0;
     for (role, token) in app.tokens_around(unit).await {
         for (method, path, b) in endpoints {
             let (status, _) = call(&app, method, path, b, Some(&token)).await;
@@ -411,9 +413,11 @@ async fn research_endpoints_are_for_register_staff_only() {
                 assert!(status == 200 || status == 201, "{role:?} {method} {path}: {status}");
             } else {
                 assert_eq!(status, 403, "{role:?} {method} {path}");
+                refused += 1;
             }
         }
     }
+    assert_eq!(app.audit_count("access.refused") - refusals_before, refused, "every refusal is audited");
     assert_eq!(app.count("research_projects"), 2, "only the staff's two");
     assert_eq!(app.count("research_deliveries"), 1, "only the staff's one");
     assert_eq!(
