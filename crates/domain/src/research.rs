@@ -1012,6 +1012,122 @@ mod tests {
         assert!(a.suppressed.iter().all(|s| *s));
     }
 
+    fn input() -> ProjectInput {
+        ProjectInput {
+            title: "T".into(),
+            approval_ref: "REK 1".into(),
+            legal_basis: "§ 19 b".into(),
+            recipient_org: "UiO".into(),
+            recipient_contact: "PI".into(),
+            variables: vec!["sex".into(), "start_date".into()],
+            period_from: d(2025, 1, 1),
+            period_to: d(2025, 12, 31),
+            approved_on: d(2026, 3, 25),
+            expires_on: d(2027, 1, 1),
+            dates: "shift".into(),
+            shift_days: Some(30),
+            age_groups: false,
+            k: None,
+            max_suppressed_percent: None,
+        }
+    }
+
+    #[test]
+    fn a_project_is_checked_field_by_field() {
+        let today = d(2026, 6, 1);
+        let spec = input().check(today).unwrap();
+        assert_eq!(spec.variables, [Variable::Sex, Variable::StartDate]);
+        assert_eq!(spec.dates, DateHandling::Shift { max_days: 30 });
+        assert_eq!((spec.k, spec.max_suppressed_percent), (DEFAULT_K, DEFAULT_MAX_SUPPRESSED_PERCENT));
+        let mut bad = input();
+        bad.variables = vec!["sex".into(), "national_id".into(), "sex".into()];
+        bad.period_from = d(1999, 12, 31);
+        bad.period_to = d(2026, 6, 2);
+        bad.dates = "month".into();
+        bad.k = Some(1);
+        bad.title = "  ".into();
+        let errors = bad.check(today).unwrap_err();
+        let got: Vec<(&str, &str)> = errors.iter().map(|e| (e.field.as_str(), e.code.as_str())).collect();
+        for want in [
+            ("title", "required"),
+            ("variables.1", "unknown_variable"),
+            ("variables.2", "duplicate"),
+            ("period.from", "outside_data"),
+            ("period.to", "outside_data"),
+            ("shift_days", "not_allowed"),
+            ("k", "out_of_range"),
+        ] {
+            assert!(got.contains(&want), "{want:?} in {got:?}");
+        }
+        let mut expired = input();
+        expired.expires_on = d(2026, 5, 31);
+        assert_eq!(expired.check(today).unwrap_err()[0].field, "expires_on");
+    }
+
+    fn source(person: u64, sex: i16, birth_year: i16, start: NaiveDate, trust: &str) -> SourceRow {
+        SourceRow {
+            registry_pseudonym: vec![person as u8; 32],
+            person,
+            sex,
+            birth_year,
+            start_date: start,
+            discharge_date: None,
+            treatment_level: 1,
+            treatment_status: 1,
+            discharge_ending: None,
+            trust_path: vec![trust.into(), "Helse Midt-Norge RHF".into()],
+        }
+    }
+
+    #[test]
+    fn an_extract_has_the_approved_columns_shifted_dates_and_generalised_values() {
+        let key = ProjectKey::derive(&IdKey::from_bytes(&[3u8; 32]), uuid::Uuid::from_u128(9));
+        let rows: Vec<SourceRow> = (0..12u64)
+            .map(|p| {
+                source(
+                    p,
+                    1 + (p % 2) as i16,
+                    1980 + p as i16,
+                    d(2025, 3, 1 + p as u32),
+                    if p < 6 { "A HF" } else { "B HF" },
+                )
+            })
+            .collect();
+        let settings = ExtractSettings {
+            variables: vec![Variable::StartDate, Variable::BirthYear, Variable::HealthTrust],
+            dates: DateHandling::Shift { max_days: 10 },
+            age_groups: false,
+            k: 3,
+            max_suppressed_percent: 0,
+        };
+        let (table, delivered, report) = build_extract(&rows, &settings, &key);
+        let names: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
+        assert_eq!(names, ["patient", "start_date", "birth_year", "health_trust"]);
+        assert_eq!(table.columns[1].kind, ColumnType::Date);
+        assert_eq!(table.rows.len(), 12);
+        assert!(report.before.classes_below_k > 0);
+        assert_eq!(report.after.classes_below_k, 0);
+        // Birth years went to groups (text), the codebook says so.
+        assert_eq!(table.columns[2].kind, ColumnType::Text);
+        assert!(table.columns[2].description.contains("group"), "{}", table.columns[2].description);
+        for (row, i) in table.rows.iter().zip(&delivered) {
+            let r = &rows[*i];
+            assert_eq!(row[0], Cell::Text(key.pseudonym(&r.registry_pseudonym)));
+            let shift = key.date_shift(&r.registry_pseudonym, 10);
+            assert_eq!(row[1], Cell::Date(r.start_date + chrono::Duration::days(shift)));
+        }
+        // Ordered by pseudonym, not by the register's order.
+        let order: Vec<&Cell> = table.rows.iter().map(|r| &r[0]).collect();
+        let mut sorted = order.clone();
+        sorted.sort_by_key(|c| c.to_csv());
+        assert_eq!(order, sorted);
+        // Months instead.
+        let months = ExtractSettings { dates: DateHandling::Month, variables: vec![Variable::StartDate], ..settings };
+        let (table, _, _) = build_extract(&rows, &months, &key);
+        assert_eq!(table.columns[1].kind, ColumnType::Text);
+        assert!(table.rows.iter().all(|r| r[1] == Cell::Text("2025-03".into())));
+    }
+
     fn arb_columns() -> impl Strategy<Value = (Vec<QiColumn>, Vec<u64>, usize, usize)> {
         (1usize..60, 2usize..8, 0usize..10).prop_flat_map(|(n, k, max_suppressed)| {
             (
