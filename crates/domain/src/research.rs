@@ -203,7 +203,9 @@ impl QiValue {
                 _ => Some(group(*n, 10)),
             },
             (Self::Number(n), _) => Some(n.to_string()),
-            (Self::Path(p), _) => p.get(level).or(p.last()).cloned(),
+            // A node without the ancestor asked for (no region linked) is left empty rather
+            // than shown at a finer level than the others.
+            (Self::Path(p), _) => p.get(level).cloned(),
         }
     }
 }
