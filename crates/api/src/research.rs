@@ -52,7 +52,8 @@ pub struct ProjectRequest {
     pub legal_basis: String,
     pub recipient: RecipientDto,
     /// The approved variables: sex, birth_year, age_at_start, health_trust, start_date,
-    /// discharge_date, treatment_level, treatment_status, discharge_ending.
+    /// discharge_date, treatment_level, treatment_status, discharge_ending, baseline_date,
+    /// main_substance, housing.
     pub variables: Vec<String>,
     /// The approved period of pathway starts.
     pub period: PeriodDto,

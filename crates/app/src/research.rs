@@ -244,6 +244,9 @@ pub fn extract(
                     treatment_level: s.treatment_level,
                     treatment_status: s.status,
                     discharge_ending: s.discharge_ending,
+                    baseline_date: s.baseline_date,
+                    main_substance: s.main_substance,
+                    housing: s.housing,
                     trust_path: s.trust_name.iter().chain(s.region_name.iter()).cloned().collect(),
                 }
             })

@@ -38,6 +38,9 @@ pub enum Variable {
     TreatmentLevel,
     TreatmentStatus,
     DischargeEnding,
+    BaselineDate,
+    MainSubstance,
+    Housing,
 }
 
 /// How a delivered column is typed (CSV text, Parquet physical and logical type).
@@ -60,7 +63,7 @@ impl ColumnType {
 }
 
 impl Variable {
-    pub const ALL: [Variable; 9] = [
+    pub const ALL: [Variable; 12] = [
         Self::Sex,
         Self::BirthYear,
         Self::AgeAtStart,
@@ -70,6 +73,9 @@ impl Variable {
         Self::TreatmentLevel,
         Self::TreatmentStatus,
         Self::DischargeEnding,
+        Self::BaselineDate,
+        Self::MainSubstance,
+        Self::Housing,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -83,6 +89,9 @@ impl Variable {
             Self::TreatmentLevel => "treatment_level",
             Self::TreatmentStatus => "treatment_status",
             Self::DischargeEnding => "discharge_ending",
+            Self::BaselineDate => "baseline_date",
+            Self::MainSubstance => "main_substance",
+            Self::Housing => "housing",
         }
     }
 
@@ -102,6 +111,9 @@ impl Variable {
             Self::TreatmentLevel => "The treatment level at the start",
             Self::TreatmentStatus => "The pathway's status on the day of the extract",
             Self::DischargeEnding => "Why the pathway ended, from the completed discharge form",
+            Self::BaselineDate => "The date of the completed baseline form (basisregistrering), empty without one",
+            Self::MainSubstance => "The main substance recorded in the completed baseline form",
+            Self::Housing => "The housing recorded in the completed baseline form",
         }
     }
 
@@ -117,12 +129,22 @@ impl Variable {
                  5 = followed up after one year; 6 = not reached after one year; 7 = declined to answer after one year"
             }
             Self::DischargeEnding => "2 = transferred outside the register; 3 = broken off; 4 = mutual agreement",
+            Self::MainSubstance => {
+                "1 = alcohol; 2 = cannabis; 3 = heroin; 4 = other opioids; 5 = benzodiazepines and other sedatives; \
+                 6 = amphetamine/methamphetamine; 7 = cocaine; 8 = hallucinogens; 9 = GHB; 10 = solvents; \
+                 11 = new psychoactive substances; 12 = other"
+            }
+            Self::Housing => {
+                "1 = owns; 2 = rents privately; 3 = rents municipal housing; 4 = with family without own home; \
+                 5 = with friends; 6 = hostel/temporary; 7 = supported housing; 8 = institution or prison; \
+                 9 = homeless (sleeping rough); 10 = other"
+            }
             _ => "",
         }
     }
 
     pub fn is_date(self) -> bool {
-        matches!(self, Self::StartDate | Self::DischargeDate)
+        matches!(self, Self::StartDate | Self::DischargeDate | Self::BaselineDate)
     }
 }
 
@@ -661,6 +683,10 @@ pub struct SourceRow {
     pub treatment_level: i16,
     pub treatment_status: i16,
     pub discharge_ending: Option<i16>,
+    /// From the completed baseline form, if any.
+    pub baseline_date: Option<NaiveDate>,
+    pub main_substance: Option<i16>,
+    pub housing: Option<i16>,
     /// The trust's name, then its region's name (empty when the tree has no link then).
     pub trust_path: Vec<String>,
 }
@@ -818,6 +844,9 @@ pub fn build_extract(
                 Variable::TreatmentLevel => Cell::Int(i64::from(r.treatment_level)),
                 Variable::TreatmentStatus => Cell::Int(i64::from(r.treatment_status)),
                 Variable::DischargeEnding => r.discharge_ending.map_or(Cell::Null, |e| Cell::Int(i64::from(e))),
+                Variable::BaselineDate => date(r.baseline_date),
+                Variable::MainSubstance => r.main_substance.map_or(Cell::Null, |e| Cell::Int(i64::from(e))),
+                Variable::Housing => r.housing.map_or(Cell::Null, |e| Cell::Int(i64::from(e))),
                 qi => match level_of(*qi) {
                     Some((col, level)) => match columns[col].values[i].at(columns[col].ladder, level) {
                         None => Cell::Null,
@@ -1077,6 +1106,9 @@ mod tests {
             treatment_level: 1,
             treatment_status: 1,
             discharge_ending: None,
+            baseline_date: None,
+            main_substance: None,
+            housing: None,
             trust_path: vec![trust.into(), "Helse Midt-Norge RHF".into()],
         }
     }

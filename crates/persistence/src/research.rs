@@ -193,7 +193,8 @@ pub fn record_notices(conn: &mut PgConnection, patient: Uuid, reservation: Uuid)
     Ok(rows.into_iter().map(|r| r.project_id).collect())
 }
 
-/// One pathway as an extract reads it, with the patient and the trust and region of the unit
+/// One pathway as an extract reads it, with the patient, its completed baseline's date, main
+/// substance and housing, and the trust and region of the unit
 /// that opened it (as of the start; the nearest link when the tree has none then).
 #[derive(Debug, Clone, QueryableByName)]
 pub struct SourceRow {
@@ -215,6 +216,12 @@ pub struct SourceRow {
     pub status: i16,
     #[diesel(sql_type = Nullable<Int2>)]
     pub discharge_ending: Option<i16>,
+    #[diesel(sql_type = Nullable<Date>)]
+    pub baseline_date: Option<NaiveDate>,
+    #[diesel(sql_type = Nullable<Int2>)]
+    pub main_substance: Option<i16>,
+    #[diesel(sql_type = Nullable<Int2>)]
+    pub housing: Option<i16>,
     #[diesel(sql_type = Nullable<Text>)]
     pub trust_name: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
@@ -227,8 +234,13 @@ pub fn source_rows(conn: &mut PgConnection, from: NaiveDate, to: NaiveDate) -> R
     Ok(diesel::sql_query(
         "SELECT p.id AS patient_id, p.pseudonym, w.patient_sex AS sex, w.patient_birth_year AS birth_year, \
                 w.start_date, w.discharge_date, w.treatment_level, w.status, w.discharge_ending, \
+                base.event_date AS baseline_date, base.main_substance, base.housing, \
                 trust.name AS trust_name, region.name AS region_name \
            FROM pathways w JOIN patients p ON p.id = w.patient_id \
+           LEFT JOIN LATERAL (SELECT f.event_date, b.main_substance, b.housing \
+                                FROM forms f JOIN baseline_forms b ON b.form_id = f.id \
+                               WHERE f.pathway_id = w.id AND f.kind = 'baseline' AND f.status = 'completed' \
+                               ORDER BY f.created_at LIMIT 1) base ON true \
            LEFT JOIN LATERAL (SELECT n.id, n.name FROM org_links l JOIN org_nodes n ON n.id = l.parent_id \
                                WHERE l.child_id = w.opened_unit_id \
                                ORDER BY (l.valid_from <= w.start_date AND (l.valid_to IS NULL OR l.valid_to > w.start_date)) DESC, \

@@ -16,7 +16,7 @@ use integration_tests::{json, TestApp, TEST_ID_KEY, UNIT_ALESUND, UNIT_MOLDE, UN
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::fixtures::call;
+use crate::fixtures::{call, completed_baseline};
 
 /// A valid fødselsnummer for the birth date (individual numbers 000-499: born 1900-1999).
 fn national_id(day: u32, month: u32, year: i32) -> String {
@@ -46,7 +46,8 @@ struct Person {
     sex: i64,
     birth_year: i32,
     start: NaiveDate,
-    unit: i64,
+    /// The date of the completed baseline, for the first six.
+    baseline: Option<NaiveDate>,
 }
 
 /// 36 patients: 30 with a pathway started in 2025 (the period), 6 in 2024 (outside it), at
@@ -85,7 +86,12 @@ async fn population(app: &TestApp) -> Vec<Person> {
         )
         .await;
         assert_eq!(status, 201, "{w}");
-        people.push(Person { national_id: id, patient_id, sex, birth_year, start, unit: units[which].0 });
+        let baseline = (i < 6).then(|| start + chrono::Duration::days(3));
+        if let Some(date) = baseline {
+            let pathway = w["id"].as_str().unwrap();
+            completed_baseline(app, &tokens[which], pathway, &date.to_string()).await;
+        }
+        people.push(Person { national_id: id, patient_id, sex, birth_year, start, baseline });
     }
     people
 }
@@ -222,7 +228,7 @@ async fn extracts_are_pseudonymised_per_project_k_anonymous_encrypted_logged_and
     // Approved Wednesday 25 March 2026: 30 working days, the Easter holidays and 1 May skipped.
     assert_eq!(a["delivery_deadline"], "2026-05-12");
     assert_eq!(a["k"], 5);
-    let b_vars = ["sex", "age_at_start", "start_date", "discharge_date"];
+    let b_vars = ["sex", "age_at_start", "start_date", "discharge_date", "baseline_date", "main_substance", "housing"];
     let body = project_body("B", &keys, &b_vars, json!({"dates": "month", "age_groups": true, "k": 3}));
     let (status, b) = call(&app, "POST", "/api/v1/research/projects", Some(&body), Some(&staff)).await;
     assert_eq!(status, 201, "{b}");
@@ -307,8 +313,20 @@ async fn extracts_are_pseudonymised_per_project_k_anonymous_encrypted_logged_and
             assert_eq!(row[pos(&b_header, "discharge_date")], "", "open pathways have no discharge");
             let age = &row[pos(&b_header, "age_at_start")];
             assert!(age.is_empty() || age.contains('-'), "an age group: {age}");
+            // The completed baseline's month, main substance and housing (fixtures: 1 and 2).
+            let expected = match p.baseline {
+                Some(d) => [format!("{:04}-{:02}", d.year(), d.month()), "1".into(), "2".into()],
+                None => [String::new(), String::new(), String::new()],
+            };
+            let got = ["baseline_date", "main_substance", "housing"].map(|c| row[pos(&b_header, c)].clone());
+            assert_eq!(got, expected);
         }
     }
+    assert_eq!(
+        b_rows.iter().filter(|r| !r[pos(&b_header, "main_substance")].is_empty()).count(),
+        people.iter().filter(|p| p.baseline.is_some()).count(),
+        "every completed baseline of the period, none other"
+    );
 
     // No class of the delivered quasi-identifiers (sex, birth year, trust) below k = 5.
     let qi = [pos(&header, "sex"), pos(&header, "birth_year"), pos(&header, "health_trust")];
@@ -375,7 +393,6 @@ async fn extracts_are_pseudonymised_per_project_k_anonymous_encrypted_logged_and
     let after: BTreeSet<String> = read_csv(&third["extract.csv"]).1.iter().map(|r| r[0].clone()).collect();
     assert!(!after.contains(&key.pseudonym(&registry)));
     assert!(!after.is_empty());
-    let _ = target.unit;
     let _ = target.birth_year;
     let _ = target.patient_id;
 }
