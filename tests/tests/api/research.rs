@@ -16,7 +16,7 @@ use integration_tests::{json, TestApp, TEST_ID_KEY, UNIT_ALESUND, UNIT_MOLDE, UN
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::fixtures::{call, completed_baseline};
+use crate::fixtures::{call, completed_baseline, create};
 
 /// A valid fødselsnummer for the birth date (individual numbers 000-499: born 1900-1999).
 fn national_id(day: u32, month: u32, year: i32) -> String {
@@ -87,9 +87,13 @@ async fn population(app: &TestApp) -> Vec<Person> {
         .await;
         assert_eq!(status, 201, "{w}");
         let baseline = (i < 6).then(|| start + chrono::Duration::days(3));
+        let pathway = w["id"].as_str().unwrap();
         if let Some(date) = baseline {
-            let pathway = w["id"].as_str().unwrap();
             completed_baseline(app, &tokens[which], pathway, &date.to_string()).await;
+        } else if i == 6 {
+            // A draft baseline: never delivered.
+            let date = (start + chrono::Duration::days(3)).to_string();
+            create(app, &tokens[which], pathway, "baseline", &crate::fixtures::baseline(&date)).await;
         }
         people.push(Person { national_id: id, patient_id, sex, birth_year, start, baseline });
     }
