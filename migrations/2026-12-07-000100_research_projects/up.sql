@@ -71,8 +71,14 @@ CREATE TABLE research_reservation_notices (
     project_pseudonym text NOT NULL,
     last_delivery_id uuid NOT NULL REFERENCES research_deliveries (id),
     created_at timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (project_id, reservation_id)
+    -- When and by whom the recipient was told (pending until then).
+    told_at timestamptz,
+    told_by uuid REFERENCES users (id),
+    UNIQUE (project_id, reservation_id),
+    CHECK ((told_at IS NULL) = (told_by IS NULL))
 );
 
 GRANT SELECT, INSERT ON research_projects, research_deliveries, research_delivery_patients,
     research_reservation_notices TO rusreg_server;
+-- A notice is only ever marked told.
+GRANT UPDATE (told_at, told_by) ON research_reservation_notices TO rusreg_server;

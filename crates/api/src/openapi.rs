@@ -28,7 +28,7 @@ use crate::config::OidcSettings;
         crate::reservations::create_reservation, crate::reservations::list_reservations,
         crate::reservations::mark_letter_sent,
         crate::research::create_project, crate::research::list_projects, crate::research::get_project,
-        crate::research::create_extract,
+        crate::research::create_extract, crate::research::mark_notice_told,
         crate::orders::create_order, crate::orders::list_orders, crate::orders::get_order,
         crate::orders::cancel_order,
         crate::worklist::get_worklist,

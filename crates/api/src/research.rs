@@ -2,7 +2,8 @@
 //! `POST /research/projects` records a project (201, `Location`), `GET /research/projects` lists
 //! them, `GET /research/projects/{id}` shows one with its deliveries, the delivery deadline and
 //! the pending notices of reservations after a delivery, and `POST /research/projects/{id}/extracts`
-//! delivers the age-encrypted extract as the response body (`?dry_run=true`: the risk report only).
+//! delivers the age-encrypted extract as the response body (`?dry_run=true`: the risk report only),
+//! and `POST /research/projects/{id}/notices/{notice_id}/told` records that a recipient was told.
 
 use actix_web::{web, HttpResponse};
 use app::research::{ExtractOutcome, NewProject, ProjectView};
@@ -126,6 +127,9 @@ pub struct NoticeResponse {
     pub last_delivery_id: Uuid,
     /// When the reservation was recorded.
     pub created_at: DateTime<Utc>,
+    /// When the recipient was recorded as told (null: pending).
+    pub told_at: Option<DateTime<Utc>>,
+    pub told_by: Option<Uuid>,
 }
 
 impl From<NoticeRow> for NoticeResponse {
@@ -135,6 +139,8 @@ impl From<NoticeRow> for NoticeResponse {
             project_pseudonym: n.project_pseudonym,
             last_delivery_id: n.last_delivery_id,
             created_at: n.created_at,
+            told_at: n.told_at,
+            told_by: n.told_by,
         }
     }
 }
@@ -163,15 +169,25 @@ pub struct ProjectResponse {
     /// Deliveries, oldest first (not in lists).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deliveries: Option<Vec<DeliveryResponse>>,
-    /// Reservations recorded after a delivery: tell the recipient to delete these patients' rows
-    /// (not in lists).
+    /// Reservations recorded after a delivery: tell the recipient to delete these patients' rows,
+    /// then record it (`POST …/notices/{notice_id}/told`). Not in lists.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pending_notices: Option<Vec<NoticeResponse>>,
+    /// Notices the recipient was told of (not in lists).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub told_notices: Option<Vec<NoticeResponse>>,
 }
 
 impl From<ProjectView> for ProjectResponse {
     fn from(v: ProjectView) -> Self {
         let r = v.row;
+        let (told, pending): (Option<Vec<NoticeRow>>, Option<Vec<NoticeRow>>) = match v.notices {
+            Some(n) => {
+                let (told, pending) = n.into_iter().partition(|n| n.told_at.is_some());
+                (Some(told), Some(pending))
+            }
+            None => (None, None),
+        };
         Self {
             id: r.id,
             title: r.title,
@@ -196,7 +212,8 @@ impl From<ProjectView> for ProjectResponse {
             created_by: r.created_by,
             created_at: r.created_at,
             deliveries: v.deliveries.map(|d| d.into_iter().map(DeliveryResponse::from).collect()),
-            pending_notices: v.notices.map(|n| n.into_iter().map(NoticeResponse::from).collect()),
+            pending_notices: pending.map(|n| n.into_iter().map(NoticeResponse::from).collect()),
+            told_notices: told.map(|n| n.into_iter().map(NoticeResponse::from).collect()),
         }
     }
 }
@@ -329,9 +346,28 @@ pub async fn create_extract(
     }
 }
 
+/// Records that the recipient was told of a reservation notice (idempotent: the first time is kept).
+#[utoipa::path(post, path = "/api/v1/research/projects/{id}/notices/{notice_id}/told", tag = "research",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Project id"),
+           ("notice_id" = i64, Path, description = "Notice id")),
+    responses((status = 200, body = NoticeResponse), (status = 401, body = crate::error::Problem),
+              (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+pub async fn mark_notice_told(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<(Uuid, i64)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, notice) = path.into_inner();
+    let caller = user.caller();
+    let row = state.run_db(move |conn| Ok(app::research::mark_notice_told(conn, &caller, id, notice)?)).await?;
+    Ok(HttpResponse::Ok().json(NoticeResponse::from(row)))
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/research/projects", web::post().to(create_project))
         .route("/research/projects", web::get().to(list_projects))
         .route("/research/projects/{id}", web::get().to(get_project))
-        .route("/research/projects/{id}/extracts", web::post().to(create_extract));
+        .route("/research/projects/{id}/extracts", web::post().to(create_extract))
+        .route("/research/projects/{id}/notices/{notice_id}/told", web::post().to(mark_notice_told));
 }

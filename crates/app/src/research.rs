@@ -343,6 +343,30 @@ pub fn extract(
     })
 }
 
+/// Records that the recipient was told of a reservation notice (idempotent: the first time is
+/// kept). 404 when the project has no such notice.
+pub fn mark_notice_told(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    project: Uuid,
+    notice: i64,
+) -> Result<NoticeRow, Error> {
+    caller.actor.require_national(Permission::Oversight)?;
+    in_transaction(conn, |conn| {
+        let row = repo::mark_notice_told(conn, project, notice, caller.actor.user_id).map_err(|e| match e {
+            RepoError::NotFound => Error::NotFound,
+            e => e.into(),
+        })?;
+        let entry = caller
+            .audit(Action::RecordResearchNoticeTold, Outcome::Success)
+            .role(Some("register_staff"))
+            .target("research_project", project)
+            .detail(json!({"notice_id": row.id, "project_pseudonym": row.project_pseudonym}));
+        audit::record(conn, &entry)?;
+        Ok(row)
+    })
+}
+
 /// Records a notice on every project that received the patient's data (called by the
 /// reservation, in its transaction, before the patient's rows are deleted).
 pub fn record_reservation_notices(

@@ -85,6 +85,7 @@ pub enum Action {
     ReadResearchProject,
     AssessResearchExtract,
     DeliverResearchExtract,
+    RecordResearchNoticeTold,
 }
 
 impl Action {
@@ -148,6 +149,7 @@ impl Action {
             Self::ReadResearchProject => "research_project.read",
             Self::AssessResearchExtract => "research_extract.assess",
             Self::DeliverResearchExtract => "research_extract.deliver",
+            Self::RecordResearchNoticeTold => "research_notice.told",
         }
     }
 }

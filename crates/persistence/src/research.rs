@@ -159,6 +159,25 @@ pub struct NoticeRow {
     pub project_pseudonym: String,
     pub last_delivery_id: Uuid,
     pub created_at: DateTime<Utc>,
+    pub told_at: Option<DateTime<Utc>>,
+    pub told_by: Option<Uuid>,
+}
+
+/// Marks a project's notice told (once: a second call keeps the first time). `NotFound` when the
+/// project has no such notice.
+pub fn mark_notice_told(conn: &mut PgConnection, project: Uuid, id: i64, by: Uuid) -> Result<NoticeRow, RepoError> {
+    let of_project = research_reservation_notices::table
+        .filter(research_reservation_notices::project_id.eq(project))
+        .filter(research_reservation_notices::id.eq(id));
+    let updated: Option<NoticeRow> = diesel::update(of_project.filter(research_reservation_notices::told_at.is_null()))
+        .set((research_reservation_notices::told_at.eq(diesel::dsl::now), research_reservation_notices::told_by.eq(by)))
+        .returning(NoticeRow::as_returning())
+        .get_result(conn)
+        .optional()?;
+    match updated {
+        Some(r) => Ok(r),
+        None => Ok(of_project.select(NoticeRow::as_select()).first(conn)?),
+    }
 }
 
 /// A project's reservation notices, oldest first.

@@ -536,6 +536,8 @@ diesel::table! {
         project_pseudonym -> Text,
         last_delivery_id -> Uuid,
         created_at -> Timestamptz,
+        told_at -> Nullable<Timestamptz>,
+        told_by -> Nullable<Uuid>,
     }
 }
 
@@ -627,6 +629,7 @@ diesel::joinable!(research_projects -> users (created_by));
 diesel::joinable!(research_reservation_notices -> research_deliveries (last_delivery_id));
 diesel::joinable!(research_reservation_notices -> research_projects (project_id));
 diesel::joinable!(research_reservation_notices -> reservations (reservation_id));
+diesel::joinable!(research_reservation_notices -> users (told_by));
 
 diesel::table! {
     service_facts (id) {

@@ -391,6 +391,25 @@ async fn extracts_are_pseudonymised_per_project_k_anonymous_encrypted_logged_and
         assert_eq!(notices.len(), 1, "{got:#}");
         assert_eq!(notices[0]["project_pseudonym"], key.pseudonym(&registry));
     }
+    // Staff record that the recipient was told: the notice moves from pending to told, once.
+    let (_, got) = call(&app, "GET", &format!("/api/v1/research/projects/{a_id}"), None, Some(&staff)).await;
+    let notice = got["pending_notices"][0]["id"].as_i64().unwrap();
+    let told = format!("/api/v1/research/projects/{a_id}/notices/{notice}/told");
+    let (status, first_told) = call(&app, "POST", &told, None, Some(&staff)).await;
+    assert_eq!(status, 200, "{first_told}");
+    assert!(first_told["told_at"].is_string());
+    let (status, again) = call(&app, "POST", &told, None, Some(&staff)).await;
+    assert_eq!((status, &again["told_at"]), (200, &first_told["told_at"]), "the first time is kept");
+    let (_, got) = call(&app, "GET", &format!("/api/v1/research/projects/{a_id}"), None, Some(&staff)).await;
+    assert_eq!(got["pending_notices"], json!([]));
+    assert_eq!(got["told_notices"].as_array().unwrap().len(), 1);
+    // B's notice is still pending; A's notice is not B's.
+    let (_, got_b) = call(&app, "GET", &format!("/api/v1/research/projects/{b_id}"), None, Some(&staff)).await;
+    assert_eq!(got_b["pending_notices"].as_array().unwrap().len(), 1);
+    let wrong = format!("/api/v1/research/projects/{b_id}/notices/{notice}/told");
+    assert_eq!(call(&app, "POST", &wrong, None, Some(&staff)).await.0, 404);
+    assert_eq!(app.audit_count("research_notice.told"), 2);
+
     // The links went with the patient; a later extract leaves the reserved patient out.
     let third = deliver(&app, &staff, &a_id, &identity).await;
     let (key, registry) = project_pseudonym(&a_id, &target.national_id);
@@ -415,12 +434,14 @@ async fn research_endpoints_are_for_register_staff_only() {
     let get = format!("/api/v1/research/projects/{id}");
     let extract = format!("/api/v1/research/projects/{id}/extracts");
     let dry = format!("{extract}?dry_run=true");
-    let endpoints: [(&str, &str, Option<&Value>); 5] = [
+    let told = format!("/api/v1/research/projects/{id}/notices/1/told");
+    let endpoints: [(&str, &str, Option<&Value>); 6] = [
         ("POST", "/api/v1/research/projects", Some(&body)),
         ("GET", "/api/v1/research/projects", None),
         ("GET", &get, None),
         ("POST", &dry, None),
         ("POST", &extract, None),
+        ("POST", &told, None),
     ];
     for (method, path, b) in endpoints {
         assert_eq!(call(&app, method, path, b, None).await.0, 401, "{method} {path} without a token");
@@ -431,7 +452,15 @@ async fn research_endpoints_are_for_register_staff_only() {
         for (method, path, b) in endpoints {
             let (status, _) = call(&app, method, path, b, Some(&token)).await;
             if role == Role::RegisterStaff {
-                assert!(status == 200 || status == 201, "{role:?} {method} {path}: {status}");
+                // Allowed (the project has no notice yet: 404 for the last).
+                let ok = if path == told {
+                    404
+                } else if method == "POST" && !path.ends_with("true") {
+                    201
+                } else {
+                    200
+                };
+                assert_eq!(status, ok, "{role:?} {method} {path}");
             } else {
                 assert_eq!(status, 403, "{role:?} {method} {path}");
                 refused += 1;

@@ -199,6 +199,11 @@ fn the_server_role_has_exactly_the_privileges_of_the_matrix() {
         ["attempts", "finished_at", "heartbeat_at", "problem", "release_id", "started_at", "status"],
         "a release job's progress only, never who queued it or what"
     );
+    assert_eq!(
+        updatable_columns(&db, "research_reservation_notices"),
+        ["told_at", "told_by"],
+        "a research notice is only ever marked told"
+    );
     for table in ["user_identities", "oidc_clients"] {
         assert_eq!(updatable_columns(&db, table), ["revoked_at", "revoked_by"], "{table}: revocation only");
     }
