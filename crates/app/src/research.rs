@@ -1,6 +1,6 @@
 //! Research projects and their pseudonymised extracts (register staff; docs/research.md): record
-//! a project, list and read them (with deliveries, the delivery deadline and the pending notices
-//! of reservations made after a delivery), assess an extract's re-identification risk, and
+//! a project, list and read them (with deliveries, the delivery deadline and the notices of
+//! reservations made after a delivery, and mark one told), assess an extract's re-identification risk, and
 //! deliver one: the approved variables of the approved period, pseudonymised with the project's
 //! own key, dates shifted or coarsened, quasi-identifiers generalised until every class has k
 //! patients, as an age-encrypted tar. The delivery, its patients and its audit row (which names
