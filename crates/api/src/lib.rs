@@ -27,6 +27,7 @@ pub mod pathways;
 pub mod patient_pages;
 pub mod patients;
 pub mod reports;
+pub mod research;
 pub mod reservations;
 pub mod residence;
 pub mod results;
@@ -164,6 +165,7 @@ pub fn app_config(
                 .configure(|cfg| imports::configure(cfg, import_body_limit))
                 .configure(|cfg| residence::configure(cfg, import_body_limit))
                 .configure(reservations::configure)
+                .configure(research::configure)
                 .configure(orders::configure)
                 .configure(worklist::configure)
                 .configure(reports::configure)

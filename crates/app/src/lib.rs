@@ -24,6 +24,7 @@ pub mod patient_channel;
 pub mod patients;
 pub mod releases;
 pub mod reports;
+pub mod research;
 pub mod reservations;
 pub mod residence;
 pub mod scheduler;

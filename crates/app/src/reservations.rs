@@ -81,25 +81,31 @@ pub fn reserve(
         reservations::lock_person(conn, &pseudonym)?;
         // Open questionnaire orders are cancelled first (their codes die), then deleted with the
         // patient's other rows and any answers.
-        let cancelled_orders = match patients::find_by_pseudonym(conn, &pseudonym)? {
-            Some(patient) => crate::orders::cancel_all_of_patient(conn, patient.id, caller.actor.user_id)?,
-            None => 0,
-        };
         let new = NewReservationRow {
             id: Uuid::now_v7(),
             pseudonym: pseudonym.clone(),
             received_date: input.received_date,
             created_by: caller.actor.user_id,
         };
+        let (cancelled_orders, research_notices) = match patients::find_by_pseudonym(conn, &pseudonym)? {
+            Some(patient) => (
+                crate::orders::cancel_all_of_patient(conn, patient.id, caller.actor.user_id)?,
+                // Every research project that received the patient's data gets a notice (under
+                // its own pseudonym of the patient) before the links go with the patient.
+                crate::research::record_reservation_notices(conn, patient.id, new.id)?.len(),
+            ),
+            None => (0, 0),
+        };
         let (row, deleted) = reservations::reserve(conn, &new).map_err(|e| match e {
             RepoError::UniqueViolation(_) => Conflict::AlreadyReserved.into(),
             e => Error::from(e),
         })?;
         let deleted_patient_data = deleted.is_some();
-        let entry = entry
-            .target("reservation", row.id)
-            .patient(None, Some(pseudonym.clone()))
-            .detail(json!({ "deleted_patient_data": deleted_patient_data, "cancelled_orders": cancelled_orders }));
+        let entry = entry.target("reservation", row.id).patient(None, Some(pseudonym.clone())).detail(json!({
+            "deleted_patient_data": deleted_patient_data,
+            "cancelled_orders": cancelled_orders,
+            "research_notices": research_notices,
+        }));
         audit::record(conn, &entry)?;
         Ok(Reserved { view: ReservationView::new(row, today), deleted_patient_data })
     })

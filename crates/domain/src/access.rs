@@ -187,7 +187,8 @@ pub enum Permission {
     Completeness,
     /// Downloads of published results for a legal entity.
     EntityDownloads,
-    /// National reports unsuppressed, reservations, releases, the audit log (register staff).
+    /// National reports unsuppressed, reservations, releases, the audit log, research projects and
+    /// their pseudonymised extracts (register staff).
     Oversight,
     /// Users, grants and organisation units.
     Administer,

@@ -81,6 +81,12 @@ pub enum Action {
     PatientSignIn,
     PatientAnswer,
     PatientSubmit,
+    CreateResearchProject,
+    ListResearchProjects,
+    ReadResearchProject,
+    AssessResearchExtract,
+    DeliverResearchExtract,
+    RecordResearchNoticeTold,
 }
 
 impl Action {
@@ -140,6 +146,12 @@ impl Action {
             Self::PatientSignIn => "patient_channel.sign_in",
             Self::PatientAnswer => "patient_channel.answer",
             Self::PatientSubmit => "patient_channel.submit",
+            Self::CreateResearchProject => "research_project.create",
+            Self::ListResearchProjects => "research_project.list",
+            Self::ReadResearchProject => "research_project.read",
+            Self::AssessResearchExtract => "research_extract.assess",
+            Self::DeliverResearchExtract => "research_extract.deliver",
+            Self::RecordResearchNoticeTold => "research_notice.told",
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod organisations;
 pub mod pathways;
 pub mod patients;
 pub mod releases;
+pub mod research;
 pub mod residence;
 pub mod users;
 pub mod worklist;

@@ -236,6 +236,7 @@ pub struct IdKey {
     person_key: [u8; 32],
     batch_key: [u8; 32],
     import_tag_key: [u8; 32],
+    research_key: [u8; 32],
 }
 
 /// Label of the HMAC sub-key.
@@ -250,6 +251,8 @@ const ENCRYPTION_LABEL: &[u8] = b"rusreg/national-id/encryption/v1";
 const BATCH_LABEL: &[u8] = b"rusreg/import-batch/encryption/v1";
 /// Label of the HMAC sub-key of imported objects' content hashes.
 const IMPORT_TAG_LABEL: &[u8] = b"rusreg/import-content/v1";
+/// Label of the sub-key that research projects' pseudonym keys are derived from.
+const RESEARCH_LABEL: &[u8] = b"rusreg/research-project/v1";
 /// Associated data bound to a sealed import batch.
 const BATCH_AAD: &[u8] = b"rusreg/import-batch/v1";
 /// Associated data bound to every ciphertext, so a ciphertext of another kind cannot pass.
@@ -289,6 +292,7 @@ impl IdKey {
             person_key: derive(master, PERSON_LABEL),
             batch_key: derive(master, BATCH_LABEL),
             import_tag_key: derive(master, IMPORT_TAG_LABEL),
+            research_key: derive(master, RESEARCH_LABEL),
         }
     }
 
@@ -386,6 +390,16 @@ impl IdKey {
     }
 }
 
+impl IdKey {
+    /// The secret of one research project (docs/research.md, Pseudonyms):
+    /// `HMAC(HMAC(master, "rusreg/research-project/v1"), project id)`. Derived on each use and
+    /// never stored, so a project's pseudonyms cannot be computed from the database alone, and
+    /// two projects' keys are unrelated to anyone without the master key.
+    pub fn research_project_secret(&self, project: &[u8; 16]) -> [u8; 32] {
+        hmac_sha256(&self.research_key, project)
+    }
+}
+
 impl fmt::Debug for IdKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("IdKey(***)")
@@ -401,7 +415,7 @@ fn derive(master: &[u8; 32], label: &[u8]) -> [u8; 32] {
     hmac_sha256(master, label)
 }
 
-fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
+pub(crate) fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
     // HMAC accepts keys of any length, so `new_from_slice` cannot fail here.
     match <Hmac<Sha256> as Mac>::new_from_slice(key) {
         Ok(mut mac) => {

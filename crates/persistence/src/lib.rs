@@ -17,6 +17,7 @@ pub mod patients;
 pub mod pool;
 pub mod releases;
 pub mod reports;
+pub mod research;
 pub mod reservations;
 pub mod residence;
 pub mod roles;

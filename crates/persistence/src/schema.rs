@@ -481,6 +481,70 @@ diesel::table! {
 }
 
 diesel::table! {
+    research_deliveries (id) {
+        id -> Uuid,
+        project_id -> Uuid,
+        delivered_by -> Uuid,
+        delivered_at -> Timestamptz,
+        variables -> Array<Text>,
+        period_from -> Date,
+        period_to -> Date,
+        row_count -> Int4,
+        patient_count -> Int4,
+        suppressed_rows -> Int4,
+        recipients -> Array<Text>,
+        files -> Jsonb,
+        container_sha256 -> Text,
+        risk -> Jsonb,
+    }
+}
+
+diesel::table! {
+    research_delivery_patients (delivery_id, patient_id) {
+        delivery_id -> Uuid,
+        patient_id -> Uuid,
+        project_pseudonym -> Text,
+    }
+}
+
+diesel::table! {
+    research_projects (id) {
+        id -> Uuid,
+        title -> Text,
+        approval_ref -> Text,
+        legal_basis -> Text,
+        recipient_org -> Text,
+        recipient_contact -> Text,
+        variables -> Array<Text>,
+        period_from -> Date,
+        period_to -> Date,
+        approved_on -> Date,
+        expires_on -> Date,
+        recipient_keys -> Array<Text>,
+        k -> Int2,
+        dates -> Text,
+        shift_days -> Nullable<Int2>,
+        age_groups -> Bool,
+        max_suppressed_percent -> Int2,
+        created_by -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    research_reservation_notices (id) {
+        id -> Int8,
+        project_id -> Uuid,
+        reservation_id -> Uuid,
+        project_pseudonym -> Text,
+        last_delivery_id -> Uuid,
+        created_at -> Timestamptz,
+        told_at -> Nullable<Timestamptz>,
+        told_by -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
     reservations (id) {
         id -> Uuid,
         pseudonym -> Bytea,
@@ -590,6 +654,15 @@ diesel::joinable!(release_cells -> releases (release_id));
 diesel::joinable!(release_counts -> releases (release_id));
 diesel::joinable!(release_jobs -> releases (release_id));
 diesel::joinable!(release_jobs -> users (created_by));
+diesel::joinable!(research_deliveries -> research_projects (project_id));
+diesel::joinable!(research_deliveries -> users (delivered_by));
+diesel::joinable!(research_delivery_patients -> patients (patient_id));
+diesel::joinable!(research_delivery_patients -> research_deliveries (delivery_id));
+diesel::joinable!(research_projects -> users (created_by));
+diesel::joinable!(research_reservation_notices -> research_deliveries (last_delivery_id));
+diesel::joinable!(research_reservation_notices -> research_projects (project_id));
+diesel::joinable!(research_reservation_notices -> reservations (reservation_id));
+diesel::joinable!(research_reservation_notices -> users (told_by));
 
 diesel::table! {
     service_facts (id) {
@@ -648,6 +721,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     release_counts,
     release_jobs,
     releases,
+    research_deliveries,
+    research_delivery_patients,
+    research_projects,
+    research_reservation_notices,
     reservations,
     service_facts,
     user_identities,

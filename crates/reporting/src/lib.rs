@@ -9,6 +9,7 @@ pub mod history;
 pub mod indicators;
 pub mod over_time;
 pub mod releases;
+pub mod research;
 pub mod small_counts;
 pub mod snapshots;
 pub mod suppression;

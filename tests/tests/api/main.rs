@@ -29,6 +29,7 @@ mod patient_pages;
 mod patients;
 mod pools;
 mod reports;
+mod research;
 mod reservations;
 mod residence;
 mod results;

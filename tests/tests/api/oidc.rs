@@ -291,6 +291,32 @@ async fn a_too_low_security_level_is_refused_identifiable_data_with_its_own_code
     assert_eq!(n.n, 3);
 }
 
+/// Research projects and their pseudonymised extracts need security level 4 (IDENTIFIABLE_ROUTES;
+/// docs/research.md, Who may): register staff signed in at level 3 get 403 `security_level`.
+#[actix_web::test]
+async fn research_projects_need_security_level_4() {
+    let w = world(|_| {}).await;
+    let bob = w.app.user_with("bob", Role::RegisterStaff, w.app.nation());
+    assert_eq!(link(&w, bob, json!({"national_id": BOB_PID})).await.0, 201);
+    let carol = w.app.user_with("carol", Role::RegisterStaff, w.app.nation());
+    assert_eq!(link(&w, carol, json!({"national_id": CAROL_PID})).await.0, 201);
+    let low = w.provider.sign_in("web", "bob", RESOURCE, SCOPE).await;
+    let high = w.provider.sign_in("web", "carol", RESOURCE, SCOPE).await;
+    let (status, problem) = call(&w.app, "GET", "/api/v1/research/projects", None, Some(&low)).await;
+    assert_eq!((status, code(&problem)), (403, "security_level"), "{problem}");
+    // A body that reads (the body is read alongside the token: a bad one may answer first).
+    let key = age::x25519::Identity::generate().to_public().to_string();
+    let body = json!({"title": "T", "approval_ref": "REK 1", "legal_basis": "§ 19 b",
+        "recipient": {"organisation": "UiO", "contact": "PI", "public_keys": [key]},
+        "variables": ["sex"], "period": {"from": "2025-01-01", "to": "2025-12-31"},
+        "approved_on": "2026-01-05", "expires_on": "2099-01-01", "dates": "month"});
+    let (status, problem) = call(&w.app, "POST", "/api/v1/research/projects", Some(&body), Some(&low)).await;
+    assert_eq!((status, code(&problem)), (403, "security_level"), "{problem}");
+    assert_eq!(w.app.count("research_projects"), 0);
+    assert_eq!(call(&w.app, "POST", "/api/v1/research/projects", Some(&body), Some(&high)).await.0, 201);
+    assert_eq!(call(&w.app, "GET", "/api/v1/research/projects", None, Some(&high)).await.0, 200);
+}
+
 /// The FHIR routes that show identifiable data need security level 4 too (IDENTIFIABLE_ROUTES);
 /// the definitions and the organisation tree do not. The refusal is an OperationOutcome.
 #[actix_web::test]

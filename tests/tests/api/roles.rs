@@ -150,6 +150,10 @@ const MATRIX: &[(&str, &str)] = &[
     ("release_counts", "SI"),
     ("release_jobs", "SI"),
     ("releases", "SI"),
+    ("research_deliveries", "SI"),
+    ("research_delivery_patients", "SI"),
+    ("research_projects", "SI"),
+    ("research_reservation_notices", "SI"),
     ("reservations", "SIU"),
     ("residence_areas", "SI"),
     ("service_facts", "SI"),
@@ -202,6 +206,11 @@ fn the_server_role_has_exactly_the_privileges_of_the_matrix() {
     assert_eq!(updatable_columns(&db, "residence_areas"), ["name", "successor", "valid_to"], "corrections only");
     assert_eq!(updatable_columns(&db, "catchment_areas"), ["trust_id", "valid_to"], "corrections only");
     assert_eq!(updatable_columns(&db, "populations"), ["persons", "synthetic"], "a count is replaced, never moved");
+    assert_eq!(
+        updatable_columns(&db, "research_reservation_notices"),
+        ["told_at", "told_by"],
+        "a research notice is only ever marked told"
+    );
     for table in ["user_identities", "oidc_clients"] {
         assert_eq!(updatable_columns(&db, table), ["revoked_at", "revoked_by"], "{table}: revocation only");
     }

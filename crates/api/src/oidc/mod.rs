@@ -224,7 +224,7 @@ impl Provider {
 /// below security level 4 gets 403 `security_level` there (docs/operations.md, Security level).
 /// Everything else (the caller's own account, organisation units, aggregate reports, releases,
 /// published results) is open at any level the provider issues.
-pub const IDENTIFIABLE_ROUTES: [&str; 14] = [
+pub const IDENTIFIABLE_ROUTES: [&str; 15] = [
     "/api/v1/patients",
     "/api/v1/imports",
     "/api/v1/orders",
@@ -232,6 +232,7 @@ pub const IDENTIFIABLE_ROUTES: [&str; 14] = [
     "/api/v1/forms",
     "/api/v1/units/{id}/worklist",
     "/api/v1/reservations",
+    "/api/v1/research",
     "/api/v1/audit",
     "/api/v1/users",
     "/api/v1/authorisations",

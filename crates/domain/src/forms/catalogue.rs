@@ -652,6 +652,21 @@ pub fn data_dictionary_markdown() -> String {
         let _ = write!(out, "\n## Form `{}` ({})\n\n", kind.as_str(), kind.label_nb());
         render_table(&mut out, &form_fields(kind));
     }
+    out.push_str("\n## Research extracts\n\n");
+    out.push_str(
+        "The variables a research project may be approved for (docs/research.md). Each row of an extract is one \
+         pathway; the column `patient` (the project's own pseudonym of the patient) always comes first. The \
+         codebook of each delivery says the type and the generalisation level each column was delivered at.\n\n",
+    );
+    out.push_str("| variable | description | codes | quasi-identifier |\n|---|---|---|---|\n");
+    for v in crate::research::Variable::ALL {
+        let qi = crate::research::QUASI_IDENTIFIERS
+            .iter()
+            .find(|q| q.variable == v)
+            .map(|q| q.ladder.level_names()[1..].join(" → "))
+            .unwrap_or_default();
+        let _ = writeln!(out, "| `{}` | {} | {} | {} |", v.as_str(), v.description(), v.codes(), qi);
+    }
     out
 }
 
