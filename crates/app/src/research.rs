@@ -248,6 +248,15 @@ pub fn extract(
                     main_substance: s.main_substance,
                     housing: s.housing,
                     trust_path: s.trust_name.iter().chain(s.region_name.iter()).cloned().collect(),
+                    // Each level only under the one before it: a residence without a catchment
+                    // is generalised straight to empty.
+                    residence_path: s
+                        .residence_code
+                        .iter()
+                        .chain(s.residence_trust.iter())
+                        .chain(s.residence_region.iter().filter(|_| s.residence_trust.is_some()))
+                        .cloned()
+                        .collect(),
                 }
             })
             .collect();

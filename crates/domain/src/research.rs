@@ -33,6 +33,7 @@ pub enum Variable {
     BirthYear,
     AgeAtStart,
     HealthTrust,
+    Residence,
     StartDate,
     DischargeDate,
     TreatmentLevel,
@@ -63,11 +64,12 @@ impl ColumnType {
 }
 
 impl Variable {
-    pub const ALL: [Variable; 12] = [
+    pub const ALL: [Variable; 13] = [
         Self::Sex,
         Self::BirthYear,
         Self::AgeAtStart,
         Self::HealthTrust,
+        Self::Residence,
         Self::StartDate,
         Self::DischargeDate,
         Self::TreatmentLevel,
@@ -84,6 +86,7 @@ impl Variable {
             Self::BirthYear => "birth_year",
             Self::AgeAtStart => "age_at_start",
             Self::HealthTrust => "health_trust",
+            Self::Residence => "residence",
             Self::StartDate => "start_date",
             Self::DischargeDate => "discharge_date",
             Self::TreatmentLevel => "treatment_level",
@@ -106,6 +109,7 @@ impl Variable {
             Self::BirthYear => "The patient's year of birth, or a 5- or 10-year group of it where generalised",
             Self::AgeAtStart => "Age in whole years at the pathway's start, or a 5- or 10-year group where grouped or generalised",
             Self::HealthTrust => "The health trust (HF or private institution) of the unit that opened the pathway, as of the start; the region (RHF) where generalised",
+            Self::Residence => "The municipality (in Oslo the city district) of the patient's residence at the start, by Statistics Norway's number; the health trust of its catchment area, or that trust's region, where generalised (docs/residence.md)",
             Self::StartDate => "The pathway's start (pakkeforløp start)",
             Self::DischargeDate => "The discharge from the last unit, empty while the pathway is open",
             Self::TreatmentLevel => "The treatment level at the start",
@@ -195,6 +199,10 @@ pub const QUASI_IDENTIFIERS: &[QuasiIdentifier] = &[
     QuasiIdentifier { variable: Variable::BirthYear, ladder: Ladder::Years },
     QuasiIdentifier { variable: Variable::AgeAtStart, ladder: Ladder::Years },
     QuasiIdentifier { variable: Variable::HealthTrust, ladder: Ladder::Hierarchy(&["region"]) },
+    QuasiIdentifier {
+        variable: Variable::Residence,
+        ladder: Ladder::Hierarchy(&["catchment trust", "catchment region"]),
+    },
 ];
 
 /// A quasi-identifier's value before generalisation.
@@ -689,6 +697,9 @@ pub struct SourceRow {
     pub housing: Option<i16>,
     /// The trust's name, then its region's name (empty when the tree has no link then).
     pub trust_path: Vec<String>,
+    /// The residence's area code, then the name of its catchment trust and region (as far as
+    /// known; empty without a residence).
+    pub residence_path: Vec<String>,
 }
 
 impl SourceRow {
@@ -700,6 +711,8 @@ impl SourceRow {
             Variable::AgeAtStart => QiValue::Number(self.start_date.year() - i32::from(self.birth_year)),
             Variable::HealthTrust if self.trust_path.is_empty() => QiValue::Missing,
             Variable::HealthTrust => QiValue::Path(self.trust_path.clone()),
+            Variable::Residence if self.residence_path.is_empty() => QiValue::Missing,
+            Variable::Residence => QiValue::Path(self.residence_path.clone()),
             _ => QiValue::Missing,
         }
     }
@@ -790,7 +803,7 @@ pub fn build_extract(
                 DateHandling::Shift { .. } => ColumnType::Date,
                 DateHandling::Month => ColumnType::Text,
             },
-            (Variable::HealthTrust, _) => ColumnType::Text,
+            (Variable::HealthTrust | Variable::Residence, _) => ColumnType::Text,
             (_, Some((_, level)))
                 if level > 0 && columns.iter().any(|c| c.variable == *v && c.ladder == Ladder::Years) =>
             {
@@ -1110,6 +1123,7 @@ mod tests {
             main_substance: None,
             housing: None,
             trust_path: vec![trust.into(), "Helse Midt-Norge RHF".into()],
+            residence_path: Vec::new(),
         }
     }
 

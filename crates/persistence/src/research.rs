@@ -245,6 +245,13 @@ pub struct SourceRow {
     pub trust_name: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
     pub region_name: Option<String>,
+    /// The residence on the start date, and the names of its catchment trust and region then.
+    #[diesel(sql_type = Nullable<diesel::sql_types::Text>)]
+    pub residence_code: Option<String>,
+    #[diesel(sql_type = Nullable<diesel::sql_types::Text>)]
+    pub residence_trust: Option<String>,
+    #[diesel(sql_type = Nullable<diesel::sql_types::Text>)]
+    pub residence_region: Option<String>,
 }
 
 /// Every pathway that started in `from..=to` (reserved patients are gone: a reservation deletes
@@ -254,7 +261,8 @@ pub fn source_rows(conn: &mut PgConnection, from: NaiveDate, to: NaiveDate) -> R
         "SELECT p.id AS patient_id, p.pseudonym, w.patient_sex AS sex, w.patient_birth_year AS birth_year, \
                 w.start_date, w.discharge_date, w.treatment_level, w.status, w.discharge_ending, \
                 base.event_date AS baseline_date, base.main_substance, base.housing, \
-                trust.name AS trust_name, region.name AS region_name \
+                trust.name AS trust_name, region.name AS region_name, \
+                w.residence_code, rtrust.name AS residence_trust, rregion.name AS residence_region \
            FROM pathways w JOIN patients p ON p.id = w.patient_id \
            LEFT JOIN LATERAL (SELECT f.event_date, b.main_substance, b.housing \
                                 FROM forms f JOIN baseline_forms b ON b.form_id = f.id \
@@ -268,6 +276,13 @@ pub fn source_rows(conn: &mut PgConnection, from: NaiveDate, to: NaiveDate) -> R
                                WHERE l.child_id = trust.id \
                                ORDER BY (l.valid_from <= w.start_date AND (l.valid_to IS NULL OR l.valid_to > w.start_date)) DESC, \
                                         abs(l.valid_from - w.start_date), l.id LIMIT 1) region ON true \
+           LEFT JOIN LATERAL (SELECT n.id, n.name FROM catchment_areas c JOIN org_nodes n ON n.id = c.trust_id \
+                               WHERE c.area_code = w.residence_code AND c.valid_from <= w.start_date \
+                                 AND (c.valid_to IS NULL OR c.valid_to > w.start_date) \
+                               ORDER BY c.valid_from DESC LIMIT 1) rtrust ON true \
+           LEFT JOIN LATERAL (SELECT n.name FROM org_links l JOIN org_nodes n ON n.id = l.parent_id \
+                               WHERE l.child_id = rtrust.id AND l.valid_from <= w.start_date \
+                                 AND (l.valid_to IS NULL OR l.valid_to > w.start_date) LIMIT 1) rregion ON true \
           WHERE w.start_date BETWEEN $1 AND $2",
     )
     .bind::<Date, _>(from)

@@ -552,3 +552,68 @@ async fn bad_project_input_gets_field_errors_and_stores_nothing() {
         404
     );
 }
+
+/// The residence is a quasi-identifier: a municipality with fewer than k patients is generalised
+/// to its catchment trust (for every row: the column is recoded as a whole), and the codebook
+/// says so.
+#[actix_web::test]
+async fn a_residence_with_few_patients_is_generalised_to_its_catchment_trust() {
+    let app = TestApp::spawn().await;
+    let staff = app.token_for(Role::RegisterStaff, app.nation()).await;
+    for (table, body) in [
+        ("areas", include_str!("../../../seeds/residence-areas-demo.csv")),
+        ("catchment", include_str!("../../../seeds/catchment-demo.csv")),
+    ] {
+        let res = app
+            .client
+            .post(app.url(&format!("/api/v1/residence/{table}")))
+            .bearer_auth(&staff)
+            .header("content-type", "text/csv")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{table}");
+    }
+    let unit = app.unit(UNIT_MOLDE);
+    let token = app.token_for(Role::Registrar, unit).await;
+    // Six patients living in Molde (1506), two in Ålesund (1508): both in Helse Møre og Romsdal's
+    // catchment.
+    for i in 0..8u32 {
+        let birth_year = 1970 + i as i32;
+        let id = national_id(1 + i, 1 + i, birth_year);
+        let (status, p) = call(
+            &app,
+            "POST",
+            "/api/v1/patients",
+            Some(&json!({"national_id": id, "sex": 1, "birth_year": birth_year})),
+            Some(&token),
+        )
+        .await;
+        assert_eq!(status, 201, "{p}");
+        let code = if i < 6 { "1506" } else { "1508" };
+        let body = json!({"patient_id": p["id"], "unit_id": unit.0, "start_date": "2025-03-01", "treatment_level": 1,
+                          "residence_code": code});
+        let (status, w) = call(&app, "POST", "/api/v1/pathways", Some(&body), Some(&token)).await;
+        assert_eq!(status, 201, "{w}");
+    }
+    let identity = age::x25519::Identity::generate();
+    let keys = vec![identity.to_public().to_string()];
+    let body = project_body("R", &keys, &["residence"], json!({"dates": "month"}));
+    let (status, project) = call(&app, "POST", "/api/v1/research/projects", Some(&body), Some(&staff)).await;
+    assert_eq!(status, 201, "{project}");
+    let id = project["id"].as_str().unwrap().to_owned();
+    let (status, risk) =
+        call(&app, "POST", &format!("/api/v1/research/projects/{id}/extracts?dry_run=true"), None, Some(&staff)).await;
+    assert_eq!(status, 200, "{risk}");
+    assert_eq!(risk["risk"]["before"]["classes_below_k"], 1, "{risk}");
+    assert_eq!(risk["risk"]["after"]["classes_below_k"], 0, "{risk}");
+    assert!(risk["risk"]["changes"].to_string().contains("residence"), "{risk}");
+    let files = deliver(&app, &staff, &id, &identity).await;
+    let (header, rows) = read_csv(&files["extract.csv"]);
+    assert_eq!(header, ["patient", "residence"]);
+    assert_eq!(rows.len(), 8);
+    assert!(rows.iter().all(|r| r[1] == "Helse Møre og Romsdal HF"), "{rows:?}");
+    let codebook = String::from_utf8(files["codebook.csv"].clone()).unwrap();
+    assert!(codebook.contains("delivered as: catchment trust"), "{codebook}");
+}
