@@ -133,7 +133,9 @@ fn spawn(dir: &Path, config: &Value) -> (Child, ChildStdin, String) {
         let _ = tx.send(line);
         let _ = std::io::copy(&mut reader, &mut std::io::sink());
     });
-    let line = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_default();
+    // Node starts the provider in a second or two, but a loaded machine (a full run builds and
+    // tests at once) has taken over a minute.
+    let line = rx.recv_timeout(Duration::from_secs(180)).unwrap_or_default();
     let ready: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
     let Some(issuer) = ready["issuer"].as_str() else {
         let _ = child.kill();
