@@ -33,6 +33,7 @@ use crate::config::OidcSettings;
         crate::orders::cancel_order,
         crate::worklist::get_worklist,
         crate::reports::get_indicators, crate::reports::get_completeness, crate::reports::get_variable_completeness,
+        crate::reports::get_residence,
         crate::reports::import_reference_counts, crate::reports::create_release, crate::reports::list_releases,
         crate::reports::get_release, crate::reports::get_release_job, crate::reports::publish_release, crate::reports::download_release,
         crate::reports::public_indicators,

@@ -83,6 +83,44 @@ pub async fn get_indicators(
 }
 
 // ---------------------------------------------------------------------------------------------
+// Residence
+
+#[derive(Debug, Deserialize, IntoParams, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct ResidenceQuery {
+    #[param(minimum = 2000, maximum = 9999)]
+    #[validate(range(min = crate::pagination::MIN_YEAR, max = crate::pagination::MAX_YEAR, message = "year is between 2000 and 9999"))]
+    pub year: i32,
+    /// legal_entity (the catchment trusts, default), region or nation.
+    pub level: Option<String>,
+}
+
+/// Pathways started by adults by where they lived (the catchment trust, region or nation of
+/// their residence), by sex and age group, with crude and age- and sex-standardised rates per
+/// 1,000 inhabitants aged 18 and over and their 95 % intervals, from the latest published
+/// release of the year (docs/residence.md). Withheld counts are null, and so is every rate
+/// computed from one. 404 when no release of the year is published, or the latest was made
+/// before residence was recorded.
+#[utoipa::path(get, path = "/api/v1/reports/residence", tag = "reports", security(("bearer" = [])),
+    params(ResidenceQuery),
+    responses((status = 200, description = "metadata (the release), level, population_synthetic, rows (node, pathways_started, population, crude, standardised, strata by sex and age group), without_residence", body = Object),
+              (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
+              (status = 422, body = crate::error::Problem)))]
+pub async fn get_residence(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: Query<ResidenceQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let caller = user.caller();
+    let today = state.today();
+    let r = state
+        .run_reports_use_case(move |db| app::reports::residence_results(db, &caller, q.year, q.level.as_deref(), today))
+        .await?;
+    Ok(HttpResponse::Ok().json(r))
+}
+
+// ---------------------------------------------------------------------------------------------
 // Completeness
 
 #[derive(Debug, Deserialize, IntoParams, Validate)]
@@ -591,6 +629,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/reports/indicators", web::get().to(get_indicators))
         .route("/reports/completeness", web::get().to(get_completeness))
         .route("/reports/variable-completeness", web::get().to(get_variable_completeness))
+        .route("/reports/residence", web::get().to(get_residence))
         .route("/coverage/reference-counts", web::post().to(import_reference_counts))
         .route("/releases", web::post().to(create_release))
         .route("/releases", web::get().to(list_releases))

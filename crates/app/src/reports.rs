@@ -28,6 +28,7 @@ use reporting::completeness::{CompletenessCounts, CompletenessRow, VariableCompl
 use reporting::exports::{self, ReleaseMeta, ReleaseSlice};
 use reporting::indicators::{IndicatorResult, IndicatorTable};
 use reporting::releases::ReleaseView;
+use reporting::residence::{residence_table, Populations, ResidenceTable};
 use reporting::snapshots::{self, Snapshot};
 use reporting::tree::OrgTree;
 use serde_json::json;
@@ -592,7 +593,9 @@ fn entity_slice(
             .flat_map(|level| exports::level_nodes(&tree, &view, year, day, level))
             .collect(),
     };
-    Ok(exports::slice(&view, previous.as_ref(), meta(&release, entity), &nodes, true))
+    let mut slice = exports::slice(&view, previous.as_ref(), meta(&release, entity), &nodes, true);
+    slice.residence = residence_of(conn, &tree, &release, &view, &RESIDENCE_LEVELS, today)?;
+    Ok(slice)
 }
 
 /// The caller's slice of the latest **published** release of a year, as the FHIR MeasureReports
@@ -636,7 +639,73 @@ fn public_slice(conn: &mut PgConnection, release: &ReleaseRow, today: NaiveDate)
     let year = i32::from(release.year);
     let (view, previous) = views(conn, release)?;
     let nodes = exports::public_nodes(&tree, &view, year, tree_day(year, today));
-    Ok(exports::slice(&view, previous.as_ref(), meta(release, None), &nodes, false))
+    let mut slice = exports::slice(&view, previous.as_ref(), meta(release, None), &nodes, false);
+    slice.residence = residence_of(conn, &tree, release, &view, &RESIDENCE_LEVELS, today)?;
+    Ok(slice)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Residence
+
+/// The levels of the residence tables: catchment trusts, their regions, the nation.
+const RESIDENCE_LEVELS: [ReportLevel; 3] = [ReportLevel::LegalEntity, ReportLevel::Region, ReportLevel::Nation];
+
+/// The residence tables of a stored release at `levels`, with the adult population of its year
+/// (`None` for a release made before the residence was recorded).
+fn residence_of(
+    conn: &mut PgConnection,
+    tree: &OrgTree,
+    release: &ReleaseRow,
+    view: &ReleaseView,
+    levels: &[ReportLevel],
+    today: NaiveDate,
+) -> Result<Option<ResidenceTable>, Error> {
+    if view.nodes_of(reporting::releases::RESIDENCE_UNKNOWN).is_empty() {
+        return Ok(None);
+    }
+    let year = i32::from(release.year);
+    let populations = Populations::new(
+        &persistence::residence::adult_population(conn, release.year)?,
+        persistence::residence::population_is_synthetic(conn, release.year)?,
+    );
+    Ok(Some(residence_table(view, tree, year, tree_day(year, today), &populations, levels)))
+}
+
+/// Results by residence as published: the latest published release of the year.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ResidenceResults {
+    pub metadata: ReleaseMeta,
+    pub level: ReportLevel,
+    #[serde(flatten)]
+    pub table: ResidenceTable,
+}
+
+/// Pathways started by where the patients lived (catchment trust, region or nation; default
+/// legal_entity), with crude and standardised rates, from the latest published release of the
+/// year (docs/residence.md). The numbers are published ones: any signed-in user may read them.
+pub fn residence_results(
+    db: Databases<'_>,
+    _caller: &Caller,
+    year: i32,
+    level: Option<&str>,
+    today: NaiveDate,
+) -> Result<ResidenceResults, Error> {
+    let year = year_of(year, today)?;
+    let level = level_of(level, ReportLevel::LegalEntity)?;
+    if level == ReportLevel::Unit {
+        return Err(Error::invalid(
+            "level",
+            "code_list",
+            "level is one of legal_entity (the catchment trusts), region, nation: residence has no unit level",
+        ));
+    }
+    let conn = &mut connection(db.reports)?;
+    let y = i16::try_from(year).map_err(|_| Error::NotFound)?;
+    let release = stored::latest_published(conn, Some(y))?.ok_or(Error::NotFound)?;
+    let tree = OrgTree::load(conn)?;
+    let view = ReleaseView::new(&stored::release_cells(conn, release.id, None)?);
+    let table = residence_of(conn, &tree, &release, &view, &[level], today)?.ok_or(Error::NotFound)?;
+    Ok(ResidenceResults { metadata: meta(&release, None), level, table })
 }
 
 /// What a public slice is built from: the release, the latest published release of the year

@@ -8,7 +8,7 @@ use serde::Serialize;
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 
 use crate::error::FieldError;
-use crate::indicators::{AGE_GROUPS, AGE_GROUP_BOUNDS};
+use crate::indicators::AGE_GROUPS;
 
 /// The youngest age counted in the rates (inhabitants aged 18 and over).
 pub const ADULT_AGE: i32 = 18;
@@ -84,11 +84,6 @@ pub fn check_residence(
         _ => "not valid on the start date: valid from a later date".to_owned(),
     };
     Err(FieldError::new(field, "validity", message))
-}
-
-/// The age group (index into [`ADULT_AGE_GROUPS`]) of an age, or `None` under 18.
-pub fn adult_age_group(age: i32) -> Option<usize> {
-    (age >= ADULT_AGE).then(|| AGE_GROUP_BOUNDS.iter().take_while(|&&b| age >= b).count())
 }
 
 const _: () = assert!(ADULT_AGE_GROUPS.len() == AGE_GROUPS.len());
@@ -201,15 +196,6 @@ mod tests {
         let oslo = [area("0301", "1977-01-01", None, None)];
         assert_eq!(check_residence("r", "0301", d("2020-06-01"), &oslo, true).unwrap_err().code, "district_required");
         assert!(check_residence("r", "0301", d("2020-06-01"), &oslo, false).is_ok());
-    }
-
-    #[test]
-    fn adults_are_grouped_as_the_release() {
-        assert_eq!(adult_age_group(17), None);
-        assert_eq!(adult_age_group(18), Some(0));
-        assert_eq!(adult_age_group(24), Some(0));
-        assert_eq!(adult_age_group(25), Some(1));
-        assert_eq!(adult_age_group(90), Some(4));
     }
 
     #[test]

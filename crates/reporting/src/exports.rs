@@ -14,8 +14,19 @@ use rust_xlsxwriter::{
 use serde::Serialize;
 
 use crate::indicators::{IndicatorResult, ACTIVITY};
-use crate::releases::{AuditSummary, ReleaseView};
+use crate::releases::{AuditSummary, ReleaseView, RESIDENCE, RESIDENCE_UNKNOWN};
+use crate::residence::{ResidenceStratum, ResidenceTable};
 use crate::tree::OrgTree;
+
+/// The columns of the residence tables' rates, per 1,000 (CSV and XLSX).
+const RATE_COLUMNS: [&str; 6] = [
+    "rate_per_1000",
+    "rate_ci_low",
+    "rate_ci_high",
+    "standardised_per_1000",
+    "standardised_ci_low",
+    "standardised_ci_high",
+];
 
 /// How a suppressed cell is written in CSV and XLSX.
 pub const SUPPRESSED: &str = "*";
@@ -93,6 +104,11 @@ pub struct ReleaseSlice {
     pub indicators: Vec<DownloadTable>,
     /// Empty in public results (indicators only).
     pub activity: Vec<ActivityRow>,
+    /// Pathways started by where the patients lived, with rates (docs/residence.md): the same
+    /// in every slice of a release (its cells are national); absent from a release made before
+    /// the residence was recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub residence: Option<ResidenceTable>,
 }
 
 /// The nodes a legal entity's download covers: its units in the release, itself, its region
@@ -188,7 +204,7 @@ pub fn slice(
             }
         }
     }
-    ReleaseSlice { metadata, indicators, activity }
+    ReleaseSlice { metadata, indicators, activity, residence: None }
 }
 
 fn opt_int(v: Option<i64>) -> String {
@@ -212,27 +228,32 @@ fn level_str(l: Option<TargetLevel>) -> &'static str {
 /// with the release's metadata in the first columns of every row.
 pub fn to_csv(s: &ReleaseSlice) -> Result<Vec<u8>, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
-        "release_id",
-        "year",
-        "min_cell",
-        "audit",
-        "table",
-        "level",
-        "node_id",
-        "name",
-        "sex",
-        "age_group",
-        "numerator",
-        "complement",
-        "denominator",
-        "percent",
-        "ci_low_percent",
-        "ci_high_percent",
-        "target_level",
-    ])?;
+    w.write_record(
+        [
+            "release_id",
+            "year",
+            "min_cell",
+            "audit",
+            "table",
+            "level",
+            "node_id",
+            "name",
+            "sex",
+            "age_group",
+            "numerator",
+            "complement",
+            "denominator",
+            "percent",
+            "ci_low_percent",
+            "ci_high_percent",
+            "target_level",
+        ]
+        .into_iter()
+        .chain(RATE_COLUMNS),
+    )?;
     let m = &s.metadata;
     let head = [m.release_id.to_string(), m.year.to_string(), m.min_cell.to_string(), m.audit.line()];
+    const NO_RATES: [&str; 6] = [""; 6];
     for t in &s.indicators {
         for r in &t.rows {
             let mut rec: Vec<String> = head.to_vec();
@@ -251,6 +272,7 @@ pub fn to_csv(s: &ReleaseSlice) -> Result<Vec<u8>, csv::Error> {
                 opt_share(r.result.ci_high),
                 level_str(r.result.target_level).to_owned(),
             ]);
+            rec.extend(NO_RATES.map(String::from));
             w.write_record(&rec)?;
         }
     }
@@ -271,7 +293,48 @@ pub fn to_csv(s: &ReleaseSlice) -> Result<Vec<u8>, csv::Error> {
             String::new(),
             String::new(),
         ]);
+        rec.extend(NO_RATES.map(String::from));
         w.write_record(&rec)?;
+    }
+    if let Some(res) = &s.residence {
+        // The residence tables: the count as numerator, the adult population as denominator,
+        // rates per 1,000 (the standardised rate on the row of both sexes and all ages).
+        let rate = |r: Option<domain::residence::Rate>| -> [String; 3] {
+            r.map_or_else(Default::default, |r| {
+                [format!("{:.2}", r.per_1000), format!("{:.2}", r.ci_low), format!("{:.2}", r.ci_high)]
+            })
+        };
+        let mut write =
+            |table: &str, level: &str, node: String, name: &str, st: &ResidenceStratum, std: [String; 3]| {
+                let mut rec: Vec<String> = head.to_vec();
+                rec.extend([
+                    table.to_owned(),
+                    level.to_owned(),
+                    node,
+                    name.to_owned(),
+                    st.sex.to_owned(),
+                    st.age_group.to_owned(),
+                    opt_int(st.pathways_started),
+                    String::new(),
+                    st.population.map(|p| p.to_string()).unwrap_or_default(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ]);
+                rec.extend(rate(st.rate));
+                rec.extend(std);
+                w.write_record(&rec)
+            };
+        for r in &res.rows {
+            for (i, st) in r.strata.iter().enumerate() {
+                let std = if i == 0 { rate(r.standardised) } else { Default::default() };
+                write(RESIDENCE, r.level.as_str(), r.node_id.to_string(), &r.name, st, std)?;
+            }
+        }
+        for st in &res.without_residence {
+            write(RESIDENCE_UNKNOWN, "nation", res.nation_id.to_string(), "", st, Default::default())?;
+        }
     }
     w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
 }
@@ -284,7 +347,7 @@ pub fn to_json(s: &ReleaseSlice) -> Result<Vec<u8>, serde_json::Error> {
 /// XLSX: an "Om tallene" (about) sheet, one sheet per indicator and one for activity.
 /// The readme sheet's explanations in bokmål (the values — ids, years, the audit line — are the
 /// same in both languages).
-const ABOUT_NO: [(&str, &str); 8] = [
+const ABOUT_NO: [(&str, &str); 9] = [
     ("level", "unit (enhet), legal_entity (helseforetak), region eller nation (landet); et nivå summerer tallene under seg"),
     ("numerator", "tilfeller som oppfyller indikatoren (se arket for hver indikator)"),
     ("complement", "nevner − teller, vist bare når begge er publisert"),
@@ -296,6 +359,10 @@ const ABOUT_NO: [(&str, &str); 8] = [
         "fjorårets andel (fra fjorårets siste publiserte utgivelse) og endringen: bedre / uendret / verre (minst ett prosentpoeng)",
     ),
     ("activity", "forløp startet i året, etter kjønn og aldersgruppe ved start"),
+    (
+        "residence",
+        "forløp startet av voksne etter opptaksområdet (helseforetak, region, landet) pasienten bodde i ved start, med befolkningen 18 år og eldre og rater per 1 000: råe og direkte standardiserte for alder og kjønn til landets befolkning, med 95 % intervall; en rate vises bare når alle tallene den regnes fra er publisert",
+    ),
 ];
 
 /// Columns of an indicator sheet that only the chart reads (right of the table, after a gap):
@@ -383,6 +450,7 @@ pub fn to_xlsx(s: &ReleaseSlice) -> Result<Vec<u8>, XlsxError> {
             ("target_level".into(), "high / moderate / low against the indicator's target levels".into()),
             ("previous_percent, trend".into(), "last year's share (from its latest published release) and the change: better / unchanged / worse (at least one percentage point)".into()),
             ("activity".into(), "pathways started in the year, by sex and age group at the start".into()),
+            ("residence".into(), "pathways started by adults, by the catchment area (health trust, region, nation) the patient lived in at the start, with the population aged 18 and over and rates per 1,000: crude, and directly standardised for age and sex to the nation's population, with 95 % intervals; a rate is shown only when every count it is computed from is published".into()),
         ];
         ws.set_column_width(2, 110)?;
         ws.write_string_with_format(0, 0, "field", &bold)?;
@@ -492,6 +560,52 @@ pub fn to_xlsx(s: &ReleaseSlice) -> Result<Vec<u8>, XlsxError> {
                 Some(v) => ws.write_number(row, 5, v as f64)?,
                 None => ws.write_string(row, 5, SUPPRESSED)?,
             };
+        }
+    }
+    if let Some(res) = &s.residence {
+        let ws = wb.add_worksheet();
+        ws.set_name(RESIDENCE)?;
+        ws.set_column_width(2, 40)?;
+        let header = ["level", "node_id", "name", "sex", "age_group", "pathways_started", "population_18_plus"];
+        for (c, h) in header.iter().chain(&RATE_COLUMNS).enumerate() {
+            ws.write_string_with_format(0, c as u16, *h, &bold)?;
+        }
+        let mut row = 0u32;
+        let rows =
+            res.rows.iter().map(|r| (r.level.as_str(), Some(r.node_id), r.name.as_str(), &r.strata, r.standardised));
+        let unknown = std::iter::once((
+            "nation",
+            Some(res.nation_id),
+            "(no residence in a catchment area)",
+            &res.without_residence,
+            None,
+        ));
+        for (level, node, name, strata, standardised) in rows.chain(unknown) {
+            for (i, st) in strata.iter().enumerate() {
+                row += 1;
+                ws.write_string(row, 0, level)?;
+                if let Some(n) = node {
+                    ws.write_number(row, 1, n as f64)?;
+                }
+                ws.write_string(row, 2, name)?;
+                ws.write_string(row, 3, st.sex)?;
+                ws.write_string(row, 4, st.age_group)?;
+                match st.pathways_started {
+                    Some(v) => ws.write_number(row, 5, v as f64)?,
+                    None => ws.write_string(row, 5, SUPPRESSED)?,
+                };
+                if let Some(p) = st.population {
+                    ws.write_number(row, 6, p as f64)?;
+                }
+                let std = if i == 0 { standardised } else { None };
+                for (c, r) in [(7u16, st.rate), (10, std)] {
+                    if let Some(r) = r {
+                        ws.write_number(row, c, (r.per_1000 * 100.0).round() / 100.0)?;
+                        ws.write_number(row, c + 1, (r.ci_low * 100.0).round() / 100.0)?;
+                        ws.write_number(row, c + 2, (r.ci_high * 100.0).round() / 100.0)?;
+                    }
+                }
+            }
         }
     }
     wb.save_to_buffer()

@@ -10,6 +10,7 @@ pub mod indicators;
 pub mod over_time;
 pub mod releases;
 pub mod research;
+pub mod residence;
 pub mod small_counts;
 pub mod snapshots;
 pub mod suppression;

@@ -121,10 +121,12 @@ pub fn audit_over_time(
         .filter(|(_, &e)| e == last)
         .map(|(((k, _), &j), _)| (k, j))
         .collect();
-    for a in 0..last {
+    for (a, earlier_status) in statuses.iter().enumerate().take(last) {
         let mut change: HashMap<usize, (usize, i64)> = HashMap::new();
         for &(key, j) in &new_cells {
-            let Some(&i) = column.get(&(a, key)) else { continue };
+            // A cell the earlier release did not have (the residence tables of a release made
+            // before residence was recorded) has no change to protect.
+            let Some(&i) = column.get(&(a, key)).filter(|_| earlier_status.contains_key(key)) else { continue };
             let d = freq[j] - freq[i];
             change.insert(j, (i, d));
             if small(d) {

@@ -4,15 +4,18 @@
 //! engine, checked by the independent auditor (a release with any disclosure is refused) and
 //! stored unchanged. Downloads and public results are slices of a stored release.
 //!
-//! The linked table has seven dimensions: population (pathways started, first measurements,
+//! The linked table has eight dimensions: population (pathways started, first measurements,
 //! discharges with ending 3 or 4, follow-up windows, baselines), org (inner codes are the
 //! placements unit / legal entity / region of the counts; units, entities, regions and the
-//! nation are published), sex, age group, and three yes/no outcomes whose meaning depends on the
-//! population (`IndicatorId::counted_in`). Indicators of the same population share its inner
-//! cells, so a shared denominator is one cell of the model and the engine and the auditor see
-//! every relation between the tables. Indicator cells publish `yes` (numerator) and `total`
+//! nation are published), sex, age group, three yes/no outcomes whose meaning depends on the
+//! population (`IndicatorId::counted_in`), and residence (adults' pathways started by the
+//! catchment trust of their residence, under its region; docs/residence.md): the residence
+//! tables are a second grouping of the same pathways, so they are cells of the same model.
+//! Indicators of the same population share its inner cells, so a shared denominator is one cell
+//! of the model and the engine and the auditor see every relation between the tables. Indicator cells publish `yes` (numerator) and `total`
 //! (denominator); `no` (complement) is protected when small but not itself published. The
-//! activity table is the `started` population by sex and age group.
+//! activity table is the `started` population by sex and age group; the residence tables are
+//! the same population at the nation by residence, sex and age group.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Instant;
@@ -22,7 +25,7 @@ use persistence::releases::ReleaseCellRow;
 use serde::Serialize;
 
 use crate::history::{Fixed, History};
-use crate::indicators::{PlacedCount, ACTIVITY};
+use crate::indicators::{PlacedCount, Residence, ACTIVITY};
 use crate::small_counts::ShownCell;
 use crate::suppression::Model;
 use crate::suppression::{
@@ -400,6 +403,79 @@ pub(crate) fn org_dimension(tree: &OrgTree, places: &BTreeSet<Placement>) -> Res
     Ok(OrgCodes { dim, published, leaf })
 }
 
+/// The measure of adults' pathways started by the catchment trust of their residence (at a
+/// trust, its region or the nation: every residence in some catchment area), by sex and age
+/// group (docs/residence.md).
+pub const RESIDENCE: &str = "residence";
+/// The measure of adults' pathways started without a residence in any catchment area (not
+/// recorded, or not mapped), at the nation.
+pub const RESIDENCE_UNKNOWN: &str = "residence_unknown";
+/// The residence code of inner cells outside the residence tables: other populations, minors,
+/// and counts kept before the residence was recorded.
+const RESIDENCE_NOT_SPLIT: &str = "x";
+
+/// The residence dimension of a linked table: all → not split (`x`) and adults; adults →
+/// unknown (`unk`) and known; known → catchment regions `R…` → catchment trusts `c…` (a trust
+/// without a region directly under known).
+pub(crate) struct ResidenceCodes {
+    pub(crate) dim: Dimension,
+    /// (measure, code, node) of every published residence total.
+    pub(crate) published: Vec<(&'static str, String, i64)>,
+    codes: HashMap<i64, String>,
+}
+
+impl ResidenceCodes {
+    fn code_of(&self, r: Residence) -> &str {
+        match r {
+            Residence::NotSplit | Residence::Minor => RESIDENCE_NOT_SPLIT,
+            Residence::Adult(None) => "unk",
+            Residence::Adult(Some(t)) => self.codes.get(&t).map_or("unk", String::as_str),
+        }
+    }
+}
+
+/// The residence dimension over the catchment trusts of `year` and every trust in the counts.
+pub(crate) fn residence_dimension(
+    tree: &OrgTree,
+    year: i32,
+    today: chrono::NaiveDate,
+    epochs: &[Vec<&PlacedCount>],
+) -> Result<ResidenceCodes, SuppressionError> {
+    let mut trusts = tree.catchment_trusts(year);
+    trusts.extend(epochs.iter().flatten().filter_map(|c| match c.residence {
+        Residence::Adult(t) => t,
+        _ => None,
+    }));
+    let mut regions: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+    let mut known: Vec<String> = Vec::new();
+    let codes: HashMap<i64, String> = trusts.iter().map(|t| (*t, format!("c{t}"))).collect();
+    for t in &trusts {
+        match tree.residence_region(*t, year, today) {
+            Some(r) => regions.entry(r).or_default().push(codes[t].clone()),
+            None => known.push(codes[t].clone()),
+        }
+    }
+    known.extend(regions.keys().map(|r| format!("R{r}")));
+    let mut hierarchy: Vec<(String, Vec<String>)> = vec![
+        ("all".to_owned(), vec![RESIDENCE_NOT_SPLIT.to_owned(), "adult".to_owned()]),
+        (
+            "adult".to_owned(),
+            if known.is_empty() { vec!["unk".to_owned()] } else { vec!["unk".to_owned(), "known".to_owned()] },
+        ),
+    ];
+    let mut published = vec![(RESIDENCE_UNKNOWN, "unk".to_owned(), tree.nation())];
+    if !known.is_empty() {
+        hierarchy.push(("known".to_owned(), known));
+        published.push((RESIDENCE, "known".to_owned(), tree.nation()));
+    }
+    for (r, kids) in regions {
+        published.push((RESIDENCE, format!("R{r}"), r));
+        hierarchy.push((format!("R{r}"), kids));
+    }
+    published.extend(trusts.iter().map(|t| (RESIDENCE, codes[t].clone(), *t)));
+    Ok(ResidenceCodes { dim: Dimension::new("residence", "all", &hierarchy)?, published, codes })
+}
+
 /// The linked table of a year: the model, and for each release cell its key and its column.
 pub struct LinkedTable {
     pub model: Model,
@@ -440,52 +516,77 @@ pub(crate) fn linked_table_of(
     places.extend(epochs.iter().flatten().map(|c| c.place));
     let org = org_dimension(tree, &places)?;
 
+    let residence = residence_dimension(tree, year, today, epochs)?;
+
     let sex_codes: Vec<String> = SEXES.iter().map(|(c, _)| c.to_string()).collect();
     let age_codes: Vec<String> = (1..=AGE_GROUPS.len()).map(|a| a.to_string()).collect();
     let time_codes: Vec<String> = (0..epochs.len()).map(|e| format!("t{e}")).collect();
     let populations: Vec<&str> = Population::ALL.iter().map(|p| p.as_str()).collect();
     let mut b = TableBuilder::new();
-    b.dimension(Dimension::flat("population", "all", &populations)?)
+    b.extend0(false)
+        .dimension(Dimension::flat("population", "all", &populations)?)
         .dimension(org.dim.clone())
         .dimension(Dimension::flat("sex", "0", &sex_codes)?)
         .dimension(Dimension::flat("age", "0", &age_codes)?);
     for o in OUTCOME_DIMS {
         b.dimension(Dimension::flat(o, "all", &["yes", "no"])?);
     }
+    b.dimension(residence.dim.clone());
     if over_time {
         b.dimension(Dimension::flat("time", "all", &time_codes)?);
     }
-    let with_time = |mut pattern: Vec<Option<&'static str>>| {
-        if over_time {
-            pattern.push(None);
-        }
-        pattern
-    };
-    // Outcomes a population does not have are always yes; a baseline not yet due is not on time.
-    for p in Population::ALL {
-        for o in p.outcomes()..3 {
-            let mut pattern = with_time(vec![Some(p.as_str()), None, None, None, None, None, None]);
-            pattern[4 + o] = Some("no");
-            b.structural_zero(&pattern)?;
+    let yn = |v: bool| if v { "yes" } else { "no" };
+    let age_of = |c: &PlacedCount| (c.age_group.clamp(0, AGE_GROUPS.len() as i16 - 1) + 1).to_string();
+    // The inner cells are listed here rather than crossed by the builder: every combination of
+    // placement, sex, age group and outcomes a population can have (outcomes a population does
+    // not have are always yes; a baseline not yet due is not on time), with a count or zero.
+    // Pathways started by adults are split by residence: only the residences that occur at the
+    // placement, sex and age group are cells (the others are known zeros; a model that knows more
+    // zeros than an attacker protects at least as well), so the split stays near the size of the
+    // data instead of multiplying the table by the number of catchment trusts.
+    let mut split: BTreeMap<(Placement, i16, String), BTreeSet<&str>> = BTreeMap::new();
+    for c in epochs.iter().flatten() {
+        if c.population == Population::Started {
+            split.entry((c.place, c.sex, age_of(c))).or_default().insert(residence.code_of(c.residence));
         }
     }
-    b.structural_zero(&with_time(vec![
-        Some(Population::Started.as_str()),
-        None,
-        None,
-        None,
-        Some("yes"),
-        Some("no"),
-        None,
-    ]))?;
-    let yn = |v: bool| if v { "yes" } else { "no" };
+    let not_split = [RESIDENCE_NOT_SPLIT];
+    for time in time_codes.iter().map(|t| over_time.then_some(t.as_str())) {
+        for p in Population::ALL {
+            let combos: Vec<[bool; 3]> = (0..8u8)
+                .map(|m| [m & 1 != 0, m & 2 != 0, m & 4 != 0])
+                .filter(|o| (p.outcomes()..3).all(|i| o[i]))
+                .filter(|o| p != Population::Started || !o[0] || o[1])
+                .collect();
+            for place in &places {
+                let leaf = org.leaf[place].as_str();
+                for (sex, s) in SEXES.iter().map(|(c, _)| *c).zip(&sex_codes) {
+                    for a in &age_codes {
+                        let residences = match split.get(&(*place, sex, a.clone())) {
+                            Some(r) if p == Population::Started => r.iter().copied().collect(),
+                            _ => not_split.to_vec(),
+                        };
+                        for [o1, o2, o3] in &combos {
+                            for r in &residences {
+                                let mut codes = vec![p.as_str(), leaf, s, a, yn(*o1), yn(*o2), yn(*o3), r];
+                                codes.extend(time);
+                                b.count(&codes, 0)?;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
     for (e, counts) in epochs.iter().enumerate() {
         for c in counts {
             let sex = c.sex.to_string();
-            let age = (c.age_group.clamp(0, AGE_GROUPS.len() as i16 - 1) + 1).to_string();
+            let age = age_of(c);
             let leaf = org.leaf[&c.place].as_str();
             let [o1, o2, o3] = c.outcomes;
-            let mut codes = vec![c.population.as_str(), leaf, &sex, &age, yn(o1), yn(o2), yn(o3)];
+            let r =
+                if c.population == Population::Started { residence.code_of(c.residence) } else { RESIDENCE_NOT_SPLIT };
+            let mut codes = vec![c.population.as_str(), leaf, &sex, &age, yn(o1), yn(o2), yn(o3), r];
             if over_time {
                 codes.push(&time_codes[e]);
             }
@@ -503,7 +604,7 @@ pub(crate) fn linked_table_of(
             for s in std::iter::once("0").chain(sex_codes.iter().map(String::as_str)) {
                 for a in std::iter::once("0").chain(age_codes.iter().map(String::as_str)) {
                     let key = (ACTIVITY.to_owned(), *node, s.parse().unwrap_or(0), a.parse().unwrap_or(0), "total");
-                    keys.push((key, vec![started, code, s, a, "all", "all", "all"], CellRole::Published));
+                    keys.push((key, vec![started, code, s, a, "all", "all", "all", "all"], CellRole::Published));
                 }
             }
             for id in IndicatorId::ALL {
@@ -511,7 +612,7 @@ pub(crate) fn linked_table_of(
                 for (o, role) in
                     [("total", CellRole::Published), ("yes", CellRole::Published), ("no", CellRole::Protected)]
                 {
-                    let mut codes = vec![population.as_str(), code, "0", "0", "all", "all", "all"];
+                    let mut codes = vec![population.as_str(), code, "0", "0", "all", "all", "all", "all"];
                     if let Some(f) = filter {
                         codes[4 + f] = "yes";
                     }
@@ -519,6 +620,19 @@ pub(crate) fn linked_table_of(
                         codes[4 + outcome] = o;
                     }
                     keys.push(((id.as_str().to_owned(), *node, 0, 0, o), codes, role));
+                }
+            }
+        }
+        // The residence tables: adults' pathways started by the catchment trust (and region, and
+        // the nation) of their residence, and those without one, by sex and age group — for
+        // counts split by residence only (counts kept with a release made before residence was
+        // recorded are not).
+        let split = epochs[e].iter().any(|c| c.population == Population::Started && c.residence != Residence::NotSplit);
+        for (measure, code, node) in residence.published.iter().filter(|_| split) {
+            for s in std::iter::once("0").chain(sex_codes.iter().map(String::as_str)) {
+                for a in std::iter::once("0").chain(age_codes.iter().map(String::as_str)) {
+                    let key = ((*measure).to_owned(), *node, s.parse().unwrap_or(0), a.parse().unwrap_or(0), "total");
+                    keys.push((key, vec![started, "n", s, a, "all", "all", "all", code.as_str()], CellRole::Published));
                 }
             }
         }
@@ -630,7 +744,12 @@ pub fn build_release_with(
         OverTime::WithInsiders | OverTime::WithoutChangeSums => {
             // The same cell at each unit under a cell's node.
             let units = units_under(tree, year, today);
+            // The residence tables have no per-unit parts among the release's cells (the audit
+            // over time covers what a unit's staff know of them).
             previous.history.fix_with_parts(cells_now, min_cell, |key: &CellKey| {
+                if key.0 == RESIDENCE || key.0 == RESIDENCE_UNKNOWN {
+                    return Vec::new();
+                }
                 units
                     .get(&key.1)
                     .map_or_else(Vec::new, |us| us.iter().map(|u| (key.0.clone(), *u, key.2, key.3, key.4)).collect())
@@ -835,6 +954,11 @@ impl ReleaseView {
     /// not in the release.
     pub fn published(&self, measure: &str, node: i64, sex: i16, age: i16, outcome: &'static str) -> Option<i64> {
         self.cells.get(&(measure.to_owned(), node, sex, age, outcome)).and_then(|(v, p)| p.then_some(*v))
+    }
+
+    /// The nodes the release has cells of `measure` for.
+    pub fn nodes_of(&self, measure: &str) -> BTreeSet<i64> {
+        self.cells.keys().filter(|k| k.0 == measure).map(|k| k.1).collect()
     }
 
     /// Whether the release has cells for this node.

@@ -5,7 +5,7 @@
 //! (`/usr/bin/time -v`, one process per task, see tests/bench/reports.sh).
 //!
 //! rusreg-reports-bench --database-url postgres://... --year 2025 --task indicators|completeness|
-//!                      release|protected-completeness|price|over-time|baseline-indicators|
+//!                      release|protected-completeness|price|over-time|residence|baseline-indicators|
 //!                      baseline-completeness [--repeat 5] [--late 50]
 //!
 //! `over-time` builds the year's release from its counts (the first release), adds one late
@@ -193,6 +193,57 @@ fn main() {
                         protected.withheld.len(),
                         100.0 * protected.withheld.len() as f64 / shown.max(1) as f64,
                         protected.audit.line()
+                    ),
+                );
+            }
+        }
+        "residence" => {
+            // The price of the residence tables (docs/residence.md): the insider-safe release of
+            // the year from the same counts, without the residence split (every count as a
+            // release made before residence was recorded: the baseline) and with it, in one run.
+            let tree = OrgTree::load(&mut conn).unwrap();
+            let counts = reporting::indicators::load_counts(&mut conn, &tree, year, year, &s).unwrap();
+            let without: Vec<_> = counts
+                .iter()
+                .map(|c| reporting::indicators::PlacedCount { residence: Default::default(), ..c.clone() })
+                .collect();
+            let (t0, rows0) = time(1, || {
+                let tree = OrgTree::load(&mut conn).unwrap();
+                reporting::indicators::load_counts(&mut conn, &tree, year, year, &s).unwrap().len()
+            });
+            report("residence counts query", &t0, &format!("{rows0} grouped rows (with residence)"));
+            for (label, counts) in [("without residence", &without), ("with residence", &counts)] {
+                let (t, built) = time(repeat, || {
+                    reporting::releases::build_release(
+                        counts,
+                        &tree,
+                        year,
+                        s.today,
+                        5,
+                        &reporting::releases::Previous::default(),
+                    )
+                    .unwrap()
+                });
+                let shown = |c: &&persistence::releases::ReleaseCellRow| c.outcome != "no";
+                let all: Vec<_> = built.cells.iter().filter(shown).collect();
+                let published = all.iter().filter(|c| c.status == "published").count();
+                let residence: Vec<_> = all.iter().filter(|c| c.measure.starts_with("residence")).collect();
+                let residence_published = residence.iter().filter(|c| c.status == "published").count();
+                let other = all.len() - residence.len();
+                let other_published = published - residence_published;
+                report(
+                    &format!("residence release {label}"),
+                    &t,
+                    &format!(
+                        "{} publishable cells, {} published; besides residence {} cells, {} published ({:.1} %); residence {} cells, {} published; stats {}",
+                        all.len(),
+                        published,
+                        other,
+                        other_published,
+                        100.0 * other_published as f64 / other.max(1) as f64,
+                        residence.len(),
+                        residence_published,
+                        built.stats
                     ),
                 );
             }

@@ -518,6 +518,29 @@ fn collect_json(doc: &Value, seen: &mut Seen) {
             }
         }
     }
+    // The residence tables (their youngest age group, 18–24, is the release's first).
+    let age = |raw: &str| if raw == "18-24" { AGES[1].to_owned() } else { raw.to_owned() };
+    let residence = &doc["residence"];
+    let nation = residence["nation_id"].as_i64();
+    let rows =
+        residence["rows"].as_array().into_iter().flatten().map(|r| ("residence", r["node_id"].as_i64(), &r["strata"]));
+    for (measure, node, strata) in
+        rows.chain(std::iter::once(("residence_unknown", nation, &residence["without_residence"])))
+    {
+        for st in strata.as_array().into_iter().flatten() {
+            if let Some(v) = st["pathways_started"].as_i64() {
+                let sex = st["sex"].as_str().unwrap().to_owned();
+                let key = (
+                    measure.to_owned(),
+                    node.unwrap(),
+                    sex,
+                    age(st["age_group"].as_str().unwrap()),
+                    "total".to_owned(),
+                );
+                assert_eq!(*seen.entry(key).or_insert(v), v, "two downloads disagree");
+            }
+        }
+    }
     for r in doc["activity"].as_array().into_iter().flatten() {
         if let Some(v) = r["pathways_started"].as_i64() {
             let key = (
@@ -540,7 +563,11 @@ fn collect_csv(body: &str, seen: &mut Seen) {
     for rec in reader.records() {
         let rec = rec.unwrap();
         let (table, node, sex, age) = (&rec[4], rec[6].parse::<i64>().unwrap(), &rec[8], &rec[9]);
-        for (col, outcome) in [(10, "yes"), (12, "total")] {
+        // A residence row's numerator is its count (the denominator is the population).
+        let residence = table.starts_with("residence");
+        let age = if age == "18-24" { AGES[1] } else { age };
+        let columns: &[(usize, &str)] = if residence { &[(10, "total")] } else { &[(10, "yes"), (12, "total")] };
+        for &(col, outcome) in columns {
             if rec[col].is_empty() {
                 continue;
             }

@@ -291,3 +291,160 @@ async fn bulk_import_takes_the_residence_and_refuses_a_replaced_number_on_its_ro
     assert_eq!(job["rejected"].as_i64(), Some(0), "{job}");
     assert_eq!(app.count("pathways"), 2);
 }
+
+/// The demo's residence reference data through the imports, and a synthetic population of the
+/// last three years (marked synthetic).
+pub async fn reference_data(app: &TestApp, year: i32) {
+    let staff = app.token_for(Role::RegisterStaff, app.nation()).await;
+    assert_eq!(import(app, &staff, "areas", AREAS, "").await.0, 200);
+    assert_eq!(import(app, &staff, "catchment", CATCHMENT, "").await.0, 200);
+    let areas = persistence::residence::all_areas(&mut app.conn()).unwrap();
+    let csv = persistence::synthetic::population::demo_population_csv(&areas, year - 2..=year, 7);
+    let mut conn = app.conn();
+    let staff_id = app.user_with("residence-reference-staff", Role::RegisterStaff, app.nation());
+    let actor = app::access::actor_of(&mut conn, staff_id, None).unwrap().unwrap();
+    let caller = app::Caller::new(actor, None);
+    app::residence::import(&mut conn, &caller, app::residence::Table::Population, csv.as_bytes(), false, true).unwrap();
+}
+
+async fn get_residence(app: &TestApp, token: Option<&str>, query: &str) -> (u16, Value) {
+    let mut req = reqwest::Client::new().get(app.url(&format!("/api/v1/reports/residence{query}")));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let res = req.send().await.unwrap();
+    (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
+}
+
+#[actix_web::test]
+async fn results_by_residence_come_from_the_published_release_with_crude_and_standardised_rates() {
+    let app = TestApp::spawn().await;
+    let year = chrono::Datelike::year(&chrono::Utc::now()) - 1;
+    reference_data(&app, year).await;
+    let key = domain::national_id::IdKey::from_bytes(&integration_tests::TEST_ID_KEY);
+    let settings = persistence::synthetic::SyntheticSettings::builtin().unwrap();
+    let options = persistence::synthetic::LoadOptions { writers: 1, batch_pathways: 2_000 };
+    persistence::synthetic::load(&app.db.url, &key, 20_000, 1, &settings, &options, |_| {}).unwrap();
+    let staff = app.token_for(Role::RegisterStaff, app.nation()).await;
+    let clinician = app.token_for(Role::Registrar, app.unit(UNIT_MOLDE)).await;
+
+    // Before a release of the year is published: nothing to show.
+    let (status, _) = get_residence(&app, Some(&clinician), &format!("?year={year}")).await;
+    assert_eq!(status, 404);
+    // k = 3: at the demo's size (about 2,500 pathways a year) the strata of a k = 5 release are
+    // too often withheld for a standardised rate to show anywhere.
+    let res =
+        app.post("/api/v1/releases", &json!({"year": year, "min_cell": 3})).bearer_auth(&staff).send().await.unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap_or_default());
+    let release: Value = res.json().await.unwrap();
+    let id = release["id"].as_i64().unwrap();
+    assert_eq!(release["audit"]["passed"], true, "{release}");
+    let res = app.post(&format!("/api/v1/releases/{id}/publish"), &json!({})).bearer_auth(&staff).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+
+    // The residence cells are cells of the release, suppressed with the rest.
+    let cells = persistence::releases::release_cells(&mut app.conn(), id, None).unwrap();
+    let residence: Vec<_> = cells.iter().filter(|c| c.measure == "residence").collect();
+    assert!(residence.len() > 100, "{} residence cells", residence.len());
+    assert!(residence.iter().any(|c| c.status != "published"), "some residence cell is withheld");
+    assert!(residence.iter().all(|c| c.status != "published" || c.value == 0 || c.value >= 3));
+
+    // Any signed-in user reads them; the trusts by default.
+    let (status, body) = get_residence(&app, Some(&clinician), &format!("?year={year}")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!((body["level"].as_str(), body["metadata"]["release_id"].as_i64()), (Some("legal_entity"), Some(id)));
+    assert_eq!(body["population_synthetic"], true);
+    let rows = body["rows"].as_array().unwrap();
+    assert!(rows.len() >= 10, "{} trusts", rows.len());
+    let (_, regions) = get_residence(&app, Some(&staff), &format!("?year={year}&level=region")).await;
+    let (_, nation) = get_residence(&app, Some(&staff), &format!("?year={year}&level=nation")).await;
+    let mut standardised = 0;
+    for r in rows.iter().chain(regions["rows"].as_array().unwrap()).chain(nation["rows"].as_array().unwrap()) {
+        let strata = r["strata"].as_array().unwrap();
+        assert_eq!(strata.len(), 4 * 6);
+        // A rate only beside a published count; the standardised rate only when all ten
+        // strata of men and women by adult age group are published.
+        for s in strata {
+            assert_eq!(s["rate"].is_null(), s["pathways_started"].is_null() || s["population"].is_null(), "{s}");
+        }
+        let all_ten = strata
+            .iter()
+            .filter(|s| (s["sex"] == "male" || s["sex"] == "female") && s["age_group"] != "all")
+            .all(|s| s["pathways_started"].is_i64());
+        assert_eq!(r["standardised"].is_object(), all_ten, "{r}");
+        if let Some(st) = r["standardised"].as_object() {
+            standardised += 1;
+            let (v, lo, hi) =
+                (st["per_1000"].as_f64().unwrap(), st["ci_low"].as_f64().unwrap(), st["ci_high"].as_f64().unwrap());
+            assert!(lo < v && v < hi, "{st:?}");
+        }
+        // Where the sexes are all published, they add up to the total; the crude rate is the
+        // count per 1,000 of the population.
+        if let Some(total) = r["pathways_started"].as_i64() {
+            let by_sex: Option<i64> = ["male", "female", "unknown"]
+                .iter()
+                .map(|sex| {
+                    strata
+                        .iter()
+                        .find(|s| s["sex"] == *sex && s["age_group"] == "all")
+                        .and_then(|s| s["pathways_started"].as_i64())
+                })
+                .sum();
+            if let Some(sum) = by_sex {
+                assert_eq!(sum, total);
+            }
+            let crude = r["crude"]["per_1000"].as_f64().unwrap();
+            let population = r["population"].as_i64().unwrap();
+            assert!((crude - 1000.0 * total as f64 / population as f64).abs() < 1e-9);
+        }
+    }
+    assert!(rows.iter().all(|r| r["level"] == "legal_entity"));
+    assert!(standardised > 0, "some row has every stratum published");
+
+    // The nation's count is the sum of the regions' when all are published.
+    let sum: Option<i64> = regions["rows"].as_array().unwrap().iter().map(|r| r["pathways_started"].as_i64()).sum();
+    let national = nation["rows"][0]["pathways_started"].as_i64();
+    if let (Some(s), Some(n)) = (sum, national) {
+        assert_eq!(s, n);
+    }
+    assert_eq!(nation["without_residence"].as_array().unwrap().len(), 4 * 6);
+
+    // Downloads carry the same tables: JSON, CSV rows and an XLSX sheet.
+    let download =
+        |format: &str| app.get(&format!("/api/v1/releases/{id}/download?format={format}")).bearer_auth(&staff).send();
+    let json_doc: Value = download("json").await.unwrap().json().await.unwrap();
+    assert_eq!(
+        json_doc["residence"]["rows"].as_array().unwrap().len(),
+        rows.len() + regions["rows"].as_array().unwrap().len() + 1
+    );
+    let csv = download("csv").await.unwrap().text().await.unwrap();
+    assert!(csv.lines().next().unwrap().ends_with("standardised_ci_high"));
+    assert!(csv.lines().filter(|l| l.contains(",residence,legal_entity,")).count() == rows.len() * 24);
+    let xlsx = download("xlsx").await.unwrap().bytes().await.unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(xlsx.to_vec())).unwrap();
+    let mut workbook = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("xl/workbook.xml").unwrap(), &mut workbook).unwrap();
+    assert!(workbook.contains("name=\"residence\""), "{workbook}");
+    // The public results too.
+    let public: Value =
+        reqwest::get(app.url(&format!("/api/v1/public/indicators?year={year}"))).await.unwrap().json().await.unwrap();
+    assert_eq!(public["residence"]["rows"], json_doc["residence"]["rows"]);
+}
+
+#[actix_web::test]
+async fn results_by_residence_refuse_strangers_and_bad_queries() {
+    let app = TestApp::spawn().await;
+    let token = app.token_for(Role::Registrar, app.unit(UNIT_MOLDE)).await;
+    assert_eq!(get_residence(&app, None, "?year=2025").await.0, 401);
+    let (status, problem) = get_residence(&app, Some(&token), "?year=2025&level=unit").await;
+    assert_eq!((status, fields(&problem)), (422, vec!["level:code_list".to_owned()]), "{problem}");
+    let (status, problem) = get_residence(&app, Some(&token), "?year=2025&level=county").await;
+    assert_eq!((status, fields(&problem)), (422, vec!["level:code_list".to_owned()]), "{problem}");
+    let (status, problem) = get_residence(&app, Some(&token), "?year=1999").await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(fields(&problem), vec!["year:range".to_owned()]);
+    // A query that does not parse is a 400, like every query of the API.
+    assert_eq!(get_residence(&app, Some(&token), "?year=abc").await.0, 400);
+    assert_eq!(get_residence(&app, Some(&token), "?level=region").await.0, 400);
+    assert_eq!(get_residence(&app, Some(&token), "?year=2025").await.0, 404);
+}

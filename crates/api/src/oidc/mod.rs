@@ -289,6 +289,7 @@ mod tests {
             "/api/v1/reports/indicators",
             "/api/v1/reports/completeness",
             "/api/v1/reports/variable-completeness",
+            "/api/v1/reports/residence",
             "/api/v1/coverage/reference-counts",
             "/api/v1/releases",
             "/api/v1/releases/{id}",
