@@ -287,6 +287,9 @@ struct Coalition {
     /// The residence codes under each node of the residence tables: a trust's own, a region's
     /// trusts, the nation's every trust (`unk` for the count without a residence).
     residence_under: BTreeMap<String, Vec<String>>,
+    /// The tree of the residence tables: (region, its trusts) and (nation, regions and trusts
+    /// without a region).
+    residence_tree: Vec<(i64, Vec<i64>)>,
 }
 
 /// The tree of `year` as the placements of its units: (unit, entity, region).
@@ -392,7 +395,10 @@ async fn gather(app: &TestApp, year: i32, release: i64, nation: i64) -> Coalitio
         }
     }
     let mut residence_under: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut residence_tree: Vec<(i64, Vec<i64>)> = Vec::new();
     if !trusts.is_empty() {
+        residence_tree.extend(regions.iter().map(|(r, ts)| (*r, ts.clone())));
+        residence_tree.push((nation, top.clone()));
         for t in &trusts {
             residence_under.insert(format!("residence:{t}"), vec![t.to_string()]);
         }
@@ -548,7 +554,7 @@ async fn gather(app: &TestApp, year: i32, release: i64, nation: i64) -> Coalitio
             }
         }
     }
-    Coalition { system: sys, seen, units_of, children, trusts, residence_under }
+    Coalition { system: sys, seen, units_of, children, trusts, residence_under, residence_tree }
 }
 
 /// The insider of `unit`: every count of the unit, as its records give them — all of the
@@ -926,6 +932,16 @@ fn node_of(name: &str) -> Option<i64> {
 /// release cell at every node with children and every completeness count of a legal entity.
 fn sum_relations(c: &Coalition) -> Vec<(String, Vec<String>)> {
     let mut out = Vec::new();
+    // The residence tables: trusts to their region, regions (and trusts without one) to the
+    // nation.
+    for (parent, kids) in &c.residence_tree {
+        for s in SEXES {
+            for a in AGES {
+                let kids = kids.iter().map(|k| r_name("residence", *k, s, a, "total")).collect();
+                out.push((r_name("residence", *parent, s, a, "total"), kids));
+            }
+        }
+    }
     for (parent, kids) in &c.children {
         for (m, s, a, o) in stems() {
             out.push((r_name(&m, *parent, &s, &a, &o), kids.iter().map(|k| r_name(&m, *k, &s, &a, &o)).collect()));
@@ -987,8 +1003,12 @@ fn differences_seen_by(
             *own.entry(name.clone()).or_insert(0) += v;
         }
     }
-    // The insider's own change within a cell (its unit's same cell, when under the cell).
+    // The insider's own change within a cell (its unit's same cell, when under the cell; its
+    // patients of the residence, in a residence cell).
     let mine = |name: &str| match (insider, node_of(name)) {
+        (Some(u), _) if own_residence(&after.coalition, &own, u, name).is_some() => {
+            own_residence(&after.coalition, &own, u, name).unwrap_or(0)
+        }
         (Some(u), Some(n)) if after.coalition.units_of.get(&n).is_some_and(|s| s.contains(&u)) => {
             own.get(&same_cell_at(name, u)).copied().unwrap_or(0)
         }
@@ -1326,6 +1346,7 @@ fn see_snapshot(app: &TestApp, year: i32, cells: &[reporting::small_counts::Show
             children,
             trusts: Vec::new(),
             residence_under: BTreeMap::new(),
+            residence_tree: Vec::new(),
         },
         insiders,
     }
