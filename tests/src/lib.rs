@@ -269,6 +269,24 @@ impl Drop for TestDb {
     }
 }
 
+/// The real app served on a free port of 127.0.0.1 over the database at `server_url` (as the
+/// server's role), with the test settings changed by `f`: its base URL.
+fn serve_over(server_url: &str, f: impl FnOnce(&mut api::config::Settings)) -> String {
+    let mut settings = api::config::Settings::defaults();
+    settings.jwt_secret = Some(TEST_JWT_SECRET.to_vec());
+    f(&mut settings);
+    let pool = persistence::build_pool(server_url, 4).expect("pool");
+    let reports_url = settings.reports_database_url.clone().unwrap_or_else(|| server_url.to_owned());
+    let reports_pool = persistence::build_pool(&reports_url, 2).expect("reports pool");
+    let id_key = domain::national_id::IdKey::from_bytes(&TEST_ID_KEY);
+    let state = api::build_state(settings, pool, reports_pool, TEST_JWT_SECRET, id_key).expect("state");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = format!("http://{}", listener.local_addr().expect("addr"));
+    let server = api::serve(state, listener, Some(2)).expect("serve");
+    actix_web::rt::spawn(server);
+    addr
+}
+
 /// The real app served on a free port of 127.0.0.1 over a fresh `TestDb`.
 pub struct TestApp {
     pub db: TestDb,
@@ -288,18 +306,7 @@ impl TestApp {
 
     /// Spawns over the database `db` (for example a restored one).
     pub async fn spawn_on(db: TestDb, f: impl FnOnce(&mut api::config::Settings)) -> Self {
-        let mut settings = api::config::Settings::defaults();
-        settings.jwt_secret = Some(TEST_JWT_SECRET.to_vec());
-        f(&mut settings);
-        let pool = persistence::build_pool(&db.server_url, 4).expect("pool");
-        let reports_url = settings.reports_database_url.clone().unwrap_or_else(|| db.server_url.clone());
-        let reports_pool = persistence::build_pool(&reports_url, 2).expect("reports pool");
-        let id_key = domain::national_id::IdKey::from_bytes(&TEST_ID_KEY);
-        let state = api::build_state(settings, pool, reports_pool, TEST_JWT_SECRET, id_key).expect("state");
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = format!("http://{}", listener.local_addr().expect("addr"));
-        let server = api::serve(state, listener, Some(2)).expect("serve");
-        actix_web::rt::spawn(server);
+        let addr = serve_over(&db.server_url, f);
         // Idle connections are dropped well before the server's keep-alive (5 s) closes them, so
         // that a request after a pause never goes out on a connection the server is closing
         // (hyper's IncompleteMessage, seen on a loaded machine).
@@ -312,6 +319,12 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.addr, path)
+    }
+
+    /// Another rusreg server over the same database, as a second instance behind one address
+    /// would be, with settings changed by `f`: its base URL.
+    pub fn serve_another(&self, f: impl FnOnce(&mut api::config::Settings)) -> String {
+        serve_over(&self.db.server_url, f)
     }
 
     pub fn conn(&self) -> PgConnection {

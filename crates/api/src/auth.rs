@@ -98,10 +98,36 @@ impl FromRequest for AuthUser {
                 method: req.method().as_str(),
                 url: request_url(&state, &req),
             };
-            let principal = provider.verify(&header, &presented).await?;
+            let (principal, proof) = provider.verify(&header, &presented).await?;
+            if let Some(proof) = proof {
+                first_use_of_proof(&state, proof).await?;
+            }
             provider_actor(&state, &req, provider.issuer(), principal).await
         })
     }
+}
+
+/// Records a DPoP proof as used, in PostgreSQL (shared by every rusreg process on the
+/// database); a proof used before is refused. Every 256th proof also sweeps out up to 1,000
+/// proofs whose end has passed.
+async fn first_use_of_proof(state: &AppState, proof: crate::oidc::dpop::Proof) -> Result<(), ApiError> {
+    static RECORDED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let sweep = RECORDED.fetch_add(1, std::sync::atomic::Ordering::Relaxed).is_multiple_of(256);
+    let until = chrono::DateTime::from_timestamp(proof.until, 0)
+        .ok_or(ApiError::Unauthenticated("the DPoP proof is invalid"))?;
+    let first = state
+        .run_db(move |conn| {
+            if sweep {
+                persistence::identities::sweep_proofs(conn, 1_000)?;
+            }
+            Ok(persistence::identities::first_use_of_proof(conn, &proof.key, until)?)
+        })
+        .await?;
+    if !first {
+        tracing::info!(reason = "the DPoP proof has been used before", "DPoP proof refused");
+        return Err(ApiError::Unauthenticated("the DPoP proof has been used before"));
+    }
+    Ok(())
 }
 
 /// The token of `Authorization: Bearer <token>` or `Authorization: DPoP <token>`.

@@ -178,3 +178,31 @@ pub fn revoke_client(conn: &mut PgConnection, id: i64, by: Uuid) -> Result<Clien
 pub fn find_client_by_id(conn: &mut PgConnection, id: i64) -> Result<ClientRow, RepoError> {
     Ok(oidc_clients::table.find(id).select(ClientRow::as_select()).first(conn)?)
 }
+
+/// Records a DPoP proof (the SHA-256 of its key thumbprint and `jti`, hex) as used until
+/// `until`: true when it was not in use, false for a replay. A recorded proof whose end has
+/// passed is taken over. Shared by every process on the database (docs/operations.md, DPoP).
+pub fn first_use_of_proof(
+    conn: &mut PgConnection,
+    key: &str,
+    until: chrono::DateTime<chrono::Utc>,
+) -> Result<bool, RepoError> {
+    let taken = diesel::sql_query(
+        "INSERT INTO dpop_proofs (key, expires_at) VALUES ($1, $2) \
+         ON CONFLICT (key) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE dpop_proofs.expires_at < now()",
+    )
+    .bind::<diesel::sql_types::Text, _>(key)
+    .bind::<diesel::sql_types::Timestamptz, _>(until)
+    .execute(conn)?;
+    Ok(taken == 1)
+}
+
+/// Removes up to `batch` proofs whose end has passed; returns how many.
+pub fn sweep_proofs(conn: &mut PgConnection, batch: i64) -> Result<usize, RepoError> {
+    Ok(diesel::sql_query(
+        "DELETE FROM dpop_proofs WHERE key IN \
+         (SELECT key FROM dpop_proofs WHERE expires_at < now() ORDER BY expires_at LIMIT $1)",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(batch)
+    .execute(conn)?)
+}

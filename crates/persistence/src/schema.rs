@@ -616,6 +616,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    dpop_proofs (key) {
+        key -> Text,
+        expires_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(baseline_forms -> forms (form_id));
 diesel::joinable!(completeness_snapshots -> releases (release_id));
 diesel::joinable!(discharge_forms -> forms (form_id));
@@ -690,6 +697,7 @@ diesel::joinable!(service_facts -> org_nodes (node_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     catchment_areas,
+    dpop_proofs,
     populations,
     residence_areas,
     audit_log,

@@ -539,6 +539,48 @@ async fn tokens_of_another_issuer_or_audience_expired_or_of_a_refused_algorithm_
 }
 
 #[actix_web::test]
+async fn a_dpop_proof_taken_by_one_instance_is_refused_by_another_on_the_same_database() {
+    // Two rusreg instances behind one public address, over one database (what a load balancer
+    // in front of two processes gives). Before the proofs were recorded in PostgreSQL, each
+    // process remembered its own, and the second instance accepted the replay.
+    let public = "https://rusreg.test";
+    let w = world(|s| s.public_url = Some(public.to_owned())).await;
+    let oidc = w.provider.settings();
+    let other = w.app.serve_another(|s| {
+        s.oidc = Some(oidc);
+        s.public_url = Some(public.to_owned());
+    });
+    register(&w, "journal", w.orgs.entity).await;
+    let key = DpopKey::generate();
+    let answer = w.provider.client_credentials("journal", SCOPE, RESOURCE, Some(&key)).await;
+    let token = answer["access_token"].as_str().unwrap().to_owned();
+    let htu = format!("{public}/api/v1/me");
+    let send = |base: String, proof: String| {
+        let req = w
+            .app
+            .client
+            .get(format!("{base}/api/v1/me"))
+            .header("authorization", format!("DPoP {token}"))
+            .header("DPoP", proof);
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    let proof = key.proof("GET", &htu, Some(&token));
+    assert_eq!(send(w.app.addr.clone(), proof.clone()).await, 200);
+    assert_eq!(send(other.clone(), proof.clone()).await, 401, "replayed at the other instance");
+    assert_eq!(send(w.app.addr.clone(), proof).await, 401, "replayed at the first");
+    // A fresh proof is taken at either.
+    assert_eq!(send(other, key.proof("GET", &htu, Some(&token))).await, 200);
+    // What is stored is a hash with its end, nothing of the proof itself.
+    use diesel::prelude::*;
+    let keys: Vec<String> = persistence::schema::dpop_proofs::table
+        .select(persistence::schema::dpop_proofs::key)
+        .load(&mut w.app.conn())
+        .unwrap();
+    assert_eq!(keys.len(), 2);
+    assert!(keys.iter().all(|k| k.len() == 64 && k.chars().all(|c| c.is_ascii_hexdigit())));
+}
+
+#[actix_web::test]
 async fn dpop_bound_tokens_need_a_fresh_proof_of_their_key_for_the_request() {
     let w = world(|_| {}).await;
     register(&w, "journal", w.orgs.entity).await;

@@ -124,6 +124,7 @@ const MATRIX: &[(&str, &str)] = &[
     ("catchment_areas", "SI"),
     ("completeness_snapshots", "SI"),
     ("discharge_forms", "SIUD"),
+    ("dpop_proofs", "SIUD"),
     ("follow_up_forms", "SIUD"),
     ("form_history", "SI"),
     ("form_substances", "SID"),

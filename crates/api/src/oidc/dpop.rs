@@ -4,9 +4,6 @@
 //! (`jti`), that it is for this access token (`ath`), and that its key is the one the token is
 //! bound to (the token's `cnf.jkt`, the key's RFC 7638 thumbprint).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -30,8 +27,6 @@ const PROOF_ALGORITHMS: [Algorithm; 9] = [
 ];
 /// Members of a private key, which a proof's `jwk` must not have.
 const PRIVATE_MEMBERS: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "k"];
-/// Proofs remembered before the expired ones are swept out.
-const SWEEP_AT: usize = 4096;
 
 /// Why a proof is refused (each a 401).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -48,8 +43,6 @@ pub enum ProofError {
     Target,
     #[error("the DPoP proof is too old or from the future")]
     Time,
-    #[error("the DPoP proof has been used before")]
-    Replayed,
     #[error("the DPoP proof is for another access token")]
     AccessToken,
     #[error("the DPoP proof's key is not the one the token is bound to")]
@@ -104,37 +97,18 @@ pub struct Request<'a> {
     pub leeway: i64,
 }
 
-/// The `jti`s seen recently, each kept until its proof would be too old anyway. In memory, per
-/// process: with several rusreg processes behind one address a proof could be replayed once at
-/// each (docs/operations.md, DPoP).
-#[derive(Default)]
-pub struct ReplayCache {
-    seen: Mutex<HashMap<String, i64>>,
-}
-
-impl ReplayCache {
-    /// Records `jti` until `until`; false when it is recorded already.
-    fn first_use(&self, jti: &str, now: i64, until: i64) -> bool {
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        if seen.len() >= SWEEP_AT {
-            seen.retain(|_, t| *t >= now);
-        }
-        if seen.get(jti).is_some_and(|t| *t >= now) {
-            return false;
-        }
-        seen.insert(jti.to_owned(), until);
-        true
-    }
+/// A proof that passed every check but the replay check: the SHA-256 of its key thumbprint and
+/// `jti` (hex) and until when it must be remembered (when it would be refused as too old
+/// anyway). The caller records it in PostgreSQL (`persistence::identities::first_use_of_proof`),
+/// so that every rusreg process on the database refuses a replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proof {
+    pub key: String,
+    pub until: i64,
 }
 
 /// Checks `proof` for the access token `token` bound to the key thumbprint `jkt`.
-pub fn verify(
-    proof: &str,
-    token: &str,
-    jkt: &str,
-    request: &Request<'_>,
-    replay: &ReplayCache,
-) -> Result<(), ProofError> {
+pub fn verify(proof: &str, token: &str, jkt: &str, request: &Request<'_>) -> Result<Proof, ProofError> {
     let header_b64 = proof.split('.').next().ok_or(ProofError::Malformed)?;
     let raw_header: Value = URL_SAFE_NO_PAD
         .decode(header_b64)
@@ -179,10 +153,7 @@ pub fn verify(
     }
     // Replays are remembered per key, until the proof would be refused as too old.
     let until = claims.iat + MAX_AGE_SECONDS + 2 * request.leeway;
-    if !replay.first_use(&format!("{jkt}:{}", claims.jti), request.now, until) {
-        return Err(ProofError::Replayed);
-    }
-    Ok(())
+    Ok(Proof { key: hex::encode(Sha256::digest(format!("{jkt}:{}", claims.jti))), until })
 }
 
 #[cfg(test)]
@@ -210,14 +181,5 @@ mod tests {
         assert!(!same_target("https://rusreg.example/api/v1/me", "http://rusreg.example/api/v1/me"));
         assert!(!same_target("https://rusreg.example/api/v1/me", "https://rusreg.example/api/v1/patients"));
         assert!(!same_target("https://other.example/api/v1/me", "https://rusreg.example/api/v1/me"));
-    }
-
-    #[test]
-    fn a_jti_is_accepted_once_until_it_expires() {
-        let cache = ReplayCache::default();
-        assert!(cache.first_use("a", 100, 160));
-        assert!(!cache.first_use("a", 101, 161));
-        assert!(cache.first_use("b", 101, 161));
-        assert!(cache.first_use("a", 161, 221), "expired entries no longer count");
     }
 }

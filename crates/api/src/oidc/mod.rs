@@ -99,25 +99,30 @@ fn string(claims: &Map<String, Value>, name: &str) -> Option<String> {
     claims.get(name).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
 }
 
-/// The configured provider, its cached keys and the DPoP proofs seen.
+/// The configured provider and its cached keys.
 pub struct Provider {
     pub settings: OidcSettings,
     keys: jwks::Jwks,
-    replay: dpop::ReplayCache,
 }
 
 impl Provider {
     pub fn new(settings: OidcSettings) -> Result<Self, ApiError> {
         let keys = jwks::Jwks::new(&settings).map_err(ApiError::internal)?;
-        Ok(Self { settings, keys, replay: dpop::ReplayCache::default() })
+        Ok(Self { settings, keys })
     }
 
     pub fn issuer(&self) -> &str {
         &self.settings.issuer
     }
 
-    /// Verifies `presented` (whose header is `header`) and says what it names.
-    pub async fn verify(&self, header: &Header, presented: &Presented<'_>) -> Result<Principal, ApiError> {
+    /// Verifies `presented` (whose header is `header`) and says what it names, with its DPoP
+    /// proof when the token is bound to a key: the caller records the proof as used (and refuses
+    /// a replay) before it lets the request through.
+    pub async fn verify(
+        &self,
+        header: &Header,
+        presented: &Presented<'_>,
+    ) -> Result<(Principal, Option<dpop::Proof>), ApiError> {
         use ApiError::Unauthenticated as Refuse;
         if !self.settings.algorithms.contains(&header.alg) {
             return Err(Refuse("the token's signing algorithm is not accepted"));
@@ -165,24 +170,22 @@ impl Provider {
         if !scopes(&claims).contains(&self.settings.scope) {
             return Err(Refuse("the token lacks the required scope"));
         }
-        self.check_binding(&claims, presented, now, leeway)?;
+        let proof = self.check_binding(&claims, presented, now, leeway)?;
         let client_id = string(&claims, "client_id");
         let subject = string(&claims, "sub");
         let national_id = string(&claims, claims::PID);
         let person = national_id.is_some() || subject.as_ref().is_some_and(|s| Some(s) != client_id.as_ref());
         if person {
-            return Ok(Principal::Person {
-                subject,
-                national_id,
-                security_level: security_level(claims.get(claims::SECURITY_LEVEL), claims.get(claims::ASSURANCE_LEVEL)),
-            });
+            let level = security_level(claims.get(claims::SECURITY_LEVEL), claims.get(claims::ASSURANCE_LEVEL));
+            return Ok((Principal::Person { subject, national_id, security_level: level }, proof));
         }
         let client_id = client_id.ok_or(Refuse("the token names neither a person nor a client"))?;
-        Ok(Principal::System {
+        let principal = Principal::System {
             client_id,
             org_parent: string(&claims, claims::ORG_PARENT),
             org_child: string(&claims, claims::ORG_CHILD),
-        })
+        };
+        Ok((principal, proof))
     }
 
     /// A token bound to a key (`cnf.jkt`) comes with `Authorization: DPoP` and a proof of that
@@ -193,21 +196,20 @@ impl Provider {
         presented: &Presented<'_>,
         now: i64,
         leeway: i64,
-    ) -> Result<(), ApiError> {
+    ) -> Result<Option<dpop::Proof>, ApiError> {
         use ApiError::Unauthenticated as Refuse;
         let jkt = claims.get("cnf").and_then(|c| c.get("jkt")).and_then(Value::as_str);
         match (jkt, presented.scheme) {
             (None, _) if self.settings.require_dpop => Err(Refuse("a DPoP-bound token is required")),
-            (None, Scheme::Bearer) => Ok(()),
+            (None, Scheme::Bearer) => Ok(None),
             (None, Scheme::DPoP) => Err(Refuse("the token is not DPoP-bound: send it as a bearer token")),
             (Some(_), Scheme::Bearer) => Err(Refuse("the token is DPoP-bound: send it with Authorization: DPoP")),
             (Some(jkt), Scheme::DPoP) => {
                 let proof = presented.proof.ok_or(Refuse("a DPoP-bound token needs one DPoP proof header"))?;
                 let request = dpop::Request { method: presented.method, url: &presented.url, now, leeway };
-                dpop::verify(proof, presented.token, jkt, &request, &self.replay).map_err(|e| {
+                dpop::verify(proof, presented.token, jkt, &request).map(Some).map_err(|e| {
                     tracing::info!(reason = %e, "DPoP proof refused");
                     Refuse(match e {
-                        dpop::ProofError::Replayed => "the DPoP proof has been used before",
                         dpop::ProofError::Target => "the DPoP proof is for another method or URL",
                         dpop::ProofError::Binding => "the DPoP proof's key is not the one the token is bound to",
                         dpop::ProofError::AccessToken => "the DPoP proof is for another access token",
