@@ -221,6 +221,25 @@ impl<T> Checked<T> {
         self.errors.push(FieldError::new(format!("rows[{line}].{field}"), code, message));
     }
 
+    /// A line's period `[valid_from, valid_to)` (`valid_to` empty: still valid), each date
+    /// checked and the end after the start: `None` for a date that is not one.
+    fn period(&mut self, line: u64, from: &str, to: &str) -> (Option<NaiveDate>, Option<Option<NaiveDate>>) {
+        let valid_from = date(from);
+        if valid_from.is_none() {
+            self.bad(line, "valid_from", "format", "valid_from is a date (YYYY-MM-DD)");
+        }
+        let valid_to = if to.is_empty() { Some(None) } else { date(to).map(Some) };
+        if valid_to.is_none() {
+            self.bad(line, "valid_to", "format", "valid_to is a date (YYYY-MM-DD) or empty");
+        }
+        if let (Some(f), Some(Some(t))) = (valid_from, valid_to) {
+            if t <= f {
+                self.bad(line, "valid_to", "date_order", "valid_to is after valid_from");
+            }
+        }
+        (valid_from, valid_to)
+    }
+
     fn finish(self) -> Result<Vec<T>, Error> {
         if self.errors.is_empty() {
             Ok(self.rows)
@@ -265,19 +284,7 @@ fn parse_areas(lines: &Lines, stored: &[AreaRow]) -> Result<Vec<AreaRow>, Error>
         if name.is_empty() || name.chars().count() > 200 {
             out.bad(line, "name", "length", "the name has 1 to 200 characters");
         }
-        let valid_from = date(from);
-        if valid_from.is_none() {
-            out.bad(line, "valid_from", "format", "valid_from is a date (YYYY-MM-DD)");
-        }
-        let valid_to = if to.is_empty() { Some(None) } else { date(to).map(Some) };
-        if valid_to.is_none() {
-            out.bad(line, "valid_to", "format", "valid_to is a date (YYYY-MM-DD) or empty");
-        }
-        if let (Some(f), Some(Some(t))) = (valid_from, valid_to) {
-            if t <= f {
-                out.bad(line, "valid_to", "date_order", "valid_to is after valid_from");
-            }
-        }
+        let (valid_from, valid_to) = out.period(line, from, to);
         if !successor.is_empty() {
             if !is_area_code(successor) || successor == code {
                 out.bad(line, "successor", "format", "the successor is another area's code");
@@ -334,19 +341,7 @@ fn parse_catchment(
     for (line, v) in &lines.rows {
         let line = *line;
         let (code, org, from, to) = (&v[c[0]], &v[c[1]], &v[c[2]], &v[c[3]]);
-        let valid_from = date(from);
-        if valid_from.is_none() {
-            out.bad(line, "valid_from", "format", "valid_from is a date (YYYY-MM-DD)");
-        }
-        let valid_to = if to.is_empty() { Some(None) } else { date(to).map(Some) };
-        if valid_to.is_none() {
-            out.bad(line, "valid_to", "format", "valid_to is a date (YYYY-MM-DD) or empty");
-        }
-        if let (Some(f), Some(Some(t))) = (valid_from, valid_to) {
-            if t <= f {
-                out.bad(line, "valid_to", "date_order", "valid_to is after valid_from");
-            }
-        }
+        let (valid_from, valid_to) = out.period(line, from, to);
         match known.get(code.as_str()) {
             None => out.bad(line, "area_code", "unknown", "not an area of the reference data (import the areas first)"),
             Some(periods) => {

@@ -451,14 +451,6 @@ pub fn demo(mut settings: Settings) -> anyhow::Result<()> {
         }
     }
     if let Some(id) = staff {
-        if persistence::residence::all_areas(&mut conn)?.is_empty() {
-            match import_demo_residence(&server, id, chrono::Datelike::year(&today)) {
-                Ok(n) => println!(
-                    "imported the demo residence areas, catchment areas and a SYNTHETIC population ({n} counts)"
-                ),
-                Err(e) => println!("no demo residence data: {e}"),
-            }
-        }
         if persistence::directory::is_empty(&mut conn)? {
             match import_demo_directory(&server, id) {
                 Ok(n) => println!("imported the demo service directory ({n} units, made-up facts)"),
