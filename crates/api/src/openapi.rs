@@ -30,7 +30,7 @@ use crate::config::OidcSettings;
         crate::research::create_project, crate::research::list_projects, crate::research::get_project,
         crate::research::create_extract, crate::research::mark_notice_told,
         crate::orders::create_order, crate::orders::list_orders, crate::orders::get_order,
-        crate::orders::cancel_order,
+        crate::orders::cancel_order, crate::orders::order_summary,
         crate::worklist::get_worklist,
         crate::reports::get_indicators, crate::reports::get_completeness, crate::reports::get_variable_completeness,
         crate::reports::get_residence,

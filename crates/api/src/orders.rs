@@ -246,9 +246,99 @@ pub async fn cancel_order(
     Ok(HttpResponse::Ok().json(OrderResponse::of_view(view)))
 }
 
+#[derive(Debug, Deserialize, IntoParams, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct SummaryParams {
+    /// Orders made in this year (default: this year).
+    #[param(minimum = 2000, maximum = 2100)]
+    pub year: Option<i32>,
+    /// baseline, measurement or follow_up (default).
+    pub questionnaire: Option<String>,
+}
+
+/// What became of one unit's orders (or the nation's, in `total`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UnitOrderSummary {
+    pub unit_id: i64,
+    pub name: String,
+    /// Orders made in the year.
+    pub ordered: i64,
+    /// Of them, with at least one message sent (e-mail by rusreg; letters and SMS as marked
+    /// sent by the print service and the SMS gateway).
+    pub sent: i64,
+    /// Still open (ordered, notified or opened).
+    pub open: i64,
+    pub answered: i64,
+    pub expired: i64,
+    pub cancelled: i64,
+    pub failed: i64,
+    /// Follow-ups only: pathways whose follow-up window is open today (ending 3 or 4, consent
+    /// to be contacted, no follow-up done). Null for other questionnaires.
+    pub window_open: Option<i64>,
+    /// Follow-ups only: of those, pathways without an open or answered follow-up order.
+    pub window_without_order: Option<i64>,
+}
+
+impl From<app::orders::UnitSummary> for UnitOrderSummary {
+    fn from(u: app::orders::UnitSummary) -> Self {
+        let o = u.orders;
+        Self {
+            unit_id: u.unit_id,
+            name: u.name,
+            ordered: o.ordered,
+            sent: o.sent,
+            open: o.open,
+            answered: o.answered,
+            expired: o.expired,
+            cancelled: o.cancelled,
+            failed: o.failed,
+            window_open: u.window_open,
+            window_without_order: u.window_without_order,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderSummaryResponse {
+    pub year: i32,
+    pub questionnaire: String,
+    /// The day the follow-up windows are counted on.
+    pub today: NaiveDate,
+    /// One line per unit with orders in the year or (follow-ups) an open window.
+    pub units: Vec<UnitOrderSummary>,
+    pub total: UnitOrderSummary,
+}
+
+/// Register staff's view of the patient channel's orders by unit: made, sent, open, answered,
+/// expired, cancelled and failed in a year, and for follow-ups the windows open today and those
+/// still without an order. Counts only.
+#[utoipa::path(get, path = "/api/v1/orders/summary", tag = "orders", security(("bearer" = [])),
+    params(SummaryParams),
+    responses((status = 200, body = OrderSummaryResponse), (status = 400, body = crate::error::Problem),
+              (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem),
+              (status = 422, body = crate::error::Problem)))]
+pub async fn order_summary(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: Query<SummaryParams>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let q = app::orders::SummaryQuery { year: q.year, questionnaire: q.questionnaire };
+    let (caller, today, window) = (user.caller(), state.today(), state.settings.worklist);
+    let s = state.run_db(move |conn| Ok(app::orders::summary(conn, &caller, &q, window, today)?)).await?;
+    Ok(HttpResponse::Ok().json(OrderSummaryResponse {
+        year: s.year,
+        questionnaire: s.questionnaire.as_str().to_owned(),
+        today: s.today,
+        units: s.units.into_iter().map(UnitOrderSummary::from).collect(),
+        total: s.total.into(),
+    }))
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/orders", web::post().to(create_order))
         .route("/orders", web::get().to(list_orders))
+        .route("/orders/summary", web::get().to(order_summary))
         .route("/orders/{id}", web::get().to(get_order))
         .route("/orders/{id}/cancel", web::post().to(cancel_order));
 }

@@ -153,7 +153,9 @@ pub struct CompletenessResponse {
     /// completed, measurements completed / taken_overdue / taken_after_missed / missed_at_year_end
     /// (deprecated names of the same counts: late / missing / overdue — to be removed in a later
     /// version), discharges, follow-ups due / done / followed up / not reached / declined /
-    /// missing, NPR pathways, coverage and low_coverage.
+    /// missing, NPR pathways, coverage and low_coverage; `follow_up_orders` (ordered, sent,
+    /// answered, expired, open: the patient channel's follow-up orders made in the year), null in
+    /// a register contact's snapshot view.
     /// A count the caller may not see is null (docs/indicators.md, "Small counts").
     #[schema(value_type = Vec<Object>)]
     pub rows: Vec<CompletenessRow>,

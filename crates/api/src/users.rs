@@ -24,6 +24,8 @@ pub struct UserResponse {
     /// Locked after repeated failed logins until this moment.
     pub locked_until: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// The work e-mail address the unit digests go to (unit contacts), if any.
+    pub email: Option<String>,
     pub grants: Vec<GrantResponse>,
 }
 
@@ -37,6 +39,7 @@ impl From<UserView> for UserResponse {
             disabled: v.row.disabled,
             locked_until,
             created_at: v.row.created_at,
+            email: v.row.email,
             grants: v.grants.into_iter().map(GrantResponse::from).collect(),
         }
     }
@@ -91,6 +94,10 @@ pub struct UpdateUserRequest {
     pub password: Option<String>,
     /// Disabling revokes every token issued so far.
     pub disabled: Option<bool>,
+    /// A work e-mail address, where a unit contact's daily digest goes (counts only, never a
+    /// patient); an empty string removes it.
+    #[schema(max_length = 254, example = "enhetskontakt@example.no")]
+    pub email: Option<String>,
 }
 
 /// Changes a user (admin).
@@ -106,7 +113,12 @@ pub async fn update_user(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let body = body.into_inner();
-    let input = UserUpdate { display_name: body.display_name, password: body.password, disabled: body.disabled };
+    let input = UserUpdate {
+        display_name: body.display_name,
+        password: body.password,
+        disabled: body.disabled,
+        email: body.email,
+    };
     let caller = user.caller();
     let updated = state.run_db(move |conn| Ok(app::users::update(conn, &caller, id, input)?)).await?;
     Ok(HttpResponse::Ok().json(UserResponse::from(updated)))

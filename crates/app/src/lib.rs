@@ -9,6 +9,7 @@
 
 pub mod access;
 pub mod audit_log;
+pub mod digests;
 pub mod directory;
 pub mod error;
 pub mod forms;

@@ -294,3 +294,130 @@ pub fn form_kind_of(row: &OrderRow) -> Result<FormKind, Error> {
         .map(Questionnaire::form_kind)
         .ok_or_else(|| Error::inconsistent("an order of an unknown questionnaire"))
 }
+
+/// What the register staff's summary of orders asks for: orders made in `year` (default: this
+/// year) of `questionnaire` (default: the follow-up).
+#[derive(Debug, Clone, Default)]
+pub struct SummaryQuery {
+    pub year: Option<i32>,
+    pub questionnaire: Option<String>,
+}
+
+/// One unit's line of the summary.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UnitSummary {
+    pub unit_id: i64,
+    pub name: String,
+    pub orders: persistence::orders::UnitOrderCounts,
+    /// Follow-ups only, as of today: pathways whose follow-up window is open, and of them those
+    /// without an open or answered order (the scheduler orders them on its next pass, unless
+    /// their attempts are spent).
+    pub window_open: Option<i64>,
+    pub window_without_order: Option<i64>,
+}
+
+/// The summary: a line per unit with orders or (follow-ups) an open window, and the totals.
+#[derive(Debug, Clone)]
+pub struct OrderSummary {
+    pub year: i32,
+    pub questionnaire: Questionnaire,
+    pub today: NaiveDate,
+    pub units: Vec<UnitSummary>,
+    pub total: UnitSummary,
+}
+
+/// The register staff's view of orders by unit: made, sent, open, answered, expired, cancelled
+/// and failed (orders made in the year), and for follow-ups the windows open today and those
+/// still without an order. Counts only, no patient: for register staff (national oversight),
+/// who see every count in full; anyone else is refused.
+pub fn summary(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    q: &SummaryQuery,
+    window: domain::worklist::WorklistConfig,
+    today: NaiveDate,
+) -> Result<OrderSummary, Error> {
+    use chrono::{Datelike, Months};
+    if !caller.actor.is_national() {
+        return Err(Error::Forbidden);
+    }
+    let mut errors = Vec::new();
+    let year = q.year.unwrap_or(today.year());
+    if let Err(domain::DomainError::Invalid(mut e)) = domain::indicators::parse_year(year, today.year()) {
+        errors.append(&mut e);
+    }
+    let questionnaire = match q.questionnaire.as_deref() {
+        None => Some(Questionnaire::FollowUp),
+        Some(raw) => Questionnaire::parse(raw).or_else(|| {
+            errors.push(FieldError::new(
+                "questionnaire",
+                "code_list",
+                "must be one of baseline, measurement, follow_up",
+            ));
+            None
+        }),
+    };
+    let Some(questionnaire) = questionnaire.filter(|_| errors.is_empty()) else { return Err(Error::Invalid(errors)) };
+    let (from, to) = crate::reports::year_days(year)?;
+    let tree = reporting::tree::OrgTree::load(conn)?;
+    let mut units: std::collections::BTreeMap<i64, UnitSummary> = std::collections::BTreeMap::new();
+    for c in orders::counts_by_unit(conn, questionnaire.as_str(), from, to)? {
+        let unit = c.unit_id;
+        units.entry(unit).or_default().orders = c;
+    }
+    if questionnaire == Questionnaire::FollowUp {
+        let opened_by = today.checked_sub_months(Months::new(window.follow_up_opens_months)).unwrap_or(NaiveDate::MIN);
+        let closed_before =
+            today.checked_sub_months(Months::new(window.follow_up_closes_months)).unwrap_or(NaiveDate::MIN);
+        for w in orders::follow_up_windows_by_unit(conn, opened_by, closed_before)? {
+            let u = units.entry(w.unit_id).or_default();
+            u.window_open = Some(w.window_open);
+            u.window_without_order = Some(w.without_order);
+        }
+    }
+    let follow_up = questionnaire == Questionnaire::FollowUp;
+    let mut total = UnitSummary { name: tree.name(tree.nation()).to_owned(), ..UnitSummary::default() };
+    let units: Vec<UnitSummary> = units
+        .into_iter()
+        .map(|(id, mut u)| {
+            u.unit_id = id;
+            u.orders.unit_id = id;
+            u.name = tree.name(id).to_owned();
+            if follow_up {
+                u.window_open.get_or_insert(0);
+                u.window_without_order.get_or_insert(0);
+            }
+            add_counts(&mut total, &u);
+            u
+        })
+        .collect();
+    total.unit_id = tree.nation();
+    total.orders.unit_id = tree.nation();
+    if follow_up {
+        total.window_open.get_or_insert(0);
+        total.window_without_order.get_or_insert(0);
+    }
+    let entry = caller.audit(Action::ReadOrderSummary, Outcome::Success).role(Some("register_staff"));
+    audit::record(
+        conn,
+        &entry.detail(json!({"year": year, "questionnaire": questionnaire.as_str(), "units": units.len()})),
+    )?;
+    Ok(OrderSummary { year, questionnaire, today, units, total })
+}
+
+fn add_counts(total: &mut UnitSummary, u: &UnitSummary) {
+    let (t, o) = (&mut total.orders, &u.orders);
+    t.ordered += o.ordered;
+    t.sent += o.sent;
+    t.open += o.open;
+    t.answered += o.answered;
+    t.expired += o.expired;
+    t.cancelled += o.cancelled;
+    t.failed += o.failed;
+    if let Some(w) = u.window_open {
+        *total.window_open.get_or_insert(0) += w;
+    }
+    if let Some(w) = u.window_without_order {
+        *total.window_without_order.get_or_insert(0) += w;
+    }
+}

@@ -58,6 +58,14 @@ fn year_of(raw: i32, today: NaiveDate) -> Result<i32, Error> {
     Ok(parse_year(raw, today.year())?)
 }
 
+/// The first day of `year` and of the next.
+pub(crate) fn year_days(year: i32) -> Result<(NaiveDate, NaiveDate), Error> {
+    match (NaiveDate::from_ymd_opt(year, 1, 1), NaiveDate::from_ymd_opt(year + 1, 1, 1)) {
+        (Some(from), Some(to)) => Ok((from, to)),
+        _ => Err(Error::invalid("year", "range", "not a calendar year")),
+    }
+}
+
 fn level_of(raw: Option<&str>, default: ReportLevel) -> Result<ReportLevel, Error> {
     raw.map_or(Ok(default), |l| Ok(ReportLevel::parse(l)?))
 }
@@ -306,10 +314,13 @@ pub fn completeness(
         let tree = OrgTree::load(conn)?;
         let keep = completeness_scope(actor, &tree, req.unit, s.today)?;
         if sees_all(actor, &tree, year, s.today, level, &keep) {
-            let rows = CompletenessCounts::load(conn, &tree, year, &s)?.rows(&tree, level, keep);
+            let mut rows = CompletenessCounts::load(conn, &tree, year, &s)?.rows(&tree, level, keep);
             if rows.is_empty() && !actor.is_national() {
                 return Err(Error::Forbidden);
             }
+            let (from, to) = year_days(year)?;
+            let orders = persistence::orders::counts_by_unit(conn, "follow_up", from, to)?;
+            reporting::completeness::add_follow_up_orders(&mut rows, &tree, level, year, s.today, &orders);
             Some(rows)
         } else if s.as_of_today {
             // Small counts are protected in one grouping: two patterns of the same year (as

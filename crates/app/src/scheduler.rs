@@ -1,7 +1,8 @@
 //! The order scheduler (docs/patient-channel.md, Scheduler): one pass orders the one-year
 //! follow-ups whose window has opened (and a new attempt after an expired one, while attempts
 //! are left), with an invitation letter carrying the code; records the reminders that are due,
-//! with a reminder letter; and expires the orders past their expiry date. Every step claims its
+//! with a reminder letter; expires the orders past their expiry date; and makes the unit
+//! contacts' daily digests ([`crate::digests`]). Every step claims its
 //! rows with `FOR UPDATE SKIP LOCKED` and is idempotent (unique indexes), so passes may run at
 //! once on several server instances against one database, and never make two orders or two
 //! messages for one event.
@@ -26,6 +27,8 @@ pub struct PassReport {
     pub expired: usize,
     /// Messages whose addresses were forgotten because their order closed.
     pub addresses_forgotten: usize,
+    /// Unit contacts' daily digests added to the outbox ([`crate::digests`]).
+    pub digests: usize,
 }
 
 /// The invitation letter: that there is something to answer and how, nothing about health,
@@ -195,6 +198,7 @@ pub fn run_pass(
             break;
         }
     }
+    report.digests = crate::digests::make_digests(conn, &window, public_url, today)?;
     report.addresses_forgotten = crate::outbox::forget_addresses(conn)?;
     Ok(report)
 }

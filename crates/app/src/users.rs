@@ -128,6 +128,8 @@ pub struct UserUpdate {
     pub password: Option<String>,
     /// Disabling revokes every token issued so far.
     pub disabled: Option<bool>,
+    /// A work e-mail address for the unit digests; an empty string removes it.
+    pub email: Option<String>,
 }
 
 impl std::fmt::Debug for UserUpdate {
@@ -146,6 +148,17 @@ pub fn update(conn: &mut PgConnection, caller: &Caller, id: Uuid, input: UserUpd
     if let Some(name) = &input.display_name {
         errors.extend(domain::users::validate_display_name(name).err());
     }
+    let email = match input.email.as_deref().map(str::trim) {
+        None => None,
+        Some("") => Some(None),
+        Some(raw) => match raw.parse::<lettre::Address>() {
+            Ok(a) if raw.len() <= 254 => Some(Some(a.to_string())),
+            _ => {
+                errors.push(FieldError::new("email", "invalid_email", "an e-mail address, name@example.no"));
+                None
+            }
+        },
+    };
     let current = users::find(conn, id)?;
     if let Some(pw) = &input.password {
         errors.extend(domain::users::validate_password("password", pw, &current.username).err());
@@ -165,6 +178,7 @@ pub fn update(conn: &mut PgConnection, caller: &Caller, id: Uuid, input: UserUpd
         "display_name_changed": input.display_name.is_some(),
         "password_changed": input.password.is_some(),
         "disabled": input.disabled,
+        "email_changed": input.email.is_some(),
     });
     let entry =
         caller.audit(Action::UpdateUser, Outcome::Success).role(Some("admin")).target("user", id).detail(detail);
@@ -173,6 +187,7 @@ pub fn update(conn: &mut PgConnection, caller: &Caller, id: Uuid, input: UserUpd
             display_name: input.display_name.as_deref().map(|n| n.trim().to_owned()),
             password_hash: password_hash.clone(),
             disabled: input.disabled,
+            email: email.clone(),
         };
         let row = users::update(conn, id, &changes)?;
         audit::record(conn, &entry)?;

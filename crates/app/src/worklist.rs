@@ -59,17 +59,8 @@ pub fn for_unit(
     let path = organisations::path_of(conn, node.node.id, today)?;
     caller.actor.require(Permission::Worklist, &path)?;
     let role = caller.actor.role_for(Permission::Worklist, &path).map(|r| r.as_str());
-    let facts = persistence::worklist::facts_for_unit(conn, unit, today, follow_up_horizon_days(config))?;
-    let mut items: Vec<WorklistItem> = facts
-        .iter()
-        .flat_map(|p| {
-            worklist_items(&p.facts, today, config).into_iter().map(move |item| WorklistItem {
-                pathway_id: p.pathway_id,
-                patient_id: p.patient_id,
-                kind: item.kind,
-                due_date: item.due_date,
-            })
-        })
+    let mut items: Vec<WorklistItem> = items_of(conn, unit, today, config)?
+        .into_iter()
         .filter(|i| filter.kind.is_none_or(|k| k == i.kind) && filter.overdue.is_none_or(|o| o == i.kind.is_overdue()))
         .collect();
     items.sort_by_key(|i| (i.due_date, i.pathway_id, i.kind));
@@ -85,4 +76,39 @@ pub fn for_unit(
     let detail = json!({"items": total, "page": paging.page(), "listed": page.len()});
     audit::record(conn, &entry.role(role).patients(&listed).detail(detail))?;
     Ok(Paged::new(page, paging, total))
+}
+
+/// Every item of `unit`'s worklist on `today`, unsorted.
+fn items_of(
+    conn: &mut PgConnection,
+    unit: i64,
+    today: NaiveDate,
+    config: &WorklistConfig,
+) -> Result<Vec<WorklistItem>, Error> {
+    let facts = persistence::worklist::facts_for_unit(conn, unit, today, follow_up_horizon_days(config))?;
+    Ok(facts
+        .iter()
+        .flat_map(|p| {
+            worklist_items(&p.facts, today, config).into_iter().map(move |item| WorklistItem {
+                pathway_id: p.pathway_id,
+                patient_id: p.patient_id,
+                kind: item.kind,
+                due_date: item.due_date,
+            })
+        })
+        .collect())
+}
+
+/// How many items of `unit`'s worklist on `today` are due and how many overdue: counts only,
+/// for the unit contacts' daily digest (no caller: the scheduler makes it, and no patient is
+/// named).
+pub fn counts_for_unit(
+    conn: &mut PgConnection,
+    unit: i64,
+    today: NaiveDate,
+    config: &WorklistConfig,
+) -> Result<(i64, i64), Error> {
+    let items = items_of(conn, unit, today, config)?;
+    let overdue = items.iter().filter(|i| i.kind.is_overdue()).count();
+    Ok(((items.len() - overdue) as i64, overdue as i64))
 }

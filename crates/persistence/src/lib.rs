@@ -3,6 +3,7 @@
 //! cluster used by `rusreg demo` and the tests.
 
 pub mod audit;
+pub mod digests;
 pub mod directory;
 pub mod error;
 pub mod forms;

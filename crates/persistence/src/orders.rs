@@ -254,3 +254,97 @@ pub fn spend_code(conn: &mut PgConnection, order: Uuid) -> Result<(), RepoError>
         .execute(conn)?;
     Ok(())
 }
+
+/// Orders of one questionnaire made in a period, per unit (the unit that owned the pathway when
+/// the order was made) and by what became of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, QueryableByName)]
+pub struct UnitOrderCounts {
+    #[diesel(sql_type = diesel::sql_types::Int8)]
+    pub unit_id: i64,
+    /// Orders made.
+    #[diesel(sql_type = diesel::sql_types::Int8)]
+    pub ordered: i64,
+    /// Orders with at least one message sent (e-mail by rusreg; letters and SMS as marked by
+    /// the print service and the gateway).
+    #[diesel(sql_type = diesel::sql_types::Int8)]
+    pub sent: i64,
+    /// Still open: ordered, notified or opened.
+    #[diesel(sql_type = diesel::sql_types::Int8)]
+    pub open: i64,
+    #[diesel(sql_type = diesel::sql_types::Int8)]
+    pub answered: i64,
+    #[diesel(sql_type = diesel::sql_types::Int8)]
+    pub expired: i64,
+    #[diesel(sql_type = diesel::sql_types::Int8)]
+    pub cancelled: i64,
+    #[diesel(sql_type = diesel::sql_types::Int8)]
+    pub failed: i64,
+}
+
+/// [`UnitOrderCounts`] of the orders of `questionnaire` made on the days `from..to` (Norwegian
+/// time), one row per unit with orders.
+pub fn counts_by_unit(
+    conn: &mut PgConnection,
+    questionnaire: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<UnitOrderCounts>, RepoError> {
+    use diesel::sql_types::{Date, Text};
+    Ok(diesel::sql_query(
+        "SELECT o.unit_id,
+                count(*) AS ordered,
+                count(*) FILTER (WHERE EXISTS (SELECT 1 FROM outbox_messages m
+                                               WHERE m.order_id = o.id AND m.status = 'sent')) AS sent,
+                count(*) FILTER (WHERE o.status IN ('ordered', 'notified', 'opened')) AS open,
+                count(*) FILTER (WHERE o.status = 'answered') AS answered,
+                count(*) FILTER (WHERE o.status = 'expired') AS expired,
+                count(*) FILTER (WHERE o.status = 'cancelled') AS cancelled,
+                count(*) FILTER (WHERE o.status = 'failed') AS failed
+         FROM orders o
+         WHERE o.questionnaire = $1
+           AND o.created_at >= ($2::timestamp AT TIME ZONE 'Europe/Oslo')
+           AND o.created_at < ($3::timestamp AT TIME ZONE 'Europe/Oslo')
+         GROUP BY o.unit_id
+         ORDER BY o.unit_id",
+    )
+    .bind::<Text, _>(questionnaire)
+    .bind::<Date, _>(from)
+    .bind::<Date, _>(to)
+    .load(conn)?)
+}
+
+/// Pathways whose one-year follow-up window is open (discharged with ending 3 or 4, consent to
+/// be contacted, discharge date in `(closed_before, opened_by]`, no follow-up done), per unit:
+/// `(unit, in the window, of which without an open or answered follow-up order)`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, QueryableByName)]
+pub struct UnitFollowUpWindow {
+    #[diesel(sql_type = diesel::sql_types::Int8)]
+    pub unit_id: i64,
+    #[diesel(sql_type = diesel::sql_types::Int8)]
+    pub window_open: i64,
+    #[diesel(sql_type = diesel::sql_types::Int8)]
+    pub without_order: i64,
+}
+
+/// [`UnitFollowUpWindow`] per unit that has such pathways.
+pub fn follow_up_windows_by_unit(
+    conn: &mut PgConnection,
+    opened_by: NaiveDate,
+    closed_before: NaiveDate,
+) -> Result<Vec<UnitFollowUpWindow>, RepoError> {
+    use diesel::sql_types::Date;
+    Ok(diesel::sql_query(
+        "SELECT p.unit_id, count(*) AS window_open,
+                count(*) FILTER (WHERE NOT EXISTS (
+                    SELECT 1 FROM orders o WHERE o.pathway_id = p.id AND o.questionnaire = 'follow_up'
+                      AND o.status IN ('ordered', 'notified', 'opened', 'answered'))) AS without_order
+         FROM pathways p
+         WHERE p.discharge_ending IN (3, 4) AND p.discharge_contact_consent_1y = 1 AND NOT p.follow_up_done
+           AND p.discharge_date <= $1 AND p.discharge_date > $2
+         GROUP BY p.unit_id
+         ORDER BY p.unit_id",
+    )
+    .bind::<Date, _>(opened_by)
+    .bind::<Date, _>(closed_before)
+    .load(conn)?)
+}

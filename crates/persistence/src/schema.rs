@@ -319,7 +319,7 @@ diesel::table! {
 diesel::table! {
     outbox_messages (id) {
         id -> Int8,
-        order_id -> Uuid,
+        order_id -> Nullable<Uuid>,
         channel -> Text,
         purpose -> Text,
         body -> Text,
@@ -332,6 +332,9 @@ diesel::table! {
         subject -> Nullable<Text>,
         sending_since -> Nullable<Timestamptz>,
         last_error -> Nullable<Text>,
+        digest_user_id -> Nullable<Uuid>,
+        digest_unit_id -> Nullable<Int8>,
+        digest_day -> Nullable<Date>,
     }
 }
 
@@ -583,6 +586,7 @@ diesel::table! {
         locked_until -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        email -> Nullable<Text>,
     }
 }
 

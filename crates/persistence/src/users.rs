@@ -24,6 +24,8 @@ pub struct UserRow {
     pub locked_until: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// A work e-mail address, for the unit digests (docs/patient-channel.md).
+    pub email: Option<String>,
 }
 
 impl UserRow {
@@ -82,6 +84,8 @@ pub struct UserChanges {
     pub display_name: Option<String>,
     pub password_hash: Option<String>,
     pub disabled: Option<bool>,
+    /// `Some(None)` removes the address.
+    pub email: Option<Option<String>>,
 }
 
 pub fn insert(conn: &mut PgConnection, new: &NewUserRow<'_>) -> Result<UserRow, RepoError> {
@@ -138,6 +142,7 @@ pub fn update(conn: &mut PgConnection, id: Uuid, changes: &UserChanges) -> Resul
             users::display_name.eq(changes.display_name.as_deref().unwrap_or(&current.display_name)),
             users::password_hash.eq(changes.password_hash.as_deref().unwrap_or(&current.password_hash)),
             users::disabled.eq(changes.disabled.unwrap_or(current.disabled)),
+            users::email.eq(changes.email.clone().unwrap_or(current.email)),
             users::token_generation.eq(generation),
             users::updated_at.eq(Utc::now()),
         ))

@@ -134,6 +134,56 @@ pub struct CompletenessRow {
     /// The units whose pathways started make the coverage's numerator.
     #[serde(skip)]
     pub coverage_units: Vec<i64>,
+    /// The patient channel's one-year follow-up orders made in the year, by what became of
+    /// them; only in the live view (register staff, and a unit's own staff), `null` where the
+    /// counts come from a protected snapshot (they are no part of its protected model).
+    pub follow_up_orders: Option<FollowUpOrders>,
+}
+
+/// One-year follow-up orders of the patient channel made in a year (docs/patient-channel.md).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct FollowUpOrders {
+    pub ordered: i64,
+    /// With at least one message sent.
+    pub sent: i64,
+    pub answered: i64,
+    pub expired: i64,
+    /// Still open.
+    pub open: i64,
+}
+
+impl AddAssign<&persistence::orders::UnitOrderCounts> for FollowUpOrders {
+    fn add_assign(&mut self, c: &persistence::orders::UnitOrderCounts) {
+        self.ordered += c.ordered;
+        self.sent += c.sent;
+        self.answered += c.answered;
+        self.expired += c.expired;
+        self.open += c.open;
+    }
+}
+
+/// Adds the follow-up orders of `year` (per unit, by the unit that owned the pathway when the
+/// order was made) to the rows of `level`, placing each unit as the completeness counts do (on
+/// the year's last day it was linked). Every row gets counts, zero when it has no orders.
+pub fn add_follow_up_orders(
+    rows: &mut [CompletenessRow],
+    tree: &OrgTree,
+    level: ReportLevel,
+    year: i32,
+    today: chrono::NaiveDate,
+    counts: &[persistence::orders::UnitOrderCounts],
+) {
+    let places: HashMap<i64, Placement> = tree.units_in_year(year, today).into_iter().map(|p| (p.unit, p)).collect();
+    let mut by_node: HashMap<i64, FollowUpOrders> = HashMap::new();
+    for c in counts {
+        let place = places.get(&c.unit_id).copied().unwrap_or_else(|| tree.place_on(c.unit_id, today));
+        if let Some(n) = tree.node_at(&place, level) {
+            *by_node.entry(n).or_default() += c;
+        }
+    }
+    for row in rows {
+        row.follow_up_orders = Some(by_node.get(&row.node_id).copied().unwrap_or_default());
+    }
 }
 
 /// The counts of a completeness row, by the name of the measure as in the JSON

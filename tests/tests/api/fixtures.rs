@@ -25,6 +25,7 @@ pub async fn call(app: &TestApp, method: &str, path: &str, body: Option<&Value>,
         "GET" => app.get(path),
         "POST" => app.client.post(app.url(path)),
         "PUT" => app.client.put(app.url(path)),
+        "PATCH" => app.client.patch(app.url(path)),
         other => panic!("method {other}"),
     };
     if let Some(b) = body {

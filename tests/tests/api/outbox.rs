@@ -352,3 +352,111 @@ fn last_errors(app: &TestApp) -> Vec<Option<String>> {
         diesel::sql_query("SELECT last_error FROM outbox_messages ORDER BY id").load(&mut app.conn()).unwrap();
     rows.into_iter().map(|r| r.last_error).collect()
 }
+
+#[actix_web::test]
+async fn a_unit_contact_gets_one_daily_digest_of_counts_by_e_mail_and_nobody_else_does() {
+    let app = TestApp::spawn().await;
+    let unit = app.unit(UNIT_MOLDE);
+    let registrar = app.token_for(Role::Registrar, unit).await;
+    let admin = app.token_for(Role::Admin, app.nation()).await;
+    let contact = app.user_with("digest-contact", Role::UnitContact, unit);
+    let second = app.user_with("digest-second-contact", Role::UnitContact, unit);
+    let no_address = app.user_with("digest-no-address", Role::UnitContact, unit);
+    let clerk = app.user_with("digest-registrar", Role::Registrar, unit);
+    let disabled = app.user_with("digest-disabled", Role::UnitContact, unit);
+    let set_email = |user: uuid::Uuid, body: Value| {
+        let (app, admin) = (&app, admin.clone());
+        async move { call(app, "PATCH", &format!("/api/v1/users/{user}"), Some(&body), Some(&admin)).await }
+    };
+    // A bad address is refused at the field and nothing changes.
+    let (status, refused) = set_email(contact, json!({"email": "not an address"})).await;
+    assert_eq!((status, refused["errors"][0]["field"].as_str()), (422, Some("email")), "{refused}");
+    for (user, address) in [
+        (contact, "kontakt@example.no"),
+        (second, "kontakt2@example.no"),
+        (clerk, "registrar@example.no"),
+        (disabled, "disabled@example.no"),
+    ] {
+        let (status, body) = set_email(user, json!({"email": address})).await;
+        assert_eq!((status, body["email"].as_str()), (200, Some(address)), "{body}");
+    }
+    let (status, _) = set_email(disabled, json!({"disabled": true})).await;
+    assert_eq!(status, 200);
+    let (status, cleared) = set_email(no_address, json!({"email": ""})).await;
+    assert_eq!((status, &cleared["email"]), (200, &Value::Null));
+
+    // Nothing due yet: no digest.
+    let today = Utc::now().date_naive();
+    let pass = |day| {
+        let mut conn = app.db.server_conn();
+        app::scheduler::run_pass(&mut conn, Default::default(), Default::default(), "https://rusreg.example", day, 100)
+            .unwrap()
+    };
+    assert_eq!(pass(today).digests, 0);
+    // A pathway started 40 days ago without a baseline: its baseline is overdue; another with a
+    // baseline draft whose patient part was ordered (not answered yet).
+    pathway_for_new_patient(&app, &registrar, unit.0, IDS[0], 40, 1).await;
+    let form = baseline_draft(&app, &registrar, IDS[1]).await;
+    order_with(&app, &registrar, &form, json!({})).await;
+    // The patient has answered (as the patient's page leaves it: answered, the form a draft).
+    diesel::sql_query("UPDATE orders SET status = 'answered', closed_at = now()").execute(&mut app.conn()).unwrap();
+
+    // Two passes at once make one digest per unit contact with an address, and only for today.
+    let reports: Vec<_> = std::thread::scope(|s| {
+        let a = s.spawn(|| pass(today));
+        let b = s.spawn(|| pass(today));
+        vec![a.join().unwrap(), b.join().unwrap()]
+    });
+    assert_eq!(reports.iter().map(|r| r.digests).sum::<usize>(), 2, "{reports:?}");
+    assert_eq!(pass(today).digests, 0, "once a day");
+
+    let dir = tempfile_dir("digests");
+    let port = free_port();
+    let smtp = SmtpServer::start(port, &dir);
+    let report = send(&app, &mailer(port), Utc::now());
+    assert_eq!(report.sent, 2, "{report:?}");
+    let mut mails = delivered(&dir);
+    mails.sort();
+    let to: Vec<&str> = mails.iter().map(|m| m.0.as_str()).collect();
+    assert_eq!(to, ["kontakt2@example.no", "kontakt@example.no"]);
+    let unit_name = {
+        let mut conn = app.conn();
+        persistence::organisations::find_node(&mut conn, unit.0, today).unwrap().node.name
+    };
+    // The counts are the unit's worklist's, as its registrar sees it.
+    let mut totals = Vec::new();
+    for overdue in [false, true] {
+        let path = format!("/api/v1/units/{}/worklist?overdue={overdue}", unit.0);
+        let (status, list) = call(&app, "GET", &path, None, Some(&registrar)).await;
+        assert_eq!(status, 200, "{list}");
+        totals.push(list["total"].as_i64().unwrap());
+    }
+    assert!(totals[1] >= 1, "the baseline started 40 days ago is overdue: {totals:?}");
+    for (_, subject, _, body) in &mails {
+        assert_eq!(subject, app::digests::DIGEST_SUBJECT);
+        assert!(body.contains(&format!("Daglig oversikt for {unit_name}")), "{body}");
+        assert!(body.contains(&format!("Skjema som skal fylles ut: {}\n", totals[0])), "{body}");
+        assert!(body.contains(&format!("Skjema på overtid: {}\n", totals[1])), "{body}");
+        assert!(body.contains("Svar fra pasienter som venter på gjennomgang: 1"), "{body}");
+        // Counts only: no patient's national id, date of birth or id.
+        for (national_id, _) in &IDS[..2] {
+            assert!(!body.contains(national_id) && !body.contains(&national_id[..6]), "{body}");
+        }
+    }
+    // The addresses are forgotten once the digests are sent (the next pass).
+    pass(today);
+    let remembered: i64 = diesel::sql_query(
+        "SELECT count(*) AS n FROM outbox_messages WHERE purpose = 'digest' AND recipient IS NOT NULL",
+    )
+    .get_result::<Count>(&mut app.conn())
+    .unwrap()
+    .n;
+    assert_eq!(remembered, 0);
+    smtp.stop();
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}

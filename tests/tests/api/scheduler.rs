@@ -144,3 +144,107 @@ async fn the_follow_up_is_ordered_reminded_and_expired_by_itself_once_whatever_r
     assert_eq!(app.count("orders"), 2);
     assert_eq!(app.audit_count("order.create"), 2);
 }
+
+#[actix_web::test]
+async fn register_staff_see_follow_up_orders_by_unit_and_completeness_counts_them() {
+    let app = TestApp::spawn().await;
+    let unit = app.unit(UNIT_MOLDE);
+    let registrar = app.token_for(Role::Registrar, unit).await;
+    let staff = app.token_for(Role::RegisterStaff, app.nation()).await;
+    let first = discharged(&app, &registrar, IDS[0], 345, 4, 1).await;
+    discharged(&app, &registrar, IDS[1], 340, 3, 1).await;
+    discharged(&app, &registrar, IDS[2], 60, 3, 1).await; // window not open yet
+    let today = Utc::now().date_naive();
+    let year = chrono::Datelike::year(&today);
+    let summary = |query: String| {
+        let (app, staff) = (&app, staff.clone());
+        async move { call(app, "GET", &format!("/api/v1/orders/summary{query}"), None, Some(&staff)).await }
+    };
+
+    // Before any pass: two windows open, neither ordered.
+    let (status, before) = summary(String::new()).await;
+    assert_eq!(status, 200, "{before}");
+    assert_eq!((before["year"].as_i64(), before["questionnaire"].as_str()), (Some(i64::from(year)), Some("follow_up")));
+    assert_eq!(before["units"].as_array().map(Vec::len), Some(1), "{before}");
+    let line = &before["units"][0];
+    assert_eq!(line["unit_id"], unit.0);
+    assert_eq!((line["window_open"].as_i64(), line["window_without_order"].as_i64()), (Some(2), Some(2)));
+    assert_eq!(line["ordered"], 0);
+
+    // The pass orders both; one is cancelled at the unit, one letter is marked sent by the print service.
+    assert_eq!(pass(&app, today).follow_ups_ordered, 2);
+    let (_, list) = call(&app, "GET", &format!("/api/v1/orders?pathway={first}"), None, Some(&registrar)).await;
+    let id = list["items"][0]["id"].as_str().unwrap().to_owned();
+    let (status, _) =
+        call(&app, "POST", &format!("/api/v1/orders/{id}/cancel"), Some(&json!({})), Some(&registrar)).await;
+    assert_eq!(status, 200);
+    diesel::sql_query(
+        "UPDATE outbox_messages SET status = 'sent' WHERE id = (SELECT min(m.id) FROM outbox_messages m
+           JOIN orders o ON o.id = m.order_id WHERE o.status = 'ordered')",
+    )
+    .execute(&mut app.conn())
+    .unwrap();
+    let (status, after) = summary(format!("?year={year}&questionnaire=follow_up")).await;
+    assert_eq!(status, 200, "{after}");
+    for line in [&after["units"][0], &after["total"]] {
+        let got: Vec<Option<i64>> = ["ordered", "sent", "open", "answered", "expired", "cancelled", "failed"]
+            .iter()
+            .map(|k| line[*k].as_i64())
+            .collect();
+        assert_eq!(got, [2, 1, 1, 0, 0, 1, 0].map(Some), "{line}");
+        assert_eq!((line["window_open"].as_i64(), line["window_without_order"].as_i64()), (Some(2), Some(1)));
+    }
+    assert_eq!(after["total"]["unit_id"], app.nation().0);
+    // Other questionnaires have no windows; orders of another year are not counted.
+    let (_, baseline) = summary("?questionnaire=baseline".into()).await;
+    assert_eq!(
+        (baseline["units"].as_array().map(Vec::len), &baseline["total"]["window_open"]),
+        (Some(0), &json!(null))
+    );
+    let (_, last_year) = summary(format!("?year={}", year - 1)).await;
+    assert_eq!(last_year["units"][0]["ordered"], 0, "{last_year}");
+    assert_eq!(app.audit_count("order.summary"), 4);
+
+    // Completeness counts the unit's follow-up orders in the live view (register staff, the
+    // unit's own staff); a register contact's protected snapshot view has none.
+    let completeness = format!("/api/v1/reports/completeness?year={year}&level=unit");
+    let unit_contact = app.token_for(Role::UnitContact, unit).await;
+    for token in [&staff, &unit_contact] {
+        let (status, c) = call(&app, "GET", &completeness, None, Some(token)).await;
+        assert_eq!(status, 200, "{c}");
+        let row = c["rows"].as_array().unwrap().iter().find(|r| r["node_id"] == unit.0).unwrap();
+        assert_eq!(row["follow_up_orders"], json!({"ordered": 2, "sent": 1, "answered": 0, "expired": 0, "open": 1}));
+    }
+    let contact = app.token_for(Role::RegisterContact, app.entity_of(unit)).await;
+    let (status, c) = call(&app, "GET", &completeness, None, Some(&contact)).await;
+    assert_eq!(status, 200, "{c}");
+    assert!(c["rows"].as_array().unwrap().iter().all(|r| r["follow_up_orders"].is_null()), "{c}");
+
+    // Access: register staff only; no token is 401.
+    for (role, node) in [
+        (Role::Registrar, unit),
+        (Role::UnitContact, unit),
+        (Role::RegisterContact, app.entity_of(unit)),
+        (Role::Admin, app.nation()),
+    ] {
+        let token = app.token_for(role, node).await;
+        let (status, body) = call(&app, "GET", "/api/v1/orders/summary", None, Some(&token)).await;
+        assert_eq!(status, 403, "{role:?}: {body}");
+    }
+    let (status, _) = call(&app, "GET", "/api/v1/orders/summary", None, None).await;
+    assert_eq!(status, 401);
+
+    // Bad input: a clear 4xx naming the field; nothing is stored and no summary is audited.
+    for (query, field) in
+        [("?year=1999", "year"), (&format!("?year={}", year + 1), "year"), ("?questionnaire=x", "questionnaire")]
+    {
+        let (status, body) = summary(query.to_string()).await;
+        assert_eq!(status, 422, "{query}: {body}");
+        assert_eq!(body["errors"][0]["field"], field, "{query}: {body}");
+    }
+    for query in ["?year=abc", "?unit=1"] {
+        let (status, body) = summary(query.to_string()).await;
+        assert_eq!(status, 400, "{query}: {body}");
+    }
+    assert_eq!(app.audit_count("order.summary"), 4);
+}

@@ -1,0 +1,82 @@
+//! The unit contacts' daily digest (docs/patient-channel.md, Unit digests): once a day, each
+//! unit contact with an e-mail address gets, for each unit they are unit contact of, the number of
+//! forms due and overdue on the unit's worklist and of patients' answers waiting for review —
+//! counts only, never a patient, a name or a health detail. Made by the scheduler's pass into
+//! the outbox (sent by the e-mail sender like every other message): one per user, unit and day
+//! (a unique index), so passes that run at once or again that day never make two. A unit with
+//! nothing due and nothing waiting gets no digest.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use domain::worklist::WorklistConfig;
+use persistence::digests::{self, DigestRecipient};
+use persistence::{in_transaction, organisations, PgConnection};
+
+use crate::Error;
+
+/// The subject of the digest e-mail.
+pub const DIGEST_SUBJECT: &str = "rusreg: daglig oversikt";
+
+/// What one unit's digest says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DigestCounts {
+    pub due: i64,
+    pub overdue: i64,
+    pub answers_waiting: i64,
+}
+
+impl DigestCounts {
+    fn is_empty(self) -> bool {
+        self.due == 0 && self.overdue == 0 && self.answers_waiting == 0
+    }
+}
+
+/// The digest's text: the unit, the day and three counts, and where to log in.
+pub fn digest_text(unit_name: &str, day: NaiveDate, c: DigestCounts, public_url: &str) -> String {
+    format!(
+        "Daglig oversikt for {unit_name}, {}:\n\n\
+         - Skjema som skal fylles ut: {}\n\
+         - Skjema på overtid: {}\n\
+         - Svar fra pasienter som venter på gjennomgang: {}\n\n\
+         Logg inn i rusreg for å se arbeidslisten: {public_url}\n\n\
+         Denne e-posten er sendt automatisk og kan ikke besvares.",
+        day.format("%d.%m.%Y"),
+        c.due,
+        c.overdue,
+        c.answers_waiting
+    )
+}
+
+/// Makes the digests of `today` that are not made yet; returns how many were added.
+pub fn make_digests(
+    conn: &mut PgConnection,
+    config: &WorklistConfig,
+    public_url: &str,
+    today: NaiveDate,
+) -> Result<usize, Error> {
+    let recipients = in_transaction(conn, |conn| Ok::<_, Error>(digests::recipients_without_digest(conn, today)?))?;
+    let mut by_unit: BTreeMap<i64, Vec<DigestRecipient>> = BTreeMap::new();
+    for r in recipients {
+        by_unit.entry(r.unit_id).or_default().push(r);
+    }
+    let mut added = 0;
+    for (unit, recipients) in by_unit {
+        // One transaction per unit: its counts are read once and its digests written together.
+        added += in_transaction(conn, |conn| {
+            let (due, overdue) = crate::worklist::counts_for_unit(conn, unit, today, config)?;
+            let counts = DigestCounts { due, overdue, answers_waiting: digests::answers_waiting(conn, unit)? };
+            if counts.is_empty() {
+                return Ok::<_, Error>(0);
+            }
+            let name = organisations::find_node(conn, unit, today)?.node.name;
+            let body = digest_text(&name, today, counts, public_url);
+            let mut n = 0;
+            for r in &recipients {
+                n += usize::from(digests::add_digest(conn, r, today, DIGEST_SUBJECT, &body)?);
+            }
+            Ok(n)
+        })?;
+    }
+    Ok(added)
+}
