@@ -48,6 +48,7 @@ impl SchedulerJob {
                     follow_ups_ordered = r.follow_ups_ordered,
                     reminded = r.reminded,
                     expired = r.expired,
+                    not_reached = r.not_reached,
                     "scheduler pass"
                 ),
                 Err(e) => tracing::error!(error = %e, "scheduler pass failed"),

@@ -11,6 +11,7 @@ pub mod access;
 pub mod audit_log;
 pub mod directory;
 pub mod error;
+pub mod follow_ups;
 pub mod forms;
 pub mod identities;
 pub mod imports;
