@@ -49,6 +49,7 @@ impl SchedulerJob {
                     reminded = r.reminded,
                     expired = r.expired,
                     digests = r.digests,
+                    not_reached = r.not_reached,
                     "scheduler pass"
                 ),
                 Err(e) => tracing::error!(error = %e, "scheduler pass failed"),

@@ -16,11 +16,12 @@ use std::collections::{BTreeMap, HashMap};
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use app::patient_channel::{PatientForm, Session, SignInRefused};
+use app::patient_channel::{value_at, PatientForm, Session, SignInRefused};
 use askama::Template;
 use chrono::{NaiveDate, Utc};
-use domain::forms::catalogue::{form_fields, FieldKind, FieldSpec};
+use domain::forms::catalogue::{form_fields, FieldKind, FieldSpec, Required};
 use domain::forms::codes::labels_nb;
+use domain::orders::QuestionGroup;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -211,8 +212,8 @@ pub async fn sign_in(
         Err(SignInRefused::Closed) => order_closed(),
         Err(SignInRefused::NotOnline) => message(
             StatusCode::CONFLICT,
-            "Skjemaet kan ikke besvares her ennå",
-            vec!["Koden og fødselsdatoen stemmer, men dette skjemaet kan ikke fylles ut på nett ennå. Du blir kontaktet."],
+            "Skjemaet kan ikke besvares her",
+            vec!["Koden og fødselsdatoen stemmer, men dette skjemaet kan ikke fylles ut på nett. Du blir kontaktet."],
         ),
     }
 }
@@ -226,8 +227,8 @@ fn session_of(state: &AppState, req: &HttpRequest) -> Option<(Session, String)> 
 
 /// Loads the session's form, or the page to show instead.
 async fn form_of(state: &web::Data<AppState>, session: Session) -> Result<Result<PatientForm, HttpResponse>, ApiError> {
-    let today = state.today();
-    match state.run_db(move |conn| Ok(app::patient_channel::read(conn, session, today))).await? {
+    let (config, today) = (state.settings.orders, state.today());
+    match state.run_db(move |conn| Ok(app::patient_channel::read(conn, session, config, today))).await? {
         Ok(form) => Ok(Ok(form)),
         Err(app::Error::Conflict(_) | app::Error::NotFound) => Ok(Err(order_closed()?)),
         Err(e) => Err(e.into()),
@@ -236,16 +237,33 @@ async fn form_of(state: &web::Data<AppState>, session: Session) -> Result<Result
 
 struct OptionView {
     id: String,
-    value: i16,
+    value: String,
     label: String,
     checked: bool,
 }
 
+/// One substance's row of the substance list: how often in the last 30 days (with "not used at
+/// all", which leaves it off the list) and the usual route, each a labelled select.
+struct SubstanceRowView {
+    label: String,
+    freq_id: String,
+    freq_label: String,
+    freq_options: Vec<OptionView>,
+    freq_error: Option<String>,
+    route_id: String,
+    route_label: String,
+    route_options: Vec<OptionView>,
+    route_error: Option<String>,
+}
+
 struct QuestionView {
+    /// `number`, `radio`, `checkbox` or `substances`.
+    kind: &'static str,
     name: String,
     label: String,
     hint: String,
     options: Vec<OptionView>,
+    rows: Vec<SubstanceRowView>,
     value: String,
     error: Option<String>,
 }
@@ -254,30 +272,128 @@ fn spec_of(form: &PatientForm, field: &str) -> Option<FieldSpec> {
     form_fields(form.questionnaire.form_kind()).into_iter().find(|s| s.name == field)
 }
 
-/// One question from the catalogue: code lists and 1–5 scales as radio buttons, wider ranges
-/// as a number field. `typed` is what the patient sent (kept when it failed).
-fn question(spec: &FieldSpec, stored: &serde_json::Value, typed: Option<&str>, error: Option<String>) -> QuestionView {
+/// What the patient posted: every pair, in order (a checkbox set repeats its name).
+struct Posted(Vec<(String, String)>);
+
+impl Posted {
+    /// The last value of `name`, trimmed.
+    fn one(&self, name: &str) -> Option<&str> {
+        self.0.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.trim())
+    }
+
+    /// Every value of `name`.
+    fn all(&self, name: &str) -> Vec<&str> {
+        self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.trim()).filter(|v| !v.is_empty()).collect()
+    }
+}
+
+/// The names of a substance row's selects.
+fn row_field(code: i16, part: &str) -> String {
+    format!("substance-{code}-{part}")
+}
+
+fn options_of(name: &str, list: domain::forms::codes::CodeList, chosen: &[String]) -> Vec<OptionView> {
+    labels_nb(list)
+        .unwrap_or(list)
+        .iter()
+        .map(|(code, label)| OptionView {
+            id: format!("{name}-{code}"),
+            value: code.to_string(),
+            label: (*label).to_owned(),
+            checked: chosen.contains(&code.to_string()),
+        })
+        .collect()
+}
+
+fn select_options(list: domain::forms::codes::CodeList, empty: &str, chosen: &str) -> Vec<OptionView> {
+    let mut out =
+        vec![OptionView { id: String::new(), value: String::new(), label: empty.into(), checked: chosen.is_empty() }];
+    out.extend(options_of("", list, &[chosen.to_owned()]));
+    out
+}
+
+/// The substance list as rows, one per substance of the catalogue's code list, with what is
+/// stored (or what was posted, when it failed) and the messages of `errors` at their selects.
+fn substance_rows(
+    form: &PatientForm,
+    stored: &serde_json::Value,
+    posted: Option<&Posted>,
+    errors: &BTreeMap<String, String>,
+) -> Vec<SubstanceRowView> {
+    let part = |p: &str| spec_of(form, &format!("substance_use.substances[].{p}"));
+    let (Some(substance), Some(freq), Some(route)) = (part("substance"), part("frequency_30d"), part("route")) else {
+        return Vec::new();
+    };
+    labels_nb(substance.codes)
+        .unwrap_or(substance.codes)
+        .iter()
+        .map(|(code, label)| {
+            let entry =
+                stored.as_array().and_then(|l| l.iter().find(|e| e["substance"].as_i64() == Some(i64::from(*code))));
+            let value = |p: &str| -> String {
+                match posted {
+                    Some(posted) => posted.one(&row_field(*code, p)).unwrap_or("").to_owned(),
+                    None => entry.and_then(|e| e[p].as_i64()).map(|v| v.to_string()).unwrap_or_default(),
+                }
+            };
+            let (freq_id, route_id) = (row_field(*code, "frequency_30d"), row_field(*code, "route"));
+            SubstanceRowView {
+                label: (*label).to_owned(),
+                freq_label: freq.label_nb.to_owned(),
+                freq_options: select_options(freq.codes, "Har ikke brukt", &value("frequency_30d")),
+                freq_error: errors.get(&freq_id).cloned(),
+                route_label: route.label_nb.to_owned(),
+                route_options: select_options(route.codes, "Ikke valgt", &value("route")),
+                route_error: errors.get(&route_id).cloned(),
+                freq_id,
+                route_id,
+            }
+        })
+        .collect()
+}
+
+/// One question from the catalogue: code lists and 1–5 scales as radio buttons, a set of codes
+/// as checkboxes, wider ranges as a number field, the substance list as one row per substance.
+/// `posted` is what the patient sent (kept when it failed).
+fn question(
+    form: &PatientForm,
+    spec: &FieldSpec,
+    stored: &serde_json::Value,
+    posted: Option<&Posted>,
+    errors: &BTreeMap<String, String>,
+) -> QuestionView {
+    let error = errors.get(spec.name).cloned();
     let current = stored.as_i64().map(|v| v.to_string());
-    let chosen = typed.map(str::to_owned).or(current).unwrap_or_default();
-    let (options, hint) = match spec.kind {
-        FieldKind::Code => {
-            let labels = labels_nb(spec.codes).unwrap_or(spec.codes);
-            let options = labels
-                .iter()
-                .map(|(code, label)| OptionView {
-                    id: format!("{}-{code}", spec.name),
-                    value: *code,
-                    label: (*label).to_owned(),
-                    checked: chosen == code.to_string(),
-                })
-                .collect();
-            (options, String::new())
+    let chosen = posted.map(|p| p.one(spec.name).unwrap_or("").to_owned()).or(current).unwrap_or_default();
+    let optional = spec.required_on_completion == Required::Never;
+    let mut q = QuestionView {
+        kind: "radio",
+        name: spec.name.to_owned(),
+        label: spec.label_nb.to_owned(),
+        hint: String::new(),
+        options: Vec::new(),
+        rows: Vec::new(),
+        value: chosen.clone(),
+        error,
+    };
+    match spec.kind {
+        FieldKind::Code => q.options = options_of(spec.name, spec.codes, &[chosen]),
+        FieldKind::CodeSet => {
+            let set: Vec<String> = match posted {
+                Some(p) => p.all(spec.name).into_iter().map(str::to_owned).collect(),
+                None => {
+                    stored.as_array().into_iter().flatten().filter_map(|v| v.as_i64()).map(|v| v.to_string()).collect()
+                }
+            };
+            q.kind = "checkbox";
+            q.hint = "Kryss av for alt som passer.".into();
+            q.options = options_of(spec.name, spec.codes, &set);
         }
         FieldKind::Integer(r) if r.max - r.min <= 9 => {
-            let options = (r.min..=r.max)
+            q.options = (r.min..=r.max)
                 .map(|v| OptionView {
                     id: format!("{}-{v}", spec.name),
-                    value: v,
+                    value: v.to_string(),
                     label: match v {
                         v if v == r.min => format!("{v} (lavest)"),
                         v if v == r.max => format!("{v} (høyest)"),
@@ -286,12 +402,23 @@ fn question(spec: &FieldSpec, stored: &serde_json::Value, typed: Option<&str>, e
                     checked: chosen == v.to_string(),
                 })
                 .collect();
-            (options, format!("Velg fra {} (lavest) til {} (høyest).", r.min, r.max))
+            q.hint = format!("Velg fra {} (lavest) til {} (høyest).", r.min, r.max);
         }
-        FieldKind::Integer(r) => (Vec::new(), format!("Et tall fra {} til {}. Kan stå tomt.", r.min, r.max)),
-        _ => (Vec::new(), String::new()),
-    };
-    QuestionView { name: spec.name.to_owned(), label: spec.label_nb.to_owned(), hint, options, value: chosen, error }
+        FieldKind::Integer(r) => {
+            q.kind = "number";
+            q.hint = format!("Et tall fra {} til {}.{}", r.min, r.max, if optional { " Kan stå tomt." } else { "" });
+        }
+        FieldKind::List => {
+            q.kind = "substances";
+            q.hint =
+                "Velg for hvert rusmiddel du har brukt hvor ofte du har brukt det de siste 30 dagene, og hvordan du \
+                      vanligvis tar det. La «Har ikke brukt» stå for rusmidler du ikke har brukt."
+                    .into();
+            q.rows = substance_rows(form, stored, posted, errors);
+        }
+        _ => q.kind = "number",
+    }
+    q
 }
 
 #[derive(Template)]
@@ -311,7 +438,7 @@ fn question_page(
     form: &PatientForm,
     index: usize,
     csrf: String,
-    typed: &HashMap<String, String>,
+    posted: Option<&Posted>,
     errors: &BTreeMap<String, String>,
 ) -> QuestionPage {
     let group = form.groups[index];
@@ -320,10 +447,7 @@ fn question_page(
         .fields
         .iter()
         .filter_map(|f| spec_of(form, f))
-        .map(|spec| {
-            let typed = typed.get(spec.name).map(String::as_str);
-            question(&spec, &values[spec.name], typed.filter(|_| !errors.is_empty()), errors.get(spec.name).cloned())
-        })
+        .map(|spec| question(form, &spec, value_at(&values, spec.name), posted.filter(|_| !errors.is_empty()), errors))
         .collect();
     QuestionPage {
         key: group.key.to_owned(),
@@ -364,17 +488,121 @@ pub async fn questions(
     let Some(index) = form.groups.iter().position(|g| g.key == key.as_str()) else {
         return message(StatusCode::NOT_FOUND, "Siden finnes ikke", vec!["Gå tilbake til skjemaet."]);
     };
-    render(StatusCode::OK, &question_page(&form, index, csrf, &HashMap::new(), &BTreeMap::new()))
+    render(StatusCode::OK, &question_page(&form, index, csrf, None, &BTreeMap::new()))
 }
 
-/// The message a patient sees for a field error of the domain's rules.
-fn message_nb(spec: Option<&FieldSpec>, code: &str) -> String {
+/// The message a patient sees for a field error of the domain's rules (`field` the error's
+/// dotted path).
+fn message_nb(spec: Option<&FieldSpec>, field: &str, code: &str) -> String {
+    let part = field.rsplit('.').next().unwrap_or(field);
     match (code, spec.map(|s| s.kind)) {
         ("range", Some(FieldKind::Integer(r))) => format!("Svaret må være et tall fra {} til {}.", r.min, r.max),
         ("type", _) => "Skriv svaret som et helt tall, uten andre tegn.".into(),
+        ("required", _) if field == "substance_use.substances" => {
+            "Velg hvor ofte du har brukt minst ett rusmiddel (også om det er lenge siden).".into()
+        }
+        ("required", _) if part == "route" => "Velg hvordan du vanligvis tar rusmiddelet.".into(),
+        ("required", _) if part == "frequency_30d" => "Velg hvor ofte du har brukt rusmiddelet.".into(),
+        ("required", _) => "Svar på spørsmålet.".into(),
+        ("conflict_rule", _) if field == "substance_use.main_substance" => {
+            "Hovedrusmiddelet må være et av rusmidlene du har valgt hvor ofte du har brukt i listen over.".into()
+        }
+        ("conflict_rule", _) if field == "substance_use.injected_30d" => {
+            "Du har svart at du injiserer et rusmiddel du har brukt de siste 30 dagene. Svar «Ja» her, eller rett \
+             inntaksmåten i listen."
+                .into()
+        }
+        ("conflict_rule", _) if field == "received_follow_up" => {
+            "«Ingen av disse» kan ikke krysses av sammen med andre svar.".into()
+        }
         ("code_list", _) | ("range", _) => "Velg et av svarene.".into(),
         _ => "Svaret kan ikke brukes. Prøv igjen.".into(),
     }
+}
+
+/// Where a field error of the domain is shown: a substance entry's part at its row's select
+/// (`substance-3-route`, by the entry's substance), anything else at the question it belongs to.
+fn error_key(group: &QuestionGroup, field: &str, listed: &[i16]) -> String {
+    if let Some(rest) = field.strip_prefix("substance_use.substances.") {
+        let mut parts = rest.splitn(2, '.');
+        if let (Some(i), Some(part)) = (parts.next().and_then(|i| i.parse::<usize>().ok()), parts.next()) {
+            if let Some(code) = listed.get(i) {
+                return row_field(*code, part);
+            }
+        }
+    }
+    group
+        .fields
+        .iter()
+        .find(|f| field == **f || field.strip_prefix(**f).is_some_and(|r| r.starts_with('.')))
+        .map_or_else(|| field.to_owned(), |f| (*f).to_owned())
+}
+
+/// Reads one screen's posted answers into the values `save_group` takes (by field name), with
+/// the substances listed in order; a value that is no number is an error at its question.
+fn read_answers(
+    form: &PatientForm,
+    group: &QuestionGroup,
+    posted: &Posted,
+) -> (BTreeMap<String, serde_json::Value>, Vec<i16>, BTreeMap<String, String>) {
+    use serde_json::Value;
+    let (mut answers, mut listed, mut errors) = (BTreeMap::new(), Vec::new(), BTreeMap::new());
+    let number = |name: &str, raw: &str, errors: &mut BTreeMap<String, String>, spec: Option<&FieldSpec>| {
+        if raw.is_empty() {
+            Some(Value::Null)
+        } else if let Ok(v) = raw.parse::<i16>() {
+            Some(Value::from(v))
+        } else {
+            errors.insert(name.to_owned(), message_nb(spec, name, "type"));
+            None
+        }
+    };
+    for field in group.fields {
+        let spec = spec_of(form, field);
+        let value = match spec.map(|s| s.kind) {
+            Some(FieldKind::CodeSet) => {
+                let set: Option<Vec<Value>> =
+                    posted.all(field).into_iter().map(|v| number(field, v, &mut errors, spec.as_ref())).collect();
+                match set {
+                    Some(set) if set.is_empty() => Value::Null,
+                    Some(set) => Value::Array(set),
+                    None => continue,
+                }
+            }
+            Some(FieldKind::List) => {
+                let codes = spec_of(form, "substance_use.substances[].substance").map_or(&[][..], |s| s.codes);
+                let mut entries = Vec::new();
+                for (code, _) in codes {
+                    let mut entry = serde_json::Map::new();
+                    entry.insert("substance".into(), Value::from(*code));
+                    let mut any = false;
+                    for part in ["frequency_30d", "route"] {
+                        let name = row_field(*code, part);
+                        let raw = posted.one(&name).unwrap_or("");
+                        any |= !raw.is_empty();
+                        if let Some(v) = number(&name, raw, &mut errors, None) {
+                            entry.insert(part.into(), v);
+                        }
+                    }
+                    if any {
+                        listed.push(*code);
+                        entries.push(Value::Object(entry));
+                    }
+                }
+                if entries.is_empty() {
+                    Value::Null
+                } else {
+                    Value::Array(entries)
+                }
+            }
+            _ => match number(field, posted.one(field).unwrap_or(""), &mut errors, spec.as_ref()) {
+                Some(v) => v,
+                None => continue,
+            },
+        };
+        answers.insert((*field).to_owned(), value);
+    }
+    (answers, listed, errors)
 }
 
 fn csrf_ok(form: &HashMap<String, String>, csrf: &str) -> bool {
@@ -395,11 +623,11 @@ pub async fn save_questions(
     state: web::Data<AppState>,
     req: HttpRequest,
     key: web::Path<String>,
-    posted: web::Form<HashMap<String, String>>,
+    posted: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, ApiError> {
     let Some((session, csrf)) = session_of(&state, &req) else { return session_ended() };
-    let posted = posted.into_inner();
-    if !csrf_ok(&posted, &csrf) {
+    let posted = Posted(posted.into_inner());
+    if posted.one("csrf") != Some(csrf.as_str()) {
         return csrf_refused();
     }
     let form = match form_of(&state, session).await? {
@@ -410,22 +638,13 @@ pub async fn save_questions(
         return message(StatusCode::NOT_FOUND, "Siden finnes ikke", vec!["Gå tilbake til skjemaet."]);
     };
     let group = form.groups[index];
-    let mut answers = BTreeMap::new();
-    let mut errors = BTreeMap::new();
-    for field in group.fields {
-        let raw = posted.get(*field).map(|v| v.trim()).unwrap_or("");
-        if raw.is_empty() {
-            answers.insert((*field).to_owned(), None);
-        } else if let Ok(v) = raw.parse::<i16>() {
-            answers.insert((*field).to_owned(), Some(v));
-        } else {
-            errors.insert((*field).to_owned(), message_nb(spec_of(&form, field).as_ref(), "type"));
-        }
-    }
+    let (answers, listed, mut errors) = read_answers(&form, &group, &posted);
     if errors.is_empty() {
-        let (today, group_key) = (state.today(), group.key.to_owned());
+        let (config, today, group_key) = (state.settings.orders, state.today(), group.key.to_owned());
         let saved = state
-            .run_db(move |conn| Ok(app::patient_channel::save_group(conn, session, &group_key, &answers, today)))
+            .run_db(move |conn| {
+                Ok(app::patient_channel::save_group(conn, session, &group_key, &answers, config, today))
+            })
             .await?;
         match saved {
             Ok(()) => {
@@ -435,21 +654,23 @@ pub async fn save_questions(
             }
             Err(app::Error::Invalid(fields)) => {
                 for e in fields {
-                    let text = message_nb(spec_of(&form, &e.field).as_ref(), &e.code);
-                    errors.insert(e.field, text);
+                    let text = message_nb(spec_of(&form, &e.field).as_ref(), &e.field, &e.code);
+                    errors.entry(error_key(&group, &e.field, &listed)).or_insert(text);
                 }
             }
             Err(app::Error::Conflict(_)) => return order_closed(),
             Err(e) => return Err(e.into()),
         }
     }
-    render(StatusCode::UNPROCESSABLE_ENTITY, &question_page(&form, index, csrf, &posted, &errors))
+    render(StatusCode::UNPROCESSABLE_ENTITY, &question_page(&form, index, csrf, Some(&posted), &errors))
 }
 
 struct GroupSummary {
     title: String,
     link: String,
     answers: Vec<(String, String)>,
+    /// Something on this screen stops the sending.
+    to_fix: bool,
 }
 
 #[derive(Template)]
@@ -457,16 +678,46 @@ struct GroupSummary {
 struct SummaryPage {
     groups: Vec<GroupSummary>,
     csrf: String,
+    /// The sending failed: the screens to fix are marked, or (`other`) something the patient
+    /// cannot fix.
+    has_errors: bool,
+    other: bool,
 }
 
-/// `GET /p/summary`: every answer, with a way back to each screen, and the button to send.
-pub async fn summary(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let Some((session, csrf)) = session_of(&state, &req) else { return session_ended() };
-    let form = match form_of(&state, session).await? {
-        Ok(f) => f,
-        Err(page) => return Ok(page),
+/// One answer in words, as the summary shows it.
+fn answer_in_words(q: &QuestionView) -> String {
+    let words = match q.kind {
+        "checkbox" => q.options.iter().filter(|o| o.checked).map(|o| o.label.clone()).collect::<Vec<_>>().join(", "),
+        "substances" => q
+            .rows
+            .iter()
+            .filter_map(|r| {
+                let chosen = |opts: &[OptionView]| {
+                    opts.iter().find(|o| o.checked && !o.value.is_empty()).map(|o| o.label.clone())
+                };
+                let freq = chosen(&r.freq_options)?;
+                Some(match chosen(&r.route_options) {
+                    Some(route) => format!("{}: {freq}, {}", r.label, route.to_lowercase()),
+                    None => format!("{}: {freq}", r.label),
+                })
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        _ => q.options.iter().find(|o| o.checked).map(|o| o.label.clone()).unwrap_or_else(|| q.value.clone()),
     };
+    if words.is_empty() {
+        "Ikke besvart".to_owned()
+    } else {
+        words
+    }
+}
+
+fn summary_page(form: &PatientForm, csrf: String, errors: &[domain::FieldError]) -> SummaryPage {
     let values = form.values();
+    let mut other = false;
+    for e in errors {
+        other |= !form.groups.iter().any(|g| g.owns_error(&e.field));
+    }
     let groups = form
         .groups
         .iter()
@@ -476,25 +727,32 @@ pub async fn summary(state: web::Data<AppState>, req: HttpRequest) -> Result<Htt
             answers: g
                 .fields
                 .iter()
-                .filter_map(|f| spec_of(&form, f))
+                .filter_map(|f| spec_of(form, f))
                 .map(|spec| {
-                    let q = question(&spec, &values[spec.name], None, None);
-                    let shown = q
-                        .options
-                        .iter()
-                        .find(|o| o.checked)
-                        .map(|o| o.label.clone())
-                        .or_else(|| Some(q.value.clone()).filter(|v| !v.is_empty()))
-                        .unwrap_or_else(|| "Ikke besvart".to_owned());
+                    let q = question(form, &spec, value_at(&values, spec.name), None, &BTreeMap::new());
+                    let shown = answer_in_words(&q);
                     (q.label, shown)
                 })
                 .collect(),
+            to_fix: errors.iter().any(|e| g.owns_error(&e.field)),
         })
         .collect();
-    render(StatusCode::OK, &SummaryPage { groups, csrf })
+    SummaryPage { groups, csrf, has_errors: !errors.is_empty(), other }
 }
 
-/// `POST /p/submit`: sends the answers; the code dies and the session ends.
+/// `GET /p/summary`: every answer, with a way back to each screen, and the button to send.
+pub async fn summary(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let Some((session, csrf)) = session_of(&state, &req) else { return session_ended() };
+    let form = match form_of(&state, session).await? {
+        Ok(f) => f,
+        Err(page) => return Ok(page),
+    };
+    render(StatusCode::OK, &summary_page(&form, csrf, &[]))
+}
+
+/// `POST /p/submit`: sends the answers; the code dies and the session ends. A follow-up is
+/// completed on the way (outcome 5); when a rule stops it, the summary again (422) with the
+/// screens to fix, and nothing is sent.
 pub async fn submit(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -504,12 +762,19 @@ pub async fn submit(
     if !csrf_ok(&posted, &csrf) {
         return csrf_refused();
     }
-    let today = state.today();
-    match state.run_db(move |conn| Ok(app::patient_channel::submit(conn, session, today))).await? {
+    let (config, today) = (state.settings.orders, state.today());
+    match state.run_db(move |conn| Ok(app::patient_channel::submit(conn, session, config, today))).await? {
         Ok(()) => {
             let mut res = see_other("/p/receipt");
             res.add_cookie(&session_cookie(&state, String::new(), 0)).map_err(ApiError::internal)?;
             Ok(res)
+        }
+        Err(app::Error::Invalid(errors)) => {
+            let form = match form_of(&state, session).await? {
+                Ok(f) => f,
+                Err(page) => return Ok(page),
+            };
+            render(StatusCode::UNPROCESSABLE_ENTITY, &summary_page(&form, csrf, &errors))
         }
         Err(app::Error::Conflict(_) | app::Error::NotFound) => order_closed(),
         Err(e) => Err(e.into()),

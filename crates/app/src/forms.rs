@@ -89,7 +89,7 @@ fn status_of(p: &PathwayRow) -> Result<TreatmentStatus, Error> {
     TreatmentStatus::from_code(p.status).ok_or_else(|| Error::inconsistent("a pathway with an unknown status"))
 }
 
-fn add_history(
+pub(crate) fn add_history(
     conn: &mut PgConnection,
     form: &FormRow,
     action: &str,
@@ -132,6 +132,76 @@ fn apply_status_event(
     })
 }
 
+/// Inserts a draft of `data`'s kind on a pathway the caller has locked, by `by`: the create rules
+/// every way in shares (a user's [`create`], the system's follow-up drafts). At most one baseline,
+/// discharge and follow-up per pathway ([`Conflict::FormExists`]); the kind must fit the
+/// pathway's status ([`Conflict::FormNotStartable`]).
+pub(crate) fn insert_draft(
+    conn: &mut PgConnection,
+    p: &PathwayRow,
+    data: &FormData,
+    by: Uuid,
+) -> Result<FormRow, Error> {
+    let kind = data.kind();
+    if !kind.may_start(status_of(p)?) {
+        return Err(Conflict::FormNotStartable { kind, status: p.status }.into());
+    }
+    let new = NewFormRow::draft(Uuid::now_v7(), p.id, p.unit_id, data, by);
+    forms::insert(conn, &new, data).map_err(|e| match e {
+        RepoError::UniqueViolation(_) => Conflict::FormExists { kind }.into(),
+        e => Error::from(e),
+    })
+}
+
+/// The rest of the pathway as the completion rules see it: its completed forms other than `form`.
+pub(crate) fn context_of(
+    conn: &mut PgConnection,
+    p: &PathwayRow,
+    form: Uuid,
+    today: NaiveDate,
+) -> Result<FormContext, Error> {
+    let facts = forms::completed_facts(conn, p.id, form)?;
+    Ok(FormContext {
+        today,
+        pathway_start: p.start_date,
+        baseline_date: facts.baseline_date,
+        measurement_dates: facts.measurement_dates,
+        discharge: facts.discharge.and_then(|(date, ending, consent)| {
+            Some(CompletedDischarge {
+                date,
+                ending: DischargeEnding::from_code(ending?)?,
+                contact_consent_1y: consent == Some(codes::YES),
+            })
+        }),
+    })
+}
+
+/// Completes a draft whose pathway and then form the caller has locked, by `by`: every rule of
+/// the form against the pathway (one `Invalid` listing every failing field), the status event of
+/// a discharge or follow-up, the completed mark and the `completed` history row. The core that
+/// every way of completing shares (a user's [`complete`], the patient's follow-up, the
+/// scheduler's "not reached"); the caller checks access and writes its own audit row.
+pub(crate) fn complete_locked(
+    conn: &mut PgConnection,
+    f: &FormRow,
+    p: &PathwayRow,
+    by: Uuid,
+    today: NaiveDate,
+) -> Result<FormView, Error> {
+    if f.is_completed() {
+        return Err(Conflict::FormCompleted.into());
+    }
+    let data = forms::load_data(conn, f)?;
+    let ctx = context_of(conn, p, f.id, today)?;
+    let warnings = data.check_complete(&ctx)?;
+    if let Some(event) = data.status_event() {
+        apply_status_event(conn, p, f.id, event, by)?;
+    }
+    let row = forms::mark_completed(conn, FormId(f.id), by)?;
+    add_history(conn, &row, "completed", by, json!([]), None)?;
+    Ok(FormView { row, data, warnings })
+}
+
 /// Creates a draft form of `kind` on the pathway. At most one baseline, discharge and follow-up
 /// per pathway ([`Conflict::FormExists`]); the kind must fit the pathway's status.
 pub fn create(
@@ -146,14 +216,7 @@ pub fn create(
         let p = load_pathway(conn, pathway_id, true)?;
         require_full(conn, caller, &p)?;
         let data = input.read(kind)?;
-        if !kind.may_start(status_of(&p)?) {
-            return Err(Conflict::FormNotStartable { kind, status: p.status }.into());
-        }
-        let new = NewFormRow::draft(Uuid::now_v7(), p.id, p.unit_id, &data, caller.actor.user_id);
-        let row = forms::insert(conn, &new, &data).map_err(|e| match e {
-            RepoError::UniqueViolation(_) => Conflict::FormExists { kind }.into(),
-            e => Error::from(e),
-        })?;
+        let row = insert_draft(conn, &p, &data, caller.actor.user_id)?;
         let entry = caller.audit(Action::CreateForm, Outcome::Success).role(Some(role.as_str()));
         record_for_patient(conn, caller, entry.target("form", row.id).detail(json!({"kind": kind})), &p)?;
         Ok(FormView { row, data, warnings: Vec::new() })
@@ -223,30 +286,10 @@ pub fn complete(
         if version.is_some_and(|v| v != f.version) {
             return Err(Conflict::StaleVersion.into());
         }
-        let data = forms::load_data(conn, &f)?;
-        let facts = forms::completed_facts(conn, p.id, f.id)?;
-        let ctx = FormContext {
-            today,
-            pathway_start: p.start_date,
-            baseline_date: facts.baseline_date,
-            measurement_dates: facts.measurement_dates,
-            discharge: facts.discharge.and_then(|(date, ending, consent)| {
-                Some(CompletedDischarge {
-                    date,
-                    ending: DischargeEnding::from_code(ending?)?,
-                    contact_consent_1y: consent == Some(codes::YES),
-                })
-            }),
-        };
-        let warnings = data.check_complete(&ctx)?;
-        if let Some(event) = data.status_event() {
-            apply_status_event(conn, &p, f.id, event, by)?;
-        }
-        let row = forms::mark_completed(conn, id, by)?;
-        add_history(conn, &row, "completed", by, json!([]), None)?;
+        let view = complete_locked(conn, &f, &p, by, today)?;
         let entry = caller.audit(Action::CompleteForm, Outcome::Success).role(Some(role.as_str())).target("form", id);
         record_for_patient(conn, caller, entry, &p)?;
-        Ok(FormView { row, data, warnings })
+        Ok(view)
     })
 }
 

@@ -72,6 +72,7 @@ pub fn add_identity(
 ) -> Result<IdentityRow, Error> {
     caller.actor.require_national(Permission::Administer)?;
     check_identity_change(caller.actor.user_id, user)?;
+    crate::users::refuse_system(user)?;
     let (issuer, subject) = (input.issuer.trim(), input.subject.as_deref().map(str::trim));
     let national_id = input.national_id.as_deref().map(str::trim);
     domain::identities::validate_identity(issuer, subject, national_id)?;

@@ -12,6 +12,7 @@ pub mod audit_log;
 pub mod digests;
 pub mod directory;
 pub mod error;
+pub mod follow_ups;
 pub mod forms;
 pub mod identities;
 pub mod imports;

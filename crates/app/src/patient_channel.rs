@@ -1,8 +1,9 @@
 //! The patient's own way in (docs/patient-channel.md): sign in with an order's single-use code
 //! and the date of birth, read and save the answers of one group of questions into the patient
-//! part of the form's draft (the domain's draft rules, as for the API), and submit. The patient
-//! is no user: each use case takes the order id that the sign-in gave, checks that the order is
-//! still open, and writes the audit row as the patient (by pseudonym).
+//! part of the form's draft (the domain's draft rules, as for the API), and submit; a follow-up
+//! order answers the pathway's whole follow-up, completed on submit (`crate::follow_ups`). The
+//! patient is no user: each use case takes the order id that the sign-in gave, checks that the
+//! order is still open, and writes the audit row as the patient (by pseudonym).
 
 use std::collections::BTreeMap;
 
@@ -11,6 +12,7 @@ use domain::audit::{Action, Outcome};
 use domain::forms::{FormData, FormId, FormKind};
 use domain::national_id::IdKey;
 use domain::orders::{question_groups, AccessCode, OrderConfig, OrderStatus, QuestionGroup, Questionnaire};
+use domain::users::SYSTEM_USER_ID;
 use domain::FieldError;
 use persistence::audit::AuditEntry;
 use persistence::forms::{self, NewHistoryRow, UpdateRefused};
@@ -19,6 +21,7 @@ use persistence::{audit, in_transaction, patients, PgConnection};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use crate::follow_ups::Attached;
 use crate::{Conflict, Error};
 
 /// Why a sign-in is refused. The page says no more than this: a wrong code and a wrong date of
@@ -30,8 +33,9 @@ pub enum SignInRefused {
     /// The code was right once but cannot be used any more: answered, cancelled, expired, or
     /// too many wrong attempts.
     Closed,
-    /// The code and date are right, but this questionnaire cannot be answered on the page yet
-    /// (the follow-up).
+    /// The code and date are right, but the questionnaire cannot be answered on the page: a
+    /// follow-up that cannot be started on its pathway any more (the pathway's status is not 3
+    /// or 4). The order stays open for the register to look at.
     NotOnline,
 }
 
@@ -49,12 +53,20 @@ fn patient_audit(action: Action, outcome: Outcome, order: &OrderRow, pseudonym: 
         .patient(Some(order.patient_id), Some(pseudonym))
 }
 
-/// Expires an open order whose expiry date has passed; `true` when it did.
-fn expire_if_due(conn: &mut PgConnection, order: &OrderRow, today: NaiveDate) -> Result<bool, Error> {
+/// Expires an open order whose expiry date has passed, as the scheduler would (with "not
+/// reached" when it was the follow-up's last attempt); `true` when it did.
+fn expire_if_due(
+    conn: &mut PgConnection,
+    order: &OrderRow,
+    config: OrderConfig,
+    today: NaiveDate,
+) -> Result<bool, Error> {
     if order.expires_on >= today {
         return Ok(false);
     }
-    orders::move_status(conn, order.id, &order.status, "expired", Mover::System, None)?;
+    if let Some(expired) = orders::move_status(conn, order.id, &order.status, "expired", Mover::System, None)? {
+        crate::follow_ups::record_not_reached(conn, &expired, config, today)?;
+    }
     Ok(true)
 }
 
@@ -76,7 +88,7 @@ pub fn sign_in(
         let patient = patients::find(conn, domain::patients::PatientId(order.patient_id))?;
         let entry = |outcome| patient_audit(Action::PatientSignIn, outcome, &order, patient.pseudonym.clone());
         let open = OrderStatus::parse(&order.status).is_some_and(OrderStatus::is_open);
-        if stored.spent_at.is_some() || !open || expire_if_due(conn, &order, today)? {
+        if stored.spent_at.is_some() || !open || expire_if_due(conn, &order, config, today)? {
             audit::record(conn, &entry(Outcome::Denied).detail(json!({"reason": "closed"})))?;
             return Ok(Err(SignInRefused::Closed));
         }
@@ -88,7 +100,26 @@ pub fn sign_in(
             return Ok(Err(SignInRefused::Wrong));
         }
         let online = Questionnaire::parse(&order.questionnaire).is_some_and(|q| !question_groups(q).is_empty());
-        if !online || order.form_id.is_none() {
+        // A follow-up order gets its form (the pathway's follow-up draft) at its first sign-in.
+        let attached = match (order.form_id, Questionnaire::parse(&order.questionnaire)) {
+            (None, Some(Questionnaire::FollowUp)) => Some(crate::follow_ups::attach(conn, &order)?),
+            _ => None,
+        };
+        if attached == Some(Attached::Completed) {
+            // A clinician completed the follow-up meanwhile: the order has nothing left to ask.
+            orders::move_status(
+                conn,
+                order.id,
+                &order.status,
+                "cancelled",
+                Mover::System,
+                Some("follow_up_completed"),
+            )?;
+            audit::record(conn, &entry(Outcome::Denied).detail(json!({"reason": "follow_up_completed"})))?;
+            return Ok(Err(SignInRefused::Closed));
+        }
+        let has_form = order.form_id.is_some() || matches!(attached, Some(Attached::Form(_)));
+        if !online || !has_form {
             audit::record(conn, &entry(Outcome::Denied).detail(json!({"reason": "not_online"})))?;
             return Ok(Err(SignInRefused::NotOnline));
         }
@@ -128,14 +159,20 @@ fn to_json(data: &FormData) -> Value {
 }
 
 /// Loads the open order of a session; `Closed` (as `Error::Conflict`) once it is not open.
-fn load(conn: &mut PgConnection, session: Session, today: NaiveDate, lock: bool) -> Result<PatientForm, Error> {
+fn load(
+    conn: &mut PgConnection,
+    session: Session,
+    config: OrderConfig,
+    today: NaiveDate,
+    lock: bool,
+) -> Result<PatientForm, Error> {
     let order = if lock { orders::find_for_update(conn, session.order) } else { orders::find(conn, session.order) }
         .map_err(|_| Error::NotFound)?;
     let closed = || Error::from(Conflict::Rule { code: "order_closed", message: "the order is closed".into() });
     if order.status != "opened" || orders::code_of(conn, order.id)?.spent_at.is_some() {
         return Err(closed());
     }
-    if expire_if_due(conn, &order, today)? {
+    if expire_if_due(conn, &order, config, today)? {
         return Err(closed());
     }
     let questionnaire = Questionnaire::parse(&order.questionnaire)
@@ -147,46 +184,86 @@ fn load(conn: &mut PgConnection, session: Session, today: NaiveDate, lock: bool)
 }
 
 /// The session's order and its draft, for a page.
-pub fn read(conn: &mut PgConnection, session: Session, today: NaiveDate) -> Result<PatientForm, Error> {
-    in_transaction(conn, |conn| load(conn, session, today, false))
+pub fn read(
+    conn: &mut PgConnection,
+    session: Session,
+    config: OrderConfig,
+    today: NaiveDate,
+) -> Result<PatientForm, Error> {
+    in_transaction(conn, |conn| load(conn, session, config, today, false))
 }
 
-/// Saves one group's answers (`None`: not answered) into the draft: the group's fields only, by
-/// the domain's draft rules (one field error per failing answer, nothing saved), with the form's
-/// history (`answered_by_patient`, in the name of the user who ordered it) and an audit row.
+/// The value at a catalogue field's dotted path (`substance_use.main_substance`), `Null` when
+/// absent.
+pub fn value_at<'v>(values: &'v Value, field: &str) -> &'v Value {
+    field.split('.').fold(values, |v, part| &v[part])
+}
+
+/// Sets the value at a dotted path, making the objects on the way.
+fn set_at(values: &mut Value, field: &str, new: Value) {
+    let mut at = values;
+    for part in field.split('.') {
+        if !at.is_object() {
+            *at = Value::Object(serde_json::Map::new());
+        }
+        at = &mut at[part];
+    }
+    *at = new;
+}
+
+/// Saves one group's answers into the draft: the group's fields only (by their catalogue names,
+/// dotted inside the substance-use block; `Null`: not answered; a code set is an array, the
+/// substance list an array of entries). A baseline's or measurement's answers are checked by the
+/// domain's draft rules; a follow-up's, which the patient answers in full and which is completed
+/// on submit, by the completion rules of the screen's questions (as for outcome 5), so that a
+/// missing route or a main substance not listed is shown at its field. One field error per
+/// failing answer, nothing saved. Writes the form's history (`answered_by_patient`, in the name
+/// of the user who ordered it, or the system user for the system's orders) and an audit row.
 pub fn save_group(
     conn: &mut PgConnection,
     session: Session,
     group: &str,
-    answers: &BTreeMap<String, Option<i16>>,
+    answers: &BTreeMap<String, Value>,
+    config: OrderConfig,
     today: NaiveDate,
 ) -> Result<(), Error> {
     in_transaction(conn, |conn| {
-        let form = load(conn, session, today, true)?;
+        let form = load(conn, session, config, today, true)?;
         let Some(group) = form.groups.iter().find(|g| g.key == group) else { return Err(Error::NotFound) };
         let mut values = form.values();
         let mut changes = Vec::new();
         for field in group.fields {
-            let new = answers.get(*field).copied().flatten().map_or(Value::Null, Value::from);
-            if values[*field] != new {
-                changes.push(json!({"field": field, "from": values[*field], "to": new}));
+            let new = answers.get(*field).cloned().unwrap_or(Value::Null);
+            let old = value_at(&values, field).clone();
+            if old != new {
+                changes.push(json!({"field": field, "from": old, "to": new}));
             }
-            values[*field] = new;
+            set_at(&mut values, field, new);
         }
         let kind: FormKind = form.questionnaire.form_kind();
         let data = FormData::deserialize_as(kind, values)
             .map_err(|_| Error::invalid("form", "type", "the answers could not be read"))?;
-        let errors: Vec<FieldError> =
-            data.validate_draft().into_iter().filter(|e| group.fields.contains(&e.field.as_str())).collect();
+        let form_id = form.order.form_id.ok_or_else(|| Error::inconsistent("a patient-part order without a form"))?;
+        let checked = match &data {
+            FormData::FollowUp(f) => {
+                let mut as_answered = f.clone();
+                as_answered.outcome = Some(domain::pathways::FollowUpOutcome::FollowedUp.code());
+                as_answered.event_date = Some(today);
+                let p = persistence::pathways::find(conn, domain::pathways::PathwayId(form.order.pathway_id))?;
+                let ctx = crate::forms::context_of(conn, &p, form_id, today)?;
+                as_answered.validate_complete(&ctx)
+            }
+            other => other.validate_draft(),
+        };
+        let errors: Vec<FieldError> = checked.into_iter().filter(|e| group.owns_error(&e.field)).collect();
         if !errors.is_empty() {
             return Err(Error::Invalid(errors));
         }
         if changes.is_empty() {
             return Ok(());
         }
-        let form_id = form.order.form_id.ok_or_else(|| Error::inconsistent("a patient-part order without a form"))?;
         let row = forms::find_for_update(conn, FormId(form_id))?;
-        let by = form.order.ordered_by.unwrap_or(row.created_by);
+        let by = form.order.ordered_by.unwrap_or(SYSTEM_USER_ID);
         let row = match forms::update_draft(conn, FormId(form_id), row.version, &data, by)? {
             Ok(row) => row,
             Err(UpdateRefused::Completed) => return Err(Conflict::FormCompleted.into()),
@@ -208,11 +285,18 @@ pub fn save_group(
     })
 }
 
-/// Submits the answers: the order becomes answered and its code dies. The clinician reviews and
-/// completes the form.
-pub fn submit(conn: &mut PgConnection, session: Session, today: NaiveDate) -> Result<(), Error> {
+/// Submits the answers: the order becomes answered and its code dies. A baseline's or
+/// measurement's draft is left for the clinician to review and complete; a follow-up is
+/// completed here as outcome 5, dated today, by the completion rules of the API
+/// ([`crate::follow_ups`]): when one fails, `Invalid` lists every failing field and nothing
+/// changes (the order stays open).
+pub fn submit(conn: &mut PgConnection, session: Session, config: OrderConfig, today: NaiveDate) -> Result<(), Error> {
     in_transaction(conn, |conn| {
-        let form = load(conn, session, today, true)?;
+        let form = load(conn, session, config, today, true)?;
+        if form.questionnaire == Questionnaire::FollowUp {
+            let form_id = form.order.form_id.ok_or_else(|| Error::inconsistent("a follow-up order without a form"))?;
+            crate::follow_ups::complete_answered(conn, &form.order, form_id, today)?;
+        }
         orders::move_status(conn, form.order.id, "opened", "answered", Mover::Patient, None)?
             .ok_or_else(|| Error::inconsistent("a locked order changed"))?;
         let pseudonym = patients::pseudonym_of(conn, form.order.patient_id)?;

@@ -25,6 +25,8 @@ pub struct PassReport {
     pub follow_ups_ordered: usize,
     pub reminded: usize,
     pub expired: usize,
+    /// Follow-ups recorded as not reached (outcome 6) because their last attempt expired.
+    pub not_reached: usize,
     /// Messages whose addresses were forgotten because their order closed.
     pub addresses_forgotten: usize,
     /// Unit contacts' daily digests added to the outbox ([`crate::digests`]).
@@ -164,8 +166,18 @@ pub fn run_pass(
 ) -> Result<PassReport, Error> {
     let mut report = PassReport::default();
     loop {
-        let n = in_transaction(conn, |conn| Ok::<_, Error>(scheduler::expire_due(conn, today, batch)?.len()))?;
+        let (n, not_reached) = in_transaction(conn, |conn| {
+            let ids = scheduler::expire_due(conn, today, batch)?;
+            let mut not_reached = 0;
+            for id in &ids {
+                // The follow-up's last attempt: not reached (crate::follow_ups), in this transaction.
+                let order = orders::find(conn, *id)?;
+                not_reached += usize::from(crate::follow_ups::record_not_reached(conn, &order, config, today)?);
+            }
+            Ok::<_, Error>((ids.len(), not_reached))
+        })?;
         report.expired += n;
+        report.not_reached += not_reached;
         if n < usize::try_from(batch).unwrap_or(usize::MAX) {
             break;
         }

@@ -34,6 +34,19 @@ pub fn verify_password(hash: &str, password: &str) -> bool {
     PasswordHash::new(hash).map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok()).unwrap_or(false)
 }
 
+/// Refuses a change to the system's own user (409 `system_user`): it is never enabled, given a
+/// password, a grant or an identity (docs/patient-channel.md, The system user).
+pub(crate) fn refuse_system(id: Uuid) -> Result<(), Error> {
+    if domain::users::is_system(id) {
+        return Err(Conflict::Rule {
+            code: "system_user",
+            message: "the system's own user cannot be changed, signed in as or given grants".into(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
 /// A grant with its node's kind and name (as of today).
 #[derive(Debug, Clone)]
 pub struct GrantView {
@@ -144,6 +157,7 @@ impl std::fmt::Debug for UserUpdate {
 /// Changes a user (admin). Every field error at once.
 pub fn update(conn: &mut PgConnection, caller: &Caller, id: Uuid, input: UserUpdate) -> Result<UserView, Error> {
     caller.actor.require_national(Permission::Administer)?;
+    refuse_system(id)?;
     let mut errors = Vec::new();
     if let Some(name) = &input.display_name {
         errors.extend(domain::users::validate_display_name(name).err());
@@ -213,6 +227,7 @@ pub fn add_grant(
 ) -> Result<GrantView, Error> {
     caller.actor.require_national(Permission::Administer)?;
     check_grant_change(caller.actor.user_id, id)?;
+    refuse_system(id)?;
     let reason = reason.map(str::trim);
     if reason.is_some_and(|r| r.is_empty() || r.chars().count() > GRANT_REASON_MAX) {
         return Err(Error::invalid("reason", "length", "must have 1 to 1000 characters"));
@@ -253,6 +268,7 @@ pub fn add_grant(
 pub fn approve_grant(conn: &mut PgConnection, caller: &Caller, id: Uuid, grant: i64) -> Result<GrantView, Error> {
     caller.actor.require_national(Permission::Administer)?;
     check_grant_change(caller.actor.user_id, id)?;
+    refuse_system(id)?;
     in_transaction(conn, |conn| {
         let row = users::find_current_grant_for_update(conn, id, grant)?;
         check_approval(caller.actor.user_id, row.user_id, row.granted_by)?;
@@ -273,6 +289,7 @@ pub fn approve_grant(conn: &mut PgConnection, caller: &Caller, id: Uuid, grant: 
 pub fn remove_grant(conn: &mut PgConnection, caller: &Caller, id: Uuid, grant: i64) -> Result<(), Error> {
     caller.actor.require_national(Permission::Administer)?;
     check_grant_change(caller.actor.user_id, id)?;
+    refuse_system(id)?;
     in_transaction(conn, |conn| {
         let row = users::revoke_grant(conn, id, grant, caller.actor.user_id)?;
         let detail = json!({"grant_id": row.id, "role": row.role, "node_id": row.node_id});
@@ -319,7 +336,11 @@ pub fn ensure_user_with_grant(
             .node
             .kind()?;
         validate_grant(role.as_str(), kind)?;
-        let id = match users::find_by_username_for_update(conn, username)? {
+        let existing = users::find_by_username_for_update(conn, username)?;
+        if let Some(user) = &existing {
+            refuse_system(user.id)?;
+        }
+        let id = match existing {
             Some(existing) if crate::identities::is_client_user(conn, existing.id)? => {
                 return Err(Error::invalid(
                     "username",

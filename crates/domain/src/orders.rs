@@ -150,13 +150,40 @@ const MEASUREMENT_GROUPS: &[QuestionGroup] = &[
     QuestionGroup { key: "hverdag", title_nb: "Bolig og hverdag", fields: &["housing", "occupation"] },
 ];
 
-/// The screens of a questionnaire, in order. The substance-use block (a list of substances) and
-/// the follow-up are not on the patient's page yet: the clinician fills them in.
+/// The follow-up's screens: every field the follow-up needs when the patient was followed up
+/// (outcome 5), which the patient answers in full; the outcome and the date are set on submit.
+const FOLLOW_UP_GROUPS: &[QuestionGroup] = &[
+    QuestionGroup { key: "helse", title_nb: "Hvordan har du det?", fields: &["self_rated_life_situation"] },
+    QuestionGroup { key: "hverdag", title_nb: "Bolig og hverdag", fields: &["housing", "occupation"] },
+    QuestionGroup { key: "oppfolging", title_nb: "Oppfølging", fields: &["received_follow_up"] },
+    QuestionGroup {
+        key: "rus",
+        title_nb: "Rusmidler",
+        fields: &[
+            "substance_use.substances",
+            "substance_use.main_substance",
+            "substance_use.injected_30d",
+            "substance_use.overdose_12m",
+        ],
+    },
+];
+
+/// The screens of a questionnaire, in order. Fields are the catalogue's names, dotted inside the
+/// substance-use block; `substance_use.substances` is the list, shown as one row per substance.
+/// The baseline's patient part does not have the substance list yet: the clinician fills it in.
 pub fn question_groups(q: Questionnaire) -> &'static [QuestionGroup] {
     match q {
         Questionnaire::Baseline => BASELINE_GROUPS,
         Questionnaire::Measurement => MEASUREMENT_GROUPS,
-        Questionnaire::FollowUp => &[],
+        Questionnaire::FollowUp => FOLLOW_UP_GROUPS,
+    }
+}
+
+impl QuestionGroup {
+    /// Whether a field error (a dotted path, `substance_use.substances.2.route`) belongs to a
+    /// question of this screen.
+    pub fn owns_error(&self, field: &str) -> bool {
+        self.fields.iter().any(|f| field == *f || field.strip_prefix(f).is_some_and(|rest| rest.starts_with('.')))
     }
 }
 
@@ -350,26 +377,53 @@ mod tests {
     }
 
     #[test]
-    fn every_question_is_a_single_code_or_number_of_the_catalogue_with_norwegian_labels() {
+    fn every_question_is_a_field_of_the_catalogue_with_norwegian_labels() {
         use crate::forms::catalogue::{form_fields, FieldKind};
         use crate::forms::codes::labels_nb;
-        for q in [Questionnaire::Baseline, Questionnaire::Measurement] {
+        let same_codes = |field: &str, list: crate::forms::codes::CodeList| {
+            let nb = labels_nb(list).unwrap();
+            assert_eq!(
+                nb.iter().map(|c| c.0).collect::<Vec<_>>(),
+                list.iter().map(|c| c.0).collect::<Vec<_>>(),
+                "{field}"
+            );
+        };
+        for q in [Questionnaire::Baseline, Questionnaire::Measurement, Questionnaire::FollowUp] {
             let specs = form_fields(q.form_kind());
             for group in question_groups(q) {
                 for field in group.fields {
                     let spec = specs.iter().find(|s| s.name == *field).unwrap();
                     match spec.kind {
-                        FieldKind::Code => {
-                            let nb = labels_nb(spec.codes).unwrap();
-                            let codes: Vec<i16> = spec.codes.iter().map(|c| c.0).collect();
-                            assert_eq!(nb.iter().map(|c| c.0).collect::<Vec<_>>(), codes, "{field}");
-                        }
+                        FieldKind::Code | FieldKind::CodeSet => same_codes(field, spec.codes),
                         FieldKind::Integer(_) => {}
+                        FieldKind::List if *field == "substance_use.substances" => {
+                            for part in ["substance", "frequency_30d", "route"] {
+                                let name = format!("substance_use.substances[].{part}");
+                                let entry = specs.iter().find(|s| s.name == name).unwrap();
+                                same_codes(&name, entry.codes);
+                            }
+                        }
                         other => panic!("{field} is {other:?}"),
                     }
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_follow_up_asks_every_field_a_followed_up_patient_must_answer() {
+        use crate::forms::catalogue::{form_fields, Required};
+        let asked: Vec<&str> =
+            question_groups(Questionnaire::FollowUp).iter().flat_map(|g| g.fields.iter().copied()).collect();
+        for spec in form_fields(crate::forms::FormKind::FollowUp) {
+            let needed = spec.required_on_completion == Required::When("outcome is 5 (followed up)");
+            if needed && !spec.name.contains("[]") {
+                assert!(asked.contains(&spec.name), "{} is not asked", spec.name);
+            }
+        }
+        let rus = question_groups(Questionnaire::FollowUp)[3];
+        assert!(rus.owns_error("substance_use.substances.3.route") && rus.owns_error("substance_use.main_substance"));
+        assert!(!rus.owns_error("substance_use.substances_x") && !rus.owns_error("housing"));
     }
 
     #[test]

@@ -5,6 +5,19 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::{DomainError, FieldError};
 
+/// The system's own user (migration `2026-12-09-000140_system_user`): the author of what rusreg
+/// records by itself (docs/patient-channel.md, The system user). Disabled, with a password hash
+/// nothing verifies against, never holding a grant or an identity (constraints in the database);
+/// hidden from the user list and refused by every change an admin may make to a user.
+pub const SYSTEM_USER_ID: uuid::Uuid = uuid::Uuid::from_u128(1);
+/// The system user's username (taken, so no one else can have it).
+pub const SYSTEM_USERNAME: &str = "system";
+
+/// Whether `id` is the system's own user.
+pub fn is_system(id: uuid::Uuid) -> bool {
+    id == SYSTEM_USER_ID
+}
+
 /// Failures allowed inside the window before the account locks.
 pub const MAX_FAILURES: i32 = 5;
 /// The window in which failures are counted, and how long a lock lasts.
@@ -99,6 +112,13 @@ mod tests {
 
     fn t(min: i64) -> DateTime<Utc> {
         DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap_or_default() + Duration::minutes(min)
+    }
+
+    #[test]
+    fn the_system_user_is_the_fixed_id_of_the_migration() {
+        assert_eq!(SYSTEM_USER_ID.to_string(), "00000000-0000-0000-0000-000000000001");
+        assert!(is_system(SYSTEM_USER_ID) && !is_system(uuid::Uuid::nil()));
+        assert!(validate_username(SYSTEM_USERNAME).is_ok(), "a username no one else can take");
     }
 
     #[test]

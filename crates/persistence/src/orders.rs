@@ -122,6 +122,14 @@ pub fn find_for_update(conn: &mut PgConnection, id: Uuid) -> Result<OrderRow, Re
 
 /// Moves an order from `from` to `to` (with its history entry). `Ok(None)` when the order is
 /// no longer in `from` (someone else moved it first). A final status kills the access code.
+/// Links a follow-up order to the form its answers land in (made when the patient signs in).
+pub fn link_form(conn: &mut PgConnection, id: Uuid, form: Uuid) -> Result<OrderRow, RepoError> {
+    Ok(diesel::update(orders::table.find(id))
+        .set((orders::form_id.eq(Some(form)), orders::updated_at.eq(diesel::dsl::now)))
+        .returning(OrderRow::as_returning())
+        .get_result(conn)?)
+}
+
 pub fn move_status(
     conn: &mut PgConnection,
     id: Uuid,

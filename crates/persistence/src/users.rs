@@ -110,9 +110,13 @@ pub fn find_by_username_for_update(conn: &mut PgConnection, username: &str) -> R
         .optional()?)
 }
 
+/// The users an admin administers: every user but the system's own
+/// ([`domain::users::SYSTEM_USER_ID`]), which no one administers.
 pub fn list(conn: &mut PgConnection, limit: i64, offset: i64) -> Result<(Vec<UserRow>, i64), RepoError> {
-    let total = users::table.count().get_result(conn)?;
+    let people = users::id.ne(domain::users::SYSTEM_USER_ID);
+    let total = users::table.filter(people).count().get_result(conn)?;
     let rows = users::table
+        .filter(people)
         .order(users::username.asc())
         .limit(limit)
         .offset(offset)

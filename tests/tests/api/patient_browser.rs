@@ -3,7 +3,9 @@
 //! with the keyboard, answers by clicking the labels, goes back with the browser's back button and
 //! reloads (the answers are still chosen), sees the summary, submits and sees the receipt; a
 //! wrong code, an expired order and a used code each get their page. On every page: every input
-//! has a label, nothing is wider than the screen, and no script runs.
+//! has a label, nothing is wider than the screen, and no script runs. The follow-up from the
+//! letter's code: the checkboxes of services received and the substance list's selects, with the
+//! domain's errors at their inputs.
 
 use std::time::Duration;
 
@@ -33,7 +35,7 @@ async fn check_page(c: &Client) {
     let facts = c
         .execute(
             "return {
-               unlabelled: [...document.querySelectorAll('input:not([type=hidden])')].filter(i => i.labels.length === 0).map(i => i.id),
+               unlabelled: [...document.querySelectorAll('input:not([type=hidden]), select')].filter(i => i.labels.length === 0).map(i => i.id),
                wide: document.documentElement.scrollWidth > window.innerWidth,
                scripts: document.scripts.length,
                lang: document.documentElement.lang,
@@ -188,5 +190,69 @@ async fn on_a_phone_a_wrong_code_and_an_expired_order_get_their_pages() {
     assert_eq!(path_of_when(&c, "/p/sign-in").await, "/p/sign-in");
     assert!(body_text(&c).await.contains("Skjemaet er lukket"));
     check_page(&c).await;
+    c.close().await.unwrap();
+}
+
+/// An element by id, also one with dots in it (`substance_use.main_substance-1`).
+fn by_id(id: &str) -> String {
+    format!("[id='{id}']")
+}
+
+#[actix_web::test]
+async fn on_a_phone_a_patient_answers_the_follow_up_with_checkboxes_and_the_substance_list() {
+    let app = TestApp::spawn_with(|s| s.patient_cookie_secure = false).await;
+    let (registrar, pathway, code) = crate::patient_pages::ordered_follow_up(&app, IDS[2]).await;
+    let driver = Driver::start();
+    let c = driver.phone().await;
+
+    sign_in_by_keyboard(&c, &app, &code, "17.04.1962").await;
+    assert_eq!(path_of_when(&c, "/p/questions/helse").await, "/p/questions/helse");
+    check_page(&c).await;
+    choose(&c, "self_rated_life_situation-4").await;
+    next(&c).await;
+    assert_eq!(path_of_when(&c, "/p/questions/hverdag").await, "/p/questions/hverdag");
+    choose(&c, "housing-1").await;
+    choose(&c, "occupation-2").await;
+    next(&c).await;
+    assert_eq!(path_of_when(&c, "/p/questions/oppfolging").await, "/p/questions/oppfolging");
+    check_page(&c).await;
+    // "None" with a service: the domain's rule, shown at the fieldset.
+    choose(&c, "received_follow_up-2").await;
+    choose(&c, "received_follow_up-7").await;
+    next(&c).await;
+    c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Id("received_follow_up-error")).await.unwrap();
+    check_page(&c).await;
+    assert!(chosen(&c, "received_follow_up-2").await && chosen(&c, "received_follow_up-7").await);
+    choose(&c, "received_follow_up-7").await;
+    choose(&c, "received_follow_up-4").await;
+    next(&c).await;
+    assert_eq!(path_of_when(&c, "/p/questions/rus").await, "/p/questions/rus");
+    check_page(&c).await;
+    // Heroin daily without a route: the message at the route's select, marked invalid.
+    c.find(Locator::Css(&by_id("substance-3-frequency_30d"))).await.unwrap().select_by_value("4").await.unwrap();
+    choose(&c, "substance_use.main_substance-3").await;
+    choose(&c, "substance_use.injected_30d-2").await;
+    c.find(Locator::Css(&by_id("substance_use.overdose_12m"))).await.unwrap().send_keys("0").await.unwrap();
+    next(&c).await;
+    c.wait()
+        .at_most(Duration::from_secs(5))
+        .for_element(Locator::Css(&by_id("substance-3-route-error")))
+        .await
+        .unwrap();
+    check_page(&c).await;
+    let route = c.find(Locator::Css(&by_id("substance-3-route"))).await.unwrap();
+    assert_eq!(route.attr("aria-invalid").await.unwrap().as_deref(), Some("true"));
+    assert!(route.attr("aria-describedby").await.unwrap().unwrap_or_default().contains("substance-3-route-error"));
+    route.select_by_value("2").await.unwrap();
+    next(&c).await;
+    assert_eq!(path_of_when(&c, "/p/summary").await, "/p/summary");
+    check_page(&c).await;
+    let text = body_text(&c).await;
+    assert!(text.contains("Heroin: Daglig, røyket eller inhalert") && text.contains("Fastlege, Poliklinisk"), "{text}");
+    next(&c).await;
+    assert_eq!(path_of_when(&c, "/p/receipt").await, "/p/receipt");
+    check_page(&c).await;
+    let (_, path) = call(&app, "GET", &format!("/api/v1/pathways/{pathway}"), None, Some(&registrar)).await;
+    assert_eq!(path["status"], 5, "completed as followed up: {path}");
     c.close().await.unwrap();
 }

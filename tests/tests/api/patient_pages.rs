@@ -300,3 +300,231 @@ async fn sign_ins_from_one_address_are_limited() {
     assert_eq!(status, 429);
     assert!(page.contains("For mange forsøk"));
 }
+
+/// A pathway of the patient `id` discharged 345 days ago (ending 4, consent yes) and the
+/// scheduler's follow-up order for it: (registrar token, pathway id, the letter's code).
+pub(crate) async fn ordered_follow_up(app: &TestApp, id: (&str, i32)) -> (String, String, String) {
+    let registrar = app.token_for(Role::Registrar, app.unit(UNIT_MOLDE)).await;
+    let pathway = crate::scheduler::discharged(app, &registrar, id, 345, 4, 1).await;
+    let before = app.count("outbox_messages");
+    let report = crate::scheduler::pass(app, chrono::Utc::now().date_naive());
+    assert_eq!(report.follow_ups_ordered, 1);
+    assert_eq!(app.count("outbox_messages"), before + 1);
+    let letter: String = {
+        use diesel::prelude::*;
+        use persistence::schema::outbox_messages as m;
+        m::table.order(m::id.desc()).select(m::body).first(&mut app.conn()).unwrap()
+    };
+    let code = letter.lines().map(str::trim).find(|l| l.len() == 19 && l.matches('-').count() == 3).unwrap();
+    (registrar, pathway, code.to_owned())
+}
+
+/// The follow-up's form id (the sign-in linked the order to it).
+fn follow_up_form(app: &TestApp, pathway: &str) -> String {
+    use diesel::prelude::*;
+    use persistence::schema::forms as f;
+    let id: uuid::Uuid = f::table
+        .filter(f::pathway_id.eq(uuid::Uuid::parse_str(pathway).unwrap()))
+        .filter(f::kind.eq("follow-up"))
+        .select(f::id)
+        .first(&mut app.conn())
+        .unwrap();
+    id.to_string()
+}
+
+#[actix_web::test]
+async fn a_patient_answers_the_follow_up_from_the_letter_and_it_is_completed_as_followed_up() {
+    let app = TestApp::spawn().await;
+    let (registrar, pathway, code) = ordered_follow_up(&app, IDS[0]).await;
+    let mut p = Patient::new(&app);
+    let (status, location, _) = p.sign_in(&code, BORN).await;
+    assert_eq!((status, location.as_deref()), (303, Some("/p/questions")));
+    let form = follow_up_form(&app, &pathway);
+    let (_, location, _) = p.get("/p/questions").await;
+    assert_eq!(location.as_deref(), Some("/p/questions/helse"));
+    let (status, _, page) = p.get("/p/questions/helse").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Side 1 av 4") && page.contains("Egenvurdert livssituasjon"), "{page}");
+    let csrf = csrf_of(&page);
+
+    // Every question of the follow-up is needed: an empty screen gets a message at the field.
+    let (status, _, page) = p.post("/p/questions/helse", &[("csrf", &csrf)]).await;
+    assert_eq!(status, 422);
+    assert!(page.contains("id=\"self_rated_life_situation-error\"") && page.contains("Svar på spørsmålet"), "{page}");
+    let (status, location, _) =
+        p.post("/p/questions/helse", &[("csrf", &csrf), ("self_rated_life_situation", "3")]).await;
+    assert_eq!((status, location.as_deref()), (303, Some("/p/questions/hverdag")));
+    let (status, location, _) =
+        p.post("/p/questions/hverdag", &[("csrf", &csrf), ("housing", "2"), ("occupation", "1")]).await;
+    assert_eq!((status, location.as_deref()), (303, Some("/p/questions/oppfolging")));
+
+    // Services received: checkboxes in a fieldset; "none" excludes the others (the domain's rule).
+    let (_, _, page) = p.get("/p/questions/oppfolging").await;
+    assert!(page.contains("<legend>Mottatt oppfølging</legend>"), "{page}");
+    assert!(
+        page.contains("<input type=\"checkbox\" id=\"received_follow_up-2\" name=\"received_follow_up\" value=\"2\">")
+    );
+    assert!(page.contains("Fastlege") && page.contains("Ingen av disse"));
+    let (status, _, page) = p
+        .post("/p/questions/oppfolging", &[("csrf", &csrf), ("received_follow_up", "2"), ("received_follow_up", "7")])
+        .await;
+    assert_eq!(status, 422);
+    assert!(
+        page.contains("id=\"received_follow_up-error\"")
+            && page.contains("aria-describedby=\"received_follow_up-error\"")
+    );
+    assert!(page.contains("value=\"2\" checked") && page.contains("value=\"7\" checked"), "the ticks are kept");
+    let (status, location, _) = p
+        .post("/p/questions/oppfolging", &[("csrf", &csrf), ("received_follow_up", "2"), ("received_follow_up", "3")])
+        .await;
+    assert_eq!((status, location.as_deref()), (303, Some("/p/questions/rus")));
+
+    // Substances: one row per substance of the code list, each with its frequency and route.
+    let (_, _, page) = p.get("/p/questions/rus").await;
+    for shown in [
+        "<label for=\"substance-1-frequency_30d\">Hyppighet siste 30 dager</label>",
+        "<label for=\"substance-12-route\">Inntaksmåte</label>",
+        "<legend>Alkohol</legend>",
+        "<option value=\"\" selected>Har ikke brukt</option>",
+        "Hovedrusmiddel",
+    ] {
+        assert!(page.contains(shown), "{shown}: {page}");
+    }
+    assert!(!page.contains("<script"));
+    // Alcohol daily without a route, a main substance not listed: messages at those inputs.
+    let wrong = [
+        ("csrf", csrf.as_str()),
+        ("substance-1-frequency_30d", "4"),
+        ("substance-2-frequency_30d", "0"),
+        ("substance_use.main_substance", "3"),
+        ("substance_use.injected_30d", "2"),
+        ("substance_use.overdose_12m", "0"),
+    ];
+    let (status, _, page) = p.post("/p/questions/rus", &wrong).await;
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains("aria-invalid=\"true\" aria-describedby=\"substance-1-route-error\""), "{page}");
+    assert!(page.contains("id=\"substance-1-route-error\">Velg hvordan du vanligvis tar rusmiddelet."));
+    assert!(page.contains("id=\"substance_use.main_substance-error\">Hovedrusmiddelet må være"));
+    assert!(page.contains("<option value=\"4\" selected>Daglig</option>"), "the choices are kept");
+    assert!(!page.contains("id=\"substance-2-route-error\""), "no route needed for a substance not used lately");
+    let (status, _, page) = p
+        .post(
+            "/p/questions/rus",
+            &[
+                ("csrf", csrf.as_str()),
+                ("substance-1-frequency_30d", "4"),
+                ("substance-1-route", "1"),
+                ("substance-2-frequency_30d", "0"),
+                ("substance_use.main_substance", "1"),
+                ("substance_use.injected_30d", "2"),
+                ("substance_use.overdose_12m", "0"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(page.contains("id=\"substance_use.injected_30d-error\""), "injected, so injected_30d must be yes: {page}");
+    let (status, location, _) = p
+        .post(
+            "/p/questions/rus",
+            &[
+                ("csrf", csrf.as_str()),
+                ("substance-1-frequency_30d", "4"),
+                ("substance-1-route", "3"),
+                ("substance-2-frequency_30d", "0"),
+                ("substance_use.main_substance", "1"),
+                ("substance_use.injected_30d", "2"),
+                ("substance_use.overdose_12m", "1"),
+            ],
+        )
+        .await;
+    assert_eq!((status, location.as_deref()), (303, Some("/p/summary")));
+    let (_, _, page) = p.get("/p/questions/rus").await;
+    assert!(page.contains("<option value=\"3\" selected>Spist eller drukket</option>"), "answers shown again");
+
+    let (status, _, page) = p.get("/p/summary").await;
+    assert_eq!(status, 200);
+    for shown in [
+        "Alkohol: Daglig, spist eller drukket",
+        "Cannabis (hasj, marihuana): Brukt før",
+        "Fastlege, NAV",
+        "Leier privat",
+    ] {
+        assert!(page.contains(shown), "{shown}: {page}");
+    }
+    let (status, location, _) = p.post("/p/submit", &[("csrf", &csrf)]).await;
+    assert_eq!((status, location.as_deref()), (303, Some("/p/receipt")));
+
+    // Completed as followed up, today, with the patient's answers; the pathway moves to 5.
+    let (_, read) = call(&app, "GET", &format!("/api/v1/forms/{form}"), None, Some(&registrar)).await;
+    assert_eq!(read["status"], "completed", "{read}");
+    let today = chrono::Utc::now().date_naive().to_string();
+    assert_eq!(
+        (read["data"]["outcome"].as_i64(), read["data"]["event_date"].as_str()),
+        (Some(5), Some(today.as_str()))
+    );
+    assert_eq!(read["data"]["received_follow_up"], json!([2, 3]));
+    assert_eq!(read["data"]["substance_use"]["substances"].as_array().unwrap().len(), 2);
+    assert_eq!(read["data"]["substance_use"]["overdose_12m"], 1);
+    let (_, path) = call(&app, "GET", &format!("/api/v1/pathways/{pathway}"), None, Some(&registrar)).await;
+    assert_eq!(path["status"], 5, "{path}");
+    let (_, history) = call(&app, "GET", &format!("/api/v1/forms/{form}/history"), None, Some(&registrar)).await;
+    let actions: Vec<(&str, &str)> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["action"].as_str().unwrap(), h["changed_by_username"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("created", "system"),
+            ("answered_by_patient", "system"),
+            ("answered_by_patient", "system"),
+            ("answered_by_patient", "system"),
+            ("answered_by_patient", "system"),
+            ("answered_by_patient", "system"),
+            ("completed", "system"),
+        ]
+    );
+    assert_eq!(app.count("orders WHERE status = 'answered'"), 1);
+    assert_eq!(app.count("audit_log WHERE action = 'form.complete' AND role = 'patient'"), 1);
+}
+
+#[actix_web::test]
+async fn a_follow_up_with_a_screen_left_out_is_not_sent_and_the_summary_says_which() {
+    let app = TestApp::spawn().await;
+    let (registrar, pathway, code) = ordered_follow_up(&app, IDS[1]).await;
+    let mut p = Patient::new(&app);
+    let (status, _, _) = p.sign_in(&code, "12.10.1963").await;
+    assert_eq!(status, 303);
+    let (_, _, page) = p.get("/p/questions/helse").await;
+    let csrf = csrf_of(&page);
+    for (screen, answers) in [
+        ("helse", vec![("self_rated_life_situation", "4")]),
+        ("hverdag", vec![("housing", "1"), ("occupation", "2")]),
+        ("oppfolging", vec![("received_follow_up", "7")]),
+    ] {
+        let mut form = vec![("csrf", csrf.as_str())];
+        form.extend(answers);
+        let (status, _, page) = p.post(&format!("/p/questions/{screen}"), &form).await;
+        assert_eq!(status, 303, "{screen}: {page}");
+    }
+    // The substances are skipped: the summary says so, and sending is refused.
+    let (status, _, page) = p.get("/p/summary").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Ikke besvart"));
+    let (status, _, page) = p.post("/p/submit", &[("csrf", &csrf)]).await;
+    assert_eq!(status, 422, "{page}");
+    assert!(
+        page.contains("role=\"alert\"") && page.contains("<a href=\"/p/questions/rus\">Noen svar mangler"),
+        "{page}"
+    );
+    assert!(!page.contains("<a href=\"/p/questions/helse\">Noen svar mangler"));
+    let form = follow_up_form(&app, &pathway);
+    let (_, read) = call(&app, "GET", &format!("/api/v1/forms/{form}"), None, Some(&registrar)).await;
+    assert_eq!((read["status"].as_str(), read["data"]["outcome"].as_i64()), (Some("draft"), None), "nothing completed");
+    let (_, path) = call(&app, "GET", &format!("/api/v1/pathways/{pathway}"), None, Some(&registrar)).await;
+    assert_eq!(path["status"], 4);
+    assert_eq!(app.count("orders WHERE status = 'opened'"), 1, "the order stays open");
+    assert!(p.cookie.is_some(), "and so does the session");
+}

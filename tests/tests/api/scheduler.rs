@@ -15,13 +15,20 @@ use crate::fixtures::{call, complete, create, discharge, pathway_for_new_patient
 
 const URL: &str = "https://rusreg.example";
 
-fn pass(app: &TestApp, today: NaiveDate) -> app::scheduler::PassReport {
+pub(crate) fn pass(app: &TestApp, today: NaiveDate) -> app::scheduler::PassReport {
     let mut conn = app.db.server_conn();
     app::scheduler::run_pass(&mut conn, OrderConfig::default(), WorklistConfig::default(), URL, today, 100).unwrap()
 }
 
 /// A pathway discharged `days_ago` days ago with `ending` and the consent answer `consent`.
-async fn discharged(app: &TestApp, token: &str, id: (&str, i32), days_ago: i64, ending: i16, consent: i16) -> String {
+pub(crate) async fn discharged(
+    app: &TestApp,
+    token: &str,
+    id: (&str, i32),
+    days_ago: i64,
+    ending: i16,
+    consent: i16,
+) -> String {
     let unit = app.unit(UNIT_MOLDE);
     let pathway = pathway_for_new_patient(app, token, unit.0, id, days_ago + 60, 1).await;
     let baseline = (Utc::now().date_naive() - Duration::days(days_ago + 50)).to_string();
@@ -91,8 +98,8 @@ async fn the_follow_up_is_ordered_reminded_and_expired_by_itself_once_whatever_r
     }
     assert!(letters[0].body.contains("https://rusreg.example/p"));
 
-    // The letter's code with the patient's date of birth is right, but the follow-up is not on
-    // the patient's page yet: a page that says so, and the order stays as it was.
+    // The letter's code with the patient's date of birth opens the follow-up questionnaire: the
+    // sign-in makes the pathway's follow-up draft (by the system user) and links the order to it.
     let res = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -102,9 +109,12 @@ async fn the_follow_up_is_ordered_reminded_and_expired_by_itself_once_whatever_r
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 409);
-    assert!(res.text().await.unwrap().contains("ikke besvares her"));
-    assert_eq!(app.count("orders WHERE status = 'ordered'"), 1);
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    assert_eq!(app.count("orders WHERE status = 'opened' AND form_id IS NOT NULL"), 1);
+    assert_eq!(
+        app.count("forms WHERE kind = 'follow-up' AND status = 'draft' AND created_by = '00000000-0000-0000-0000-000000000001'"),
+        1
+    );
 
     // Again: nothing new.
     assert_eq!(pass(&app, today), app::scheduler::PassReport::default());
@@ -138,11 +148,59 @@ async fn the_follow_up_is_ordered_reminded_and_expired_by_itself_once_whatever_r
     let last = read["history"].as_array().unwrap().last().unwrap().clone();
     assert_eq!((last["to_status"].as_str(), last["actor"].as_str()), (Some("expired"), Some("system")));
 
-    // The second attempt expires too: attempts (2) are spent, nothing more is ordered.
-    let report = pass(&app, expiry + Duration::days(31));
-    assert_eq!((report.expired, report.follow_ups_ordered), (1, 0), "{report:?}");
+    assert_eq!(report.not_reached, 0, "an earlier attempt expired: ordered again, not \"not reached\"");
+    assert_eq!(app.count("forms WHERE kind = 'follow-up' AND status = 'completed'"), 0);
+
+    // The second attempt expires too (two passes at once): attempts (2) are spent, nothing more
+    // is ordered, and the follow-up is recorded once as not reached (outcome 6) by the system,
+    // dated the order's expiry day. The draft the sign-in made is the one completed.
+    let last = expiry + Duration::days(31);
+    let reports: Vec<_> = std::thread::scope(|s| {
+        let a = s.spawn(|| pass(&app, last));
+        let b = s.spawn(|| pass(&app, last));
+        vec![a.join().unwrap(), b.join().unwrap()]
+    });
+    let sum = |f: fn(&app::scheduler::PassReport) -> usize| reports.iter().map(f).sum::<usize>();
+    assert_eq!((sum(|r| r.expired), sum(|r| r.follow_ups_ordered), sum(|r| r.not_reached)), (1, 0, 1), "{reports:?}");
     assert_eq!(app.count("orders"), 2);
     assert_eq!(app.audit_count("order.create"), 2);
+    let system = domain::users::SYSTEM_USER_ID;
+    let expired_on = (last - Duration::days(1)).to_string();
+    assert_eq!(
+        app.count(&format!(
+            "forms f JOIN follow_up_forms u ON u.form_id = f.id WHERE f.status = 'completed' AND u.outcome = 6 \
+             AND f.event_date = '{expired_on}' AND f.completed_by = '{system}' AND f.pathway_id = '{due}'"
+        )),
+        1
+    );
+    assert_eq!(app.count("forms WHERE kind = 'follow-up'"), 1);
+    let (_, path) = call(&app, "GET", &format!("/api/v1/pathways/{due}"), None, Some(&registrar)).await;
+    assert_eq!(path["status"], 6, "{path}");
+    assert_eq!(app.count("audit_log WHERE action = 'form.complete' AND role = 'system'"), 1);
+    // Again, and later: nothing more.
+    assert_eq!(pass(&app, last), app::scheduler::PassReport::default());
+    assert_eq!(pass(&app, last + Duration::days(40)).not_reached, 0);
+    assert_eq!(app.count("forms WHERE kind = 'follow-up'"), 1);
+}
+
+/// A clinician's follow-up draft is the clinician's: the last attempt's expiry leaves it alone.
+#[actix_web::test]
+async fn a_clinicians_follow_up_draft_is_left_alone_when_the_last_attempt_expires() {
+    let app = TestApp::spawn().await;
+    let registrar = app.token_for(Role::Registrar, app.unit(UNIT_MOLDE)).await;
+    let pathway = discharged(&app, &registrar, IDS[0], 345, 3, 1).await;
+    let today = Utc::now().date_naive();
+    let one = OrderConfig { follow_up_attempts: 1, ..OrderConfig::default() };
+    let run = |day| {
+        let mut conn = app.db.server_conn();
+        app::scheduler::run_pass(&mut conn, one, WorklistConfig::default(), URL, day, 100).unwrap()
+    };
+    assert_eq!(run(today).follow_ups_ordered, 1);
+    let (form, _) = create(&app, &registrar, &pathway, "follow-up", &json!({"outcome": 7})).await;
+    let report = run(today + Duration::days(31));
+    assert_eq!((report.expired, report.not_reached), (1, 0), "{report:?}");
+    let (_, read) = call(&app, "GET", &format!("/api/v1/forms/{form}"), None, Some(&registrar)).await;
+    assert_eq!((read["status"].as_str(), read["data"]["outcome"].as_i64()), (Some("draft"), Some(7)));
 }
 
 #[actix_web::test]

@@ -127,6 +127,7 @@ async fn send_json(app: &TestApp, method: &str, path: &str, body: Option<Value>,
         "GET" => app.get(path),
         "POST" => app.post(path, &body.unwrap_or_else(|| json!({}))),
         "DELETE" => app.delete(path),
+        "PATCH" => app.patch(path, &body.unwrap_or_else(|| json!({}))),
         other => panic!("method {other}"),
     };
     let res = req.bearer_auth(token).send().await.unwrap();
@@ -299,4 +300,67 @@ async fn a_display_name_with_a_control_character_is_refused_not_a_500() {
         .unwrap();
     assert_eq!(res.status(), 422);
     assert_eq!(app.count("oidc_clients"), 0);
+}
+
+/// The system's own user (migration 000140): the author of what rusreg records by itself. No one
+/// signs in as it, an admin does not see it among the users, and it gets no grant, password,
+/// identity or enabling (409 `system_user`); the database refuses a grant to it as well.
+#[actix_web::test]
+async fn the_system_user_cannot_sign_in_be_listed_changed_or_given_a_grant() {
+    const SYSTEM: &str = "00000000-0000-0000-0000-000000000001";
+    let app = TestApp::spawn().await;
+    let admin = app.token_for(Role::Admin, app.nation()).await;
+    for password in ["!", "a long enough password"] {
+        let res =
+            app.post("/api/v1/auth/token", &json!({"username": "system", "password": password})).send().await.unwrap();
+        assert_eq!(res.status(), 401, "{password:?}");
+    }
+    let users: Value =
+        app.get("/api/v1/users?per_page=500").bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    let names: Vec<&str> = users["items"].as_array().unwrap().iter().filter_map(|u| u["username"].as_str()).collect();
+    assert!(!names.contains(&"system") && !names.is_empty(), "{names:?}");
+    assert_eq!(users["total"].as_i64(), Some(i64::try_from(names.len()).unwrap()), "the total leaves it out too");
+
+    let unit = app.unit(UNIT_MOLDE);
+    let grants = format!("/api/v1/users/{SYSTEM}/grants");
+    for (role, node) in [("registrar", unit.0), ("admin", app.nation().0)] {
+        let (status, body) =
+            send_json(&app, "POST", &grants, Some(json!({"role": role, "node_id": node})), &admin).await;
+        assert_eq!((status, body["code"].as_str()), (409, Some("system_user")), "{role}: {body}");
+    }
+    let (status, body) = send_json(
+        &app,
+        "PATCH",
+        &format!("/api/v1/users/{SYSTEM}"),
+        Some(json!({"disabled": false, "password": "a long enough password"})),
+        &admin,
+    )
+    .await;
+    assert_eq!((status, body["code"].as_str()), (409, Some("system_user")), "{body}");
+    let res = app
+        .post("/api/v1/auth/token", &json!({"username": "system", "password": "a long enough password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    // The operator's command line cannot make it a user either.
+    let cli = app::users::ensure_user_with_grant(
+        &mut app.conn(),
+        "system",
+        "x",
+        "a long enough password",
+        Role::Registrar,
+        unit,
+    );
+    assert!(cli.is_err());
+    // And the database holds the rule whatever the application does.
+    use diesel::RunQueryDsl;
+    let direct = diesel::sql_query(format!(
+        "INSERT INTO grants (user_id, role, node_id) VALUES ('{SYSTEM}', 'registrar', {})",
+        unit.0
+    ))
+    .execute(&mut app.conn());
+    assert!(direct.is_err());
+    assert_eq!(app.count(&format!("grants WHERE user_id = '{SYSTEM}'")), 0);
+    assert_eq!(app.count(&format!("users WHERE id = '{SYSTEM}' AND disabled")), 1);
 }

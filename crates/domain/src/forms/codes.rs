@@ -232,7 +232,48 @@ pub fn labels_nb(list: CodeList) -> Option<CodeList> {
         (6, "Med andre"),
         (7, "Vet ikke"),
     ];
+    const SUBSTANCES_NB: CodeList = &[
+        (1, "Alkohol"),
+        (2, "Cannabis (hasj, marihuana)"),
+        (3, "Heroin"),
+        (4, "Andre opioider (for eksempel metadon, morfin, oksykodon)"),
+        (5, "Benzodiazepiner og andre beroligende midler"),
+        (6, "Amfetamin eller metamfetamin"),
+        (7, "Kokain"),
+        (8, "Hallusinogener (for eksempel LSD, sopp)"),
+        (9, "GHB"),
+        (10, "Løsemidler"),
+        (11, "Nye psykoaktive stoffer"),
+        (12, "Annet"),
+    ];
+    const FREQUENCY_30D_NB: CodeList = &[
+        (0, "Brukt før, men ikke siste 30 dager"),
+        (1, "Inntil én dag i uken"),
+        (2, "2–3 dager i uken"),
+        (3, "4–6 dager i uken"),
+        (4, "Daglig"),
+    ];
+    const ROUTE_NB: CodeList = &[
+        (1, "Injisert (med sprøyte)"),
+        (2, "Røyket eller inhalert"),
+        (3, "Spist eller drukket"),
+        (4, "Sniffet"),
+        (5, "Annen måte"),
+    ];
+    const FOLLOW_UP_SERVICES_NB: CodeList = &[
+        (1, "Tjenester fra kommunen"),
+        (2, "Fastlege"),
+        (3, "NAV"),
+        (4, "Poliklinisk rusbehandling (TSB)"),
+        (5, "LAR (legemiddelassistert rehabilitering)"),
+        (6, "Psykisk helsevern"),
+        (7, "Ingen av disse"),
+    ];
     [
+        (SUBSTANCES, SUBSTANCES_NB),
+        (FREQUENCY_30D, FREQUENCY_30D_NB),
+        (ROUTE, ROUTE_NB),
+        (FOLLOW_UP_SERVICES, FOLLOW_UP_SERVICES_NB),
         (YES_NO_UNKNOWN, YES_NO_UNKNOWN_NB),
         (YES_NO, YES_NO_NB),
         (HOUSING, HOUSING_NB),
