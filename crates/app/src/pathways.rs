@@ -241,6 +241,9 @@ pub fn transfer(
 ) -> Result<PathwayView, Error> {
     let role = register_role(&caller.actor, Error::Hidden)?;
     in_transaction(conn, |conn| {
+        // The level in force is a fact kept at commit: fresh even after a form change earlier
+        // in the caller's transaction.
+        pathways::refresh_dirty_facts(conn, id)?;
         let p = load_pathway(conn, id, true)?;
         require_full(conn, caller, &p)?;
         unit_path(conn, caller, input.to_unit_id.0, "to_unit_id")?;

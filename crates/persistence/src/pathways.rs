@@ -147,6 +147,17 @@ pub fn find_for_update(conn: &mut PgConnection, PathwayId(id): PathwayId) -> Res
     Ok(pathways::table.find(id).select(PathwayRow::as_select()).for_update().first(conn)?)
 }
 
+/// Brings the pathway's facts (worklist and report facts, `current_treatment_level`) up to date
+/// now if this transaction changed its forms: the facts triggers recompute them only at commit
+/// (migration deferred_facts), so a use case that reads a fact after changing forms in the same
+/// transaction calls this first. Nothing when the transaction changed none of its forms.
+pub fn refresh_dirty_facts(conn: &mut PgConnection, PathwayId(id): PathwayId) -> Result<(), RepoError> {
+    diesel::sql_query("SELECT rusreg_refresh_dirty_pathway_facts($1)")
+        .bind::<diesel::sql_types::Uuid, _>(id)
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Whether the patient has an active pathway (status 1).
 pub fn has_active(conn: &mut PgConnection, patient: Uuid) -> Result<bool, RepoError> {
     Ok(diesel::select(diesel::dsl::exists(

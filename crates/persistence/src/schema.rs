@@ -339,6 +339,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    pathway_facts_dirty (txid, pathway_id) {
+        txid -> Int8,
+        pathway_id -> Uuid,
+    }
+}
+
+diesel::table! {
     pathway_status_history (id) {
         id -> Int8,
         pathway_id -> Uuid,
@@ -725,6 +732,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     org_links,
     org_nodes,
     outbox_messages,
+    pathway_facts_dirty,
     pathway_status_history,
     pathway_transfers,
     pathways,

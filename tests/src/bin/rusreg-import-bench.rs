@@ -11,7 +11,11 @@
 //! from sending it to its answer, and the statements per pathway are printed by their SQL text
 //! (no bound values), most time first.
 //!
-//! rusreg-import-bench [--pathways 20000] [--statements]
+//! With `--row-facts`, the database is first taken back before migration
+//! `2026-12-09-000130_deferred_facts` (its down.sql, as the owner): the facts triggers recompute
+//! a pathway's facts at every form row written, as before it — the same run's baseline for it.
+//!
+//! rusreg-import-bench [--pathways 20000] [--statements] [--row-facts]
 
 #![expect(clippy::unwrap_used, clippy::expect_used, reason = "a benchmark tool: a failure aborts the run")]
 
@@ -155,11 +159,16 @@ fn print_profile(profile: &Profile, pathways: usize, import_secs: f64) {
 fn main() {
     let pathways: usize = arg("--pathways", Some("20000")).parse().expect("--pathways is a number");
     let statements = std::env::args().any(|a| a == "--statements");
+    let row_facts = std::env::args().any(|a| a == "--row-facts");
     // A job that fails logs why (never a row's values).
     tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter("warn").init();
     let db = TestDb::new();
     let key = IdKey::from_bytes(&TEST_ID_KEY);
     let mut owner = PgConnection::establish(&db.url).unwrap();
+    if row_facts {
+        let reverted = persistence::migrations::revert_last(&mut owner).unwrap();
+        assert_eq!(reverted.as_deref(), Some("20261209000130"), "the newest migration is deferred_facts");
+    }
     let unit = persistence::organisations::find_by_resh_id(&mut owner, UNIT_MOLDE).unwrap().unwrap().id;
     let user = app::users::ensure_user_with_grant(
         &mut owner,
@@ -198,6 +207,10 @@ fn main() {
         "{} {:?}",
         r.status,
         job.errors.first()
+    );
+    println!(
+        "facts: {}",
+        if row_facts { "recomputed at every form row (before 000130)" } else { "once per pathway at commit" }
     );
     println!(
         "import: {pathways} pathways ({rows} rows: patient, pathway, completed baseline, draft measurement) in {import_secs:.1} s: {:.0} pathways/s, {:.0} rows/s",

@@ -1,12 +1,13 @@
 //! The server's database role (`rusreg_server`): the attacks on the append-only tables that
 //! worked while the server ran as the tables' owner (a superuser in the managed cluster) fail as
-//! the server's role, the bulk-load switch of the facts triggers holds only for the owner, and
-//! the role has exactly the privileges of the matrix below.
+//! the server's role, the bulk-load switch of the facts triggers holds only for the owner, the
+//! facts of pathways changed are recomputed at commit whatever the role does in the transaction,
+//! and the role has exactly the privileges of the matrix below.
 
 use chrono::{Duration, Utc};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use domain::access::Role;
-use integration_tests::{worklist_facts_mismatches, TestApp, UNIT_MOLDE};
+use integration_tests::{report_facts_mismatches, worklist_facts_mismatches, TestApp, UNIT_MOLDE};
 
 use crate::fixtures::{completed_baseline, pathway_for_new_patient};
 
@@ -114,6 +115,46 @@ async fn the_bulk_load_switch_holds_only_for_the_owner() {
     assert!(!on.on);
 }
 
+/// What the server's role would try, in the transaction that changes a form, to keep the
+/// pathway's facts from being recomputed at commit: the first three are allowed (and achieve
+/// nothing), the database refuses the rest.
+const FACTS_ATTACKS: &[&str] = &[
+    "DELETE FROM pathway_facts_dirty",
+    "SET CONSTRAINTS pathway_facts_dirty_refresh IMMEDIATE; DELETE FROM pathway_facts_dirty",
+    "INSERT INTO pathway_facts_dirty (txid, pathway_id) SELECT txid_current() + 1, id FROM pathways",
+    "ALTER TABLE pathway_facts_dirty DISABLE TRIGGER pathway_facts_dirty_refresh",
+    "ALTER TABLE pathway_facts_dirty ALTER CONSTRAINT pathway_facts_dirty_refresh NOT DEFERRABLE",
+    "SET LOCAL session_replication_role = replica",
+    "TRUNCATE pathway_facts_dirty",
+    "DROP TRIGGER pathway_facts_dirty_refresh ON pathway_facts_dirty",
+    "CREATE OR REPLACE FUNCTION rusreg_pathway_facts_dirty_refresh() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$",
+];
+
+#[actix_web::test]
+async fn the_server_role_cannot_keep_changed_facts_from_being_recomputed_at_commit() {
+    let app = TestApp::spawn().await;
+    let unit = app.unit(UNIT_MOLDE);
+    let registrar = app.token_for(Role::Registrar, unit).await;
+    let pathway = pathway_for_new_patient(&app, &registrar, unit.0, ("15076500565", 1965), 40, 1).await;
+    let date = (Utc::now().date_naive() - Duration::days(30)).to_string();
+    completed_baseline(&app, &registrar, &pathway, &date).await;
+    let mut server = app.db.server_conn();
+    for (i, attack) in FACTS_ATTACKS.iter().enumerate() {
+        // The baseline moves a day, then the attack; what the database allows is committed.
+        let outcome = server.transaction::<(), diesel::result::Error, _>(|conn| {
+            diesel::sql_query("UPDATE forms SET event_date = event_date - 1 WHERE kind = 'baseline'").execute(conn)?;
+            for statement in attack.split("; ") {
+                diesel::sql_query(statement).execute(conn)?;
+            }
+            Ok(())
+        });
+        assert_eq!(outcome.is_ok(), i < 3, "{attack}: {outcome:?}");
+        assert_eq!(report_facts_mismatches(&mut app.conn()), Vec::<String>::new(), "{attack}");
+        assert_eq!(worklist_facts_mismatches(&mut app.conn()), Vec::<String>::new(), "{attack}");
+        assert_eq!(app.count("pathway_facts_dirty"), 0, "{attack}");
+    }
+}
+
 /// The server's privileges per table: S(elect), I(nsert), U(pdate), D(elete); `releases`,
 /// `releases`, `release_jobs`, `grants`, `service_facts`, `user_identities`, `oidc_clients` and the
 /// residence reference tables have UPDATE on some columns only (checked below). A new table must be added here (and granted in its migration).
@@ -142,6 +183,7 @@ const MATRIX: &[(&str, &str)] = &[
     ("org_links", "SIU"),
     ("org_nodes", "SIU"),
     ("outbox_messages", "SIU"),
+    ("pathway_facts_dirty", "SID"),
     ("pathway_status_history", "SI"),
     ("pathway_transfers", "SI"),
     ("pathways", "SIU"),

@@ -349,13 +349,16 @@ async fn concurrent_changes_to_two_forms_of_one_pathway_leave_the_right_facts() 
     let pathway = open_pathway(&app, &token, unit.0, IDS[4], 60, 1).await;
     let (a, _) = create(&app, &token, &pathway, "measurement", &measurement(&ago(50))).await;
     let (b, _) = create(&app, &token, &pathway, "measurement", &measurement(&ago(40))).await;
-    // Two transactions move the two drafts' dates at the same time, straight in SQL: the second
-    // one's trigger waits for the pathway lock and must then see the first one's change.
+    // Two transactions move the two drafts' dates at the same time, straight in SQL. The facts
+    // are recomputed at commit; the first recomputes early (its constraint trigger made
+    // immediate) and so holds the pathway's lock: the second's recomputation at its commit waits
+    // for it and must then see the first one's change.
     let mut first = app.conn();
     diesel::sql_query("BEGIN").execute(&mut first).unwrap();
     diesel::sql_query(format!("UPDATE forms SET event_date = CURRENT_DATE - 5 WHERE id = '{a}'"))
         .execute(&mut first)
         .unwrap();
+    diesel::sql_query("SET CONSTRAINTS pathway_facts_dirty_refresh IMMEDIATE").execute(&mut first).unwrap();
     let mut second = app.conn();
     let b2 = b.clone();
     let waiter = std::thread::spawn(move || {
@@ -364,11 +367,80 @@ async fn concurrent_changes_to_two_forms_of_one_pathway_leave_the_right_facts() 
             .unwrap();
     });
     std::thread::sleep(std::time::Duration::from_millis(500));
-    assert!(!waiter.is_finished(), "the second change waits for the pathway lock");
+    assert!(!waiter.is_finished(), "the second commit waits for the pathway lock");
     diesel::sql_query("COMMIT").execute(&mut first).unwrap();
     waiter.join().unwrap();
     assert_eq!(stored_facts(&app, &pathway), format!("(,{},,,,f)", ago(5)));
     assert_facts_match_the_forms(&app);
+    // Both recompute at commit, the later one last: it sees the earlier one's change.
+    let (mut first, mut second) = (app.conn(), app.conn());
+    diesel::sql_query("BEGIN").execute(&mut first).unwrap();
+    diesel::sql_query(format!("UPDATE forms SET event_date = CURRENT_DATE - 20 WHERE id = '{a}'"))
+        .execute(&mut first)
+        .unwrap();
+    diesel::sql_query("BEGIN").execute(&mut second).unwrap();
+    diesel::sql_query(format!("UPDATE forms SET event_date = CURRENT_DATE - 30 WHERE id = '{b}'"))
+        .execute(&mut second)
+        .unwrap();
+    diesel::sql_query("COMMIT").execute(&mut second).unwrap();
+    assert_eq!(stored_facts(&app, &pathway), format!("(,{},,,,f)", ago(5)), "the first has not committed");
+    diesel::sql_query("COMMIT").execute(&mut first).unwrap();
+    assert_eq!(stored_facts(&app, &pathway), format!("(,{},,,,f)", ago(20)));
+    assert_facts_match_the_forms(&app);
+}
+
+#[actix_web::test]
+async fn facts_are_recomputed_at_commit_and_on_request_within_the_transaction() {
+    use diesel::{Connection, RunQueryDsl};
+    let app = TestApp::spawn().await;
+    let unit = app.unit(UNIT_MOLDE);
+    let token = app.token_for(Role::UnitContact, unit).await;
+    let today = Utc::now().date_naive();
+    let ago = |n: i64| (today - Duration::days(n)).to_string();
+    let pathway = open_pathway(&app, &token, unit.0, IDS[4], 60, 1).await;
+    let (a, _) = create(&app, &token, &pathway, "measurement", &measurement(&ago(50))).await;
+    assert_eq!(stored_facts(&app, &pathway), format!("(,{},,,,f)", ago(50)));
+    let mut server = app.db.server_conn();
+    server
+        .transaction::<_, diesel::result::Error, _>(|conn| {
+            // Two changes to the pathway's forms: marked once, recomputed not yet.
+            diesel::sql_query(format!("UPDATE forms SET event_date = CURRENT_DATE - 45 WHERE id = '{a}'"))
+                .execute(conn)?;
+            diesel::sql_query(format!("UPDATE forms SET event_date = CURRENT_DATE - 30 WHERE id = '{a}'"))
+                .execute(conn)?;
+            let read = |conn: &mut diesel::PgConnection| -> String {
+                #[derive(diesel::QueryableByName)]
+                struct Row {
+                    #[diesel(sql_type = diesel::sql_types::Text)]
+                    facts: String,
+                }
+                let sql = format!(
+                    "SELECT (last_form_date, (SELECT count(*) FROM pathway_facts_dirty))::text AS facts \
+                     FROM pathways WHERE id = '{pathway}'"
+                );
+                diesel::sql_query(sql).get_result::<Row>(conn).unwrap().facts
+            };
+            assert_eq!(read(conn), format!("({},1)", ago(50)), "stale until commit, one mark");
+            // A reader that needs them fresh asks for them.
+            let id = domain::pathways::PathwayId(pathway.parse().unwrap());
+            persistence::pathways::refresh_dirty_facts(conn, id).unwrap();
+            assert_eq!(read(conn), format!("({},1)", ago(30)));
+            // A change after that is still recomputed at commit.
+            diesel::sql_query(format!("UPDATE forms SET event_date = CURRENT_DATE - 25 WHERE id = '{a}'"))
+                .execute(conn)?;
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(stored_facts(&app, &pathway), format!("(,{},,,,f)", ago(25)));
+    assert_eq!(app.count("pathway_facts_dirty"), 0, "no mark outlives its transaction");
+    assert_facts_match_the_forms(&app);
+    // A change rolled back leaves neither facts nor a mark behind.
+    let _ = server.transaction::<(), _, _>(|conn| {
+        diesel::sql_query(format!("UPDATE forms SET event_date = CURRENT_DATE - 1 WHERE id = '{a}'")).execute(conn)?;
+        Err(diesel::result::Error::RollbackTransaction)
+    });
+    assert_eq!(stored_facts(&app, &pathway), format!("(,{},,,,f)", ago(25)));
+    assert_eq!(app.count("pathway_facts_dirty"), 0);
 }
 
 #[test]
