@@ -249,8 +249,9 @@ pub async fn cancel_order(
 #[derive(Debug, Deserialize, IntoParams, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct SummaryParams {
-    /// Orders made in this year (default: this year).
-    #[param(minimum = 2000, maximum = 2100)]
+    /// Orders made in this year (default: this year; 2000 to this year).
+    #[param(minimum = 2000, maximum = 9999)]
+    #[validate(range(min = crate::pagination::MIN_YEAR, max = crate::pagination::MAX_YEAR, message = "year is between 2000 and 9999"))]
     pub year: Option<i32>,
     /// baseline, measurement or follow_up (default).
     pub questionnaire: Option<String>,
