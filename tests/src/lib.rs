@@ -271,7 +271,7 @@ impl Drop for TestDb {
 
 /// The real app served on a free port of 127.0.0.1 over the database at `server_url` (as the
 /// server's role), with the test settings changed by `f`: its base URL.
-fn serve_over(server_url: &str, f: impl FnOnce(&mut api::config::Settings)) -> String {
+fn serve_over(server_url: &str, f: impl FnOnce(&mut api::config::Settings)) -> (String, Served) {
     let mut settings = api::config::Settings::defaults();
     settings.jwt_secret = Some(TEST_JWT_SECRET.to_vec());
     f(&mut settings);
@@ -282,13 +282,51 @@ fn serve_over(server_url: &str, f: impl FnOnce(&mut api::config::Settings)) -> S
     let state = api::build_state(settings, pool, reports_pool, TEST_JWT_SECRET, id_key).expect("state");
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = format!("http://{}", listener.local_addr().expect("addr"));
-    let server = api::serve(state, listener, Some(2)).expect("serve");
-    actix_web::rt::spawn(server);
-    addr
+    (addr, Served::start(state, listener))
+}
+
+/// A test server running on a thread of its own: dropping it stops the server and waits for its
+/// accept thread, so that its workers drop the app's state (and with it the database pools and
+/// the import and release workers) before the test's database is dropped. A server left running
+/// went on polling a dropped database until the test process exited, and the process once
+/// crashed at exit inside a connect.
+pub struct Served {
+    handle: actix_web::dev::ServerHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Served {
+    pub fn start(state: api::state::AppState, listener: TcpListener) -> Self {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("test-server".into())
+            .spawn(move || {
+                actix_web::rt::System::new().block_on(async move {
+                    let server = api::serve(state, listener, Some(2)).expect("serve");
+                    tx.send(server.handle()).expect("the test waits for the handle");
+                    let _ = server.await;
+                })
+            })
+            .expect("a thread for the test server");
+        let handle = rx.recv().expect("the test server started");
+        Self { handle, thread: Some(thread) }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        // The stop command is sent when `stop` is called; the server's own thread runs it.
+        drop(self.handle.stop(false));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// The real app served on a free port of 127.0.0.1 over a fresh `TestDb`.
 pub struct TestApp {
+    /// The servers over `db`, stopped when the app is dropped: first, as fields drop in order.
+    servers: std::sync::Mutex<Vec<Served>>,
     pub db: TestDb,
     pub addr: String,
     pub client: reqwest::Client,
@@ -306,7 +344,7 @@ impl TestApp {
 
     /// Spawns over the database `db` (for example a restored one).
     pub async fn spawn_on(db: TestDb, f: impl FnOnce(&mut api::config::Settings)) -> Self {
-        let addr = serve_over(&db.server_url, f);
+        let (addr, served) = serve_over(&db.server_url, f);
         // Idle connections are dropped well before the server's keep-alive (5 s) closes them, so
         // that a request after a pause never goes out on a connection the server is closing
         // (hyper's IncompleteMessage, seen on a loaded machine).
@@ -314,7 +352,7 @@ impl TestApp {
             .pool_idle_timeout(std::time::Duration::from_secs(2))
             .build()
             .expect("an HTTP client");
-        Self { db, addr, client }
+        Self { servers: std::sync::Mutex::new(vec![served]), db, addr, client }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -324,7 +362,9 @@ impl TestApp {
     /// Another rusreg server over the same database, as a second instance behind one address
     /// would be, with settings changed by `f`: its base URL.
     pub fn serve_another(&self, f: impl FnOnce(&mut api::config::Settings)) -> String {
-        serve_over(&self.db.server_url, f)
+        let (addr, served) = serve_over(&self.db.server_url, f);
+        self.servers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(served);
+        addr
     }
 
     pub fn conn(&self) -> PgConnection {

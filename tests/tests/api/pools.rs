@@ -28,7 +28,7 @@ async fn a_pool_timeout_is_503_with_retry_after() {
     let state = api::build_state(settings, pool.clone(), reports_pool.clone(), TEST_JWT_SECRET, id_key).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = format!("http://{}", listener.local_addr().unwrap());
-    actix_web::rt::spawn(api::serve(state, listener, Some(2)).unwrap());
+    let _served = integration_tests::Served::start(state, listener);
     let client = reqwest::Client::new();
 
     {
