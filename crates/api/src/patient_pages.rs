@@ -254,6 +254,17 @@ struct SubstanceRowView {
     route_label: String,
     route_options: Vec<OptionView>,
     route_error: Option<String>,
+    /// The age at first use, a number field (the baseline only).
+    debut: Option<DebutView>,
+}
+
+/// A substance row's debut-age field.
+struct DebutView {
+    id: String,
+    label: String,
+    hint: String,
+    value: String,
+    error: Option<String>,
 }
 
 struct QuestionView {
@@ -287,7 +298,10 @@ impl Posted {
     }
 }
 
-/// The names of a substance row's selects.
+/// The parts of a substance row the patient answers (the debut age only where the form has it).
+const ROW_PARTS: &[&str] = &["frequency_30d", "route", "debut_age"];
+
+/// The names of a substance row's fields.
 fn row_field(code: i16, part: &str) -> String {
     format!("substance-{code}-{part}")
 }
@@ -324,6 +338,7 @@ fn substance_rows(
     let (Some(substance), Some(freq), Some(route)) = (part("substance"), part("frequency_30d"), part("route")) else {
         return Vec::new();
     };
+    let debut = part("debut_age");
     labels_nb(substance.codes)
         .unwrap_or(substance.codes)
         .iter()
@@ -337,7 +352,22 @@ fn substance_rows(
                 }
             };
             let (freq_id, route_id) = (row_field(*code, "frequency_30d"), row_field(*code, "route"));
+            let debut = debut.as_ref().map(|spec| {
+                let id = row_field(*code, "debut_age");
+                let hint = match spec.kind {
+                    FieldKind::Integer(r) => format!("Et tall fra {} til {}. Kan stå tomt.", r.min, r.max),
+                    _ => String::new(),
+                };
+                DebutView {
+                    label: spec.label_nb.to_owned(),
+                    hint,
+                    value: value("debut_age"),
+                    error: errors.get(&id).cloned(),
+                    id,
+                }
+            });
             SubstanceRowView {
+                debut,
                 label: (*label).to_owned(),
                 freq_label: freq.label_nb.to_owned(),
                 freq_options: select_options(freq.codes, "Har ikke brukt", &value("frequency_30d")),
@@ -520,6 +550,15 @@ fn message_nb(spec: Option<&FieldSpec>, field: &str, code: &str) -> String {
     }
 }
 
+/// The catalogue's name of an error's field: a substance entry's index becomes `[]`
+/// (`substance_use.substances.2.debut_age` is `substance_use.substances[].debut_age`).
+fn catalogue_name(field: &str) -> String {
+    match field.strip_prefix("substance_use.substances.").and_then(|rest| rest.split_once('.')) {
+        Some((i, part)) if i.parse::<usize>().is_ok() => format!("substance_use.substances[].{part}"),
+        _ => field.to_owned(),
+    }
+}
+
 /// Where a field error of the domain is shown: a substance entry's part at its row's select
 /// (`substance-3-route`, by the entry's substance), anything else at the question it belongs to.
 fn error_key(group: &QuestionGroup, field: &str, listed: &[i16]) -> String {
@@ -571,17 +610,21 @@ fn read_answers(
             }
             Some(FieldKind::List) => {
                 let codes = spec_of(form, "substance_use.substances[].substance").map_or(&[][..], |s| s.codes);
+                let debut = spec_of(form, "substance_use.substances[].debut_age");
                 let mut entries = Vec::new();
                 for (code, _) in codes {
                     let mut entry = serde_json::Map::new();
                     entry.insert("substance".into(), Value::from(*code));
                     let mut any = false;
-                    for part in ["frequency_30d", "route"] {
+                    for part in ROW_PARTS {
+                        if *part == "debut_age" && debut.is_none() {
+                            continue;
+                        }
                         let name = row_field(*code, part);
                         let raw = posted.one(&name).unwrap_or("");
                         any |= !raw.is_empty();
                         if let Some(v) = number(&name, raw, &mut errors, None) {
-                            entry.insert(part.into(), v);
+                            entry.insert((*part).into(), v);
                         }
                     }
                     if any {
@@ -654,7 +697,7 @@ pub async fn save_questions(
             }
             Err(app::Error::Invalid(fields)) => {
                 for e in fields {
-                    let text = message_nb(spec_of(&form, &e.field).as_ref(), &e.field, &e.code);
+                    let text = message_nb(spec_of(&form, &catalogue_name(&e.field)).as_ref(), &e.field, &e.code);
                     errors.entry(error_key(&group, &e.field, &listed)).or_insert(text);
                 }
             }
@@ -695,11 +738,14 @@ fn answer_in_words(q: &QuestionView) -> String {
                 let chosen = |opts: &[OptionView]| {
                     opts.iter().find(|o| o.checked && !o.value.is_empty()).map(|o| o.label.clone())
                 };
-                let freq = chosen(&r.freq_options)?;
-                Some(match chosen(&r.route_options) {
-                    Some(route) => format!("{}: {freq}, {}", r.label, route.to_lowercase()),
-                    None => format!("{}: {freq}", r.label),
-                })
+                let mut words = format!("{}: {}", r.label, chosen(&r.freq_options)?);
+                if let Some(route) = chosen(&r.route_options) {
+                    words.push_str(&format!(", {}", route.to_lowercase()));
+                }
+                if let Some(age) = r.debut.as_ref().map(|d| d.value.as_str()).filter(|v| !v.is_empty()) {
+                    words.push_str(&format!(", første gang som {age}-åring"));
+                }
+                Some(words)
             })
             .collect::<Vec<_>>()
             .join("; "),

@@ -211,14 +211,18 @@ fn set_at(values: &mut Value, field: &str, new: Value) {
     *at = new;
 }
 
+/// The prefix of the substance-use block's fields.
+const SUBSTANCE_BLOCK: &str = "substance_use.";
+
 /// Saves one group's answers into the draft: the group's fields only (by their catalogue names,
 /// dotted inside the substance-use block; `Null`: not answered; a code set is an array, the
 /// substance list an array of entries). A baseline's or measurement's answers are checked by the
-/// domain's draft rules; a follow-up's, which the patient answers in full and which is completed
-/// on submit, by the completion rules of the screen's questions (as for outcome 5), so that a
-/// missing route or a main substance not listed is shown at its field. One field error per
-/// failing answer, nothing saved. Writes the form's history (`answered_by_patient`, in the name
-/// of the user who ordered it, or the system user for the system's orders) and an audit row.
+/// domain's draft rules, and its substance-use screen by the block's completion rules too; a
+/// follow-up's, which the patient answers in full and which is completed on submit, by the
+/// completion rules of the screen's questions (as for outcome 5), so that a missing route or a
+/// main substance not listed is shown at its field. One field error per failing answer, nothing
+/// saved. Writes the form's history (`answered_by_patient`, in the name of the user who ordered
+/// it, or the system user for the system's orders) and an audit row.
 pub fn save_group(
     conn: &mut PgConnection,
     session: Session,
@@ -252,6 +256,17 @@ pub fn save_group(
                 let p = persistence::pathways::find(conn, domain::pathways::PathwayId(form.order.pathway_id))?;
                 let ctx = crate::forms::context_of(conn, &p, form_id, today)?;
                 as_answered.validate_complete(&ctx)
+            }
+            // The substance-use screen of a baseline or measurement: the block's own rules (a
+            // consistent list, the main substance among it, every question answered) apply as
+            // the patient answers, not first when the clinician completes the form.
+            other if group.fields.iter().any(|f| f.starts_with(SUBSTANCE_BLOCK)) => {
+                let p = persistence::pathways::find(conn, domain::pathways::PathwayId(form.order.pathway_id))?;
+                let ctx = crate::forms::context_of(conn, &p, form_id, today)?;
+                let in_block = |e: &FieldError| e.field.starts_with(SUBSTANCE_BLOCK);
+                let mut errors: Vec<FieldError> = other.validate_draft().into_iter().filter(|e| !in_block(e)).collect();
+                errors.extend(other.validate_complete(&ctx).into_iter().filter(in_block));
+                errors
             }
             other => other.validate_draft(),
         };

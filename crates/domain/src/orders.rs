@@ -142,12 +142,24 @@ const BASELINE_GROUPS: &[QuestionGroup] = &[
         title_nb: "Bolig og hverdag",
         fields: &["housing", "lives_with", "children_under_18", "occupation"],
     },
+    QuestionGroup { key: "rusmidler", title_nb: "Rusmidler siste 30 dager", fields: SUBSTANCE_USE },
     QuestionGroup { key: "rus", title_nb: "Rusmidler", fields: &["injected_ever", "audit_score", "dudit_score"] },
 ];
 
 const MEASUREMENT_GROUPS: &[QuestionGroup] = &[
     QuestionGroup { key: "nytte", title_nb: "Behandlingen", fields: &["benefit"] },
     QuestionGroup { key: "hverdag", title_nb: "Bolig og hverdag", fields: &["housing", "occupation"] },
+    QuestionGroup { key: "rus", title_nb: "Rusmidler", fields: SUBSTANCE_USE },
+];
+
+/// The substance-use block as the patient answers it, on one screen: the list (one row per
+/// substance; at the baseline with the debut age), the main substance, injecting in the last 30
+/// days and overdoses in the last 12 months.
+const SUBSTANCE_USE: &[&str] = &[
+    "substance_use.substances",
+    "substance_use.main_substance",
+    "substance_use.injected_30d",
+    "substance_use.overdose_12m",
 ];
 
 /// The follow-up's screens: every field the follow-up needs when the patient was followed up
@@ -156,21 +168,12 @@ const FOLLOW_UP_GROUPS: &[QuestionGroup] = &[
     QuestionGroup { key: "helse", title_nb: "Hvordan har du det?", fields: &["self_rated_life_situation"] },
     QuestionGroup { key: "hverdag", title_nb: "Bolig og hverdag", fields: &["housing", "occupation"] },
     QuestionGroup { key: "oppfolging", title_nb: "Oppfølging", fields: &["received_follow_up"] },
-    QuestionGroup {
-        key: "rus",
-        title_nb: "Rusmidler",
-        fields: &[
-            "substance_use.substances",
-            "substance_use.main_substance",
-            "substance_use.injected_30d",
-            "substance_use.overdose_12m",
-        ],
-    },
+    QuestionGroup { key: "rus", title_nb: "Rusmidler", fields: SUBSTANCE_USE },
 ];
 
 /// The screens of a questionnaire, in order. Fields are the catalogue's names, dotted inside the
 /// substance-use block; `substance_use.substances` is the list, shown as one row per substance.
-/// The baseline's patient part does not have the substance list yet: the clinician fills it in.
+/// Every questionnaire has the substance-use block (the patient's own account of their use).
 pub fn question_groups(q: Questionnaire) -> &'static [QuestionGroup] {
     match q {
         Questionnaire::Baseline => BASELINE_GROUPS,
@@ -424,6 +427,24 @@ mod tests {
         let rus = question_groups(Questionnaire::FollowUp)[3];
         assert!(rus.owns_error("substance_use.substances.3.route") && rus.owns_error("substance_use.main_substance"));
         assert!(!rus.owns_error("substance_use.substances_x") && !rus.owns_error("housing"));
+    }
+
+    #[test]
+    fn every_questionnaire_asks_the_whole_substance_use_block_on_screens_with_their_own_keys() {
+        use crate::forms::catalogue::form_fields;
+        for q in [Questionnaire::Baseline, Questionnaire::Measurement, Questionnaire::FollowUp] {
+            let groups = question_groups(q);
+            let asked: Vec<&str> = groups.iter().flat_map(|g| g.fields.iter().copied()).collect();
+            for spec in form_fields(q.form_kind()) {
+                if spec.name.starts_with("substance_use.") && !spec.name.contains("[]") {
+                    assert!(asked.contains(&spec.name), "{q:?}: {} is not asked", spec.name);
+                }
+            }
+            let mut keys: Vec<&str> = groups.iter().map(|g| g.key).collect();
+            keys.sort_unstable();
+            keys.dedup();
+            assert_eq!(keys.len(), groups.len(), "{q:?}: two screens share a key");
+        }
     }
 
     #[test]

@@ -122,6 +122,16 @@ async fn on_a_phone_a_patient_signs_in_answers_goes_back_reloads_and_submits() {
         choose(&c, id).await;
     }
     next(&c).await;
+    // The substance list, each row with the age at first use as a labelled text field.
+    assert_eq!(path_of_when(&c, "/p/questions/rusmidler").await, "/p/questions/rusmidler");
+    check_page(&c).await;
+    c.find(Locator::Css(&by_id("substance-2-frequency_30d"))).await.unwrap().select_by_value("1").await.unwrap();
+    c.find(Locator::Css(&by_id("substance-2-route"))).await.unwrap().select_by_value("2").await.unwrap();
+    c.find(Locator::Css(&by_id("substance-2-debut_age"))).await.unwrap().send_keys("15").await.unwrap();
+    choose(&c, "substance_use.main_substance-2").await;
+    choose(&c, "substance_use.injected_30d-2").await;
+    c.find(Locator::Css(&by_id("substance_use.overdose_12m"))).await.unwrap().send_keys("0").await.unwrap();
+    next(&c).await;
     assert_eq!(path_of_when(&c, "/p/questions/rus").await, "/p/questions/rus");
     // A number out of range: the message is next to the field, which is marked invalid.
     choose(&c, "injected_ever-2").await;
@@ -140,7 +150,12 @@ async fn on_a_phone_a_patient_signs_in_answers_goes_back_reloads_and_submits() {
     assert_eq!(path_of_when(&c, "/p/summary").await, "/p/summary");
     check_page(&c).await;
     let text = body_text(&c).await;
-    for shown in ["Leier privat", "Arbeidsledig", "20"] {
+    for shown in [
+        "Leier privat",
+        "Arbeidsledig",
+        "20",
+        "Cannabis (hasj, marihuana): Inntil én dag i uken, røyket eller inhalert, første gang som 15-åring",
+    ] {
         assert!(text.contains(shown), "{shown}: {text}");
     }
     assert!(!c.source().await.unwrap().contains(IDS[0].0), "no national id on a page");

@@ -110,7 +110,7 @@ async fn a_patient_signs_in_with_the_code_answers_goes_back_reloads_and_submits(
     assert_eq!((status, location.as_deref()), (303, Some("/p/questions/helse")));
     let (status, _, page) = p.get("/p/questions/helse").await;
     assert_eq!(status, 200);
-    assert!(page.contains("Side 1 av 3"), "{page}");
+    assert!(page.contains("Side 1 av 4"), "{page}");
     assert!(page.contains("Egenvurdert alvorlighet av rusproblemet"), "labels from the catalogue");
     let csrf = csrf_of(&page);
 
@@ -157,6 +157,40 @@ async fn a_patient_signs_in_with_the_code_answers_goes_back_reloads_and_submits(
             &[("csrf", &csrf), ("housing", "2"), ("lives_with", "1"), ("children_under_18", "2"), ("occupation", "7")],
         )
         .await;
+    assert_eq!((status, location.as_deref()), (303, Some("/p/questions/rusmidler")));
+    // The substance list, at the baseline with the age at first use of each substance.
+    let (_, _, page) = p.get("/p/questions/rusmidler").await;
+    for shown in ["<label for=\"substance-6-debut_age\">Debutalder</label>", "Et tall fra 5 til 90. Kan stå tomt."] {
+        assert!(page.contains(shown), "{shown}: {page}");
+    }
+    let substances = |debut: &str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("substance-1-frequency_30d", "2".to_owned()),
+            ("substance-1-route", "3".to_owned()),
+            ("substance-1-debut_age", debut.to_owned()),
+            ("substance-6-frequency_30d", "0".to_owned()),
+            ("substance-6-debut_age", "19".to_owned()),
+            ("substance_use.main_substance", "1".to_owned()),
+            ("substance_use.injected_30d", "2".to_owned()),
+            ("substance_use.overdose_12m", "0".to_owned()),
+        ]
+    };
+    // An age out of range, and no main substance: a message at each, nothing saved.
+    let mut wrong = substances("3");
+    wrong.retain(|(k, _)| *k != "substance_use.main_substance");
+    let wrong: Vec<(&str, &str)> = wrong.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, _, page) = p.post("/p/questions/rusmidler", &wrong).await;
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains("id=\"substance-1-debut_age-error\">Svaret må være et tall fra 5 til 90."), "{page}");
+    assert!(page.contains("aria-invalid=\"true\""));
+    assert!(page.contains("id=\"substance_use.main_substance-error\""), "{page}");
+    assert!(page.contains("name=\"substance-1-debut_age\" value=\"3\""), "the typed age is kept");
+    let (_, read) = call(&app, "GET", &format!("/api/v1/forms/{form}"), None, Some(&registrar)).await;
+    assert_eq!(read["data"]["substance_use"]["substances"], Value::Null, "nothing saved: {read}");
+    let right = substances("16");
+    let right: Vec<(&str, &str)> = right.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, location, _) = p.post("/p/questions/rusmidler", &right).await;
     assert_eq!((status, location.as_deref()), (303, Some("/p/questions/rus")));
     // A number field: letters and a number out of range are refused with a message each.
     let (status, _, page) =
@@ -177,7 +211,14 @@ async fn a_patient_signs_in_with_the_code_answers_goes_back_reloads_and_submits(
 
     let (status, _, page) = p.get("/p/summary").await;
     assert_eq!(status, 200);
-    for shown in ["Leier privat", "Alene", "Arbeidsledig", "20", "Ikke besvart"] {
+    for shown in [
+        "Leier privat",
+        "Alene",
+        "Arbeidsledig",
+        "20",
+        "Ikke besvart",
+        "Alkohol: 2–3 dager i uken, spist eller drukket, første gang som 16-åring",
+    ] {
         assert!(page.contains(shown), "{shown}: {page}");
     }
     assert!(!page.contains(IDS[0].0), "no national id on any page");
@@ -201,9 +242,20 @@ async fn a_patient_signs_in_with_the_code_answers_goes_back_reloads_and_submits(
     ] {
         assert_eq!(read["data"][field], value, "{field}");
     }
+    let listed = &read["data"]["substance_use"]["substances"];
+    for (i, (substance, frequency, debut)) in [(1, 2, 16), (6, 0, 19)].into_iter().enumerate() {
+        let entry = &listed[i];
+        assert_eq!(
+            (&entry["substance"], &entry["frequency_30d"], &entry["debut_age"]),
+            (&json!(substance), &json!(frequency), &json!(debut)),
+            "{listed}"
+        );
+    }
+    assert_eq!(listed[0]["route"], 3);
+    assert_eq!(read["data"]["substance_use"]["main_substance"], 1);
     let (_, history) = call(&app, "GET", &format!("/api/v1/forms/{form}/history"), None, Some(&registrar)).await;
     let by_patient = history.as_array().unwrap().iter().filter(|h| h["action"] == "answered_by_patient").count();
-    assert_eq!(by_patient, 3);
+    assert_eq!(by_patient, 4);
     let (_, read) = call(&app, "GET", &format!("/api/v1/orders/{order}"), None, Some(&registrar)).await;
     assert_eq!(read["status"], "answered");
     let moves: Vec<(String, String)> = read["history"]
@@ -221,8 +273,50 @@ async fn a_patient_signs_in_with_the_code_answers_goes_back_reloads_and_submits(
     assert_eq!(status, 410);
     assert!(page.contains("lukket"));
     assert_eq!(app.audit_count("patient_channel.sign_in"), 3);
-    assert_eq!(app.audit_count("patient_channel.answer"), 3);
+    assert_eq!(app.audit_count("patient_channel.answer"), 4);
     assert_eq!(app.audit_count("patient_channel.submit"), 1);
+}
+
+#[actix_web::test]
+async fn a_measurement_asks_the_substance_use_block_without_debut_ages_and_checks_it_as_answered() {
+    let app = TestApp::spawn().await;
+    let unit = app.unit(UNIT_MOLDE);
+    let registrar = app.token_for(Role::Registrar, unit).await;
+    let pathway = pathway_for_new_patient(&app, &registrar, unit.0, IDS[0], 20, 1).await;
+    let (form, _) = create(&app, &registrar, &pathway, "measurement", &json!({})).await;
+    let (status, order) = call(&app, "POST", "/api/v1/orders", Some(&json!({"form_id": form})), Some(&registrar)).await;
+    assert_eq!(status, 201, "{order}");
+    let mut p = Patient::new(&app);
+    p.sign_in(order["access_code"].as_str().unwrap(), BORN).await;
+    let (_, _, page) = p.get("/p/questions/nytte").await;
+    assert!(page.contains("Side 1 av 3"), "{page}");
+    let csrf = csrf_of(&page);
+    let (status, _, page) = p.get("/p/questions/rus").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Side 3 av 3") && page.contains("<legend>Kokain</legend>"), "{page}");
+    assert!(!page.contains("debut_age"), "the debut age belongs to the baseline");
+    // Cocaine sniffed at most weekly, but heroin named as the main substance: refused at the
+    // main substance, nothing saved.
+    let mut answers = vec![
+        ("csrf", csrf.as_str()),
+        ("substance-7-frequency_30d", "1"),
+        ("substance-7-route", "4"),
+        ("substance_use.main_substance", "3"),
+        ("substance_use.injected_30d", "2"),
+        ("substance_use.overdose_12m", "0"),
+    ];
+    let (status, _, page) = p.post("/p/questions/rus", &answers).await;
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains("id=\"substance_use.main_substance-error\">Hovedrusmiddelet må være"), "{page}");
+    let (_, read) = call(&app, "GET", &format!("/api/v1/forms/{form}"), None, Some(&registrar)).await;
+    assert_eq!(read["version"], 1, "nothing saved: {read}");
+    answers[3] = ("substance_use.main_substance", "7");
+    let (status, location, _) = p.post("/p/questions/rus", &answers).await;
+    assert_eq!((status, location.as_deref()), (303, Some("/p/summary")));
+    let (_, read) = call(&app, "GET", &format!("/api/v1/forms/{form}"), None, Some(&registrar)).await;
+    let block = &read["data"]["substance_use"];
+    assert_eq!((&block["main_substance"], &block["substances"][0]["route"]), (&json!(7), &json!(4)), "{read}");
+    assert_eq!(block["substances"].as_array().map(Vec::len), Some(1));
 }
 
 #[actix_web::test]
