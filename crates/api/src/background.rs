@@ -49,6 +49,7 @@ impl SchedulerJob {
                     reminded = r.reminded,
                     expired = r.expired,
                     digests = r.digests,
+                    notified = r.notified,
                     not_reached = r.not_reached,
                     "scheduler pass"
                 ),

@@ -192,6 +192,35 @@ impl Mailer {
 
 /// Records one message's outcome: sent (and its order `notified` if it was the invitation), to
 /// be tried again after the policy's delay, or failed.
+/// The order's invitation is out on `channel`: `ordered` → `notified` (history by `system`, the
+/// channel as the reason). Only from `ordered`: an order already notified, opened or closed stays
+/// as it is.
+fn notified(conn: &mut PgConnection, order: uuid::Uuid, channel: &str) -> Result<(), Error> {
+    order_rows::move_status(conn, order, "ordered", "notified", Mover::System, Some(channel))?;
+    Ok(())
+}
+
+/// Moves the orders whose invitation the print service or the SMS gateway has marked `sent` (they
+/// mark their own rows in `outbox_messages`) to `notified`, `batch` orders per transaction, until
+/// none is left; the e-mail sender moves its own at once. Returns how many moved. Passes at once
+/// share the work (the orders are claimed) and a pass run again moves nothing.
+pub fn notify_delivered(conn: &mut PgConnection, batch: i64) -> Result<usize, Error> {
+    let mut moved = 0;
+    loop {
+        let n = in_transaction(conn, |conn| {
+            let claimed = outbox::claim_delivered_invitations(conn, batch)?;
+            for (order, channel) in &claimed {
+                notified(conn, *order, channel)?;
+            }
+            Ok::<_, Error>(claimed.len())
+        })?;
+        moved += n;
+        if n < usize::try_from(batch).unwrap_or(usize::MAX) {
+            return Ok(moved);
+        }
+    }
+}
+
 fn record(
     conn: &mut PgConnection,
     m: &ClaimedMessage,
@@ -205,8 +234,7 @@ fn record(
             Ok(()) => {
                 outbox::mark_sent(conn, m.id)?;
                 if let (Some(order), "invitation") = (m.order_id, m.purpose.as_str()) {
-                    // Only from `ordered`: an order already opened or closed stays as it is.
-                    order_rows::move_status(conn, order, "ordered", "notified", Mover::System, Some("email"))?;
+                    notified(conn, order, "email")?;
                 }
                 report.sent += 1;
             }

@@ -31,6 +31,9 @@ pub struct PassReport {
     pub addresses_forgotten: usize,
     /// Unit contacts' daily digests added to the outbox ([`crate::digests`]).
     pub digests: usize,
+    /// Orders moved to `notified` because the print service or the SMS gateway marked their
+    /// invitation sent ([`crate::outbox::notify_delivered`]).
+    pub notified: usize,
 }
 
 /// The invitation letter: that there is something to answer and how, nothing about health,
@@ -210,6 +213,7 @@ pub fn run_pass(
             break;
         }
     }
+    report.notified = crate::outbox::notify_delivered(conn, batch)?;
     report.digests = crate::digests::make_digests(conn, &window, public_url, today)?;
     report.addresses_forgotten = crate::outbox::forget_addresses(conn)?;
     Ok(report)

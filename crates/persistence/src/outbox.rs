@@ -92,6 +92,37 @@ pub fn mark_sent(conn: &mut PgConnection, id: i64) -> Result<(), RepoError> {
     Ok(())
 }
 
+#[derive(QueryableByName)]
+struct DeliveredInvitation {
+    #[diesel(sql_type = SqlUuid)]
+    order_id: Uuid,
+    #[diesel(sql_type = Text)]
+    channel: String,
+}
+
+/// Up to `limit` orders still `ordered` with an invitation marked `sent` on some channel (by the
+/// print service or the SMS gateway, which mark their rows themselves, or by the e-mail sender),
+/// locked (`FOR UPDATE SKIP LOCKED`, so passes at once share them): (order, the channel of the
+/// invitation sent first).
+pub fn claim_delivered_invitations(conn: &mut PgConnection, limit: i64) -> Result<Vec<(Uuid, String)>, RepoError> {
+    let rows: Vec<DeliveredInvitation> = diesel::sql_query(
+        "SELECT o.id AS order_id,
+                (SELECT m.channel FROM outbox_messages m
+                  WHERE m.order_id = o.id AND m.purpose = 'invitation' AND m.status = 'sent'
+                  ORDER BY m.sent_at NULLS LAST, m.id LIMIT 1) AS channel
+         FROM orders o
+         WHERE o.status = 'ordered'
+           AND EXISTS (SELECT 1 FROM outbox_messages m
+                        WHERE m.order_id = o.id AND m.purpose = 'invitation' AND m.status = 'sent')
+         ORDER BY o.id
+         LIMIT $1
+         FOR UPDATE OF o SKIP LOCKED",
+    )
+    .bind::<BigInt, _>(limit)
+    .load(conn)?;
+    Ok(rows.into_iter().map(|r| (r.order_id, r.channel)).collect())
+}
+
 /// The message did not go out; it is tried again at `next_attempt_at`.
 pub fn mark_retry(
     conn: &mut PgConnection,

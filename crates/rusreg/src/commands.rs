@@ -92,12 +92,13 @@ pub fn schedule(settings: &Settings, public_url: &str) -> anyhow::Result<()> {
     let report = app::scheduler::run_pass(&mut conn, settings.orders, settings.worklist, public_url, today, 1000)
         .map_err(|e| anyhow::anyhow!("scheduler: {}", describe_app_error(&e)))?;
     println!(
-        "scheduler pass of {today}: {} follow-up orders, {} reminders, {} expired, {} follow-ups not reached, {} unit digests ({:.1} s)",
+        "scheduler pass of {today}: {} follow-up orders, {} reminders, {} expired, {} follow-ups not reached, {} unit digests, {} orders notified ({:.1} s)",
         report.follow_ups_ordered,
         report.reminded,
         report.expired,
         report.not_reached,
         report.digests,
+        report.notified,
         started.elapsed().as_secs_f64()
     );
     Ok(())

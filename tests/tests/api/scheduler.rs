@@ -306,3 +306,79 @@ async fn register_staff_see_follow_up_orders_by_unit_and_completeness_counts_the
     }
     assert_eq!(app.audit_count("order.summary"), 4);
 }
+
+/// The history of an order as the API gives it: (to_status, actor, reason) of each change.
+async fn moves(app: &TestApp, token: &str, order: &str) -> Vec<(String, String, Option<String>)> {
+    let (status, read) = call(app, "GET", &format!("/api/v1/orders/{order}"), None, Some(token)).await;
+    assert_eq!(status, 200, "{read}");
+    read["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["to_status"].as_str().unwrap().to_owned(),
+                h["actor"].as_str().unwrap().to_owned(),
+                h["reason"].as_str().map(str::to_owned),
+            )
+        })
+        .collect()
+}
+
+#[actix_web::test]
+async fn an_invitation_the_print_service_or_the_sms_gateway_marks_sent_moves_its_order_to_notified_once() {
+    let app = TestApp::spawn().await;
+    let unit = app.unit(UNIT_MOLDE);
+    let registrar = app.token_for(Role::Registrar, unit).await;
+    let followed = discharged(&app, &registrar, IDS[0], 345, 4, 1).await;
+    let today = Utc::now().date_naive();
+    assert_eq!(pass(&app, today).follow_ups_ordered, 1);
+    let (_, list) = call(&app, "GET", &format!("/api/v1/orders?pathway={followed}"), None, Some(&registrar)).await;
+    let letter_order = list["items"][0]["id"].as_str().unwrap().to_owned();
+    // A clinician's order of a baseline's patient part, with a mobile number: an SMS invitation.
+    let other = pathway_for_new_patient(&app, &registrar, unit.0, IDS[1], 20, 1).await;
+    let date = (Utc::now().date_naive() - Duration::days(5)).to_string();
+    let (form, _) = create(&app, &registrar, &other, "baseline", &json!({"event_date": date})).await;
+    let body = json!({"form_id": form, "phone": "912 34 567"});
+    let (status, created) = call(&app, "POST", "/api/v1/orders", Some(&body), Some(&registrar)).await;
+    assert_eq!(status, 201, "{created}");
+    let sms_order = created["id"].as_str().unwrap().to_owned();
+
+    // Nothing is out yet: both stay `ordered`.
+    assert_eq!(pass(&app, today).notified, 0);
+    assert_eq!(app.count("orders WHERE status = 'ordered'"), 2);
+
+    // The print service marks the letter sent (in the table, as it does); two passes at once
+    // move its order once, by the system, with the channel as the reason.
+    let mark = |channel: &str| {
+        diesel::sql_query(
+            "UPDATE outbox_messages SET status = 'sent', sent_at = now() WHERE channel = $1 AND purpose = 'invitation'",
+        )
+        .bind::<diesel::sql_types::Text, _>(channel)
+        .execute(&mut app.conn())
+        .unwrap()
+    };
+    assert_eq!(mark("letter"), 1);
+    let reports: Vec<_> = std::thread::scope(|s| {
+        let a = s.spawn(|| pass(&app, today));
+        let b = s.spawn(|| pass(&app, today));
+        vec![a.join().unwrap(), b.join().unwrap()]
+    });
+    assert_eq!(reports.iter().map(|r| r.notified).sum::<usize>(), 1, "{reports:?}");
+    let history = moves(&app, &registrar, &letter_order).await;
+    assert_eq!(
+        history.last().unwrap(),
+        &("notified".to_owned(), "system".to_owned(), Some("letter".to_owned())),
+        "{history:?}"
+    );
+    assert_eq!(history.iter().filter(|m| m.0 == "notified").count(), 1);
+    assert_eq!(moves(&app, &registrar, &sms_order).await.len(), 1, "the SMS order is still only ordered");
+
+    // The SMS gateway marks its message sent: the clinician's order moves too, once.
+    assert_eq!(mark("sms"), 1);
+    assert_eq!(pass(&app, today).notified, 1);
+    assert_eq!(pass(&app, today).notified, 0);
+    let history = moves(&app, &registrar, &sms_order).await;
+    assert_eq!(history.last().unwrap(), &("notified".to_owned(), "system".to_owned(), Some("sms".to_owned())));
+    assert_eq!(app.count("orders WHERE status = 'notified'"), 2);
+}
