@@ -160,7 +160,11 @@ impl Standby {
             caught: bool,
         }
         let mut primary = PgConnection::establish(&server().admin_url).expect("connect to the primary");
-        let lsn: Lsn = diesel::sql_query("SELECT pg_current_wal_lsn()::text AS lsn").get_result(&mut primary).unwrap();
+        // The insert position, not the write position (`pg_current_wal_lsn`): the test cluster
+        // commits asynchronously, so a commit just made may not be written out yet, and waiting
+        // for the write position once let a report read the standby before the commit arrived.
+        let lsn: Lsn =
+            diesel::sql_query("SELECT pg_current_wal_insert_lsn()::text AS lsn").get_result(&mut primary).unwrap();
         let start = std::time::Instant::now();
         loop {
             if let Ok(mut standby) = PgConnection::establish(&self.cluster.url_for(db)) {

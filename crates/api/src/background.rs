@@ -20,6 +20,8 @@ pub struct SchedulerJob {
     pub worklist: domain::worklist::WorklistConfig,
     pub smtp: Option<app::outbox::SmtpSettings>,
     pub retry: app::outbox::RetryPolicy,
+    /// The hour (UTC) from which a tick makes the day's unit digests.
+    pub digest_hour: u32,
 }
 
 impl SchedulerJob {
@@ -32,6 +34,7 @@ impl SchedulerJob {
             worklist: settings.worklist,
             smtp: settings.smtp.clone(),
             retry: settings.smtp_retry,
+            digest_hour: settings.digest_hour,
         })
     }
 
@@ -42,8 +45,17 @@ impl SchedulerJob {
             return;
         };
         if let Some(url) = &self.public_url {
-            let today = chrono::Utc::now().date_naive();
-            match app::scheduler::run_pass(&mut conn, self.orders, self.worklist, url, today, 1000) {
+            let now = chrono::Utc::now();
+            let digests = app::digests::digest_due(now, self.digest_hour);
+            match app::scheduler::run_pass_with(
+                &mut conn,
+                self.orders,
+                self.worklist,
+                url,
+                now.date_naive(),
+                1000,
+                digests,
+            ) {
                 Ok(r) => tracing::info!(
                     follow_ups_ordered = r.follow_ups_ordered,
                     reminded = r.reminded,

@@ -52,6 +52,7 @@
 //! | `RUSREG_SMTP_MAX_ATTEMPTS` | `8` | attempts before a message is given up |
 //! | `RUSREG_SCHEDULER` | `on` | `off`: `serve` runs neither the order scheduler nor the e-mail sender |
 //! | `RUSREG_SCHEDULER_INTERVAL_SECONDS` | `300` | how often `serve` runs the scheduler's pass and the e-mail sender |
+//! | `RUSREG_DIGEST_HOUR` | `6` | the hour (UTC, 0–23) from which `serve`'s scheduler makes the day's unit digests |
 
 use std::path::PathBuf;
 
@@ -108,6 +109,7 @@ pub const VARIABLES: &[&str] = &[
     "RUSREG_SMTP_MAX_ATTEMPTS",
     "RUSREG_SCHEDULER",
     "RUSREG_SCHEDULER_INTERVAL_SECONDS",
+    "RUSREG_DIGEST_HOUR",
 ];
 
 use serde::Deserialize;
@@ -164,6 +166,7 @@ struct RawEnv {
     rusreg_smtp_max_attempts: Option<u16>,
     rusreg_scheduler: Option<String>,
     rusreg_scheduler_interval_seconds: Option<u64>,
+    rusreg_digest_hour: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -234,6 +237,8 @@ pub struct Settings {
     pub smtp_retry: app::outbox::RetryPolicy,
     /// How often `serve` runs the order scheduler's pass and the e-mail sender (none: off).
     pub scheduler_interval_seconds: Option<u64>,
+    /// The hour (UTC, 0–23) from which the server's scheduler makes the day's unit digests.
+    pub digest_hour: u32,
 }
 
 fn smtp_from_raw(raw: &RawEnv) -> Result<(Option<app::outbox::SmtpSettings>, app::outbox::RetryPolicy), ConfigError> {
@@ -471,6 +476,10 @@ impl Settings {
         }
         let scheduler_interval_seconds =
             on_off("RUSREG_SCHEDULER", raw.rusreg_scheduler.as_deref(), true)?.then_some(interval);
+        let digest_hour = raw.rusreg_digest_hour.unwrap_or(6);
+        if digest_hour > 23 {
+            return Err(ConfigError::Invalid("RUSREG_DIGEST_HOUR must be 0 to 23".into()));
+        }
         let read_file = |p: &PathBuf, what: &str| {
             std::fs::read_to_string(p)
                 .map(|s| s.trim().to_owned())
@@ -537,6 +546,7 @@ impl Settings {
         }
         Ok(Self {
             scheduler_interval_seconds,
+            digest_hour,
             smtp,
             smtp_retry,
             password_login,
@@ -615,6 +625,7 @@ impl Settings {
             smtp: None,
             smtp_retry: app::outbox::RetryPolicy::default(),
             scheduler_interval_seconds: None,
+            digest_hour: 6,
         }
     }
 }
@@ -763,6 +774,15 @@ mod tests {
         assert!(Settings::from_raw(raw(None, Some("a@example.no"), None)).is_err(), "no host");
         let half = RawEnv { rusreg_smtp_username: Some("user".into()), ..raw(Some("h"), Some("a@example.no"), None) };
         assert!(Settings::from_raw(half).is_err(), "a user without a password");
+    }
+
+    #[test]
+    fn digests_are_made_from_six_unless_another_hour_is_set() {
+        assert!(Settings::from_raw(RawEnv::default()).is_ok_and(|s| s.digest_hour == 6));
+        let at = |h: u32| RawEnv { rusreg_digest_hour: Some(h), ..Default::default() };
+        assert!(Settings::from_raw(at(0)).is_ok_and(|s| s.digest_hour == 0));
+        assert!(Settings::from_raw(at(23)).is_ok_and(|s| s.digest_hour == 23));
+        assert!(Settings::from_raw(at(24)).is_err());
     }
 
     #[test]

@@ -4,7 +4,10 @@
 //! counts only, never a patient, a name or a health detail. Made by the scheduler's pass into
 //! the outbox (sent by the e-mail sender like every other message): one per user, unit and day
 //! (a unique index), so passes that run at once or again that day never make two. A unit with
-//! nothing due and nothing waiting gets no digest.
+//! nothing due and nothing waiting gets no digest. The day is made once: a pass that gets to the
+//! end records the day (`digest_days`), and later passes of that day skip the step without
+//! reading anything more; the server's scheduler makes them from `RUSREG_DIGEST_HOUR` on
+//! ([`digest_due`]).
 
 use std::collections::BTreeMap;
 
@@ -48,13 +51,25 @@ pub fn digest_text(unit_name: &str, day: NaiveDate, c: DigestCounts, public_url:
     )
 }
 
-/// Makes the digests of `today` that are not made yet; returns how many were added.
+/// Whether the server's scheduler makes the day's digests on a tick at `now` (UTC): from the
+/// digest hour on (`RUSREG_DIGEST_HOUR`, 0–23, UTC like the scheduler's day). Before it, the
+/// pass does everything else.
+pub fn digest_due(now: chrono::DateTime<chrono::Utc>, digest_hour: u32) -> bool {
+    use chrono::Timelike;
+    now.hour() >= digest_hour
+}
+
+/// Makes the digests of `today` that are not made yet, unless the day is done; returns how many
+/// were added, and records the day as done.
 pub fn make_digests(
     conn: &mut PgConnection,
     config: &WorklistConfig,
     public_url: &str,
     today: NaiveDate,
 ) -> Result<usize, Error> {
+    if digests::day_done(conn, today)? {
+        return Ok(0);
+    }
     let recipients = in_transaction(conn, |conn| Ok::<_, Error>(digests::recipients_without_digest(conn, today)?))?;
     let mut by_unit: BTreeMap<i64, Vec<DigestRecipient>> = BTreeMap::new();
     for r in recipients {
@@ -78,5 +93,23 @@ pub fn make_digests(
             Ok(n)
         })?;
     }
+    digests::mark_day_done(conn, today, added)?;
     Ok(added)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests_are_due_from_the_digest_hour_to_the_end_of_the_day() {
+        let at = |h: u32, m: u32| {
+            chrono::NaiveDate::from_ymd_opt(2026, 12, 5).unwrap().and_hms_opt(h, m, 0).unwrap().and_utc()
+        };
+        assert!(!digest_due(at(5, 59), 6));
+        assert!(digest_due(at(6, 0), 6));
+        assert!(digest_due(at(23, 59), 6));
+        assert!(digest_due(at(0, 0), 0));
+        assert!(!digest_due(at(22, 30), 23));
+    }
 }

@@ -67,15 +67,13 @@ impl std::fmt::Debug for Contacts {
 /// The checked contacts: an e-mail address lettre can send to, a phone number in E.164.
 fn parse_contacts(contacts: &Contacts) -> Result<(Option<String>, Option<domain::orders::PhoneNumber>), Error> {
     let mut errors = Vec::new();
-    let email = match contacts.email.as_deref().map(str::trim) {
+    let email = match contacts.email.as_deref().map(crate::outbox::parse_email) {
         None => None,
-        Some(raw) => match raw.parse::<lettre::Address>() {
-            Ok(a) if raw.len() <= 254 => Some(a.to_string()),
-            _ => {
-                errors.push(FieldError::new("email", "invalid_email", "an e-mail address, name@example.no"));
-                None
-            }
-        },
+        Some(Ok(a)) => Some(a),
+        Some(Err(e)) => {
+            errors.push(e);
+            None
+        }
     };
     let phone = match contacts.phone.as_deref() {
         None => None,

@@ -192,6 +192,17 @@ impl Mailer {
 
 /// Records one message's outcome: sent (and its order `notified` if it was the invitation), to
 /// be tried again after the policy's delay, or failed.
+/// An e-mail address as rusreg keeps it (an order's contact, a user's address for the digests):
+/// what lettre reads as an address, at most 254 characters; the field error `invalid_email`
+/// otherwise. `raw` is trimmed first.
+pub fn parse_email(raw: &str) -> Result<String, domain::FieldError> {
+    let raw = raw.trim();
+    match raw.parse::<Address>() {
+        Ok(a) if raw.len() <= 254 => Ok(a.to_string()),
+        _ => Err(domain::FieldError::new("email", "invalid_email", "an e-mail address, name@example.no")),
+    }
+}
+
 /// The order's invitation is out on `channel`: `ordered` → `notified` (history by `system`, the
 /// channel as the reason). Only from `ordered`: an order already notified, opened or closed stays
 /// as it is.

@@ -158,7 +158,7 @@ fn order_follow_ups(
 }
 
 /// One pass of the scheduler as of `today`, in batches of `batch` rows per transaction, until
-/// nothing is left to do.
+/// nothing is left to do; the unit digests included (`rusreg schedule`: cron picks the hour).
 pub fn run_pass(
     conn: &mut PgConnection,
     config: OrderConfig,
@@ -166,6 +166,20 @@ pub fn run_pass(
     public_url: &str,
     today: NaiveDate,
     batch: i64,
+) -> Result<PassReport, Error> {
+    run_pass_with(conn, config, window, public_url, today, batch, true)
+}
+
+/// [`run_pass`], with the unit digests only when `digests` (the server's scheduler: from the
+/// digest hour on, [`crate::digests::digest_due`]).
+pub fn run_pass_with(
+    conn: &mut PgConnection,
+    config: OrderConfig,
+    window: WorklistConfig,
+    public_url: &str,
+    today: NaiveDate,
+    batch: i64,
+    digests: bool,
 ) -> Result<PassReport, Error> {
     let mut report = PassReport::default();
     loop {
@@ -214,7 +228,9 @@ pub fn run_pass(
         }
     }
     report.notified = crate::outbox::notify_delivered(conn, batch)?;
-    report.digests = crate::digests::make_digests(conn, &window, public_url, today)?;
+    if digests {
+        report.digests = crate::digests::make_digests(conn, &window, public_url, today)?;
+    }
     report.addresses_forgotten = crate::outbox::forget_addresses(conn)?;
     Ok(report)
 }

@@ -165,10 +165,10 @@ pub fn update(conn: &mut PgConnection, caller: &Caller, id: Uuid, input: UserUpd
     let email = match input.email.as_deref().map(str::trim) {
         None => None,
         Some("") => Some(None),
-        Some(raw) => match raw.parse::<lettre::Address>() {
-            Ok(a) if raw.len() <= 254 => Some(Some(a.to_string())),
-            _ => {
-                errors.push(FieldError::new("email", "invalid_email", "an e-mail address, name@example.no"));
+        Some(raw) => match crate::outbox::parse_email(raw) {
+            Ok(a) => Some(Some(a)),
+            Err(e) => {
+                errors.push(e);
                 None
             }
         },

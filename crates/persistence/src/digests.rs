@@ -20,6 +20,23 @@ pub struct DigestRecipient {
     pub unit_id: i64,
 }
 
+/// Whether the digests of `day` are all written (a pass got to its end that day).
+pub fn day_done(conn: &mut PgConnection, day: NaiveDate) -> Result<bool, RepoError> {
+    use crate::schema::digest_days;
+    Ok(diesel::select(diesel::dsl::exists(digest_days::table.find(day))).get_result(conn)?)
+}
+
+/// Records that the digests of `day` are all written (`digests` by this pass); a second pass that
+/// gets there too changes nothing.
+pub fn mark_day_done(conn: &mut PgConnection, day: NaiveDate, digests: usize) -> Result<(), RepoError> {
+    use crate::schema::digest_days;
+    diesel::insert_into(digest_days::table)
+        .values((digest_days::day.eq(day), digest_days::digests.eq(i32::try_from(digests).unwrap_or(i32::MAX))))
+        .on_conflict_do_nothing()
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Unit contacts (grant in effect, user not disabled, with an e-mail address) and the unit of
 /// each of their unit-contact grants (a unit contact is granted at a unit) that have no digest
 /// of `day` yet; by unit.

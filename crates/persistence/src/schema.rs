@@ -66,6 +66,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    digest_days (day) {
+        day -> Date,
+        digests -> Int4,
+        finished_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     discharge_forms (form_id) {
         form_id -> Uuid,
         ending -> Nullable<Int2>,
@@ -708,6 +716,7 @@ diesel::joinable!(service_facts -> org_nodes (node_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     catchment_areas,
+    digest_days,
     dpop_proofs,
     populations,
     residence_areas,

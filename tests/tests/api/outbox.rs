@@ -368,9 +368,6 @@ async fn a_unit_contact_gets_one_daily_digest_of_counts_by_e_mail_and_nobody_els
         let (app, admin) = (&app, admin.clone());
         async move { call(app, "PATCH", &format!("/api/v1/users/{user}"), Some(&body), Some(&admin)).await }
     };
-    // A bad address is refused at the field and nothing changes.
-    let (status, refused) = set_email(contact, json!({"email": "not an address"})).await;
-    assert_eq!((status, refused["errors"][0]["field"].as_str()), (422, Some("email")), "{refused}");
     for (user, address) in [
         (contact, "kontakt@example.no"),
         (second, "kontakt2@example.no"),
@@ -380,19 +377,42 @@ async fn a_unit_contact_gets_one_daily_digest_of_counts_by_e_mail_and_nobody_els
         let (status, body) = set_email(user, json!({"email": address})).await;
         assert_eq!((status, body["email"].as_str()), (200, Some(address)), "{body}");
     }
+    // A bad address is refused at the field and nothing changes: not the stored address, nor the
+    // name sent with it.
+    let (status, refused) =
+        set_email(contact, json!({"email": "not an address", "display_name": "Et nytt navn"})).await;
+    assert_eq!((status, refused["errors"][0]["field"].as_str()), (422, Some("email")), "{refused}");
+    let unchanged =
+        format!("users WHERE id = '{contact}' AND email = 'kontakt@example.no' AND display_name = 'digest-contact'");
+    assert_eq!(app.count(&unchanged), 1);
     let (status, _) = set_email(disabled, json!({"disabled": true})).await;
     assert_eq!(status, 200);
     let (status, cleared) = set_email(no_address, json!({"email": ""})).await;
     assert_eq!((status, &cleared["email"]), (200, &Value::Null));
 
-    // Nothing due yet: no digest.
+    // Nothing due yesterday: no digest, and the day is done.
     let today = Utc::now().date_naive();
     let pass = |day| {
         let mut conn = app.db.server_conn();
         app::scheduler::run_pass(&mut conn, Default::default(), Default::default(), "https://rusreg.example", day, 100)
             .unwrap()
     };
-    assert_eq!(pass(today).digests, 0);
+    assert_eq!(pass(today - chrono::Duration::days(1)).digests, 0);
+    // Before the digest hour the server's pass makes none (and leaves the day open).
+    {
+        let mut conn = app.db.server_conn();
+        let early = app::scheduler::run_pass_with(
+            &mut conn,
+            Default::default(),
+            Default::default(),
+            "https://rusreg.example",
+            today,
+            100,
+            false,
+        )
+        .unwrap();
+        assert_eq!(early.digests, 0);
+    }
     // A pathway started 40 days ago without a baseline: its baseline is overdue; another with a
     // baseline draft whose patient part was ordered (not answered yet).
     pathway_for_new_patient(&app, &registrar, unit.0, IDS[0], 40, 1).await;
@@ -409,6 +429,12 @@ async fn a_unit_contact_gets_one_daily_digest_of_counts_by_e_mail_and_nobody_els
     });
     assert_eq!(reports.iter().map(|r| r.digests).sum::<usize>(), 2, "{reports:?}");
     assert_eq!(pass(today).digests, 0, "once a day");
+    // The day is done: a contact given an address now waits for tomorrow, and the pass reads
+    // no recipient or worklist again today.
+    assert_eq!(app.count(&format!("digest_days WHERE day = '{today}'")), 1);
+    let (status, _) = set_email(no_address, json!({"email": "sen@example.no"})).await;
+    assert_eq!(status, 200);
+    assert_eq!(pass(today).digests, 0);
 
     let dir = tempfile_dir("digests");
     let port = free_port();
@@ -452,6 +478,7 @@ async fn a_unit_contact_gets_one_daily_digest_of_counts_by_e_mail_and_nobody_els
     .unwrap()
     .n;
     assert_eq!(remembered, 0);
+    assert_eq!(pass(today + chrono::Duration::days(1)).digests, 3, "the next day: all three contacts");
     smtp.stop();
 }
 

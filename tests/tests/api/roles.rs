@@ -164,6 +164,7 @@ const MATRIX: &[(&str, &str)] = &[
     ("baseline_forms", "SIUD"),
     ("catchment_areas", "SI"),
     ("completeness_snapshots", "SI"),
+    ("digest_days", "SI"),
     ("discharge_forms", "SIUD"),
     ("dpop_proofs", "SIUD"),
     ("follow_up_forms", "SIUD"),
