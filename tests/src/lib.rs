@@ -289,11 +289,12 @@ fn serve_over(server_url: &str, f: impl FnOnce(&mut api::config::Settings)) -> (
     (addr, Served::start(state, listener))
 }
 
-/// A test server running on a thread of its own: dropping it stops the server and waits for its
-/// accept thread, so that its workers drop the app's state (and with it the database pools and
-/// the import and release workers) before the test's database is dropped. A server left running
-/// went on polling a dropped database until the test process exited, and the process once
-/// crashed at exit inside a connect.
+/// A test server running on a thread of its own: dropping it stops the server (not gracefully)
+/// and waits for its thread, after which its workers let go of the app's state as they stop, and
+/// the import and release workers end once the state is gone (a job they are running finishes
+/// first; the test's database is dropped `WITH (FORCE)` regardless). A server left running went
+/// on polling a dropped database until the test process exited, and the process once crashed at
+/// exit inside a connect.
 pub struct Served {
     handle: actix_web::dev::ServerHandle,
     thread: Option<std::thread::JoinHandle<()>>,

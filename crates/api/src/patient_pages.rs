@@ -355,7 +355,12 @@ fn substance_rows(
             let debut = debut.as_ref().map(|spec| {
                 let id = row_field(*code, "debut_age");
                 let hint = match spec.kind {
-                    FieldKind::Integer(r) => format!("Et tall fra {} til {}. Kan stå tomt.", r.min, r.max),
+                    FieldKind::Integer(r) => format!(
+                        "Et tall fra {} til {}.{}",
+                        r.min,
+                        r.max,
+                        if spec.required_on_completion == Required::Never { " Kan stå tomt." } else { "" }
+                    ),
                     _ => String::new(),
                 };
                 DebutView {
@@ -533,6 +538,7 @@ fn message_nb(spec: Option<&FieldSpec>, field: &str, code: &str) -> String {
         }
         ("required", _) if part == "route" => "Velg hvordan du vanligvis tar rusmiddelet.".into(),
         ("required", _) if part == "frequency_30d" => "Velg hvor ofte du har brukt rusmiddelet.".into(),
+        ("required", _) if part == "debut_age" => "Skriv hvor gammel du var første gang du brukte rusmiddelet.".into(),
         ("required", _) => "Svar på spørsmålet.".into(),
         ("conflict_rule", _) if field == "substance_use.main_substance" => {
             "Hovedrusmiddelet må være et av rusmidlene du har valgt hvor ofte du har brukt i listen over.".into()

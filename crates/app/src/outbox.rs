@@ -190,8 +190,6 @@ impl Mailer {
     }
 }
 
-/// Records one message's outcome: sent (and its order `notified` if it was the invitation), to
-/// be tried again after the policy's delay, or failed.
 /// An e-mail address as rusreg keeps it (an order's contact, a user's address for the digests):
 /// what lettre reads as an address, at most 254 characters; the field error `invalid_email`
 /// otherwise. `raw` is trimmed first.
@@ -232,6 +230,8 @@ pub fn notify_delivered(conn: &mut PgConnection, batch: i64) -> Result<usize, Er
     }
 }
 
+/// Records one message's outcome: sent (and its order `notified` if it was the invitation), to
+/// be tried again after the policy's delay, or failed.
 fn record(
     conn: &mut PgConnection,
     m: &ClaimedMessage,

@@ -160,7 +160,7 @@ async fn a_patient_signs_in_with_the_code_answers_goes_back_reloads_and_submits(
     assert_eq!((status, location.as_deref()), (303, Some("/p/questions/rusmidler")));
     // The substance list, at the baseline with the age at first use of each substance.
     let (_, _, page) = p.get("/p/questions/rusmidler").await;
-    for shown in ["<label for=\"substance-6-debut_age\">Debutalder</label>", "Et tall fra 5 til 90. Kan stå tomt."] {
+    for shown in ["<label for=\"substance-6-debut_age\">Debutalder</label>", "Et tall fra 5 til 90.</p>"] {
         assert!(page.contains(shown), "{shown}: {page}");
     }
     let substances = |debut: &str| {
@@ -176,13 +176,15 @@ async fn a_patient_signs_in_with_the_code_answers_goes_back_reloads_and_submits(
             ("substance_use.overdose_12m", "0".to_owned()),
         ]
     };
-    // An age out of range, and no main substance: a message at each, nothing saved.
+    // An age out of range, an age left out (the baseline needs each listed substance's) and no
+    // main substance: a message at each, nothing saved.
     let mut wrong = substances("3");
-    wrong.retain(|(k, _)| *k != "substance_use.main_substance");
+    wrong.retain(|(k, _)| *k != "substance_use.main_substance" && *k != "substance-6-debut_age");
     let wrong: Vec<(&str, &str)> = wrong.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let (status, _, page) = p.post("/p/questions/rusmidler", &wrong).await;
     assert_eq!(status, 422, "{page}");
     assert!(page.contains("id=\"substance-1-debut_age-error\">Svaret må være et tall fra 5 til 90."), "{page}");
+    assert!(page.contains("id=\"substance-6-debut_age-error\">Skriv hvor gammel du var første gang"), "{page}");
     assert!(page.contains("aria-invalid=\"true\""));
     assert!(page.contains("id=\"substance_use.main_substance-error\""), "{page}");
     assert!(page.contains("name=\"substance-1-debut_age\" value=\"3\""), "the typed age is kept");
