@@ -248,21 +248,23 @@ pub fn save_group(
         let data = FormData::deserialize_as(kind, values)
             .map_err(|_| Error::invalid("form", "type", "the answers could not be read"))?;
         let form_id = form.order.form_id.ok_or_else(|| Error::inconsistent("a patient-part order without a form"))?;
+        // What the completion rules check the form against (its pathway's other forms).
+        let context = |conn: &mut PgConnection| {
+            let p = persistence::pathways::find(conn, domain::pathways::PathwayId(form.order.pathway_id))?;
+            crate::forms::context_of(conn, &p, form_id, today)
+        };
         let checked = match &data {
             FormData::FollowUp(f) => {
                 let mut as_answered = f.clone();
                 as_answered.outcome = Some(domain::pathways::FollowUpOutcome::FollowedUp.code());
                 as_answered.event_date = Some(today);
-                let p = persistence::pathways::find(conn, domain::pathways::PathwayId(form.order.pathway_id))?;
-                let ctx = crate::forms::context_of(conn, &p, form_id, today)?;
-                as_answered.validate_complete(&ctx)
+                as_answered.validate_complete(&context(conn)?)
             }
             // The substance-use screen of a baseline or measurement: the block's own rules (a
             // consistent list, the main substance among it, every question answered) apply as
             // the patient answers, not first when the clinician completes the form.
             other if group.fields.iter().any(|f| f.starts_with(SUBSTANCE_BLOCK)) => {
-                let p = persistence::pathways::find(conn, domain::pathways::PathwayId(form.order.pathway_id))?;
-                let ctx = crate::forms::context_of(conn, &p, form_id, today)?;
+                let ctx = context(conn)?;
                 let in_block = |e: &FieldError| e.field.starts_with(SUBSTANCE_BLOCK);
                 let mut errors: Vec<FieldError> = other.validate_draft().into_iter().filter(|e| !in_block(e)).collect();
                 errors.extend(other.validate_complete(&ctx).into_iter().filter(in_block));
