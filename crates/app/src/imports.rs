@@ -9,7 +9,8 @@
 //! its draft. Rows run in chunks of [`CHUNK`] lines, one transaction each (the use cases' own
 //! transactions nest as savepoints that undo a refused change; a row of two steps has a savepoint
 //! of its own); the chunk's sender keys are read before its rows and written after them, and
-//! the caller's scope is read once per chunk ([`Caller::fresh`]); the job's progress commits with
+//! the caller's scope is read once per chunk ([`Caller::fresh`]), and its audit and form history
+//! rows are written in one statement per table before it commits ([`Deferred`]); the job's progress commits with
 //! the chunk, so a worker that dies loses at most its open chunk and the next worker resumes at
 //! the first line not committed. A dry run and an all-or-nothing job run in one transaction that a
 //! dry run, or any rejected row, rolls back.
@@ -26,6 +27,7 @@ use domain::organisations::NodeId;
 use domain::pathways::{OpenPathwayInput, PathwayId};
 use domain::patients::{NewPatient, NewPatientInput, PatientId};
 use domain::FieldError;
+use persistence::deferred::Deferred;
 use persistence::imports::{self, Counts, ImportErrorRow, ImportJobRow, ImportKeyRow, NewImportJobRow};
 use persistence::{audit, in_transaction, PgConnection, RepoError};
 use serde::Deserialize;
@@ -407,7 +409,9 @@ fn run(
             let rows = in_transaction(conn, |conn| {
                 let mut keys = Keys::new(owner);
                 for (n, chunk) in lines.chunks(CHUNK).enumerate() {
+                    let logs = Deferred::open(conn);
                     let (c, e) = run_chunk(conn, &caller.fresh(), key, today, &mut keys, job.id, chunk, &format)?;
+                    logs.flush(conn)?;
                     counts.add(c);
                     errors.extend(e);
                     progress(i32::try_from((n + 1) * CHUNK).unwrap_or(total).min(total), total);
@@ -440,7 +444,9 @@ fn run(
         in_transaction(conn, |conn| {
             imports::lock_job(conn, job.id)?;
             let mut keys = Keys::new(owner);
+            let logs = Deferred::open(conn);
             let (counts, errors) = run_chunk(conn, &caller.fresh(), key, today, &mut keys, job.id, chunk, &format)?;
+            logs.flush(conn)?;
             keys.flush(conn)?;
             imports::add_errors(conn, &errors)?;
             if !imports::advance(conn, job.id, claim, next, counts)? {

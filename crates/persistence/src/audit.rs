@@ -125,8 +125,12 @@ pub struct AuditRow {
     pub patient_ids: Option<Vec<Option<Uuid>>>,
 }
 
-/// Writes one entry.
+/// Writes one entry (kept for one multi-row insert while a [`crate::deferred::Deferred`]
+/// collection is open on `conn`).
 pub fn record(conn: &mut PgConnection, entry: &AuditEntry) -> Result<(), RepoError> {
+    if crate::deferred::audit(conn, entry) {
+        return Ok(());
+    }
     diesel::insert_into(audit_log::table).values(entry).execute(conn)?;
     Ok(())
 }

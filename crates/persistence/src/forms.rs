@@ -604,7 +604,12 @@ pub fn mark_reopened(
         .get_result(conn)?)
 }
 
+/// Writes one history row (kept for one multi-row insert while a
+/// [`crate::deferred::Deferred`] collection is open on `conn`).
 pub fn add_history(conn: &mut PgConnection, new: &NewHistoryRow) -> Result<(), RepoError> {
+    if crate::deferred::history(conn, new) {
+        return Ok(());
+    }
     diesel::insert_into(form_history::table).values(new).execute(conn)?;
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! cluster used by `rusreg demo` and the tests.
 
 pub mod audit;
+pub mod deferred;
 pub mod digests;
 pub mod directory;
 pub mod error;
@@ -41,6 +42,8 @@ where
 {
     use diesel::Connection;
     let mut result: Option<Result<T, E>> = None;
+    // Log rows collected for a later flush inside a part that rolls back go with it.
+    let mark = deferred::mark(conn);
     let outcome = conn.transaction::<(), TxAbort, _>(|conn| match f(conn) {
         Ok(v) => {
             result = Some(Ok(v));
@@ -51,6 +54,9 @@ where
             Err(TxAbort::Rollback)
         }
     });
+    if outcome.is_err() {
+        deferred::rewind(mark);
+    }
     match (outcome, result) {
         (Err(TxAbort::Db(e)), _) => Err(E::from(RepoError::from(e))),
         (_, Some(r)) => r,

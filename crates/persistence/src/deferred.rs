@@ -1,0 +1,140 @@
+//! Log rows written in one statement per table: while a [`Deferred`] collection is open on a
+//! connection, the audit rows ([`crate::audit::record`]) and form history rows
+//! ([`crate::forms::add_history`]) written on that connection are kept in memory instead of being
+//! sent one by one, and [`Deferred::flush`] writes them as multi-row inserts, in the order they
+//! were recorded, in the transaction that is still open. A bulk import opens one per chunk, so
+//! the rows of its 500 records cost a few statements instead of several per record.
+//!
+//! Both tables are append-only logs that no writer reads back in the transaction that writes
+//! them, and their time columns default to the transaction's start (`now()`), so a row written
+//! at the flush is the row that would have been written at once. A transaction or savepoint
+//! rolled back ([`crate::in_transaction`]) drops the rows recorded inside it, as the database
+//! would have; a collection dropped without a flush (an error, a panic) drops them all, and the
+//! caller's transaction, which must not commit then, is rolled back by its own error.
+
+use std::cell::RefCell;
+
+use diesel::prelude::*;
+
+use crate::audit::AuditEntry;
+use crate::forms::NewHistoryRow;
+use crate::schema::{audit_log, form_history};
+use crate::RepoError;
+
+/// Rows per insert statement: well under PostgreSQL's 65,535 bound values (14 an audit row).
+const ROWS_PER_STATEMENT: usize = 2_000;
+
+struct Buffer {
+    /// The connection the collection is open on (its address): rows of any other are written at
+    /// once.
+    conn: usize,
+    audit: Vec<AuditEntry>,
+    history: Vec<NewHistoryRow>,
+}
+
+thread_local! {
+    static OPEN: RefCell<Option<Buffer>> = const { RefCell::new(None) };
+}
+
+fn address(conn: &PgConnection) -> usize {
+    std::ptr::from_ref(conn) as usize
+}
+
+/// An open collection of log rows on one connection (see the module's documentation).
+#[must_use = "the rows are written only by flush"]
+pub struct Deferred {
+    open: bool,
+}
+
+impl Deferred {
+    /// Opens a collection on `conn`, on this thread. While another one is open on this thread,
+    /// the returned one collects nothing and its flush writes nothing (the outer one does).
+    pub fn open(conn: &PgConnection) -> Self {
+        OPEN.with(|open| {
+            let mut open = open.borrow_mut();
+            if open.is_some() {
+                return Deferred { open: false };
+            }
+            *open = Some(Buffer { conn: address(conn), audit: Vec::new(), history: Vec::new() });
+            Deferred { open: true }
+        })
+    }
+
+    /// Writes the collected rows (audit rows first, then form history, each in recorded order)
+    /// and closes the collection.
+    pub fn flush(mut self, conn: &mut PgConnection) -> Result<(), RepoError> {
+        if !self.open {
+            return Ok(());
+        }
+        self.open = false;
+        let Some(buffer) = OPEN.with(|open| open.borrow_mut().take()) else {
+            return Ok(());
+        };
+        for part in buffer.audit.chunks(ROWS_PER_STATEMENT) {
+            diesel::insert_into(audit_log::table).values(part).execute(conn)?;
+        }
+        for part in buffer.history.chunks(ROWS_PER_STATEMENT) {
+            diesel::insert_into(form_history::table).values(part).execute(conn)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Deferred {
+    fn drop(&mut self) {
+        if self.open {
+            OPEN.with(|open| open.borrow_mut().take());
+        }
+    }
+}
+
+/// How many rows are collected when a transaction or savepoint begins, to drop the later ones
+/// when it is rolled back.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Mark {
+    audit: usize,
+    history: usize,
+}
+
+pub(crate) fn mark(conn: &PgConnection) -> Option<Mark> {
+    OPEN.with(|open| {
+        open.borrow()
+            .as_ref()
+            .filter(|b| b.conn == address(conn))
+            .map(|b| Mark { audit: b.audit.len(), history: b.history.len() })
+    })
+}
+
+/// Drops the rows collected after `mark` (the transaction or savepoint that took it rolled back).
+pub(crate) fn rewind(mark: Option<Mark>) {
+    let Some(mark) = mark else { return };
+    OPEN.with(|open| {
+        if let Some(b) = open.borrow_mut().as_mut() {
+            b.audit.truncate(mark.audit);
+            b.history.truncate(mark.history);
+        }
+    });
+}
+
+/// Keeps an audit row for the flush when a collection is open on `conn`; false: write it now.
+pub(crate) fn audit(conn: &PgConnection, entry: &AuditEntry) -> bool {
+    OPEN.with(|open| match open.borrow_mut().as_mut() {
+        Some(b) if b.conn == address(conn) => {
+            b.audit.push(entry.clone());
+            true
+        }
+        _ => false,
+    })
+}
+
+/// Keeps a form history row for the flush when a collection is open on `conn`; false: write it
+/// now.
+pub(crate) fn history(conn: &PgConnection, row: &NewHistoryRow) -> bool {
+    OPEN.with(|open| match open.borrow_mut().as_mut() {
+        Some(b) if b.conn == address(conn) => {
+            b.history.push(row.clone());
+            true
+        }
+        _ => false,
+    })
+}
