@@ -1164,24 +1164,18 @@ fn apply_form(
                 return Err(Conflict::FormCompleted.into());
             }
             // Updated and completed, or neither.
-            in_transaction(conn, |conn| {
+            if complete {
+                crate::forms::update_completed(conn, caller, id, Some(form.version), fields, today)?;
+            } else {
                 crate::forms::update(conn, caller, id, Some(form.version), fields)?;
-                if complete {
-                    crate::forms::complete(conn, caller, id, None, today)?;
-                }
-                Ok::<_, Error>(())
-            })?;
+            }
             keys.put("form", k, id.0, content);
             Ok(Done::Updated)
         }
         None => {
             let view = if complete {
                 // Created and completed, or neither.
-                in_transaction(conn, |conn| {
-                    let view = crate::forms::create(conn, caller, PathwayId(pathway), kind, fields)?;
-                    crate::forms::complete(conn, caller, FormId(view.row.id), None, today)?;
-                    Ok::<_, Error>(view)
-                })?
+                crate::forms::create_completed(conn, caller, PathwayId(pathway), kind, fields, today)?
             } else {
                 crate::forms::create(conn, caller, PathwayId(pathway), kind, fields)?
             };
