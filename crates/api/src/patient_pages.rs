@@ -744,11 +744,19 @@ fn answer_in_words(q: &QuestionView) -> String {
                 let chosen = |opts: &[OptionView]| {
                     opts.iter().find(|o| o.checked && !o.value.is_empty()).map(|o| o.label.clone())
                 };
-                let mut words = format!("{}: {}", r.label, chosen(&r.freq_options)?);
-                if let Some(route) = chosen(&r.route_options) {
+                let (frequency, route) = (chosen(&r.freq_options), chosen(&r.route_options));
+                let age = r.debut.as_ref().map(|d| d.value.as_str()).filter(|v| !v.is_empty());
+                if frequency.is_none() && route.is_none() && age.is_none() {
+                    return None;
+                }
+                // A row without a frequency (a clinician's draft may hold one) is shown as it is;
+                // the screen's check asks for the frequency before the form is sent.
+                let frequency = frequency.unwrap_or_else(|| "hyppighet ikke oppgitt".to_owned());
+                let mut words = format!("{}: {frequency}", r.label);
+                if let Some(route) = route {
                     words.push_str(&format!(", {}", route.to_lowercase()));
                 }
-                if let Some(age) = r.debut.as_ref().map(|d| d.value.as_str()).filter(|v| !v.is_empty()) {
+                if let Some(age) = age {
                     words.push_str(&format!(", første gang som {age}-åring"));
                 }
                 Some(words)

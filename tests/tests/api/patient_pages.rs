@@ -321,6 +321,25 @@ async fn a_measurement_asks_the_substance_use_block_without_debut_ages_and_check
     assert_eq!(block["substances"].as_array().map(Vec::len), Some(1));
 }
 
+/// A substance row the clinician's draft holds without a frequency (the draft API allows it,
+/// the patient's page does not) is shown in the summary as it is, not left out.
+#[actix_web::test]
+async fn the_summary_shows_a_drafted_substance_row_without_a_frequency() {
+    let app = TestApp::spawn().await;
+    let unit = app.unit(UNIT_MOLDE);
+    let registrar = app.token_for(Role::Registrar, unit).await;
+    let pathway = pathway_for_new_patient(&app, &registrar, unit.0, IDS[0], 20, 1).await;
+    let draft = json!({"substance_use": {"substances": [{"substance": 7, "route": 4}]}});
+    let (form, _) = create(&app, &registrar, &pathway, "measurement", &draft).await;
+    let (status, order) = call(&app, "POST", "/api/v1/orders", Some(&json!({"form_id": form})), Some(&registrar)).await;
+    assert_eq!(status, 201, "{order}");
+    let mut p = Patient::new(&app);
+    p.sign_in(order["access_code"].as_str().unwrap(), BORN).await;
+    let (status, _, page) = p.get("/p/summary").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Kokain: hyppighet ikke oppgitt, sniffet"), "{page}");
+}
+
 #[actix_web::test]
 async fn wrong_codes_expired_orders_and_dead_codes_are_refused() {
     let app = TestApp::spawn_with(|s| s.orders.max_failed_sign_ins = 3).await;
