@@ -401,7 +401,7 @@ impl TestApp {
     /// The legal entity a unit belongs to today.
     pub fn entity_of(&self, unit: NodeId) -> NodeId {
         let mut conn = self.conn();
-        let today = chrono::Utc::now().date_naive();
+        let today = domain::clock::today();
         NodeId(persistence::organisations::find_node(&mut conn, unit.0, today).unwrap().parent_id.expect("parent"))
     }
 

@@ -52,7 +52,7 @@ impl SchedulerJob {
                 self.orders,
                 self.worklist,
                 url,
-                now.date_naive(),
+                domain::clock::date_at(now),
                 1000,
                 digests,
             ) {

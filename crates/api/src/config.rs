@@ -52,7 +52,7 @@
 //! | `RUSREG_SMTP_MAX_ATTEMPTS` | `8` | attempts before a message is given up |
 //! | `RUSREG_SCHEDULER` | `on` | `off`: `serve` runs neither the order scheduler nor the e-mail sender |
 //! | `RUSREG_SCHEDULER_INTERVAL_SECONDS` | `300` | how often `serve` runs the scheduler's pass and the e-mail sender |
-//! | `RUSREG_DIGEST_HOUR` | `6` | the hour (UTC, 0–23) from which `serve`'s scheduler makes the day's unit digests |
+//! | `RUSREG_DIGEST_HOUR` | `6` | the hour (Norwegian time, 0–23) from which `serve`'s scheduler makes the day's unit digests |
 
 use std::path::PathBuf;
 
@@ -237,7 +237,7 @@ pub struct Settings {
     pub smtp_retry: app::outbox::RetryPolicy,
     /// How often `serve` runs the order scheduler's pass and the e-mail sender (none: off).
     pub scheduler_interval_seconds: Option<u64>,
-    /// The hour (UTC, 0–23) from which the server's scheduler makes the day's unit digests.
+    /// The hour (Norwegian time, 0–23) from which the server's scheduler makes the day's unit digests.
     pub digest_hour: u32,
 }
 

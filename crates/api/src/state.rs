@@ -85,7 +85,7 @@ impl AppState {
     }
 
     pub fn today(&self) -> NaiveDate {
-        chrono::Utc::now().date_naive()
+        domain::clock::today()
     }
 }
 

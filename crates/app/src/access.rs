@@ -2,7 +2,6 @@
 //! `domain::access` need from the database: which units a caller registers at, and what the
 //! caller may do with one pathway. Also the audit row about a pathway's patient.
 
-use chrono::Utc;
 use domain::access::{Actor, PathwayAccess, Permission, Role};
 use domain::organisations::NodeId;
 use domain::pathways::PathwayId;
@@ -79,7 +78,7 @@ pub fn register_units(conn: &mut PgConnection, caller: &Caller) -> Result<Vec<i6
         return Ok(units.clone());
     }
     let nodes: Vec<i64> = caller.actor.nodes_for(Permission::Register).iter().map(|n| n.0).collect();
-    let units = pathways::units_under(conn, &nodes, Utc::now().date_naive())?;
+    let units = pathways::units_under(conn, &nodes, domain::clock::today())?;
     caller.scope().units = Some(units.clone());
     Ok(units)
 }
@@ -91,7 +90,7 @@ pub fn unit_path(conn: &mut PgConnection, caller: &Caller, unit: i64, field: &st
     let found = match known {
         Some(found) => found,
         None => {
-            let today = Utc::now().date_naive();
+            let today = domain::clock::today();
             let found = match organisations::find_node(conn, unit, today) {
                 Ok(n) if n.node.kind == "unit" => UnitPath::Unit(organisations::path_of(conn, unit, today)?),
                 Ok(_) => UnitPath::NotAUnit,

@@ -51,12 +51,11 @@ pub fn digest_text(unit_name: &str, day: NaiveDate, c: DigestCounts, public_url:
     )
 }
 
-/// Whether the server's scheduler makes the day's digests on a tick at `now` (UTC): from the
-/// digest hour on (`RUSREG_DIGEST_HOUR`, 0–23, UTC like the scheduler's day). Before it, the
+/// Whether the server's scheduler makes the day's digests on a tick at `now`: from the
+/// digest hour on (`RUSREG_DIGEST_HOUR`, 0–23, in Norway like the scheduler's day: `domain::clock`). Before it, the
 /// pass does everything else.
 pub fn digest_due(now: chrono::DateTime<chrono::Utc>, digest_hour: u32) -> bool {
-    use chrono::Timelike;
-    now.hour() >= digest_hour
+    domain::clock::hour_at(now) >= digest_hour
 }
 
 /// Makes the digests of `today` that are not made yet, unless the day is done; returns how many
@@ -103,14 +102,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn digests_are_due_from_the_digest_hour_to_the_end_of_the_day() {
-        let at = |h: u32, m: u32| {
-            chrono::NaiveDate::from_ymd_opt(2026, 12, 5).unwrap().and_hms_opt(h, m, 0).unwrap().and_utc()
+    fn digests_are_due_from_the_digest_hour_in_norway_to_the_end_of_the_day() {
+        // Instants in UTC; Norway is an hour ahead in December and two in July.
+        let at = |month: u32, h: u32, m: u32| {
+            chrono::NaiveDate::from_ymd_opt(2026, month, 5).unwrap().and_hms_opt(h, m, 0).unwrap().and_utc()
         };
-        assert!(!digest_due(at(5, 59), 6));
-        assert!(digest_due(at(6, 0), 6));
-        assert!(digest_due(at(23, 59), 6));
-        assert!(digest_due(at(0, 0), 0));
-        assert!(!digest_due(at(22, 30), 23));
+        assert!(!digest_due(at(12, 4, 59), 6)); // 05:59 in Norway
+        assert!(digest_due(at(12, 5, 0), 6)); // 06:00
+        assert!(digest_due(at(12, 22, 59), 6)); // 23:59
+        assert!(!digest_due(at(12, 23, 0), 6)); // 00:00 the next day
+        assert!(digest_due(at(12, 23, 0), 0));
+        assert!(!digest_due(at(12, 21, 30), 23)); // 22:30
+        assert!(!digest_due(at(7, 3, 59), 6)); // 05:59 summer time
+        assert!(digest_due(at(7, 4, 0), 6)); // 06:00 summer time
     }
 }

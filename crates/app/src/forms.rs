@@ -327,7 +327,7 @@ pub fn reopen(conn: &mut PgConnection, caller: &Caller, id: FormId, reason: &str
     in_transaction(conn, |conn| {
         let f = forms::find(conn, id).map_err(hide_missing)?;
         let p = load_pathway(conn, f.pathway(), true)?;
-        let path = organisations::path_of(conn, p.unit_id, Utc::now().date_naive())?;
+        let path = organisations::path_of(conn, p.unit_id, domain::clock::today())?;
         let Some(role) = caller.actor.role_for(Permission::ReopenForm, &path) else {
             // A registrar of the unit sees the form but may not reopen it; anyone else must not
             // learn that it exists.

@@ -152,7 +152,7 @@ impl ClientView {
 
 fn client_view(conn: &mut PgConnection, row: ClientRow) -> Result<ClientView, Error> {
     let user = users::find(conn, row.user_id)?;
-    let entity = organisations::find_node(conn, row.legal_entity_id, Utc::now().date_naive())?;
+    let entity = organisations::find_node(conn, row.legal_entity_id, domain::clock::today())?;
     let current = users::current_grants_of(conn, row.user_id)?;
     let grants = crate::users::grant_views(conn, current)?;
     Ok(ClientView {

@@ -274,7 +274,7 @@ fn readable_job(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> Result<Im
     if caller.actor.register_role().is_none() || job.owner_nodes.is_empty() {
         return Err(Error::Hidden);
     }
-    let theirs = persistence::pathways::units_under(conn, &job.owner_nodes, chrono::Utc::now().date_naive())?;
+    let theirs = persistence::pathways::units_under(conn, &job.owner_nodes, domain::clock::today())?;
     let mine = crate::access::register_units(conn, caller)?;
     if theirs.is_empty() || !theirs.iter().all(|u| mine.contains(u)) {
         return Err(Error::Hidden);

@@ -70,7 +70,7 @@ impl UserView {
 }
 
 fn describe_grants(conn: &mut PgConnection, rows: Vec<GrantRow>) -> Result<Vec<GrantView>, Error> {
-    let today = Utc::now().date_naive();
+    let today = domain::clock::today();
     rows.into_iter()
         .map(|row| {
             let node = organisations::find_node(conn, row.node_id, today)?;
@@ -331,7 +331,7 @@ pub fn ensure_user_with_grant(
     domain::users::validate_new_user(username, display_name, password)?;
     let hash = hash_password(password)?;
     in_transaction(conn, |conn| {
-        let kind = organisations::find_node(conn, node.0, Utc::now().date_naive())
+        let kind = organisations::find_node(conn, node.0, domain::clock::today())
             .map_err(|_| Error::invalid("node", "not_found", "no such organisation node"))?
             .node
             .kind()?;

@@ -108,7 +108,7 @@ pub fn links_of(conn: &mut PgConnection, id: i64) -> Result<Vec<OrgLinkRow>, Rep
 
 /// Lists nodes with their parent on `filter.on` (default today), ordered by kind and name.
 pub fn list_nodes(conn: &mut PgConnection, filter: &NodeFilter) -> Result<(Vec<NodeView>, i64), RepoError> {
-    let on = filter.on.unwrap_or_else(|| Utc::now().date_naive());
+    let on = filter.on.unwrap_or_else(domain::clock::today);
     let current_parent = org_links::table
         .filter(org_links::child_id.eq(org_nodes::id))
         .filter(org_links::valid_from.le(on))

@@ -86,7 +86,7 @@ pub fn seed_reference(settings: &Settings) -> anyhow::Result<()> {
 pub fn schedule(settings: &Settings, public_url: &str) -> anyhow::Result<()> {
     let db = database(settings)?;
     let mut conn = connect(&db.server)?;
-    let today = chrono::Utc::now().date_naive();
+    let today = domain::clock::today();
     let public_url = public_url.trim_end_matches('/');
     let started = std::time::Instant::now();
     let report = app::scheduler::run_pass(&mut conn, settings.orders, settings.worklist, public_url, today, 1000)
@@ -227,7 +227,7 @@ pub fn import(
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let new = NewImport { format, dry_run, all_or_nothing, batch };
-    let today = chrono::Utc::now().date_naive();
+    let today = domain::clock::today();
     let submitted = app::imports::submit(&mut conn, &caller, &key, new, today, usize::MAX, &mut |done, total| {
         bar.set_length(u64::try_from(total).unwrap_or(0));
         bar.set_position(u64::try_from(done).unwrap_or(0));
@@ -409,7 +409,7 @@ pub fn demo(mut settings: Settings) -> anyhow::Result<()> {
     let seeded = persistence::seeds::load_reference(&mut conn)?;
     let unit =
         organisations::find_by_resh_id(&mut conn, DEMO_UNIT_RESH)?.context("the demo unit is missing from seeds/")?;
-    let today = chrono::Utc::now().date_naive();
+    let today = domain::clock::today();
     let entity =
         organisations::find_node(&mut conn, unit.id, today)?.parent_id.context("the demo unit has no legal entity")?;
     let nation = organisations::nation_id(&mut conn)?;
@@ -497,7 +497,7 @@ fn publish_demo_release(url: &str, settings: &Settings, year: i32, staff: uuid::
     let actor = app::access::actor_of(&mut conn, staff, None)?
         .map_err(|why| anyhow::anyhow!("the demo register staff user cannot act ({why:?})"))?;
     let caller = app::Caller::new(actor, Some("rusreg-demo".into()));
-    let today = chrono::Utc::now().date_naive();
+    let today = domain::clock::today();
     let release_settings = app::releases::ReleaseSettings {
         default_min_cell: settings.min_cell,
         counts: persistence::reports::CountSettings { today, as_of_today: false, limits: settings.worklist },

@@ -231,7 +231,7 @@ fn writers(
             let (port, token, stop, ack, next) =
                 (port.clone(), token.clone(), stop.clone(), acknowledged.clone(), next.clone());
             std::thread::spawn(move || {
-                let today = chrono::Utc::now().date_naive();
+                let today = domain::clock::today();
                 while !stop.load(Ordering::Relaxed) {
                     let n = next.fetch_add(1, Ordering::Relaxed);
                     let Some(id) = national_id(n % 10_000, 100 + (n / 10_000) % 400) else { continue };
@@ -445,7 +445,7 @@ fn an_import_job_killed_midway_resumes_after_restart_and_does_every_row_once() {
     assert!(wait_status(port, "/health/ready", 200, Duration::from_secs(60)), "server did not start");
     let token = login(port);
     // Patients, each with a pathway and a baseline draft: more rows than run in the request.
-    let today = chrono::Utc::now().date_naive();
+    let today = domain::clock::today();
     let start = today - chrono::Days::new(30);
     let mut batch = String::new();
     let mut people = 0;

@@ -47,7 +47,7 @@ fn ok(port: u16, method: &str, path: &str, token: &str, body: &Value) -> Value {
 }
 
 fn days_ago(n: i64) -> String {
-    (chrono::Utc::now().date_naive() - chrono::Duration::days(n)).to_string()
+    (domain::clock::today() - chrono::Duration::days(n)).to_string()
 }
 
 fn block() -> Value {

@@ -53,7 +53,7 @@ fn national_id(n: u32, i: u32) -> Option<(String, i32)> {
 }
 
 fn batch(pathways: usize, unit: i64) -> String {
-    let today = chrono::Utc::now().date_naive();
+    let today = domain::clock::today();
     let start = today - chrono::Days::new(60);
     let (b_date, m_date) = (start + chrono::Days::new(1), start + chrono::Days::new(30));
     let block = |baseline: bool| {
@@ -196,7 +196,7 @@ fn main() {
         conn.set_instrumentation(Counter(profile.clone()));
     }
     let caller = app::Caller::new(actor, Some("import-bench".into()));
-    let today = chrono::Utc::now().date_naive();
+    let today = domain::clock::today();
     let new = app::imports::NewImport {
         format: app::imports::Format::Ndjson,
         dry_run: false,

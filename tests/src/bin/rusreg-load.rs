@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 fn measurement_body(level: i64, n: u64) -> Value {
     json!({
-        "event_date": chrono::Utc::now().date_naive().to_string(),
+        "event_date": domain::clock::today().to_string(),
         "treatment_level": level,
         "treatment_plan": 1 + (n % 3) as i64,
         "crisis_plan": 1,

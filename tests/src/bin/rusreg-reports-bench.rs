@@ -55,7 +55,7 @@ SELECT count(*) AS _n FROM (
 ) x";
 
 fn settings() -> CountSettings {
-    CountSettings { today: chrono::Utc::now().date_naive(), as_of_today: false, limits: Default::default() }
+    CountSettings { today: domain::clock::today(), as_of_today: false, limits: Default::default() }
 }
 
 fn time<T>(repeat: usize, mut f: impl FnMut() -> T) -> (Vec<Duration>, T) {

@@ -81,8 +81,7 @@ fn ms(d: Duration) -> f64 {
 
 fn main() {
     let url = arg("--database-url", None);
-    let day: NaiveDate =
-        arg("--day", Some(&chrono::Utc::now().date_naive().to_string())).parse().expect("--day is YYYY-MM-DD");
+    let day: NaiveDate = arg("--day", Some(&domain::clock::today().to_string())).parse().expect("--day is YYYY-MM-DD");
     let batch: i64 = arg("--batch", Some("1000")).parse().unwrap();
     let mut conn = PgConnection::establish(&url).expect("database");
     let (config, window) = (OrderConfig::default(), WorklistConfig::default());

@@ -35,7 +35,7 @@ async fn a_dump_restores_into_an_empty_database_as_the_same_register() {
     app.user_with("drill-registrar", Role::Registrar, unit);
     let registrar = app.login("drill-registrar", integration_tests::TEST_PASSWORD).await;
     let pathway = pathway_for_new_patient(&app, &registrar, unit.0, ("15076500565", 1965), 40, 1).await;
-    let date = (chrono::Utc::now().date_naive() - chrono::Duration::days(30)).to_string();
+    let date = (domain::clock::today() - chrono::Duration::days(30)).to_string();
     completed_baseline(&app, &registrar, &pathway, &date).await;
     let before = counts(&mut app.conn());
 

@@ -19,7 +19,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use chrono::{Datelike, Utc};
+use chrono::Datelike;
 use domain::access::Role;
 use domain::indicators::IndicatorId;
 use domain::organisations::NodeId;
@@ -295,7 +295,7 @@ struct Coalition {
 /// The tree of `year` as the placements of its units: (unit, entity, region).
 fn placements(app: &TestApp, year: i32) -> Vec<(i64, i64, i64)> {
     let tree = OrgTree::load(&mut app.conn()).unwrap();
-    let today = Utc::now().date_naive();
+    let today = domain::clock::today();
     tree.units_in_year(year, today).iter().map(|p| (p.unit, p.entity.unwrap(), p.region.unwrap())).collect()
 }
 
@@ -565,7 +565,7 @@ async fn insider_knows(app: &TestApp, year: i32, release: i64, unit: i64, trusts
     if !trusts.is_empty() {
         let mut conn = app.conn();
         let tree = OrgTree::load(&mut conn).unwrap();
-        let today = Utc::now().date_naive();
+        let today = domain::clock::today();
         let s = persistence::reports::CountSettings { today, as_of_today: false, limits: Default::default() };
         let mut mine: BTreeMap<String, i64> = BTreeMap::new();
         for sex in &SEXES[1..] {
@@ -683,12 +683,12 @@ fn same_cell_at(name: &str, node: i64) -> String {
 
 /// Loads a synthetic population and returns last year.
 async fn population(app: &TestApp, pathways: usize, seed: u64) -> i32 {
-    crate::residence::reference_data(app, Utc::now().year() - 1).await;
+    crate::residence::reference_data(app, domain::clock::today().year() - 1).await;
     let key = domain::national_id::IdKey::from_bytes(&TEST_ID_KEY);
     let settings = persistence::synthetic::SyntheticSettings::builtin().unwrap();
     let options = persistence::synthetic::LoadOptions { writers: 1, batch_pathways: 2_000 };
     persistence::synthetic::load(&app.db.url, &key, pathways, seed, &settings, &options, |_| {}).unwrap();
-    Utc::now().year() - 1
+    domain::clock::today().year() - 1
 }
 
 /// The release of `year` as rusreg makes it now: over the API, published.
@@ -716,7 +716,7 @@ struct Fixture {
 
 fn build_fixture(app: &TestApp, year: i32, previous: &Previous, protection: Protection) -> Fixture {
     let mut conn = app.conn();
-    let today = Utc::now().date_naive();
+    let today = domain::clock::today();
     let s = persistence::reports::CountSettings { today, as_of_today: false, limits: Default::default() };
     let tree = OrgTree::load(&mut conn).unwrap();
     let mut counts = reporting::indicators::load_counts(&mut conn, &tree, year, year, &s).unwrap();
@@ -1228,7 +1228,7 @@ async fn releases_over_time(app: &TestApp, year: i32, later: Later) -> Vec<(Opti
 /// check, run again on the stored cells and counts).
 fn audit_second_release(app: &TestApp, year: i32, first: i64, second: i64) -> reporting::over_time::OverTimeReport {
     let mut conn = app.conn();
-    let today = Utc::now().date_naive();
+    let today = domain::clock::today();
     let tree = OrgTree::load(&mut conn).unwrap();
     let earlier: Vec<_> =
         reporting::over_time::load_earlier(&mut conn, year).unwrap().into_iter().filter(|r| r.id == first).collect();
@@ -1362,7 +1362,7 @@ fn snapshot_cells(app: &TestApp, year: i32, period: &str) -> Vec<reporting::smal
 /// by the coalition: the findings.
 async fn snapshots_over_time(app: &TestApp, later: Later) -> Vec<(Option<i64>, String, i64)> {
     // Last month's snapshot and this month's, of this year (in January: November and December).
-    let today = Utc::now().date_naive();
+    let today = domain::clock::today();
     let (first_day, second_day) = if today.month() > 1 {
         (today - chrono::Duration::days(31), today)
     } else {

@@ -193,7 +193,7 @@ async fn a_questionnaire_response_round_trips_through_both_apis() {
     let unit = app.unit(UNIT_MOLDE).0;
     let first = pathway_for_new_patient(&app, &molde, unit, IDS[1], 30, 1).await;
     let second = pathway_for_new_patient(&app, &molde, unit, IDS[2], 30, 1).await;
-    let date = (chrono::Utc::now().date_naive() - chrono::Duration::days(5)).to_string();
+    let date = (domain::clock::today() - chrono::Duration::days(5)).to_string();
     // A draft through the JSON API, read through FHIR: the template.
     let (status, form) =
         call(&app, "POST", &format!("/api/v1/pathways/{first}/forms/baseline"), Some(&baseline(&date)), Some(&molde))
@@ -441,7 +441,7 @@ async fn every_search_parameter_finds_in_scope_and_hides_out_of_scope_alike() {
     let (_, p) = call(&app, "GET", &format!("/api/v1/pathways/{pathway}"), None, Some(&molde)).await;
     let patient = p["patient_id"].as_str().unwrap().to_owned();
     let start = p["start_date"].as_str().unwrap().to_owned();
-    let date = (chrono::Utc::now().date_naive() - chrono::Duration::days(5)).to_string();
+    let date = (domain::clock::today() - chrono::Duration::days(5)).to_string();
     let (status, _) =
         call(&app, "POST", &format!("/api/v1/pathways/{pathway}/forms/baseline"), Some(&baseline(&date)), Some(&molde))
             .await;

@@ -1,7 +1,7 @@
 //! Builders for the fixtures most tests need, over the real API: a patient, a pathway at a unit,
 //! the four forms' bodies, a form created, completed or saved, and a completed baseline.
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use integration_tests::{json, TestApp};
 use serde_json::Value;
 
@@ -136,7 +136,7 @@ pub async fn pathway_for_new_patient(
     level: i16,
 ) -> String {
     let patient = register(app, token, id).await;
-    let start = (Utc::now().date_naive() - Duration::days(days_ago)).to_string();
+    let start = (domain::clock::today() - Duration::days(days_ago)).to_string();
     open(app, token, &patient, unit, &start, level).await
 }
 

@@ -256,7 +256,7 @@ async fn national_ids_are_echoed_in_no_response_and_no_log_line() {
     let pathway = fixtures::pathway_for_new_patient(&app, &registrar, unit.0, IDS[0], 60, 1).await;
     let (_, body) = fixtures::call(&app, "GET", &format!("/api/v1/pathways/{pathway}"), None, Some(&registrar)).await;
     let patient = body["patient_id"].as_str().unwrap().to_owned();
-    let date = (chrono::Utc::now().date_naive() - chrono::Duration::days(30)).to_string();
+    let date = (domain::clock::today() - chrono::Duration::days(30)).to_string();
     let (form, _) = fixtures::create(&app, &registrar, &pathway, "measurement", &json!({})).await;
     let user = app.user_with("leak-probe", Role::Registrar, unit);
 

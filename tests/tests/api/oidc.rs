@@ -42,7 +42,7 @@ fn orgs(db: &TestDb) -> Orgs {
     ))
     .execute(&mut conn)
     .unwrap();
-    let today = chrono::Utc::now().date_naive();
+    let today = domain::clock::today();
     let unit = |resh| NodeId(persistence::organisations::find_by_resh_id(&mut db.conn(), resh).unwrap().unwrap().id);
     let parent = |unit: NodeId| {
         let view = persistence::organisations::find_node(&mut db.conn(), unit.0, today).unwrap();
@@ -150,7 +150,7 @@ async fn submit(app: &TestApp, token: &str, patient: (&str, i32), unit: NodeId) 
     let body = json!({"national_id": patient.0, "sex": 2, "birth_year": patient.1});
     let (status, registered) = call(app, "POST", "/api/v1/patients", Some(&body), Some(token)).await;
     assert!(status == 201 || status == 200, "register: {status} {registered}");
-    let start = (chrono::Utc::now().date_naive() - chrono::Duration::days(10)).to_string();
+    let start = (domain::clock::today() - chrono::Duration::days(10)).to_string();
     let body = json!({"patient_id": registered["id"], "unit_id": unit.0, "start_date": start, "treatment_level": 1});
     call(app, "POST", "/api/v1/pathways", Some(&body), Some(token)).await
 }

@@ -4,7 +4,7 @@
 //! step audited; access in and out of scope; bad input stores nothing; a reservation cancels
 //! the patient's orders and deletes them with the rest.
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use domain::access::Role;
 use integration_tests::{json, TestApp, UNIT_ALESUND, UNIT_MOLDE};
 use serde_json::Value;
@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::fixtures::{call, create, discharge, pathway_for_new_patient, IDS};
 
 fn days_ago(n: i64) -> String {
-    (Utc::now().date_naive() - Duration::days(n)).to_string()
+    (domain::clock::today() - Duration::days(n)).to_string()
 }
 
 /// A pathway at Molde with a baseline draft holding only the clinician's part; (pathway, form).
@@ -40,7 +40,7 @@ async fn a_registrar_orders_the_patient_part_of_a_baseline_and_sees_the_code_onc
     assert_eq!(created["questionnaire"], "baseline");
     assert_eq!(created["form_id"], form.as_str());
     assert_eq!(created["pathway_id"], pathway.as_str());
-    let today = Utc::now().date_naive();
+    let today = domain::clock::today();
     assert_eq!(created["remind_on"], (today + Duration::days(15)).to_string());
     assert_eq!(created["expires_on"], (today + Duration::days(30)).to_string());
     let code = created["access_code"].as_str().unwrap().to_owned();

@@ -138,7 +138,7 @@ async fn every_seeded_unit_has_an_organisation_number_a_client_can_narrow_to() {
     assert_eq!(missing.n, 0);
     // A record system's client registered for Molde's legal entity, narrowed to the unit by its
     // number as `orgnr_child`: its registrar grant moves down to the unit.
-    let today = chrono::Utc::now().date_naive();
+    let today = domain::clock::today();
     let mut conn = app.conn();
     let unit = persistence::organisations::find_node(&mut conn, app.unit(UNIT_MOLDE).0, today).unwrap().node;
     let entity =

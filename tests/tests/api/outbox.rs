@@ -147,7 +147,8 @@ fn assert_says_nothing_about_health(text: &str, national_id: &str, code: &str) {
 /// A pathway at Molde with a baseline draft; returns the form.
 async fn baseline_draft(app: &TestApp, token: &str, id: (&str, i32)) -> String {
     let pathway = pathway_for_new_patient(app, token, app.unit(UNIT_MOLDE).0, id, 20, 1).await;
-    let body = json!({"event_date": (Utc::now().date_naive() - Duration::days(10)).to_string(), "referral_diagnosis": "F10.2"});
+    let body =
+        json!({"event_date": (domain::clock::today() - Duration::days(10)).to_string(), "referral_diagnosis": "F10.2"});
     create(app, token, &pathway, "baseline", &body).await.0
 }
 
@@ -234,7 +235,7 @@ async fn the_invitation_e_mail_reaches_the_patient_once_and_says_nothing_about_h
     let (status, _) =
         call(&app, "POST", &format!("/api/v1/orders/{order}/cancel"), Some(&json!({})), Some(&registrar)).await;
     assert_eq!(status, 200);
-    let today = Utc::now().date_naive();
+    let today = domain::clock::today();
     let mut conn = app.db.server_conn();
     let pass = app::scheduler::run_pass(
         &mut conn,
@@ -391,7 +392,7 @@ async fn a_unit_contact_gets_one_daily_digest_of_counts_by_e_mail_and_nobody_els
     assert_eq!((status, &cleared["email"]), (200, &Value::Null));
 
     // Nothing due yesterday: no digest, and the day is done.
-    let today = Utc::now().date_naive();
+    let today = domain::clock::today();
     let pass = |day| {
         let mut conn = app.db.server_conn();
         app::scheduler::run_pass(&mut conn, Default::default(), Default::default(), "https://rusreg.example", day, 100)

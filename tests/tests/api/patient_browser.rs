@@ -22,7 +22,7 @@ async fn ordered_baseline(app: &TestApp, id: (&str, i32)) -> (String, String, St
     let unit = app.unit(UNIT_MOLDE);
     let registrar = app.token_for(Role::Registrar, unit).await;
     let pathway = pathway_for_new_patient(app, &registrar, unit.0, id, 20, 1).await;
-    let date = (chrono::Utc::now().date_naive() - chrono::Duration::days(5)).to_string();
+    let date = (domain::clock::today() - chrono::Duration::days(5)).to_string();
     let body = json!({"event_date": date, "referral_diagnosis": "F10.2"});
     let (form, _) = create(app, &registrar, &pathway, "baseline", &body).await;
     let (status, order) = call(app, "POST", "/api/v1/orders", Some(&json!({"form_id": form})), Some(&registrar)).await;

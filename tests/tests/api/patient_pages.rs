@@ -72,7 +72,7 @@ async fn ordered_baseline(app: &TestApp, id: (&str, i32)) -> (String, String, St
     let unit = app.unit(UNIT_MOLDE);
     let registrar = app.token_for(Role::Registrar, unit).await;
     let pathway = pathway_for_new_patient(app, &registrar, unit.0, id, 20, 1).await;
-    let date = (chrono::Utc::now().date_naive() - chrono::Duration::days(5)).to_string();
+    let date = (domain::clock::today() - chrono::Duration::days(5)).to_string();
     let (form, _) =
         create(app, &registrar, &pathway, "baseline", &json!({"event_date": date, "referral_diagnosis": "F10.2"}))
             .await;
@@ -422,7 +422,7 @@ pub(crate) async fn ordered_follow_up(app: &TestApp, id: (&str, i32)) -> (String
     let registrar = app.token_for(Role::Registrar, app.unit(UNIT_MOLDE)).await;
     let pathway = crate::scheduler::discharged(app, &registrar, id, 345, 4, 1).await;
     let before = app.count("outbox_messages");
-    let report = crate::scheduler::pass(app, chrono::Utc::now().date_naive());
+    let report = crate::scheduler::pass(app, domain::clock::today());
     assert_eq!(report.follow_ups_ordered, 1);
     assert_eq!(app.count("outbox_messages"), before + 1);
     let letter: String = {
@@ -572,7 +572,7 @@ async fn a_patient_answers_the_follow_up_from_the_letter_and_it_is_completed_as_
     // Completed as followed up, today, with the patient's answers; the pathway moves to 5.
     let (_, read) = call(&app, "GET", &format!("/api/v1/forms/{form}"), None, Some(&registrar)).await;
     assert_eq!(read["status"], "completed", "{read}");
-    let today = chrono::Utc::now().date_naive().to_string();
+    let today = domain::clock::today().to_string();
     assert_eq!(
         (read["data"]["outcome"].as_i64(), read["data"]["event_date"].as_str()),
         (Some(5), Some(today.as_str()))

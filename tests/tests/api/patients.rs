@@ -237,7 +237,7 @@ async fn list_reads_and_refusals_are_in_the_access_log_of_every_patient_concerne
     let molde = app.unit(UNIT_MOLDE);
     let registrar = app.token_for(Role::Registrar, molde).await;
     let staff = app.token_for(Role::RegisterStaff, app.nation()).await;
-    let start = (chrono::Utc::now().date_naive() - chrono::Duration::days(5)).to_string();
+    let start = (domain::clock::today() - chrono::Duration::days(5)).to_string();
     let mut pathways = Vec::new();
     for id in &IDS[..2] {
         let patient = register(&app, &registrar, *id).await;

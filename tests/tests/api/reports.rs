@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use chrono::{Datelike, Duration, Months, Utc};
+use chrono::{Datelike, Duration, Months};
 use diesel::{PgConnection, RunQueryDsl};
 use domain::access::Role;
 use domain::indicators::IndicatorId;
@@ -101,7 +101,7 @@ pub(crate) fn nodes(app: &TestApp) -> Nodes {
     let st_olav = app.unit(UNIT_ST_OLAV);
     let hmr = app.entity_of(molde);
     let mut conn = app.conn();
-    let region = persistence::organisations::path_of(&mut conn, hmr.0, Utc::now().date_naive()).unwrap()[1];
+    let region = persistence::organisations::path_of(&mut conn, hmr.0, domain::clock::today()).unwrap()[1];
     Nodes {
         molde: molde.0,
         alesund: app.unit(UNIT_ALESUND).0,
@@ -443,7 +443,7 @@ async fn a_unit_that_moved_during_the_year_has_its_coverage_counted_once_where_i
 async fn follow_ups_and_baselines_not_yet_due_are_never_missing() {
     let app = TestApp::spawn().await;
     let n = nodes(&app);
-    let today = Utc::now().date_naive();
+    let today = domain::clock::today();
     let mut fx = Fixture::new(app.conn());
     // Started today without a baseline: not due yet, so outside baseline_on_time.
     fx.pathway(n.molde, 1, 1990, &today.to_string(), 1, 1);
@@ -632,7 +632,7 @@ async fn a_release_is_suppressed_audited_published_and_downloaded_without_disclo
     // Every legal entity's download in JSON and CSV, the XLSX of one, and the public results.
     let mut conn = app.conn();
     let tree = OrgTree::load(&mut conn).unwrap();
-    let today = Utc::now().date_naive();
+    let today = domain::clock::today();
     let entities: BTreeSet<i64> = tree.units_in_year(2025, today).iter().filter_map(|p| p.entity).collect();
     let mut seen = Seen::new();
     for e in &entities {
@@ -1045,7 +1045,7 @@ async fn bad_input_gets_a_clear_4xx_and_stores_nothing() {
             }
         }
     };
-    let next_year = Utc::now().year() + 1;
+    let next_year = domain::clock::today().year() + 1;
     problem("/api/v1/reports/indicators?year=1999".into(), 422, Some("year")).await;
     problem(format!("/api/v1/reports/indicators?year={next_year}"), 422, Some("year")).await;
     problem("/api/v1/reports/indicators?year=2025&level=county".into(), 422, Some("level")).await;

@@ -4,7 +4,7 @@
 //! facts of pathways changed are recomputed at commit whatever the role does in the transaction,
 //! and the role has exactly the privileges of the matrix below.
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use domain::access::Role;
 use integration_tests::{report_facts_mismatches, worklist_facts_mismatches, TestApp, UNIT_MOLDE};
@@ -90,7 +90,7 @@ async fn the_bulk_load_switch_holds_only_for_the_owner() {
     let unit = app.unit(UNIT_MOLDE);
     let registrar = app.token_for(Role::Registrar, unit).await;
     let pathway = pathway_for_new_patient(&app, &registrar, unit.0, ("15076500565", 1965), 40, 1).await;
-    let date = (Utc::now().date_naive() - Duration::days(30)).to_string();
+    let date = (domain::clock::today() - Duration::days(30)).to_string();
     completed_baseline(&app, &registrar, &pathway, &date).await;
     assert!(worklist_facts_mismatches(&mut app.conn()).is_empty());
     // The server's role switches the facts triggers "off" and moves the baseline's date: the
@@ -136,7 +136,7 @@ async fn the_server_role_cannot_keep_changed_facts_from_being_recomputed_at_comm
     let unit = app.unit(UNIT_MOLDE);
     let registrar = app.token_for(Role::Registrar, unit).await;
     let pathway = pathway_for_new_patient(&app, &registrar, unit.0, ("15076500565", 1965), 40, 1).await;
-    let date = (Utc::now().date_naive() - Duration::days(30)).to_string();
+    let date = (domain::clock::today() - Duration::days(30)).to_string();
     completed_baseline(&app, &registrar, &pathway, &date).await;
     let mut server = app.db.server_conn();
     for (i, attack) in FACTS_ATTACKS.iter().enumerate() {

@@ -4,7 +4,7 @@
 //! connections, as two server instances) make one order and one letter; a pass run again changes
 //! nothing; the reminder comes once; an expired follow-up is ordered again while attempts are left.
 
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{Duration, NaiveDate};
 use diesel::prelude::*;
 use domain::access::Role;
 use domain::orders::OrderConfig;
@@ -31,9 +31,9 @@ pub(crate) async fn discharged(
 ) -> String {
     let unit = app.unit(UNIT_MOLDE);
     let pathway = pathway_for_new_patient(app, token, unit.0, id, days_ago + 60, 1).await;
-    let baseline = (Utc::now().date_naive() - Duration::days(days_ago + 50)).to_string();
+    let baseline = (domain::clock::today() - Duration::days(days_ago + 50)).to_string();
     crate::fixtures::completed_baseline(app, token, &pathway, &baseline).await;
-    let date = (Utc::now().date_naive() - Duration::days(days_ago)).to_string();
+    let date = (domain::clock::today() - Duration::days(days_ago)).to_string();
     let mut body = discharge(&date);
     body["ending"] = json!(ending);
     body["contact_consent_1y"] = json!(consent);
@@ -67,7 +67,7 @@ async fn the_follow_up_is_ordered_reminded_and_expired_by_itself_once_whatever_r
     discharged(&app, &registrar, IDS[1], 345, 4, 2).await;
     discharged(&app, &registrar, IDS[2], 345, 2, 1).await;
     discharged(&app, &registrar, IDS[3], 60, 3, 1).await;
-    let today = Utc::now().date_naive();
+    let today = domain::clock::today();
 
     // Two passes at once, as two server instances against one database.
     let reports: Vec<_> = std::thread::scope(|s| {
@@ -189,7 +189,7 @@ async fn a_clinicians_follow_up_draft_is_left_alone_when_the_last_attempt_expire
     let app = TestApp::spawn().await;
     let registrar = app.token_for(Role::Registrar, app.unit(UNIT_MOLDE)).await;
     let pathway = discharged(&app, &registrar, IDS[0], 345, 3, 1).await;
-    let today = Utc::now().date_naive();
+    let today = domain::clock::today();
     let one = OrderConfig { follow_up_attempts: 1, ..OrderConfig::default() };
     let run = |day| {
         let mut conn = app.db.server_conn();
@@ -212,7 +212,7 @@ async fn register_staff_see_follow_up_orders_by_unit_and_completeness_counts_the
     let first = discharged(&app, &registrar, IDS[0], 345, 4, 1).await;
     discharged(&app, &registrar, IDS[1], 340, 3, 1).await;
     discharged(&app, &registrar, IDS[2], 60, 3, 1).await; // window not open yet
-    let today = Utc::now().date_naive();
+    let today = domain::clock::today();
     let year = chrono::Datelike::year(&today);
     let summary = |query: String| {
         let (app, staff) = (&app, staff.clone());
@@ -331,13 +331,13 @@ async fn an_invitation_the_print_service_or_the_sms_gateway_marks_sent_moves_its
     let unit = app.unit(UNIT_MOLDE);
     let registrar = app.token_for(Role::Registrar, unit).await;
     let followed = discharged(&app, &registrar, IDS[0], 345, 4, 1).await;
-    let today = Utc::now().date_naive();
+    let today = domain::clock::today();
     assert_eq!(pass(&app, today).follow_ups_ordered, 1);
     let (_, list) = call(&app, "GET", &format!("/api/v1/orders?pathway={followed}"), None, Some(&registrar)).await;
     let letter_order = list["items"][0]["id"].as_str().unwrap().to_owned();
     // A clinician's order of a baseline's patient part, with a mobile number: an SMS invitation.
     let other = pathway_for_new_patient(&app, &registrar, unit.0, IDS[1], 20, 1).await;
-    let date = (Utc::now().date_naive() - Duration::days(5)).to_string();
+    let date = (domain::clock::today() - Duration::days(5)).to_string();
     let (form, _) = create(&app, &registrar, &other, "baseline", &json!({"event_date": date})).await;
     let body = json!({"form_id": form, "phone": "912 34 567"});
     let (status, created) = call(&app, "POST", "/api/v1/orders", Some(&body), Some(&registrar)).await;

@@ -57,7 +57,7 @@ async fn schemathesis_finds_no_server_error_and_no_response_off_its_schema_for_a
         // Something to find: a pathway with a completed baseline at the unit.
         let registrar = app.token_for(Role::Registrar, unit).await;
         let pathway = pathway_for_new_patient(&app, &registrar, unit.0, ("15076500565", 1965), 40, 1).await;
-        let date = (chrono::Utc::now().date_naive() - chrono::Duration::days(30)).to_string();
+        let date = (domain::clock::today() - chrono::Duration::days(30)).to_string();
         completed_baseline(&app, &registrar, &pathway, &date).await;
         let token = match role {
             None => None,

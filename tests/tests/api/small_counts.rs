@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{Datelike, Utc};
+use chrono::Datelike;
 use domain::access::Role;
 use domain::organisations::NodeId;
 use integration_tests::{TestApp, TEST_ID_KEY};
@@ -141,7 +141,7 @@ async fn a_register_contact_never_sees_a_small_completeness_count_nor_one_it_cou
     let settings = persistence::synthetic::SyntheticSettings::builtin().unwrap();
     let options = persistence::synthetic::LoadOptions { writers: 1, batch_pathways: 1_000 };
     persistence::synthetic::load(&app.db.url, &key, 3_000, 11, &settings, &options, |_| {}).unwrap();
-    let year = Utc::now().year() - 1;
+    let year = domain::clock::today().year() - 1;
     let staff = app.token_for(Role::RegisterStaff, app.nation()).await;
     let at = |report: &str, level: &str, node: i64| {
         format!("/api/v1/reports/{report}?year={year}&level={level}&unit={node}")

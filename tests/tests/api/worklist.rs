@@ -1,7 +1,7 @@
 //! The worklist: due and overdue forms with due dates, for the unit's registrars and unit
 //! contacts only.
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use domain::access::Role;
 use integration_tests::{json, TestApp, UNIT_ALESUND, UNIT_MOLDE, UNIT_ST_OLAV};
 use serde_json::Value;
@@ -35,7 +35,7 @@ async fn the_worklist_lists_due_and_overdue_baselines_with_due_dates() {
     let page: Value = res.json().await.unwrap();
     let items = page["items"].as_array().unwrap();
     let find = |p: &str| items.iter().find(|i| i["pathway_id"] == p).cloned().unwrap_or(Value::Null);
-    let today = Utc::now().date_naive();
+    let today = domain::clock::today();
     let a = find(&due);
     assert_eq!(a["kind"], "baseline_due");
     assert_eq!(a["form"], "baseline");
@@ -158,7 +158,7 @@ async fn worklist_items_follow_a_form_through_complete_reopen_update_and_complet
     let app = TestApp::spawn().await;
     let unit = app.unit(UNIT_MOLDE);
     let token = app.token_for(Role::UnitContact, unit).await;
-    let today = Utc::now().date_naive();
+    let today = domain::clock::today();
     let ago = |n: i64| (today - Duration::days(n)).to_string();
     // Outpatient, started 100 days ago: the baseline was due at start + 21.
     let pathway = open_pathway(&app, &token, unit.0, IDS[0], 100, 1).await;
@@ -203,7 +203,7 @@ async fn the_facts_columns_match_a_recomputation_from_the_forms_after_a_mixed_sc
     let alesund = app.unit(UNIT_ALESUND);
     let token = app.token_for(Role::UnitContact, molde).await;
     let alesund_token = app.token_for(Role::UnitContact, alesund).await;
-    let today = Utc::now().date_naive();
+    let today = domain::clock::today();
     let ago = |n: i64| (today - Duration::days(n)).to_string();
     let due = |n: i64| ago(n);
 
@@ -307,7 +307,7 @@ async fn the_time_limits_follow_the_treatment_level_of_the_latest_measurement() 
     let app = TestApp::spawn().await;
     let unit = app.unit(UNIT_MOLDE);
     let token = app.token_for(Role::UnitContact, unit).await;
-    let today = Utc::now().date_naive();
+    let today = domain::clock::today();
     let ago = |n: i64| (today - Duration::days(n)).to_string();
     // Opened as inpatient treatment 120 days ago, baseline 118 days ago.
     let p = open_pathway(&app, &token, unit.0, IDS[4], 120, 3).await;
@@ -344,7 +344,7 @@ async fn concurrent_changes_to_two_forms_of_one_pathway_leave_the_right_facts() 
     let app = TestApp::spawn().await;
     let unit = app.unit(UNIT_MOLDE);
     let token = app.token_for(Role::UnitContact, unit).await;
-    let today = Utc::now().date_naive();
+    let today = domain::clock::today();
     let ago = |n: i64| (today - Duration::days(n)).to_string();
     let pathway = open_pathway(&app, &token, unit.0, IDS[4], 60, 1).await;
     let (a, _) = create(&app, &token, &pathway, "measurement", &measurement(&ago(50))).await;
@@ -395,7 +395,7 @@ async fn facts_are_recomputed_at_commit_and_on_request_within_the_transaction() 
     let app = TestApp::spawn().await;
     let unit = app.unit(UNIT_MOLDE);
     let token = app.token_for(Role::UnitContact, unit).await;
-    let today = Utc::now().date_naive();
+    let today = domain::clock::today();
     let ago = |n: i64| (today - Duration::days(n)).to_string();
     let pathway = open_pathway(&app, &token, unit.0, IDS[4], 60, 1).await;
     let (a, _) = create(&app, &token, &pathway, "measurement", &measurement(&ago(50))).await;

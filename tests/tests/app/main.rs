@@ -5,7 +5,7 @@
 
 use app::forms::FormInput;
 use app::{Caller, Conflict, Error};
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use diesel::prelude::*;
 use domain::access::{Actor, Role};
 use domain::forms::{Baseline, FormData, FormId, FormKind};
@@ -40,7 +40,7 @@ fn count(conn: &mut PgConnection, sql: &str) -> i64 {
 fn setup(conn: &mut PgConnection) -> (Caller, FormId) {
     let molde = unit(conn, UNIT_MOLDE);
     let registrar = caller(conn, "molde-registrar", Role::Registrar, molde);
-    let today = Utc::now().date_naive();
+    let today = domain::clock::today();
     let key = IdKey::from_bytes(&TEST_ID_KEY);
     let input = NewPatientInput { national_id: "02029404855".into(), sex: 1, birth_year: 1994 };
     let patient = app::patients::register(conn, &registrar, &key, input, today).unwrap();
@@ -129,7 +129,7 @@ fn database_uniqueness_comes_back_as_named_conflicts() {
     let nation = persistence::organisations::nation_id(conn).unwrap();
     let admin = caller(conn, "admin", Role::Admin, nation);
     let staff = caller(conn, "staff", Role::RegisterStaff, nation);
-    let today = Utc::now().date_naive();
+    let today = domain::clock::today();
 
     let new = || app::users::NewUser {
         username: "kari".into(),
@@ -170,7 +170,7 @@ fn a_registration_racing_a_reservation_of_the_same_person_waits_and_is_refused()
     let nation = persistence::organisations::nation_id(&mut a).unwrap();
     let staff = caller(&mut a, "staff", Role::RegisterStaff, nation);
     let registrar = caller(&mut a, "registrar", Role::Registrar, molde);
-    let today = Utc::now().date_naive();
+    let today = domain::clock::today();
     let (id, year) = ("17046204441", 1962);
     let url = db.url.clone();
     let registration = a
@@ -206,7 +206,7 @@ fn opening_a_pathway_racing_a_reservation_of_the_patient_waits_and_is_refused() 
     let nation = persistence::organisations::nation_id(&mut a).unwrap();
     let staff = caller(&mut a, "staff", Role::RegisterStaff, nation);
     let registrar = caller(&mut a, "registrar", Role::Registrar, molde);
-    let today = Utc::now().date_naive();
+    let today = domain::clock::today();
     let key = IdKey::from_bytes(&TEST_ID_KEY);
     let ids = [
         ("17046204441", 1962),

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use chrono::{Datelike, NaiveDate, Utc};
+use chrono::{Datelike, NaiveDate};
 use diesel::prelude::*;
 use domain::forms::{
     Baseline, CompletedDischarge, Discharge, FollowUp, FormContext, FormData, FormStatus, Measurement, SubstanceEntry,
@@ -353,7 +353,7 @@ pub(super) fn generate(
     batch_pathways: usize,
     mut send: impl FnMut(Batch) -> Result<(), RepoError>,
 ) -> Result<LoadSummary, RepoError> {
-    let today = Utc::now().date_naive();
+    let today = domain::clock::today();
     let loader = loader_user(conn)?;
     let mut summary = LoadSummary::default();
     if settings.tree == Tree::Realistic {
