@@ -192,6 +192,19 @@ pub(crate) fn complete_locked(
         return Err(Conflict::FormCompleted.into());
     }
     let data = forms::load_data(conn, f)?;
+    complete_loaded(conn, f, p, data, by, today)
+}
+
+/// [`complete_locked`] with the draft's fields at hand (a draft created in the same transaction:
+/// the fields just written, not read back).
+fn complete_loaded(
+    conn: &mut PgConnection,
+    f: &FormRow,
+    p: &PathwayRow,
+    data: FormData,
+    by: Uuid,
+    today: NaiveDate,
+) -> Result<FormView, Error> {
     let ctx = context_of(conn, p, f.id, today)?;
     let warnings = data.check_complete(&ctx)?;
     if let Some(event) = data.status_event() {
@@ -212,15 +225,25 @@ pub fn create(
     input: impl FormInput,
 ) -> Result<FormView, Error> {
     let role = register_role(&caller.actor, Error::Hidden)?;
-    in_transaction(conn, |conn| {
-        let p = load_pathway(conn, pathway_id, true)?;
-        require_full(conn, caller, &p)?;
-        let data = input.read(kind)?;
-        let row = insert_draft(conn, &p, &data, caller.actor.user_id)?;
-        let entry = caller.audit(Action::CreateForm, Outcome::Success).role(Some(role.as_str()));
-        record_for_patient(conn, caller, entry.target("form", row.id).detail(json!({"kind": kind})), &p)?;
-        Ok(FormView { row, data, warnings: Vec::new() })
-    })
+    in_transaction(conn, |conn| Ok(create_in(conn, caller, role, pathway_id, kind, input)?.0))
+}
+
+/// [`create`] inside the caller's transaction; returns the pathway as locked too.
+fn create_in(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    role: domain::access::Role,
+    pathway_id: PathwayId,
+    kind: FormKind,
+    input: impl FormInput,
+) -> Result<(FormView, PathwayRow), Error> {
+    let p = load_pathway(conn, pathway_id, true)?;
+    require_full(conn, caller, &p)?;
+    let data = input.read(kind)?;
+    let row = insert_draft(conn, &p, &data, caller.actor.user_id)?;
+    let entry = caller.audit(Action::CreateForm, Outcome::Success).role(Some(role.as_str()));
+    record_for_patient(conn, caller, entry.target("form", row.id).detail(json!({"kind": kind})), &p)?;
+    Ok((FormView { row, data, warnings: Vec::new() }, p))
 }
 
 /// One form with its fields (the owning unit; the registering unit after a transfer).
@@ -445,9 +468,16 @@ pub fn create_completed(
     input: impl FormInput,
     today: NaiveDate,
 ) -> Result<FormView, Error> {
+    // One transaction and one access check: the draft just created is the caller's, its pathway
+    // is locked, and its fields are at hand (audited as a create and a completion, as two calls).
+    let role = register_role(&caller.actor, Error::Hidden)?;
     in_transaction(conn, |conn| {
-        let draft = create(conn, caller, pathway_id, kind, input)?;
-        complete(conn, caller, FormId(draft.row.id), Some(draft.row.version), today)
+        let (draft, p) = create_in(conn, caller, role, pathway_id, kind, input)?;
+        let id = draft.row.id;
+        let view = complete_loaded(conn, &draft.row, &p, draft.data, caller.actor.user_id, today)?;
+        let entry = caller.audit(Action::CompleteForm, Outcome::Success).role(Some(role.as_str())).target("form", id);
+        record_for_patient(conn, caller, entry, &p)?;
+        Ok(view)
     })
 }
 
