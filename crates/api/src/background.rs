@@ -20,7 +20,7 @@ pub struct SchedulerJob {
     pub worklist: domain::worklist::WorklistConfig,
     pub smtp: Option<app::outbox::SmtpSettings>,
     pub retry: app::outbox::RetryPolicy,
-    /// The hour (UTC) from which a tick makes the day's unit digests.
+    /// The hour (Norwegian time: `domain::clock`) from which a tick makes the day's unit digests.
     pub digest_hour: u32,
 }
 

@@ -256,6 +256,8 @@ struct SubstanceRowView {
     route_error: Option<String>,
     /// The age at first use, a number field (the baseline only).
     debut: Option<DebutView>,
+    /// The draft holds an entry for this substance (shown in the summary even when empty).
+    stored: bool,
 }
 
 /// A substance row's debut-age field.
@@ -373,6 +375,7 @@ fn substance_rows(
             });
             SubstanceRowView {
                 debut,
+                stored: posted.is_none() && entry.is_some(),
                 label: (*label).to_owned(),
                 freq_label: freq.label_nb.to_owned(),
                 freq_options: select_options(freq.codes, "Har ikke brukt", &value("frequency_30d")),
@@ -746,7 +749,7 @@ fn answer_in_words(q: &QuestionView) -> String {
                 };
                 let (frequency, route) = (chosen(&r.freq_options), chosen(&r.route_options));
                 let age = r.debut.as_ref().map(|d| d.value.as_str()).filter(|v| !v.is_empty());
-                if frequency.is_none() && route.is_none() && age.is_none() {
+                if frequency.is_none() && route.is_none() && age.is_none() && !r.stored {
                     return None;
                 }
                 // A row without a frequency (a clinician's draft may hold one) is shown as it is;

@@ -268,7 +268,7 @@ impl Frame {
         let release = ReleaseLine {
             id: m.release_id,
             year: m.year,
-            published: m.published_at.map(|t| t.format("%d.%m.%Y").to_string()),
+            published: m.published_at.map(|t| domain::clock::date_at(t).format("%d.%m.%Y").to_string()),
             min_cell: m.min_cell,
             below: m.min_cell - 1,
             download: format!("/api/v1/public/indicators?year={}", m.year),

@@ -1045,29 +1045,9 @@ fn apply_patient(
             return Ok(Done::Unchanged);
         }
     }
-    let (sex, birth_year) = (input.sex, input.birth_year);
-    // In a savepoint: a refused registration keeps its own audit row (as through the API); a
-    // registration that finds the person stored with other facts is undone with its audit row.
-    let registered = in_transaction(conn, |conn| {
-        let registered = match crate::patients::register(conn, caller, key, input, today) {
-            Ok(r) => r,
-            Err(e) => return Ok(Err(e)),
-        };
-        if !registered.created {
-            // As `POST /api/v1/patients`: a person registered before keeps their stored sex and
-            // birth year; a line that says otherwise is refused rather than silently ignored.
-            let stored = persistence::patients::find(conn, PatientId(registered.id))?;
-            if stored.sex != sex || i32::from(stored.birth_year) != birth_year {
-                return Err(Error::from(Conflict::Rule {
-                    code: "patient_changed",
-                    message: "the person is registered with another sex or birth year; a patient's sex and birth \
-                              year cannot be changed by import"
-                        .into(),
-                }));
-            }
-        }
-        Ok(Ok(registered))
-    })??;
+    // A refused registration keeps its own audit row (as through the API); a person stored with
+    // other facts is refused with nothing written (`register_exact`).
+    let registered = crate::patients::register_exact(conn, caller, key, input, today)?;
     let content = content.ok_or_else(|| Error::inconsistent("a registered patient whose input did not parse"))?;
     keys.put("patient", k, registered.id, content);
     Ok(if registered.created { Done::Created } else { Done::Unchanged })

@@ -46,6 +46,31 @@ pub fn register(
     input: NewPatientInput,
     today: NaiveDate,
 ) -> Result<Registered, Error> {
+    register_as(conn, caller, key, input, today, false)
+}
+
+/// [`register`] for a sender that states the person's facts as its own record has them (a bulk
+/// import): a person registered before with another sex or birth year is refused
+/// ([`Conflict::Rule`] `patient_changed`) and nothing is written, where [`register`] keeps the
+/// stored facts and answers with the person.
+pub fn register_exact(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    key: &IdKey,
+    input: NewPatientInput,
+    today: NaiveDate,
+) -> Result<Registered, Error> {
+    register_as(conn, caller, key, input, today, true)
+}
+
+fn register_as(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    key: &IdKey,
+    input: NewPatientInput,
+    today: NaiveDate,
+    exact: bool,
+) -> Result<Registered, Error> {
     let role = register_role(&caller.actor, Error::Forbidden)?;
     let new = NewPatient::parse(&input, &ID_RULES, today)?;
     drop(input);
@@ -72,6 +97,15 @@ pub fn register(
             registered_by: caller.actor.user_id,
         };
         let (patient, created) = patients::insert_or_find(conn, &row)?;
+        if exact && !created && (patient.sex != row.sex || patient.birth_year != row.birth_year) {
+            return Err(Conflict::Rule {
+                code: "patient_changed",
+                message: "the person is registered with another sex or birth year; a patient's sex and birth year \
+                          cannot be changed by import"
+                    .into(),
+            }
+            .into());
+        }
         crate::access::know_pseudonym(caller, patient.id, &patient.pseudonym);
         let entry = entry
             .clone()

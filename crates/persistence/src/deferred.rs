@@ -28,19 +28,24 @@ struct Buffer {
     /// The connection the collection is open on (its address): rows of any other are written at
     /// once.
     conn: usize,
+    /// Which collection this is (a mark taken in one is never applied to another).
+    generation: u64,
     audit: Vec<AuditEntry>,
     history: Vec<NewHistoryRow>,
 }
 
 thread_local! {
     static OPEN: RefCell<Option<Buffer>> = const { RefCell::new(None) };
+    static GENERATION: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 fn address(conn: &PgConnection) -> usize {
     std::ptr::from_ref(conn) as usize
 }
 
-/// An open collection of log rows on one connection (see the module's documentation).
+/// An open collection of log rows on one connection (see the module's documentation). Open it
+/// inside the transaction that will write the rows: opened outside one, each use case would
+/// commit its changes while their log rows wait for the flush.
 #[must_use = "the rows are written only by flush"]
 pub struct Deferred {
     open: bool,
@@ -55,7 +60,11 @@ impl Deferred {
             if open.is_some() {
                 return Deferred { open: false };
             }
-            *open = Some(Buffer { conn: address(conn), audit: Vec::new(), history: Vec::new() });
+            let generation = GENERATION.with(|g| {
+                g.set(g.get().wrapping_add(1));
+                g.get()
+            });
+            *open = Some(Buffer { conn: address(conn), generation, audit: Vec::new(), history: Vec::new() });
             Deferred { open: true }
         })
     }
@@ -70,6 +79,9 @@ impl Deferred {
         let Some(buffer) = OPEN.with(|open| open.borrow_mut().take()) else {
             return Ok(());
         };
+        if buffer.conn != address(conn) {
+            return Err(RepoError::Other("log rows flushed to another connection than they were collected on".into()));
+        }
         for part in buffer.audit.chunks(ROWS_PER_STATEMENT) {
             diesel::insert_into(audit_log::table).values(part).execute(conn)?;
         }
@@ -92,16 +104,18 @@ impl Drop for Deferred {
 /// when it is rolled back.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Mark {
+    generation: u64,
     audit: usize,
     history: usize,
 }
 
 pub(crate) fn mark(conn: &PgConnection) -> Option<Mark> {
     OPEN.with(|open| {
-        open.borrow()
-            .as_ref()
-            .filter(|b| b.conn == address(conn))
-            .map(|b| Mark { audit: b.audit.len(), history: b.history.len() })
+        open.borrow().as_ref().filter(|b| b.conn == address(conn)).map(|b| Mark {
+            generation: b.generation,
+            audit: b.audit.len(),
+            history: b.history.len(),
+        })
     })
 }
 
@@ -109,7 +123,7 @@ pub(crate) fn mark(conn: &PgConnection) -> Option<Mark> {
 pub(crate) fn rewind(mark: Option<Mark>) {
     let Some(mark) = mark else { return };
     OPEN.with(|open| {
-        if let Some(b) = open.borrow_mut().as_mut() {
+        if let Some(b) = open.borrow_mut().as_mut().filter(|b| b.generation == mark.generation) {
             b.audit.truncate(mark.audit);
             b.history.truncate(mark.history);
         }

@@ -329,7 +329,7 @@ async fn the_summary_shows_a_drafted_substance_row_without_a_frequency() {
     let unit = app.unit(UNIT_MOLDE);
     let registrar = app.token_for(Role::Registrar, unit).await;
     let pathway = pathway_for_new_patient(&app, &registrar, unit.0, IDS[0], 20, 1).await;
-    let draft = json!({"substance_use": {"substances": [{"substance": 7, "route": 4}]}});
+    let draft = json!({"substance_use": {"substances": [{"substance": 1}, {"substance": 7, "route": 4}]}});
     let (form, _) = create(&app, &registrar, &pathway, "measurement", &draft).await;
     let (status, order) = call(&app, "POST", "/api/v1/orders", Some(&json!({"form_id": form})), Some(&registrar)).await;
     assert_eq!(status, 201, "{order}");
@@ -337,7 +337,7 @@ async fn the_summary_shows_a_drafted_substance_row_without_a_frequency() {
     p.sign_in(order["access_code"].as_str().unwrap(), BORN).await;
     let (status, _, page) = p.get("/p/summary").await;
     assert_eq!(status, 200);
-    assert!(page.contains("Kokain: hyppighet ikke oppgitt, sniffet"), "{page}");
+    assert!(page.contains("Alkohol: hyppighet ikke oppgitt; Kokain: hyppighet ikke oppgitt, sniffet"), "{page}");
 }
 
 #[actix_web::test]

@@ -319,7 +319,7 @@ async fn get_residence(app: &TestApp, token: Option<&str>, query: &str) -> (u16,
 #[actix_web::test]
 async fn results_by_residence_come_from_the_published_release_with_crude_and_standardised_rates() {
     let app = TestApp::spawn().await;
-    let year = chrono::Datelike::year(&chrono::Utc::now()) - 1;
+    let year = chrono::Datelike::year(&domain::clock::today()) - 1;
     reference_data(&app, year).await;
     let key = domain::national_id::IdKey::from_bytes(&integration_tests::TEST_ID_KEY);
     let settings = persistence::synthetic::SyntheticSettings::builtin().unwrap();

@@ -50,14 +50,14 @@ WITH items (unit_id, event_date, started, baseline_due, baseline_done, measureme
       AND f.event_date >= make_date($1, 1, 1) AND f.event_date < make_date($1 + 1, 1, 1)
     UNION ALL
     -- discharge forms dated (drafts: created) in the year, from the index of discharge forms
-    SELECT f.unit_id, coalesce(f.event_date, f.created_at::date), 0, 0, 0, 0, 0, 0, 0, 0, 1,
+    SELECT f.unit_id, coalesce(f.event_date, (f.created_at AT TIME ZONE 'Europe/Oslo')::date), 0, 0, 0, 0, 0, 0, 0, 0, 1,
            (f.status = 'completed')::int,
            0, 0, 0, 0, 0
     FROM forms f
     WHERE f.kind = 'discharge'
       AND ((f.event_date >= make_date($1, 1, 1) AND f.event_date < make_date($1 + 1, 1, 1))
-           OR (f.event_date IS NULL AND f.created_at::date >= make_date($1, 1, 1)
-               AND f.created_at::date < make_date($1 + 1, 1, 1)))
+           OR (f.event_date IS NULL AND (f.created_at AT TIME ZONE 'Europe/Oslo')::date >= make_date($1, 1, 1)
+               AND (f.created_at AT TIME ZONE 'Europe/Oslo')::date < make_date($1 + 1, 1, 1)))
     UNION ALL
     -- follow-ups due in the year (window closed, or done), by outcome
     SELECT p.discharge_unit_id, w.close, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, p.follow_up_done::int,
