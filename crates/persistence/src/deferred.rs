@@ -130,25 +130,24 @@ pub(crate) fn rewind(mark: Option<Mark>) {
     });
 }
 
-/// Keeps an audit row for the flush when a collection is open on `conn`; false: write it now.
-pub(crate) fn audit(conn: &PgConnection, entry: &AuditEntry) -> bool {
+/// Hands the open collection to `put` when it is open on `conn`; false: none is, write now.
+fn keep(conn: &PgConnection, put: impl FnOnce(&mut Buffer)) -> bool {
     OPEN.with(|open| match open.borrow_mut().as_mut() {
         Some(b) if b.conn == address(conn) => {
-            b.audit.push(entry.clone());
+            put(b);
             true
         }
         _ => false,
     })
 }
 
+/// Keeps an audit row for the flush when a collection is open on `conn`; false: write it now.
+pub(crate) fn audit(conn: &PgConnection, entry: &AuditEntry) -> bool {
+    keep(conn, |b| b.audit.push(entry.clone()))
+}
+
 /// Keeps a form history row for the flush when a collection is open on `conn`; false: write it
 /// now.
 pub(crate) fn history(conn: &PgConnection, row: &NewHistoryRow) -> bool {
-    OPEN.with(|open| match open.borrow_mut().as_mut() {
-        Some(b) if b.conn == address(conn) => {
-            b.history.push(row.clone());
-            true
-        }
-        _ => false,
-    })
+    keep(conn, |b| b.history.push(row.clone()))
 }
