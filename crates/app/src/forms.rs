@@ -142,11 +142,15 @@ pub(crate) fn insert_draft(
     data: &FormData,
     by: Uuid,
 ) -> Result<FormRow, Error> {
+    insert_new(conn, p, NewFormRow::draft(Uuid::now_v7(), p.id, p.unit_id, data, by), data)
+}
+
+/// [`insert_draft`]'s rules for a new form row, drafted or already completed.
+fn insert_new(conn: &mut PgConnection, p: &PathwayRow, new: NewFormRow, data: &FormData) -> Result<FormRow, Error> {
     let kind = data.kind();
     if !kind.may_start(status_of(p)?) {
         return Err(Conflict::FormNotStartable { kind, status: p.status }.into());
     }
-    let new = NewFormRow::draft(Uuid::now_v7(), p.id, p.unit_id, data, by);
     forms::insert(conn, &new, data).map_err(|e| match e {
         RepoError::UniqueViolation(_) => Conflict::FormExists { kind }.into(),
         e => Error::from(e),
@@ -192,27 +196,29 @@ pub(crate) fn complete_locked(
         return Err(Conflict::FormCompleted.into());
     }
     let data = forms::load_data(conn, f)?;
-    complete_loaded(conn, f, p, data, by, today)
+    let warnings = completion_rules(conn, f, p, &data, by, today)?;
+    let row = forms::mark_completed(conn, FormId(f.id), by)?;
+    add_history(conn, &row, "completed", by, json!([]), None)?;
+    Ok(FormView { row, data, warnings })
 }
 
-/// [`complete_locked`] with the draft's fields at hand (a draft created in the same transaction:
-/// the fields just written, not read back).
-fn complete_loaded(
+/// What completing `f` checks and moves, whether its row is marked completed after (a draft) or
+/// was inserted completed ([`create_completed`]): every rule of the form against the rest of the
+/// pathway, and the status event of a discharge or follow-up. Returns the warnings.
+fn completion_rules(
     conn: &mut PgConnection,
     f: &FormRow,
     p: &PathwayRow,
-    data: FormData,
+    data: &FormData,
     by: Uuid,
     today: NaiveDate,
-) -> Result<FormView, Error> {
+) -> Result<Vec<FieldError>, Error> {
     let ctx = context_of(conn, p, f.id, today)?;
     let warnings = data.check_complete(&ctx)?;
     if let Some(event) = data.status_event() {
         apply_status_event(conn, p, f.id, event, by)?;
     }
-    let row = forms::mark_completed(conn, FormId(f.id), by)?;
-    add_history(conn, &row, "completed", by, json!([]), None)?;
-    Ok(FormView { row, data, warnings })
+    Ok(warnings)
 }
 
 /// Creates a draft form of `kind` on the pathway. At most one baseline, discharge and follow-up
@@ -225,10 +231,11 @@ pub fn create(
     input: impl FormInput,
 ) -> Result<FormView, Error> {
     let role = register_role(&caller.actor, Error::Hidden)?;
-    in_transaction(conn, |conn| Ok(create_in(conn, caller, role, pathway_id, kind, input)?.0))
+    in_transaction(conn, |conn| Ok(create_in(conn, caller, role, pathway_id, kind, input, false)?.0))
 }
 
-/// [`create`] inside the caller's transaction; returns the pathway as locked too.
+/// [`create`] inside the caller's transaction, the row inserted as a draft or, for
+/// [`create_completed`], as completed; returns the pathway as locked too.
 fn create_in(
     conn: &mut PgConnection,
     caller: &Caller,
@@ -236,11 +243,17 @@ fn create_in(
     pathway_id: PathwayId,
     kind: FormKind,
     input: impl FormInput,
+    completed: bool,
 ) -> Result<(FormView, PathwayRow), Error> {
     let p = load_pathway(conn, pathway_id, true)?;
     require_full(conn, caller, &p)?;
     let data = input.read(kind)?;
-    let row = insert_draft(conn, &p, &data, caller.actor.user_id)?;
+    let by = caller.actor.user_id;
+    let new = NewFormRow::draft(Uuid::now_v7(), p.id, p.unit_id, &data, by);
+    // A form without its event date cannot be stored completed; it is inserted as a draft and
+    // its completion refused by the rules.
+    let new = if completed && data.event_date().is_some() { new.completed(by) } else { new };
+    let row = insert_new(conn, &p, new, &data)?;
     let entry = caller.audit(Action::CreateForm, Outcome::Success).role(Some(role.as_str()));
     record_for_patient(conn, caller, entry.target("form", row.id).detail(json!({"kind": kind})), &p)?;
     Ok((FormView { row, data, warnings: Vec::new() }, p))
@@ -468,16 +481,23 @@ pub fn create_completed(
     input: impl FormInput,
     today: NaiveDate,
 ) -> Result<FormView, Error> {
-    // One transaction and one access check: the draft just created is the caller's, its pathway
-    // is locked, and its fields are at hand (audited as a create and a completion, as two calls).
+    // One transaction and one access check: the form is the caller's, its pathway is locked,
+    // and its fields are at hand. Its row is inserted completed — the row a draft created and
+    // then completed would be — and it is audited and historied as a create and a completion,
+    // as two calls. The completion's rules run after the insert, so a second baseline is
+    // refused as existing before its fields are judged, as in two calls.
     let role = register_role(&caller.actor, Error::Hidden)?;
     in_transaction(conn, |conn| {
-        let (draft, p) = create_in(conn, caller, role, pathway_id, kind, input)?;
-        let id = draft.row.id;
-        let view = complete_loaded(conn, &draft.row, &p, draft.data, caller.actor.user_id, today)?;
-        let entry = caller.audit(Action::CompleteForm, Outcome::Success).role(Some(role.as_str())).target("form", id);
+        let (form, p) = create_in(conn, caller, role, pathway_id, kind, input, true)?;
+        let by = caller.actor.user_id;
+        let warnings = completion_rules(conn, &form.row, &p, &form.data, by, today)?;
+        let row =
+            if form.row.is_completed() { form.row } else { forms::mark_completed(conn, FormId(form.row.id), by)? };
+        add_history(conn, &row, "completed", by, json!([]), None)?;
+        let entry =
+            caller.audit(Action::CompleteForm, Outcome::Success).role(Some(role.as_str())).target("form", row.id);
         record_for_patient(conn, caller, entry, &p)?;
-        Ok(view)
+        Ok(FormView { row, data: form.data, warnings })
     })
 }
 

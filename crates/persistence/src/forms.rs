@@ -71,6 +71,7 @@ pub struct NewFormRow {
     pub updated_by: Uuid,
     pub completed_by: Option<Uuid>,
     pub completed_at: Option<DateTime<Utc>>,
+    pub version: i32,
 }
 
 impl NewFormRow {
@@ -87,6 +88,20 @@ impl NewFormRow {
             updated_by: by,
             completed_by: None,
             completed_at: None,
+            version: 1,
+        }
+    }
+
+    /// The same form as it stands once completed by `by`: the row a draft created and then
+    /// completed (its second version) would be, written in one statement.
+    pub fn completed(self, by: Uuid) -> Self {
+        Self {
+            status: FormStatus::Completed.as_str().into(),
+            updated_by: by,
+            completed_by: Some(by),
+            completed_at: Some(Utc::now()),
+            version: 2,
+            ..self
         }
     }
 }
@@ -407,7 +422,8 @@ pub fn insert(conn: &mut PgConnection, new: &NewFormRow, data: &FormData) -> Res
         conn,
         &NewHistoryRow {
             form_id: row.id,
-            version: row.version,
+            // A form is created as its first version (a form inserted completed is at its second).
+            version: 1,
             action: "created".into(),
             changed_by: new.created_by,
             changes: serde_json::json!([]),
