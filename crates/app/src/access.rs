@@ -108,12 +108,15 @@ pub fn unit_path(conn: &mut PgConnection, caller: &Caller, unit: i64, field: &st
     }
 }
 
-/// The caller's access to `p` by [`PathwayAccess::decide`], or `Hidden` when there is none.
+/// The caller's access to `p` by [`PathwayAccess::decide_with`], or `Hidden` when there is none.
 pub fn pathway_access(conn: &mut PgConnection, caller: &Caller, p: &PathwayRow) -> Result<PathwayAccess, Error> {
     let covered = register_units(conn, caller)?;
-    let mut held: Vec<i64> = pathways::transfers(conn, p.pathway())?.iter().map(|t| t.from_unit_id).collect();
-    held.push(p.opened_unit_id);
-    PathwayAccess::decide(&covered, p.unit_id, &held).ok_or(Error::Hidden)
+    let held = || -> Result<Vec<i64>, Error> {
+        let mut held: Vec<i64> = pathways::transfers(conn, p.pathway())?.iter().map(|t| t.from_unit_id).collect();
+        held.push(p.opened_unit_id);
+        Ok(held)
+    };
+    PathwayAccess::decide_with(&covered, p.unit_id, held)?.ok_or(Error::Hidden)
 }
 
 /// Full access to `p` or `Forbidden` (read access alone does not allow a change).

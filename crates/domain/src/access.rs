@@ -301,12 +301,27 @@ impl PathwayAccess {
     /// its units), `owner` the unit that owns the pathway now, `held` every unit that held it
     /// before. `None`: no access at all, and the pathway's existence must not leak.
     pub fn decide(covered: &[i64], owner: i64, held: &[i64]) -> Option<Self> {
-        if covered.contains(&owner) {
-            return Some(Self::Full);
+        match Self::decide_with(covered, owner, || Ok::<_, std::convert::Infallible>(held.to_vec())) {
+            Ok(access) => access,
+            Err(never) => match never {},
         }
+    }
+
+    /// [`decide`](Self::decide) with the earlier holders asked for only when they matter: an
+    /// owner the caller covers gives full access whoever held the pathway before, so a caller
+    /// at the owning unit costs no read of the pathway's transfers.
+    pub fn decide_with<E>(
+        covered: &[i64],
+        owner: i64,
+        held: impl FnOnce() -> Result<Vec<i64>, E>,
+    ) -> Result<Option<Self>, E> {
+        if covered.contains(&owner) {
+            return Ok(Some(Self::Full));
+        }
+        let held = held()?;
         let mut own: Vec<i64> = held.iter().copied().filter(|u| covered.contains(u)).collect();
         own.dedup();
-        (!own.is_empty()).then_some(Self::ReadOwn(own))
+        Ok((!own.is_empty()).then_some(Self::ReadOwn(own)))
     }
 
     /// Whether a form registered at `unit` is readable under this access.
@@ -327,6 +342,17 @@ mod tests {
         assert_eq!(PathwayAccess::decide(&[4, 9], 4, &[7]), Some(PathwayAccess::Full));
         assert_eq!(PathwayAccess::decide(&[7], 4, &[7, 8]), Some(PathwayAccess::ReadOwn(vec![7])));
         assert_eq!(PathwayAccess::decide(&[5], 4, &[7, 8]), None);
+        // The earlier holders are read only when the owner is not covered.
+        let asked = std::cell::Cell::new(0);
+        let held = || -> Result<Vec<i64>, ()> {
+            asked.set(asked.get() + 1);
+            Ok(vec![7])
+        };
+        assert_eq!(PathwayAccess::decide_with(&[4], 4, held), Ok(Some(PathwayAccess::Full)));
+        assert_eq!(asked.get(), 0);
+        assert_eq!(PathwayAccess::decide_with(&[7], 4, held), Ok(Some(PathwayAccess::ReadOwn(vec![7]))));
+        assert_eq!(asked.get(), 1);
+        assert_eq!(PathwayAccess::decide_with(&[7], 4, || Err::<Vec<i64>, _>("read failed")), Err("read failed"));
         assert!(PathwayAccess::ReadOwn(vec![7]).reads_form_of(7));
         assert!(!PathwayAccess::ReadOwn(vec![7]).reads_form_of(4));
         assert!(PathwayAccess::Full.reads_form_of(4));
