@@ -1,13 +1,18 @@
 //! Log rows written in one statement per table: while a [`Deferred`] collection is open on a
-//! connection, the audit rows ([`crate::audit::record`]) and form history rows
-//! ([`crate::forms::add_history`]) written on that connection are kept in memory instead of being
-//! sent one by one, and [`Deferred::flush`] writes them as multi-row inserts, in the order they
-//! were recorded, in the transaction that is still open. A bulk import opens one per chunk, so
-//! the rows of its 500 records cost a few statements instead of several per record.
+//! connection, the audit rows ([`crate::audit::record`]), form history rows
+//! ([`crate::forms::add_history`]) and pathway status history rows
+//! ([`crate::pathways::insert`], [`crate::pathways::set_status`]) written on that connection are
+//! kept in memory instead of being sent one by one, and [`Deferred::flush`] writes them as
+//! multi-row inserts, in the order they were recorded, in the transaction that is still open. A
+//! bulk import opens one per chunk, so the rows of its 500 records cost a few statements instead
+//! of several per record.
 //!
-//! Both tables are append-only logs that no writer reads back in the transaction that writes
-//! them, and their time columns default to the transaction's start (`now()`), so a row written
-//! at the flush is the row that would have been written at once. A transaction or savepoint
+//! The three tables are logs that the use cases a bulk import runs (registering patients,
+//! opening pathways, creating, updating and completing forms) never read back in the
+//! transaction that writes them — the status history is read only to show a pathway or to
+//! list pathways by the status they had when transferred away — and their time columns
+//! default to the transaction's start (`now()`), so a row written at the flush is the row that
+//! would have been written at once (its serial id comes later, in the same order). A transaction or savepoint
 //! rolled back ([`crate::in_transaction`]) drops the rows recorded inside it, as the database
 //! would have; a collection dropped without a flush (an error, a panic) drops them all, and the
 //! caller's transaction, which must not commit then, is rolled back by its own error.
@@ -18,7 +23,8 @@ use diesel::prelude::*;
 
 use crate::audit::AuditEntry;
 use crate::forms::NewHistoryRow;
-use crate::schema::{audit_log, form_history};
+use crate::pathways::NewStatusChangeRow;
+use crate::schema::{audit_log, form_history, pathway_status_history};
 use crate::RepoError;
 
 /// Rows per insert statement: well under PostgreSQL's 65,535 bound values (14 an audit row).
@@ -32,6 +38,7 @@ struct Buffer {
     generation: u64,
     audit: Vec<AuditEntry>,
     history: Vec<NewHistoryRow>,
+    status: Vec<NewStatusChangeRow>,
 }
 
 thread_local! {
@@ -64,13 +71,19 @@ impl Deferred {
                 g.set(g.get().wrapping_add(1));
                 g.get()
             });
-            *open = Some(Buffer { conn: address(conn), generation, audit: Vec::new(), history: Vec::new() });
+            *open = Some(Buffer {
+                conn: address(conn),
+                generation,
+                audit: Vec::new(),
+                history: Vec::new(),
+                status: Vec::new(),
+            });
             Deferred { open: true }
         })
     }
 
-    /// Writes the collected rows (audit rows first, then form history, each in recorded order)
-    /// and closes the collection.
+    /// Writes the collected rows (audit rows first, then form history, then status history,
+    /// each in recorded order) and closes the collection.
     pub fn flush(mut self, conn: &mut PgConnection) -> Result<(), RepoError> {
         if !self.open {
             return Ok(());
@@ -87,6 +100,9 @@ impl Deferred {
         }
         for part in buffer.history.chunks(ROWS_PER_STATEMENT) {
             diesel::insert_into(form_history::table).values(part).execute(conn)?;
+        }
+        for part in buffer.status.chunks(ROWS_PER_STATEMENT) {
+            diesel::insert_into(pathway_status_history::table).values(part).execute(conn)?;
         }
         Ok(())
     }
@@ -107,6 +123,7 @@ pub(crate) struct Mark {
     generation: u64,
     audit: usize,
     history: usize,
+    status: usize,
 }
 
 pub(crate) fn mark(conn: &PgConnection) -> Option<Mark> {
@@ -115,6 +132,7 @@ pub(crate) fn mark(conn: &PgConnection) -> Option<Mark> {
             generation: b.generation,
             audit: b.audit.len(),
             history: b.history.len(),
+            status: b.status.len(),
         })
     })
 }
@@ -126,6 +144,7 @@ pub(crate) fn rewind(mark: Option<Mark>) {
         if let Some(b) = open.borrow_mut().as_mut().filter(|b| b.generation == mark.generation) {
             b.audit.truncate(mark.audit);
             b.history.truncate(mark.history);
+            b.status.truncate(mark.status);
         }
     });
 }
@@ -150,4 +169,10 @@ pub(crate) fn audit(conn: &PgConnection, entry: &AuditEntry) -> bool {
 /// now.
 pub(crate) fn history(conn: &PgConnection, row: &NewHistoryRow) -> bool {
     keep(conn, |b| b.history.push(row.clone()))
+}
+
+/// Keeps a status history row for the flush when a collection is open on `conn`; false: write
+/// it now.
+pub(crate) fn status_change(conn: &PgConnection, row: &NewStatusChangeRow) -> bool {
+    keep(conn, |b| b.status.push(row.clone()))
 }

@@ -82,12 +82,12 @@ pub struct StatusChangeRow {
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = pathway_status_history)]
-pub struct NewStatusChangeRow<'a> {
+pub struct NewStatusChangeRow {
     pub pathway_id: Uuid,
     pub from_status: Option<i16>,
     pub to_status: i16,
     /// opened, discharge_completed, follow_up_completed, discharge_reopened, follow_up_reopened.
-    pub event: &'a str,
+    pub event: &'static str,
     pub form_id: Option<Uuid>,
     pub changed_by: Uuid,
 }
@@ -125,16 +125,17 @@ pub struct NewTransferRow {
 pub fn insert(conn: &mut PgConnection, new: &NewPathwayRow) -> Result<PathwayRow, RepoError> {
     let row =
         diesel::insert_into(pathways::table).values(new).returning(PathwayRow::as_returning()).get_result(conn)?;
-    diesel::insert_into(pathway_status_history::table)
-        .values(NewStatusChangeRow {
+    add_status_change(
+        conn,
+        &NewStatusChangeRow {
             pathway_id: row.id,
             from_status: None,
             to_status: row.status,
             event: "opened",
             form_id: None,
             changed_by: new.created_by,
-        })
-        .execute(conn)?;
+        },
+    )?;
     Ok(row)
 }
 
@@ -178,11 +179,19 @@ pub fn of_patient(conn: &mut PgConnection, PatientId(patient): PatientId) -> Res
 }
 
 /// Sets the status and writes the history row.
-pub fn set_status(conn: &mut PgConnection, change: &NewStatusChangeRow<'_>) -> Result<(), RepoError> {
+pub fn set_status(conn: &mut PgConnection, change: &NewStatusChangeRow) -> Result<(), RepoError> {
     diesel::update(pathways::table.find(change.pathway_id))
         .set((pathways::status.eq(change.to_status), pathways::updated_at.eq(diesel::dsl::now)))
         .execute(conn)?;
-    diesel::insert_into(pathway_status_history::table).values(change).execute(conn)?;
+    add_status_change(conn, change)
+}
+
+/// Writes a row of the status history, or keeps it for the open collection's flush
+/// ([`crate::deferred`]).
+fn add_status_change(conn: &mut PgConnection, change: &NewStatusChangeRow) -> Result<(), RepoError> {
+    if !crate::deferred::status_change(conn, change) {
+        diesel::insert_into(pathway_status_history::table).values(change).execute(conn)?;
+    }
     Ok(())
 }
 

@@ -446,6 +446,8 @@ async fn rejected_rows_of_a_chunk_leave_nothing_stored() {
     // Three patients, two pathways; the first pathway's two forms and the third's measurement.
     assert_eq!(app.count("patients"), 3);
     assert_eq!(app.count("pathways"), 2);
+    // Each pathway kept has its "opened" status row; the refused one's went with its savepoint.
+    assert_eq!(app.count("pathway_status_history"), 2);
     assert_eq!(app.count("forms"), 3);
     // Created three times, completed once.
     assert_eq!(app.count("form_history"), 4);

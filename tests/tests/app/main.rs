@@ -284,3 +284,44 @@ fn opening_a_pathway_racing_a_reservation_of_the_patient_waits_and_is_refused() 
         }
     }
 }
+
+/// A bulk import's chunk keeps its log rows for one multi-row insert (`persistence::deferred`);
+/// a savepoint rolled back inside the chunk must drop the rows recorded in it — here a pathway
+/// opened and then refused, whose "opened" status row and audit row would otherwise be written
+/// at the flush for a pathway that no longer exists.
+#[test]
+fn log_rows_recorded_in_a_rolled_back_savepoint_are_not_written_at_the_flush() {
+    let db = TestDb::new();
+    let conn = &mut db.conn();
+    let molde = unit(conn, UNIT_MOLDE);
+    let registrar = caller(conn, "molde-registrar", Role::Registrar, molde);
+    let today = domain::clock::today();
+    let key = IdKey::from_bytes(&TEST_ID_KEY);
+    let statuses = count(conn, "SELECT count(*) AS n FROM pathway_status_history");
+    let openings = count(conn, "SELECT count(*) AS n FROM audit_log WHERE action = 'pathway.open'");
+    let registrations = count(conn, "SELECT count(*) AS n FROM audit_log WHERE action = 'patient.register'");
+    persistence::in_transaction(conn, |conn| {
+        let logs = persistence::deferred::Deferred::open(conn);
+        let input = NewPatientInput { national_id: "02029404855".into(), sex: 1, birth_year: 1994 };
+        let patient = app::patients::register(conn, &registrar, &key, input, today)?;
+        let open = OpenPathwayInput {
+            patient_id: PatientId(patient.id),
+            unit_id: molde,
+            start_date: today - Duration::days(10),
+            treatment_level: 1,
+            residence_code: None,
+        };
+        let refused = persistence::in_transaction(conn, |conn| {
+            app::pathways::open(conn, &registrar, &open, today)?;
+            Err::<(), Error>(Error::Forbidden)
+        });
+        assert!(matches!(refused, Err(Error::Forbidden)));
+        logs.flush(conn)?;
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    assert_eq!(count(conn, "SELECT count(*) AS n FROM pathways"), 0);
+    assert_eq!(count(conn, "SELECT count(*) AS n FROM pathway_status_history"), statuses);
+    assert_eq!(count(conn, "SELECT count(*) AS n FROM audit_log WHERE action = 'pathway.open'"), openings);
+    assert_eq!(count(conn, "SELECT count(*) AS n FROM audit_log WHERE action = 'patient.register'"), registrations + 1);
+}
