@@ -163,15 +163,19 @@ fn main() {
                 let at_units: Vec<_> = all.iter().filter(|c| units.contains(&c.node_id)).collect();
                 let published = all.iter().filter(|c| c.status == "published").count();
                 let published_units = at_units.iter().filter(|c| c.status == "published").count();
+                let primary_shown = all.iter().filter(|c| c.status == "primary").count();
+                let secondary_shown = all.iter().filter(|c| c.status == "secondary").count();
                 report(
                     &format!("price {protection:?} release"),
                     &t,
                     &format!(
-                        "{} publishable cells: {} published ({:.1} %), {} withheld ({} primary, {} secondary in all, complements included) ({:.1} %); unit level {} cells, {:.1} % published; stats {}",
+                        "{} publishable cells: {} published ({:.1} %), {} withheld ({} primary, {} secondary of them; {} primary, {} secondary in all, complements included) ({:.1} %); unit level {} cells, {:.1} % published; stats {}",
                         all.len(),
                         published,
                         100.0 * published as f64 / all.len() as f64,
                         all.len() - published,
+                        primary_shown,
+                        secondary_shown,
                         built.primary,
                         built.secondary,
                         100.0 * (all.len() - published) as f64 / all.len() as f64,
