@@ -12,10 +12,11 @@
 //! transaction that writes them — the status history is read only to show a pathway or to
 //! list pathways by the status they had when transferred away — and their time columns
 //! default to the transaction's start (`now()`), so a row written at the flush is the row that
-//! would have been written at once (its serial id comes later, in the same order). A transaction or savepoint
-//! rolled back ([`crate::in_transaction`]) drops the rows recorded inside it, as the database
-//! would have; a collection dropped without a flush (an error, a panic) drops them all, and the
-//! caller's transaction, which must not commit then, is rolled back by its own error.
+//! would have been written at once (its serial id comes later, in the same order). A
+//! transaction or savepoint rolled back ([`crate::in_transaction`]) drops the rows recorded
+//! inside it, as the database would have; a collection dropped without a flush (an error, a
+//! panic) drops them all, and the caller's transaction, which must not commit then, is rolled
+//! back by its own error.
 
 use std::cell::RefCell;
 
